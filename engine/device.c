@@ -1,0 +1,583 @@
+/* device.c — platform/device enumeration and selection, context and queue, kernel programs
+ * (embedded sources, on-disk binary cache), kernel argument and launch helpers. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "internal.h"
+
+struct ebm_cl_source { const char *name; const char *text; size_t len; };
+extern const struct ebm_cl_source ebm_cl_sources[];
+
+static const struct { const char *file, *name; } kernel_table[EBM_K_COUNT] = {
+#define EBM_KERNEL(id, file, name) [id] = {file, name},
+#include "kernels.def"
+#undef EBM_KERNEL
+};
+
+static char create_error[2048];   /* message of the last failed ebm_ctx_create */
+
+/* ------------------------------------------------------------------------------------------ */
+/* enumeration                                                                                */
+
+static void info_string(cl_device_id d, cl_device_info what, char *out, size_t n) {
+    out[0] = 0;
+    if (clGetDeviceInfo(d, what, n, out, NULL) != CL_SUCCESS) out[0] = 0;
+    out[n - 1] = 0;
+}
+
+static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, ebm_device_info_t *o) {
+    memset(o, 0, sizeof *o);
+    o->platform_index = pi;
+    o->device_index = di;
+    clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof o->platform, o->platform, NULL);
+    o->platform[sizeof o->platform - 1] = 0;
+    info_string(d, CL_DEVICE_NAME, o->name, sizeof o->name);
+    info_string(d, CL_DEVICE_VENDOR, o->vendor, sizeof o->vendor);
+    info_string(d, CL_DRIVER_VERSION, o->driver, sizeof o->driver);
+    info_string(d, CL_DEVICE_VERSION, o->version, sizeof o->version);
+    info_string(d, CL_DEVICE_OPENCL_C_VERSION, o->c_version, sizeof o->c_version);
+    cl_device_type type = 0;
+    clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    o->is_gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
+    cl_uint u = 0;
+    clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof u, &u, NULL);
+    o->compute_units = u;
+    u = 0;
+    clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof u, &u, NULL);
+    o->clock_mhz = u;
+    cl_ulong m = 0;
+    clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof m, &m, NULL);
+    o->global_mem = m;
+    m = 0;
+    clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof m, &m, NULL);
+    o->max_alloc = m;
+    size_t wg = 0;
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    o->max_work_group = wg;
+}
+
+typedef struct {
+    cl_platform_id p;
+    cl_device_id d;
+    ebm_device_info_t info;
+} dev_entry_t;
+
+/* Lists all devices; returns count or -1 (message in err). */
+static int enumerate(dev_entry_t *out, int max, char *err, size_t errn) {
+    cl_uint np = 0;
+    cl_int e = clGetPlatformIDs(0, NULL, &np);
+    if (e == -1001 || np == 0) {
+        snprintf(err, errn, "no OpenCL platform found (is an ICD installed? e.g. apt-get install pocl-opencl-icd)");
+        return 0;
+    }
+    if (e != CL_SUCCESS) {
+        snprintf(err, errn, "clGetPlatformIDs failed: %s", ebm_cl_error_name(e));
+        return -1;
+    }
+    cl_platform_id plats[16];
+    if (np > 16) np = 16;
+    clGetPlatformIDs(np, plats, NULL);
+    int n = 0;
+    for (cl_uint pi = 0; pi < np; pi++) {
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[pi], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS || nd == 0) continue;
+        cl_device_id devs[32];
+        if (nd > 32) nd = 32;
+        clGetDeviceIDs(plats[pi], CL_DEVICE_TYPE_ALL, nd, devs, NULL);
+        for (cl_uint di = 0; di < nd; di++, n++) {
+            if (n < max) {
+                out[n].p = plats[pi];
+                out[n].d = devs[di];
+                fill_info(plats[pi], devs[di], (int)pi, (int)di, &out[n].info);
+            }
+        }
+    }
+    return n;
+}
+
+int ebm_devices_list(ebm_device_info_t *out, int max) {
+    dev_entry_t ents[64];
+    char err[256];
+    int n = enumerate(ents, 64, err, sizeof err);
+    for (int i = 0; i < n && i < max && i < 64; i++) out[i] = ents[i].info;
+    return n;
+}
+
+ebm_status_t ebm_devices_print(FILE *f) {
+    dev_entry_t ents[64];
+    char err[256] = "";
+    int n = enumerate(ents, 64, err, sizeof err);
+    if (n <= 0) {
+        fprintf(f, "no OpenCL devices%s%s\n", err[0] ? ": " : "", err);
+        return n < 0 ? EBM_STATUS_OPENCL : EBM_STATUS_NO_DEVICE;
+    }
+    for (int i = 0; i < n && i < 64; i++) {
+        const ebm_device_info_t *d = &ents[i].info;
+        fprintf(f, "%d:%d  %-24s  %-40s  %s\n", d->platform_index, d->device_index, d->platform, d->name,
+                d->is_gpu ? "GPU" : "CPU/other");
+        fprintf(f, "     driver %s, %s, %s\n", d->driver, d->version, d->c_version);
+        fprintf(f, "     %u compute units @ %u MHz, %.1f GiB global memory, max alloc %.1f GiB, max work-group %zu\n",
+                d->compute_units, d->clock_mhz, d->global_mem / 1073741824.0, d->max_alloc / 1073741824.0,
+                d->max_work_group);
+    }
+    return EBM_OK;
+}
+
+static int contains_ci(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    if (!n) return 1;
+    for (; *hay; hay++)
+        if (!strncasecmp(hay, needle, n)) return 1;
+    return 0;
+}
+
+/* Returns the index into ents of the selected device or -1. */
+static int select_device(const dev_entry_t *ents, int n, const char *sel) {
+    if (!sel || !*sel) {
+        for (int i = 0; i < n; i++)
+            if (ents[i].info.is_gpu) return i;
+        return n > 0 ? 0 : -1;
+    }
+    int p, d;
+    char tail;
+    if (sscanf(sel, "%d:%d%c", &p, &d, &tail) == 2) {
+        for (int i = 0; i < n; i++)
+            if (ents[i].info.platform_index == p && ents[i].info.device_index == d) return i;
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const ebm_device_info_t *in = &ents[i].info;
+        if (!strcasecmp(sel, "gpu") && in->is_gpu) return i;
+        if (!strcasecmp(sel, "cpu") && !in->is_gpu) return i;
+        if (!strcasecmp(sel, "pocl") && contains_ci(in->platform, "Portable Computing Language")) return i;
+        if (!strcasecmp(sel, "nvidia") && (contains_ci(in->platform, "nvidia") || contains_ci(in->vendor, "nvidia"))) return i;
+        if (!strcasecmp(sel, "amd") && (contains_ci(in->platform, "amd") || contains_ci(in->vendor, "advanced micro")) && in->is_gpu) return i;
+        if (!strcasecmp(sel, "intel") && (contains_ci(in->platform, "intel") || contains_ci(in->vendor, "intel")) && in->is_gpu) return i;
+    }
+    if (!strcasecmp(sel, "gpu") || !strcasecmp(sel, "cpu") || !strcasecmp(sel, "pocl") || !strcasecmp(sel, "nvidia") ||
+        !strcasecmp(sel, "amd") || !strcasecmp(sel, "intel"))
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (contains_ci(ents[i].info.name, sel) || contains_ci(ents[i].info.platform, sel)) return i;
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* context                                                                                    */
+
+ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
+    *out = NULL;
+    create_error[0] = 0;
+    const ebm_env_t *env = ebm_env();
+    if (!selector || !*selector) selector = env->device;
+    dev_entry_t ents[64];
+    char err[256] = "";
+    int n = enumerate(ents, 64, err, sizeof err);
+    if (n < 0) {
+        snprintf(create_error, sizeof create_error, "%s", err);
+        return EBM_STATUS_OPENCL;
+    }
+    if (n > 64) n = 64;
+    int idx = n ? select_device(ents, n, selector) : -1;
+    if (idx < 0) {
+        int len = snprintf(create_error, sizeof create_error, "no OpenCL device matches \"%s\"%s%s; available:",
+                           selector ? selector : "", err[0] ? " — " : "", err);
+        for (int i = 0; i < n && len < (int)sizeof create_error - 80; i++)
+            len += snprintf(create_error + len, sizeof create_error - len, " [%d:%d %s / %s]",
+                            ents[i].info.platform_index, ents[i].info.device_index, ents[i].info.platform,
+                            ents[i].info.name);
+        if (!n) snprintf(create_error + len, sizeof create_error - len, " none");
+        return EBM_STATUS_NO_DEVICE;
+    }
+    ebm_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        snprintf(create_error, sizeof create_error, "out of host memory");
+        return EBM_STATUS_OUT_OF_MEMORY;
+    }
+    ctx->info = ents[idx].info;
+    ctx->platform = ents[idx].p;
+    ctx->device = ents[idx].d;
+    ctx->grad_enabled = 1;
+    ctx->profile = env->profile;
+    ctx->wg_size = ctx->info.max_work_group >= 256 ? 256 : ctx->info.max_work_group;
+    if (ctx->wg_size < 1) ctx->wg_size = 1;
+    cl_int e;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
+    ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &e);
+    if (e != CL_SUCCESS) {
+        snprintf(create_error, sizeof create_error, "clCreateContext on %s failed: %s", ctx->info.name, ebm_cl_error_name(e));
+        free(ctx);
+        return EBM_STATUS_OPENCL;
+    }
+    /* Profiling is always enabled on the queue: events are only requested when measuring. */
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, CL_QUEUE_PROFILING_ENABLE, &e);
+    if (e != CL_SUCCESS) {
+        snprintf(create_error, sizeof create_error, "clCreateCommandQueue on %s failed: %s", ctx->info.name, ebm_cl_error_name(e));
+        clReleaseContext(ctx->context);
+        free(ctx);
+        return EBM_STATUS_OPENCL;
+    }
+    *out = ctx;
+    return EBM_OK;
+}
+
+void ebm_pool_release_all(ebm_ctx_t *ctx);   /* tensor.c */
+
+void ebm_ctx_free(ebm_ctx_t *ctx) {
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    ebm_pool_release_all(ctx);
+    for (int i = 0; i < ctx->n_events; i++) clReleaseEvent(ctx->events[i]);
+    free(ctx->events);
+    for (int i = 0; i < EBM_K_COUNT; i++)
+        if (ctx->kernels[i]) clReleaseKernel(ctx->kernels[i]);
+    for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i]);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+const ebm_device_info_t *ebm_ctx_device(const ebm_ctx_t *ctx) { return &ctx->info; }
+
+const char *ebm_ctx_error(const ebm_ctx_t *ctx) {
+    if (!ctx) return create_error;
+    return ctx->status == EBM_OK ? "" : ctx->errmsg;
+}
+
+ebm_status_t ebm_ctx_finish(ebm_ctx_t *ctx) {
+    EBM_CL(ctx, clFinish(ctx->queue));
+    return ctx->status;
+}
+
+double ebm_ctx_peak_gflops(const ebm_ctx_t *ctx) {
+    const char *o = getenv("EBM_PEAK_GFLOPS");
+    if (o && atof(o) > 0) return atof(o);
+    /* FP32 lanes per compute unit x 2 (FMA): NVIDIA SM 128, AMD CU 64, Intel EU 8; a CPU core
+     * through PoCL: 2 FMA pipes x 8 lanes (AVX2; PoCL's common "haswell" target). */
+    double lanes = 16;
+    const ebm_device_info_t *d = &ctx->info;
+    if (d->is_gpu) {
+        if (contains_ci(d->vendor, "nvidia")) lanes = 128;
+        else if (contains_ci(d->vendor, "advanced micro") || contains_ci(d->vendor, "amd")) lanes = 64;
+        else if (contains_ci(d->vendor, "intel")) lanes = 8;
+        else lanes = 64;
+    }
+    return d->compute_units * (double)d->clock_mhz * 1e-3 * lanes * 2.0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* profiling                                                                                  */
+
+cl_event *ebm_profile_event(ebm_ctx_t *ctx) {
+    if (!ctx->profile) return NULL;
+    if (ctx->n_events == ctx->cap_events) {
+        int cap = ctx->cap_events ? ctx->cap_events * 2 : 256;
+        cl_event *ev = realloc(ctx->events, cap * sizeof *ev);
+        if (!ev) return NULL;
+        ctx->events = ev;
+        ctx->cap_events = cap;
+    }
+    ctx->events[ctx->n_events] = NULL;
+    return &ctx->events[ctx->n_events++];
+}
+
+static void profile_collect(ebm_ctx_t *ctx) {
+    if (!ctx->n_events) return;
+    clFinish(ctx->queue);
+    for (int i = 0; i < ctx->n_events; i++) {
+        if (!ctx->events[i]) continue;
+        cl_ulong t0 = 0, t1 = 0;
+        clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        if (t1 > t0) ctx->profile_ms += (t1 - t0) * 1e-6;
+        clReleaseEvent(ctx->events[i]);
+    }
+    ctx->n_events = 0;
+}
+
+void ebm_ctx_profile_reset(ebm_ctx_t *ctx) {
+    profile_collect(ctx);
+    ctx->profile = 1;
+    ctx->profile_ms = 0;
+}
+
+double ebm_ctx_profile_ms(ebm_ctx_t *ctx) {
+    profile_collect(ctx);
+    return ctx->profile_ms;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* programs                                                                                   */
+
+typedef struct { uint64_t a, b; } hash128_t;
+
+static void hash_add(hash128_t *h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h->a = (h->a ^ p[i]) * 1099511628211ULL;                 /* FNV-1a */
+        h->b = (h->b + p[i] + 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
+        h->b ^= h->b >> 29;
+    }
+    unsigned char z = 0;
+    h->a = (h->a ^ z) * 1099511628211ULL;
+    h->b = (h->b + 0x632be59bd9b4e019ULL) * 0xc4ceb9fe1a85ec53ULL;
+}
+
+#define CACHE_MAGIC "EBMKCACHE1"
+
+static int mkdir_p(const char *path) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+static unsigned char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+            buf = malloc((size_t)n + 1);
+            if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+                free(buf);
+                buf = NULL;
+            } else if (buf) {
+                buf[n] = 0;
+                *len = (size_t)n;
+            }
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static cl_program try_cached(ebm_ctx_t *ctx, const char *path, const char *options) {
+    size_t len = 0;
+    unsigned char *data = read_file(path, &len);
+    if (!data) return NULL;
+    size_t hdr = strlen(CACHE_MAGIC) + sizeof(uint64_t);
+    cl_program prog = NULL;
+    if (len > hdr && !memcmp(data, CACHE_MAGIC, strlen(CACHE_MAGIC))) {
+        uint64_t blen;
+        memcpy(&blen, data + strlen(CACHE_MAGIC), sizeof blen);
+        if (blen == len - hdr) {
+            const unsigned char *bin = data + hdr;
+            size_t bl = (size_t)blen;
+            cl_int st, e;
+            prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &bl, &bin, &st, &e);
+            if (e != CL_SUCCESS || st != CL_SUCCESS) {
+                if (prog) clReleaseProgram(prog);
+                prog = NULL;
+            } else if (clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL) != CL_SUCCESS) {
+                clReleaseProgram(prog);
+                prog = NULL;
+            }
+        }
+    }
+    free(data);
+    return prog;
+}
+
+static void save_cached(ebm_ctx_t *ctx, cl_program prog, const char *dir, const char *path) {
+    size_t bl = 0;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bl, &bl, NULL) != CL_SUCCESS || bl == 0) return;
+    unsigned char *bin = malloc(bl);
+    if (!bin) return;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) != CL_SUCCESS) {
+        free(bin);
+        return;
+    }
+    if (mkdir_p(dir) == 0) {
+        char tmp[1200];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        FILE *f = fopen(tmp, "wb");
+        int ok = 0;
+        if (f) {
+            uint64_t blen = bl;
+            ok = fwrite(CACHE_MAGIC, 1, strlen(CACHE_MAGIC), f) == strlen(CACHE_MAGIC) &&
+                 fwrite(&blen, sizeof blen, 1, f) == 1 && fwrite(bin, 1, bl, f) == bl;
+            ok = (fclose(f) == 0) && ok;
+            if (ok) ok = rename(tmp, path) == 0;
+            if (!ok) remove(tmp);
+        }
+        if (ebm_env()->cache_debug) ebm_log_message(EBM_LOG_WARN, "kernel cache %s %s", ok ? "SAVE" : "SAVE-FAILED", path);
+    }
+    (void)ctx;
+    free(bin);
+}
+
+static ebm_status_t build_log_fail(ebm_ctx_t *ctx, cl_program prog, const char *name, cl_int e) {
+    size_t n = 0;
+    clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+    char *log = malloc(n + 1);
+    if (log) {
+        log[0] = 0;
+        clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+        log[n] = 0;
+    }
+    ebm_log_message(EBM_LOG_ERROR, "building %s for %s failed (%s); compiler log:\n%s", name, ctx->info.name,
+            ebm_cl_error_name(e), log ? log : "(none)");
+    ebm_fail(ctx, EBM_STATUS_BUILD, "%s failed to compile for %s (%s): %.600s", name, ctx->info.name,
+             ebm_cl_error_name(e), log ? log : "");
+    free(log);
+    return EBM_STATUS_BUILD;
+}
+
+/* Builds `source` (already including common.cl) with options; uses/fills the disk cache. */
+static cl_program build_program(ebm_ctx_t *ctx, const char *name, const char *source, size_t len, const char *extra) {
+    const ebm_env_t *env = ebm_env();
+    char options[1024];
+    snprintf(options, sizeof options, "-cl-std=CL1.2 -DEBM_WG=%zu %s %s", ctx->wg_size, extra ? extra : "",
+             env->build_options ? env->build_options : "");
+    char path[1200] = "";
+    if (!env->cache_off) {
+        hash128_t h = {14695981039346656037ULL, 0x84222325cbf29ce4ULL};
+        hash_add(&h, CACHE_MAGIC, strlen(CACHE_MAGIC));
+        hash_add(&h, source, len);
+        hash_add(&h, options, strlen(options));
+        hash_add(&h, ctx->info.name, strlen(ctx->info.name));
+        hash_add(&h, ctx->info.driver, strlen(ctx->info.driver));
+        hash_add(&h, ctx->info.platform, strlen(ctx->info.platform));
+        hash_add(&h, ctx->info.version, strlen(ctx->info.version));
+        snprintf(path, sizeof path, "%s/%016llx%016llx.bin", env->cache_dir, (unsigned long long)h.a,
+                 (unsigned long long)h.b);
+        cl_program p = try_cached(ctx, path, options);
+        if (env->cache_debug) ebm_log_message(EBM_LOG_WARN, "kernel cache %s %s (%s)", p ? "HIT" : "MISS", name, path);
+        if (p) return p;
+    }
+    cl_int e;
+    cl_program prog = clCreateProgramWithSource(ctx->context, 1, &source, &len, &e);
+    if (e != CL_SUCCESS) {
+        ebm_cl_fail(ctx, e, "clCreateProgramWithSource");
+        return NULL;
+    }
+    e = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
+    if (e != CL_SUCCESS) {
+        build_log_fail(ctx, prog, name, e);
+        clReleaseProgram(prog);
+        return NULL;
+    }
+    if (path[0]) save_cached(ctx, prog, env->cache_dir, path);
+    return prog;
+}
+
+ebm_status_t ebm_ctx_build_source(ebm_ctx_t *ctx, const char *name, const char *source, const char *options) {
+    cl_program p = build_program(ctx, name, source, strlen(source), options);
+    if (!p) return ctx->status;
+    clReleaseProgram(p);
+    return EBM_OK;
+}
+
+/* Returns malloc'd text of a kernel file: from EBM_CL_DIR if set, else the embedded copy. */
+static char *load_source(ebm_ctx_t *ctx, const char *file, size_t *len) {
+    const ebm_env_t *env = ebm_env();
+    if (env->cl_dir && *env->cl_dir) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", env->cl_dir, file);
+        char *s = (char *)read_file(path, len);
+        if (!s) ebm_fail(ctx, EBM_STATUS_IO, "cannot read kernel source %s (EBM_CL_DIR): %s", path, strerror(errno));
+        return s;
+    }
+    for (const struct ebm_cl_source *s = ebm_cl_sources; s->name; s++) {
+        if (!strcmp(s->name, file)) {
+            char *c = malloc(s->len + 1);
+            if (!c) return NULL;
+            memcpy(c, s->text, s->len);
+            c[s->len] = 0;
+            *len = s->len;
+            return c;
+        }
+    }
+    ebm_fail(ctx, EBM_STATUS_IO, "kernel source %s is not embedded in this build", file);
+    return NULL;
+}
+
+static cl_program get_program(ebm_ctx_t *ctx, const char *file) {
+    for (int i = 0; i < ctx->n_programs; i++)
+        if (!strcmp(ctx->program_names[i], file)) return ctx->programs[i];
+    size_t lc = 0, lf = 0;
+    char *common = load_source(ctx, "common.cl", &lc);
+    char *body = common ? load_source(ctx, file, &lf) : NULL;
+    cl_program p = NULL;
+    if (common && body) {
+        char *src = malloc(lc + lf + 64);
+        if (src) {
+            int n = sprintf(src, "%s\n#line 1 \"%s\"\n", common, file);
+            memcpy(src + n, body, lf + 1);
+            p = build_program(ctx, file, src, (size_t)n + lf, NULL);
+            free(src);
+        }
+    }
+    free(common);
+    free(body);
+    if (p) {
+        EBM_ASSERT(ctx->n_programs < 32);
+        ctx->programs[ctx->n_programs] = p;
+        ctx->program_names[ctx->n_programs++] = file;
+    }
+    return p;
+}
+
+cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id) {
+    if (ctx->kernels[id]) return ctx->kernels[id];
+    cl_program p = get_program(ctx, kernel_table[id].file);
+    if (!p) return NULL;
+    cl_int e;
+    cl_kernel k = clCreateKernel(p, kernel_table[id].name, &e);
+    if (e != CL_SUCCESS) {
+        ebm_fail(ctx, EBM_STATUS_OPENCL, "clCreateKernel(%s in %s): %s", kernel_table[id].name, kernel_table[id].file,
+                 ebm_cl_error_name(e));
+        return NULL;
+    }
+    ctx->kernels[id] = k;
+    return k;
+}
+
+ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    cl_int e = CL_SUCCESS;
+    cl_uint i = 0;
+    for (const char *f = fmt; *f && e == CL_SUCCESS; f++, i++) {
+        switch (*f) {
+        case 'm': { cl_mem m = va_arg(ap, cl_mem); e = clSetKernelArg(k, i, sizeof m, &m); break; }
+        case 'i': { cl_int v = va_arg(ap, int); e = clSetKernelArg(k, i, sizeof v, &v); break; }
+        case 'u': { cl_uint v = va_arg(ap, unsigned); e = clSetKernelArg(k, i, sizeof v, &v); break; }
+        case 'l': { cl_ulong v = va_arg(ap, size_t); e = clSetKernelArg(k, i, sizeof v, &v); break; }
+        case 'f': { cl_float v = (float)va_arg(ap, double); e = clSetKernelArg(k, i, sizeof v, &v); break; }
+        default: EBM_ASSERT(!"bad kernel argument format");
+        }
+    }
+    va_end(ap);
+    if (e != CL_SUCCESS) return ebm_cl_fail(ctx, e, "clSetKernelArg");
+    return EBM_OK;
+}
+
+ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n) {
+    if (n == 0) return EBM_OK;
+    size_t local = ctx->wg_size;
+    size_t global = (n + local - 1) / local * local;
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx)));
+    return EBM_OK;
+}
+
+ebm_status_t ebm_launch_groups(ebm_ctx_t *ctx, cl_kernel k, size_t n_groups, size_t local) {
+    if (n_groups == 0) return EBM_OK;
+    size_t global = n_groups * local;
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx)));
+    return EBM_OK;
+}

@@ -1,0 +1,49 @@
+/* ebm_autograd.h — define-by-run reverse mode with higher-order gradients.
+ *
+ * Every op records a node when grad mode is on and an input requires a gradient. Backward rules
+ * are written with the public ops, so with EBM_GRAD_CREATE_GRAPH the gradients themselves carry a
+ * graph and can be differentiated again (torch.autograd.grad(..., create_graph=True)):
+ *
+ *   ebm_tensor_set_requires_grad(x, 1);
+ *   ebm_tensor_t *e = ebm_sum_all(energy(net, x));
+ *   ebm_tensor_t *gx;
+ *   ebm_grad(&e, 1, NULL, &x, 1, &gx, EBM_GRAD_CREATE_GRAPH);      // dE/dx, differentiable
+ *   ebm_tensor_t *pen = ebm_sum_all(ebm_square(gx));                // ||dE/dx||^2
+ *   ebm_params_backward(params, pen);                               // d/dtheta of it
+ *
+ *   int was = ebm_params_set_frozen(ctx, 1);   // parameters act as constants (x still flows)
+ *   ...                                        // e.g. improved CD's E_{theta frozen}(x_kl)
+ *   ebm_params_set_frozen(ctx, was);
+ */
+#ifndef EBM_AUTOGRAD_H
+#define EBM_AUTOGRAD_H
+
+#include "ebm_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    EBM_GRAD_CREATE_GRAPH = 1u << 0,  /* record the backward pass so it can be differentiated */
+    EBM_GRAD_ALLOW_UNUSED = 1u << 1   /* an input the outputs do not depend on gets NULL, not an error */
+};
+
+/* grads[i] = sum_j d(<grad_outputs[j], outputs[j]>)/d inputs[i]. grad_outputs NULL means ones.
+ * Inputs unreachable from the outputs get a zero tensor unless ALLOW_UNUSED (then NULL). */
+ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *const *grad_outputs,
+                      ebm_tensor_t *const *inputs, int n_in, ebm_tensor_t **grads, unsigned flags);
+
+/* Grad mode (recording) on/off; returns the previous setting. Off for pure sampling. */
+int ebm_grad_set_enabled(ebm_ctx_t *ctx, int on);
+int ebm_grad_enabled(const ebm_ctx_t *ctx);
+/* Freeze parameters (stop-gradient on theta, not on x) for the ops recorded meanwhile. */
+int ebm_params_set_frozen(ebm_ctx_t *ctx, int frozen);
+
+/* A new tensor sharing t's storage with no graph. */
+ebm_tensor_t *ebm_detach(ebm_tensor_t *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

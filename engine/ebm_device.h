@@ -1,0 +1,77 @@
+/* ebm_device.h — OpenCL device runtime: enumeration, selection, context.
+ *
+ *   ebm_ctx_t *ctx = NULL;
+ *   ebm_status_t st = ebm_ctx_create(&ctx, NULL);   // NULL: EBM_DEVICE, else the first GPU, else any
+ *   if (st != EBM_OK) { fprintf(stderr, "%s\n", ebm_ctx_error(NULL)); return 1; }
+ *   ...
+ *   ebm_ctx_free(ctx);
+ *
+ * Selectors: "pocl", "nvidia", "amd", "intel", "cpu", "gpu", "P:D" (platform:device indices), or a
+ * substring of the platform or device name (case-insensitive).
+ */
+#ifndef EBM_DEVICE_H
+#define EBM_DEVICE_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "ebm_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ebm_ctx ebm_ctx_t;
+
+typedef struct ebm_device_info {
+    int platform_index, device_index;
+    char platform[128];
+    char name[128];
+    char vendor[128];
+    char driver[64];
+    char version[64];     /* CL_DEVICE_VERSION */
+    char c_version[64];   /* CL_DEVICE_OPENCL_C_VERSION */
+    int is_gpu;
+    unsigned compute_units;
+    unsigned clock_mhz;
+    unsigned long long global_mem;
+    unsigned long long max_alloc;
+    size_t max_work_group;
+} ebm_device_info_t;
+
+/* Fills up to max entries; returns the number of devices found (may exceed max), or -1 on error. */
+int ebm_devices_list(ebm_device_info_t *out, int max);
+/* Prints the table `ebm devices` shows. Returns the status of the enumeration. */
+ebm_status_t ebm_devices_print(FILE *f);
+
+/* Creates a context on the selected device. selector NULL or "" uses $EBM_DEVICE, then a GPU,
+ * then any device. On failure *out is NULL and ebm_ctx_error(NULL) holds the message. */
+ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector);
+void ebm_ctx_free(ebm_ctx_t *ctx);
+const ebm_device_info_t *ebm_ctx_device(const ebm_ctx_t *ctx);
+
+/* Sticky error state: the first failure of an op is kept until cleared. ctx NULL gives the
+ * message of the last failed ebm_ctx_create. */
+ebm_status_t ebm_ctx_status(const ebm_ctx_t *ctx);
+const char *ebm_ctx_error(const ebm_ctx_t *ctx);
+void ebm_ctx_clear_error(ebm_ctx_t *ctx);
+
+/* Blocks until all enqueued work is done. */
+ebm_status_t ebm_ctx_finish(ebm_ctx_t *ctx);
+
+/* Peak FP32 GFLOP/s estimate of the device (compute units x clock x lanes; see device.c). */
+double ebm_ctx_peak_gflops(const ebm_ctx_t *ctx);
+
+/* Profiling: when on, kernel launches are timed with OpenCL events (ebm_ctx_create reads
+ * EBM_PROFILE too). Returns the device time in ms of the work enqueued since the last reset. */
+void ebm_ctx_profile_reset(ebm_ctx_t *ctx);
+double ebm_ctx_profile_ms(ebm_ctx_t *ctx);
+
+/* Compiles a user kernel source against the context (used by tests of the error path). */
+ebm_status_t ebm_ctx_build_source(ebm_ctx_t *ctx, const char *name, const char *source, const char *options);
+
+const char *ebm_cl_error_name(int cl_error);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,36 @@
+/* env.c — every environment variable libebm reads, in one place. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "internal.h"
+
+static ebm_env_t env;
+static int env_loaded;
+
+static int is_off(const char *v) {
+    return v && (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no") || !strcasecmp(v, "false"));
+}
+
+const ebm_env_t *ebm_env(void) {
+    if (env_loaded) return &env;
+    env_loaded = 1;
+    env.device = getenv("EBM_DEVICE");
+    env.cl_dir = getenv("EBM_CL_DIR");
+    env.build_options = getenv("EBM_CL_OPTIONS");
+    const char *cache = getenv("EBM_KERNEL_CACHE");
+    env.cache_off = is_off(cache);
+    if (cache && !env.cache_off && *cache) {
+        snprintf(env.cache_dir, sizeof env.cache_dir, "%s", cache);
+    } else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) {
+        snprintf(env.cache_dir, sizeof env.cache_dir, "%s/ebm-cl", getenv("XDG_CACHE_HOME"));
+    } else if (getenv("HOME") && *getenv("HOME")) {
+        snprintf(env.cache_dir, sizeof env.cache_dir, "%s/.cache/ebm-cl", getenv("HOME"));
+    } else {
+        env.cache_off = 1;
+    }
+    const char *dbg = getenv("EBM_KERNEL_CACHE_DEBUG");
+    env.cache_debug = dbg && *dbg && !is_off(dbg);
+    const char *prof = getenv("EBM_PROFILE");
+    env.profile = prof && *prof && !is_off(prof);
+    return &env;
+}

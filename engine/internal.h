@@ -1,0 +1,168 @@
+/* internal.h — structures shared by the engine's source files. Not installed. */
+#ifndef EBM_INTERNAL_H
+#define EBM_INTERNAL_H
+
+#include <CL/cl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "ebm.h"
+
+/* Internal invariant: a broken one is a bug in libebm, reported and aborted on. */
+#define EBM_ASSERT(x)                                                                         \
+    do {                                                                                      \
+        if (!(x)) ebm_assert_fail(#x, __FILE__, __LINE__);                                    \
+    } while (0)
+void ebm_assert_fail(const char *expr, const char *file, int line);
+
+/* ---- environment knobs, read once (env.c) ---- */
+typedef struct ebm_env {
+    const char *device;        /* EBM_DEVICE */
+    const char *cl_dir;        /* EBM_CL_DIR: load kernel sources from disk */
+    int cache_off;             /* EBM_KERNEL_CACHE=off|0 */
+    char cache_dir[1024];      /* EBM_KERNEL_CACHE=<dir>, else $XDG_CACHE_HOME/ebm-cl, ~/.cache/ebm-cl */
+    int cache_debug;           /* EBM_KERNEL_CACHE_DEBUG=1 */
+    int profile;               /* EBM_PROFILE=1 */
+    const char *build_options; /* EBM_CL_OPTIONS: extra compiler options (e.g. fast math, opt-in) */
+} ebm_env_t;
+const ebm_env_t *ebm_env(void);
+
+/* ---- kernels: one table, looked up by enum ---- */
+typedef enum ebm_kernel_id {
+#define EBM_KERNEL(id, file, name) id,
+#include "kernels.def"
+#undef EBM_KERNEL
+    EBM_K_COUNT
+} ebm_kernel_id_t;
+
+/* ---- device buffers and the pool ---- */
+typedef struct ebm_block {
+    cl_mem mem;
+    size_t bytes;
+    int cls;
+} ebm_block_t;
+
+#define EBM_POOL_CLASSES 256
+typedef struct ebm_pool {
+    ebm_block_t **free_lists[EBM_POOL_CLASSES];
+    int free_n[EBM_POOL_CLASSES], free_cap[EBM_POOL_CLASSES];
+    size_t live_bytes, cached_bytes, n_allocs;
+} ebm_pool_t;
+
+/* ---- autograd node ---- */
+struct ebm_node;
+/* Computes gradients of the node's inputs from gy (shape of the output), using public ops, so the
+ * result can itself be differentiated. need[i] says whether input i wants a gradient. */
+typedef void (*ebm_backward_fn)(struct ebm_node *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx);
+
+#define EBM_NODE_MAX_IN 4
+typedef struct ebm_node {
+    const char *name;
+    ebm_backward_fn backward;
+    int n_in;
+    ebm_tensor_t *in[EBM_NODE_MAX_IN];
+    unsigned char rg[EBM_NODE_MAX_IN];   /* input required a gradient when recorded */
+    ebm_tensor_t *out;
+    int ip[16];
+    float fp[4];
+} ebm_node_t;
+
+struct ebm_tensor {
+    ebm_ctx_t *ctx;
+    int ndim;
+    int shape[EBM_MAX_DIMS];
+    size_t numel;
+    cl_mem buf;
+    size_t off;              /* in floats */
+    ebm_block_t *block;      /* owned pool block, or NULL for views */
+    ebm_tensor_t *base;      /* storage owner for views */
+    ebm_node_t *node;        /* producing op, NULL for leaves */
+    unsigned requires_grad : 1, is_param : 1, keep : 1, persistent : 1;
+    int scope, scope_slot;
+    /* autograd traversal scratch (valid while gen == ctx->grad_gen) */
+    unsigned gen;
+    int state;               /* 0 unvisited, 1 needed, 2 not needed */
+    unsigned in_gen;         /* == gen: t is one of the requested inputs */
+    ebm_tensor_t *acc;       /* accumulated gradient */
+};
+
+typedef struct ebm_scope_list {
+    ebm_tensor_t **items;
+    int n, cap;
+} ebm_scope_list_t;
+
+#define EBM_MAX_SCOPES 64
+
+struct ebm_ctx {
+    ebm_device_info_t info;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    size_t wg_size;          /* work-group size for 1-D launches */
+    cl_program programs[32];
+    const char *program_names[32];
+    int n_programs;
+    cl_kernel kernels[EBM_K_COUNT];
+    ebm_pool_t pool;
+    ebm_scope_list_t scopes[EBM_MAX_SCOPES + 1];   /* [0] = outside any scope */
+    int depth;
+    int grad_enabled;
+    int params_frozen;
+    unsigned grad_gen;
+    ebm_status_t status;
+    char errmsg[2048];
+    int profile;
+    int guards;              /* debug: sentinel floats after every tensor (ebm_debug_set_guards) */
+    cl_event *events;
+    int n_events, cap_events;
+    double profile_ms;
+};
+
+/* ---- errors ---- */
+/* Records the first error on ctx (sticky), logs it, returns st. */
+ebm_status_t ebm_fail(ebm_ctx_t *ctx, ebm_status_t st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+ebm_status_t ebm_cl_fail(ebm_ctx_t *ctx, cl_int err, const char *what);
+#define EBM_CL(ctx, call)                                                                     \
+    do {                                                                                      \
+        cl_int ebm_err_ = (call);                                                             \
+        if (ebm_err_ != CL_SUCCESS) return ebm_cl_fail((ctx), ebm_err_, #call);               \
+    } while (0)
+
+/* ---- kernels ---- */
+cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id);
+/* Sets arguments from a format: m cl_mem, i int, u uint, l ulong (size_t), f float. */
+ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...);
+ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n);
+ebm_status_t ebm_launch_groups(ebm_ctx_t *ctx, cl_kernel k, size_t n_groups, size_t local);
+cl_event *ebm_profile_event(ebm_ctx_t *ctx);   /* NULL when not profiling */
+
+/* ---- tensors ---- */
+ebm_tensor_t *ebm_tensor_view(ebm_tensor_t *base, int ndim, const int *shape, size_t off);
+ebm_tensor_t *ebm_tensor_like(ebm_tensor_t *x);
+int ebm_tensor_live_requires_grad(const ebm_tensor_t *t);
+int ebm_shape_eq(int na, const int *a, int nb, const int *b);
+size_t ebm_shape_numel(int ndim, const int *shape);
+
+/* ---- autograd recording ---- */
+/* Returns a node attached to `out` when any of the inputs needs a gradient, else NULL. */
+ebm_node_t *ebm_record(ebm_tensor_t *out, const char *name, ebm_backward_fn bw, int n_in, ebm_tensor_t *const *in);
+/* gx += g (g may be NULL); returns the sum */
+ebm_tensor_t *ebm_accumulate(ebm_tensor_t *acc, ebm_tensor_t *g);
+
+/* ---- BLAS ---- */
+ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+                      cl_mem a, size_t a_off, size_t lda, size_t a_stride,
+                      cl_mem b, size_t b_off, size_t ldb, size_t b_stride, float beta,
+                      cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch);
+
+/* ---- strided copy (shape.c) ---- */
+/* dst[d_off + sum i_k*d_str_k] = src[s_off + sum i_k*s_str_k] over a 4-D box. */
+ebm_status_t ebm_copy_strided(ebm_ctx_t *ctx, const int *box, cl_mem dst, size_t d_off, const long *d_str,
+                              cl_mem src, size_t s_off, const long *s_str);
+void ebm_contig_strides(int ndim, const int *shape, long *str);
+
+#endif

@@ -1,0 +1,236 @@
+/* conv.c — conv2d, its input and weight adjoints (each the backward of the others, so the three
+ * are closed under differentiation), and conv_transpose2d.
+ *
+ * Algorithm: im2col into (C*kH*kW, B*Ho*Wo) so the whole batch is one CLBlast GEMM; outputs are
+ * produced as (O, B, Ho*Wo) and permuted to (B, O, Ho, Wo) (skipped when B == 1). Temporaries go
+ * back to the pool as soon as their consumer is enqueued (the in-order queue orders the reuse). */
+#include <stdio.h>
+#include "../internal.h"
+
+typedef struct {
+    int N, C, H, W, O, KH, KW, Ho, Wo;
+    ebm_conv2d_params_t p;
+} geom_t;
+
+static int out_size(int in, int k, int s, int pd, int d) { return (in + 2 * pd - d * (k - 1) - 1) / s + 1; }
+
+static int geom_check(ebm_ctx_t *ctx, geom_t *g, const char *op) {
+    ebm_conv2d_params_t p = g->p;
+    if (p.stride_h < 1 || p.stride_w < 1 || p.dil_h < 1 || p.dil_w < 1 || p.pad_h < 0 || p.pad_w < 0) {
+        ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT, "%s: stride and dilation must be >= 1 and padding >= 0", op);
+        return 0;
+    }
+    if (g->Ho < 1 || g->Wo < 1) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "%s: a %dx%d kernel does not fit a %dx%d input with this padding/dilation", op, g->KH,
+                 g->KW, g->H, g->W);
+        return 0;
+    }
+    return 1;
+}
+
+static ebm_status_t run_im2col(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *col, ebm_tensor_t *x, int adjoint) {
+    cl_kernel k = ebm_kernel(ctx, adjoint ? EBM_K_COL2IM : EBM_K_IM2COL);
+    if (!k) return ctx->status;
+    ebm_tensor_t *dst = adjoint ? x : col, *src = adjoint ? col : x;
+    if (ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiii", dst->buf, dst->off, src->buf, src->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
+                  g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w) != EBM_OK)
+        return ctx->status;
+    return ebm_launch1(ctx, k, adjoint ? x->numel : col->numel);
+}
+
+/* (A, B, P) -> (B, A, P) into dst */
+static ebm_status_t swap01(ebm_ctx_t *ctx, ebm_tensor_t *dst, ebm_tensor_t *src, int A, int B, int P) {
+    int box[4] = {1, B, A, P};
+    long ds[4] = {0, (long)A * P, P, 1}, ss[4] = {0, P, (long)B * P, 1};
+    return ebm_copy_strided(ctx, box, dst->buf, dst->off, ds, src->buf, src->off, ss);
+}
+
+/* x (N,C,H,W), w (O,C,KH,KW) -> y (N,O,Ho,Wo) */
+static ebm_tensor_t *conv_fwd_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
+    int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
+    ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo});
+    ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){CKK, NP});
+    if (!y || !col || run_im2col(ctx, g, col, x, 0) != EBM_OK) return NULL;
+    ebm_tensor_t *yt = g->N == 1 ? y : ebm_tensor_new(ctx, 2, (int[]){g->O, NP});
+    if (!yt) return NULL;
+    if (ebm_gemm(ctx, 0, 0, g->O, NP, CKK, 1.0f, w->buf, w->off, CKK, 0, col->buf, col->off, NP, 0, 0.0f, yt->buf, yt->off,
+                 NP, 0, 1) != EBM_OK)
+        return NULL;
+    ebm_tensor_free(col);
+    if (yt != y) {
+        if (swap01(ctx, y, yt, g->O, g->N, P) != EBM_OK) return NULL;
+        ebm_tensor_free(yt);
+    }
+    return y;
+}
+
+/* g (N,O,Ho,Wo), w (O,C,KH,KW) -> x (N,C,H,W) */
+static ebm_tensor_t *conv_igrad_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w) {
+    int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
+    ebm_tensor_t *gt = gy;
+    if (g->N > 1) {
+        gt = ebm_tensor_new(ctx, 2, (int[]){g->O, NP});
+        if (!gt || swap01(ctx, gt, gy, g->N, g->O, P) != EBM_OK) return NULL;
+    }
+    ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){CKK, NP});
+    if (!col || ebm_gemm(ctx, 1, 0, CKK, NP, g->O, 1.0f, w->buf, w->off, CKK, 0, gt->buf, gt->off, NP, 0, 0.0f, col->buf,
+                         col->off, NP, 0, 1) != EBM_OK)
+        return NULL;
+    if (gt != gy) ebm_tensor_free(gt);
+    ebm_tensor_t *x = ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W});
+    if (!x || run_im2col(ctx, g, col, x, 1) != EBM_OK) return NULL;
+    ebm_tensor_free(col);
+    return x;
+}
+
+/* x (N,C,H,W), g (N,O,Ho,Wo) -> dw (O,C,KH,KW) */
+static ebm_tensor_t *conv_wgrad_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
+    int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
+    ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){CKK, NP});
+    if (!col || run_im2col(ctx, g, col, x, 0) != EBM_OK) return NULL;
+    ebm_tensor_t *gt = gy;
+    if (g->N > 1) {
+        gt = ebm_tensor_new(ctx, 2, (int[]){g->O, NP});
+        if (!gt || swap01(ctx, gt, gy, g->N, g->O, P) != EBM_OK) return NULL;
+    }
+    ebm_tensor_t *dw = ebm_tensor_new(ctx, 4, (int[]){g->O, g->C, g->KH, g->KW});
+    if (!dw || ebm_gemm(ctx, 0, 1, g->O, CKK, NP, 1.0f, gt->buf, gt->off, NP, 0, col->buf, col->off, NP, 0, 0.0f, dw->buf,
+                        dw->off, CKK, 0, 1) != EBM_OK)
+        return NULL;
+    ebm_tensor_free(col);
+    if (gt != gy) ebm_tensor_free(gt);
+    return dw;
+}
+
+static void store_params(ebm_node_t *n, ebm_conv2d_params_t p, int a, int b) {
+    n->ip[0] = p.stride_h, n->ip[1] = p.stride_w, n->ip[2] = p.pad_h, n->ip[3] = p.pad_w;
+    n->ip[4] = p.dil_h, n->ip[5] = p.dil_w, n->ip[6] = a, n->ip[7] = b;
+}
+
+static ebm_conv2d_params_t load_params(const ebm_node_t *n) {
+    return (ebm_conv2d_params_t){n->ip[0], n->ip[1], n->ip[2], n->ip[3], n->ip[4], n->ip[5]};
+}
+
+static ebm_tensor_t *conv_nobias(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p);
+
+static void conv_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
+    ebm_conv2d_params_t p = load_params(n);
+    ebm_tensor_t *x = n->in[0], *w = n->in[1];
+    if (need[0]) gx[0] = ebm_conv2d_input_grad(gy, w, x->shape[2], x->shape[3], p);
+    if (need[1]) gx[1] = ebm_conv2d_weight_grad(x, gy, w->shape[2], w->shape[3], p);
+}
+
+/* y = igrad(g, w): dg = conv(gy, w), dw = wgrad(gy, g) */
+static void igrad_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
+    ebm_conv2d_params_t p = load_params(n);
+    ebm_tensor_t *w = n->in[1];
+    if (need[0]) gx[0] = conv_nobias(gy, w, p);
+    if (need[1]) gx[1] = ebm_conv2d_weight_grad(gy, n->in[0], w->shape[2], w->shape[3], p);
+}
+
+/* y = wgrad(x, g): dx = igrad(g, gy), dg = conv(x, gy) */
+static void wgrad_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
+    ebm_conv2d_params_t p = load_params(n);
+    ebm_tensor_t *x = n->in[0];
+    if (need[0]) gx[0] = ebm_conv2d_input_grad(n->in[1], gy, x->shape[2], x->shape[3], p);
+    if (need[1]) gx[1] = conv_nobias(x, gy, p);
+}
+
+static ebm_tensor_t *conv_nobias(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p) {
+    if (!x || !w || x->ctx->status != EBM_OK) return NULL;
+    ebm_ctx_t *ctx = x->ctx;
+    char s1[64], s2[64];
+    if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1]) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "conv2d: input %s and weight %s (need (B, C, H, W) and (O, C, kH, kW))",
+                 ebm_tensor_shape_str(x, s1, 64), ebm_tensor_shape_str(w, s2, 64));
+        return NULL;
+    }
+    geom_t g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0, p};
+    g.Ho = out_size(g.H, g.KH, p.stride_h, p.pad_h, p.dil_h);
+    g.Wo = out_size(g.W, g.KW, p.stride_w, p.pad_w, p.dil_w);
+    if (!geom_check(ctx, &g, "conv2d")) return NULL;
+    ebm_tensor_t *y = conv_fwd_raw(ctx, &g, x, w);
+    if (!y) return NULL;
+    ebm_node_t *n = ebm_record(y, "conv2d", conv_backward, 2, (ebm_tensor_t *[]){x, w});
+    if (n) store_params(n, p, 0, 0);
+    return y;
+}
+
+static ebm_tensor_t *add_channel_bias(ebm_tensor_t *y, ebm_tensor_t *b) {
+    if (!b || !y) return y;
+    if ((int)b->numel != y->shape[1]) {
+        ebm_fail(y->ctx, EBM_STATUS_SHAPE, "bias of %zu elements for %d channels", b->numel, y->shape[1]);
+        return NULL;
+    }
+    return ebm_add(y, ebm_reshape(b, 3, (int[]){y->shape[1], 1, 1}));
+}
+
+ebm_tensor_t *ebm_conv2d(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p) {
+    return add_channel_bias(conv_nobias(x, w, p), b);
+}
+
+ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p) {
+    if (!gy || !w || gy->ctx->status != EBM_OK) return NULL;
+    ebm_ctx_t *ctx = gy->ctx;
+    char s1[64], s2[64];
+    if (gy->ndim != 4 || w->ndim != 4 || gy->shape[1] != w->shape[0]) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "conv2d input-grad: gradient %s and weight %s", ebm_tensor_shape_str(gy, s1, 64),
+                 ebm_tensor_shape_str(w, s2, 64));
+        return NULL;
+    }
+    geom_t g = {gy->shape[0], w->shape[1], H, W, w->shape[0], w->shape[2], w->shape[3], 0, 0, p};
+    g.Ho = out_size(H, g.KH, p.stride_h, p.pad_h, p.dil_h);
+    g.Wo = out_size(W, g.KW, p.stride_w, p.pad_w, p.dil_w);
+    if (!geom_check(ctx, &g, "conv2d input-grad")) return NULL;
+    if (g.Ho != gy->shape[2] || g.Wo != gy->shape[3]) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "conv2d input-grad: a %dx%d input gives %dx%d outputs, the gradient is %s", H, W, g.Ho,
+                 g.Wo, ebm_tensor_shape_str(gy, s1, 64));
+        return NULL;
+    }
+    ebm_tensor_t *x = conv_igrad_raw(ctx, &g, gy, w);
+    if (!x) return NULL;
+    ebm_node_t *n = ebm_record(x, "conv2d_input_grad", igrad_backward, 2, (ebm_tensor_t *[]){gy, w});
+    if (n) store_params(n, p, H, W);
+    return x;
+}
+
+ebm_tensor_t *ebm_conv2d_weight_grad(ebm_tensor_t *x, ebm_tensor_t *gy, int KH, int KW, ebm_conv2d_params_t p) {
+    if (!x || !gy || x->ctx->status != EBM_OK) return NULL;
+    ebm_ctx_t *ctx = x->ctx;
+    char s1[64], s2[64];
+    if (x->ndim != 4 || gy->ndim != 4 || x->shape[0] != gy->shape[0]) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "conv2d weight-grad: input %s and gradient %s", ebm_tensor_shape_str(x, s1, 64),
+                 ebm_tensor_shape_str(gy, s2, 64));
+        return NULL;
+    }
+    geom_t g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], gy->shape[1], KH, KW, 0, 0, p};
+    g.Ho = out_size(g.H, KH, p.stride_h, p.pad_h, p.dil_h);
+    g.Wo = out_size(g.W, KW, p.stride_w, p.pad_w, p.dil_w);
+    if (!geom_check(ctx, &g, "conv2d weight-grad")) return NULL;
+    if (g.Ho != gy->shape[2] || g.Wo != gy->shape[3]) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "conv2d weight-grad: outputs %dx%d expected, gradient is %s", g.Ho, g.Wo,
+                 ebm_tensor_shape_str(gy, s1, 64));
+        return NULL;
+    }
+    ebm_tensor_t *dw = conv_wgrad_raw(ctx, &g, x, gy);
+    if (!dw) return NULL;
+    ebm_node_t *n = ebm_record(dw, "conv2d_weight_grad", wgrad_backward, 2, (ebm_tensor_t *[]){x, gy});
+    if (n) store_params(n, p, KH, KW);
+    return dw;
+}
+
+ebm_tensor_t *ebm_conv_transpose2d(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p, int oph,
+                                   int opw) {
+    if (!x || !w || x->ctx->status != EBM_OK) return NULL;
+    if (x->ndim != 4 || w->ndim != 4) {
+        ebm_fail(x->ctx, EBM_STATUS_SHAPE, "conv_transpose2d needs 4-D input and weight");
+        return NULL;
+    }
+    if (oph < 0 || opw < 0 || oph >= p.stride_h || opw >= p.stride_w) {
+        ebm_fail(x->ctx, EBM_STATUS_INVALID_ARGUMENT, "conv_transpose2d: output padding must be in [0, stride)");
+        return NULL;
+    }
+    int H = (x->shape[2] - 1) * p.stride_h - 2 * p.pad_h + p.dil_h * (w->shape[2] - 1) + oph + 1;
+    int W = (x->shape[3] - 1) * p.stride_w - 2 * p.pad_w + p.dil_w * (w->shape[3] - 1) + opw + 1;
+    return add_channel_bias(ebm_conv2d_input_grad(x, w, H, W, p), b);
+}

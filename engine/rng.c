@@ -1,0 +1,82 @@
+/* rng.c — host side of the Philox RNG; the arithmetic is cl/rng.cl, compiled here as C. */
+#include "internal.h"
+#include "rng.cl"
+
+ebm_rng_t ebm_rng_make(uint64_t seed, uint64_t stream) {
+    ebm_rng_t r = {seed, stream, 0};
+    return r;
+}
+
+void ebm_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
+    for (int i = 0; i < 4; i++) out[i] = ctr[i];
+    philox4x32_10(out, key[0], key[1]);
+}
+
+static uint64_t blocks_for(size_t n) { return (n + 3) / 4; }
+
+void ebm_rng_host_bits(ebm_rng_t *r, uint32_t *out, size_t n) {
+    for (size_t b = 0; b * 4 < n; b++) {
+        uint32_t w[4];
+        rng_block(r->seed, r->stream, r->counter + b, w);
+        for (size_t j = 0; j < 4 && b * 4 + j < n; j++) out[b * 4 + j] = w[j];
+    }
+    r->counter += blocks_for(n);
+}
+
+void ebm_rng_host_uniform(ebm_rng_t *r, float *out, size_t n) {
+    for (size_t b = 0; b * 4 < n; b++) {
+        uint32_t w[4];
+        rng_block(r->seed, r->stream, r->counter + b, w);
+        for (size_t j = 0; j < 4 && b * 4 + j < n; j++) out[b * 4 + j] = rng_u01(w[j]);
+    }
+    r->counter += blocks_for(n);
+}
+
+void ebm_rng_host_normal(ebm_rng_t *r, float *out, size_t n) {
+    for (size_t b = 0; b * 4 < n; b++) {
+        uint32_t w[4];
+        float v[4];
+        rng_block(r->seed, r->stream, r->counter + b, w);
+        rng_normal2(w[0], w[1], &v[0], &v[1]);
+        rng_normal2(w[2], w[3], &v[2], &v[3]);
+        for (size_t j = 0; j < 4 && b * 4 + j < n; j++) out[b * 4 + j] = v[j];
+    }
+    r->counter += blocks_for(n);
+}
+
+static ebm_status_t launch_rng(ebm_tensor_t *t, ebm_rng_t *r, ebm_kernel_id_t id, float p0, float p1) {
+    ebm_ctx_t *ctx = t->ctx;
+    if (ctx->status != EBM_OK) return ctx->status;
+    cl_kernel k = ebm_kernel(ctx, id);
+    if (!k) return ctx->status;
+    ebm_status_t st = id == EBM_K_RNG_BITS
+                          ? ebm_kargs(ctx, k, "mlllll", t->buf, t->off, (size_t)r->seed, (size_t)r->stream,
+                                      (size_t)r->counter, t->numel)
+                          : ebm_kargs(ctx, k, "mlllffl", t->buf, t->off, (size_t)r->seed, (size_t)r->stream,
+                                      (size_t)r->counter, (double)p0, (double)p1, t->numel);
+    if (st == EBM_OK) st = ebm_launch1(ctx, k, (size_t)blocks_for(t->numel));
+    r->counter += blocks_for(t->numel);
+    return st;
+}
+
+ebm_status_t ebm_tensor_fill_uniform(ebm_tensor_t *t, ebm_rng_t *r, float lo, float hi) {
+    return launch_rng(t, r, EBM_K_RNG_UNIFORM, lo, hi);
+}
+
+ebm_status_t ebm_tensor_fill_normal(ebm_tensor_t *t, ebm_rng_t *r, float mean, float std) {
+    return launch_rng(t, r, EBM_K_RNG_NORMAL, mean, std);
+}
+
+ebm_status_t ebm_tensor_fill_bits(ebm_tensor_t *t, ebm_rng_t *r) { return launch_rng(t, r, EBM_K_RNG_BITS, 0, 0); }
+
+ebm_tensor_t *ebm_rand_uniform(ebm_ctx_t *ctx, ebm_rng_t *r, int ndim, const int *shape, float lo, float hi) {
+    ebm_tensor_t *t = ebm_tensor_new(ctx, ndim, shape);
+    if (t && ebm_tensor_fill_uniform(t, r, lo, hi) != EBM_OK) return NULL;
+    return t;
+}
+
+ebm_tensor_t *ebm_rand_normal(ebm_ctx_t *ctx, ebm_rng_t *r, int ndim, const int *shape, float mean, float std) {
+    ebm_tensor_t *t = ebm_tensor_new(ctx, ndim, shape);
+    if (t && ebm_tensor_fill_normal(t, r, mean, std) != EBM_OK) return NULL;
+    return t;
+}
