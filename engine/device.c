@@ -548,6 +548,14 @@ cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id) {
 }
 
 ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...) {
+    cl_uint nargs = 0;
+    if (clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL) == CL_SUCCESS && nargs != strlen(fmt)) {
+        char name[64] = "?";
+        clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+        name[sizeof name - 1] = 0;
+        return ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT, "internal: kernel %s takes %u arguments, given %zu (\"%s\")", name,
+                        (unsigned)nargs, strlen(fmt), fmt);
+    }
     va_list ap;
     va_start(ap, fmt);
     cl_int e = CL_SUCCESS;

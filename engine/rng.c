@@ -45,6 +45,7 @@ void ebm_rng_host_normal(ebm_rng_t *r, float *out, size_t n) {
 }
 
 static ebm_status_t launch_rng(ebm_tensor_t *t, ebm_rng_t *r, ebm_kernel_id_t id, float p0, float p1) {
+    if (!t || !r) return EBM_STATUS_INVALID_ARGUMENT;
     ebm_ctx_t *ctx = t->ctx;
     if (ctx->status != EBM_OK) return ctx->status;
     cl_kernel k = ebm_kernel(ctx, id);
@@ -52,7 +53,7 @@ static ebm_status_t launch_rng(ebm_tensor_t *t, ebm_rng_t *r, ebm_kernel_id_t id
     ebm_status_t st = id == EBM_K_RNG_BITS
                           ? ebm_kargs(ctx, k, "mlllll", t->buf, t->off, (size_t)r->seed, (size_t)r->stream,
                                       (size_t)r->counter, t->numel)
-                          : ebm_kargs(ctx, k, "mlllffl", t->buf, t->off, (size_t)r->seed, (size_t)r->stream,
+                          : ebm_kargs(ctx, k, "mllllffl", t->buf, t->off, (size_t)r->seed, (size_t)r->stream,
                                       (size_t)r->counter, (double)p0, (double)p1, t->numel);
     if (st == EBM_OK) st = ebm_launch1(ctx, k, (size_t)blocks_for(t->numel));
     r->counter += blocks_for(t->numel);

@@ -268,6 +268,7 @@ ebm_tensor_t *ebm_tensor_full(ebm_ctx_t *ctx, int ndim, const int *shape, float 
 }
 
 ebm_status_t ebm_tensor_fill(ebm_tensor_t *t, float value) {
+    if (!t) return EBM_STATUS_INVALID_ARGUMENT;
     ebm_ctx_t *ctx = t->ctx;
     cl_kernel k = ebm_kernel(ctx, EBM_K_FILL);
     if (!k) return ctx->status;
@@ -282,6 +283,7 @@ ebm_tensor_t *ebm_tensor_from_host(ebm_ctx_t *ctx, int ndim, const int *shape, c
 }
 
 ebm_status_t ebm_tensor_read(const ebm_tensor_t *t, float *host) {
+    if (!t) return EBM_STATUS_INVALID_ARGUMENT;
     ebm_ctx_t *ctx = t->ctx;
     if (ctx->status != EBM_OK) return ctx->status;
     EBM_CL(ctx, clEnqueueReadBuffer(ctx->queue, t->buf, CL_TRUE, t->off * sizeof(float), t->numel * sizeof(float), host,
@@ -290,6 +292,7 @@ ebm_status_t ebm_tensor_read(const ebm_tensor_t *t, float *host) {
 }
 
 ebm_status_t ebm_tensor_write(ebm_tensor_t *t, const float *host) {
+    if (!t) return EBM_STATUS_INVALID_ARGUMENT;
     ebm_ctx_t *ctx = t->ctx;
     if (ctx->status != EBM_OK) return ctx->status;
     EBM_CL(ctx, clEnqueueWriteBuffer(ctx->queue, t->buf, CL_TRUE, t->off * sizeof(float), t->numel * sizeof(float), host,
@@ -298,6 +301,7 @@ ebm_status_t ebm_tensor_write(ebm_tensor_t *t, const float *host) {
 }
 
 ebm_status_t ebm_tensor_copy_into(ebm_tensor_t *dst, const ebm_tensor_t *src) {
+    if (!dst || !src) return dst ? dst->ctx->status : EBM_STATUS_INVALID_ARGUMENT;
     ebm_ctx_t *ctx = dst->ctx;
     if (ctx->status != EBM_OK) return ctx->status;
     if (dst->numel != src->numel)
@@ -308,11 +312,12 @@ ebm_status_t ebm_tensor_copy_into(ebm_tensor_t *dst, const ebm_tensor_t *src) {
 }
 
 ebm_ctx_t *ebm_tensor_ctx(const ebm_tensor_t *t) { return t ? t->ctx : NULL; }
-int ebm_tensor_ndim(const ebm_tensor_t *t) { return t->ndim; }
+int ebm_tensor_ndim(const ebm_tensor_t *t) { return t ? t->ndim : 0; }
 const int *ebm_tensor_shape(const ebm_tensor_t *t) { return t->shape; }
-size_t ebm_tensor_numel(const ebm_tensor_t *t) { return t->numel; }
+size_t ebm_tensor_numel(const ebm_tensor_t *t) { return t ? t->numel : 0; }
 
 int ebm_tensor_dim(const ebm_tensor_t *t, int axis) {
+    if (!t) return 0;
     if (axis < 0) axis += t->ndim;
     return (axis >= 0 && axis < t->ndim) ? t->shape[axis] : 1;
 }

@@ -5,6 +5,9 @@
 
 #define EBM_FN_MAX_ORDER 3
 
+static const char *const fn_names[EBM_FN_COUNT] = {"affine", "pow", "exp", "log", "sigmoid", "tanh",
+                                                   "softplus", "swish", "relu", "leaky_relu", "elu", "clamp"};
+
 static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, int order, float a, float b);
 
 static void unary_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
@@ -29,8 +32,8 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
         return NULL;
     }
     if (order > EBM_FN_MAX_ORDER) {
-        ebm_fail(ctx, EBM_STATUS_NOT_IMPLEMENTED, "derivative order %d of elementwise function %d (at most %d)", order,
-                 (int)fn, EBM_FN_MAX_ORDER);
+        ebm_fail(ctx, EBM_STATUS_NOT_IMPLEMENTED, "derivative of order %d of %s (at most %d)", order, fn_names[fn],
+                 EBM_FN_MAX_ORDER);
         return NULL;
     }
     if (g && g->numel != x->numel) {

@@ -1,0 +1,23 @@
+# Installs the build into a temporary prefix, then configures, builds and runs tests/consumer
+# against it with find_package(ebm). Invoked by ctest (test "install_find_package").
+set(prefix ${BUILD_DIR}/install-test/prefix)
+set(cbuild ${BUILD_DIR}/install-test/consumer)
+file(REMOVE_RECURSE ${BUILD_DIR}/install-test)
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} RESULT_VARIABLE r OUTPUT_QUIET)
+if(r)
+  message(FATAL_ERROR "cmake --install failed: ${r}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${cbuild} -DCMAKE_PREFIX_PATH=${prefix}
+                RESULT_VARIABLE r OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(r)
+  message(FATAL_ERROR "configuring the consumer failed:\n${out}\n${err}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${cbuild} RESULT_VARIABLE r OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(r)
+  message(FATAL_ERROR "building the consumer failed:\n${out}\n${err}")
+endif()
+execute_process(COMMAND ${cbuild}/consumer RESULT_VARIABLE r OUTPUT_VARIABLE out)
+if(r)
+  message(FATAL_ERROR "consumer failed: ${out}")
+endif()
+message(STATUS "consumer printed: ${out}")

@@ -1,0 +1,10 @@
+# The library must never end the process: no undefined reference to exit/_exit/quick_exit in libebm.
+execute_process(COMMAND nm -u ${LIB} OUTPUT_VARIABLE syms RESULT_VARIABLE r)
+if(r)
+  message(FATAL_ERROR "nm failed on ${LIB}")
+endif()
+string(REGEX MATCHALL "[ \t](exit|_exit|_Exit|quick_exit)\n" found "${syms}")
+if(found)
+  message(FATAL_ERROR "libebm references ${found}")
+endif()
+message(STATUS "libebm references no exit()")

@@ -1,0 +1,280 @@
+/* test_autograd.c — higher-order gradients through a whole network, against a double reference.
+ *
+ * Net: x (B,2,6,6) -> conv3x3(2->3, pad 1) -> swish -> conv3x3 s2 (3->4, pad 1) -> swish
+ *      -> conv3x3 (4->1, pad 1) -> sum over H,W  => E(x) per sample.
+ * Checks, each against central differences (in double) of a double-precision implementation:
+ *   1. MEG's penalty      P(theta) = || d/dx sum_b E(x_b) ||^2                 -> dP/dtheta
+ *   2. improved CD's KL   K(theta) = sum_b E_{theta0}(clamp(x - eta dE_theta/dx, 0, 1))
+ *                         with theta0 frozen (stop-gradient)                 -> dK/dtheta
+ *   3. frozen parameters get no gradient; grad mode off records nothing
+ *   4. a steady-state iteration (scope begin/end) allocates no new device buffers
+ * Tolerance: eps32 * (U + 8 sqrt(K)) * S with U = 4, K = 36 (largest conv sum), S = 12 (three
+ * layers, each rounded in the forward, the first backward and its differentiation, plus the
+ * final reductions). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ebm.h"
+#include "ref.h"
+
+#define B 2
+#define EPS32 1.1920928955078125e-07
+
+static int fails, passes;
+static void check(int ok, const char *what) {
+    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+    if (ok) passes++;
+    else fails++;
+}
+
+/* ---- the network, parameters as one flat double vector ---- */
+typedef struct { int O, C, k, s, p; } layer_t;
+static const layer_t L[3] = {{3, 2, 3, 1, 1}, {4, 3, 3, 2, 1}, {1, 4, 3, 1, 1}};
+static const int H0 = 6;
+
+static int n_params(void) {
+    int n = 0;
+    for (int l = 0; l < 3; l++) n += L[l].O * L[l].C * L[l].k * L[l].k + L[l].O;
+    return n;
+}
+
+static double sw(double x) { return x / (1 + exp(-x)); }
+static double swd(double x) {
+    double s = 1 / (1 + exp(-x));
+    return s + x * s * (1 - s);
+}
+
+/* forward keeping pre-activations; returns sum_b E; optional dE/dx (sum over batch) */
+static double net_ref(const double *th, const double *x, double *dx) {
+    double *act[4], *pre[3];
+    int H[4], C[4];
+    H[0] = H0;
+    C[0] = 2;
+    act[0] = (double *)x;
+    const double *p = th;
+    const double *W[3], *bias[3];
+    for (int l = 0; l < 3; l++) {
+        W[l] = p;
+        p += L[l].O * L[l].C * L[l].k * L[l].k;
+        bias[l] = p;
+        p += L[l].O;
+        H[l + 1] = ref_conv_out(H[l], L[l].k, L[l].s, L[l].p, 1);
+        C[l + 1] = L[l].O;
+        size_t n = (size_t)B * C[l + 1] * H[l + 1] * H[l + 1];
+        pre[l] = malloc(n * sizeof(double));
+        act[l + 1] = malloc(n * sizeof(double));
+        ref_conv_t cp = {L[l].s, L[l].s, L[l].p, L[l].p, 1, 1};
+        ref_conv2d(act[l], B, C[l], H[l], H[l], W[l], L[l].O, L[l].k, L[l].k, cp, pre[l]);
+        size_t hw = (size_t)H[l + 1] * H[l + 1];
+        for (size_t i = 0; i < n; i++) {
+            pre[l][i] += bias[l][(i / hw) % (size_t)L[l].O];
+            act[l + 1][i] = l < 2 ? sw(pre[l][i]) : pre[l][i];
+        }
+    }
+    size_t nout = (size_t)B * H[3] * H[3];
+    double e = 0;
+    for (size_t i = 0; i < nout; i++) e += act[3][i];
+    if (dx) { /* backward to x */
+        double *g = malloc(nout * sizeof(double));
+        for (size_t i = 0; i < nout; i++) g[i] = 1;
+        for (int l = 2; l >= 0; l--) {
+            size_t n = (size_t)B * C[l + 1] * H[l + 1] * H[l + 1];
+            if (l < 2)
+                for (size_t i = 0; i < n; i++) g[i] *= swd(pre[l][i]);
+            size_t nin = (size_t)B * C[l] * H[l] * H[l];
+            double *gi = l == 0 ? dx : malloc(nin * sizeof(double));
+            ref_conv_t cp = {L[l].s, L[l].s, L[l].p, L[l].p, 1, 1};
+            ref_conv2d_igrad(g, B, L[l].O, H[l], H[l], W[l], C[l], L[l].k, L[l].k, cp, gi);
+            free(g);
+            g = gi;
+        }
+    }
+    for (int l = 0; l < 3; l++) {
+        free(pre[l]);
+        free(act[l + 1]);
+    }
+    return e;
+}
+
+/* ---- the same network with the engine ---- */
+static ebm_tensor_t *net_dev(ebm_tensor_t **w, ebm_tensor_t *x) {
+    ebm_tensor_t *h = x;
+    for (int l = 0; l < 3; l++) {
+        h = ebm_conv2d(h, w[2 * l], w[2 * l + 1], EBM_CONV2D(L[l].s, L[l].p));
+        if (l < 2) h = ebm_swish(h);
+    }
+    return ebm_sum(h, 0xEu, 0);   /* (B) */
+}
+
+static double pen_ref(const double *th, const double *x) {
+    size_t nx = (size_t)B * 2 * H0 * H0;
+    double *dx = malloc(nx * sizeof(double)), s = 0;
+    net_ref(th, x, dx);
+    for (size_t i = 0; i < nx; i++) s += dx[i] * dx[i];
+    free(dx);
+    return s;
+}
+
+static double kl_ref(const double *th, const double *th0, const double *x, double eta) {
+    size_t nx = (size_t)B * 2 * H0 * H0;
+    double *dx = malloc(nx * sizeof(double)), *xk = malloc(nx * sizeof(double));
+    net_ref(th, x, dx);
+    for (size_t i = 0; i < nx; i++) {
+        double v = x[i] - eta * dx[i];
+        xk[i] = v < 0 ? 0 : (v > 1 ? 1 : v);
+    }
+    double e = net_ref(th0, xk, NULL);
+    free(dx);
+    free(xk);
+    return e;
+}
+
+int main(void) {
+    ebm_ctx_t *ctx;
+    if (ebm_ctx_create(&ctx, NULL) != EBM_OK) {
+        fprintf(stderr, "test_autograd: %s\n", ebm_ctx_error(NULL));
+        return 1;
+    }
+    ebm_params_t *ps = ebm_params_new(ctx);
+    ebm_tensor_t *w[6];
+    for (int l = 0; l < 3; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "%d.weight", 2 * l);
+        w[2 * l] = ebm_params_add(ps, name, 4, (int[]){L[l].O, L[l].C, L[l].k, L[l].k});
+        snprintf(name, sizeof name, "%d.bias", 2 * l);
+        w[2 * l + 1] = ebm_params_add(ps, name, 1, (int[]){L[l].O});
+    }
+    check(ebm_params_finalize(ps) == EBM_OK, "parameters in one flat buffer");
+    int np = n_params();
+    double *th = malloc(np * sizeof(double));
+    unsigned s = 12345;
+    for (int i = 0; i < np; i++) {
+        s = s * 1103515245u + 12345u;
+        th[i] = (double)(float)(((s >> 8) & 0xffff) / 65536.0 - 0.5);
+    }
+    size_t nx = (size_t)B * 2 * H0 * H0;
+    double *x = malloc(nx * sizeof(double));
+    for (size_t i = 0; i < nx; i++) {
+        s = s * 1103515245u + 12345u;
+        x[i] = (double)(float)(0.2 + 0.6 * (((s >> 8) & 0xffff) / 65536.0));
+    }
+    /* upload theta into the parameter views */
+    int off = 0;
+    for (int i = 0; i < 6; i++) {
+        size_t n = ebm_tensor_numel(w[i]);
+        float *f = malloc(n * sizeof *f);
+        for (size_t k = 0; k < n; k++) f[k] = (float)th[off + k];
+        ebm_tensor_write(w[i], f);
+        free(f);
+        off += (int)n;
+    }
+    float *xf = malloc(nx * sizeof *xf);
+    for (size_t i = 0; i < nx; i++) xf[i] = (float)x[i];
+    const double tol = EPS32 * (4 + 8 * sqrt(36.0)) * 12;
+    const double eta = 0.05, h = 1e-6;
+
+    for (int test = 0; test < 2; test++) {
+        ebm_scope_begin(ctx);
+        ebm_params_zero_grad(ps);
+        ebm_tensor_t *xt = ebm_tensor_from_host(ctx, 4, (int[]){B, 2, H0, H0}, xf);
+        ebm_tensor_set_requires_grad(xt, 1);
+        ebm_tensor_t *e = ebm_sum_all(net_dev(w, xt)), *gx;
+        ebm_grad(&e, 1, NULL, &xt, 1, &gx, EBM_GRAD_CREATE_GRAPH);
+        ebm_tensor_t *obj;
+        if (test == 0) {
+            obj = ebm_sum_all(ebm_square(gx));
+        } else {
+            ebm_tensor_t *xk = ebm_clamp(ebm_sub(xt, ebm_scale(gx, (float)eta)), 0.0f, 1.0f);
+            int was = ebm_params_set_frozen(ctx, 1);
+            obj = ebm_sum_all(net_dev(w, xk));
+            ebm_params_set_frozen(ctx, was);
+        }
+        ebm_status_t st = ebm_params_backward(ps, obj);
+        float *gd = malloc(ebm_params_numel(ps) * sizeof *gd);
+        ebm_tensor_read(ebm_params_flat_grad(ps), gd);
+        double max_err = 0, max_ref = 0;
+        int off2 = 0, flat_off = 0;
+        for (int i = 0; i < 6; i++) {
+            size_t n = ebm_tensor_numel(w[i]);
+            for (size_t k = 0; k < n; k++) {
+                double t0 = th[off2 + k];
+                th[off2 + k] = t0 + h;
+                double fp = test == 0 ? pen_ref(th, x) : 0;
+                double *th0 = NULL;
+                if (test == 1) {
+                    th0 = malloc(np * sizeof(double));
+                    memcpy(th0, th, np * sizeof(double));
+                    th0[off2 + k] = t0;
+                    fp = kl_ref(th, th0, x, eta);
+                }
+                th[off2 + k] = t0 - h;
+                double fm = test == 0 ? pen_ref(th, x) : kl_ref(th, th0, x, eta);
+                th[off2 + k] = t0;
+                free(th0);
+                double fd = (fp - fm) / (2 * h);
+                double a = gd[flat_off + k];
+                if (fabs(a - fd) > max_err) max_err = fabs(a - fd);
+                if (fabs(fd) > max_ref) max_ref = fabs(fd);
+            }
+            off2 += (int)n;
+            flat_off += (int)((n + 15) & ~(size_t)15);
+        }
+        free(gd);
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s: d/dtheta vs finite differences, err %.2e (max |ref| %.2e) tol %.2e",
+                 test == 0 ? "MEG penalty ||dE/dx||^2" : "improved-CD KL term E_frozen(x - eta dE/dx)",
+                 max_err / max_ref, max_ref, tol);
+        check(st == EBM_OK && max_ref > 1e-3 && max_err / max_ref <= tol, msg);
+        ebm_scope_end(ctx);
+    }
+
+    /* frozen parameters: no gradient reaches theta, x still gets one */
+    ebm_scope_begin(ctx);
+    {
+        ebm_tensor_t *xt = ebm_tensor_from_host(ctx, 4, (int[]){B, 2, H0, H0}, xf);
+        ebm_tensor_set_requires_grad(xt, 1);
+        int was = ebm_params_set_frozen(ctx, 1);
+        ebm_tensor_t *e = ebm_sum_all(net_dev(w, xt));
+        ebm_params_set_frozen(ctx, was);
+        ebm_tensor_t *in[2] = {w[0], xt}, *g[2];
+        ebm_grad(&e, 1, NULL, in, 2, g, EBM_GRAD_ALLOW_UNUSED);
+        check(g[0] == NULL && g[1] != NULL, "frozen parameters: no gradient to theta, gradient to x");
+        /* grad mode off: nothing recorded */
+        ebm_grad_set_enabled(ctx, 0);
+        ebm_tensor_t *e2 = ebm_sum_all(net_dev(w, xt));
+        ebm_grad_set_enabled(ctx, 1);
+        check(!ebm_tensor_requires_grad(e2) && ebm_grad(&e2, 1, NULL, &xt, 1, g, EBM_GRAD_ALLOW_UNUSED) == EBM_OK && g[0] == NULL,
+              "grad mode off records no graph");
+        /* the energies agree with the reference */
+        float ev[B];
+        ebm_tensor_read(net_dev(w, xt), ev);
+        check(fabs(ev[0] + ev[1] - net_ref(th, x, NULL)) < 1e-5 * (1 + fabs(net_ref(th, x, NULL))), "network energy matches reference");
+    }
+    ebm_scope_end(ctx);
+
+    /* steady state: a Langevin-like step allocates nothing new after the first */
+    size_t allocs[6];
+    for (int it = 0; it < 6; it++) {
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *xt = ebm_tensor_from_host(ctx, 4, (int[]){B, 2, H0, H0}, xf);
+        ebm_tensor_set_requires_grad(xt, 1);
+        ebm_tensor_t *e = ebm_sum_all(net_dev(w, xt)), *gx;
+        ebm_grad(&e, 1, NULL, &xt, 1, &gx, 0);
+        ebm_tensor_t *xn = ebm_sub(xt, ebm_scale(gx, 0.01f));
+        (void)xn;
+        ebm_scope_end(ctx);
+        ebm_pool_stats(ctx, NULL, NULL, &allocs[it]);
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "steady-state iterations allocate no device buffers (%zu after 2, %zu after 6)", allocs[1], allocs[5]);
+    check(allocs[5] == allocs[1] && ebm_ctx_status(ctx) == EBM_OK, msg);
+
+    free(th);
+    free(x);
+    free(xf);
+    ebm_params_free(ps);
+    ebm_ctx_free(ctx);
+    printf("%d passed, %d failed\n", passes, fails);
+    return fails ? 1 : 0;
+}

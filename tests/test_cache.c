@@ -1,0 +1,84 @@
+/* test_cache.c — the on-disk kernel cache: binaries appear in EBM_KERNEL_CACHE's folder with no
+ * temporary files left behind, a second context loads them, and a corrupt entry is ignored
+ * (rebuilt from source) rather than trusted. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "ebm.h"
+
+static int fails, passes;
+static void check(int ok, const char *what) {
+    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+    if (ok) passes++;
+    else fails++;
+}
+
+static int count(const char *dir, const char *suffix, char *first, size_t n) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int c = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t l = strlen(e->d_name), ls = strlen(suffix);
+        if (l >= ls && !strcmp(e->d_name + l - ls, suffix)) {
+            if (!c && first) snprintf(first, n, "%s/%s", dir, e->d_name);
+            c++;
+        }
+        if (strstr(e->d_name, ".tmp.")) c += 1000;   /* a left-over temp file counts as failure */
+    }
+    closedir(d);
+    return c;
+}
+
+static int hits, misses, saves;
+static void counter(ebm_log_level_t level, const char *msg, void *user) {
+    (void)level, (void)user;
+    if (strstr(msg, "kernel cache HIT")) hits++;
+    if (strstr(msg, "kernel cache MISS")) misses++;
+    if (strstr(msg, "kernel cache SAVE ")) saves++;
+}
+
+static int run_op(void) {
+    hits = misses = saves = 0;
+    ebm_ctx_t *ctx;
+    if (ebm_ctx_create(&ctx, NULL) != EBM_OK) return 0;
+    ebm_tensor_t *x = ebm_tensor_full(ctx, 1, (int[]){5}, 2.0f);
+    float v[5] = {0};
+    ebm_tensor_read(ebm_square(x), v);
+    int ok = v[4] == 4.0f && ebm_ctx_status(ctx) == EBM_OK;
+    ebm_ctx_free(ctx);
+    return ok;
+}
+
+int main(void) {
+    char dir[] = "/tmp/ebm-cache-test-XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    setenv("EBM_KERNEL_CACHE", dir, 1);
+    setenv("EBM_KERNEL_CACHE_DEBUG", "1", 1);
+    ebm_log_set(counter, NULL);
+    check(run_op() && misses >= 1 && saves == misses && hits == 0, "first run builds kernels from source and saves them");
+    char path[512] = "";
+    int n = count(dir, ".bin", path, sizeof path);
+    check(n >= 1 && n < 1000, "compiled programs saved to the cache folder, no temporary files left");
+    check(run_op() && hits >= 1 && misses == 0, "second context loads every program from the cache");
+    /* corrupt an entry: truncate it */
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs("EBMKCACHE1garbage", f);
+        fclose(f);
+    }
+    check(run_op() && misses == 1 && saves == 1, "a corrupt cache entry is ignored, rebuilt from source and rewritten");
+    /* clean up */
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        remove(p);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
+    printf("%d passed, %d failed\n", passes, fails);
+    return fails ? 1 : 0;
+}
