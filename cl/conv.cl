@@ -3,48 +3,46 @@
  * With this layout the whole batch is one GEMM. col2im gathers (no atomics): every input pixel
  * sums the column entries that read it. */
 
+/* NDRange (N*Ho, C*KH*KW): one work item writes one row of Wo columns (contiguous in col), with
+ * the index math done once per row. */
 kernel void im2col(global float *col, ulong co, global const float *x, ulong xo, int N, int C, int H, int W,
                    int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
-    size_t id = get_global_id(0);
-    size_t NP = (size_t)N * Ho * Wo;
-    size_t total = (size_t)C * KH * KW * NP;
-    if (id >= total) return;
-    size_t j = id % NP;
-    int r = (int)(id / NP);
-    int ow = (int)(j % Wo);
-    int oh = (int)((j / Wo) % Ho);
-    int n = (int)(j / ((size_t)Wo * Ho));
-    int kw = r % KW, kh = (r / KW) % KH, c = r / (KW * KH);
-    int ih = oh * sh - ph + kh * dh, iw = ow * sw - pw + kw * dw;
-    float v = 0.0f;
-    if (ih >= 0 && ih < H && iw >= 0 && iw < W) v = x[xo + (((size_t)n * C + c) * H + ih) * W + iw];
-    col[co + id] = v;
+    int nh = get_global_id(0), r = get_global_id(1);
+    if (nh >= N * Ho || r >= C * KH * KW) return;
+    int n = nh / Ho, oh = nh - n * Ho;
+    int kw = r % KW, t = r / KW, kh = t % KH, c = t / KH;
+    int ih = oh * sh - ph + kh * dh;
+    global float *dst = col + co + (size_t)r * N * Ho * Wo + (size_t)nh * Wo;
+    if (ih < 0 || ih >= H) {
+        for (int ow = 0; ow < Wo; ow++) dst[ow] = 0.0f;
+        return;
+    }
+    global const float *src = x + xo + (((size_t)n * C + c) * H + ih) * W;
+    int iw = kw * dw - pw;
+    for (int ow = 0; ow < Wo; ow++, iw += sw) dst[ow] = (iw >= 0 && iw < W) ? src[iw] : 0.0f;
 }
 
+/* NDRange (H, N*C): one work item owns one input row and adds every column entry that read it,
+ * pass by pass over (kh, kw); the row stays in L1 (no atomics, fixed summation order). */
 kernel void col2im(global float *x, ulong xo, global const float *col, ulong co, int N, int C, int H, int W,
                    int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
-    size_t id = get_global_id(0);
-    size_t total = (size_t)N * C * H * W;
-    if (id >= total) return;
-    int iw = (int)(id % W);
-    int ih = (int)((id / W) % H);
-    int c = (int)((id / ((size_t)W * H)) % C);
-    int n = (int)(id / ((size_t)W * H * C));
+    int ih = get_global_id(0), nc = get_global_id(1);
+    if (ih >= H || nc >= N * C) return;
+    int n = nc / C, c = nc - n * C;
     size_t NP = (size_t)N * Ho * Wo;
-    float acc = 0.0f;
+    global float *dst = x + xo + ((size_t)nc * H + ih) * W;
+    for (int iw = 0; iw < W; iw++) dst[iw] = 0.0f;
     for (int kh = 0; kh < KH; kh++) {
         int th = ih + ph - kh * dh;
         if (th < 0 || th % sh) continue;
         int oh = th / sh;
         if (oh >= Ho) continue;
         for (int kw = 0; kw < KW; kw++) {
-            int tw = iw + pw - kw * dw;
-            if (tw < 0 || tw % sw) continue;
-            int ow = tw / sw;
-            if (ow >= Wo) continue;
-            size_t r = ((size_t)c * KH + kh) * KW + kw;
-            acc += col[co + r * NP + (size_t)n * Ho * Wo + (size_t)oh * Wo + ow];
+            global const float *src = col + co + (((size_t)c * KH + kh) * KW + kw) * NP + ((size_t)n * Ho + oh) * Wo;
+            /* iw = ow*sw - pw + kw*dw for ow in [0, Wo) */
+            int iw = kw * dw - pw;
+            for (int ow = 0; ow < Wo; ow++, iw += sw)
+                if (iw >= 0 && iw < W) dst[iw] += src[ow];
         }
     }
-    x[xo + id] = acc;
 }

@@ -234,6 +234,7 @@ void ebm_ctx_free(ebm_ctx_t *ctx) {
     ebm_pool_release_all(ctx);
     for (int i = 0; i < ctx->n_events; i++) clReleaseEvent(ctx->events[i]);
     free(ctx->events);
+    free(ctx->gemm_choices);
     for (int i = 0; i < EBM_K_COUNT; i++)
         if (ctx->kernels[i]) clReleaseKernel(ctx->kernels[i]);
     for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i]);
@@ -580,6 +581,18 @@ ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n) {
     size_t local = ctx->wg_size;
     size_t global = (n + local - 1) / local * local;
     EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx)));
+    return EBM_OK;
+}
+
+/* Local size (32, 4, 1) or what the device allows: dimension 0 is the contiguous one. */
+ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size_t n2) {
+    if (!n0 || !n1 || !n2) return EBM_OK;
+    size_t l0 = n0 >= 32 ? 32 : (n0 >= 16 ? 16 : (n0 >= 8 ? 8 : 1));
+    size_t l1 = ctx->wg_size / l0 >= 4 ? 4 : 1;
+    if (l0 * l1 > ctx->wg_size) l0 = ctx->wg_size, l1 = 1;
+    size_t local[3] = {l0, l1, 1};
+    size_t global[3] = {(n0 + l0 - 1) / l0 * l0, (n1 + l1 - 1) / l1 * l1, n2};
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, ebm_profile_event(ctx)));
     return EBM_OK;
 }
 

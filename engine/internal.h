@@ -23,6 +23,7 @@ typedef struct ebm_env {
     int cache_debug;           /* EBM_KERNEL_CACHE_DEBUG=1 */
     int profile;               /* EBM_PROFILE=1 */
     const char *build_options; /* EBM_CL_OPTIONS: extra compiler options (e.g. fast math, opt-in) */
+    int gemm;                  /* EBM_GEMM: 0 auto (measure per shape), 1 clblast, 2 tile */
 } ebm_env_t;
 const ebm_env_t *ebm_env(void);
 
@@ -113,6 +114,8 @@ struct ebm_ctx {
     char errmsg[2048];
     int profile;
     int guards;              /* debug: sentinel floats after every tensor (ebm_debug_set_guards) */
+    struct ebm_gemm_choice *gemm_choices;   /* measured fastest GEMM per shape (linalg.c) */
+    int n_gemm_choices, cap_gemm_choices;
     cl_event *events;
     int n_events, cap_events;
     double profile_ms;
@@ -137,6 +140,8 @@ cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id);
 /* Sets arguments from a format: m cl_mem, i int, u uint, l ulong (size_t), f float. */
 ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...);
 ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n);
+/* 3-D launch over (n0, n1, n2) work items; the kernel guards its own bounds. */
+ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size_t n2);
 ebm_status_t ebm_launch_groups(ebm_ctx_t *ctx, cl_kernel k, size_t n_groups, size_t local);
 cl_event *ebm_profile_event(ebm_ctx_t *ctx);   /* NULL when not profiling */
 

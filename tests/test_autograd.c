@@ -270,6 +270,38 @@ int main(void) {
     snprintf(msg, sizeof msg, "steady-state iterations allocate no device buffers (%zu after 2, %zu after 6)", allocs[1], allocs[5]);
     check(allocs[5] == allocs[1] && ebm_ctx_status(ctx) == EBM_OK, msg);
 
+    /* batch norm in training updates running statistics (momentum 0.1, unbiased variance), without
+     * recording a graph for them */
+    ebm_scope_begin(ctx);
+    {
+        enum { BN = 4, BC = 3, BH = 5, BW = 6 };
+        float xb[BN * BC * BH * BW], rm[BC] = {0.5f, -0.25f, 1.0f}, rv[BC] = {2.0f, 1.0f, 0.5f}, rm2[BC], rv2[BC];
+        for (int i = 0; i < BN * BC * BH * BW; i++) xb[i] = (float)sin(0.37 * i) * (1 + i % 3);
+        ebm_tensor_t *xt = ebm_tensor_from_host(ctx, 4, (int[]){BN, BC, BH, BW}, xb);
+        ebm_tensor_t *m = ebm_tensor_from_host(ctx, 1, (int[]){BC}, rm), *v = ebm_tensor_from_host(ctx, 1, (int[]){BC}, rv);
+        ebm_tensor_set_requires_grad(xt, 1);
+        ebm_tensor_t *y = ebm_batch_norm(xt, NULL, NULL, m, v, 1, 0.1f, 1e-5f);
+        ebm_tensor_read(m, rm2);
+        ebm_tensor_read(v, rv2);
+        double err = 0;
+        int cnt = BN * BH * BW;
+        for (int c = 0; c < BC; c++) {
+            double mean = 0, var = 0;
+            for (int n = 0; n < BN; n++)
+                for (int k = 0; k < BH * BW; k++) mean += xb[(n * BC + c) * BH * BW + k];
+            mean /= cnt;
+            for (int n = 0; n < BN; n++)
+                for (int k = 0; k < BH * BW; k++) var += pow(xb[(n * BC + c) * BH * BW + k] - mean, 2);
+            var /= cnt - 1;
+            err = fmax(err, fabs(rm2[c] - (0.9 * rm[c] + 0.1 * mean)));
+            err = fmax(err, fabs(rv2[c] - (0.9 * rv[c] + 0.1 * var)));
+        }
+        /* sums of 120 values of magnitude <= 3: eps32 * (4 + 8 sqrt(120)) * 3 */
+        snprintf(msg, sizeof msg, "batch norm running mean/var updated (max err %.2e); no gradient recorded for them", err);
+        check(y && err <= EPS32 * (4 + 8 * sqrt(120.0)) * 3 * 3 && !ebm_tensor_requires_grad(m) && !ebm_tensor_requires_grad(v), msg);
+    }
+    ebm_scope_end(ctx);
+
     free(th);
     free(x);
     free(xf);

@@ -35,7 +35,8 @@ static ebm_status_t run_im2col(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *co
     if (ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiii", dst->buf, dst->off, src->buf, src->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
                   g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w) != EBM_OK)
         return ctx->status;
-    return ebm_launch1(ctx, k, adjoint ? x->numel : col->numel);
+    if (adjoint) return ebm_launch3(ctx, k, (size_t)g->H, (size_t)g->N * g->C, 1);
+    return ebm_launch3(ctx, k, (size_t)g->N * g->Ho, (size_t)g->C * g->KH * g->KW, 1);
 }
 
 /* (A, B, P) -> (B, A, P) into dst */

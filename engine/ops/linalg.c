@@ -1,12 +1,37 @@
 /* linalg.c — GEMM through CLBlast, matmul (2-D and batched 3-D) and linear. */
 #include <clblast_c.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include "../internal.h"
 
-ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
-                      size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb, size_t b_stride, float beta,
-                      cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch) {
-    if (ctx->status != EBM_OK) return ctx->status;
+/* The engine's own tiled GEMM (cl/gemm.cl): pack B into column panels, then one tiled kernel. */
+static ebm_status_t gemm_tile(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
+                              size_t a_off, size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb, size_t b_stride,
+                              float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch) {
+    cl_kernel kp = ebm_kernel(ctx, EBM_K_PACK_B), kt = ebm_kernel(ctx, EBM_K_GEMM_TILE);
+    if (!kp || !kt) return ctx->status;
+    size_t panels = (n + 15) / 16;
+    ebm_tensor_t *packed = ebm_tensor_new(ctx, 1, (int[]){(int)(panels * 16 * k * batch)});
+    if (!packed) return ctx->status;
+    int sbl = tb ? 1 : (int)ldb, sbj = tb ? (int)ldb : 1;
+    if (ebm_kargs(ctx, kp, "mlmliilii", packed->buf, packed->off, b, b_off, sbl, sbj, b_stride, (int)k, (int)n) != EBM_OK)
+        return ctx->status;
+    if (ebm_launch3(ctx, kp, k, panels, batch) != EBM_OK) return ctx->status;
+    int sai = ta ? 1 : (int)lda, sal = ta ? (int)lda : 1;
+    if (ebm_kargs(ctx, kt, "iiifmliilmlfmlil", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal, a_stride,
+                  packed->buf, packed->off, (double)beta, c, c_off, (int)ldc, c_stride) != EBM_OK)
+        return ctx->status;
+    size_t gt[3] = {(m + 5) / 6, panels, batch};
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx)));
+    ebm_tensor_free(packed);
+    return EBM_OK;
+}
+
+static ebm_status_t gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
+                                 size_t a_off, size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb,
+                                 size_t b_stride, float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride,
+                                 size_t batch) {
     CLBlastStatusCode s;
     cl_event *ev = ebm_profile_event(ctx);
     CLBlastTranspose TA = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -23,6 +48,61 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
                         batch, (int)s);
     }
     return EBM_OK;
+}
+
+/* The fastest algorithm per (shape, transposes), measured the first time a shape is seen. */
+struct ebm_gemm_choice {
+    size_t m, n, k, batch;
+    int ta, tb, algo;   /* algo 1 CLBlast, 2 tile */
+};
+
+static double wall_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+#define GEMM_ARGS ctx, ta, tb, m, n, k, alpha, a, a_off, lda, a_stride, b, b_off, ldb, b_stride, beta, c, c_off, ldc, c_stride, batch
+
+ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                      size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb, size_t b_stride, float beta,
+                      cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch) {
+    if (ctx->status != EBM_OK) return ctx->status;
+    int algo = ebm_env()->gemm;
+    if (!algo) {
+        for (int i = 0; i < ctx->n_gemm_choices && !algo; i++) {
+            struct ebm_gemm_choice *g = &ctx->gemm_choices[i];
+            if (g->m == m && g->n == n && g->k == k && g->batch == batch && g->ta == ta && g->tb == tb) algo = g->algo;
+        }
+    }
+    if (!algo && beta != 0.0f) algo = ctx->info.is_gpu ? 1 : 2;   /* measuring would accumulate into C twice */
+    if (!algo) {
+        /* each once to warm up (kernel compilation), then each timed; the faster is remembered */
+        double t[3] = {0, 0, 0};
+        for (int rep = 0; rep < 2 && ctx->status == EBM_OK; rep++)
+            for (int alg = 1; alg <= 2; alg++) {
+                clFinish(ctx->queue);
+                double t0 = wall_s();
+                if (alg == 1) gemm_clblast(GEMM_ARGS);
+                else gemm_tile(GEMM_ARGS);
+                clFinish(ctx->queue);
+                t[alg] = wall_s() - t0;
+            }
+        if (ctx->status != EBM_OK) return ctx->status;
+        algo = t[1] <= t[2] ? 1 : 2;
+        if (ctx->n_gemm_choices == ctx->cap_gemm_choices) {
+            int cap = ctx->cap_gemm_choices ? 2 * ctx->cap_gemm_choices : 32;
+            struct ebm_gemm_choice *nc = realloc(ctx->gemm_choices, cap * sizeof *nc);
+            if (!nc) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+            ctx->gemm_choices = nc;
+            ctx->cap_gemm_choices = cap;
+        }
+        ctx->gemm_choices[ctx->n_gemm_choices++] = (struct ebm_gemm_choice){m, n, k, batch, ta, tb, algo};
+        ebm_log_message(EBM_LOG_DEBUG, "gemm %zux%zux%zu batch %zu ta %d tb %d: CLBlast %.3f ms, tile %.3f ms", m, n, k, batch,
+                        ta, tb, t[1] * 1e3, t[2] * 1e3);
+        if (algo == 2) return EBM_OK;   /* the last run was the tile kernel: C already holds its result */
+    }
+    return algo == 1 ? gemm_clblast(GEMM_ARGS) : gemm_tile(GEMM_ARGS);
 }
 
 static void matmul_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {

@@ -17,11 +17,12 @@ ebm_status_t ebm_copy_strided(ebm_ctx_t *ctx, const int *box, cl_mem dst, size_t
     size_t total = ebm_shape_numel(4, box);
     cl_kernel k = ebm_kernel(ctx, EBM_K_COPY_STRIDED);
     if (!k) return ctx->status;
-    if (ebm_kargs(ctx, k, "mlmliiiiiiiiiiiil", dst, d_off, src, s_off, box[0], box[1], box[2], box[3], (int)d_str[0],
+    if (total == 0) return EBM_OK;
+    if (ebm_kargs(ctx, k, "mlmliiiiiiiiiiii", dst, d_off, src, s_off, box[0], box[1], box[2], box[3], (int)d_str[0],
                   (int)d_str[1], (int)d_str[2], (int)d_str[3], (int)s_str[0], (int)s_str[1], (int)s_str[2],
-                  (int)s_str[3], total) != EBM_OK)
+                  (int)s_str[3]) != EBM_OK)
         return ctx->status;
-    return ebm_launch1(ctx, k, total);
+    return ebm_launch3(ctx, k, (size_t)box[3], (size_t)box[2], (size_t)box[0] * box[1]);
 }
 
 /* ---- reshape ---- */
