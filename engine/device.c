@@ -227,11 +227,14 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
 }
 
 void ebm_pool_release_all(ebm_ctx_t *ctx);   /* tensor.c */
+void ebm_fft_release(ebm_ctx_t *ctx);        /* ops/fftconv.c */
 
 void ebm_ctx_free(ebm_ctx_t *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    ebm_fft_release(ctx);
     ebm_pool_release_all(ctx);
+    free(ctx->conv_choices);
     for (int i = 0; i < ctx->n_events; i++) clReleaseEvent(ctx->events[i]);
     free(ctx->events);
     free(ctx->gemm_choices);

@@ -24,6 +24,7 @@ typedef struct ebm_env {
     int profile;               /* EBM_PROFILE=1 */
     const char *build_options; /* EBM_CL_OPTIONS: extra compiler options (e.g. fast math, opt-in) */
     int gemm;                  /* EBM_GEMM: 0 auto (measure per shape), 1 clblast, 2 tile */
+    int conv;                  /* EBM_CONV: 0 auto (measure per shape), 1 im2col+GEMM, 2 FFT where applicable */
 } ebm_env_t;
 const ebm_env_t *ebm_env(void);
 
@@ -116,6 +117,10 @@ struct ebm_ctx {
     int guards;              /* debug: sentinel floats after every tensor (ebm_debug_set_guards) */
     struct ebm_gemm_choice *gemm_choices;   /* measured fastest GEMM per shape (linalg.c) */
     int n_gemm_choices, cap_gemm_choices;
+    struct ebm_conv_choice *conv_choices;   /* measured fastest convolution algorithm (conv.c) */
+    int n_conv_choices, cap_conv_choices;
+    struct ebm_fft_plan *fft_plans;         /* baked clFFT plans (fftconv.c) */
+    int n_fft_plans, cap_fft_plans, fft_ready;
     cl_event *events;
     int n_events, cap_events;
     double profile_ms;

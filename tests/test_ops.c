@@ -494,6 +494,11 @@ static const op_case_t cases[] = {
     {"conv2d", 2, {4, 4}, {{2, 2, 11, 10}, {3, 2, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 2, 1}, {0}, 50, 0, 0, NULL},
     {"conv2d", 2, {4, 4}, {{1, 3, 9, 9}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 2, 2}, {0}, 27, 0, 0, NULL},
     {"conv2d", 2, {4, 4}, {{2, 5, 6, 7}, {4, 5, 1, 1}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 0, 1}, {0}, 5, 0, 0, NULL},
+    /* large filters: the FFT path is a candidate for stride-1 convolutions with k >= 5 */
+    {"conv2d", 3, {4, 4, 1}, {{2, 3, 9, 12}, {4, 3, 7, 7}, {4}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 3, 1}, {0}, 147, 0, 0, NULL},
+    {"conv2d", 2, {4, 4}, {{3, 2, 8, 9}, {3, 2, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 0, 1}, {0}, 50, 0, 0, NULL},
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 7, 9}, {4, 3, 5, 5}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 2, 1, 7, 9}, {0}, 100, 0, 0, NULL},
+    {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 9, 8}, {2, 4, 9, 8}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 2, 1, 5, 5}, {0}, 144, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 4, 4}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 8}, {0}, 45, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 7, 8}, {2, 5, 4, 4}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {2, 1, 1, 3, 3}, {0}, 32, 0, 0, NULL},
     {"conv_transpose2d", 3, {4, 4, 1}, {{2, 4, 4, 5}, {4, 3, 4, 4}, {3}}, {D_ANY, D_ANY, D_ANY}, 0, b_convt, r_convt, {2, 1, 1, 0}, {0}, 17, 0, 0, NULL},

@@ -5,12 +5,12 @@
  * produced as (O, B, Ho*Wo) and permuted to (B, O, Ho, Wo) (skipped when B == 1). Temporaries go
  * back to the pool as soon as their consumer is enqueued (the in-order queue orders the reuse). */
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include "../internal.h"
+#include "conv_internal.h"
 
-typedef struct {
-    int N, C, H, W, O, KH, KW, Ho, Wo;
-    ebm_conv2d_params_t p;
-} geom_t;
+typedef ebm_conv_geom_t geom_t;
 
 static int out_size(int in, int k, int s, int pd, int d) { return (in + 2 * pd - d * (k - 1) - 1) / s + 1; }
 
@@ -47,7 +47,7 @@ static ebm_status_t swap01(ebm_ctx_t *ctx, ebm_tensor_t *dst, ebm_tensor_t *src,
 }
 
 /* x (N,C,H,W), w (O,C,KH,KW) -> y (N,O,Ho,Wo) */
-static ebm_tensor_t *conv_fwd_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
+static ebm_tensor_t *conv_fwd_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
     int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
     ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo});
     ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){CKK, NP});
@@ -66,7 +66,7 @@ static ebm_tensor_t *conv_fwd_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t 
 }
 
 /* g (N,O,Ho,Wo), w (O,C,KH,KW) -> x (N,C,H,W) */
-static ebm_tensor_t *conv_igrad_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w) {
+static ebm_tensor_t *conv_igrad_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w) {
     int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
     ebm_tensor_t *gt = gy;
     if (g->N > 1) {
@@ -85,7 +85,7 @@ static ebm_tensor_t *conv_igrad_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_
 }
 
 /* x (N,C,H,W), g (N,O,Ho,Wo) -> dw (O,C,KH,KW) */
-static ebm_tensor_t *conv_wgrad_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
+static ebm_tensor_t *conv_wgrad_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
     int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
     ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){CKK, NP});
     if (!col || run_im2col(ctx, g, col, x, 0) != EBM_OK) return NULL;
@@ -101,6 +101,69 @@ static ebm_tensor_t *conv_wgrad_raw(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_
     ebm_tensor_free(col);
     if (gt != gy) ebm_tensor_free(gt);
     return dw;
+}
+
+/* ---- algorithm choice: im2col + GEMM, or FFT, measured per (op, geometry) ---- */
+
+typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD } conv_kind_t;
+
+struct ebm_conv_choice {
+    geom_t g;
+    int kind, algo;   /* algo 1 im2col+GEMM, 2 FFT */
+};
+
+static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
+    static ebm_tensor_t *(*const gemm_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
+        conv_fwd_gemm, conv_igrad_gemm, conv_wgrad_gemm};
+    static ebm_tensor_t *(*const fft_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
+        ebm_fftconv_fwd, ebm_fftconv_igrad, ebm_fftconv_wgrad};
+    return algo == 2 ? fft_fn[kind](ctx, g, a, b) : gemm_fn[kind](ctx, g, a, b);
+}
+
+static double conv_wall_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
+    int algo = ebm_fftconv_applicable(g) ? ebm_env()->conv : 1;
+    for (int i = 0; i < ctx->n_conv_choices && !algo; i++)
+        if (ctx->conv_choices[i].kind == (int)kind && !memcmp(&ctx->conv_choices[i].g, g, sizeof *g)) algo = ctx->conv_choices[i].algo;
+    if (!algo) {
+        /* each once to warm up (kernel and plan compilation), then each timed */
+        double t[3] = {0, 0, 0};
+        for (int rep = 0; rep < 2 && ctx->status == EBM_OK; rep++)
+            for (int alg = 1; alg <= 2; alg++) {
+                ebm_scope_begin(ctx);
+                clFinish(ctx->queue);
+                double t0 = conv_wall_s();
+                run_algo(ctx, kind, alg, g, a, b);
+                clFinish(ctx->queue);
+                t[alg] = conv_wall_s() - t0;
+                ebm_scope_end(ctx);
+            }
+        if (ctx->status != EBM_OK) return NULL;
+        algo = t[1] <= t[2] ? 1 : 2;
+        ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms", (int)kind, g->N, g->C,
+                        g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3);
+        if (ctx->n_conv_choices == ctx->cap_conv_choices) {
+            int cap = ctx->cap_conv_choices ? 2 * ctx->cap_conv_choices : 16;
+            struct ebm_conv_choice *nc = realloc(ctx->conv_choices, cap * sizeof *nc);
+            if (!nc) {
+                ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+                return NULL;
+            }
+            ctx->conv_choices = nc;
+            ctx->cap_conv_choices = cap;
+        }
+        struct ebm_conv_choice *c = &ctx->conv_choices[ctx->n_conv_choices++];
+        memset(c, 0, sizeof *c);
+        c->g = *g;
+        c->kind = (int)kind;
+        c->algo = algo;
+    }
+    return run_algo(ctx, kind, algo, g, a, b);
 }
 
 static void store_params(ebm_node_t *n, ebm_conv2d_params_t p, int a, int b) {
@@ -146,11 +209,13 @@ static ebm_tensor_t *conv_nobias(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_pa
                  ebm_tensor_shape_str(x, s1, 64), ebm_tensor_shape_str(w, s2, 64));
         return NULL;
     }
-    geom_t g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0, p};
+    geom_t g;
+    memset(&g, 0, sizeof g);
+    g = (geom_t){x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0, p};
     g.Ho = out_size(g.H, g.KH, p.stride_h, p.pad_h, p.dil_h);
     g.Wo = out_size(g.W, g.KW, p.stride_w, p.pad_w, p.dil_w);
     if (!geom_check(ctx, &g, "conv2d")) return NULL;
-    ebm_tensor_t *y = conv_fwd_raw(ctx, &g, x, w);
+    ebm_tensor_t *y = conv_dispatch(ctx, CONV_FWD, &g, x, w);
     if (!y) return NULL;
     ebm_node_t *n = ebm_record(y, "conv2d", conv_backward, 2, (ebm_tensor_t *[]){x, w});
     if (n) store_params(n, p, 0, 0);
@@ -179,7 +244,9 @@ ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, in
                  ebm_tensor_shape_str(w, s2, 64));
         return NULL;
     }
-    geom_t g = {gy->shape[0], w->shape[1], H, W, w->shape[0], w->shape[2], w->shape[3], 0, 0, p};
+    geom_t g;
+    memset(&g, 0, sizeof g);
+    g = (geom_t){gy->shape[0], w->shape[1], H, W, w->shape[0], w->shape[2], w->shape[3], 0, 0, p};
     g.Ho = out_size(H, g.KH, p.stride_h, p.pad_h, p.dil_h);
     g.Wo = out_size(W, g.KW, p.stride_w, p.pad_w, p.dil_w);
     if (!geom_check(ctx, &g, "conv2d input-grad")) return NULL;
@@ -188,7 +255,7 @@ ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, in
                  g.Wo, ebm_tensor_shape_str(gy, s1, 64));
         return NULL;
     }
-    ebm_tensor_t *x = conv_igrad_raw(ctx, &g, gy, w);
+    ebm_tensor_t *x = conv_dispatch(ctx, CONV_IGRAD, &g, gy, w);
     if (!x) return NULL;
     ebm_node_t *n = ebm_record(x, "conv2d_input_grad", igrad_backward, 2, (ebm_tensor_t *[]){gy, w});
     if (n) store_params(n, p, H, W);
@@ -204,7 +271,9 @@ ebm_tensor_t *ebm_conv2d_weight_grad(ebm_tensor_t *x, ebm_tensor_t *gy, int KH, 
                  ebm_tensor_shape_str(gy, s2, 64));
         return NULL;
     }
-    geom_t g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], gy->shape[1], KH, KW, 0, 0, p};
+    geom_t g;
+    memset(&g, 0, sizeof g);
+    g = (geom_t){x->shape[0], x->shape[1], x->shape[2], x->shape[3], gy->shape[1], KH, KW, 0, 0, p};
     g.Ho = out_size(g.H, KH, p.stride_h, p.pad_h, p.dil_h);
     g.Wo = out_size(g.W, KW, p.stride_w, p.pad_w, p.dil_w);
     if (!geom_check(ctx, &g, "conv2d weight-grad")) return NULL;
@@ -213,7 +282,7 @@ ebm_tensor_t *ebm_conv2d_weight_grad(ebm_tensor_t *x, ebm_tensor_t *gy, int KH, 
                  ebm_tensor_shape_str(gy, s1, 64));
         return NULL;
     }
-    ebm_tensor_t *dw = conv_wgrad_raw(ctx, &g, x, gy);
+    ebm_tensor_t *dw = conv_dispatch(ctx, CONV_WGRAD, &g, x, gy);
     if (!dw) return NULL;
     ebm_node_t *n = ebm_record(dw, "conv2d_weight_grad", wgrad_backward, 2, (ebm_tensor_t *[]){x, gy});
     if (n) store_params(n, p, KH, KW);
