@@ -12,80 +12,127 @@
 #define TM 6
 #define TN 16
 
-/* dst[b][j / TN][l][j % TN] = B(l, j) = B[bo + b*bbs + l*sbl + j*sbj], zero for j >= N.
+/* dst[b][j / TN][l][j % TN] = B(l, j), zero for j >= N, where
+ *   B(l, j) = B[bo + b*bbs + l*sbl + (j / jsplit)*sjn + (j % jsplit)*sbj]
+ * (jsplit >= N: plain strides; jsplit = H*W reads a (batch, channel, H*W) tensor as channels x pixels).
  * NDRange: (K, panels, batch); one work item writes one contiguous row of a panel. */
 kernel void pack_b(global float *dst, ulong dsto, global const float *B, ulong bo, int sbl, int sbj, ulong bbs, int K,
-                   int N) {
+                   int N, int jsplit, int sjn) {
     int l = get_global_id(0), p = get_global_id(1);
     size_t b = get_global_id(2);
     int panels = (N + TN - 1) / TN;
     if (l >= K || p >= panels) return;
-    global const float *src = B + bo + b * bbs + (long)l * sbl + (long)p * TN * sbj;
+    int j0 = p * TN;
+    global const float *src = B + bo + b * bbs + (long)l * sbl;
     global float *d = dst + dsto + b * (size_t)panels * K * TN + ((size_t)p * K + l) * TN;
-    int n = min(TN, N - p * TN);
-    if (n == TN && sbj == 1) {
-        vstore8(vload8(0, src), 0, d);
-        vstore8(vload8(1, src), 1, d);
+    int n = min(TN, N - j0), jn = j0 / jsplit, jp = j0 - jn * jsplit;
+    if (n == TN && sbj == 1 && jp + TN <= jsplit) {
+        global const float *s = src + (long)jn * sjn + jp;
+        vstore8(vload8(0, s), 0, d);
+        vstore8(vload8(1, s), 1, d);
     } else {
-        for (int c = 0; c < TN; c++) d[c] = c < n ? src[(long)c * sbj] : 0.0f;
+        for (int c = 0; c < TN; c++, jp++) {
+            if (jp == jsplit) jp = 0, jn++;
+            d[c] = c < n ? src[(long)jn * sjn + (long)jp * sbj] : 0.0f;
+        }
     }
 }
 
+/* The same packing for a transposed B (B(l, j) = B[bo + b*bbs + j*sbj + l], contiguous along l):
+ * one work item moves a TN x TN block, reading 16 contiguous floats from each of 16 rows (whole
+ * cache lines, not 16 scattered words per panel row). NDRange: (ceil(K/TN), panels, batch). */
+kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong bo, int sbj, ulong bbs, int K, int N) {
+    int lb = get_global_id(0), p = get_global_id(1);
+    size_t b = get_global_id(2);
+    int panels = (N + TN - 1) / TN;
+    int l0 = lb * TN;
+    if (l0 >= K || p >= panels) return;
+    global const float *src = B + bo + b * bbs;
+    global float *d = dst + dsto + b * (size_t)panels * K * TN + (size_t)p * K * TN;
+    int nl = min(TN, K - l0), nj = min(TN, N - p * TN);
+    float t[TN][TN];
+    for (int jj = 0; jj < TN; jj++) {
+        global const float *row = src + (long)(p * TN + jj) * sbj + l0;
+        if (jj < nj && nl == TN) {
+            float16 v = vload16(0, row);
+            vstore16(v, 0, t[jj]);
+        } else {
+            for (int ll = 0; ll < TN; ll++) t[jj][ll] = (jj < nj && ll < nl) ? row[ll] : 0.0f;
+        }
+    }
+    for (int ll = 0; ll < nl; ll++)
+        for (int jj = 0; jj < TN; jj++) d[(size_t)(l0 + ll) * TN + jj] = t[jj][ll];
+}
+
 /* NDRange: (ceil(M/TM), panels, batch); dim 0 walks row tiles so consecutive work items share a
- * B panel while it is in cache. */
-kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, ulong a_bs,
-                      global const float *Bp, ulong bo, float beta, global float *C, ulong co, int ldc, ulong c_bs) {
+ * B panel while it is in cache.
+ * A(i, l) = A[i*sai + (l / lsplit)*sln + (l % lsplit)*sal]   (lsplit = K: plain strides)
+ * C[i, j] at C[i*ldc + (j / csplit)*cjn + j % csplit]        (csplit = N: plain row-major)
+ * The splits let convolutions read and write (batch, channel, H*W) tensors in place.
+ * Panels are kpanel rows long (kpanel = K unless K is split into chunks along the batch axis);
+ * batch bt reads its B from Bp + bo + bt*b_bs. */
+kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
+                      int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int kpanel, float beta,
+                      global float *C, ulong co, int ldc, int csplit, int cjn, ulong c_bs) {
     int it = get_global_id(0), jt = get_global_id(1);
     size_t bt = get_global_id(2);
     int i0 = it * TM, j0 = jt * TN;
     if (i0 >= M || j0 >= N) return;
-    int panels = (N + TN - 1) / TN;
     A += ao + bt * a_bs;
     C += co + bt * c_bs;
-    global const float *bp = Bp + bo + bt * (size_t)panels * K * TN + (size_t)jt * K * TN;
+    global const float *bp = Bp + bo + bt * b_bs + (size_t)jt * kpanel * TN;
     int mr = min(TM, M - i0);
     global const float *a0p = A + (long)i0 * sai, *a1p = A + (long)(i0 + min(1, mr - 1)) * sai,
                        *a2p = A + (long)(i0 + min(2, mr - 1)) * sai, *a3p = A + (long)(i0 + min(3, mr - 1)) * sai,
                        *a4p = A + (long)(i0 + min(4, mr - 1)) * sai, *a5p = A + (long)(i0 + min(5, mr - 1)) * sai;
     float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
-    long ao_l = 0;
-    for (int l = 0; l < K; l++, ao_l += sal, bp += TN) {
-        float8 b0 = vload8(0, bp), b1 = vload8(1, bp);
-        float8 a;
-        a = (float8)(a0p[ao_l]);
-        c00 = fma(a, b0, c00);
-        c01 = fma(a, b1, c01);
-        a = (float8)(a1p[ao_l]);
-        c10 = fma(a, b0, c10);
-        c11 = fma(a, b1, c11);
-        a = (float8)(a2p[ao_l]);
-        c20 = fma(a, b0, c20);
-        c21 = fma(a, b1, c21);
-        a = (float8)(a3p[ao_l]);
-        c30 = fma(a, b0, c30);
-        c31 = fma(a, b1, c31);
-        a = (float8)(a4p[ao_l]);
-        c40 = fma(a, b0, c40);
-        c41 = fma(a, b1, c41);
-        a = (float8)(a5p[ao_l]);
-        c50 = fma(a, b0, c50);
-        c51 = fma(a, b1, c51);
+    int nseg = K / lsplit;
+    for (int seg = 0; seg < nseg; seg++) {
+        long ao_l = (long)seg * sln;
+        for (int l = 0; l < lsplit; l++, ao_l += sal, bp += TN) {
+            float8 b0 = vload8(0, bp), b1 = vload8(1, bp);
+            float8 a;
+            a = (float8)(a0p[ao_l]);
+            c00 = fma(a, b0, c00);
+            c01 = fma(a, b1, c01);
+            a = (float8)(a1p[ao_l]);
+            c10 = fma(a, b0, c10);
+            c11 = fma(a, b1, c11);
+            a = (float8)(a2p[ao_l]);
+            c20 = fma(a, b0, c20);
+            c21 = fma(a, b1, c21);
+            a = (float8)(a3p[ao_l]);
+            c30 = fma(a, b0, c30);
+            c31 = fma(a, b1, c31);
+            a = (float8)(a4p[ao_l]);
+            c40 = fma(a, b0, c40);
+            c41 = fma(a, b1, c41);
+            a = (float8)(a5p[ao_l]);
+            c50 = fma(a, b0, c50);
+            c51 = fma(a, b1, c51);
+        }
     }
-    int full = j0 + TN <= N;
+    int jn = j0 / csplit, jp = j0 - jn * csplit;
+    int contiguous = j0 + TN <= N && jp + TN <= csplit;
 #define STORE(r, x0, x1)                                                                        \
     if (r < mr) {                                                                               \
-        global float *cp = C + (long)(i0 + r) * ldc + j0;                                       \
-        if (full && beta == 0.0f) {                                                             \
+        global float *cp = C + (long)(i0 + r) * ldc + (long)jn * cjn + jp;                      \
+        if (contiguous && beta == 0.0f) {                                                       \
             vstore8(alpha * x0, 0, cp);                                                         \
             vstore8(alpha * x1, 1, cp);                                                         \
-        } else if (full) {                                                                      \
+        } else if (contiguous) {                                                                \
             vstore8(alpha * x0 + beta * vload8(0, cp), 0, cp);                                  \
             vstore8(alpha * x1 + beta * vload8(1, cp), 1, cp);                                  \
         } else {                                                                                \
             float t[TN];                                                                        \
             vstore8(x0, 0, t);                                                                  \
             vstore8(x1, 1, t);                                                                  \
-            for (int c = 0; c < N - j0; c++) cp[c] = beta == 0.0f ? alpha * t[c] : alpha * t[c] + beta * cp[c]; \
+            int n_ = jn, p_ = jp;                                                               \
+            for (int c = 0; c < min(TN, N - j0); c++, p_++) {                                   \
+                if (p_ == csplit) p_ = 0, n_++;                                                 \
+                global float *q = C + (long)(i0 + r) * ldc + (long)n_ * cjn + p_;               \
+                *q = beta == 0.0f ? alpha * t[c] : alpha * t[c] + beta * *q;                    \
+            }                                                                                   \
         }                                                                                       \
     }
     STORE(0, c00, c01)

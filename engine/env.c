@@ -33,7 +33,8 @@ const ebm_env_t *ebm_env(void) {
     const char *gemm = getenv("EBM_GEMM");
     env.gemm = !gemm || !*gemm || !strcasecmp(gemm, "auto") ? 0 : (!strcasecmp(gemm, "clblast") ? 1 : (!strcasecmp(gemm, "tile") ? 2 : 0));
     const char *conv = getenv("EBM_CONV");
-    env.conv = !conv || !*conv || !strcasecmp(conv, "auto") ? 0 : (!strcasecmp(conv, "gemm") ? 1 : (!strcasecmp(conv, "fft") ? 2 : 0));
+    env.conv = !conv || !*conv || !strcasecmp(conv, "auto") ? 0
+               : !strcasecmp(conv, "gemm") ? 1 : !strcasecmp(conv, "fft") ? 2 : !strcasecmp(conv, "tile") ? 3 : 0;
     const char *prof = getenv("EBM_PROFILE");
     env.profile = prof && *prof && !is_off(prof);
     return &env;

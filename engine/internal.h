@@ -24,7 +24,7 @@ typedef struct ebm_env {
     int profile;               /* EBM_PROFILE=1 */
     const char *build_options; /* EBM_CL_OPTIONS: extra compiler options (e.g. fast math, opt-in) */
     int gemm;                  /* EBM_GEMM: 0 auto (measure per shape), 1 clblast, 2 tile */
-    int conv;                  /* EBM_CONV: 0 auto (measure per shape), 1 im2col+GEMM, 2 FFT where applicable */
+    int conv;                  /* EBM_CONV: 0 auto (measure per shape), 1 im2col+GEMM, 2 FFT where applicable, 3 tile path */
 } ebm_env_t;
 const ebm_env_t *ebm_env(void);
 
@@ -168,6 +168,15 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
                       cl_mem a, size_t a_off, size_t lda, size_t a_stride,
                       cl_mem b, size_t b_off, size_t ldb, size_t b_stride, float beta,
                       cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch);
+
+/* The tiled GEMM on pre-packed B panels (cl/gemm.cl; layouts and splits documented there). */
+ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                                  int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
+                                  size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
+                                  int cjn, size_t c_stride, size_t batch);
+/* Packs B(l, j) = B[b_off + l*sbl + (j / jsplit)*sjn + (j % jsplit)*sbj] into panels in dst. */
+ebm_status_t ebm_pack_b(ebm_ctx_t *ctx, ebm_tensor_t *dst, cl_mem b, size_t b_off, int sbl, int sbj, size_t b_stride,
+                        size_t k, size_t n, int jsplit, int sjn, size_t batch);
 
 /* ---- strided copy (shape.c) ---- */
 /* dst[d_off + sum i_k*d_str_k] = src[s_off + sum i_k*s_str_k] over a 4-D box. */

@@ -831,7 +831,17 @@ static const perf_case_t perf_cases[] = {
     {"fmnist-ms", 128, 64, 14, 14, 128, 3, 2, 1}, {"fmnist-ms", 128, 128, 7, 7, 128, 3, 2, 1},
     {"cifar32", 128, 3, 32, 32, 64, 3, 1, 1},    {"cifar32", 128, 64, 32, 32, 128, 3, 2, 1},
     {"cifar32", 128, 128, 16, 16, 256, 3, 2, 1}, {"cifar32", 128, 256, 8, 8, 256, 3, 2, 1},
+    {"5x5", 128, 32, 28, 28, 32, 5, 1, 2},   /* a large filter: im2col+GEMM or FFT, measured */
 };
+
+static int matches(const char *filter, const char *op) {
+    if (!filter) return 1;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", filter);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
+        if (!strcmp(t, op)) return 1;
+    return 0;
+}
 
 static int run_perf(ebm_ctx_t *ctx, const char *filter, FILE *csv) {
     const ebm_device_info_t *di = ebm_ctx_device(ctx);
@@ -847,7 +857,7 @@ static int run_perf(ebm_ctx_t *ctx, const char *filter, FILE *csv) {
         size_t ny = (size_t)pc->N * pc->O * Ho * Wo;
         double flop = 2.0 * (double)ny * pc->C * pc->k * pc->k;
         for (int op = 0; op < 3; op++) {
-            if (filter && !strstr(filter, ops[op])) continue;
+            if (filter && !matches(filter, ops[op])) continue;
             ebm_scope_begin(ctx);
             rng_state = 77 + ci;
             double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *g = malloc(ny * sizeof *g);
@@ -933,15 +943,6 @@ static int run_perf(ebm_ctx_t *ctx, const char *filter, FILE *csv) {
             ebm_ctx_clear_error(ctx);
         }
     }
-    return 0;
-}
-
-static int matches(const char *filter, const char *op) {
-    if (!filter) return 1;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", filter);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
-        if (!strcmp(t, op)) return 1;
     return 0;
 }
 

@@ -103,13 +103,76 @@ static ebm_tensor_t *conv_wgrad_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
     return dw;
 }
 
-/* ---- algorithm choice: im2col + GEMM, or FFT, measured per (op, geometry) ---- */
+/* ---- the tile path: packed panels written by im2col, outputs stored in place (CPU devices) ---- */
+
+static ebm_status_t run_panels(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *dst, ebm_tensor_t *x, int transposed) {
+    cl_kernel k = ebm_kernel(ctx, transposed ? EBM_K_IM2COL_PANELS_T : EBM_K_IM2COL_PANELS);
+    if (!k || ebm_kargs(ctx, k, "mmliiiiiiiiiiiiii", dst->buf, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW, g->Ho,
+                        g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w) != EBM_OK)
+        return ctx->status;
+    int R = g->C * g->KH * g->KW, NP = g->N * g->Ho * g->Wo;
+    if (transposed) return ebm_launch3(ctx, k, (size_t)g->N * g->Ho, (size_t)(R + 15) / 16, 1);
+    return ebm_launch3(ctx, k, (size_t)R, (size_t)(NP + 15) / 16, 1);
+}
+
+/* y (N, O, P) = W (O, R) x col (R, N*P), col written as panels, y stored in place */
+static ebm_tensor_t *conv_fwd_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
+    int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
+    ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(NP + 15) / 16 * 16 * R});
+    ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo});
+    if (!bp || !y || run_panels(ctx, g, bp, x, 0) != EBM_OK ||
+        ebm_gemm_tile_packed(ctx, g->O, NP, R, 1.0f, w->buf, w->off, R, 1, R, 0, 0, bp->buf, bp->off, 0, R, 0.0f, y->buf,
+                             y->off, P, P, g->O * P, 0, 1) != EBM_OK)
+        return NULL;
+    ebm_tensor_free(bp);
+    return y;
+}
+
+/* col (R, N*P) = W^T (R, O) x g (O, N*P) read in place from (N, O, P); then col2im */
+static ebm_tensor_t *conv_igrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w) {
+    int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
+    ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(NP + 15) / 16 * 16 * g->O});
+    ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){R, NP});
+    if (!bp || !col || ebm_pack_b(ctx, bp, gy->buf, gy->off, P, 1, 0, g->O, NP, P, g->O * P, 1) != EBM_OK ||
+        ebm_gemm_tile_packed(ctx, R, NP, g->O, 1.0f, w->buf, w->off, 1, R, g->O, 0, 0, bp->buf, bp->off, 0, g->O, 0.0f,
+                             col->buf, col->off, NP, NP, 0, 0, 1) != EBM_OK)
+        return NULL;
+    ebm_tensor_free(bp);
+    ebm_tensor_t *x = ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W});
+    if (!x || run_im2col(ctx, g, col, x, 1) != EBM_OK) return NULL;
+    ebm_tensor_free(col);
+    return x;
+}
+
+/* dW (O, R) = g (O, N*P) read in place from (N, O, P) x col^T (N*P, R), col^T written as panels.
+ * The long reduction over N*P is split into chunks of whole images (run as the batch axis, so a
+ * chunk's panel stays in cache across row tiles), then the partial products are summed. */
+static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
+    int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
+    int per = P >= 4096 ? 1 : 4096 / P;   /* images per chunk: ~4096 rows of 16 floats = 256 KiB */
+    while (g->N % per) per--;
+    int chunks = g->N / per;
+    ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(R + 15) / 16 * 16 * NP});
+    ebm_tensor_t *part = ebm_tensor_new(ctx, 3, (int[]){chunks, g->O, R});
+    if (!bp || !part || run_panels(ctx, g, bp, x, 1) != EBM_OK ||
+        ebm_gemm_tile_packed(ctx, g->O, R, (size_t)per * P, 1.0f, gy->buf, gy->off, P, 1, P, g->O * P, (size_t)per * g->O * P,
+                             bp->buf, bp->off, (size_t)per * P * 16, NP, 0.0f, part->buf, part->off, R, R, 0,
+                             (size_t)g->O * R, chunks) != EBM_OK)
+        return NULL;
+    ebm_tensor_free(bp);
+    int was = ebm_grad_set_enabled(ctx, 0);
+    ebm_tensor_t *sum = ebm_reshape(ebm_sum(part, 0x1u, 0), 4, (int[]){g->O, g->C, g->KH, g->KW});
+    ebm_grad_set_enabled(ctx, was);
+    return sum;
+}
+
+/* ---- algorithm choice: im2col + GEMM, tile path, or FFT, measured per (op, geometry) ---- */
 
 typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD } conv_kind_t;
 
 struct ebm_conv_choice {
     geom_t g;
-    int kind, algo;   /* algo 1 im2col+GEMM, 2 FFT */
+    int kind, algo;   /* algo 1 im2col+GEMM, 2 FFT, 3 tile path */
 };
 
 static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
@@ -117,6 +180,9 @@ static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const 
         conv_fwd_gemm, conv_igrad_gemm, conv_wgrad_gemm};
     static ebm_tensor_t *(*const fft_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
         ebm_fftconv_fwd, ebm_fftconv_igrad, ebm_fftconv_wgrad};
+    static ebm_tensor_t *(*const tile_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
+        conv_fwd_tile, conv_igrad_tile, conv_wgrad_tile};
+    if (algo == 3) return tile_fn[kind](ctx, g, a, b);
     return algo == 2 ? fft_fn[kind](ctx, g, a, b) : gemm_fn[kind](ctx, g, a, b);
 }
 
@@ -127,14 +193,17 @@ static double conv_wall_s(void) {
 }
 
 static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
-    int algo = ebm_fftconv_applicable(g) ? ebm_env()->conv : 1;
+    int fft_ok = ebm_fftconv_applicable(g);
+    int algo = ebm_env()->conv;
+    if (algo == 2 && !fft_ok) algo = 1;
     for (int i = 0; i < ctx->n_conv_choices && !algo; i++)
         if (ctx->conv_choices[i].kind == (int)kind && !memcmp(&ctx->conv_choices[i].g, g, sizeof *g)) algo = ctx->conv_choices[i].algo;
     if (!algo) {
         /* each once to warm up (kernel and plan compilation), then each timed */
-        double t[3] = {0, 0, 0};
+        double t[4] = {0, 0, 0, 0};
         for (int rep = 0; rep < 2 && ctx->status == EBM_OK; rep++)
-            for (int alg = 1; alg <= 2; alg++) {
+            for (int alg = 1; alg <= 3; alg++) {
+                if (alg == 2 && !fft_ok) continue;
                 ebm_scope_begin(ctx);
                 clFinish(ctx->queue);
                 double t0 = conv_wall_s();
@@ -144,9 +213,11 @@ static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_
                 ebm_scope_end(ctx);
             }
         if (ctx->status != EBM_OK) return NULL;
-        algo = t[1] <= t[2] ? 1 : 2;
-        ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms", (int)kind, g->N, g->C,
-                        g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3);
+        algo = 1;
+        for (int alg = 2; alg <= 3; alg++)
+            if ((alg != 2 || fft_ok) && t[alg] < t[algo]) algo = alg;
+        ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms, tile %.3f ms -> %d",
+                        (int)kind, g->N, g->C, g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, algo);
         if (ctx->n_conv_choices == ctx->cap_conv_choices) {
             int cap = ctx->cap_conv_choices ? 2 * ctx->cap_conv_choices : 16;
             struct ebm_conv_choice *nc = realloc(ctx->conv_choices, cap * sizeof *nc);

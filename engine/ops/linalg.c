@@ -5,25 +5,50 @@
 #include <time.h>
 #include "../internal.h"
 
+ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                                  int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
+                                  size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
+                                  int cjn, size_t c_stride, size_t batch) {
+    cl_kernel kt = ebm_kernel(ctx, EBM_K_GEMM_TILE);
+    if (!kt) return ctx->status;
+    EBM_ASSERT(lsplit > 0 && k % (size_t)lsplit == 0);
+    if (ebm_kargs(ctx, kt, "iiifmliiiilmllifmliiil", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal, lsplit, sln,
+                  a_stride, bp, bp_off, bp_stride, kpanel, (double)beta, c, c_off, ldc, csplit, cjn, c_stride) != EBM_OK)
+        return ctx->status;
+    size_t gt[3] = {(m + 5) / 6, (n + 15) / 16, batch};
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx)));
+    return EBM_OK;
+}
+
+ebm_status_t ebm_pack_b(ebm_ctx_t *ctx, ebm_tensor_t *dst, cl_mem b, size_t b_off, int sbl, int sbj, size_t b_stride,
+                        size_t k, size_t n, int jsplit, int sjn, size_t batch) {
+    size_t panels = (n + 15) / 16;
+    if (sbl == 1 && jsplit >= (int)n && sbj != 1) {   /* transposed B: move 16 x 16 blocks */
+        cl_kernel kbt = ebm_kernel(ctx, EBM_K_PACK_BT);
+        if (!kbt || ebm_kargs(ctx, kbt, "mlmlilii", dst->buf, dst->off, b, b_off, sbj, b_stride, (int)k, (int)n) != EBM_OK)
+            return ctx->status;
+        return ebm_launch3(ctx, kbt, (k + 15) / 16, panels, batch);
+    }
+    cl_kernel kp = ebm_kernel(ctx, EBM_K_PACK_B);
+    if (!kp || ebm_kargs(ctx, kp, "mlmliiliiii", dst->buf, dst->off, b, b_off, sbl, sbj, b_stride, (int)k, (int)n, jsplit,
+                         sjn) != EBM_OK)
+        return ctx->status;
+    return ebm_launch3(ctx, kp, k, panels, batch);
+}
+
 /* The engine's own tiled GEMM (cl/gemm.cl): pack B into column panels, then one tiled kernel. */
 static ebm_status_t gemm_tile(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
                               size_t a_off, size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb, size_t b_stride,
                               float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch) {
-    cl_kernel kp = ebm_kernel(ctx, EBM_K_PACK_B), kt = ebm_kernel(ctx, EBM_K_GEMM_TILE);
-    if (!kp || !kt) return ctx->status;
     size_t panels = (n + 15) / 16;
     ebm_tensor_t *packed = ebm_tensor_new(ctx, 1, (int[]){(int)(panels * 16 * k * batch)});
     if (!packed) return ctx->status;
-    int sbl = tb ? 1 : (int)ldb, sbj = tb ? (int)ldb : 1;
-    if (ebm_kargs(ctx, kp, "mlmliilii", packed->buf, packed->off, b, b_off, sbl, sbj, b_stride, (int)k, (int)n) != EBM_OK)
+    if (ebm_pack_b(ctx, packed, b, b_off, tb ? 1 : (int)ldb, tb ? (int)ldb : 1, b_stride, k, n, (int)n, 0, batch) != EBM_OK)
         return ctx->status;
-    if (ebm_launch3(ctx, kp, k, panels, batch) != EBM_OK) return ctx->status;
     int sai = ta ? 1 : (int)lda, sal = ta ? (int)lda : 1;
-    if (ebm_kargs(ctx, kt, "iiifmliilmlfmlil", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal, a_stride,
-                  packed->buf, packed->off, (double)beta, c, c_off, (int)ldc, c_stride) != EBM_OK)
+    if (ebm_gemm_tile_packed(ctx, m, n, k, alpha, a, a_off, sai, sal, (int)k, 0, a_stride, packed->buf, packed->off,
+                             panels * 16 * k, (int)k, beta, c, c_off, (int)ldc, (int)n, 0, c_stride, batch) != EBM_OK)
         return ctx->status;
-    size_t gt[3] = {(m + 5) / 6, panels, batch};
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx)));
     ebm_tensor_free(packed);
     return EBM_OK;
 }
