@@ -16,17 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ebm.h"
+#include "testing.h"
 #include "ref.h"
 
 #define B 2
 #define EPS32 1.1920928955078125e-07
 
-static int fails, passes;
-static void check(int ok, const char *what) {
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (ok) passes++;
-    else fails++;
-}
 
 /* ---- the network, parameters as one flat double vector ---- */
 typedef struct { int O, C, k, s, p; } layer_t;
@@ -307,6 +302,5 @@ int main(void) {
     free(xf);
     ebm_params_free(ps);
     ebm_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passes, fails);
-    return fails ? 1 : 0;
+    return test_summary();
 }

@@ -7,13 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "ebm.h"
+#include "testing.h"
 
-static int fails, passes;
-static void check(int ok, const char *what) {
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (ok) passes++;
-    else fails++;
-}
 
 static int count(const char *dir, const char *suffix, char *first, size_t n) {
     DIR *d = opendir(dir);
@@ -79,6 +74,5 @@ int main(void) {
     }
     if (d) closedir(d);
     rmdir(dir);
-    printf("%d passed, %d failed\n", passes, fails);
-    return fails ? 1 : 0;
+    return test_summary();
 }

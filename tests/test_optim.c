@@ -6,14 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ebm.h"
+#include "testing.h"
 
 #define EPS32 1.1920928955078125e-07
-static int fails, passes;
-static void check(int ok, const char *what) {
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (ok) passes++;
-    else fails++;
-}
 
 enum { N1 = 37, N2 = 5 };
 
@@ -130,6 +125,5 @@ int main(void) {
     ebm_ctx_clear_error(ctx);
     ebm_params_free(ps2);
     ebm_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passes, fails);
-    return fails ? 1 : 0;
+    return test_summary();
 }

@@ -5,13 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ebm.h"
+#include "testing.h"
 
-static int fails, passes;
-static void check(int ok, const char *what) {
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (ok) passes++;
-    else fails++;
-}
 
 int main(void) {
     /* known answers: philox4x32 with 10 rounds (Random123 kat_vectors) */
@@ -101,6 +96,5 @@ int main(void) {
     free(h);
     free(d);
     ebm_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passes, fails);
-    return fails ? 1 : 0;
+    return test_summary();
 }
