@@ -140,6 +140,41 @@ kernel void rng_uniform(global float *y, ulong yo, ulong seed, ulong stream, ulo
         if (b * 4 + j < n) y[yo + b * 4 + j] = lo + (hi - lo) * rng_u01(w[j]);
 }
 
+/* One fused Langevin update per element i, the noise drawn from Philox block counter + i/4:
+ *   y = clamp(x - eta * clip(g, -c, c) + sigma * N(0, 1), lo, hi)
+ * (c <= 0: no gradient clipping; sigma = 0: no noise; lo/hi +-INFINITY: no clamp). */
+kernel void langevin_step(global float *y, ulong yo, global const float *x, ulong xo, global const float *g, ulong go,
+                          float eta, float sigma, float clip, float lo, float hi, ulong seed, ulong stream, ulong counter,
+                          ulong n) {
+    ulong b = get_global_id(0);
+    if (b * 4 >= n) return;
+    uint w[4];
+    float v[4];
+    rng_block(seed, stream, counter + b, w);
+    rng_normal2(w[0], w[1], &v[0], &v[1]);
+    rng_normal2(w[2], w[3], &v[2], &v[3]);
+    for (int j = 0; j < 4; j++) {
+        ulong i = b * 4 + j;
+        if (i >= n) break;
+        float gi = g[go + i];
+        if (clip > 0.0f) gi = fmin(fmax(gi, -clip), clip);
+        float r = x[xo + i] - eta * gi + sigma * v[j];
+        y[yo + i] = isnan(r) ? r : fmin(fmax(r, lo), hi);
+    }
+}
+
+/* MALA acceptance per chain: chain c keeps its proposal when u_c < exp(log_alpha_c).
+ * x (chains, d) updated in place; accepted[c] = 0 or 1. */
+kernel void mala_select(global float *x, ulong xo, global const float *prop, ulong po, global const float *log_alpha,
+                        ulong lo_, global const float *u, ulong uo, global float *accepted, ulong ao, int d, ulong n) {
+    ulong i = get_global_id(0);
+    if (i >= n) return;
+    ulong c = i / (ulong)d;
+    int acc = log(u[uo + c]) < log_alpha[lo_ + c];
+    if (acc) x[xo + i] = prop[po + i];
+    if (i % (ulong)d == 0) accepted[ao + c] = acc ? 1.0f : 0.0f;
+}
+
 kernel void rng_normal(global float *y, ulong yo, ulong seed, ulong stream, ulong counter, float mean, float std, ulong n) {
     ulong b = get_global_id(0);
     if (b * 4 >= n) return;

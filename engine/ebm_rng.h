@@ -41,6 +41,16 @@ ebm_status_t ebm_tensor_fill_bits(ebm_tensor_t *t, ebm_rng_t *r);
 ebm_tensor_t *ebm_rand_uniform(ebm_ctx_t *ctx, ebm_rng_t *r, int ndim, const int *shape, float lo, float hi);
 ebm_tensor_t *ebm_rand_normal(ebm_ctx_t *ctx, ebm_rng_t *r, int ndim, const int *shape, float mean, float std);
 
+/* ---- fused sampler updates (no graph is recorded) ---- */
+/* y = clamp(x - eta * clip(g, -c, c) + sigma * N(0, 1), lo, hi) in one kernel, the noise drawn from r
+ * exactly as ebm_rng_host_normal would draw it (c <= 0: no clipping; -INFINITY/INFINITY: no clamp).
+ * The same (seed, stream, counter) gives the same chain on every device. */
+ebm_tensor_t *ebm_langevin_update(ebm_tensor_t *x, ebm_tensor_t *g, float eta, float sigma, float clip, float lo, float hi,
+                                  ebm_rng_t *r);
+/* Metropolis-Hastings for a batch of chains: x (B, ...) takes proposal (B, ...) for chain c when
+ * u_c < exp(log_alpha[c]), u_c ~ U[0,1) from r. Returns the (B) tensor of 0/1 acceptances. */
+ebm_tensor_t *ebm_mh_accept(ebm_tensor_t *x, ebm_tensor_t *proposal, ebm_tensor_t *log_alpha, ebm_rng_t *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,8 @@ ebm_status_t ebm_tensor_write(ebm_tensor_t *t, const float *host);
 /* Device-side copy of src's values into dst (same number of elements). */
 ebm_status_t ebm_tensor_copy_into(ebm_tensor_t *dst, const ebm_tensor_t *src);
 ebm_status_t ebm_tensor_fill(ebm_tensor_t *t, float value);
+/* A new tensor with a device-side copy of t's values (no graph). */
+ebm_tensor_t *ebm_tensor_clone(const ebm_tensor_t *t);
 
 ebm_ctx_t *ebm_tensor_ctx(const ebm_tensor_t *t);
 int ebm_tensor_ndim(const ebm_tensor_t *t);

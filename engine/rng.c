@@ -81,3 +81,44 @@ ebm_tensor_t *ebm_rand_normal(ebm_ctx_t *ctx, ebm_rng_t *r, int ndim, const int 
     if (t && ebm_tensor_fill_normal(t, r, mean, std) != EBM_OK) return NULL;
     return t;
 }
+
+ebm_tensor_t *ebm_langevin_update(ebm_tensor_t *x, ebm_tensor_t *g, float eta, float sigma, float clip, float lo, float hi,
+                                  ebm_rng_t *r) {
+    if (!x || !g || !r) return NULL;
+    ebm_ctx_t *ctx = x->ctx;
+    if (ctx->status != EBM_OK) return NULL;
+    if (g->numel != x->numel) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "langevin update: gradient has %zu elements, x has %zu", g->numel, x->numel);
+        return NULL;
+    }
+    ebm_tensor_t *y = ebm_tensor_like(x);
+    cl_kernel k = ebm_kernel(ctx, EBM_K_LANGEVIN_STEP);
+    if (!y || !k) return NULL;
+    if (ebm_kargs(ctx, k, "mlmlmlffffflll" "l", y->buf, y->off, x->buf, x->off, g->buf, g->off, (double)eta, (double)sigma,
+                  (double)clip, (double)lo, (double)hi, (size_t)r->seed, (size_t)r->stream, (size_t)r->counter,
+                  x->numel) != EBM_OK ||
+        ebm_launch1(ctx, k, (size_t)blocks_for(x->numel)) != EBM_OK)
+        return NULL;
+    r->counter += blocks_for(x->numel);
+    return y;
+}
+
+ebm_tensor_t *ebm_mh_accept(ebm_tensor_t *x, ebm_tensor_t *proposal, ebm_tensor_t *log_alpha, ebm_rng_t *r) {
+    if (!x || !proposal || !log_alpha || !r) return NULL;
+    ebm_ctx_t *ctx = x->ctx;
+    if (ctx->status != EBM_OK) return NULL;
+    int B = x->shape[0];
+    if (proposal->numel != x->numel || (int)log_alpha->numel != B) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "MH accept: proposal/log_alpha do not match %d chains of %zu values", B, x->numel / B);
+        return NULL;
+    }
+    ebm_tensor_t *u = ebm_rand_uniform(ctx, r, 1, &B, 0.0f, 1.0f);
+    ebm_tensor_t *acc = ebm_tensor_new(ctx, 1, &B);
+    cl_kernel k = ebm_kernel(ctx, EBM_K_MALA_SELECT);
+    if (!u || !acc || !k) return NULL;
+    if (ebm_kargs(ctx, k, "mlmlmlmlmlil", x->buf, x->off, proposal->buf, proposal->off, log_alpha->buf, log_alpha->off, u->buf,
+                  u->off, acc->buf, acc->off, (int)(x->numel / B), x->numel) != EBM_OK ||
+        ebm_launch1(ctx, k, x->numel) != EBM_OK)
+        return NULL;
+    return acc;
+}

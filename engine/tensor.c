@@ -311,6 +311,13 @@ ebm_status_t ebm_tensor_copy_into(ebm_tensor_t *dst, const ebm_tensor_t *src) {
     return EBM_OK;
 }
 
+ebm_tensor_t *ebm_tensor_clone(const ebm_tensor_t *t) {
+    if (!t) return NULL;
+    ebm_tensor_t *c = ebm_tensor_new(t->ctx, t->ndim, t->shape);
+    if (c && ebm_tensor_copy_into(c, t) != EBM_OK) return NULL;
+    return c;
+}
+
 ebm_ctx_t *ebm_tensor_ctx(const ebm_tensor_t *t) { return t ? t->ctx : NULL; }
 int ebm_tensor_ndim(const ebm_tensor_t *t) { return t ? t->ndim : 0; }
 const int *ebm_tensor_shape(const ebm_tensor_t *t) { return t->shape; }

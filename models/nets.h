@@ -1,0 +1,36 @@
+/* nets.h — energy networks built from engine ops, with PyTorch state_dict parameter names.
+ *
+ *   ebm_params_t *ps = ebm_params_new(ctx);
+ *   ebm_net_t *net = ebm_net_convnet(ps, "", 1, 32);        // conv energy (WORKLOADS.md "convnet")
+ *   ebm_params_finalize(ps);
+ *   ebm_rng_t rng = ebm_rng_make(seed, 0);
+ *   ebm_net_init(net, &rng);                                  // PyTorch's default initialisation
+ *   ebm_tensor_t *e = ebm_net_energy(net, x);                 // (B)
+ *
+ * Names: an MLP is nn.Sequential(Linear, Swish, Linear, ..., Linear) -> "0.weight", "2.weight", ...;
+ * convnet is nn.Sequential(Conv, Swish, Conv, Swish, Conv, Swish, Conv, Swish, AdaptiveAvgPool2d(1),
+ * Flatten, Linear) -> "0.weight" ... "6.bias", "10.weight", "10.bias"; the multi-scale sum has
+ * "nets.<s>." before each scale's names (shared/bench/torch_reference.py). */
+#ifndef EBM_NETS_H
+#define EBM_NETS_H
+#include "ebm.h"
+
+typedef struct ebm_net ebm_net_t;
+
+/* MLP in -> hidden[0] -> ... -> out with swish between layers; energies are the single output. */
+ebm_net_t *ebm_net_mlp(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int out);
+/* conv3x3(cin->b, pad 1), swish, conv3x3 s2 (b->2b), swish, conv3x3 s2 (2b->4b), swish,
+ * conv3x3 s2 (4b->4b), swish, global average, linear(4b->1). */
+ebm_net_t *ebm_net_convnet(ebm_params_t *ps, const char *prefix, int cin, int base);
+/* E(x) = sum_s E_s(avgpool2^s(x)), one convnet per scale (torch_reference.py MultiScale). */
+ebm_net_t *ebm_net_multiscale(ebm_params_t *ps, const char *prefix, int cin, int base, int scales);
+
+/* PyTorch's default init for Linear and Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
+ * (kaiming_uniform with a = sqrt(5)) and biases. */
+ebm_status_t ebm_net_init(ebm_net_t *net, ebm_rng_t *rng);
+/* x (B, ...) -> energies (B) */
+ebm_tensor_t *ebm_net_energy(ebm_net_t *net, ebm_tensor_t *x);
+/* forward FLOPs per sample (multiply-add = 2), as torch_reference.py's fwd_flops counts them */
+double ebm_net_flops(const ebm_net_t *net, const int *sample_shape);
+void ebm_net_free(ebm_net_t *net);
+#endif
