@@ -100,50 +100,74 @@ static float fn_eval(int fn, int order, float x, float a, float b) {
     return NAN;
 }
 
+/* Built once per (function, order) with -DFN=<code> -DORDER=<n> (engine/ops/elementwise.c), so the
+ * switch in fn_eval folds away and the compiler can vectorise the body; without them the codes
+ * come from the arguments. */
+#ifdef FN
+#define FN_OF(fn) FN
+#define ORDER_OF(order) ORDER
+#else
+#define FN_OF(fn) (fn)
+#define ORDER_OF(order) (order)
+#endif
+
 kernel void unary(global float *y, ulong yo, global const float *x, ulong xo, int fn, int order, float a,
                   float b, ulong n) {
     size_t i = get_global_id(0);
-    if (i < n) y[yo + i] = fn_eval(fn, order, x[xo + i], a, b);
+    if (i < n) y[yo + i] = fn_eval(FN_OF(fn), ORDER_OF(order), x[xo + i], a, b);
 }
 
 kernel void unary_mul(global float *y, ulong yo, global const float *g, ulong go, global const float *x,
                       ulong xo, int fn, int order, float a, float b, ulong n) {
     size_t i = get_global_id(0);
-    if (i < n) y[yo + i] = g[go + i] * fn_eval(fn, order, x[xo + i], a, b);
+    if (i < n) y[yo + i] = g[go + i] * fn_eval(FN_OF(fn), ORDER_OF(order), x[xo + i], a, b);
 }
 
 #define OP_ADD 0
 #define OP_SUB 1
 #define OP_MUL 2
 #define OP_DIV 3
+#ifndef OP
+#define OP OP_ADD
+#endif
 
-/* y (contiguous, 4-D padded shape n0..n3) = A op B, A and B read through broadcast strides
- * (0 on broadcast axes). contig != 0: all three share one contiguous layout. */
-kernel void binary(global float *y, ulong yo, global const float *A, ulong ao, global const float *B, ulong bo,
-                   int op, int contig, int n1, int n2, int n3,
-                   int as0, int as1, int as2, int as3, int bs0, int bs1, int bs2, int bs3, ulong total) {
+static float apply_op(float a, float b) {
+#if OP == OP_ADD
+    return a + b;
+#elif OP == OP_SUB
+    return a - b;
+#elif OP == OP_MUL
+    return a * b;
+#else
+    return a / b;
+#endif
+}
+
+/* Same-shape operands: y[i] = A[i] op B[i]. Built per op (-DOP=<code>). */
+kernel void binary(global float *y, ulong yo, global const float *A, ulong ao, global const float *B, ulong bo, ulong n) {
     size_t i = get_global_id(0);
-    if (i >= total) return;
-    float a, b;
-    if (contig) {
-        a = A[ao + i];
-        b = B[bo + i];
+    if (i < n) y[yo + i] = apply_op(A[ao + i], B[bo + i]);
+}
+
+/* Broadcasting: y (contiguous, 4-D padded shape n0..n3) = A op B read through broadcast strides
+ * (0 on broadcast axes). NDRange (n2, n0*n1): one work item per output row of n3 values, offsets
+ * computed once per row (per-element index division is what costs on CPUs). */
+kernel void binary_bcast(global float *y, ulong yo, global const float *A, ulong ao, global const float *B, ulong bo,
+                         int n0, int n1, int n2, int n3, int as0, int as1, int as2, int as3, int bs0, int bs1, int bs2,
+                         int bs3) {
+    int i2 = get_global_id(0), i01 = get_global_id(1);
+    if (i2 >= n2 || i01 >= n0 * n1) return;
+    int i0 = i01 / n1, i1 = i01 - i0 * n1;
+    global const float *a = A + ao + IDX4(i0, i1, i2, 0, as0, as1, as2, as3);
+    global const float *b = B + bo + IDX4(i0, i1, i2, 0, bs0, bs1, bs2, bs3);
+    global float *d = y + yo + ((size_t)i01 * n2 + i2) * n3;
+    if (as3 == 1 && bs3 == 0) {
+        float bv = b[0];
+        for (int i3 = 0; i3 < n3; i3++) d[i3] = apply_op(a[i3], bv);
+    } else if (as3 == 0 && bs3 == 1) {
+        float av = a[0];
+        for (int i3 = 0; i3 < n3; i3++) d[i3] = apply_op(av, b[i3]);
     } else {
-        int i3 = (int)(i % (size_t)n3);
-        size_t r = i / (size_t)n3;
-        int i2 = (int)(r % (size_t)n2);
-        r /= (size_t)n2;
-        int i1 = (int)(r % (size_t)n1);
-        int i0 = (int)(r / (size_t)n1);
-        a = A[ao + IDX4(i0, i1, i2, i3, as0, as1, as2, as3)];
-        b = B[bo + IDX4(i0, i1, i2, i3, bs0, bs1, bs2, bs3)];
+        for (int i3 = 0; i3 < n3; i3++) d[i3] = apply_op(a[(long)i3 * as3], b[(long)i3 * bs3]);
     }
-    float v;
-    switch (op) {
-    case OP_ADD: v = a + b; break;
-    case OP_SUB: v = a - b; break;
-    case OP_MUL: v = a * b; break;
-    default: v = a / b; break;
-    }
-    y[yo + i] = v;
 }

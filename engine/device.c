@@ -227,11 +227,19 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
 }
 
 void ebm_pool_release_all(ebm_ctx_t *ctx);   /* tensor.c */
+static void profile_collect(ebm_ctx_t *ctx);
+static void prof_print(ebm_ctx_t *ctx);
 void ebm_fft_release(ebm_ctx_t *ctx);        /* ops/fftconv.c */
 
 void ebm_ctx_free(ebm_ctx_t *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    if (ctx->profile == 2) {
+        profile_collect(ctx);
+        prof_print(ctx);
+    }
+    free(ctx->prof_table);
+    free(ctx->event_names);
     ebm_fft_release(ctx);
     ebm_pool_release_all(ctx);
     free(ctx->conv_choices);
@@ -240,7 +248,12 @@ void ebm_ctx_free(ebm_ctx_t *ctx) {
     free(ctx->gemm_choices);
     for (int i = 0; i < EBM_K_COUNT; i++)
         if (ctx->kernels[i]) clReleaseKernel(ctx->kernels[i]);
-    for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i]);
+    for (int i = 0; i < ctx->n_variants; i++) clReleaseKernel(ctx->variants[i].k);
+    free(ctx->variants);
+    for (int i = 0; i < ctx->n_programs; i++) {
+        clReleaseProgram(ctx->programs[i]);
+        free(ctx->program_options[i]);
+    }
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);
     free(ctx);
@@ -277,17 +290,63 @@ double ebm_ctx_peak_gflops(const ebm_ctx_t *ctx) {
 /* ------------------------------------------------------------------------------------------ */
 /* profiling                                                                                  */
 
-cl_event *ebm_profile_event(ebm_ctx_t *ctx) {
+struct ebm_prof_entry {
+    const char *name;
+    double ms;
+    long count;
+};
+
+cl_event *ebm_profile_event(ebm_ctx_t *ctx, const char *name) {
     if (!ctx->profile) return NULL;
     if (ctx->n_events == ctx->cap_events) {
         int cap = ctx->cap_events ? ctx->cap_events * 2 : 256;
         cl_event *ev = realloc(ctx->events, cap * sizeof *ev);
         if (!ev) return NULL;
         ctx->events = ev;
+        const char **nm = realloc(ctx->event_names, cap * sizeof *nm);
+        if (!nm) return NULL;
+        ctx->event_names = nm;
         ctx->cap_events = cap;
     }
     ctx->events[ctx->n_events] = NULL;
+    ctx->event_names[ctx->n_events] = name;
     return &ctx->events[ctx->n_events++];
+}
+
+static void prof_add(ebm_ctx_t *ctx, const char *name, double ms) {
+    if (!name) name = "?";
+    for (int i = 0; i < ctx->n_prof; i++)
+        if (ctx->prof_table[i].name == name || !strcmp(ctx->prof_table[i].name, name)) {
+            ctx->prof_table[i].ms += ms;
+            ctx->prof_table[i].count++;
+            return;
+        }
+    if (ctx->n_prof == ctx->cap_prof) {
+        int cap = ctx->cap_prof ? 2 * ctx->cap_prof : 32;
+        struct ebm_prof_entry *t = realloc(ctx->prof_table, cap * sizeof *t);
+        if (!t) return;
+        ctx->prof_table = t;
+        ctx->cap_prof = cap;
+    }
+    ctx->prof_table[ctx->n_prof++] = (struct ebm_prof_entry){name, ms, 1};
+}
+
+static int prof_cmp(const void *a, const void *b) {
+    double x = ((const struct ebm_prof_entry *)a)->ms, y = ((const struct ebm_prof_entry *)b)->ms;
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+static void prof_print(ebm_ctx_t *ctx) {
+    if (!ctx->n_prof) return;
+    double total = 0;
+    for (int i = 0; i < ctx->n_prof; i++) total += ctx->prof_table[i].ms;
+    qsort(ctx->prof_table, ctx->n_prof, sizeof *ctx->prof_table, prof_cmp);
+    fprintf(stderr, "ebm profile (%s): %.1f ms of device time\n%-28s %10s %6s %9s %10s\n", ctx->info.name, total, "kernel", "ms",
+            "%", "launches", "us/launch");
+    for (int i = 0; i < ctx->n_prof; i++) {
+        struct ebm_prof_entry *e = &ctx->prof_table[i];
+        fprintf(stderr, "%-28s %10.1f %5.1f%% %9ld %10.1f\n", e->name, e->ms, 100 * e->ms / total, e->count, 1e3 * e->ms / e->count);
+    }
 }
 
 static void profile_collect(ebm_ctx_t *ctx) {
@@ -299,6 +358,7 @@ static void profile_collect(ebm_ctx_t *ctx) {
         clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
         clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
         if (t1 > t0) ctx->profile_ms += (t1 - t0) * 1e-6;
+        if (ctx->profile == 2 && t1 > t0) prof_add(ctx, ctx->event_names[i], (t1 - t0) * 1e-6);
         clReleaseEvent(ctx->events[i]);
     }
     ctx->n_events = 0;
@@ -306,7 +366,7 @@ static void profile_collect(ebm_ctx_t *ctx) {
 
 void ebm_ctx_profile_reset(ebm_ctx_t *ctx) {
     profile_collect(ctx);
-    ctx->profile = 1;
+    if (!ctx->profile) ctx->profile = 1;
     ctx->profile_ms = 0;
 }
 
@@ -510,9 +570,10 @@ static char *load_source(ebm_ctx_t *ctx, const char *file, size_t *len) {
     return NULL;
 }
 
-static cl_program get_program(ebm_ctx_t *ctx, const char *file) {
+static cl_program get_program(ebm_ctx_t *ctx, const char *file, const char *defines) {
+    if (!defines) defines = "";
     for (int i = 0; i < ctx->n_programs; i++)
-        if (!strcmp(ctx->program_names[i], file)) return ctx->programs[i];
+        if (!strcmp(ctx->program_names[i], file) && !strcmp(ctx->program_options[i], defines)) return ctx->programs[i];
     size_t lc = 0, lf = 0;
     char *common = load_source(ctx, "common.cl", &lc);
     char *body = common ? load_source(ctx, file, &lf) : NULL;
@@ -522,23 +583,58 @@ static cl_program get_program(ebm_ctx_t *ctx, const char *file) {
         if (src) {
             int n = sprintf(src, "%s\n#line 1 \"%s\"\n", common, file);
             memcpy(src + n, body, lf + 1);
-            p = build_program(ctx, file, src, (size_t)n + lf, NULL);
+            p = build_program(ctx, file, src, (size_t)n + lf, defines);
             free(src);
         }
     }
     free(common);
     free(body);
     if (p) {
-        EBM_ASSERT(ctx->n_programs < 32);
+        if (ctx->n_programs == 256) {
+            clReleaseProgram(p);
+            ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "more than 256 kernel programs");
+            return NULL;
+        }
         ctx->programs[ctx->n_programs] = p;
+        ctx->program_options[ctx->n_programs] = strdup(defines);
         ctx->program_names[ctx->n_programs++] = file;
     }
     return p;
 }
 
+cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *defines) {
+    for (int i = 0; i < ctx->n_variants; i++)
+        if (ctx->variants[i].id == (int)id && !strcmp(ctx->variants[i].defines, defines)) return ctx->variants[i].k;
+    EBM_ASSERT(strlen(defines) < sizeof ctx->variants[0].defines);
+    cl_program p = get_program(ctx, kernel_table[id].file, defines);
+    if (!p) return NULL;
+    cl_int e;
+    cl_kernel k = clCreateKernel(p, kernel_table[id].name, &e);
+    if (e != CL_SUCCESS) {
+        ebm_fail(ctx, EBM_STATUS_OPENCL, "clCreateKernel(%s %s): %s", kernel_table[id].name, defines, ebm_cl_error_name(e));
+        return NULL;
+    }
+    if (ctx->n_variants == ctx->cap_variants) {
+        int cap = ctx->cap_variants ? 2 * ctx->cap_variants : 32;
+        struct ebm_kernel_variant *v = realloc(ctx->variants, cap * sizeof *v);
+        if (!v) {
+            clReleaseKernel(k);
+            ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+            return NULL;
+        }
+        ctx->variants = v;
+        ctx->cap_variants = cap;
+    }
+    struct ebm_kernel_variant *v = &ctx->variants[ctx->n_variants++];
+    v->id = (int)id;
+    snprintf(v->defines, sizeof v->defines, "%s", defines);
+    v->k = k;
+    return k;
+}
+
 cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id) {
     if (ctx->kernels[id]) return ctx->kernels[id];
-    cl_program p = get_program(ctx, kernel_table[id].file);
+    cl_program p = get_program(ctx, kernel_table[id].file, NULL);
     if (!p) return NULL;
     cl_int e;
     cl_kernel k = clCreateKernel(p, kernel_table[id].name, &e);
@@ -579,11 +675,21 @@ ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...) {
     return EBM_OK;
 }
 
+/* the kernel's name for the profile table (only queried when profiling per kernel) */
+static const char *kname(ebm_ctx_t *ctx, cl_kernel k) {
+    if (ctx->profile != 2) return NULL;
+    for (int i = 0; i < EBM_K_COUNT; i++)
+        if (ctx->kernels[i] == k) return kernel_table[i].name;
+    for (int i = 0; i < ctx->n_variants; i++)
+        if (ctx->variants[i].k == k) return kernel_table[ctx->variants[i].id].name;
+    return "kernel";
+}
+
 ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n) {
     if (n == 0) return EBM_OK;
     size_t local = ctx->wg_size;
     size_t global = (n + local - 1) / local * local;
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx)));
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx, kname(ctx, k))));
     return EBM_OK;
 }
 
@@ -595,13 +701,13 @@ ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size
     if (l0 * l1 > ctx->wg_size) l0 = ctx->wg_size, l1 = 1;
     size_t local[3] = {l0, l1, 1};
     size_t global[3] = {(n0 + l0 - 1) / l0 * l0, (n1 + l1 - 1) / l1 * l1, n2};
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, ebm_profile_event(ctx)));
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, ebm_profile_event(ctx, kname(ctx, k))));
     return EBM_OK;
 }
 
 ebm_status_t ebm_launch_groups(ebm_ctx_t *ctx, cl_kernel k, size_t n_groups, size_t local) {
     if (n_groups == 0) return EBM_OK;
     size_t global = n_groups * local;
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx)));
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx, kname(ctx, k))));
     return EBM_OK;
 }

@@ -36,6 +36,6 @@ const ebm_env_t *ebm_env(void) {
     env.conv = !conv || !*conv || !strcasecmp(conv, "auto") ? 0
                : !strcasecmp(conv, "gemm") ? 1 : !strcasecmp(conv, "fft") ? 2 : !strcasecmp(conv, "tile") ? 3 : 0;
     const char *prof = getenv("EBM_PROFILE");
-    env.profile = prof && *prof && !is_off(prof);
+    env.profile = prof && *prof && !is_off(prof) ? (atoi(prof) >= 2 ? 2 : 1) : 0;
     return &env;
 }

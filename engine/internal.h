@@ -21,7 +21,7 @@ typedef struct ebm_env {
     int cache_off;             /* EBM_KERNEL_CACHE=off|0 */
     char cache_dir[1024];      /* EBM_KERNEL_CACHE=<dir>, else $XDG_CACHE_HOME/ebm-cl, ~/.cache/ebm-cl */
     int cache_debug;           /* EBM_KERNEL_CACHE_DEBUG=1 */
-    int profile;               /* EBM_PROFILE=1 */
+    int profile;               /* EBM_PROFILE=1: time kernels; 2: also a table per kernel at ebm_ctx_free */
     const char *build_options; /* EBM_CL_OPTIONS: extra compiler options (e.g. fast math, opt-in) */
     int gemm;                  /* EBM_GEMM: 0 auto (measure per shape), 1 clblast, 2 tile */
     int conv;                  /* EBM_CONV: 0 auto (measure per shape), 1 im2col+GEMM, 2 FFT where applicable, 3 tile path */
@@ -35,6 +35,12 @@ typedef enum ebm_kernel_id {
 #undef EBM_KERNEL
     EBM_K_COUNT
 } ebm_kernel_id_t;
+
+struct ebm_kernel_variant {
+    int id;
+    char defines[96];
+    cl_kernel k;
+};
 
 /* ---- device buffers and the pool ---- */
 typedef struct ebm_block {
@@ -101,10 +107,13 @@ struct ebm_ctx {
     cl_context context;
     cl_command_queue queue;
     size_t wg_size;          /* work-group size for 1-D launches */
-    cl_program programs[32];
-    const char *program_names[32];
+    cl_program programs[256];
+    const char *program_names[256];
+    char *program_options[256];
     int n_programs;
     cl_kernel kernels[EBM_K_COUNT];
+    struct ebm_kernel_variant *variants;
+    int n_variants, cap_variants;
     ebm_pool_t pool;
     ebm_scope_list_t scopes[EBM_MAX_SCOPES + 1];   /* [0] = outside any scope */
     int depth;
@@ -122,8 +131,11 @@ struct ebm_ctx {
     struct ebm_fft_plan *fft_plans;         /* baked clFFT plans (fftconv.c) */
     int n_fft_plans, cap_fft_plans, fft_ready;
     cl_event *events;
+    const char **event_names;
     int n_events, cap_events;
     double profile_ms;
+    struct ebm_prof_entry *prof_table;   /* EBM_PROFILE=2: time per kernel name */
+    int n_prof, cap_prof;
 };
 
 /* ---- errors ---- */
@@ -142,13 +154,17 @@ ebm_status_t ebm_cl_fail(ebm_ctx_t *ctx, cl_int err, const char *what);
 
 /* ---- kernels ---- */
 cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id);
+/* A variant of a kernel compiled with extra -D options (e.g. "-DFN=7 -DORDER=1"); cached per
+ * (kernel, options), the program per (file, options). */
+cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *defines);
 /* Sets arguments from a format: m cl_mem, i int, u uint, l ulong (size_t), f float. */
 ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...);
 ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n);
 /* 3-D launch over (n0, n1, n2) work items; the kernel guards its own bounds. */
 ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size_t n2);
 ebm_status_t ebm_launch_groups(ebm_ctx_t *ctx, cl_kernel k, size_t n_groups, size_t local);
-cl_event *ebm_profile_event(ebm_ctx_t *ctx);   /* NULL when not profiling */
+/* An event slot for the command about to be enqueued, attributed to `name` (NULL when not profiling). */
+cl_event *ebm_profile_event(ebm_ctx_t *ctx, const char *name);
 
 /* ---- tensors ---- */
 ebm_tensor_t *ebm_tensor_view(ebm_tensor_t *base, int ndim, const int *shape, size_t off);

@@ -307,7 +307,7 @@ ebm_status_t ebm_tensor_copy_into(ebm_tensor_t *dst, const ebm_tensor_t *src) {
     if (dst->numel != src->numel)
         return ebm_fail(ctx, EBM_STATUS_SHAPE, "copy of %zu elements into a tensor of %zu", src->numel, dst->numel);
     EBM_CL(ctx, clEnqueueCopyBuffer(ctx->queue, src->buf, dst->buf, src->off * sizeof(float), dst->off * sizeof(float),
-                                    src->numel * sizeof(float), 0, NULL, ebm_profile_event(ctx)));
+                                    src->numel * sizeof(float), 0, NULL, ebm_profile_event(ctx, "copy")));
     return EBM_OK;
 }
 

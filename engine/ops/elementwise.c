@@ -44,7 +44,9 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
     /* derivatives of order >= 2 of the piecewise-linear functions are zero everywhere */
     ebm_tensor_t *y = ebm_tensor_like(x);
     if (!y) return NULL;
-    cl_kernel k = ebm_kernel(ctx, g ? EBM_K_UNARY_MUL : EBM_K_UNARY);
+    char defines[48];
+    snprintf(defines, sizeof defines, "-DFN=%d -DORDER=%d", (int)fn, order);
+    cl_kernel k = ebm_kernel_variant(ctx, g ? EBM_K_UNARY_MUL : EBM_K_UNARY, defines);
     if (!k) return NULL;
     ebm_status_t st = g ? ebm_kargs(ctx, k, "mlmlmliiffl", y->buf, y->off, g->buf, g->off, x->buf, x->off, (int)fn, order,
                                     (double)a, (double)b, x->numel)
@@ -162,11 +164,15 @@ static ebm_tensor_t *binary_impl(ebm_tensor_t *a, ebm_tensor_t *b, int op) {
     bcast_strides4(a, out4, as);
     bcast_strides4(b, out4, bs);
     int contig = a->numel == y->numel && b->numel == y->numel;
-    cl_kernel k = ebm_kernel(ctx, EBM_K_BINARY);
+    char defines[16];
+    snprintf(defines, sizeof defines, "-DOP=%d", op);
+    cl_kernel k = ebm_kernel_variant(ctx, contig ? EBM_K_BINARY : EBM_K_BINARY_BCAST, defines);
     if (!k) return NULL;
-    if (ebm_kargs(ctx, k, "mlmlmliiiiiiiiiiiiil", y->buf, y->off, a->buf, a->off, b->buf, b->off, op, contig, out4[1],
-                  out4[2], out4[3], as[0], as[1], as[2], as[3], bs[0], bs[1], bs[2], bs[3], y->numel) != EBM_OK ||
-        ebm_launch1(ctx, k, y->numel) != EBM_OK)
+    ebm_status_t st = contig ? ebm_kargs(ctx, k, "mlmlmll", y->buf, y->off, a->buf, a->off, b->buf, b->off, y->numel)
+                             : ebm_kargs(ctx, k, "mlmlmliiiiiiiiiiii", y->buf, y->off, a->buf, a->off, b->buf, b->off, out4[0],
+                                         out4[1], out4[2], out4[3], as[0], as[1], as[2], as[3], bs[0], bs[1], bs[2], bs[3]);
+    if (st != EBM_OK) return NULL;
+    if ((contig ? ebm_launch1(ctx, k, y->numel) : ebm_launch3(ctx, k, out4[2], (size_t)out4[0] * out4[1], 1)) != EBM_OK)
         return NULL;
     ebm_node_t *n = ebm_record(y, names[op], binary_backward, 2, (ebm_tensor_t *[]){a, b});
     if (n) n->ip[0] = op;

@@ -106,7 +106,7 @@ static ebm_tensor_t *transform(ebm_ctx_t *ctx, ebm_tensor_t *in, int fh, int fw,
     EBM_ASSERT(in->off == 0 && out->off == 0);   /* fresh pool buffers: clFFT takes no offsets */
     cl_mem ib = in->buf, ob = out->buf;
     clfftStatus s = clfftEnqueueTransform(plan, inverse ? CLFFT_BACKWARD : CLFFT_FORWARD, 1, &ctx->queue, 0, NULL,
-                                          ebm_profile_event(ctx), &ib, &ob, NULL);
+                                          ebm_profile_event(ctx, "clFFT"), &ib, &ob, NULL);
     if (s != CLFFT_SUCCESS) {
         fft_fail(ctx, s, "clfftEnqueueTransform");
         return NULL;

@@ -16,7 +16,7 @@ ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, 
                   a_stride, bp, bp_off, bp_stride, kpanel, (double)beta, c, c_off, ldc, csplit, cjn, c_stride) != EBM_OK)
         return ctx->status;
     size_t gt[3] = {(m + 5) / 6, (n + 15) / 16, batch};
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx)));
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx, "gemm_tile")));
     return EBM_OK;
 }
 
@@ -58,7 +58,7 @@ static ebm_status_t gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_
                                  size_t b_stride, float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride,
                                  size_t batch) {
     CLBlastStatusCode s;
-    cl_event *ev = ebm_profile_event(ctx);
+    cl_event *ev = ebm_profile_event(ctx, "CLBlast sgemm");
     CLBlastTranspose TA = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose TB = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
     if (batch == 1)
