@@ -19,4 +19,5 @@
 #include "ebm_autograd.h"
 #include "ebm_ops.h"
 #include "ebm_optim.h"
+#include "ebm_io.h"
 #endif
