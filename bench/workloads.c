@@ -50,7 +50,18 @@ typedef struct {
     const workload_t *w;
 } bench_t;
 
-/* one CD iteration; returns the loss (read back: the one host sync per iteration) */
+/* backward to theta, Adam step, and the loss read back (the one host sync per iteration) */
+static float finish_step(bench_t *b, ebm_tensor_t *loss) {
+    ebm_params_zero_grad(b->ps);
+    ebm_params_backward(b->ps, loss);
+    ebm_optim_step(b->opt);
+    float l = NAN;
+    if (loss) ebm_tensor_read(loss, &l);
+    ebm_scope_end(b->ctx);
+    return l;
+}
+
+/* one CD iteration */
 static float cd_iteration(bench_t *b) {
     ebm_ctx_t *ctx = b->ctx;
     ebm_scope_begin(ctx);
@@ -58,14 +69,7 @@ static float cd_iteration(bench_t *b) {
     ebm_langevin_cfg_t lc = {.steps = b->w->K, .step_size = b->w->eta, .noise = b->w->sigma, .clamp_lo = 0, .clamp_hi = 1};
     ebm_tensor_t *xneg = ebm_langevin(ctx, energy_cb, b->net, x0, &lc, &b->rng);
     ebm_tensor_t *ep = ebm_net_energy(b->net, b->xpos), *en = ebm_net_energy(b->net, xneg);
-    ebm_tensor_t *loss = ebm_add(ebm_sub(ebm_mean_all(ep), ebm_mean_all(en)), ebm_mean_all(ebm_add(ebm_square(ep), ebm_square(en))));
-    ebm_params_zero_grad(b->ps);
-    ebm_params_backward(b->ps, loss);
-    ebm_optim_step(b->opt);
-    float l = NAN;
-    if (loss) ebm_tensor_read(loss, &l);
-    ebm_scope_end(ctx);
-    return l;
+    return finish_step(b, ebm_add(ebm_sub(ebm_mean_all(ep), ebm_mean_all(en)), ebm_mean_all(ebm_add(ebm_square(ep), ebm_square(en)))));
 }
 
 static float gp_iteration(bench_t *b) {
@@ -79,14 +83,7 @@ static float gp_iteration(bench_t *b) {
     ebm_grad(&tot, 1, NULL, &xp, 1, &gx, EBM_GRAD_CREATE_GRAPH);
     int B = b->w->shape[0];
     ebm_tensor_t *pen = ebm_mean_all(ebm_sum(ebm_reshape(ebm_square(gx), 2, (int[]){B, -1}), 0x2u, 0));
-    ebm_tensor_t *loss = ebm_add(ebm_sub(ebm_mean_all(ep), ebm_mean_all(ebm_net_energy(b->net, xneg))), ebm_scale(pen, 0.1f));
-    ebm_params_zero_grad(b->ps);
-    ebm_params_backward(b->ps, loss);
-    ebm_optim_step(b->opt);
-    float l = NAN;
-    if (loss) ebm_tensor_read(loss, &l);
-    ebm_scope_end(ctx);
-    return l;
+    return finish_step(b, ebm_add(ebm_sub(ebm_mean_all(ep), ebm_mean_all(ebm_net_energy(b->net, xneg))), ebm_scale(pen, 0.1f)));
 }
 
 /* double-precision forward of the same network for two samples, from the device's parameters */

@@ -152,12 +152,22 @@ static void sizes(const ebm_conv_geom_t *g, int *fh, int *fw) {
     *fw = good_size(g->W + 2 * g->p.pad_w);
 }
 
+/* spectra of the zero-padded input, filters and output gradients */
+static ebm_tensor_t *spectrum_x(ebm_ctx_t *ctx, const ebm_conv_geom_t *g, ebm_tensor_t *x, int fh, int fw) {
+    return transform(ctx, pad_planes(ctx, x, g->N * g->C, g->H, g->W, fh, fw, g->p.pad_h, g->p.pad_w), fh, fw, g->N * g->C, 0);
+}
+static ebm_tensor_t *spectrum_w(ebm_ctx_t *ctx, const ebm_conv_geom_t *g, ebm_tensor_t *w, int fh, int fw) {
+    return transform(ctx, pad_planes(ctx, w, g->O * g->C, g->KH, g->KW, fh, fw, 0, 0), fh, fw, g->O * g->C, 0);
+}
+static ebm_tensor_t *spectrum_g(ebm_ctx_t *ctx, const ebm_conv_geom_t *g, ebm_tensor_t *gy, int fh, int fw) {
+    return transform(ctx, pad_planes(ctx, gy, g->N * g->O, g->Ho, g->Wo, fh, fw, 0, 0), fh, fw, g->N * g->O, 0);
+}
+
 ebm_tensor_t *ebm_fftconv_fwd(ebm_ctx_t *ctx, const ebm_conv_geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
     int fh, fw;
     sizes(g, &fh, &fw);
     int nb = fh * (fw / 2 + 1);
-    ebm_tensor_t *X = transform(ctx, pad_planes(ctx, x, g->N * g->C, g->H, g->W, fh, fw, g->p.pad_h, g->p.pad_w), fh, fw, g->N * g->C, 0);
-    ebm_tensor_t *Wf = transform(ctx, pad_planes(ctx, w, g->O * g->C, g->KH, g->KW, fh, fw, 0, 0), fh, fw, g->O * g->C, 0);
+    ebm_tensor_t *X = spectrum_x(ctx, g, x, fh, fw), *Wf = spectrum_w(ctx, g, w, fh, fw);
     if (!X || !Wf) return NULL;
     ebm_tensor_t *Y = cmul(ctx, X, Wf, g->N, g->O, g->C, nb, g->C, 1, g->C, 1, 0, 1, fh, fw);
     ebm_tensor_t *yp = Y ? transform(ctx, Y, fh, fw, g->N * g->O, 1) : NULL;
@@ -170,8 +180,7 @@ ebm_tensor_t *ebm_fftconv_igrad(ebm_ctx_t *ctx, const ebm_conv_geom_t *g, ebm_te
     int fh, fw;
     sizes(g, &fh, &fw);
     int nb = fh * (fw / 2 + 1);
-    ebm_tensor_t *G = transform(ctx, pad_planes(ctx, gy, g->N * g->O, g->Ho, g->Wo, fh, fw, 0, 0), fh, fw, g->N * g->O, 0);
-    ebm_tensor_t *Wf = transform(ctx, pad_planes(ctx, w, g->O * g->C, g->KH, g->KW, fh, fw, 0, 0), fh, fw, g->O * g->C, 0);
+    ebm_tensor_t *G = spectrum_g(ctx, g, gy, fh, fw), *Wf = spectrum_w(ctx, g, w, fh, fw);
     if (!G || !Wf) return NULL;
     ebm_tensor_t *Xg = cmul(ctx, G, Wf, g->N, g->C, g->O, nb, g->O, 1, 1, g->C, 0, 0, fh, fw);
     ebm_tensor_t *xp = Xg ? transform(ctx, Xg, fh, fw, g->N * g->C, 1) : NULL;
@@ -184,8 +193,7 @@ ebm_tensor_t *ebm_fftconv_wgrad(ebm_ctx_t *ctx, const ebm_conv_geom_t *g, ebm_te
     int fh, fw;
     sizes(g, &fh, &fw);
     int nb = fh * (fw / 2 + 1);
-    ebm_tensor_t *X = transform(ctx, pad_planes(ctx, x, g->N * g->C, g->H, g->W, fh, fw, g->p.pad_h, g->p.pad_w), fh, fw, g->N * g->C, 0);
-    ebm_tensor_t *G = transform(ctx, pad_planes(ctx, gy, g->N * g->O, g->Ho, g->Wo, fh, fw, 0, 0), fh, fw, g->N * g->O, 0);
+    ebm_tensor_t *X = spectrum_x(ctx, g, x, fh, fw), *G = spectrum_g(ctx, g, gy, fh, fw);
     if (!X || !G) return NULL;
     ebm_tensor_t *Wg = cmul(ctx, G, X, g->O, g->C, g->N, nb, 1, g->O, 1, g->C, 1, 0, fh, fw);
     ebm_tensor_t *wp = Wg ? transform(ctx, Wg, fh, fw, g->O * g->C, 1) : NULL;
