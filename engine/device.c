@@ -222,6 +222,7 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
         free(ctx);
         return EBM_STATUS_OPENCL;
     }
+    ebm_choices_load(ctx);
     *out = ctx;
     return EBM_OK;
 }

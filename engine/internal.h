@@ -36,6 +36,26 @@ typedef enum ebm_kernel_id {
     EBM_K_COUNT
 } ebm_kernel_id_t;
 
+/* measured algorithm choices (linalg.c, conv.c), persisted per device by choices.c */
+struct ebm_gemm_choice {
+    size_t m, n, k, batch;
+    int ta, tb, algo;   /* algo 1 CLBlast, 2 tile */
+};
+
+typedef struct {
+    int N, C, H, W, O, KH, KW, Ho, Wo;
+    ebm_conv2d_params_t p;
+} ebm_conv_geom_t;
+
+struct ebm_conv_choice {
+    ebm_conv_geom_t g;
+    int kind, algo;     /* kind 0 forward, 1 input-grad, 2 weight-grad; algo 1 im2col+GEMM, 2 FFT, 3 tile path */
+};
+
+/* Loads the choices saved for this device (at context creation); saves them after a new one. */
+void ebm_choices_load(ebm_ctx_t *ctx);
+void ebm_choices_save(ebm_ctx_t *ctx);
+
 struct ebm_kernel_variant {
     int id;
     char defines[96];

@@ -26,22 +26,27 @@ static int count(const char *dir, const char *suffix, char *first, size_t n) {
     return c;
 }
 
-static int hits, misses, saves;
+static int hits, misses, saves, measured;
 static void counter(ebm_log_level_t level, const char *msg, void *user) {
     (void)level, (void)user;
+    if ((strstr(msg, "gemm ") && strstr(msg, "CLBlast")) || strstr(msg, "conv kind")) measured++;
     if (strstr(msg, "kernel cache HIT")) hits++;
     if (strstr(msg, "kernel cache MISS")) misses++;
     if (strstr(msg, "kernel cache SAVE ")) saves++;
 }
 
 static int run_op(void) {
-    hits = misses = saves = 0;
+    hits = misses = saves = measured = 0;
     ebm_ctx_t *ctx;
     if (ebm_ctx_create(&ctx, NULL) != EBM_OK) return 0;
     ebm_tensor_t *x = ebm_tensor_full(ctx, 1, (int[]){5}, 2.0f);
     float v[5] = {0};
     ebm_tensor_read(ebm_square(x), v);
-    int ok = v[4] == 4.0f && ebm_ctx_status(ctx) == EBM_OK;
+    /* a convolution: its algorithm (and its GEMM's) is measured once per device, then remembered */
+    ebm_tensor_t *img = ebm_tensor_full(ctx, 4, (int[]){2, 3, 6, 6}, 1.0f), *w = ebm_tensor_full(ctx, 4, (int[]){4, 3, 3, 3}, 0.5f);
+    float y[2 * 4 * 6 * 6];
+    ebm_tensor_read(ebm_conv2d(img, w, NULL, EBM_CONV2D(1, 1)), y);
+    int ok = v[4] == 4.0f && y[7] == 13.5f && ebm_ctx_status(ctx) == EBM_OK;
     ebm_ctx_free(ctx);
     return ok;
 }
@@ -52,11 +57,14 @@ int main(void) {
     setenv("EBM_KERNEL_CACHE", dir, 1);
     setenv("EBM_KERNEL_CACHE_DEBUG", "1", 1);
     ebm_log_set(counter, NULL);
-    check(run_op() && misses >= 1 && saves == misses && hits == 0, "first run builds kernels from source and saves them");
+    check(run_op() && misses >= 1 && saves == misses && hits == 0 && measured >= 1,
+          "first run builds kernels from source, saves them, and measures the convolution algorithms");
+    check(count(dir, ".txt", NULL, 0) == 1, "measured algorithm choices saved next to the kernel cache");
     char path[512] = "";
     int n = count(dir, ".bin", path, sizeof path);
     check(n >= 1 && n < 1000, "compiled programs saved to the cache folder, no temporary files left");
-    check(run_op() && hits >= 1 && misses == 0, "second context loads every program from the cache");
+    check(run_op() && hits >= 1 && misses == 0 && measured == 0,
+          "second context loads every program from the cache and reuses the saved algorithm choices");
     /* corrupt an entry: truncate it */
     FILE *f = fopen(path, "wb");
     if (f) {

@@ -170,10 +170,6 @@ static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
 
 typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD } conv_kind_t;
 
-struct ebm_conv_choice {
-    geom_t g;
-    int kind, algo;   /* algo 1 im2col+GEMM, 2 FFT, 3 tile path */
-};
 
 static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
     static ebm_tensor_t *(*const gemm_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
@@ -233,6 +229,7 @@ static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_
         c->g = *g;
         c->kind = (int)kind;
         c->algo = algo;
+        ebm_choices_save(ctx);
     }
     return run_algo(ctx, kind, algo, g, a, b);
 }

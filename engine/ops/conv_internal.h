@@ -4,11 +4,6 @@
 #define EBM_CONV_INTERNAL_H
 #include "../internal.h"
 
-typedef struct {
-    int N, C, H, W, O, KH, KW, Ho, Wo;
-    ebm_conv2d_params_t p;
-} ebm_conv_geom_t;
-
 int ebm_fftconv_applicable(const ebm_conv_geom_t *g);
 ebm_tensor_t *ebm_fftconv_fwd(ebm_ctx_t *ctx, const ebm_conv_geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w);
 ebm_tensor_t *ebm_fftconv_igrad(ebm_ctx_t *ctx, const ebm_conv_geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w);

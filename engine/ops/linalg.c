@@ -75,11 +75,8 @@ static ebm_status_t gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_
     return EBM_OK;
 }
 
-/* The fastest algorithm per (shape, transposes), measured the first time a shape is seen. */
-struct ebm_gemm_choice {
-    size_t m, n, k, batch;
-    int ta, tb, algo;   /* algo 1 CLBlast, 2 tile */
-};
+/* The fastest algorithm per (shape, transposes), measured the first time a shape is seen
+ * (struct ebm_gemm_choice in internal.h; persisted by choices.c). */
 
 static double wall_s(void) {
     struct timespec t;
@@ -123,6 +120,7 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
             ctx->cap_gemm_choices = cap;
         }
         ctx->gemm_choices[ctx->n_gemm_choices++] = (struct ebm_gemm_choice){m, n, k, batch, ta, tb, algo};
+        ebm_choices_save(ctx);
         ebm_log_message(EBM_LOG_DEBUG, "gemm %zux%zux%zu batch %zu ta %d tb %d: CLBlast %.3f ms, tile %.3f ms", m, n, k, batch,
                         ta, tb, t[1] * 1e3, t[2] * 1e3);
         if (algo == 2) return EBM_OK;   /* the last run was the tile kernel: C already holds its result */
