@@ -175,6 +175,30 @@ kernel void mala_select(global float *x, ulong xo, global const float *prop, ulo
     if (i % (ulong)d == 0) accepted[ao + c] = acc ? 1.0f : 0.0f;
 }
 
+/* Replay-buffer draw: row r of y (row_len values) is a copy of row idx[r] of buf, or, where
+ * idx[r] < 0, fresh U(lo, hi) noise from Philox block counter + (r * row_len + i) / 4. NDRange (row_len, B). */
+kernel void rows_gather(global float *y, global const float *buf, global const int *idx, int row_len, int B, float lo,
+                        float hi, ulong seed, ulong stream, ulong counter) {
+    int i = get_global_id(0), r = get_global_id(1);
+    if (i >= row_len || r >= B) return;
+    int src = idx[r];
+    if (src >= 0) {
+        y[(size_t)r * row_len + i] = buf[(size_t)src * row_len + i];
+    } else {
+        ulong e = (ulong)r * row_len + i;
+        uint w[4];
+        rng_block(seed, stream, counter + e / 4, w);
+        y[(size_t)r * row_len + i] = lo + (hi - lo) * rng_u01(w[e % 4]);
+    }
+}
+
+/* Replay-buffer store: row r of x goes to row slot[r] of buf (slot < 0: dropped). NDRange (row_len, B). */
+kernel void rows_scatter(global float *buf, global const float *x, ulong xo, global const int *slot, int row_len, int B) {
+    int i = get_global_id(0), r = get_global_id(1);
+    if (i >= row_len || r >= B || slot[r] < 0) return;
+    buf[(size_t)slot[r] * row_len + i] = x[xo + (size_t)r * row_len + i];
+}
+
 kernel void rng_normal(global float *y, ulong yo, ulong seed, ulong stream, ulong counter, float mean, float std, ulong n) {
     ulong b = get_global_id(0);
     if (b * 4 >= n) return;

@@ -20,4 +20,5 @@
 #include "ebm_ops.h"
 #include "ebm_optim.h"
 #include "ebm_io.h"
+#include "ebm_replay.h"
 #endif

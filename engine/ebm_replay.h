@@ -1,0 +1,45 @@
+/* ebm_replay.h — a replay buffer of sampler states that lives on the device (IGEBM, improved CD).
+ *
+ *   ebm_replay_t *rb = ebm_replay_new(ctx, 3, (int[]){1, 28, 28}, &(ebm_replay_cfg_t){
+ *       .capacity = 10000, .reinit_prob = 0.05f, .init_lo = 0, .init_hi = 1});
+ *   ebm_tensor_t *x0 = ebm_replay_sample(rb, 128, &rng);    // (128, 1, 28, 28): buffer rows or fresh noise
+ *   ebm_tensor_t *x = ebm_langevin(...x0...);
+ *   ebm_replay_push(rb, x, &rng);                          // FIFO, or reservoir sampling
+ *
+ * Which rows are drawn, re-initialised or replaced is decided with the host Philox stream, so a run
+ * with the same seed makes the same choices on every device. */
+#ifndef EBM_REPLAY_H
+#define EBM_REPLAY_H
+#include "ebm_rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ebm_replay ebm_replay_t;
+
+typedef struct ebm_replay_cfg {
+    int capacity;
+    float reinit_prob;      /* a drawn row is replaced by fresh U(init_lo, init_hi) noise with this probability */
+    float init_lo, init_hi;
+    int reservoir;          /* 0: FIFO (overwrite the oldest); 1: reservoir sampling (Algorithm R) */
+} ebm_replay_cfg_t;
+
+ebm_replay_t *ebm_replay_new(ebm_ctx_t *ctx, int ndim, const int *sample_shape, const ebm_replay_cfg_t *cfg);
+void ebm_replay_free(ebm_replay_t *rb);
+/* (B, sample_shape): rows drawn uniformly with replacement from the filled part; fresh noise where
+ * re-initialised, and everywhere while the buffer is empty. */
+ebm_tensor_t *ebm_replay_sample(ebm_replay_t *rb, int B, ebm_rng_t *rng);
+/* Stores the rows of x (B, sample_shape). */
+ebm_status_t ebm_replay_push(ebm_replay_t *rb, ebm_tensor_t *x, ebm_rng_t *rng);
+int ebm_replay_size(const ebm_replay_t *rb);
+long ebm_replay_seen(const ebm_replay_t *rb);
+/* The storage (capacity, sample_shape) for checkpoints, and its state (size, write position, seen). */
+ebm_tensor_t *ebm_replay_storage(const ebm_replay_t *rb);
+void ebm_replay_state(const ebm_replay_t *rb, long *size, long *pos, long *seen);
+void ebm_replay_set_state(ebm_replay_t *rb, long size, long pos, long seen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
