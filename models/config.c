@@ -1,0 +1,189 @@
+/* config.c — schema-checked INI configs through inih (config.h). */
+#include "config.h"
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct ebm_config {
+    const ebm_config_key_t *keys;
+    int n;
+    char **values;
+};
+
+ebm_config_t *ebm_config_new(const ebm_config_key_t *keys) {
+    ebm_config_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->keys = keys;
+    while (keys[c->n].section) c->n++;
+    c->values = calloc((size_t)c->n + 1, sizeof *c->values);
+    for (int i = 0; c->values && i < c->n; i++) c->values[i] = strdup(keys[i].def);
+    if (!c->values) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void ebm_config_free(ebm_config_t *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) free(c->values[i]);
+    free(c->values);
+    free(c);
+}
+
+static int find(const ebm_config_t *c, const char *section, const char *key) {
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->keys[i].section, section) && !strcmp(c->keys[i].key, key)) return i;
+    return -1;
+}
+
+/* checks value against the key's type; message in err */
+static int valid(const ebm_config_key_t *k, const char *v, char *err, size_t errn) {
+    char *end;
+    errno = 0;
+    switch (k->type) {
+    case EBM_CFG_INT:
+        strtol(v, &end, 10);
+        if (!*v || *end || errno) {
+            snprintf(err, errn, "[%s] %s = \"%s\" is not an integer", k->section, k->key, v);
+            return 0;
+        }
+        return 1;
+    case EBM_CFG_FLOAT: {
+        double d = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(d)) {
+            snprintf(err, errn, "[%s] %s = \"%s\" is not a finite number", k->section, k->key, v);
+            return 0;
+        }
+        return 1;
+    }
+    case EBM_CFG_BOOL:
+        if (strcasecmp(v, "true") && strcasecmp(v, "false") && strcmp(v, "1") && strcmp(v, "0") && strcasecmp(v, "yes") &&
+            strcasecmp(v, "no")) {
+            snprintf(err, errn, "[%s] %s = \"%s\" is not true/false", k->section, k->key, v);
+            return 0;
+        }
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+static ebm_status_t assign(ebm_config_t *c, const char *section, const char *key, const char *value, char *err, size_t errn) {
+    int i = find(c, section, key);
+    if (i < 0) {
+        int known_section = 0;
+        for (int j = 0; j < c->n; j++) known_section |= !strcmp(c->keys[j].section, section);
+        if (known_section) snprintf(err, errn, "unknown key \"%s\" in section [%s]", key, section);
+        else snprintf(err, errn, "unknown section [%s] (key \"%s\")", section, key);
+        return EBM_STATUS_INVALID_ARGUMENT;
+    }
+    if (!valid(&c->keys[i], value, err, errn)) return EBM_STATUS_INVALID_ARGUMENT;
+    char *v = strdup(value);
+    if (!v) return EBM_STATUS_OUT_OF_MEMORY;
+    free(c->values[i]);
+    c->values[i] = v;
+    return EBM_OK;
+}
+
+typedef struct {
+    ebm_config_t *c;
+    char msg[512];
+    int failed;
+} parse_state_t;
+
+static int on_entry(void *user, const char *section, const char *name, const char *value) {
+    parse_state_t *s = user;
+    if (s->failed) return 1;   /* keep the first error */
+    if (assign(s->c, section, name, value, s->msg, sizeof s->msg) != EBM_OK) {
+        s->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+ebm_status_t ebm_config_load(ebm_config_t *c, const char *path, char *err, size_t errn) {
+    parse_state_t s = {c, "", 0};
+    int r = ini_parse(path, on_entry, &s);
+    if (r == -1) {
+        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
+        return EBM_STATUS_IO;
+    }
+    if (r == -2) {
+        snprintf(err, errn, "%s: out of memory while parsing", path);
+        return EBM_STATUS_OUT_OF_MEMORY;
+    }
+    if (r > 0) {
+        snprintf(err, errn, "%s:%d: %s", path, r, s.failed ? s.msg : "malformed line (expected [section] or key = value)");
+        return EBM_STATUS_FORMAT;
+    }
+    return EBM_OK;
+}
+
+ebm_status_t ebm_config_set(ebm_config_t *c, const char *a, char *err, size_t errn) {
+    const char *dot = strchr(a, '.'), *eq = strchr(a, '=');
+    if (!dot || !eq || dot > eq || dot == a || eq == dot + 1) {
+        snprintf(err, errn, "--set %s: expected section.key=value", a);
+        return EBM_STATUS_INVALID_ARGUMENT;
+    }
+    char section[128], key[128];
+    snprintf(section, sizeof section, "%.*s", (int)(dot - a), a);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+    char msg[400];
+    ebm_status_t st = assign(c, section, key, eq + 1, msg, sizeof msg);
+    if (st != EBM_OK) snprintf(err, errn, "--set %s: %s", a, msg);
+    return st;
+}
+
+static size_t render(const ebm_config_t *c, char *buf, size_t n) {
+    size_t len = 0;
+    const char *section = NULL;
+#define OUT(...) len += (size_t)snprintf(buf ? buf + len : NULL, buf && len < n ? n - len : 0, __VA_ARGS__)
+    for (int i = 0; i < c->n; i++) {
+        if (!section || strcmp(section, c->keys[i].section)) {
+            section = c->keys[i].section;
+            OUT("%s[%s]\n", i ? "\n" : "", section);
+        }
+        OUT("# %s (default %s)\n%s = %s\n", c->keys[i].help, c->keys[i].def, c->keys[i].key, c->values[i]);
+    }
+#undef OUT
+    return len;
+}
+
+void ebm_config_print(const ebm_config_t *c, FILE *f) {
+    char *s = ebm_config_to_string(c);
+    if (s) fputs(s, f);
+    free(s);
+}
+
+char *ebm_config_to_string(const ebm_config_t *c) {
+    size_t n = render(c, NULL, 0) + 1;
+    char *s = malloc(n);
+    if (s) render(c, s, n);
+    return s;
+}
+
+static const char *value_of(const ebm_config_t *c, const char *section, const char *key) {
+    int i = find(c, section, key);
+    return i < 0 ? NULL : c->values[i];
+}
+
+long ebm_config_int(const ebm_config_t *c, const char *s, const char *k) {
+    const char *v = value_of(c, s, k);
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+double ebm_config_float(const ebm_config_t *c, const char *s, const char *k) {
+    const char *v = value_of(c, s, k);
+    return v ? strtod(v, NULL) : 0;
+}
+
+const char *ebm_config_str(const ebm_config_t *c, const char *s, const char *k) { return value_of(c, s, k); }
+
+int ebm_config_bool(const ebm_config_t *c, const char *s, const char *k) {
+    const char *v = value_of(c, s, k);
+    return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
+}

@@ -1,0 +1,44 @@
+/* config.h — INI experiment configs against a schema: every key has a type, a default and a help
+ * line; unknown sections or keys and malformed values are errors naming the file and line;
+ * `--set section.key=value` overrides; the full configuration prints as INI with every default.
+ *
+ *   static const ebm_config_key_t keys[] = {
+ *       {"train", "iters", EBM_CFG_INT, "2000", "training iterations"},
+ *       {"sampler", "step_size", EBM_CFG_FLOAT, "10", "Langevin step size"}, {NULL}};
+ *   ebm_config_t *cfg = ebm_config_new(keys);
+ *   if (ebm_config_load(cfg, "configs/toy.ini", err, sizeof err) != EBM_OK) puts(err);
+ *   ebm_config_set(cfg, "train.iters=100", err, sizeof err);
+ *   int iters = ebm_config_int(cfg, "train", "iters");
+ */
+#ifndef EBM_CONFIG_H
+#define EBM_CONFIG_H
+#include <stdio.h>
+#include "ebm.h"
+
+typedef enum { EBM_CFG_INT, EBM_CFG_FLOAT, EBM_CFG_STRING, EBM_CFG_BOOL } ebm_config_type_t;
+
+typedef struct ebm_config_key {
+    const char *section, *key;
+    ebm_config_type_t type;
+    const char *def;    /* default, as it would be written in the file */
+    const char *help;
+} ebm_config_key_t;
+
+typedef struct ebm_config ebm_config_t;
+
+/* keys: terminated by an entry with section == NULL; must outlive the config */
+ebm_config_t *ebm_config_new(const ebm_config_key_t *keys);
+void ebm_config_free(ebm_config_t *cfg);
+ebm_status_t ebm_config_load(ebm_config_t *cfg, const char *path, char *err, size_t errn);
+/* "section.key=value" */
+ebm_status_t ebm_config_set(ebm_config_t *cfg, const char *assignment, char *err, size_t errn);
+/* The whole configuration as INI, each key with its help as a comment. */
+void ebm_config_print(const ebm_config_t *cfg, FILE *f);
+/* The same text in a malloc'd string (for checkpoint metadata). */
+char *ebm_config_to_string(const ebm_config_t *cfg);
+
+long ebm_config_int(const ebm_config_t *cfg, const char *section, const char *key);
+double ebm_config_float(const ebm_config_t *cfg, const char *section, const char *key);
+const char *ebm_config_str(const ebm_config_t *cfg, const char *section, const char *key);
+int ebm_config_bool(const ebm_config_t *cfg, const char *section, const char *key);
+#endif
