@@ -146,11 +146,12 @@ static void detach_in_place(ebm_tensor_t *t) {
 void ebm_scope_end(ebm_ctx_t *ctx) {
     EBM_ASSERT(ctx->depth > 0);
     ebm_scope_list_t *s = &ctx->scopes[ctx->depth];
-    /* kept views keep their storage owners */
+    /* kept views keep their storage owners (owners in outer scopes outlive this one anyway) */
     for (int i = 0; i < s->n; i++) {
         ebm_tensor_t *t = s->items[i];
         if (t && t->keep)
-            for (ebm_tensor_t *b = t->base; b; b = b->base) b->keep = 1;
+            for (ebm_tensor_t *b = t->base; b; b = b->base)
+                if (b->scope == ctx->depth) b->keep = 1;
     }
     for (int i = 0; i < s->n; i++) {
         ebm_tensor_t *t = s->items[i];

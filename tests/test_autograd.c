@@ -261,9 +261,31 @@ int main(void) {
         ebm_scope_end(ctx);
         ebm_pool_stats(ctx, NULL, NULL, &allocs[it]);
     }
-    char msg[128];
+    char msg[256];
     snprintf(msg, sizeof msg, "steady-state iterations allocate no device buffers (%zu after 2, %zu after 6)", allocs[1], allocs[5]);
     check(allocs[5] == allocs[1] && ebm_ctx_status(ctx) == EBM_OK, msg);
+
+    /* scopes: a kept result survives its scope; everything else, including the storage owner of a
+     * kept view that lives in an outer scope, is released when that outer scope ends */
+    {
+        size_t live0, live1;
+        ebm_pool_stats(ctx, &live0, NULL, NULL);
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *outer = ebm_tensor_zeros(ctx, 2, (int[]){64, 64});
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *view = ebm_detach(outer), *kept = ebm_square(outer);
+        ebm_tensor_keep(view);
+        ebm_tensor_keep(kept);
+        ebm_scope_end(ctx);
+        static float v[64 * 64];
+        v[0] = -1;
+        int alive = ebm_tensor_read(kept, v) == EBM_OK && v[0] == 0.0f && ebm_tensor_numel(view) == 64 * 64;
+        ebm_scope_end(ctx);
+        ebm_pool_stats(ctx, &live1, NULL, NULL);
+        snprintf(msg, sizeof msg, "scopes: kept tensors survive their scope; all device memory returns at the outer scope's end (%zu -> %zu bytes)",
+                 live0, live1);
+        check(alive && live1 == live0, msg);
+    }
 
     /* batch norm in training updates running statistics (momentum 0.1, unbiased variance), without
      * recording a graph for them */
