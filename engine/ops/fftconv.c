@@ -37,8 +37,13 @@ static ebm_status_t fft_fail(ebm_ctx_t *ctx, clfftStatus s, const char *what) {
 static ebm_status_t fft_ensure_setup(ebm_ctx_t *ctx) {
     if (ctx->fft_ready) return EBM_OK;
     if (fft_users == 0) {
+        /* what clfftInitSetupData does: that function is a plain C99 inline in clFFT.h with no
+         * external definition, so calling it fails to link in unoptimised builds */
         clfftSetupData sd;
-        clfftInitSetupData(&sd);
+        sd.major = clfftVersionMajor;
+        sd.minor = clfftVersionMinor;
+        sd.patch = clfftVersionPatch;
+        sd.debugFlags = 0;
         clfftStatus s = clfftSetup(&sd);
         if (s != CLFFT_SUCCESS) return fft_fail(ctx, s, "clfftSetup");
     }
