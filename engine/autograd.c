@@ -70,11 +70,9 @@ typedef struct {
 
 static int tlist_push(tlist_t *l, ebm_tensor_t *t) {
     if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 256;
-        ebm_tensor_t **it = realloc(l->items, cap * sizeof *it);
+        ebm_tensor_t **it = ebm_grow_array(l->items, &l->cap, sizeof *it, 256);
         if (!it) return -1;
         l->items = it;
-        l->cap = cap;
     }
     l->items[l->n++] = t;
     return 0;

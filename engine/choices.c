@@ -29,11 +29,9 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
         if (sscanf(line, "gemm %zu %zu %zu %zu %d %d %d", &g.m, &g.n, &g.k, &g.batch, &g.ta, &g.tb, &g.algo) == 7 && g.algo >= 1 &&
             g.algo <= 2) {
             if (ctx->n_gemm_choices == ctx->cap_gemm_choices) {
-                int cap = ctx->cap_gemm_choices ? 2 * ctx->cap_gemm_choices : 32;
-                struct ebm_gemm_choice *nc = realloc(ctx->gemm_choices, cap * sizeof *nc);
+                struct ebm_gemm_choice *nc = ebm_grow_array(ctx->gemm_choices, &ctx->cap_gemm_choices, sizeof *nc, 32);
                 if (!nc) break;
                 ctx->gemm_choices = nc;
-                ctx->cap_gemm_choices = cap;
             }
             ctx->gemm_choices[ctx->n_gemm_choices++] = g;
         } else if (sscanf(line, "conv %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &c.kind, &q->N, &q->C, &q->H, &q->W,
@@ -41,11 +39,9 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
                           &q->p.dil_h, &q->p.dil_w, &c.algo) == 17 &&
                    c.algo >= 1 && c.algo <= 3 && c.kind >= 0 && c.kind <= 2) {
             if (ctx->n_conv_choices == ctx->cap_conv_choices) {
-                int cap = ctx->cap_conv_choices ? 2 * ctx->cap_conv_choices : 16;
-                struct ebm_conv_choice *nc = realloc(ctx->conv_choices, cap * sizeof *nc);
+                struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
                 if (!nc) break;
                 ctx->conv_choices = nc;
-                ctx->cap_conv_choices = cap;
             }
             ctx->conv_choices[ctx->n_conv_choices++] = c;
         }

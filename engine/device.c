@@ -323,11 +323,9 @@ static void prof_add(ebm_ctx_t *ctx, const char *name, double ms) {
             return;
         }
     if (ctx->n_prof == ctx->cap_prof) {
-        int cap = ctx->cap_prof ? 2 * ctx->cap_prof : 32;
-        struct ebm_prof_entry *t = realloc(ctx->prof_table, cap * sizeof *t);
+        struct ebm_prof_entry *t = ebm_grow_array(ctx->prof_table, &ctx->cap_prof, sizeof *t, 32);
         if (!t) return;
         ctx->prof_table = t;
-        ctx->cap_prof = cap;
     }
     ctx->prof_table[ctx->n_prof++] = (struct ebm_prof_entry){name, ms, 1};
 }
@@ -616,15 +614,13 @@ cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *def
         return NULL;
     }
     if (ctx->n_variants == ctx->cap_variants) {
-        int cap = ctx->cap_variants ? 2 * ctx->cap_variants : 32;
-        struct ebm_kernel_variant *v = realloc(ctx->variants, cap * sizeof *v);
+        struct ebm_kernel_variant *v = ebm_grow_array(ctx->variants, &ctx->cap_variants, sizeof *v, 32);
         if (!v) {
             clReleaseKernel(k);
             ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
             return NULL;
         }
         ctx->variants = v;
-        ctx->cap_variants = cap;
     }
     struct ebm_kernel_variant *v = &ctx->variants[ctx->n_variants++];
     v->id = (int)id;

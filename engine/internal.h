@@ -158,6 +158,10 @@ struct ebm_ctx {
     int n_prof, cap_prof;
 };
 
+/* Doubles a growable array (capacity *cap, at least `initial`): returns the new array, or NULL
+ * (the old array and *cap untouched) when memory runs out. Call when the array is full. */
+void *ebm_grow_array(void *items, int *cap, size_t elem, int initial);
+
 /* ---- errors ---- */
 /* Records the first error on ctx (sticky), logs it, returns st. */
 ebm_status_t ebm_fail(ebm_ctx_t *ctx, ebm_status_t st, const char *fmt, ...)

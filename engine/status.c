@@ -111,3 +111,10 @@ const char *ebm_cl_error_name(int e) {
     default: return "unknown OpenCL error";
     }
 }
+
+void *ebm_grow_array(void *items, int *cap, size_t elem, int initial) {
+    int n = *cap ? 2 * *cap : initial;
+    void *p = realloc(items, (size_t)n * elem);
+    if (p) *cap = n;
+    return p;
+}

@@ -115,11 +115,9 @@ void ebm_pool_stats(const ebm_ctx_t *ctx, size_t *live, size_t *cached, size_t *
 static void scope_add(ebm_ctx_t *ctx, ebm_tensor_t *t, int depth) {
     ebm_scope_list_t *s = &ctx->scopes[depth];
     if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 64;
-        ebm_tensor_t **items = realloc(s->items, cap * sizeof *items);
+        ebm_tensor_t **items = ebm_grow_array(s->items, &s->cap, sizeof *items, 64);
         EBM_ASSERT(items);
         s->items = items;
-        s->cap = cap;
     }
     t->scope = depth;
     t->scope_slot = s->n;

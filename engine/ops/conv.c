@@ -215,14 +215,12 @@ static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_
         ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms, tile %.3f ms -> %d",
                         (int)kind, g->N, g->C, g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, algo);
         if (ctx->n_conv_choices == ctx->cap_conv_choices) {
-            int cap = ctx->cap_conv_choices ? 2 * ctx->cap_conv_choices : 16;
-            struct ebm_conv_choice *nc = realloc(ctx->conv_choices, cap * sizeof *nc);
+            struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
             if (!nc) {
                 ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
                 return NULL;
             }
             ctx->conv_choices = nc;
-            ctx->cap_conv_choices = cap;
         }
         struct ebm_conv_choice *c = &ctx->conv_choices[ctx->n_conv_choices++];
         memset(c, 0, sizeof *c);

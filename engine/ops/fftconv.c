@@ -87,15 +87,13 @@ static clfftPlanHandle get_plan(ebm_ctx_t *ctx, int fh, int fw, int batch, int i
         return 0;
     }
     if (ctx->n_fft_plans == ctx->cap_fft_plans) {
-        int cap = ctx->cap_fft_plans ? 2 * ctx->cap_fft_plans : 16;
-        ebm_fft_plan_t *np = realloc(ctx->fft_plans, cap * sizeof *np);
+        ebm_fft_plan_t *np = ebm_grow_array(ctx->fft_plans, &ctx->cap_fft_plans, sizeof *np, 16);
         if (!np) {
             clfftDestroyPlan(&plan);
             ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
             return 0;
         }
         ctx->fft_plans = np;
-        ctx->cap_fft_plans = cap;
     }
     ctx->fft_plans[ctx->n_fft_plans++] = (ebm_fft_plan_t){fh, fw, batch, inverse, plan};
     return plan;

@@ -114,11 +114,9 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
         if (ctx->status != EBM_OK) return ctx->status;
         algo = t[1] <= t[2] ? 1 : 2;
         if (ctx->n_gemm_choices == ctx->cap_gemm_choices) {
-            int cap = ctx->cap_gemm_choices ? 2 * ctx->cap_gemm_choices : 32;
-            struct ebm_gemm_choice *nc = realloc(ctx->gemm_choices, cap * sizeof *nc);
+            struct ebm_gemm_choice *nc = ebm_grow_array(ctx->gemm_choices, &ctx->cap_gemm_choices, sizeof *nc, 32);
             if (!nc) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
             ctx->gemm_choices = nc;
-            ctx->cap_gemm_choices = cap;
         }
         ctx->gemm_choices[ctx->n_gemm_choices++] = (struct ebm_gemm_choice){m, n, k, batch, ta, tb, algo};
         ebm_choices_save(ctx);
