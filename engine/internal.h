@@ -193,6 +193,8 @@ cl_event *ebm_profile_event(ebm_ctx_t *ctx, const char *name);
 /* ---- tensors ---- */
 ebm_tensor_t *ebm_tensor_view(ebm_tensor_t *base, int ndim, const int *shape, size_t off);
 ebm_tensor_t *ebm_tensor_like(ebm_tensor_t *x);
+/* Zeros outside every scope (lives until freed or ebm_ctx_free): parameter, optimizer and buffer state. */
+ebm_tensor_t *ebm_tensor_zeros_unscoped(ebm_ctx_t *ctx, int ndim, const int *shape);
 int ebm_tensor_live_requires_grad(const ebm_tensor_t *t);
 int ebm_shape_eq(int na, const int *a, int nb, const int *b);
 size_t ebm_shape_numel(int ndim, const int *shape);

@@ -20,13 +20,8 @@ struct ebm_ema {
 
 #define N_PARTIALS 256
 
-static ebm_tensor_t *persistent_zeros(ebm_ctx_t *ctx, size_t n) {
-    int saved = ctx->depth;
-    ctx->depth = 0;   /* optimizer state outlives every scope */
-    ebm_tensor_t *t = ebm_tensor_zeros(ctx, 1, (int[]){(int)n});
-    ctx->depth = saved;
-    return t;
-}
+/* optimizer state outlives every scope */
+static ebm_tensor_t *persistent_zeros(ebm_ctx_t *ctx, size_t n) { return ebm_tensor_zeros_unscoped(ctx, 1, (int[]){(int)n}); }
 
 ebm_optim_t *ebm_optim_new(ebm_params_t *ps, const ebm_optim_config_t *cfg) {
     ebm_tensor_t *flat = ebm_params_flat(ps);

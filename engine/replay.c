@@ -30,10 +30,7 @@ ebm_replay_t *ebm_replay_new(ebm_ctx_t *ctx, int ndim, const int *sample_shape, 
         rb->shape[i + 1] = sample_shape[i];
         rb->row_len *= sample_shape[i];
     }
-    int saved = ctx->depth;
-    ctx->depth = 0;   /* the buffer outlives every scope */
-    rb->storage = ebm_tensor_zeros(ctx, rb->ndim, rb->shape);
-    ctx->depth = saved;
+    rb->storage = ebm_tensor_zeros_unscoped(ctx, rb->ndim, rb->shape);   /* outlives every scope */
     if (!rb->storage) {
         free(rb);
         return NULL;

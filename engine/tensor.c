@@ -256,6 +256,14 @@ ebm_tensor_t *ebm_tensor_like(ebm_tensor_t *x) {
     return x ? ebm_tensor_new(x->ctx, x->ndim, x->shape) : NULL;
 }
 
+ebm_tensor_t *ebm_tensor_zeros_unscoped(ebm_ctx_t *ctx, int ndim, const int *shape) {
+    int saved = ctx->depth;
+    ctx->depth = 0;
+    ebm_tensor_t *t = ebm_tensor_zeros(ctx, ndim, shape);
+    ctx->depth = saved;
+    return t;
+}
+
 ebm_tensor_t *ebm_tensor_zeros(ebm_ctx_t *ctx, int ndim, const int *shape) {
     return ebm_tensor_full(ctx, ndim, shape, 0.0f);
 }
@@ -480,21 +488,22 @@ ebm_status_t ebm_params_finalize(ebm_params_t *ps) {
     ebm_ctx_t *ctx = ps->ctx;
     if (ps->finalized) return EBM_OK;
     if (ctx->status != EBM_OK) return ctx->status;
-    int saved = ctx->depth;   /* parameter storage lives outside every scope */
-    ctx->depth = 0;
+    /* parameter storage, and the views into it, live outside every scope */
     size_t total = ps->total ? ps->total : 1;
-    ps->flat = ebm_tensor_zeros(ctx, 1, (int[]){(int)total});
-    ps->flat_grad = ebm_tensor_zeros(ctx, 1, (int[]){(int)total});
-    if (ps->flat && ps->flat_grad) {
-        for (int i = 0; i < ps->n; i++) {
-            ebm_tensor_t *t = ps->vals[i];
-            t->buf = ps->flat->buf;
-            t->base = ps->flat;
-            scope_add(ctx, t, 0);
-            ps->grads[i] = ebm_tensor_view(ps->flat_grad, t->ndim, t->shape, t->off);
-        }
+    ps->flat = ebm_tensor_zeros_unscoped(ctx, 1, (int[]){(int)total});
+    ps->flat_grad = ebm_tensor_zeros_unscoped(ctx, 1, (int[]){(int)total});
+    for (int i = 0; ps->flat && ps->flat_grad && i < ps->n; i++) {
+        ebm_tensor_t *t = ps->vals[i], *g = tensor_alloc_struct(ctx, t->ndim, t->shape);
+        if (!g) break;
+        t->buf = ps->flat->buf;
+        t->base = ps->flat;
+        scope_add(ctx, t, 0);
+        g->buf = ps->flat_grad->buf;
+        g->off = t->off;
+        g->base = ps->flat_grad;
+        scope_add(ctx, g, 0);
+        ps->grads[i] = g;
     }
-    ctx->depth = saved;
     if (ctx->status == EBM_OK) ps->finalized = 1;
     return ctx->status;
 }
