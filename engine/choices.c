@@ -1,7 +1,8 @@
 /* choices.c — the measured fastest GEMM and convolution algorithms, saved per device next to the
- * kernel cache (one text line per choice, written atomically), so later processes on the same
- * device and driver make the same choices: the same arithmetic, run after run. Lines that do not
- * parse are ignored; EBM_KERNEL_CACHE=off disables the file. */
+ * kernel cache when a context that made new choices ends (one text line per choice, written
+ * atomically), so later processes on the same device and driver make the same choices: the same
+ * arithmetic, run after run. Lines that do not parse are ignored; EBM_KERNEL_CACHE=off disables the
+ * file. */
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"

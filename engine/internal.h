@@ -52,7 +52,7 @@ struct ebm_conv_choice {
     int kind, algo;     /* kind 0 forward, 1 input-grad, 2 weight-grad; algo 1 im2col+GEMM, 2 FFT, 3 tile path */
 };
 
-/* Loads the choices saved for this device (at context creation); saves them after a new one. */
+/* Loads the choices saved for this device (at context creation); saves them (at ebm_ctx_free, when new ones were made). */
 void ebm_choices_load(ebm_ctx_t *ctx);
 void ebm_choices_save(ebm_ctx_t *ctx);
 
@@ -148,6 +148,7 @@ struct ebm_ctx {
     int n_gemm_choices, cap_gemm_choices;
     struct ebm_conv_choice *conv_choices;   /* measured fastest convolution algorithm (conv.c) */
     int n_conv_choices, cap_conv_choices;
+    int choices_dirty;                      /* a new choice since loading: saved by ebm_ctx_free */
     struct ebm_fft_plan *fft_plans;         /* baked clFFT plans (fftconv.c) */
     int n_fft_plans, cap_fft_plans, fft_ready;
     cl_event *events;

@@ -227,7 +227,7 @@ static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_
         c->g = *g;
         c->kind = (int)kind;
         c->algo = algo;
-        ebm_choices_save(ctx);
+        ctx->choices_dirty = 1;
     }
     return run_algo(ctx, kind, algo, g, a, b);
 }

@@ -119,7 +119,7 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
             ctx->gemm_choices = nc;
         }
         ctx->gemm_choices[ctx->n_gemm_choices++] = (struct ebm_gemm_choice){m, n, k, batch, ta, tb, algo};
-        ebm_choices_save(ctx);
+        ctx->choices_dirty = 1;
         ebm_log_message(EBM_LOG_DEBUG, "gemm %zux%zux%zu batch %zu ta %d tb %d: CLBlast %.3f ms, tile %.3f ms", m, n, k, batch,
                         ta, tb, t[1] * 1e3, t[2] * 1e3);
         if (algo == 2) return EBM_OK;   /* the last run was the tile kernel: C already holds its result */
