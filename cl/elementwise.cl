@@ -100,27 +100,26 @@ static float fn_eval(int fn, int order, float x, float a, float b) {
     return NAN;
 }
 
-/* Built once per (function, order) with -DFN=<code> -DORDER=<n> (engine/ops/elementwise.c), so the
- * switch in fn_eval folds away and the compiler can vectorise the body; without them the codes
- * come from the arguments. */
-#ifdef FN
-#define FN_OF(fn) FN
-#define ORDER_OF(order) ORDER
-#else
-#define FN_OF(fn) (fn)
-#define ORDER_OF(order) (order)
+/* Each kernel here is built as a variant (engine/ops/elementwise.c): the unary ones once per
+ * (function, order) with -DFN=<code> -DORDER=<n>, so the switch in fn_eval folds away and the
+ * compiler can vectorise the body; the binary ones once per -DOP=<code>. The defaults below only
+ * let the file compile for the other family's variants. */
+#ifndef FN
+#define FN FN_AFFINE
+#endif
+#ifndef ORDER
+#define ORDER 0
 #endif
 
-kernel void unary(global float *y, ulong yo, global const float *x, ulong xo, int fn, int order, float a,
-                  float b, ulong n) {
+kernel void unary(global float *y, ulong yo, global const float *x, ulong xo, float a, float b, ulong n) {
     size_t i = get_global_id(0);
-    if (i < n) y[yo + i] = fn_eval(FN_OF(fn), ORDER_OF(order), x[xo + i], a, b);
+    if (i < n) y[yo + i] = fn_eval(FN, ORDER, x[xo + i], a, b);
 }
 
 kernel void unary_mul(global float *y, ulong yo, global const float *g, ulong go, global const float *x,
-                      ulong xo, int fn, int order, float a, float b, ulong n) {
+                      ulong xo, float a, float b, ulong n) {
     size_t i = get_global_id(0);
-    if (i < n) y[yo + i] = g[go + i] * fn_eval(FN_OF(fn), ORDER_OF(order), x[xo + i], a, b);
+    if (i < n) y[yo + i] = g[go + i] * fn_eval(FN, ORDER, x[xo + i], a, b);
 }
 
 #define OP_ADD 0

@@ -48,10 +48,9 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
     snprintf(defines, sizeof defines, "-DFN=%d -DORDER=%d", (int)fn, order);
     cl_kernel k = ebm_kernel_variant(ctx, g ? EBM_K_UNARY_MUL : EBM_K_UNARY, defines);
     if (!k) return NULL;
-    ebm_status_t st = g ? ebm_kargs(ctx, k, "mlmlmliiffl", y->buf, y->off, g->buf, g->off, x->buf, x->off, (int)fn, order,
-                                    (double)a, (double)b, x->numel)
-                        : ebm_kargs(ctx, k, "mlmliiffl", y->buf, y->off, x->buf, x->off, (int)fn, order, (double)a,
-                                    (double)b, x->numel);
+    ebm_status_t st = g ? ebm_kargs(ctx, k, "mlmlmlffl", y->buf, y->off, g->buf, g->off, x->buf, x->off, (double)a,
+                                    (double)b, x->numel)
+                        : ebm_kargs(ctx, k, "mlmlffl", y->buf, y->off, x->buf, x->off, (double)a, (double)b, x->numel);
     if (st != EBM_OK || ebm_launch1(ctx, k, x->numel) != EBM_OK) return NULL;
     ebm_node_t *n = g ? ebm_record(y, "unary_mul", unary_mul_backward, 2, (ebm_tensor_t *[]){g, x})
                       : ebm_record(y, "unary", unary_backward, 1, &x);
