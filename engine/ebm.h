@@ -21,4 +21,5 @@
 #include "ebm_optim.h"
 #include "ebm_io.h"
 #include "ebm_replay.h"
+#include "ebm_augment.h"
 #endif

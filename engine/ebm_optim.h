@@ -41,6 +41,9 @@ ebm_tensor_t *ebm_optim_last_grad_norm(const ebm_optim_t *opt);
 /* Optimizer state as flat tensors (for checkpoints): index 0, 1 = first/second moment or sum. */
 ebm_tensor_t *ebm_optim_state(const ebm_optim_t *opt, int index);
 void ebm_optim_set_steps(ebm_optim_t *opt, long steps);
+/* learning rate for the following steps (divergence rollbacks may lower it) */
+void ebm_optim_set_lr(ebm_optim_t *opt, float lr);
+float ebm_optim_lr(const ebm_optim_t *opt);
 
 ebm_ema_t *ebm_ema_new(ebm_params_t *ps, float decay);
 void ebm_ema_free(ebm_ema_t *ema);

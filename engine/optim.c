@@ -62,6 +62,8 @@ void ebm_optim_free(ebm_optim_t *o) {
 
 long ebm_optim_steps(const ebm_optim_t *o) { return o->steps; }
 void ebm_optim_set_steps(ebm_optim_t *o, long steps) { o->steps = steps; }
+void ebm_optim_set_lr(ebm_optim_t *o, float lr) { o->cfg.lr = lr; }
+float ebm_optim_lr(const ebm_optim_t *o) { return o->cfg.lr; }
 ebm_tensor_t *ebm_optim_last_grad_norm(const ebm_optim_t *o) { return o->norm; }
 ebm_tensor_t *ebm_optim_state(const ebm_optim_t *o, int i) { return i == 0 ? o->s0 : (i == 1 ? o->s1 : NULL); }
 

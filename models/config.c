@@ -123,6 +123,20 @@ ebm_status_t ebm_config_load(ebm_config_t *c, const char *path, char *err, size_
     return EBM_OK;
 }
 
+ebm_status_t ebm_config_load_string(ebm_config_t *c, const char *text, const char *origin, char *err, size_t errn) {
+    parse_state_t s = {c, "", 0};
+    int r = ini_parse_string(text, on_entry, &s);
+    if (r == -2) {
+        snprintf(err, errn, "%s: out of memory while parsing", origin);
+        return EBM_STATUS_OUT_OF_MEMORY;
+    }
+    if (r != 0) {
+        snprintf(err, errn, "%s:%d: %s", origin, r, s.failed ? s.msg : "malformed line (expected [section] or key = value)");
+        return EBM_STATUS_FORMAT;
+    }
+    return EBM_OK;
+}
+
 ebm_status_t ebm_config_set(ebm_config_t *c, const char *a, char *err, size_t errn) {
     const char *dot = strchr(a, '.'), *eq = strchr(a, '=');
     if (!dot || !eq || dot > eq || dot == a || eq == dot + 1) {

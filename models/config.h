@@ -30,6 +30,8 @@ typedef struct ebm_config ebm_config_t;
 ebm_config_t *ebm_config_new(const ebm_config_key_t *keys);
 void ebm_config_free(ebm_config_t *cfg);
 ebm_status_t ebm_config_load(ebm_config_t *cfg, const char *path, char *err, size_t errn);
+/* The same from INI text (a checkpoint's saved config); origin names it in messages. */
+ebm_status_t ebm_config_load_string(ebm_config_t *cfg, const char *text, const char *origin, char *err, size_t errn);
 /* "section.key=value" */
 ebm_status_t ebm_config_set(ebm_config_t *cfg, const char *assignment, char *err, size_t errn);
 /* The whole configuration as INI, each key with its help as a comment. */

@@ -1,20 +1,36 @@
 /* ebm_main.c — the `ebm` command-line program.
  *
- *   ebm devices                 list every OpenCL platform and device
+ *   ebm devices                                   list every OpenCL platform and device
+ *   ebm train CONFIG [--device D] [--set s.k=v]... [--out DIR]   train (a config of configs/)
+ *   ebm train --resume DIR [--set s.k=v]...       continue a run (e.g. --set run.iters=4000)
+ *   ebm train [CONFIG] --print-config             the full configuration, every default shown
+ *   ebm sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--out PNG]
+ *   ebm score CHECKPOINT DATA [--out CSV]         per-example energy and |grad_x E|^2
+ *   ebm eval CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--min-per-mode N]
  *   ebm --version
- *
- * Training, sampling and scoring commands arrive with the Langevin training stack. */
+ */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "ebm.h"
+#include "train.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ebm <command> [options]\n"
             "commands:\n"
-            "  devices      list OpenCL platforms and devices (select one with --device or EBM_DEVICE:\n"
-            "               pocl, nvidia, amd, intel, cpu, gpu, P:D, or a name substring)\n"
-            "  --version    print the version\n");
+            "  devices                       list OpenCL platforms and devices (select one with --device or\n"
+            "                                EBM_DEVICE: pocl, nvidia, amd, intel, cpu, gpu, P:D, or a name substring)\n"
+            "  train CONFIG [--out DIR] [--set section.key=value]... [--device D]\n"
+            "  train --resume DIR [--set section.key=value]... [--device D]\n"
+            "  train [CONFIG] --print-config print the full configuration with every default\n"
+            "  sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--raw] [--seed S]\n"
+            "                    [--out PNG]  Langevin samples (EMA weights unless --raw) as a PNG grid or heat map\n"
+            "  score CHECKPOINT DATA [--out CSV] [--raw]   energy and |grad_x E|^2 of every example (data as in\n"
+            "                                [data] source: IDX, CSV, image folder, toy:NAME)\n"
+            "  eval CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--min-per-mode N] [--raw]\n"
+            "                                2-D mixtures: modes covered and high-quality sample fraction\n"
+            "  --version                     print the version\n");
 }
 
 static int cmd_devices(int argc, char **argv) {
@@ -40,21 +56,150 @@ static int cmd_devices(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_train(int argc, char **argv) {
+    const char *config = NULL, *out = NULL, *resume = NULL, *device = NULL;
+    const char *sets[64];
+    int n_sets = 0, print = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--out") && has) out = argv[++i];
+        else if (!strcmp(a, "--resume") && has) resume = argv[++i];
+        else if (!strcmp(a, "--device") && has) device = argv[++i];
+        else if (!strcmp(a, "--set") && has && n_sets < 64) sets[n_sets++] = argv[++i];
+        else if (!strcmp(a, "--print-config")) print = 1;
+        else if (a[0] != '-' && !config) config = a;
+        else {
+            fprintf(stderr, "ebm train: unexpected argument \"%s\"\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!config && !resume && !print) {
+        fprintf(stderr, "ebm train: give a CONFIG file (see configs/) or --resume DIR\n");
+        return 2;
+    }
+    if (config && resume) {
+        fprintf(stderr, "ebm train: --resume takes the config saved in the checkpoint; change it with --set, not a CONFIG file\n");
+        return 2;
+    }
+    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    char err[1024];
+    int rc = 1;
+    if (!cfg) return 1;
+    if (resume) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
+        if (!ebm_checkpoint_load_config(path, cfg)) goto done;
+    } else if (config && ebm_config_load(cfg, config, err, sizeof err) != EBM_OK) {
+        fprintf(stderr, "ebm: %s\n", err);
+        goto done;
+    }
+    for (int i = 0; i < n_sets; i++)
+        if (ebm_config_set(cfg, sets[i], err, sizeof err) != EBM_OK) {
+            fprintf(stderr, "ebm: %s\n", err);
+            rc = 2;
+            goto done;
+        }
+    if (print) {
+        ebm_config_print(cfg, stdout);
+        rc = 0;
+        goto done;
+    }
+    char def_out[1024];
+    if (!out && !resume) {   /* runs/<config name without .ini> */
+        const char *base = strrchr(config, '/');
+        base = base ? base + 1 : config;
+        int len = (int)strcspn(base, ".");
+        snprintf(def_out, sizeof def_out, "runs/%.*s", len, base);
+        out = def_out;
+    }
+    rc = ebm_train(cfg, device, out, resume);
+done:
+    ebm_config_free(cfg);
+    return rc;
+}
+
+/* shared options of sample and eval */
+static int sample_opts(int argc, char **argv, int first, ebm_sample_opts_t *o, const char **device, int *min_per_mode,
+                       const char *cmd) {
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--n") && has) o->n = atoi(argv[++i]);
+        else if (!strcmp(a, "--steps") && has) o->steps = atoi(argv[++i]);
+        else if (!strcmp(a, "--init") && has) o->init = argv[++i];
+        else if (!strcmp(a, "--augment-every") && has) o->augment_every = atoi(argv[++i]);
+        else if (!strcmp(a, "--seed") && has) o->seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--out") && has) o->out = argv[++i];
+        else if (!strcmp(a, "--device") && has) *device = argv[++i];
+        else if (!strcmp(a, "--raw")) o->raw = 1;
+        else if (min_per_mode && !strcmp(a, "--min-per-mode") && has) *min_per_mode = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "ebm %s: unexpected argument \"%s\"\n", cmd, a);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* a run directory stands for its checkpoint */
+static const char *checkpoint_path(const char *arg, char *buf, size_t n) {
+    size_t len = strlen(arg);
+    if (len > 12 && !strcmp(arg + len - 12, ".safetensors")) return arg;
+    snprintf(buf, n, "%s/checkpoint.safetensors", arg);
+    return buf;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "devices")) return cmd_devices(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "--version")) {
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "devices")) return cmd_devices(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sample") || !strcmp(cmd, "eval")) {
+        if (argc < 3 || argv[2][0] == '-') {
+            fprintf(stderr, "ebm %s: give a CHECKPOINT (a run directory or its checkpoint.safetensors)\n", cmd);
+            return 2;
+        }
+        ebm_sample_opts_t o = {.steps = -1, .augment_every = -1};
+        const char *device = NULL;
+        int mpm = 0;
+        char buf[1200];
+        if (!sample_opts(argc, argv, 3, &o, &device, !strcmp(cmd, "eval") ? &mpm : NULL, cmd)) return 2;
+        const char *ck = checkpoint_path(argv[2], buf, sizeof buf);
+        return !strcmp(cmd, "sample") ? ebm_sample(ck, device, &o) : ebm_eval(ck, device, &o, mpm);
+    }
+    if (!strcmp(cmd, "score")) {
+        if (argc < 4 || argv[2][0] == '-' || argv[3][0] == '-') {
+            fprintf(stderr, "ebm score: give a CHECKPOINT and DATA\n");
+            return 2;
+        }
+        const char *out = NULL, *device = NULL;
+        int raw = 0;
+        for (int i = 4; i < argc; i++) {
+            if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+            else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
+            else if (!strcmp(argv[i], "--raw")) raw = 1;
+            else {
+                fprintf(stderr, "ebm score: unexpected argument \"%s\"\n", argv[i]);
+                return 2;
+            }
+        }
+        char buf[1200];
+        return ebm_score(checkpoint_path(argv[2], buf, sizeof buf), argv[3], device, out, raw);
+    }
+    if (!strcmp(cmd, "--version")) {
         printf("ebm %s\n", EBM_VERSION);
         return 0;
     }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "ebm: unknown command \"%s\"\n", argv[1]);
+    fprintf(stderr, "ebm: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;
 }

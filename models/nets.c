@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef enum { NET_MLP, NET_CONV, NET_MULTI } net_kind_t;
 
@@ -16,7 +17,31 @@ struct ebm_net {
     int fan_in[MAX_LAYERS], stride[MAX_LAYERS];
     int n_sub;
     ebm_net_t *sub[MAX_SCALES];
+    int act;   /* activation between layers (ebm_net_set_activation) */
 };
+
+enum { ACT_SWISH, ACT_LRELU, ACT_RELU, ACT_ELU, ACT_SOFTPLUS };
+static const char *act_names[] = {"swish", "lrelu", "relu", "elu", "softplus"};
+
+ebm_status_t ebm_net_set_activation(ebm_net_t *n, const char *name) {
+    int a = -1;
+    for (int i = 0; i < (int)(sizeof act_names / sizeof *act_names); i++)
+        if (!strcmp(name, act_names[i])) a = i;
+    if (a < 0) return EBM_STATUS_INVALID_ARGUMENT;
+    n->act = a;
+    for (int i = 0; i < n->n_sub; i++) ebm_net_set_activation(n->sub[i], name);
+    return EBM_OK;
+}
+
+static ebm_tensor_t *act(const ebm_net_t *n, ebm_tensor_t *x) {
+    switch (n->act) {
+    case ACT_LRELU: return ebm_leaky_relu(x, 0.2f);
+    case ACT_RELU: return ebm_relu(x);
+    case ACT_ELU: return ebm_elu(x, 1.0f);
+    case ACT_SOFTPLUS: return ebm_softplus(x);
+    default: return ebm_swish(x);
+    }
+}
 
 static ebm_net_t *net_new(net_kind_t kind) {
     ebm_net_t *n = calloc(1, sizeof *n);
@@ -115,11 +140,11 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
     case NET_MLP:
         for (int l = 0; l < n->n_layers; l++) {
             h = ebm_linear(h, n->w[l], n->b[l]);
-            if (l + 1 < n->n_layers) h = ebm_swish(h);
+            if (l + 1 < n->n_layers) h = act(n, h);
         }
         return ebm_reshape(h, 1, &B);
     case NET_CONV:
-        for (int l = 0; l < 4; l++) h = ebm_swish(ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(n->stride[l], 1)));
+        for (int l = 0; l < 4; l++) h = act(n, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(n->stride[l], 1)));
         h = ebm_mean(h, 0xCu, 0);   /* (B, 4b) */
         return ebm_reshape(ebm_linear(h, n->w[4], n->b[4]), 1, &B);
     case NET_MULTI: {

@@ -25,6 +25,10 @@ ebm_net_t *ebm_net_convnet(ebm_params_t *ps, const char *prefix, int cin, int ba
 /* E(x) = sum_s E_s(avgpool2^s(x)), one convnet per scale (torch_reference.py MultiScale). */
 ebm_net_t *ebm_net_multiscale(ebm_params_t *ps, const char *prefix, int cin, int base, int scales);
 
+/* Activation between layers: "swish" (default; nn.SiLU), "lrelu" (nn.LeakyReLU(0.2)), "relu", "elu",
+ * "softplus". EBM_STATUS_INVALID_ARGUMENT for other names. */
+ebm_status_t ebm_net_set_activation(ebm_net_t *net, const char *name);
+
 /* PyTorch's default init for Linear and Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
  * (kaiming_uniform with a = sqrt(5)) and biases. */
 ebm_status_t ebm_net_init(ebm_net_t *net, ebm_rng_t *rng);

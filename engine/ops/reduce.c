@@ -138,7 +138,7 @@ ebm_tensor_t *ebm_max_to(ebm_tensor_t *x, int nd, const int *shape) {
 
 static ebm_tensor_t *sum_axes(ebm_tensor_t *x, unsigned mask, int keepdim, int mean) {
     if (!x || x->ctx->status != EBM_OK) return NULL;
-    int kept[4], nk = 0, t[4];
+    int kept[4], nk = 0, t[4] = {1, 1, 1, 1};
     size_t count = 1;
     for (int i = 0; i < x->ndim; i++) {
         if (mask & (1u << i)) {

@@ -1,0 +1,314 @@
+/* data.c — data sources for training and scoring (data.h). */
+#include "data.h"
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stb_image.h>
+#include <stb_image_resize.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static ebm_status_t open_idx(ebm_dataset_t *ds, const char *path, const ebm_data_opts_t *o, char *err, size_t errn) {
+    ebm_idx_t idx;
+    ebm_status_t st = ebm_idx_read(path, &idx, err, errn);
+    if (st != EBM_OK) return st;
+    int C, H, W;
+    if (idx.ndim == 3) C = 1, H = idx.dims[1], W = idx.dims[2];
+    else if (idx.ndim == 4) C = idx.dims[1], H = idx.dims[2], W = idx.dims[3];
+    else {
+        snprintf(err, errn, "%s: IDX data has %d dimensions; images need (N, H, W) or (N, C, H, W)", path, idx.ndim);
+        ebm_idx_free(&idx);
+        return EBM_STATUS_FORMAT;
+    }
+    if (o->size && (o->size != H || o->size != W)) {
+        snprintf(err, errn, "%s: images are %dx%d but [data] size = %d (IDX images are not resized; set size = 0 or %d)", path, H,
+                 W, o->size, H);
+        ebm_idx_free(&idx);
+        return EBM_STATUS_INVALID_ARGUMENT;
+    }
+    ds->n = idx.dims[0];
+    ds->ndim = 3;
+    ds->shape[0] = C, ds->shape[1] = H, ds->shape[2] = W;
+    ds->sample_numel = (size_t)C * H * W;
+    if (o->limit > 0 && o->limit < ds->n) ds->n = o->limit;
+    ds->x = malloc(sizeof(float) * ds->sample_numel * ds->n);
+    if (!ds->x) {
+        ebm_idx_free(&idx);
+        snprintf(err, errn, "%s: out of memory", path);
+        return EBM_STATUS_OUT_OF_MEMORY;
+    }
+    for (size_t i = 0; i < ds->sample_numel * ds->n; i++) ds->x[i] = idx.data[i] / 255.0f;
+    ebm_idx_free(&idx);
+    return EBM_OK;
+}
+
+static ebm_status_t open_toy(ebm_dataset_t *ds, const char *name, const ebm_data_opts_t *o, char *err, size_t errn) {
+    ds->n = o->toy_n > 0 ? o->toy_n : 50000;
+    ds->ndim = 1;
+    ds->shape[0] = 2;
+    ds->sample_numel = 2;
+    ds->toy = 1;
+    snprintf(ds->toy_name, sizeof ds->toy_name, "%s", name);
+    ds->x = malloc(sizeof(float) * 2 * ds->n);
+    if (!ds->x) return EBM_STATUS_OUT_OF_MEMORY;
+    ebm_rng_t r = ebm_rng_make(o->seed, 0x7079ull);
+    return ebm_toy_sample(name, &r, ds->x, (size_t)ds->n, err, errn);
+}
+
+ebm_status_t ebm_csv_read(const char *path, float **rows, int *n_rows, int *n_cols, char *err, size_t errn) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
+        return EBM_STATUS_IO;
+    }
+    char *line = NULL;
+    size_t cap = 0, n = 0, alloc = 0;
+    int cols = -1, lineno = 0;
+    float *data = NULL;
+    ebm_status_t st = EBM_OK;
+    while (getline(&line, &cap, f) > 0) {
+        lineno++;
+        char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p == '\n' || *p == '\r' || *p == 0 || *p == '#') continue;
+        int c = 0, numeric = 1;
+        for (char *q = p;;) {
+            char *end;
+            errno = 0;
+            double v = strtod(q, &end);
+            while (*end == ' ' || *end == '\t') end++;
+            if (end == q || errno || (*end && *end != ',' && *end != '\n' && *end != '\r')) {
+                numeric = 0;
+                break;
+            }
+            if (n + (size_t)c + 1 > alloc) {
+                alloc = alloc ? 2 * alloc : 1024;
+                float *d = realloc(data, sizeof(float) * alloc);
+                if (!d) {
+                    st = EBM_STATUS_OUT_OF_MEMORY;
+                    snprintf(err, errn, "%s: out of memory", path);
+                    goto done;
+                }
+                data = d;
+            }
+            data[n + c++] = (float)v;
+            if (*end != ',') break;
+            q = end + 1;
+        }
+        if (!numeric) {
+            if (cols < 0 && n == 0 && lineno == 1) continue;   /* header */
+            snprintf(err, errn, "%s:%d: not a row of numbers: %.60s", path, lineno, p);
+            st = EBM_STATUS_FORMAT;
+            goto done;
+        }
+        if (cols >= 0 && c != cols) {
+            snprintf(err, errn, "%s:%d: %d columns, but the rows before have %d", path, lineno, c, cols);
+            st = EBM_STATUS_FORMAT;
+            goto done;
+        }
+        cols = c;
+        n += (size_t)c;
+    }
+    if (cols <= 0) {
+        snprintf(err, errn, "%s: no rows of numbers", path);
+        st = EBM_STATUS_FORMAT;
+    }
+done:
+    free(line);
+    fclose(f);
+    if (st != EBM_OK) {
+        free(data);
+        return st;
+    }
+    *rows = data;
+    *n_cols = cols;
+    *n_rows = (int)(n / (size_t)cols);
+    return EBM_OK;
+}
+
+static ebm_status_t open_csv(ebm_dataset_t *ds, const char *path, const ebm_data_opts_t *o, char *err, size_t errn) {
+    int rows, cols;
+    ebm_status_t st = ebm_csv_read(path, &ds->x, &rows, &cols, err, errn);
+    if (st != EBM_OK) return st;
+    ds->n = o->limit > 0 && o->limit < rows ? o->limit : rows;
+    ds->ndim = 1;
+    ds->shape[0] = cols;
+    ds->sample_numel = (size_t)cols;
+    return EBM_OK;
+}
+
+ebm_status_t ebm_image_read(const char *path, int C, int size, float *out, char *err, size_t errn) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
+        return EBM_STATUS_IO;
+    }
+    int w, h, comp;
+    unsigned char *px = stbi_load_from_file(f, &w, &h, &comp, C);
+    fclose(f);
+    if (!px) {
+        snprintf(err, errn, "%s: not a readable PNG/JPEG/BMP image (%s)", path, stbi_failure_reason());
+        return EBM_STATUS_FORMAT;
+    }
+    int s = w < h ? w : h, x0 = (w - s) / 2, y0 = (h - s) / 2;
+    float *crop = malloc(sizeof(float) * s * s * C), *res = malloc(sizeof(float) * size * size * C);
+    if (!crop || !res) {
+        free(crop), free(res), stbi_image_free(px);
+        snprintf(err, errn, "%s: out of memory", path);
+        return EBM_STATUS_OUT_OF_MEMORY;
+    }
+    for (int y = 0; y < s; y++)
+        for (int x = 0; x < s; x++)
+            for (int c = 0; c < C; c++) crop[((size_t)y * s + x) * C + c] = px[((size_t)(y + y0) * w + x + x0) * C + c] / 255.0f;
+    stbi_image_free(px);
+    int ok = s == size ? (memcpy(res, crop, sizeof(float) * s * s * C), 1)
+                       : stbir_resize_float(crop, s, s, 0, res, size, size, 0, C);
+    free(crop);
+    if (!ok) {
+        free(res);
+        snprintf(err, errn, "%s: resizing to %dx%d failed", path, size, size);
+        return EBM_STATUS_FORMAT;
+    }
+    for (int c = 0; c < C; c++)   /* HWC -> CHW, clamped (the resampling filter can overshoot) */
+        for (int i = 0; i < size * size; i++) {
+            float v = res[(size_t)i * C + c];
+            out[(size_t)c * size * size + i] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+    free(res);
+    return EBM_OK;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static ebm_status_t open_folder(ebm_dataset_t *ds, const char *dir, const ebm_data_opts_t *o, char *err, size_t errn) {
+    if (o->size <= 0) {
+        snprintf(err, errn, "%s: an image folder needs [data] size (the side of the square the images are resized to)", dir);
+        return EBM_STATUS_INVALID_ARGUMENT;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errn, "%s: cannot open: %s", dir, strerror(errno));
+        return EBM_STATUS_IO;
+    }
+    char **names = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!ends_with(e->d_name, ".png") && !ends_with(e->d_name, ".jpg") && !ends_with(e->d_name, ".jpeg") &&
+            !ends_with(e->d_name, ".bmp"))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **nn = realloc(names, sizeof(char *) * cap);
+            if (!nn) break;
+            names = nn;
+        }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    ebm_status_t st = EBM_OK;
+    if (n == 0) {
+        snprintf(err, errn, "%s: no .png, .jpg, .jpeg or .bmp files", dir);
+        st = EBM_STATUS_FORMAT;
+    }
+    qsort(names, (size_t)n, sizeof *names, cmp_str);   /* the same order on every machine */
+    int C = o->channels ? o->channels : 3, n_files = n;
+    if (o->limit > 0 && o->limit < n) n = o->limit;
+    ds->n = n;
+    ds->ndim = 3;
+    ds->shape[0] = C, ds->shape[1] = o->size, ds->shape[2] = o->size;
+    ds->sample_numel = (size_t)C * o->size * o->size;
+    if (st == EBM_OK && !(ds->x = malloc(sizeof(float) * ds->sample_numel * n))) st = EBM_STATUS_OUT_OF_MEMORY;
+    for (int i = 0; i < n && st == EBM_OK; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        st = ebm_image_read(path, C, o->size, ds->x + ds->sample_numel * i, err, errn);
+    }
+    for (int i = 0; i < n_files; i++) free(names[i]);
+    free(names);
+    return st;
+}
+
+ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_data_opts_t *o, char *err, size_t errn) {
+    memset(ds, 0, sizeof *ds);
+    ds->perm_epoch = -1;
+    snprintf(ds->source, sizeof ds->source, "%s", source);
+    ebm_status_t st;
+    if (!strcmp(source, "fashion-mnist")) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", EBM_FASHION_MNIST_DIR);
+        st = open_idx(ds, path, o, err, errn);
+        if (st == EBM_STATUS_IO)
+            snprintf(err + strlen(err), errn - strlen(err), " (install the Debian package dataset-fashion-mnist)");
+    } else if (!strncmp(source, "toy:", 4))
+        st = open_toy(ds, source + 4, o, err, errn);
+    else if (is_dir(source))
+        st = open_folder(ds, source, o, err, errn);
+    else if (ends_with(source, ".csv"))
+        st = open_csv(ds, source, o, err, errn);
+    else
+        st = open_idx(ds, source, o, err, errn);
+    if (st == EBM_OK && ds->n <= 0) {
+        snprintf(err, errn, "%s: no examples", source);
+        st = EBM_STATUS_FORMAT;
+    }
+    if (st == EBM_OK) st = ebm_dataset_check_finite(ds, err, errn);
+    if (st == EBM_OK && !(ds->perm = malloc(sizeof(int) * ds->n))) st = EBM_STATUS_OUT_OF_MEMORY;
+    if (st != EBM_OK) ebm_dataset_free(ds);
+    return st;
+}
+
+void ebm_dataset_free(ebm_dataset_t *ds) {
+    free(ds->x);
+    free(ds->perm);
+    ds->x = NULL;
+    ds->perm = NULL;
+}
+
+ebm_status_t ebm_dataset_check_finite(const ebm_dataset_t *ds, char *err, size_t errn) {
+    for (size_t i = 0; i < ds->sample_numel * ds->n; i++)
+        if (!isfinite(ds->x[i])) {
+            snprintf(err, errn, "%s: example %zu has a non-finite value (%g) at position %zu", ds->source, i / ds->sample_numel,
+                     ds->x[i], i % ds->sample_numel);
+            return EBM_STATUS_FORMAT;
+        }
+    return EBM_OK;
+}
+
+static void make_perm(ebm_dataset_t *ds, uint64_t seed, long epoch) {
+    if (ds->perm_epoch == epoch && ds->perm_seed == seed) return;
+    ebm_rng_t r = ebm_rng_make(seed, 0x5348554646ull + (uint64_t)epoch);   /* "SHUFF" + epoch */
+    for (int i = 0; i < ds->n; i++) ds->perm[i] = i;
+    for (int i = ds->n - 1; i > 0; i--) {   /* Fisher-Yates */
+        uint32_t w;
+        ebm_rng_host_bits(&r, &w, 1);
+        int j = (int)(((uint64_t)w * (uint64_t)(i + 1)) >> 32);
+        int t = ds->perm[i];
+        ds->perm[i] = ds->perm[j];
+        ds->perm[j] = t;
+    }
+    ds->perm_epoch = epoch;
+    ds->perm_seed = seed;
+}
+
+void ebm_dataset_batch(ebm_dataset_t *ds, uint64_t seed, long iter, int B, float *out) {
+    for (int b = 0; b < B; b++) {
+        long pos = iter * (long)B + b;
+        make_perm(ds, seed, pos / ds->n);
+        int row = ds->perm[pos % ds->n];
+        memcpy(out + ds->sample_numel * b, ds->x + ds->sample_numel * row, sizeof(float) * ds->sample_numel);
+    }
+}

@@ -1,0 +1,60 @@
+/* data.h — training data held on the host as float32 rows, batched by epoch-wise shuffles drawn
+ * from the engine's RNG.
+ *
+ *   ebm_dataset_t ds;
+ *   char err[512];
+ *   if (ebm_dataset_open(&ds, "fashion-mnist", &(ebm_data_opts_t){.size = 28}, err, sizeof err)) puts(err);
+ *   float *x = malloc(sizeof(float) * B * ds.sample_numel);
+ *   ebm_dataset_batch(&ds, seed, iter, B, x);      // the same rows for the same (seed, iter)
+ *
+ * Sources (`[data] source`):
+ *   fashion-mnist        /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz (Debian package)
+ *   FILE.idx / .gz       IDX unsigned-byte images (N, H, W) or (N, C, H, W), scaled to [0, 1]
+ *   toy:NAME             2-D toys of ebm_io.h (8gaussians, 25gaussians, swissroll, 2spirals, rings)
+ *   FILE.csv             numeric table, one row per example (a non-numeric first line is a header)
+ *   DIRECTORY            PNG/JPEG/BMP images, centre-cropped to a square and resized to size x size
+ * Every failure names the file (and line or image) and the problem. */
+#ifndef EBM_DATA_H
+#define EBM_DATA_H
+#include <stddef.h>
+#include <stdint.h>
+#include "ebm.h"
+
+#define EBM_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct ebm_data_opts {
+    int size;          /* images: output height = width (0: keep the file's size; folders need it) */
+    int channels;      /* images from folders: 1 or 3 (0: 3) */
+    int limit;         /* > 0: keep only the first `limit` examples */
+    int toy_n;         /* toys: number of points to draw (0: 50 000) */
+    uint64_t seed;     /* toys: RNG seed of the drawn points */
+} ebm_data_opts_t;
+
+typedef struct ebm_dataset {
+    char source[512];
+    int n;                 /* examples */
+    int ndim;              /* per-example dims: 1 (vectors) or 3 (C, H, W) */
+    int shape[3];
+    size_t sample_numel;
+    float *x;              /* n * sample_numel */
+    int toy;               /* 1 for 2-D toys (heat maps and mode evaluation apply) */
+    char toy_name[32];
+    /* shuffle state: the permutation of the epoch last asked for */
+    int *perm;
+    long perm_epoch;
+    uint64_t perm_seed;
+} ebm_dataset_t;
+
+ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_data_opts_t *opts, char *err, size_t errn);
+void ebm_dataset_free(ebm_dataset_t *ds);
+/* Rows of batch `iter` (B of them) into out: iteration i takes positions i*B .. i*B+B-1 of the
+ * concatenated epoch permutations, each epoch shuffled with Philox(seed, epoch). */
+void ebm_dataset_batch(ebm_dataset_t *ds, uint64_t seed, long iter, int B, float *out);
+/* NaN or Inf anywhere: an error naming the example */
+ebm_status_t ebm_dataset_check_finite(const ebm_dataset_t *ds, char *err, size_t errn);
+
+/* Single readers (also used by `ebm score`). */
+ebm_status_t ebm_csv_read(const char *path, float **rows, int *n_rows, int *n_cols, char *err, size_t errn);
+/* One image file as floats in [0, 1], (channels, size, size), centre-cropped and resized. */
+ebm_status_t ebm_image_read(const char *path, int channels, int size, float *out, char *err, size_t errn);
+#endif

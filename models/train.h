@@ -1,0 +1,42 @@
+/* train.h — Langevin-trained EBMs (IGEBM contrastive divergence and improved CD) and the commands
+ * built on their checkpoints: train, sample, score, eval.
+ *
+ *   ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+ *   ebm_config_load(cfg, "configs/toy-8gaussians.ini", err, sizeof err);
+ *   ebm_train(cfg, NULL, "runs/toy", NULL);        // device NULL: EBM_DEVICE or the first GPU
+ *
+ * A run directory holds config.ini, checkpoint.safetensors (rewritten atomically every
+ * run.ckpt_every iterations), metrics.jsonl (one JSON object per logged iteration and per event),
+ * samples/ (PNG grids of negatives, and for 2-D data heat maps of the learned density with samples on
+ * top). The checkpoint has the network's parameters under the names a PyTorch state_dict of the same
+ * module uses, the EMA weights as "ema.<name>", the optimizer state, the replay buffer and, in
+ * __metadata__, the config and the iteration: resuming continues exactly as if never stopped,
+ * because every random draw of iteration i comes from Philox(seed, stream(i, rollbacks)). */
+#ifndef EBM_TRAIN_H
+#define EBM_TRAIN_H
+#include "config.h"
+
+extern const ebm_config_key_t ebm_train_keys[];
+
+/* The config saved in a checkpoint into cfg (for --resume); 1 on success, else prints why. */
+int ebm_checkpoint_load_config(const char *path, ebm_config_t *cfg);
+
+/* Each returns a process exit status (0 ok, 1 failure, 2 usage) after printing what went wrong. */
+int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir);
+
+typedef struct ebm_sample_opts {
+    int n;              /* chains (0: 64) */
+    int steps;          /* Langevin steps (< 0: the config's eval.steps) */
+    const char *init;   /* "noise", "buffer" or "data" (NULL: eval.init) */
+    int augment_every;  /* > 0: an augmentation transition every this many steps (< 0: the config's) */
+    int raw;            /* use the trained weights, not the EMA */
+    uint64_t seed;
+    const char *out;    /* PNG path (NULL: samples.png next to the checkpoint) */
+} ebm_sample_opts_t;
+int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *opts);
+/* per-example energy and |grad_x E|^2 to CSV (stdout when out is NULL) */
+int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw);
+/* 2-D mixtures: modes covered and high-quality fraction of the EMA model's Langevin samples (JSON on
+ * stdout, also appended to the run's metrics.jsonl); images: energies of data vs samples. */
+int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t *opts, int min_per_mode);
+#endif

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# train_cli.sh EBM CONFIGS WORKDIR — the `ebm` program end to end on the 8-gaussians config:
+#   1. train, then `ebm eval` must cover 8 of 8 modes with >= 80% high-quality samples;
+#   2. a run killed (SIGKILL) mid-training and resumed must end with a checkpoint byte-identical to
+#      the uninterrupted run's (parameters, EMA, Adam state, replay buffer, counters);
+#   3. an unstable learning rate must diverge, roll back with new RNG streams and a lower rate, and
+#      finish; with no rollbacks allowed the same run must stop with a clear message;
+#   4. sample, score and --print-config work; bad configs and checkpoints give clear errors.
+set -u
+EBM=$1 CONFIGS=$2 WORK=$3
+rm -rf "$WORK" && mkdir -p "$WORK"
+fail() { echo "FAIL: $*"; exit 1; }
+cfg=$CONFIGS/toy-8gaussians.ini
+
+echo "== 1. train + eval"
+"$EBM" train "$cfg" --out "$WORK/full" 2> "$WORK/full.log" || { cat "$WORK/full.log"; fail "training"; }
+grep -q "^it 600/600" "$WORK/full.log" || fail "no progress line for the last iteration"
+[ -s "$WORK/full/metrics.jsonl" ] && [ -s "$WORK/full/samples/heatmap_000600.png" ] && [ -s "$WORK/full/config.ini" ] ||
+    fail "run directory lacks metrics.jsonl, config.ini or the heat map"
+out=$("$EBM" eval "$WORK/full") || fail "eval"
+echo "$out"
+covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
+hq=$(echo "$out" | sed -n 's/.*"high_quality":\([0-9.]*\).*/\1/p')
+[ "$covered" = 8 ] || fail "covered $covered of 8 modes"
+awk -v h="$hq" 'BEGIN { exit !(h >= 0.8) }' || fail "high-quality fraction $hq < 0.8"
+
+echo "== 2. kill -9 mid-run, resume, compare"
+"$EBM" train "$cfg" --out "$WORK/killed" 2> "$WORK/killed.log" &
+pid=$!
+for _ in $(seq 1 600); do   # until the checkpoint of iteration 200 has been written
+    grep -q '"iter":300' "$WORK/killed/metrics.jsonl" 2>/dev/null && break
+    sleep 0.1
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+grep -q '"iter":600' "$WORK/killed/metrics.jsonl" && fail "the run finished before it was killed"
+grep -q '"iter":200' "$WORK/killed/metrics.jsonl" || fail "the run was killed before its first checkpoint"
+"$EBM" train --resume "$WORK/killed" 2> "$WORK/resumed.log" || { cat "$WORK/resumed.log"; fail "resume"; }
+grep "resumed" "$WORK/resumed.log"
+cmp "$WORK/full/checkpoint.safetensors" "$WORK/killed/checkpoint.safetensors" ||
+    fail "resumed run's checkpoint differs from the uninterrupted run's"
+
+echo "== 3. divergence: roll back and continue; stop when out of rollbacks"
+"$EBM" train "$cfg" --out "$WORK/unstable" --set optim.lr=0.5 --set run.rollback_lr_scale=0.3 --set run.max_rollbacks=8 \
+    --set run.iters=200 2> "$WORK/unstable.log" || { cat "$WORK/unstable.log"; fail "unstable run did not recover"; }
+grep "divergence\|rolled back" "$WORK/unstable.log"
+grep -q "rolled back to the checkpoint of iteration" "$WORK/unstable.log" || fail "no rollback reported"
+grep -q '"event":"rollback"' "$WORK/unstable/metrics.jsonl" || fail "no rollback event in metrics.jsonl"
+"$EBM" train "$cfg" --out "$WORK/stuck" --set optim.lr=0.5 --set run.max_rollbacks=0 --set run.iters=200 2> "$WORK/stuck.log" &&
+    fail "a diverging run with run.max_rollbacks = 0 exited 0"
+grep -q "stopping: 0 divergences rolled back" "$WORK/stuck.log" || { cat "$WORK/stuck.log"; fail "no clear stop message"; }
+[ -s "$WORK/stuck/checkpoint.safetensors" ] || fail "the stopped run lost its last good checkpoint"
+
+echo "== 4. sample, score, print-config, errors"
+png=$("$EBM" sample "$WORK/full" --n 200 --steps 50 --out "$WORK/s.png") && [ -s "$png" ] || fail "sample"
+printf 'x,y\n2,0\n0,0\n' > "$WORK/points.csv"
+"$EBM" score "$WORK/full" "$WORK/points.csv" --out "$WORK/scores.csv" || fail "score"
+cat "$WORK/scores.csv"
+[ "$(wc -l < "$WORK/scores.csv")" = 3 ] || fail "score wrote $(wc -l < "$WORK/scores.csv") lines, not 3"
+# a mode centre has lower energy than the empty centre of the ring
+awk -F, 'NR==2 {a=$2} NR==3 {b=$2} END {exit !(a < b)}' "$WORK/scores.csv" || fail "E(mode) >= E(ring centre)"
+"$EBM" train "$cfg" --print-config | grep -q "^step_size = 0.05" || fail "--print-config lacks the config's value"
+"$EBM" train --print-config | grep -q "^# Langevin steps per iteration" || fail "--print-config lacks the help lines"
+printf '[sampler]\nstepz = 3\n' > "$WORK/bad.ini"
+"$EBM" train "$WORK/bad.ini" --out "$WORK/bad" 2> "$WORK/bad.log" && fail "unknown key accepted"
+grep -q "bad.ini:2: unknown key \"stepz\" in section \[sampler\]" "$WORK/bad.log" || { cat "$WORK/bad.log"; fail "unclear INI error"; }
+"$EBM" train "$cfg" --set sampler.steps=many 2> "$WORK/bad2.log" && fail "non-integer --set accepted"
+grep -q "is not an integer" "$WORK/bad2.log" || fail "unclear --set error"
+head -c 100 "$WORK/full/checkpoint.safetensors" > "$WORK/trunc.safetensors"
+"$EBM" sample "$WORK/trunc.safetensors" 2> "$WORK/trunc.log" && fail "truncated checkpoint accepted"
+grep -q "trunc.safetensors" "$WORK/trunc.log" || { cat "$WORK/trunc.log"; fail "truncated checkpoint error does not name the file"; }
+echo "all train_cli checks passed"
