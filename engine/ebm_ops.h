@@ -128,7 +128,7 @@ ebm_tensor_t *ebm_instance_norm(ebm_tensor_t *x, ebm_tensor_t *gamma, ebm_tensor
 ebm_tensor_t *ebm_group_norm(ebm_tensor_t *x, int groups, ebm_tensor_t *gamma, ebm_tensor_t *beta, float eps);
 /* Normalises over the last n_axes axes; gamma/beta of those axes' shape or NULL. */
 ebm_tensor_t *ebm_layer_norm(ebm_tensor_t *x, int n_axes, ebm_tensor_t *gamma, ebm_tensor_t *beta, float eps);
-/* w (O, ...): (w - mean) / sqrt(var + eps) per output channel (biased variance). */
+/* w (O, ...): (w - mean) / (std + eps) per output channel, unbiased std (improved CD's WSConv2d). */
 ebm_tensor_t *ebm_weight_standardize(ebm_tensor_t *w, float eps);
 /* w / sigma_max(w), w viewed as (O, rest); u (O) is the power-iteration state, updated in place
  * n_iter times without gradient (as torch.nn.utils.spectral_norm). */

@@ -110,6 +110,7 @@ ebm_status_t ebm_csv_read(const char *path, float **rows, int *n_rows, int *n_co
         }
         if (!numeric) {
             if (cols < 0 && n == 0 && lineno == 1) continue;   /* header */
+            p[strcspn(p, "\r\n")] = 0;
             snprintf(err, errn, "%s:%d: not a row of numbers: %.60s", path, lineno, p);
             st = EBM_STATUS_FORMAT;
             goto done;

@@ -5,7 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { NET_MLP, NET_CONV, NET_MULTI } net_kind_t;
+typedef enum { NET_MLP, NET_CONV, NET_MULTI, NET_RESNET } net_kind_t;
+
+/* improved CD's residual block (shared/research/seeds-reference-impls.md 3.1) */
+typedef struct rblock {
+    ebm_tensor_t *c1w, *c1b, *n1g, *n1b, *c2w, *c2b, *n2g, *n2b, *dw, *db;
+    int cin, cout, down;
+} rblock_t;
 
 #define MAX_LAYERS 8
 #define MAX_SCALES 4
@@ -18,6 +24,10 @@ struct ebm_net {
     int n_sub;
     ebm_net_t *sub[MAX_SCALES];
     int act;   /* activation between layers (ebm_net_set_activation) */
+    /* resnet */
+    rblock_t *blocks;
+    int n_blocks, attn_after;   /* attention after block attn_after (-1: none) */
+    ebm_tensor_t *in_w, *in_b, *aw[3], *ab[3], *gamma, *fc_w, *fc_b;
 };
 
 enum { ACT_SWISH, ACT_LRELU, ACT_RELU, ACT_ELU, ACT_SOFTPLUS };
@@ -112,8 +122,97 @@ ebm_net_t *ebm_net_multiscale(ebm_params_t *ps, const char *prefix, int cin, int
     return n;
 }
 
+static ebm_tensor_t *param(ebm_params_t *ps, const char *prefix, const char *name, int ndim, const int *shape) {
+    char full[160];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    return ebm_params_add(ps, full, ndim, shape);
+}
+
+static ebm_net_t *resnet_one(ebm_params_t *ps, const char *prefix, int cin, int f, int stages, int attention) {
+    ebm_net_t *n = net_new(NET_RESNET);
+    if (!n || !(n->blocks = calloc((size_t)2 * stages, sizeof *n->blocks))) {
+        free(n);
+        return NULL;
+    }
+    n->in_w = param(ps, prefix, "conv_in.weight", 4, (int[]){f, cin, 3, 3});
+    n->in_b = param(ps, prefix, "conv_in.bias", 1, &f);
+    n->attn_after = -1;
+    int c = f;
+    for (int s = 0; s < stages; s++) {
+        int cout = s == 0 ? c : 2 * c;   /* ICD: 64 -> 64 (16x16), -> 128 (8x8), -> 256 (4x4), -> 512 (2x2) */
+        for (int half = 0; half < 2; half++) {
+            rblock_t *b = &n->blocks[n->n_blocks];
+            char p[128];
+            snprintf(p, sizeof p, "%sblocks.%d.", prefix, n->n_blocks++);
+            b->cin = c, b->cout = half ? cout : c, b->down = half;
+            int w3[4] = {c, c, 3, 3};
+            b->c1w = param(ps, p, "conv1.weight", 4, w3), b->c1b = param(ps, p, "conv1.bias", 1, &c);
+            b->n1g = param(ps, p, "norm1.weight", 1, &c), b->n1b = param(ps, p, "norm1.bias", 1, &c);
+            b->c2w = param(ps, p, "conv2.weight", 4, w3), b->c2b = param(ps, p, "conv2.bias", 1, &c);
+            b->n2g = param(ps, p, "norm2.weight", 1, &c), b->n2b = param(ps, p, "norm2.bias", 1, &c);
+            if (half) {
+                b->dw = param(ps, p, "conv_down.weight", 4, (int[]){cout, c, 3, 3});
+                b->db = param(ps, p, "conv_down.bias", 1, &cout);
+            }
+        }
+        c = cout;
+        if (attention && s == 1 && stages > 2) {   /* at 8x8 for 32x32 inputs */
+            int q = c / 8 > 0 ? c / 8 : 1;
+            n->attn_after = n->n_blocks - 1;
+            n->aw[0] = param(ps, prefix, "attn.query.weight", 4, (int[]){q, c, 1, 1}), n->ab[0] = param(ps, prefix, "attn.query.bias", 1, &q);
+            n->aw[1] = param(ps, prefix, "attn.key.weight", 4, (int[]){q, c, 1, 1}), n->ab[1] = param(ps, prefix, "attn.key.bias", 1, &q);
+            n->aw[2] = param(ps, prefix, "attn.value.weight", 4, (int[]){c, c, 1, 1}), n->ab[2] = param(ps, prefix, "attn.value.bias", 1, &c);
+            n->gamma = param(ps, prefix, "attn.gamma", 1, (int[]){1});
+        }
+    }
+    n->fc_w = param(ps, prefix, "fc.weight", 2, (int[]){1, c});
+    n->fc_b = param(ps, prefix, "fc.bias", 1, (int[]){1});
+    return n;
+}
+
+ebm_net_t *ebm_net_resnet(ebm_params_t *ps, const char *prefix, int cin, int filters, int stages, int attention, int scales) {
+    if (scales <= 1) return resnet_one(ps, prefix, cin, filters, stages, attention);
+    ebm_net_t *n = net_new(NET_MULTI);
+    if (!n || scales > MAX_SCALES) {
+        free(n);
+        return NULL;
+    }
+    n->stride[0] = 3;   /* downsampling between scales: avg-pool 3x3 stride 2 pad 1 (ICD) */
+    for (int s = 0; s < scales; s++) {
+        char p[96];
+        snprintf(p, sizeof p, "%snets.%d.", prefix, s);
+        if (!(n->sub[n->n_sub++] = resnet_one(ps, p, cin, filters, stages - s > 1 ? stages - s : 1, attention))) {
+            ebm_net_free(n);
+            return NULL;
+        }
+    }
+    return n;
+}
+
+static ebm_tensor_t *norm(const rblock_t *b, ebm_tensor_t *h, ebm_tensor_t *g, ebm_tensor_t *beta) {
+    /* ICD: InstanceNorm2d(affine) up to 128 channels, GroupNorm(32) above */
+    return b->cin <= 128 ? ebm_instance_norm(h, g, beta, 1e-5f) : ebm_group_norm(h, 32, g, beta, 1e-5f);
+}
+
+static ebm_tensor_t *resnet_energy(const ebm_net_t *n, ebm_tensor_t *x) {
+    int B = ebm_tensor_dim(x, 0);
+    ebm_conv2d_params_t p = EBM_CONV2D(1, 1);
+    ebm_tensor_t *h = act(n, ebm_conv2d(x, n->in_w, n->in_b, p));
+    for (int i = 0; i < n->n_blocks; i++) {
+        const rblock_t *b = &n->blocks[i];
+        ebm_tensor_t *r = act(n, norm(b, ebm_conv2d(h, ebm_weight_standardize(b->c1w, 1e-5f), b->c1b, p), b->n1g, b->n1b));
+        r = act(n, norm(b, ebm_conv2d(r, ebm_weight_standardize(b->c2w, 1e-5f), b->c2b, p), b->n2g, b->n2b));
+        h = ebm_add(h, r);
+        if (b->down) h = act(n, ebm_avg_pool2d(ebm_conv2d(h, b->dw, b->db, p), 3, 2, 1));
+        if (i == n->attn_after) h = ebm_self_attention(h, n->aw[0], n->ab[0], n->aw[1], n->ab[1], n->aw[2], n->ab[2], n->gamma);
+    }
+    h = ebm_mean(act(n, h), 0xCu, 0);
+    return ebm_reshape(ebm_linear(h, n->fc_w, n->fc_b), 1, &B);
+}
+
 void ebm_net_free(ebm_net_t *n) {
     if (!n) return;
+    free(n->blocks);
     for (int i = 0; i < n->n_sub; i++) ebm_net_free(n->sub[i]);
     free(n);
 }
@@ -122,6 +221,28 @@ ebm_status_t ebm_net_init(ebm_net_t *n, ebm_rng_t *rng) {
     for (int i = 0; i < n->n_sub; i++) {
         ebm_status_t st = ebm_net_init(n->sub[i], rng);
         if (st != EBM_OK) return st;
+    }
+    if (n->kind == NET_RESNET) {   /* convs and linear: PyTorch defaults; norms 1, 0; attention gamma 0 */
+        ebm_tensor_t *wb[64][2];
+        int m = 0;
+        wb[m][0] = n->in_w, wb[m++][1] = n->in_b;
+        for (int i = 0; i < n->n_blocks && m < 60; i++) {
+            const rblock_t *b = &n->blocks[i];
+            wb[m][0] = b->c1w, wb[m++][1] = b->c1b;
+            wb[m][0] = b->c2w, wb[m++][1] = b->c2b;
+            if (b->dw) wb[m][0] = b->dw, wb[m++][1] = b->db;
+            ebm_tensor_fill(b->n1g, 1), ebm_tensor_fill(b->n1b, 0), ebm_tensor_fill(b->n2g, 1), ebm_tensor_fill(b->n2b, 0);
+        }
+        for (int k = 0; k < 3 && n->gamma; k++) wb[m][0] = n->aw[k], wb[m++][1] = n->ab[k];
+        if (n->gamma) ebm_tensor_fill(n->gamma, 0);
+        wb[m][0] = n->fc_w, wb[m++][1] = n->fc_b;
+        for (int i = 0; i < m; i++) {
+            float bound = (float)(1.0 / sqrt((double)(ebm_tensor_numel(wb[i][0]) / ebm_tensor_dim(wb[i][0], 0))));
+            ebm_status_t st = ebm_tensor_fill_uniform(wb[i][0], rng, -bound, bound);
+            if (st == EBM_OK) st = ebm_tensor_fill_uniform(wb[i][1], rng, -bound, bound);
+            if (st != EBM_OK) return st;
+        }
+        return EBM_OK;
     }
     for (int l = 0; l < n->n_layers; l++) {
         float bound = (float)(1.0 / sqrt((double)n->fan_in[l]));
@@ -147,10 +268,12 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
         for (int l = 0; l < 4; l++) h = act(n, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(n->stride[l], 1)));
         h = ebm_mean(h, 0xCu, 0);   /* (B, 4b) */
         return ebm_reshape(ebm_linear(h, n->w[4], n->b[4]), 1, &B);
+    case NET_RESNET:
+        return resnet_energy(n, x);
     case NET_MULTI: {
         ebm_tensor_t *e = NULL, *xs = x;
         for (int s = 0; s < n->n_sub; s++) {
-            if (s) xs = ebm_avg_pool2d(xs, 2, 2, 0);
+            if (s) xs = n->stride[0] == 3 ? ebm_avg_pool2d(xs, 3, 2, 1) : ebm_avg_pool2d(xs, 2, 2, 0);
             ebm_tensor_t *es = ebm_net_energy(n->sub[s], xs);
             e = e ? ebm_add(e, es) : es;
         }
@@ -174,6 +297,19 @@ double ebm_net_flops(const ebm_net_t *n, const int *s) {
             f += 2.0 * H * W * ebm_tensor_numel(n->w[l]);
         }
         return f + 2.0 * ebm_tensor_numel(n->w[4]);
+    }
+    case NET_RESNET: {
+        int H = s[1], W = s[2];
+        f += 2.0 * H * W * ebm_tensor_numel(n->in_w);
+        for (int i = 0; i < n->n_blocks; i++) {
+            const rblock_t *b = &n->blocks[i];
+            f += 2.0 * H * W * (ebm_tensor_numel(b->c1w) + ebm_tensor_numel(b->c2w));
+            if (b->down) {
+                f += 2.0 * H * W * ebm_tensor_numel(b->dw);
+                H = (H + 1) / 2, W = (W + 1) / 2;
+            }
+        }
+        return f + 2.0 * ebm_tensor_numel(n->fc_w);
     }
     case NET_MULTI: {
         int sub[3] = {s[0], s[1], s[2]};

@@ -25,6 +25,16 @@ ebm_net_t *ebm_net_convnet(ebm_params_t *ps, const char *prefix, int cin, int ba
 /* E(x) = sum_s E_s(avgpool2^s(x)), one convnet per scale (torch_reference.py MultiScale). */
 ebm_net_t *ebm_net_multiscale(ebm_params_t *ps, const char *prefix, int cin, int base, int scales);
 
+/* Improved CD's ResNet energy (shared/research/seeds-reference-impls.md 3.1): conv_in 3x3 (cin ->
+ * filters), then per stage two residual blocks (WS-conv3x3, instance norm (group norm 32 above 128
+ * channels), swish, twice, + identity; the second block ends with conv3x3 to 2x channels (the first
+ * stage keeps them), avg-pool 3x3 s2 p1, swish), SAGAN self-attention after stage 2 when attention is
+ * set and there are more than 2 stages, swish, spatial mean, linear -> 1. scales > 1: the sum over
+ * scales s of a net with stages - s stages on avgpool3x3s2^s(x), names prefixed "nets.<s>.".
+ * Names inside: conv_in.*, blocks.<i>.conv1/norm1/conv2/norm2/conv_down.*, attn.query/key/value.*,
+ * attn.gamma, fc.* (tools/icd_resnet.py is the matching PyTorch module). */
+ebm_net_t *ebm_net_resnet(ebm_params_t *ps, const char *prefix, int cin, int filters, int stages, int attention, int scales);
+
 /* Activation between layers: "swish" (default; nn.SiLU), "lrelu" (nn.LeakyReLU(0.2)), "relu", "elu",
  * "softplus". EBM_STATUS_INVALID_ARGUMENT for other names. */
 ebm_status_t ebm_net_set_activation(ebm_net_t *net, const char *name);

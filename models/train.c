@@ -32,11 +32,14 @@ const ebm_config_key_t ebm_train_keys[] = {
     {"data", "limit", EBM_CFG_INT, "0", "use only the first N examples (0: all)"},
     {"data", "toy_n", EBM_CFG_INT, "50000", "points drawn for a 2-D toy data set"},
     {"data", "dequantize", EBM_CFG_BOOL, "true", "images: x*255/256 + U(0, 1/256), as ICD (ignored for vectors)"},
-    {"model", "net", EBM_CFG_STRING, "convnet", "mlp | convnet | multiscale (sum of convnets on x, avgpool2(x), ...)"},
+    {"model", "net", EBM_CFG_STRING, "convnet",
+     "mlp | convnet | multiscale (sum of convnets on x, avgpool2(x), ...) | resnet (improved CD's, base = filters)"},
     {"model", "hidden", EBM_CFG_STRING, "128,128,128", "mlp: hidden widths"},
     {"model", "activation", EBM_CFG_STRING, "swish", "swish | lrelu (0.2) | relu | elu | softplus"},
     {"model", "base", EBM_CFG_INT, "32", "convnet: channels of the first layer (then 2x, 4x, 4x)"},
-    {"model", "scales", EBM_CFG_INT, "3", "multiscale: number of resolutions (full, half, quarter, ...)"},
+    {"model", "scales", EBM_CFG_INT, "3", "multiscale, resnet: number of resolutions (full, half, quarter, ...), one network each"},
+    {"model", "stages", EBM_CFG_INT, "4", "resnet: stages of two residual blocks at full resolution (one fewer per coarser scale)"},
+    {"model", "attention", EBM_CFG_BOOL, "true", "resnet: SAGAN self-attention after stage 2 (8x8 for 32x32 images)"},
     {"sampler", "steps", EBM_CFG_INT, "60", "Langevin steps per iteration (K)"},
     {"sampler", "step_size", EBM_CFG_FLOAT, "10", "eta: x <- x - eta * grad_x E"},
     {"sampler", "noise", EBM_CFG_FLOAT, "0.005", "sigma: x <- x + sigma * N(0, 1)"},
@@ -172,8 +175,15 @@ static int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, 
         }
         r->net = !strcmp(net, "convnet") ? ebm_net_convnet(r->ps, "", shape[0], base)
                                          : ebm_net_multiscale(r->ps, "", shape[0], base, scales);
+    } else if (!strcmp(net, "resnet")) {
+        int stages = (int)ebm_config_int(c, "model", "stages");
+        if (ndim != 3 || base < 1 || scales < 1 || scales > 4 || stages < 1 || stages > 6) {
+            ERR("[model] net = resnet needs images and base >= 1, 1 <= scales <= 4, 1 <= stages <= 6\n");
+            return 0;
+        }
+        r->net = ebm_net_resnet(r->ps, "", shape[0], base, stages, ebm_config_bool(c, "model", "attention"), scales);
     } else {
-        ERR("[model] net = \"%s\": expected mlp, convnet or multiscale\n", net);
+        ERR("[model] net = \"%s\": expected mlp, convnet, multiscale or resnet\n", net);
         return 0;
     }
     if (r->net && ebm_net_set_activation(r->net, ebm_config_str(c, "model", "activation")) != EBM_OK) {

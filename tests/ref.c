@@ -396,3 +396,87 @@ void ref_pairwise_sqdist(const double *a, int N, const double *b, int M, int D, 
             y[(size_t)i * M + j] = s;
         }
 }
+
+/* ---- augmentation transitions: crop/flip (bilinear), colour jitter + grayscale, Gaussian blur ---- */
+
+static double ref_gray(double r, double g, double b) { return 0.299 * r + 0.587 * g + 0.114 * b; }
+static double ref_clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+
+static void ref_hue(double *c, double h) {
+    double mx = fmax(c[0], fmax(c[1], c[2])), mn = fmin(c[0], fmin(c[1], c[2])), d = mx - mn, hh;
+    if (d <= 0) return;
+    if (mx == c[0]) hh = (c[1] - c[2]) / d;
+    else if (mx == c[1]) hh = 2 + (c[2] - c[0]) / d;
+    else hh = 4 + (c[0] - c[1]) / d;
+    hh = hh / 6 + h;
+    hh -= floor(hh);
+    double s = d / mx, v = mx, f6 = hh * 6, f = f6 - floor(f6);
+    int i = (int)floor(f6) % 6;
+    double p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+    double out[6][3] = {{v, t, p}, {q, v, p}, {p, v, t}, {p, q, v}, {t, p, v}, {v, p, q}};
+    for (int j = 0; j < 3; j++) c[j] = out[i][j];
+}
+
+void ref_augment(const double *x, int B, int C, int H, int W, const float *pp, int k, double *y) {
+    size_t HW = (size_t)H * W;
+    double *t = malloc(sizeof(double) * C * HW);
+    for (int b = 0; b < B; b++) {
+        const float *q = pp + 12 * b;
+        const double *xs = x + (size_t)b * C * HW;
+        double *ys = y + (size_t)b * C * HW;
+        for (int c = 0; c < C; c++)   /* crop + flip */
+            for (int oh = 0; oh < H; oh++)
+                for (int ow = 0; ow < W; ow++) {
+                    int sw = q[4] != 0 ? W - 1 - ow : ow;
+                    double sx = q[0] + (sw + 0.5) * q[2] / W - 0.5, sy = q[1] + (oh + 0.5) * q[3] / H - 0.5;
+                    sx = fmin(fmax(sx, 0), W - 1), sy = fmin(fmax(sy, 0), H - 1);
+                    int x0 = (int)floor(sx), y0 = (int)floor(sy), x1 = x0 + 1 < W ? x0 + 1 : W - 1, y1 = y0 + 1 < H ? y0 + 1 : H - 1;
+                    double lx = sx - x0, ly = sy - y0;
+                    const double *xp = xs + c * HW;
+                    t[c * HW + oh * W + ow] = (1 - ly) * ((1 - lx) * xp[y0 * W + x0] + lx * xp[y0 * W + x1]) +
+                                              ly * ((1 - lx) * xp[y1 * W + x0] + lx * xp[y1 * W + x1]);
+                }
+        double bri = q[6], con = q[7], sat = q[8], hue = q[9], mean = 0;
+        int jit = q[5] != 0;
+        for (size_t i = 0; i < HW; i++)
+            mean += C == 3 ? ref_gray(ref_clamp01(t[i] * bri), ref_clamp01(t[HW + i] * bri), ref_clamp01(t[2 * HW + i] * bri))
+                           : ref_clamp01(t[i] * bri);
+        mean /= (double)HW;
+        for (size_t i = 0; i < HW; i++) {
+            if (C == 3) {
+                double c[3] = {t[i], t[HW + i], t[2 * HW + i]};
+                if (jit) {
+                    for (int j = 0; j < 3; j++) c[j] = ref_clamp01(c[j] * bri);
+                    for (int j = 0; j < 3; j++) c[j] = ref_clamp01((c[j] - mean) * con + mean);
+                    double g = ref_gray(c[0], c[1], c[2]);
+                    for (int j = 0; j < 3; j++) c[j] = ref_clamp01((c[j] - g) * sat + g);
+                    ref_hue(c, hue);
+                }
+                if (q[10] != 0) c[0] = c[1] = c[2] = ref_gray(c[0], c[1], c[2]);
+                t[i] = c[0], t[HW + i] = c[1], t[2 * HW + i] = c[2];
+            } else if (jit)
+                t[i] = ref_clamp01((ref_clamp01(t[i] * bri) - mean) * con + mean);
+        }
+        double sigma = q[11];
+        int r = k / 2;
+        for (int c = 0; c < C; c++)   /* blur, reflect padding */
+            for (int oh = 0; oh < H; oh++)
+                for (int ow = 0; ow < W; ow++) {
+                    if (sigma <= 0) {
+                        ys[c * HW + oh * W + ow] = t[c * HW + oh * W + ow];
+                        continue;
+                    }
+                    double acc = 0, norm = 0;
+                    for (int d = -r; d <= r; d++) norm += exp(-d * d / (2 * sigma * sigma));
+                    for (int dy = -r; dy <= r; dy++)
+                        for (int dx = -r; dx <= r; dx++) {
+                            int sy = oh + dy, sx = ow + dx;
+                            sy = sy < 0 ? -sy : sy >= H ? 2 * H - 2 - sy : sy;
+                            sx = sx < 0 ? -sx : sx >= W ? 2 * W - 2 - sx : sx;
+                            acc += exp(-(dy * dy + dx * dx) / (2 * sigma * sigma)) * t[c * HW + sy * W + sx];
+                        }
+                    ys[c * HW + oh * W + ow] = acc / (norm * norm);
+                }
+    }
+    free(t);
+}

@@ -49,4 +49,7 @@ void ref_weight_standardize(const double *w, int O, int fan, double eps, double 
 /* w / sigma with sigma from n_iter power iterations starting at u (u updated) */
 void ref_spectral_norm(const double *w, int O, int fan, double *u, int n_iter, double eps, double *y);
 void ref_pairwise_sqdist(const double *a, int N, const double *b, int M, int D, double *y);
+/* augmentation transitions (engine/ebm_augment.h): x (B, C, H, W), per-sample parameters p
+ * (B * 12, layout in cl/augment.cl) -> y; blur kernel side k */
+void ref_augment(const double *x, int B, int C, int H, int W, const float *p, int k, double *y);
 #endif
