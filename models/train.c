@@ -600,21 +600,26 @@ static int mkdirs(const char *path) {
     return !mkdir(buf, 0755) || errno == EEXIST;
 }
 
-/* the last negatives of the run, for pictures: one more sampler call on the current model */
-static ebm_tensor_t *picture_chains(run_t *r, int n, ebm_rng_t *rng) {
-    if (r->rb && ebm_replay_size(r->rb) > 0) return ebm_replay_sample(r->rb, n, rng);
-    int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
-    ebm_tensor_t *x = ebm_rand_uniform(r->ctx, rng, r->ndim + 1, shape, (float)ebm_config_float(r->cfg, "sampler", "init_lo"),
-                                       (float)ebm_config_float(r->cfg, "sampler", "init_hi"));
-    return ebm_langevin(r->ctx, energy_fn, r, x, &r->lc, rng);
-}
-
+/* What `ebm sample` would show now: chains from the buffer (or noise), eval.steps more Langevin
+ * steps with the EMA weights when the run keeps them. Touches no training state. */
 static int save_pictures(run_t *r) {
     char path[1200];
     snprintf(path, sizeof path, "%s/samples/%s_%06ld.png", r->dir, r->toy ? "heatmap" : "samples", r->iter);
-    ebm_rng_t rng = ebm_rng_make(r->seed, 0x504943ull);   /* pictures never touch the training streams */
+    ebm_rng_t rng = ebm_rng_make(r->seed, 0x504943ull + ((uint64_t)r->iter << 20));   /* never a training stream */
+    int n = r->toy ? 1000 : 64;
     ebm_scope_begin(r->ctx);
-    ebm_tensor_t *x = picture_chains(r, r->toy ? 1000 : 64, &rng);
+    ebm_tensor_t *x;
+    if (r->rb && ebm_replay_size(r->rb) > 0) x = ebm_replay_sample(r->rb, n, &rng);
+    else {
+        int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
+        x = ebm_rand_uniform(r->ctx, &rng, r->ndim + 1, shape, (float)ebm_config_float(r->cfg, "sampler", "init_lo"),
+                             (float)ebm_config_float(r->cfg, "sampler", "init_hi"));
+    }
+    if (r->ema) ebm_ema_swap(r->ema);
+    ebm_langevin_cfg_t lc = r->lc;
+    lc.steps = (int)ebm_config_int(r->cfg, "eval", "steps");
+    x = ebm_langevin(r->ctx, energy_fn, r, x, &lc, &rng);
+    if (r->ema) ebm_ema_swap(r->ema);
     int ok = x && write_samples(r, path, x);
     ebm_scope_end(r->ctx);
     return ok;
