@@ -182,21 +182,38 @@ kernel void rows_gather(global float *y, global const float *buf, global const i
     int i = get_global_id(0), r = get_global_id(1);
     if (i >= row_len || r >= B) return;
     int src = idx[r];
+    ulong e = (ulong)r * row_len + i;
+    uint w[4];
+#ifdef RB_U8   /* 8-bit storage: code k stands for the bin [k, k+1) / 256 of [lo, hi], read back uniformly in it */
+    rng_block(seed, stream, counter + e / 4, w);
+    float u = rng_u01(w[e % 4]);
+    if (src >= 0) {
+        float k = (float)((global const uchar *)buf)[(size_t)src * row_len + i];
+        y[(size_t)r * row_len + i] = lo + (hi - lo) * ((k + u) * (1.0f / 256.0f));
+    } else
+        y[(size_t)r * row_len + i] = lo + (hi - lo) * u;
+#else
     if (src >= 0) {
         y[(size_t)r * row_len + i] = buf[(size_t)src * row_len + i];
     } else {
-        ulong e = (ulong)r * row_len + i;
-        uint w[4];
         rng_block(seed, stream, counter + e / 4, w);
         y[(size_t)r * row_len + i] = lo + (hi - lo) * rng_u01(w[e % 4]);
     }
+#endif
 }
 
 /* Replay-buffer store: row r of x goes to row slot[r] of buf (slot < 0: dropped). NDRange (row_len, B). */
-kernel void rows_scatter(global float *buf, global const float *x, ulong xo, global const int *slot, int row_len, int B) {
+kernel void rows_scatter(global float *buf, global const float *x, ulong xo, global const int *slot, int row_len, int B, float lo,
+                         float hi) {
     int i = get_global_id(0), r = get_global_id(1);
     if (i >= row_len || r >= B || slot[r] < 0) return;
-    buf[(size_t)slot[r] * row_len + i] = x[xo + (size_t)r * row_len + i];
+    float v = x[xo + (size_t)r * row_len + i];
+#ifdef RB_U8
+    float k = floor((v - lo) / (hi - lo) * 256.0f);
+    ((global uchar *)buf)[(size_t)slot[r] * row_len + i] = (uchar)clamp(k, 0.0f, 255.0f);   /* NaN -> 0 */
+#else
+    buf[(size_t)slot[r] * row_len + i] = v;
+#endif
 }
 
 kernel void rng_normal(global float *y, ulong yo, ulong seed, ulong stream, ulong counter, float mean, float std, ulong n) {

@@ -23,6 +23,8 @@ typedef struct ebm_replay_cfg {
     float reinit_prob;      /* a drawn row is replaced by fresh U(init_lo, init_hi) noise with this probability */
     float init_lo, init_hi;
     int reservoir;          /* 0: FIFO (overwrite the oldest); 1: reservoir sampling (Algorithm R) */
+    int uint8;              /* 1: store 8-bit codes k = floor(256 (x - lo) / (hi - lo)) clamped to [0, 255] (4x less
+                               memory, as IGEBM/ICD); draws read (k + U(0, 1)) / 256 back into [lo, hi] */
 } ebm_replay_cfg_t;
 
 ebm_replay_t *ebm_replay_new(ebm_ctx_t *ctx, int ndim, const int *sample_shape, const ebm_replay_cfg_t *cfg);
@@ -34,8 +36,15 @@ ebm_tensor_t *ebm_replay_sample(ebm_replay_t *rb, int B, ebm_rng_t *rng);
 ebm_status_t ebm_replay_push(ebm_replay_t *rb, ebm_tensor_t *x, ebm_rng_t *rng);
 int ebm_replay_size(const ebm_replay_t *rb);
 long ebm_replay_seen(const ebm_replay_t *rb);
-/* The storage (capacity, sample_shape) for checkpoints, and its state (size, write position, seen). */
+/* The float storage (capacity, sample_shape); NULL with 8-bit storage. */
 ebm_tensor_t *ebm_replay_storage(const ebm_replay_t *rb);
+/* Device memory the rows take. */
+size_t ebm_replay_bytes(const ebm_replay_t *rb);
+/* For checkpoints: the contents as a new float tensor (capacity, sample_shape) — the values, or the
+ * 8-bit codes 0..255 — and back (codes must be integers in [0, 255]). */
+ebm_tensor_t *ebm_replay_export(const ebm_replay_t *rb);
+ebm_status_t ebm_replay_import(ebm_replay_t *rb, const ebm_tensor_t *t);
+/* Its state (size, write position, seen). */
 void ebm_replay_state(const ebm_replay_t *rb, long *size, long *pos, long *seen);
 void ebm_replay_set_state(ebm_replay_t *rb, long size, long pos, long seen);
 

@@ -51,6 +51,7 @@ const ebm_config_key_t ebm_train_keys[] = {
     {"buffer", "capacity", EBM_CFG_INT, "10000", "replay buffer rows (0: every chain starts from noise)"},
     {"buffer", "reinit", EBM_CFG_FLOAT, "0.05", "probability that a drawn chain restarts from noise"},
     {"buffer", "reservoir", EBM_CFG_BOOL, "false", "reservoir sampling (ICD) instead of FIFO (IGEBM)"},
+    {"buffer", "uint8", EBM_CFG_BOOL, "false", "store 8-bit codes of [init_lo, init_hi] (IGEBM/ICD; 4x less memory), read back dequantised"},
     {"augment", "enable", EBM_CFG_BOOL, "false", "augmentation transition on every buffer draw (ICD; images only)"},
     {"augment", "crop_scale_min", EBM_CFG_FLOAT, "0.08", "random resized crop: smallest area fraction (1: no crop)"},
     {"augment", "flip", EBM_CFG_BOOL, "true", "random horizontal flip (p = 0.5)"},
@@ -217,7 +218,8 @@ static int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, 
                                                    .reinit_prob = (float)ebm_config_float(c, "buffer", "reinit"),
                                                    .init_lo = lo,
                                                    .init_hi = hi,
-                                                   .reservoir = ebm_config_bool(c, "buffer", "reservoir")});
+                                                   .reservoir = ebm_config_bool(c, "buffer", "reservoir"),
+                                                   .uint8 = ebm_config_bool(c, "buffer", "uint8")});
     int clamp = ebm_config_bool(c, "sampler", "clamp");
     r->lc = (ebm_langevin_cfg_t){.steps = (int)ebm_config_int(c, "sampler", "steps"),
                                  .step_size = (float)ebm_config_float(c, "sampler", "step_size"),
@@ -241,27 +243,31 @@ static char *shape_string(const run_t *r, char *buf, size_t n) {
     return buf;
 }
 
-/* params, ema.<name>, optim.<k>, replay.buffer */
-static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int with_ema_values) {
+/* params, ema.<name>, optim.<k>, replay.buffer; for_save: the EMA weights and buffer contents, else
+ * empty tensors to load them into */
+static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_save) {
     int n = 0, np = ebm_params_count(r->ps);
     for (int i = 0; i < np; i++) ts[n++] = (ebm_named_tensor_t){ebm_params_name(r->ps, i), ebm_params_get(r->ps, i)};
     if (r->ema) {
-        if (with_ema_values) ebm_ema_swap(r->ema);
+        if (for_save) ebm_ema_swap(r->ema);
         for (int i = 0; i < np; i++) {
             ebm_tensor_t *p = ebm_params_get(r->ps, i);
             size_t len = strlen(ebm_params_name(r->ps, i)) + 5;
             names[i] = malloc(len);
             snprintf(names[i], len, "ema.%s", ebm_params_name(r->ps, i));
-            ts[n++] = (ebm_named_tensor_t){names[i], with_ema_values ? ebm_tensor_clone(p)
+            ts[n++] = (ebm_named_tensor_t){names[i], for_save ? ebm_tensor_clone(p)
                                                                      : ebm_tensor_zeros(r->ctx, ebm_tensor_ndim(p), ebm_tensor_shape(p))};
         }
-        if (with_ema_values) ebm_ema_swap(r->ema);
+        if (for_save) ebm_ema_swap(r->ema);
     }
     if (r->opt) {
         if (ebm_optim_state(r->opt, 0)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg", ebm_optim_state(r->opt, 0)};
         if (ebm_optim_state(r->opt, 1)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg_sq", ebm_optim_state(r->opt, 1)};
     }
-    if (r->rb) ts[n++] = (ebm_named_tensor_t){"replay.buffer", ebm_replay_storage(r->rb)};
+    if (r->rb) {   /* values, or 8-bit codes 0..255 (buffer.uint8) */
+        int shape[4] = {(int)ebm_config_int(r->cfg, "buffer", "capacity"), r->shape[0], r->shape[1], r->shape[2]};
+        ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
+    }
     return n;
 }
 
@@ -347,6 +353,7 @@ static int ckpt_load(run_t *r, const char *path) {
             for (int i = 0; i < np; i++) ebm_tensor_copy_into(ebm_params_get(r->ps, i), ts[np + i].t);
             ebm_ema_swap(r->ema);
         }
+        if (r->rb) ebm_replay_import(r->rb, ts[n - 1].t);
         cJSON *m = cJSON_Parse(meta ? meta : "");
         const char *it = meta_get(m, "iter"), *rbk = meta_get(m, "rollbacks"), *st = meta_get(m, "optim_steps"),
                    *lrs = meta_get(m, "lr_scale"), *sz = meta_get(m, "replay_size"), *ps = meta_get(m, "replay_pos"),

@@ -100,6 +100,63 @@ int main(void) {
     snprintf(msg, sizeof msg, "reservoir: %d of 100 kept rows come from the first half (expect 50 +- %.0f); all distinct", early, 5 * sd);
     check(ebm_replay_size(rb) == 100 && ebm_replay_seen(rb) == 1000 && uniq && fabs(early - 50.0) < 5 * sd, msg);
     ebm_replay_free(rb);
+    /* 6. 8-bit storage on [-1, 3]: codes floor(256 (x + 1) / 4) clamped; draws land in the code's bin,
+     * uniformly; export gives the codes, import restores them; a quarter of the float memory */
+    {
+        const int Q = 64;
+        ebm_replay_cfg_t c8 = {.capacity = 4, .init_lo = -1, .init_hi = 3, .uint8 = 1};
+        ebm_replay_t *q8 = ebm_replay_new(ctx, 1, &Q, &c8);
+        float rows[4 * 64], out[400 * 64], codes[4 * 64];
+        ebm_rng_t rq = ebm_rng_make(11, 0);
+        ebm_rng_host_uniform(&rq, rows, 4 * Q);
+        for (int i = 0; i < 4 * Q; i++) rows[i] = -1.5f + 5.0f * rows[i];   /* some outside [lo, hi]: clamped */
+        rows[0] = -1, rows[1] = 3, rows[2] = NAN;
+        ebm_scope_begin(ctx);
+        ebm_replay_push(q8, ebm_tensor_from_host(ctx, 2, (int[]){4, Q}, rows), &rq);
+        ebm_tensor_t *ex = ebm_replay_export(q8);
+        int ok8 = ex && ebm_tensor_read(ex, codes) == EBM_OK;
+        for (int i = 0; ok8 && i < 4 * Q; i++) {
+            double k = isnan(rows[i]) ? 0 : fmin(fmax(floor(256.0 * (rows[i] + 1.0) / 4.0), 0), 255);
+            ok8 &= codes[i] == (float)k;
+        }
+        check(ok8, "8-bit storage: codes floor(256 (x - lo) / (hi - lo)), clamped to [0, 255], NaN -> 0");
+        ok8 = ebm_tensor_read(ebm_replay_sample(q8, 400, &rq), out) == EBM_OK;
+        double sum = 0;
+        int nin = 0;
+        for (int r = 0; ok8 && r < 400; r++) {
+            /* which stored row? match the codes of its first 8 values */
+            int row = -1;
+            for (int s8 = 0; s8 < 4 && row < 0; s8++) {
+                int m = 1;
+                for (int i = 0; i < 8; i++) m &= (int)floor((out[r * Q + i] + 1.0) / 4.0 * 256.0) == (int)codes[s8 * Q + i];
+                if (m) row = s8;
+            }
+            ok8 &= row >= 0;
+            for (int i = 0; ok8 && i < Q; i++) {
+                double pos = (out[r * Q + i] + 1.0) / 4.0 * 256.0 - codes[row * Q + i];   /* position inside the bin */
+                ok8 &= pos >= -1e-3 && pos <= 1 + 1e-3;
+                sum += pos, nin++;
+            }
+        }
+        double mean = nin ? sum / nin : 0, sdm = sqrt(1.0 / 12 / (nin ? nin : 1));
+        snprintf(msg, sizeof msg, "8-bit draws lie in their code's bin, mean position %.4f (expect 0.5 +- %.4f)", mean, 5 * sdm);
+        check(ok8 && fabs(mean - 0.5) < 5 * sdm, msg);
+        ebm_replay_t *q8b = ebm_replay_new(ctx, 1, &Q, &c8);
+        float back[4 * 64];
+        ok8 = ebm_replay_import(q8b, ex) == EBM_OK && ebm_tensor_read(ebm_replay_export(q8b), back) == EBM_OK && !memcmp(back, codes, sizeof back);
+        check(ok8, "8-bit export -> import round trip");
+        codes[5] = 256;
+        ebm_tensor_t *badc = ebm_tensor_from_host(ctx, 2, (int[]){4, Q}, codes);
+        snprintf(msg, sizeof msg, "%s", "");
+        ebm_status_t st8 = ebm_replay_import(q8b, badc);
+        check_msg(st8 == EBM_STATUS_FORMAT && strstr(ebm_ctx_error(ctx), "256"), "importing a code outside [0, 255] is an error", ebm_ctx_error(ctx));
+        ebm_ctx_clear_error(ctx);
+        snprintf(msg, sizeof msg, "8-bit storage takes %zu bytes for %d values", ebm_replay_bytes(q8b), 4 * Q);
+        check(ebm_replay_bytes(q8b) == (size_t)4 * Q && ebm_replay_storage(q8b) == NULL, msg);
+        ebm_scope_end(ctx);
+        ebm_replay_free(q8);
+        ebm_replay_free(q8b);
+    }
     ebm_ctx_free(ctx);
     return test_summary();
 }

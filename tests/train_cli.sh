@@ -2,7 +2,8 @@
 # train_cli.sh EBM CONFIGS WORKDIR — the `ebm` program end to end on the 8-gaussians config:
 #   1. train, then `ebm eval` must cover 8 of 8 modes with >= 80% high-quality samples;
 #   2. a run killed (SIGKILL) mid-training and resumed must end with a checkpoint byte-identical to
-#      the uninterrupted run's (parameters, EMA, Adam state, replay buffer, counters);
+#      the uninterrupted run's (parameters, EMA, Adam state, replay buffer, counters); also with the
+#      buffer in 8-bit storage;
 #   3. an unstable learning rate must diverge, roll back with new RNG streams and a lower rate, and
 #      finish; with no rollbacks allowed the same run must stop with a clear message;
 #   4. sample, score and --print-config work; bad configs and checkpoints give clear errors.
@@ -38,6 +39,12 @@ grep -q '"iter":200' "$WORK/killed/metrics.jsonl" || fail "the run was killed be
 grep "resumed" "$WORK/resumed.log"
 cmp "$WORK/full/checkpoint.safetensors" "$WORK/killed/checkpoint.safetensors" ||
     fail "resumed run's checkpoint differs from the uninterrupted run's"
+
+echo "== 2b. the same with 8-bit buffer storage: stop at 100, resume to 200, compare"
+"$EBM" train "$cfg" --out "$WORK/u8full" --set buffer.uint8=true --set run.iters=200 2> /dev/null > /dev/null || fail "uint8 run"
+"$EBM" train "$cfg" --out "$WORK/u8half" --set buffer.uint8=true --set run.iters=100 2> /dev/null > /dev/null || fail "uint8 half run"
+"$EBM" train --resume "$WORK/u8half" --set run.iters=200 2> /dev/null > /dev/null || fail "uint8 resume"
+cmp "$WORK/u8full/checkpoint.safetensors" "$WORK/u8half/checkpoint.safetensors" || fail "uint8 buffer: resumed run differs"
 
 echo "== 3. divergence: roll back and continue; stop when out of rollbacks"
 "$EBM" train "$cfg" --out "$WORK/unstable" --set optim.lr=0.5 --set run.rollback_lr_scale=0.3 --set run.max_rollbacks=8 \
