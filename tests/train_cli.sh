@@ -40,6 +40,21 @@ grep "resumed" "$WORK/resumed.log"
 cmp "$WORK/full/checkpoint.safetensors" "$WORK/killed/checkpoint.safetensors" ||
     fail "resumed run's checkpoint differs from the uninterrupted run's"
 
+echo "== 2a. Ctrl-C: the run finishes its iteration, writes its checkpoint and exits 130; resuming ends identical"
+"$EBM" train "$cfg" --out "$WORK/int" 2> "$WORK/int.log" > /dev/null &
+pid=$!
+for _ in $(seq 1 600); do
+    grep -q '"iter":100' "$WORK/int/metrics.jsonl" 2>/dev/null && break
+    sleep 0.1
+done
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc = 130 ] || { cat "$WORK/int.log"; fail "interrupted run exited $rc, not 130"; }
+grep -q "interrupted after" "$WORK/int.log" || fail "no 'interrupted' message"
+"$EBM" train --resume "$WORK/int" 2> /dev/null > /dev/null || fail "resume after Ctrl-C"
+cmp "$WORK/full/checkpoint.safetensors" "$WORK/int/checkpoint.safetensors" || fail "run resumed after Ctrl-C differs"
+
 echo "== 2b. the same with 8-bit buffer storage: stop at 100, resume to 200, compare"
 "$EBM" train "$cfg" --out "$WORK/u8full" --set buffer.uint8=true --set run.iters=200 2> /dev/null > /dev/null || fail "uint8 run"
 "$EBM" train "$cfg" --out "$WORK/u8half" --set buffer.uint8=true --set run.iters=100 2> /dev/null > /dev/null || fail "uint8 half run"

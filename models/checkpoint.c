@@ -1,0 +1,152 @@
+/* checkpoint.c — a run's state as safetensors: parameters under PyTorch state_dict names, "ema.<name>",
+ * Adam moments, the replay buffer, and in __metadata__ the config and counters (run.h). */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include "run.h"
+#include "train.h"
+
+char *run_shape_string(const run_t *r, char *buf, size_t n) {
+    size_t len = 0;
+    for (int i = 0; i < r->ndim; i++) len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "," : "", r->shape[i]);
+    return buf;
+}
+
+/* params, ema.<name>, optim.<k>, replay.buffer; for_save: the EMA weights and buffer contents, else
+ * empty tensors to load them into */
+static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_save) {
+    int n = 0, np = ebm_params_count(r->ps);
+    for (int i = 0; i < np; i++) ts[n++] = (ebm_named_tensor_t){ebm_params_name(r->ps, i), ebm_params_get(r->ps, i)};
+    if (r->ema) {
+        if (for_save) ebm_ema_swap(r->ema);
+        for (int i = 0; i < np; i++) {
+            ebm_tensor_t *p = ebm_params_get(r->ps, i);
+            size_t len = strlen(ebm_params_name(r->ps, i)) + 5;
+            names[i] = malloc(len);
+            snprintf(names[i], len, "ema.%s", ebm_params_name(r->ps, i));
+            ts[n++] = (ebm_named_tensor_t){names[i], for_save ? ebm_tensor_clone(p)
+                                                                     : ebm_tensor_zeros(r->ctx, ebm_tensor_ndim(p), ebm_tensor_shape(p))};
+        }
+        if (for_save) ebm_ema_swap(r->ema);
+    }
+    if (r->opt) {
+        if (ebm_optim_state(r->opt, 0)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg", ebm_optim_state(r->opt, 0)};
+        if (ebm_optim_state(r->opt, 1)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg_sq", ebm_optim_state(r->opt, 1)};
+    }
+    if (r->rb) {   /* values, or 8-bit codes 0..255 (buffer.uint8) */
+        int shape[4] = {(int)ebm_config_int(r->cfg, "buffer", "capacity"), r->shape[0], r->shape[1], r->shape[2]};
+        ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
+    }
+    return n;
+}
+
+int ckpt_save(run_t *r, const char *path) {
+    int np = ebm_params_count(r->ps), ok;
+    ebm_named_tensor_t *ts = calloc((size_t)2 * np + 4, sizeof *ts);
+    char **names = calloc((size_t)np + 1, sizeof *names), err[1024];
+    ebm_scope_begin(r->ctx);
+    int n = ckpt_tensors(r, ts, names, 1);
+    char iter[32], seed[32], rb[32], lrs[32], steps[32], rsize[32], rpos[32], rseen[32], shape[64];
+    long size = 0, pos = 0, seen = 0;
+    if (r->rb) ebm_replay_state(r->rb, &size, &pos, &seen);
+    snprintf(iter, sizeof iter, "%ld", r->iter);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->seed);
+    snprintf(rb, sizeof rb, "%d", r->rollbacks);
+    snprintf(lrs, sizeof lrs, "%.9g", r->lr_scale);
+    snprintf(steps, sizeof steps, "%ld", ebm_optim_steps(r->opt));
+    snprintf(rsize, sizeof rsize, "%ld", size);
+    snprintf(rpos, sizeof rpos, "%ld", pos);
+    snprintf(rseen, sizeof rseen, "%ld", seen);
+    char *config = ebm_config_to_string(r->cfg);
+    ebm_kv_t meta[] = {{"format", CKPT_FORMAT},    {"ebm_version", EBM_VERSION},   {"config", config ? config : ""},
+                       {"sample_shape", run_shape_string(r, shape, sizeof shape)},   {"iter", iter},
+                       {"seed", seed},             {"rollbacks", rb},              {"lr_scale", lrs},
+                       {"optim_steps", steps},     {"replay_size", rsize},         {"replay_pos", rpos},
+                       {"replay_seen", rseen}};
+    ok = ebm_ctx_status(r->ctx) == EBM_OK &&
+         ebm_safetensors_save(path, ts, n, meta, (int)(sizeof meta / sizeof *meta), err, sizeof err) == EBM_OK;
+    if (!ok) ERR("writing checkpoint: %s\n", ebm_ctx_status(r->ctx) != EBM_OK ? ebm_ctx_error(r->ctx) : err);
+    ebm_scope_end(r->ctx);
+    free(config);
+    for (int i = 0; i < np; i++) free(names[i]);
+    free(names);
+    free(ts);
+    return ok;
+}
+
+static const char *meta_get(cJSON *m, const char *key) {
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The config stored in a checkpoint, for resuming or sampling. */
+int ckpt_config(const char *path, ebm_config_t *cfg, int *ndim, int *shape) {
+    char err[1024], *meta = NULL;
+    if (ebm_safetensors_load(path, NULL, 0, &meta, err, sizeof err) != EBM_OK) {
+        ERR("%s\n", err);
+        return 0;
+    }
+    cJSON *m = cJSON_Parse(meta ? meta : "");
+    free(meta);
+    const char *fmt = meta_get(m, "format"), *text = meta_get(m, "config"), *shp = meta_get(m, "sample_shape");
+    int ok = 0;
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) || !text || !shp)
+        ERR("%s: not an ebm-cl training checkpoint (its __metadata__ lacks format \"%s\", config or sample_shape)\n", path,
+            CKPT_FORMAT);
+    else if (ebm_config_load_string(cfg, text, path, err, sizeof err) != EBM_OK)
+        ERR("%s: its saved config: %s\n", path, err);
+    else if ((*ndim = run_parse_ints(shp, shape, 3)) < 1)
+        ERR("%s: bad sample_shape \"%s\" in __metadata__\n", path, shp);
+    else
+        ok = 1;
+    cJSON_Delete(m);
+    return ok;
+}
+
+int ebm_checkpoint_load_config(const char *path, ebm_config_t *cfg) {
+    int nd, sh[3];
+    return ckpt_config(path, cfg, &nd, sh);
+}
+
+/* Loads everything the run has (EMA, optimizer and buffer when present) and the counters. */
+int ckpt_load(run_t *r, const char *path) {
+    int np = ebm_params_count(r->ps), ok = 0;
+    ebm_named_tensor_t *ts = calloc((size_t)2 * np + 4, sizeof *ts);
+    char **names = calloc((size_t)np + 1, sizeof *names), err[1024], *meta = NULL;
+    ebm_scope_begin(r->ctx);
+    int n = ckpt_tensors(r, ts, names, 0);
+    if (ebm_safetensors_load(path, ts, n, &meta, err, sizeof err) != EBM_OK) ERR("%s\n", err);
+    else {
+        if (r->ema) {   /* the loaded ema.* tensors into the EMA buffer */
+            ebm_ema_swap(r->ema);
+            for (int i = 0; i < np; i++) ebm_tensor_copy_into(ebm_params_get(r->ps, i), ts[np + i].t);
+            ebm_ema_swap(r->ema);
+        }
+        if (r->rb) ebm_replay_import(r->rb, ts[n - 1].t);
+        cJSON *m = cJSON_Parse(meta ? meta : "");
+        const char *it = meta_get(m, "iter"), *rbk = meta_get(m, "rollbacks"), *st = meta_get(m, "optim_steps"),
+                   *lrs = meta_get(m, "lr_scale"), *sz = meta_get(m, "replay_size"), *ps = meta_get(m, "replay_pos"),
+                   *sn = meta_get(m, "replay_seen");
+        if (!it || !rbk || !st || !lrs || !sz || !ps || !sn)
+            ERR("%s: __metadata__ lacks the training counters (iter, rollbacks, optim_steps, lr_scale, replay_*)\n", path);
+        else {
+            r->iter = atol(it);
+            r->rollbacks = atoi(rbk);
+            r->lr_scale = (float)atof(lrs);
+            ebm_optim_set_steps(r->opt, atol(st));
+            ebm_optim_set_lr(r->opt, (float)ebm_config_float(r->cfg, "optim", "lr") * r->lr_scale);
+            if (r->rb) ebm_replay_set_state(r->rb, atol(sz), atol(ps), atol(sn));
+            ok = ebm_ctx_status(r->ctx) == EBM_OK;
+            if (!ok) ERR("%s: %s\n", path, ebm_ctx_error(r->ctx));
+        }
+        cJSON_Delete(m);
+    }
+    free(meta);
+    ebm_scope_end(r->ctx);
+    for (int i = 0; i < np; i++) free(names[i]);
+    free(names);
+    free(ts);
+    return ok;
+}
+
+/* For sampling and scoring: a run with the checkpoint's weights (EMA ones unless raw). */

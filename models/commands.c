@@ -1,0 +1,194 @@
+/* commands.c — ebm sample, score and eval on a checkpoint (train.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "data.h"
+#include "run.h"
+#include "train.h"
+
+static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, double *accept) {
+    (void)accept;
+    const ebm_config_t *c = r->cfg;
+    ebm_rng_t rng = ebm_rng_make(o->seed ? o->seed : r->seed, 0x53414d50ull);   /* "SAMP" */
+    const char *init = o->init ? o->init : ebm_config_str(c, "eval", "init");
+    int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(c, "eval", "steps");
+    int aug_every = o->augment_every >= 0 ? o->augment_every : (int)ebm_config_int(c, "augment", "sample_every");
+    if (!ebm_config_bool(c, "augment", "enable") || r->ndim != 3) aug_every = 0;
+    int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
+    ebm_tensor_t *x;
+    if (!strcmp(init, "buffer")) {
+        if (!r->rb || ebm_replay_size(r->rb) == 0) {
+            ERR("init = buffer, but the checkpoint has no replay buffer rows\n");
+            return NULL;
+        }
+        x = ebm_replay_sample(r->rb, n, &rng);
+    } else if (!strcmp(init, "noise"))
+        x = ebm_rand_uniform(r->ctx, &rng, r->ndim + 1, shape, (float)ebm_config_float(c, "sampler", "init_lo"),
+                             (float)ebm_config_float(c, "sampler", "init_hi"));
+    else {
+        ERR("init = \"%s\": expected noise or buffer\n", init);
+        return NULL;
+    }
+    ebm_langevin_cfg_t lc = r->lc;
+    for (int done = 0; x && done < steps;) {
+        lc.steps = aug_every > 0 ? (steps - done < aug_every ? steps - done : aug_every) : steps - done;
+        x = ebm_langevin(r->ctx, run_energy, r, x, &lc, &rng);
+        done += lc.steps;
+        if (aug_every > 0 && done < steps) x = run_augment(r, x, &rng);
+    }
+    if (!x) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
+    return x;
+}
+
+int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *o) {
+    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    run_t r = {0};
+    int rc = 1;
+    if (cfg && run_open_checkpoint(&r, cfg, checkpoint, device, o->raw)) {
+        int n = o->n > 0 ? o->n : (r.toy ? 1000 : 64);
+        char path[1200];
+        snprintf(path, sizeof path, "%s", o->out ? o->out : "");
+        if (!o->out) snprintf(path, sizeof path, "%s/%s.png", r.dir, r.toy ? "sample-heatmap" : "samples");
+        ebm_scope_begin(r.ctx);
+        ebm_tensor_t *x = draw_samples(&r, o, n, NULL);
+        if (x && run_write_samples(&r, path, x)) {
+            printf("%s\n", path);
+            rc = 0;
+        }
+        ebm_scope_end(r.ctx);
+    }
+    run_free(&r);
+    ebm_config_free(cfg);
+    return rc;
+}
+
+int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw) {
+    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    run_t r = {0};
+    ebm_dataset_t ds = {0};
+    int rc = 1;
+    char err[1024];
+    FILE *f = NULL;
+    if (!cfg || !run_open_checkpoint(&r, cfg, checkpoint, device, raw)) goto done;
+    ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000};
+    if (ebm_dataset_open(&ds, data, &dopts, err, sizeof err) != EBM_OK) {
+        ERR("%s\n", err);
+        goto done;
+    }
+    if (ds.ndim != r.ndim || memcmp(ds.shape, r.shape, sizeof(int) * r.ndim)) {
+        char a[64], b[64];
+        run_t tmp = {.ndim = ds.ndim};
+        memcpy(tmp.shape, ds.shape, sizeof tmp.shape);
+        ERR("%s: examples have shape (%s), the model expects (%s)\n", data, run_shape_string(&tmp, a, sizeof a), run_shape_string(&r, b, sizeof b));
+        goto done;
+    }
+    f = out ? fopen(out, "w") : stdout;
+    if (!f) {
+        ERR("%s: %s\n", out, strerror(errno));
+        goto done;
+    }
+    fprintf(f, "index,energy,grad_sqnorm\n");
+    enum { CHUNK = 256 };
+    float e[CHUNK], g2[CHUNK];
+    for (int i0 = 0; i0 < ds.n; i0 += CHUNK) {
+        int n = ds.n - i0 < CHUNK ? ds.n - i0 : CHUNK;
+        int shape[4] = {n, r.shape[0], r.shape[1], r.shape[2]};
+        ebm_scope_begin(r.ctx);
+        ebm_tensor_t *x = ebm_tensor_from_host(r.ctx, r.ndim + 1, shape, ds.x + ds.sample_numel * i0), *gx = NULL;
+        ebm_tensor_set_requires_grad(x, 1);
+        int was = ebm_params_set_frozen(r.ctx, 1);
+        ebm_tensor_t *en = run_energy(&r, x), *tot = ebm_sum_all(en);
+        ebm_params_set_frozen(r.ctx, was);
+        int ok = tot && ebm_grad(&tot, 1, NULL, &x, 1, &gx, 0) == EBM_OK;
+        ebm_tensor_t *gs = ok ? ebm_sum(ebm_reshape(ebm_square(gx), 2, (int[]){n, -1}), 0x2u, 0) : NULL;
+        ok = ok && gs && ebm_tensor_read(en, e) == EBM_OK && ebm_tensor_read(gs, g2) == EBM_OK;
+        ebm_scope_end(r.ctx);
+        if (!ok) {
+            ERR("scoring: %s\n", ebm_ctx_error(r.ctx));
+            goto done;
+        }
+        for (int i = 0; i < n; i++) fprintf(f, "%d,%.8g,%.8g\n", i0 + i, e[i], g2[i]);
+    }
+    rc = 0;
+done:
+    if (f && f != stdout && fclose(f) && rc == 0) {
+        ERR("%s: %s\n", out, strerror(errno));
+        rc = 1;
+    }
+    ebm_dataset_free(&ds);
+    run_free(&r);
+    ebm_config_free(cfg);
+    return rc;
+}
+
+int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t *o, int min_per_mode) {
+    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    run_t r = {0};
+    int rc = 1;
+    if (!cfg || !run_open_checkpoint(&r, cfg, checkpoint, device, o->raw)) goto done;
+    if (min_per_mode <= 0) min_per_mode = (int)ebm_config_int(cfg, "eval", "min_per_mode");
+    int n = o->n > 0 ? o->n : (int)ebm_config_int(cfg, "eval", "n");
+    float centres[2 * 64], sigma = 0;
+    int K = r.toy ? ebm_toy_modes(r.toy_name, centres, 64, &sigma) : 0;
+    float *h = malloc(sizeof(float) * n * r.numel);
+    ebm_scope_begin(r.ctx);
+    ebm_tensor_t *x = draw_samples(&r, o, n, NULL);
+    int ok = h && x && ebm_tensor_read(x, h) == EBM_OK;
+    double mean_e = NAN;
+    if (ok) {
+        int was = ebm_grad_set_enabled(r.ctx, 0);
+        ebm_tensor_t *m = ebm_mean_all(run_energy(&r, x));
+        float mv;
+        if (m && ebm_tensor_read(m, &mv) == EBM_OK) mean_e = mv;
+        ebm_grad_set_enabled(r.ctx, was);
+    }
+    ebm_scope_end(r.ctx);
+    if (!ok) {
+        free(h);
+        goto done;
+    }
+    char line[1024];
+    int len = snprintf(line, sizeof line, "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"samples\":%d,\"mean_energy\":%.6g", checkpoint, n, mean_e);
+    if (K > 0) {
+        int *count = calloc((size_t)K, sizeof(int)), hq = 0, covered = 0;
+        for (int i = 0; i < n && count; i++) {
+            int best = -1;
+            float bd = INFINITY;
+            for (int k = 0; k < K; k++) {
+                float dx = h[2 * i] - centres[2 * k], dy = h[2 * i + 1] - centres[2 * k + 1], d = sqrtf(dx * dx + dy * dy);
+                if (d < bd) bd = d, best = k;
+            }
+            if (bd <= 3 * sigma) hq++, count[best]++;
+        }
+        for (int k = 0; k < K; k++) covered += count && count[k] >= min_per_mode;
+        free(count);
+        len += snprintf(line + len, sizeof line - len, ",\"toy\":\"%s\",\"modes\":%d,\"modes_covered\":%d,\"high_quality\":%.4f,\"min_per_mode\":%d",
+                        r.toy_name, K, covered, (double)hq / n, min_per_mode);
+        fprintf(stderr, "ebm eval: %s: %d of %d modes covered (>= %d samples within 3 sigma), %.1f%% high-quality samples\n",
+                r.toy_name, covered, K, min_per_mode, 100.0 * hq / n);
+    }
+    snprintf(line + len, sizeof line - len, "}");
+    printf("%s\n", line);
+    char mpath[1200];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", r.dir);
+    FILE *mf = fopen(mpath, "a");
+    if (mf) {
+        fprintf(mf, "%s\n", line);
+        fclose(mf);
+    }
+    if (r.toy) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/eval-heatmap.png", r.dir);
+        ebm_scope_begin(r.ctx);
+        run_write_heatmap(&r, path, h, n);
+        ebm_scope_end(r.ctx);
+    }
+    free(h);
+    rc = 0;
+done:
+    run_free(&r);
+    ebm_config_free(cfg);
+    return rc;
+}
+

@@ -1,0 +1,167 @@
+/* run.c — building a run from a config: networks, optimizer, EMA, replay buffer, sampler (run.h). */
+#include "run.h"
+#include <stdlib.h>
+#include <string.h>
+
+ebm_tensor_t *run_energy(void *user, ebm_tensor_t *x) {
+    run_t *r = user;
+    if (r->flatten) x = ebm_reshape(x, 2, (int[]){ebm_tensor_dim(x, 0), -1});
+    return ebm_net_energy(r->net, x);
+}
+
+int run_parse_ints(const char *s, int *out, int max) {
+    int n = 0;
+    while (*s && n < max) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > 1 << 20) return -1;
+        out[n++] = (int)v;
+        s = end;
+        while (*s == ',' || *s == ' ') s++;
+    }
+    return *s ? -1 : n;
+}
+
+void run_free(run_t *r) {
+    ebm_replay_free(r->rb);
+    ebm_ema_free(r->ema);
+    ebm_optim_free(r->opt);
+    ebm_net_free(r->net);
+    ebm_params_free(r->ps);
+    if (r->ctx) ebm_ctx_free(r->ctx);
+    memset(r, 0, sizeof *r);
+}
+
+/* Context, network (initialised from seed), optimizer, EMA and buffer for a sample shape. */
+int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const int *shape) {
+    const ebm_config_t *c = cfg;
+    r->cfg = cfg;
+    r->ndim = ndim;
+    memcpy(r->shape, shape, sizeof(int) * ndim);
+    r->numel = 1;
+    for (int i = 0; i < ndim; i++) r->numel *= (size_t)shape[i];
+    r->seed = (uint64_t)ebm_config_int(c, "run", "seed");
+    r->lr_scale = 1;
+    if (ebm_ctx_create(&r->ctx, device) != EBM_OK) {
+        ERR("%s\n", ebm_ctx_error(NULL));
+        return 0;
+    }
+    r->ps = ebm_params_new(r->ctx);
+    const char *net = ebm_config_str(c, "model", "net");
+    int base = (int)ebm_config_int(c, "model", "base"), scales = (int)ebm_config_int(c, "model", "scales");
+    if (!strcmp(net, "mlp")) {
+        int hidden[8], nh = run_parse_ints(ebm_config_str(c, "model", "hidden"), hidden, 8);
+        if (nh < 0) {
+            ERR("[model] hidden = \"%s\": expected up to 8 comma-separated positive widths\n", ebm_config_str(c, "model", "hidden"));
+            return 0;
+        }
+        r->flatten = ndim > 1;
+        r->net = ebm_net_mlp(r->ps, "", (int)r->numel, hidden, nh, 1);
+    } else if (!strcmp(net, "convnet") || !strcmp(net, "multiscale")) {
+        if (ndim != 3) {
+            ERR("[model] net = %s needs images (C, H, W), but the data are vectors of %zu numbers; use net = mlp\n", net, r->numel);
+            return 0;
+        }
+        if (base < 1 || scales < 1 || scales > 4 || shape[1] >> (scales - 1) < 4) {
+            ERR("[model] base = %d, scales = %d do not fit %dx%d images (base >= 1, 1 <= scales <= 4, smallest scale >= 4 pixels)\n",
+                base, scales, shape[1], shape[2]);
+            return 0;
+        }
+        r->net = !strcmp(net, "convnet") ? ebm_net_convnet(r->ps, "", shape[0], base)
+                                         : ebm_net_multiscale(r->ps, "", shape[0], base, scales);
+    } else if (!strcmp(net, "resnet")) {
+        int stages = (int)ebm_config_int(c, "model", "stages");
+        if (ndim != 3 || base < 1 || scales < 1 || scales > 4 || stages < 1 || stages > 6) {
+            ERR("[model] net = resnet needs images and base >= 1, 1 <= scales <= 4, 1 <= stages <= 6\n");
+            return 0;
+        }
+        r->net = ebm_net_resnet(r->ps, "", shape[0], base, stages, ebm_config_bool(c, "model", "attention"), scales);
+    } else {
+        ERR("[model] net = \"%s\": expected mlp, convnet, multiscale or resnet\n", net);
+        return 0;
+    }
+    if (r->net && ebm_net_set_activation(r->net, ebm_config_str(c, "model", "activation")) != EBM_OK) {
+        ERR("[model] activation = \"%s\": expected swish, lrelu, relu, elu or softplus\n", ebm_config_str(c, "model", "activation"));
+        return 0;
+    }
+    if (!r->net || ebm_params_finalize(r->ps) != EBM_OK) {
+        ERR("building the network: %s\n", ebm_ctx_error(r->ctx));
+        return 0;
+    }
+    ebm_rng_t init = ebm_rng_make(r->seed, 0);
+    ebm_net_init(r->net, &init);
+    float lr = (float)ebm_config_float(c, "optim", "lr");
+    r->opt = ebm_optim_new(r->ps, &(ebm_optim_config_t){.kind = EBM_OPTIM_ADAM,
+                                                         .lr = lr,
+                                                         .beta1 = (float)ebm_config_float(c, "optim", "beta1"),
+                                                         .beta2 = (float)ebm_config_float(c, "optim", "beta2"),
+                                                         .eps = (float)ebm_config_float(c, "optim", "eps"),
+                                                         .clip_norm = (float)ebm_config_float(c, "optim", "clip_norm")});
+    float ema = (float)ebm_config_float(c, "optim", "ema");
+    if (ema > 0) r->ema = ebm_ema_new(r->ps, ema);
+    float lo = (float)ebm_config_float(c, "sampler", "init_lo"), hi = (float)ebm_config_float(c, "sampler", "init_hi");
+    if (!(hi > lo)) {
+        ERR("[sampler] init_lo = %g must be below init_hi = %g\n", lo, hi);
+        return 0;
+    }
+    int cap = (int)ebm_config_int(c, "buffer", "capacity");
+    if (cap > 0)
+        r->rb = ebm_replay_new(r->ctx, ndim, shape,
+                               &(ebm_replay_cfg_t){.capacity = cap,
+                                                   .reinit_prob = (float)ebm_config_float(c, "buffer", "reinit"),
+                                                   .init_lo = lo,
+                                                   .init_hi = hi,
+                                                   .reservoir = ebm_config_bool(c, "buffer", "reservoir"),
+                                                   .uint8 = ebm_config_bool(c, "buffer", "uint8")});
+    int clamp = ebm_config_bool(c, "sampler", "clamp");
+    r->lc = (ebm_langevin_cfg_t){.steps = (int)ebm_config_int(c, "sampler", "steps"),
+                                 .step_size = (float)ebm_config_float(c, "sampler", "step_size"),
+                                 .noise = (float)ebm_config_float(c, "sampler", "noise"),
+                                 .grad_clip = (float)ebm_config_float(c, "sampler", "grad_clip"),
+                                 .clamp_lo = clamp ? lo : 0,
+                                 .clamp_hi = clamp ? hi : 0,
+                                 .noise_first = ebm_config_bool(c, "sampler", "noise_first")};
+    if (!r->opt || (ema > 0 && !r->ema) || (cap > 0 && !r->rb) || ebm_ctx_status(r->ctx) != EBM_OK) {
+        ERR("%s\n", ebm_ctx_error(r->ctx));
+        return 0;
+    }
+    return 1;
+}
+
+
+int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw) {
+    int ndim, shape[3];
+    if (!ckpt_config(path, cfg, &ndim, shape) || !run_build(r, cfg, device, ndim, shape) || !ckpt_load(r, path)) return 0;
+    if (r->ema && !raw) ebm_ema_swap(r->ema);
+    const char *src = ebm_config_str(cfg, "data", "source");
+    r->toy = !strncmp(src, "toy:", 4) && ndim == 1 && shape[0] == 2;
+    if (r->toy) snprintf(r->toy_name, sizeof r->toy_name, "%s", src + 4);
+    snprintf(r->dir, sizeof r->dir, "%s", path);
+    char *slash = strrchr(r->dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(r->dir, sizeof r->dir, ".");
+    return 1;
+}
+
+
+static ebm_augment_cfg_t augment_cfg(const ebm_config_t *c) {
+    return (ebm_augment_cfg_t){.crop_scale_min = (float)ebm_config_float(c, "augment", "crop_scale_min"),
+                               .flip = ebm_config_bool(c, "augment", "flip"),
+                               .brightness = (float)ebm_config_float(c, "augment", "brightness"),
+                               .contrast = (float)ebm_config_float(c, "augment", "contrast"),
+                               .saturation = (float)ebm_config_float(c, "augment", "saturation"),
+                               .hue = (float)ebm_config_float(c, "augment", "hue"),
+                               .jitter_p = (float)ebm_config_float(c, "augment", "jitter_p"),
+                               .gray_p = (float)ebm_config_float(c, "augment", "gray_p"),
+                               .blur_p = (float)ebm_config_float(c, "augment", "blur_p"),
+                               .blur_sigma_min = 0.1f,
+                               .blur_sigma_max = (float)ebm_config_float(c, "augment", "blur_sigma_max"),
+                               .blur_kernel = (int)ebm_config_int(c, "augment", "blur_kernel")};
+}
+
+ebm_tensor_t *run_augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng) {
+    if (!ebm_config_bool(r->cfg, "augment", "enable") || r->ndim != 3) return x;
+    ebm_augment_cfg_t ac = augment_cfg(r->cfg);
+    return ebm_augment(x, &ac, rng);
+}
+

@@ -1,0 +1,60 @@
+/* run.h — what the trainer and the sample/score/eval commands share (internal to models/): a run
+ * (device context, network, optimizer, EMA, replay buffer, sampler settings, counters) built from a
+ * config, its checkpoints, and its pictures. */
+#ifndef EBM_RUN_H
+#define EBM_RUN_H
+#include <stdio.h>
+#include "config.h"
+#include "nets.h"
+#include "sampler.h"
+
+#define CKPT_NAME "checkpoint.safetensors"
+#define CKPT_FORMAT "ebm-cl checkpoint 1"
+#define ERR(...) fprintf(stderr, "ebm: " __VA_ARGS__)
+
+#define CKPT_NAME "checkpoint.safetensors"
+#define CKPT_FORMAT "ebm-cl checkpoint 1"
+#define ERR(...) fprintf(stderr, "ebm: " __VA_ARGS__)
+
+typedef struct run {
+    ebm_config_t *cfg;
+    ebm_ctx_t *ctx;
+    ebm_params_t *ps;
+    ebm_net_t *net;
+    ebm_optim_t *opt;
+    ebm_ema_t *ema;
+    ebm_replay_t *rb;
+    int ndim, shape[3];   /* per-sample shape */
+    size_t numel;
+    int flatten;          /* images into an MLP */
+    int toy;
+    char toy_name[32];
+    ebm_langevin_cfg_t lc;
+    uint64_t seed;
+    long iter;
+    int rollbacks;
+    float lr_scale;
+    char dir[1024];
+} run_t;
+
+/* run.c */
+ebm_tensor_t *run_energy(void *run, ebm_tensor_t *x);   /* x (B, sample shape) -> (B) */
+int run_parse_ints(const char *s, int *out, int max);      /* "1,2,3" -> count, -1 if malformed */
+/* context, network (initialised from run.seed), optimizer, EMA and buffer; 0 after printing why */
+int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const int *shape);
+void run_free(run_t *r);
+/* config, network and state of a checkpoint; EMA weights swapped in unless raw */
+int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw);
+/* an augmentation transition (augment.enable, images only; else x unchanged) */
+ebm_tensor_t *run_augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng);
+
+/* checkpoint.c */
+char *run_shape_string(const run_t *r, char *buf, size_t n);
+int ckpt_save(run_t *r, const char *path);
+int ckpt_load(run_t *r, const char *path);   /* everything the run has, and the counters */
+int ckpt_config(const char *path, ebm_config_t *cfg, int *ndim, int *shape);
+
+/* pictures.c */
+int run_write_heatmap(run_t *r, const char *path, const float *xy, int n);
+int run_write_samples(run_t *r, const char *path, ebm_tensor_t *x);   /* grid, or heat map for 2-D */
+#endif
