@@ -81,3 +81,20 @@ ebm_tensor_t *ebm_mala(ebm_ctx_t *ctx, ebm_energy_fn energy, void *user, ebm_ten
     }
     return ebm_ctx_status(ctx) == EBM_OK ? x : NULL;
 }
+
+typedef struct {
+    ebm_energy_fn energy;
+    void *user;
+} latent_t;
+
+/* E(G(z)) + |z|^2 / 2 per chain */
+static ebm_tensor_t *latent_energy(void *user, ebm_tensor_t *z) {
+    latent_t *l = user;
+    return ebm_add(l->energy(l->user, z), ebm_scale(chain_sum(ebm_square(z)), 0.5f));
+}
+
+ebm_tensor_t *ebm_latent_mala(ebm_ctx_t *ctx, ebm_energy_fn energy_of_z, void *user, ebm_tensor_t *z0, const ebm_mala_cfg_t *cfg,
+                              ebm_rng_t *rng, double *accept_rate) {
+    latent_t l = {energy_of_z, user};
+    return ebm_mala(ctx, latent_energy, &l, z0, cfg, rng, accept_rate);
+}

@@ -33,4 +33,11 @@ typedef struct ebm_mala_cfg {
 /* Metropolis-adjusted Langevin; *accept_rate (if not NULL) gets the mean acceptance over all steps and chains. */
 ebm_tensor_t *ebm_mala(ebm_ctx_t *ctx, ebm_energy_fn energy, void *user, ebm_tensor_t *x0, const ebm_mala_cfg_t *cfg,
                        ebm_rng_t *rng, double *accept_rate);
+
+/* MALA in a generator's latent space (MEG's sampler, issue 4): the target is
+ * p(z) ∝ exp(-E(G(z)) - |z|^2 / 2), the N(0, I) prior included, with the squared norm in the Langevin
+ * proposal density (shared/research section 12.7 notes that MEG's public code drops both).
+ * energy_of_z(user, z) returns E(G(z)) per chain (B). */
+ebm_tensor_t *ebm_latent_mala(ebm_ctx_t *ctx, ebm_energy_fn energy_of_z, void *user, ebm_tensor_t *z0, const ebm_mala_cfg_t *cfg,
+                              ebm_rng_t *rng, double *accept_rate);
 #endif

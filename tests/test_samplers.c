@@ -5,7 +5,8 @@
  *     v = sigma^2 / (1 - (1 - eta/s^2)^2)  (which differs from s^2: the test tells them apart);
  *  3. MALA on a two-component Gaussian mixture reproduces its mean and covariance (no step-size
  *     bias), with a sensible acceptance rate;
- *  4. gradient clipping and clamping act as specified.
+ *  4. gradient clipping and clamping act as specified;
+ *  5. latent MALA (prior included) through a linear generator lands on the exact Gaussian posterior.
  * Statistical bounds: 5 standard errors of each estimator over independent chains. */
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,14 @@ typedef struct { ebm_tensor_t *mu, *inv2s2; } gauss_t;
 static ebm_tensor_t *gauss_energy(void *user, ebm_tensor_t *x) {
     gauss_t *g = user;
     return ebm_sum(ebm_mul(ebm_square(ebm_sub(x, g->mu)), g->inv2s2), 0x2u, 0);
+}
+
+/* E(G(z)) for a linear generator G(z) = z At + b and the Gaussian energy above */
+typedef struct { ebm_tensor_t *At, *b; gauss_t *e; } lin_gauss_t;
+
+static ebm_tensor_t *lin_gauss_energy(void *user, ebm_tensor_t *z) {
+    lin_gauss_t *l = user;
+    return gauss_energy(l->e, ebm_add(ebm_matmul(z, l->At, 0, 0), l->b));
 }
 
 typedef struct { ebm_tensor_t *means; float inv2s2; } mix_t;
@@ -120,6 +129,47 @@ int main(void) {
         }
         snprintf(msg, sizeof msg, "MALA acceptance rate reported: %.3f", rate);
         check(ok && rate > 0.5 && rate < 1.0, msg);
+        if (!ok) check(0, ebm_ctx_error(ctx));
+        free(h);
+    }
+    /* 5. latent MALA through a linear generator G(z) = A z + b into E(x) = |x|^2 / (2 s^2): with the
+     * N(0, I) prior the target in z is Gaussian, precision P = A^T A / s^2 + I, mean -P^-1 A^T b / s^2 */
+    {
+        const int B = 8192, steps = 300;
+        const double A[3][2] = {{1.0, 0.5}, {-0.3, 0.8}, {0.6, -1.2}}, b[3] = {0.5, -1.0, 0.3}, s2 = 0.7 * 0.7;
+        double P[2][2] = {{1, 0}, {0, 1}}, Atb[2] = {0, 0};
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+                for (int k = 0; k < 3; k++) P[i][j] += A[k][i] * A[k][j] / s2;
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < 3; k++) Atb[i] += A[k][i] * b[k] / s2;
+        double det = P[0][0] * P[1][1] - P[0][1] * P[1][0];
+        double S[2][2] = {{P[1][1] / det, -P[0][1] / det}, {-P[1][0] / det, P[0][0] / det}};
+        double mu[2] = {-(S[0][0] * Atb[0] + S[0][1] * Atb[1]), -(S[1][0] * Atb[0] + S[1][1] * Atb[1])};
+        float At[6], bf[3];   /* At (2, 3): x = z At + b */
+        for (int k = 0; k < 3; k++) At[k] = (float)A[k][0], At[3 + k] = (float)A[k][1], bf[k] = (float)b[k];
+        gauss_t g = {ebm_tensor_from_host(ctx, 1, (int[]){3}, (float[]){0, 0, 0}), ebm_tensor_full(ctx, 1, (int[]){3}, (float)(1 / (2 * s2)))};
+        lin_gauss_t lg = {ebm_tensor_from_host(ctx, 2, (int[]){2, 3}, At), ebm_tensor_from_host(ctx, 1, (int[]){3}, bf), &g};
+        ebm_rng_t rng = ebm_rng_make(13, 0);
+        ebm_tensor_t *z0 = ebm_rand_normal(ctx, &rng, 2, (int[]){B, 2}, 0.0f, 1.0f);
+        double rate = 0;
+        ebm_tensor_t *z = ebm_latent_mala(ctx, lin_gauss_energy, &lg, z0, &(ebm_mala_cfg_t){.steps = steps, .step_size = 0.05f}, &rng, &rate);
+        float *h = malloc(sizeof(float) * B * 2);
+        int ok = z && ebm_tensor_read(z, h) == EBM_OK;
+        for (int dim = 0; dim < 2 && ok; dim++) {
+            double m, v, vexp = S[dim][dim];
+            moments(h, B, 2, dim, &m, &v);
+            snprintf(msg, sizeof msg, "latent MALA (linear G, Gaussian E, N(0,I) prior), z%d: mean %.4f (exact %.4f), variance %.4f (exact %.4f)",
+                     dim, m, mu[dim], v, vexp);
+            check(fabs(m - mu[dim]) < 5 * sqrt(vexp / B) && fabs(v - vexp) < 5 * sqrt(2 * vexp * vexp / B), msg);
+        }
+        double m0, m1, v, c = 0;
+        moments(h, B, 2, 0, &m0, &v);
+        moments(h, B, 2, 1, &m1, &v);
+        for (int i = 0; ok && i < B; i++) c += (h[2 * i] - m0) * (h[2 * i + 1] - m1);
+        c /= B - 1;
+        snprintf(msg, sizeof msg, "latent MALA covariance %.4f (exact %.4f); acceptance %.3f", c, S[0][1], rate);
+        check(ok && fabs(c - S[0][1]) < 5 * sqrt((S[0][0] * S[1][1] + S[0][1] * S[0][1]) / B) && rate > 0.5 && rate < 1, msg);
         if (!ok) check(0, ebm_ctx_error(ctx));
         free(h);
     }
