@@ -225,7 +225,7 @@ static ebm_status_t open_folder(ebm_dataset_t *ds, const char *dir, const ebm_da
         snprintf(err, errn, "%s: no .png, .jpg, .jpeg or .bmp files", dir);
         st = EBM_STATUS_FORMAT;
     }
-    qsort(names, (size_t)n, sizeof *names, cmp_str);   /* the same order on every machine */
+    if (n > 0) qsort(names, (size_t)n, sizeof *names, cmp_str);   /* the same order on every machine */
     int C = o->channels ? o->channels : 3, n_files = n;
     if (o->limit > 0 && o->limit < n) n = o->limit;
     ds->n = n;
