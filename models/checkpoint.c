@@ -37,16 +37,35 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
         int shape[4] = {(int)ebm_config_int(r->cfg, "buffer", "capacity"), r->shape[0], r->shape[1], r->shape[2]};
         ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
     }
+    if (r->meg) {   /* generator.*, stats.* and their Adam moments */
+        ebm_params_t *sets[2] = {r->ps_g, r->ps_h};
+        ebm_optim_t *opts[2] = {r->opt_g, r->opt_h};
+        static const char *const onames[2][2] = {{"optim_generator.exp_avg", "optim_generator.exp_avg_sq"},
+                                                 {"optim_stats.exp_avg", "optim_stats.exp_avg_sq"}};
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < ebm_params_count(sets[k]); i++)
+                ts[n++] = (ebm_named_tensor_t){ebm_params_name(sets[k], i), ebm_params_get(sets[k], i)};
+            for (int j = 0; j < 2; j++)
+                if (ebm_optim_state(opts[k], j)) ts[n++] = (ebm_named_tensor_t){onames[k][j], ebm_optim_state(opts[k], j)};
+        }
+    }
+    return n;
+}
+
+/* room for every tensor ckpt_tensors lists */
+static size_t ckpt_capacity(const run_t *r) {
+    size_t n = 2 * (size_t)ebm_params_count(r->ps) + 4;
+    if (r->meg) n += (size_t)ebm_params_count(r->ps_g) + ebm_params_count(r->ps_h) + 4;
     return n;
 }
 
 int ckpt_save(run_t *r, const char *path) {
     int np = ebm_params_count(r->ps), ok;
-    ebm_named_tensor_t *ts = calloc((size_t)2 * np + 4, sizeof *ts);
+    ebm_named_tensor_t *ts = calloc(ckpt_capacity(r), sizeof *ts);
     char **names = calloc((size_t)np + 1, sizeof *names), err[1024];
     ebm_scope_begin(r->ctx);
     int n = ckpt_tensors(r, ts, names, 1);
-    char iter[32], seed[32], rb[32], lrs[32], steps[32], rsize[32], rpos[32], rseen[32], shape[64];
+    char iter[32], seed[32], rb[32], lrs[32], steps[32], rsize[32], rpos[32], rseen[32], shape[64], msteps[32];
     long size = 0, pos = 0, seen = 0;
     if (r->rb) ebm_replay_state(r->rb, &size, &pos, &seen);
     snprintf(iter, sizeof iter, "%ld", r->iter);
@@ -57,12 +76,13 @@ int ckpt_save(run_t *r, const char *path) {
     snprintf(rsize, sizeof rsize, "%ld", size);
     snprintf(rpos, sizeof rpos, "%ld", pos);
     snprintf(rseen, sizeof rseen, "%ld", seen);
+    snprintf(msteps, sizeof msteps, "%ld", r->meg ? ebm_optim_steps(r->opt_g) : 0L);
     char *config = ebm_config_to_string(r->cfg);
     ebm_kv_t meta[] = {{"format", CKPT_FORMAT},    {"ebm_version", EBM_VERSION},   {"config", config ? config : ""},
                        {"sample_shape", run_shape_string(r, shape, sizeof shape)},   {"iter", iter},
                        {"seed", seed},             {"rollbacks", rb},              {"lr_scale", lrs},
                        {"optim_steps", steps},     {"replay_size", rsize},         {"replay_pos", rpos},
-                       {"replay_seen", rseen}};
+                       {"replay_seen", rseen},     {"meg_optim_steps", msteps}};
     ok = ebm_ctx_status(r->ctx) == EBM_OK &&
          ebm_safetensors_save(path, ts, n, meta, (int)(sizeof meta / sizeof *meta), err, sizeof err) == EBM_OK;
     if (!ok) ERR("writing checkpoint: %s\n", ebm_ctx_status(r->ctx) != EBM_OK ? ebm_ctx_error(r->ctx) : err);
@@ -111,7 +131,7 @@ int ebm_checkpoint_load_config(const char *path, ebm_config_t *cfg) {
 /* Loads everything the run has (EMA, optimizer and buffer when present) and the counters. */
 int ckpt_load(run_t *r, const char *path) {
     int np = ebm_params_count(r->ps), ok = 0;
-    ebm_named_tensor_t *ts = calloc((size_t)2 * np + 4, sizeof *ts);
+    ebm_named_tensor_t *ts = calloc(ckpt_capacity(r), sizeof *ts);
     char **names = calloc((size_t)np + 1, sizeof *names), err[1024], *meta = NULL;
     ebm_scope_begin(r->ctx);
     int n = ckpt_tensors(r, ts, names, 0);
@@ -122,7 +142,8 @@ int ckpt_load(run_t *r, const char *path) {
             for (int i = 0; i < np; i++) ebm_tensor_copy_into(ebm_params_get(r->ps, i), ts[np + i].t);
             ebm_ema_swap(r->ema);
         }
-        if (r->rb) ebm_replay_import(r->rb, ts[n - 1].t);
+        for (int i = 0; r->rb && i < n; i++)
+            if (!strcmp(ts[i].name, "replay.buffer")) ebm_replay_import(r->rb, ts[i].t);
         cJSON *m = cJSON_Parse(meta ? meta : "");
         const char *it = meta_get(m, "iter"), *rbk = meta_get(m, "rollbacks"), *st = meta_get(m, "optim_steps"),
                    *lrs = meta_get(m, "lr_scale"), *sz = meta_get(m, "replay_size"), *ps = meta_get(m, "replay_pos"),
@@ -136,6 +157,13 @@ int ckpt_load(run_t *r, const char *path) {
             ebm_optim_set_steps(r->opt, atol(st));
             ebm_optim_set_lr(r->opt, (float)ebm_config_float(r->cfg, "optim", "lr") * r->lr_scale);
             if (r->rb) ebm_replay_set_state(r->rb, atol(sz), atol(ps), atol(sn));
+            const char *ms = meta_get(m, "meg_optim_steps");
+            if (r->meg) {
+                ebm_optim_set_lr(r->opt_g, ebm_optim_lr(r->opt));
+                ebm_optim_set_lr(r->opt_h, ebm_optim_lr(r->opt));
+                ebm_optim_set_steps(r->opt_g, ms ? atol(ms) : 0);
+                ebm_optim_set_steps(r->opt_h, ms ? atol(ms) : 0);
+            }
             ok = ebm_ctx_status(r->ctx) == EBM_OK;
             if (!ok) ERR("%s: %s\n", path, ebm_ctx_error(r->ctx));
         }

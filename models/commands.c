@@ -7,10 +7,32 @@
 #include "run.h"
 #include "train.h"
 
+/* E(G(z)) per chain, for latent MALA */
+static ebm_tensor_t *energy_of_z(void *user, ebm_tensor_t *z) {
+    run_t *r = user;
+    return run_energy(r, ebm_net_forward(r->net_g, z));
+}
+
+/* MEG: G(z), z ~ N(0, I), refined by latent MALA when steps > 0 */
+static ebm_tensor_t *draw_generator(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rng_t *rng, double *accept) {
+    int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(r->cfg, "meg", "mala_steps");
+    ebm_tensor_t *z = ebm_rand_normal(r->ctx, rng, 2, (int[]){n, r->z_dim}, 0.0f, 1.0f);
+    if (steps > 0) {
+        ebm_mala_cfg_t mc = {.steps = steps, .step_size = (float)ebm_config_float(r->cfg, "meg", "mala_step_size")};
+        z = ebm_latent_mala(r->ctx, energy_of_z, r, z, &mc, rng, accept);
+        if (accept) fprintf(stderr, "ebm: latent MALA, %d steps of %g: acceptance rate %.3f\n", steps, mc.step_size, *accept);
+    }
+    int was = ebm_grad_set_enabled(r->ctx, 0);
+    ebm_tensor_t *x = z ? ebm_net_forward(r->net_g, z) : NULL;
+    ebm_grad_set_enabled(r->ctx, was);
+    if (!x) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
+    return x;
+}
+
 static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, double *accept) {
-    (void)accept;
     const ebm_config_t *c = r->cfg;
     ebm_rng_t rng = ebm_rng_make(o->seed ? o->seed : r->seed, 0x53414d50ull);   /* "SAMP" */
+    if (r->meg) return draw_generator(r, o, n, &rng, accept);
     const char *init = o->init ? o->init : ebm_config_str(c, "eval", "init");
     int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(c, "eval", "steps");
     int aug_every = o->augment_every >= 0 ? o->augment_every : (int)ebm_config_int(c, "augment", "sample_every");
@@ -51,7 +73,8 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
         snprintf(path, sizeof path, "%s", o->out ? o->out : "");
         if (!o->out) snprintf(path, sizeof path, "%s/%s.png", r.dir, r.toy ? "sample-heatmap" : "samples");
         ebm_scope_begin(r.ctx);
-        ebm_tensor_t *x = draw_samples(&r, o, n, NULL);
+        double accept = NAN;
+        ebm_tensor_t *x = draw_samples(&r, o, n, &accept);
         if (x && run_write_samples(&r, path, x)) {
             printf("%s\n", path);
             rc = 0;
@@ -133,7 +156,8 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     int K = r.toy ? ebm_toy_modes(r.toy_name, centres, 64, &sigma) : 0;
     float *h = malloc(sizeof(float) * n * r.numel);
     ebm_scope_begin(r.ctx);
-    ebm_tensor_t *x = draw_samples(&r, o, n, NULL);
+    double accept = NAN;
+    ebm_tensor_t *x = draw_samples(&r, o, n, &accept);
     int ok = h && x && ebm_tensor_read(x, h) == EBM_OK;
     double mean_e = NAN;
     if (ok) {
@@ -150,6 +174,7 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     }
     char line[1024];
     int len = snprintf(line, sizeof line, "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"samples\":%d,\"mean_energy\":%.6g", checkpoint, n, mean_e);
+    if (isfinite(accept)) len += snprintf(line + len, sizeof line - len, ",\"mala_accept\":%.4f", accept);
     if (K > 0) {
         int *count = calloc((size_t)K, sizeof(int)), hq = 0, covered = 0;
         for (int i = 0; i < n && count; i++) {

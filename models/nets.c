@@ -283,6 +283,16 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
     return NULL;
 }
 
+ebm_tensor_t *ebm_net_forward(ebm_net_t *n, ebm_tensor_t *x) {
+    if (!x || n->kind != NET_MLP) return ebm_net_energy(n, x);
+    ebm_tensor_t *h = x;
+    for (int l = 0; l < n->n_layers; l++) {
+        h = ebm_linear(h, n->w[l], n->b[l]);
+        if (l + 1 < n->n_layers) h = act(n, h);
+    }
+    return h;
+}
+
 double ebm_net_flops(const ebm_net_t *n, const int *s) {
     double f = 0;
     switch (n->kind) {

@@ -44,6 +44,8 @@ ebm_status_t ebm_net_set_activation(ebm_net_t *net, const char *name);
 ebm_status_t ebm_net_init(ebm_net_t *net, ebm_rng_t *rng);
 /* x (B, ...) -> energies (B) */
 ebm_tensor_t *ebm_net_energy(ebm_net_t *net, ebm_tensor_t *x);
+/* An MLP's raw output (B, out) (generators, statistics networks); other networks: their energies. */
+ebm_tensor_t *ebm_net_forward(ebm_net_t *net, ebm_tensor_t *x);
 /* forward FLOPs per sample (multiply-add = 2), as torch_reference.py's fwd_flops counts them */
 double ebm_net_flops(const ebm_net_t *net, const int *sample_shape);
 void ebm_net_free(ebm_net_t *net);

@@ -23,6 +23,12 @@ int run_parse_ints(const char *s, int *out, int max) {
 }
 
 void run_free(run_t *r) {
+    ebm_optim_free(r->opt_g);
+    ebm_optim_free(r->opt_h);
+    ebm_net_free(r->net_g);
+    ebm_net_free(r->net_h);
+    ebm_params_free(r->ps_g);
+    ebm_params_free(r->ps_h);
     ebm_replay_free(r->rb);
     ebm_ema_free(r->ema);
     ebm_optim_free(r->opt);
@@ -123,6 +129,12 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
                                  .noise_first = ebm_config_bool(c, "sampler", "noise_first")};
     if (!r->opt || (ema > 0 && !r->ema) || (cap > 0 && !r->rb) || ebm_ctx_status(r->ctx) != EBM_OK) {
         ERR("%s\n", ebm_ctx_error(r->ctx));
+        return 0;
+    }
+    const char *method = ebm_config_str(c, "run", "method");
+    if (!strcmp(method, "meg")) return meg_build(r);
+    if (strcmp(method, "cd")) {
+        ERR("[run] method = \"%s\": expected cd or meg\n", method);
         return 0;
     }
     return 1;

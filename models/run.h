@@ -35,7 +35,20 @@ typedef struct run {
     int rollbacks;
     float lr_scale;
     char dir[1024];
+    /* MEG (run.method = meg): generator G (z -> x) and statistics network H ((x, z) -> logit), each
+     * with its own parameters and Adam */
+    int meg, z_dim;
+    ebm_params_t *ps_g, *ps_h;
+    ebm_net_t *net_g, *net_h;
+    ebm_optim_t *opt_g, *opt_h;
 } run_t;
+
+typedef struct stats {
+    float e_pos, e_neg, loss, kl, ent;   /* MEG: kl = generator loss, ent = MI critic BCE */
+} stats_t;
+
+/* every random draw of iteration `it` comes from this stream; a rollback moves to fresh streams */
+ebm_rng_t run_iter_rng(const run_t *r, long it);
 
 /* run.c */
 ebm_tensor_t *run_energy(void *run, ebm_tensor_t *x);   /* x (B, sample shape) -> (B) */
@@ -47,6 +60,13 @@ void run_free(run_t *r);
 int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw);
 /* an augmentation transition (augment.enable, images only; else x unchanged) */
 ebm_tensor_t *run_augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng);
+
+/* meg.c */
+int meg_build(run_t *r);   /* G, H and their optimizers from [meg]; 0 after printing why */
+/* one generator step and meg.energy_steps energy steps: 1 done, 0 diverged, -1 error */
+struct ebm_dataset;
+int meg_step(run_t *r, struct ebm_dataset *ds, float *xpos_host, stats_t *s);
+ebm_tensor_t *meg_generate(run_t *r, int n, ebm_rng_t *rng);   /* G(z), z ~ N(0, I), no graph */
 
 /* checkpoint.c */
 char *run_shape_string(const run_t *r, char *buf, size_t n);

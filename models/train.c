@@ -22,6 +22,7 @@ const ebm_config_key_t ebm_train_keys[] = {
     {"run", "diverge_bound", EBM_CFG_FLOAT, "10", "divergence when |mean E(x+)| exceeds this (ICD aborts at 10; 0: NaN/Inf only)"},
     {"run", "max_rollbacks", EBM_CFG_INT, "5", "divergences rolled back (last checkpoint, new RNG stream) before the run stops"},
     {"run", "rollback_lr_scale", EBM_CFG_FLOAT, "1", "learning rate multiplied by this at each rollback (1: only a new RNG stream)"},
+    {"run", "method", EBM_CFG_STRING, "cd", "cd (IGEBM / improved CD: Langevin negatives) | meg (maximum entropy generators)"},
     {"data", "source", EBM_CFG_STRING, "fashion-mnist",
      "fashion-mnist | IDX file (.gz ok) | toy:8gaussians|25gaussians|swissroll|2spirals|rings | file.csv | image folder"},
     {"data", "size", EBM_CFG_INT, "0", "image side after centre-crop and resize (folders need it; 0: the file's size)"},
@@ -74,6 +75,13 @@ const ebm_config_key_t ebm_train_keys[] = {
     {"optim", "eps", EBM_CFG_FLOAT, "1e-8", "Adam epsilon"},
     {"optim", "clip_norm", EBM_CFG_FLOAT, "0", "global gradient-norm clip (ICD 0.5; 0: off)"},
     {"optim", "ema", EBM_CFG_FLOAT, "0", "EMA decay of the weights used by sample/score/eval (ICD 0.99; 0: off)"},
+    {"meg", "z_dim", EBM_CFG_INT, "2", "MEG: latent dimension of the generator"},
+    {"meg", "gen_hidden", EBM_CFG_STRING, "512,512,512", "MEG: generator MLP hidden widths (ReLU)"},
+    {"meg", "stat_hidden", EBM_CFG_STRING, "512,512,512", "MEG: statistics network MLP hidden widths on (x, z) (leaky ReLU 0.2)"},
+    {"meg", "energy_steps", EBM_CFG_INT, "5", "MEG: energy updates per generator update"},
+    {"meg", "gp", EBM_CFG_FLOAT, "0.1", "MEG: lambda of the zero-centred gradient penalty on real data (toys 0.1, images 10)"},
+    {"meg", "mala_steps", EBM_CFG_INT, "0", "MEG: latent MALA steps on E(G(z)) + |z|^2/2 for ebm sample/eval (0: plain G(z))"},
+    {"meg", "mala_step_size", EBM_CFG_FLOAT, "0.01", "MEG: latent MALA step size (MEG's alpha)"},
     {"eval", "n", EBM_CFG_INT, "1000", "chains for ebm eval / heat maps"},
     {"eval", "steps", EBM_CFG_INT, "200", "Langevin steps of ebm eval and ebm sample"},
     {"eval", "init", EBM_CFG_STRING, "noise", "chains start from noise | buffer"},
@@ -87,18 +95,13 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
-/* every random draw of iteration `it` comes from this stream; a rollback moves to fresh streams */
-static ebm_rng_t iter_rng(const run_t *r, long it) { return ebm_rng_make(r->seed, 1 + (uint64_t)it + ((uint64_t)r->rollbacks << 40)); }
-
-typedef struct stats {
-    float e_pos, e_neg, loss, kl, ent;
-} stats_t;
+ebm_rng_t run_iter_rng(const run_t *r, long it) { return ebm_rng_make(r->seed, 1 + (uint64_t)it + ((uint64_t)r->rollbacks << 40)); }
 
 /* One iteration. Returns 1 done, 0 diverged (nothing updated), -1 error. */
 static int train_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s, double bound) {
     const ebm_config_t *c = r->cfg;
     int B = (int)ebm_config_int(c, "run", "batch");
-    ebm_rng_t rng = iter_rng(r, r->iter);
+    ebm_rng_t rng = run_iter_rng(r, r->iter);
     ebm_ctx_t *ctx = r->ctx;
     int kl = ebm_config_bool(c, "loss", "kl");
     float alpha = (float)ebm_config_float(c, "loss", "reg");
@@ -218,6 +221,12 @@ static int save_pictures(run_t *r) {
     int n = r->toy ? 1000 : 64;
     ebm_scope_begin(r->ctx);
     ebm_tensor_t *x;
+    if (r->meg) {   /* generator samples */
+        x = meg_generate(r, n, &rng);
+        int ok = x && run_write_samples(r, path, x);
+        ebm_scope_end(r->ctx);
+        return ok;
+    }
     if (r->rb && ebm_replay_size(r->rb) > 0) x = ebm_replay_sample(r->rb, n, &rng);
     else {
         int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
@@ -305,7 +314,7 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
     long it_log = r.iter;
     stats_t s = {0};
     while (r.iter < iters && !interrupted) {
-        int st = train_step(&r, &ds, xhost, &s, bound);
+        int st = r.meg ? meg_step(&r, &ds, xhost, &s) : train_step(&r, &ds, xhost, &s, bound);
         if (st < 0) goto done;
         if (st == 0) {
             fprintf(stderr, "ebm: divergence at iteration %ld: mean E(x+) = %g, mean E(x-) = %g, loss = %g (run.diverge_bound = %g)\n",
@@ -326,6 +335,7 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             r.rollbacks = rollbacks;
             r.lr_scale = scale;
             ebm_optim_set_lr(r.opt, (float)ebm_config_float(c, "optim", "lr") * scale);
+            if (r.meg) ebm_optim_set_lr(r.opt_g, ebm_optim_lr(r.opt)), ebm_optim_set_lr(r.opt_h, ebm_optim_lr(r.opt));
             fprintf(stderr, "ebm: rolled back to the checkpoint of iteration %ld with a new RNG stream (rollback %d of at most %d; lr %g)\n",
                     r.iter, r.rollbacks, max_rb, ebm_optim_lr(r.opt));
             fprintf(metrics, "{\"event\":\"rollback\",\"iter\":%ld,\"rollbacks\":%d,\"lr\":%g}\n", r.iter, r.rollbacks,
@@ -341,11 +351,13 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             char eta[32];
             fmt_duration((iters - r.iter) / fmax(rate, 1e-9), eta, sizeof eta);
             fprintf(stderr, "it %ld/%ld  %.2f it/s  E+ %+.4f  E- %+.4f  loss %+.4f", r.iter, iters, rate, s.e_pos, s.e_neg, s.loss);
-            if (ebm_config_bool(c, "loss", "kl")) fprintf(stderr, "  kl %+.4f  ent %+.3f", s.kl, s.ent);
+            if (r.meg) fprintf(stderr, "  L_G %+.4f  bce %.3f", s.kl, s.ent);
+            else if (ebm_config_bool(c, "loss", "kl")) fprintf(stderr, "  kl %+.4f  ent %+.3f", s.kl, s.ent);
             fprintf(stderr, "  |grad| %.3g  ETA %s\n", gn, eta);
             fprintf(metrics, "{\"iter\":%ld", r.iter);
             json_num(metrics, "e_pos", s.e_pos), json_num(metrics, "e_neg", s.e_neg), json_num(metrics, "loss", s.loss);
-            if (ebm_config_bool(c, "loss", "kl")) json_num(metrics, "kl", s.kl), json_num(metrics, "entropy", s.ent);
+            if (r.meg) json_num(metrics, "gen_loss", s.kl), json_num(metrics, "mi_bce", s.ent);
+            else if (ebm_config_bool(c, "loss", "kl")) json_num(metrics, "kl", s.kl), json_num(metrics, "entropy", s.ent);
             json_num(metrics, "grad_norm", gn), json_num(metrics, "it_per_s", rate), json_num(metrics, "lr", ebm_optim_lr(r.opt));
             fprintf(metrics, ",\"elapsed_s\":%.3f}\n", t - t0);
             fflush(metrics);
