@@ -149,7 +149,8 @@ def load(path, ema=True):
     shape = [int(s) for s in meta["sample_shape"].split(",")]
     model = build(cfg, shape)
     prefix = "ema." if ema and any(k.startswith("ema.") for k in tensors) else ""
-    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix) and not k.startswith(("optim.", "replay."))}
+    skip = ("optim.", "replay.", "generator.", "stats.", "optim_generator.", "optim_stats.")   # the energy only
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix) and not k.startswith(skip)}
     if not prefix:
         state = {k: v for k, v in state.items() if not k.startswith("ema.")}
     model.load_state_dict(state, strict=True)
