@@ -33,6 +33,7 @@ void ebm_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t ou
 void ebm_rng_host_bits(ebm_rng_t *r, uint32_t *out, size_t n);
 void ebm_rng_host_uniform(ebm_rng_t *r, float *out, size_t n);   /* [0, 1) */
 void ebm_rng_host_normal(ebm_rng_t *r, float *out, size_t n);    /* N(0, 1) */
+void ebm_rng_host_permutation(ebm_rng_t *r, int *perm, int n);   /* uniform permutation of 0..n-1 */
 
 ebm_status_t ebm_tensor_fill_uniform(ebm_tensor_t *t, ebm_rng_t *r, float lo, float hi);
 ebm_status_t ebm_tensor_fill_normal(ebm_tensor_t *t, ebm_rng_t *r, float mean, float std);

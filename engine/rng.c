@@ -32,6 +32,16 @@ void ebm_rng_host_uniform(ebm_rng_t *r, float *out, size_t n) {
     r->counter += blocks_for(n);
 }
 
+void ebm_rng_host_permutation(ebm_rng_t *r, int *perm, int n) {
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {   /* Fisher-Yates, one draw (one Philox block) per swap */
+        uint32_t w;
+        ebm_rng_host_bits(r, &w, 1);
+        int j = (int)(((uint64_t)w * (uint64_t)(i + 1)) >> 32), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+}
+
 void ebm_rng_host_normal(ebm_rng_t *r, float *out, size_t n) {
     for (size_t b = 0; b * 4 < n; b++) {
         uint32_t w[4];

@@ -6,9 +6,9 @@
 #include "run.h"
 #include "train.h"
 
-char *run_shape_string(const run_t *r, char *buf, size_t n) {
+char *run_shape_string(int ndim, const int *shape, char *buf, size_t n) {
     size_t len = 0;
-    for (int i = 0; i < r->ndim; i++) len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "," : "", r->shape[i]);
+    for (int i = 0; i < ndim; i++) len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "," : "", shape[i]);
     return buf;
 }
 
@@ -79,7 +79,7 @@ int ckpt_save(run_t *r, const char *path) {
     snprintf(msteps, sizeof msteps, "%ld", r->meg ? ebm_optim_steps(r->opt_g) : 0L);
     char *config = ebm_config_to_string(r->cfg);
     ebm_kv_t meta[] = {{"format", CKPT_FORMAT},    {"ebm_version", EBM_VERSION},   {"config", config ? config : ""},
-                       {"sample_shape", run_shape_string(r, shape, sizeof shape)},   {"iter", iter},
+                       {"sample_shape", run_shape_string(r->ndim, r->shape, shape, sizeof shape)},   {"iter", iter},
                        {"seed", seed},             {"rollbacks", rb},              {"lr_scale", lrs},
                        {"optim_steps", steps},     {"replay_size", rsize},         {"replay_pos", rpos},
                        {"replay_seen", rseen},     {"meg_optim_steps", msteps}};

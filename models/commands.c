@@ -37,7 +37,6 @@ static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, d
     int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(c, "eval", "steps");
     int aug_every = o->augment_every >= 0 ? o->augment_every : (int)ebm_config_int(c, "augment", "sample_every");
     if (!ebm_config_bool(c, "augment", "enable") || r->ndim != 3) aug_every = 0;
-    int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
     ebm_tensor_t *x;
     if (!strcmp(init, "buffer")) {
         if (!r->rb || ebm_replay_size(r->rb) == 0) {
@@ -46,8 +45,7 @@ static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, d
         }
         x = ebm_replay_sample(r->rb, n, &rng);
     } else if (!strcmp(init, "noise"))
-        x = ebm_rand_uniform(r->ctx, &rng, r->ndim + 1, shape, (float)ebm_config_float(c, "sampler", "init_lo"),
-                             (float)ebm_config_float(c, "sampler", "init_hi"));
+        x = run_noise(r, n, &rng);
     else {
         ERR("init = \"%s\": expected noise or buffer\n", init);
         return NULL;
@@ -101,9 +99,8 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
     }
     if (ds.ndim != r.ndim || memcmp(ds.shape, r.shape, sizeof(int) * r.ndim)) {
         char a[64], b[64];
-        run_t tmp = {.ndim = ds.ndim};
-        memcpy(tmp.shape, ds.shape, sizeof tmp.shape);
-        ERR("%s: examples have shape (%s), the model expects (%s)\n", data, run_shape_string(&tmp, a, sizeof a), run_shape_string(&r, b, sizeof b));
+        ERR("%s: examples have shape (%s), the model expects (%s)\n", data, run_shape_string(ds.ndim, ds.shape, a, sizeof a),
+            run_shape_string(r.ndim, r.shape, b, sizeof b));
         goto done;
     }
     f = out ? fopen(out, "w") : stdout;

@@ -292,15 +292,7 @@ ebm_status_t ebm_dataset_check_finite(const ebm_dataset_t *ds, char *err, size_t
 static void make_perm(ebm_dataset_t *ds, uint64_t seed, long epoch) {
     if (ds->perm_epoch == epoch && ds->perm_seed == seed) return;
     ebm_rng_t r = ebm_rng_make(seed, 0x5348554646ull + (uint64_t)epoch);   /* "SHUFF" + epoch */
-    for (int i = 0; i < ds->n; i++) ds->perm[i] = i;
-    for (int i = ds->n - 1; i > 0; i--) {   /* Fisher-Yates */
-        uint32_t w;
-        ebm_rng_host_bits(&r, &w, 1);
-        int j = (int)(((uint64_t)w * (uint64_t)(i + 1)) >> 32);
-        int t = ds->perm[i];
-        ds->perm[i] = ds->perm[j];
-        ds->perm[j] = t;
-    }
+    ebm_rng_host_permutation(&r, ds->perm, ds->n);
     ds->perm_epoch = epoch;
     ds->perm_seed = seed;
 }

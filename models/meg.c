@@ -65,21 +65,14 @@ int meg_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
     float lambda = (float)ebm_config_float(c, "meg", "gp");
     ebm_rng_t rng = run_iter_rng(r, r->iter);
     float *z = malloc(sizeof(float) * 2 * B * Z), *zp = z + B * Z, hv[5];
-    uint32_t *w = malloc(sizeof(uint32_t) * B);
-    if (!z || !w) {
-        free(z), free(w);
+    int *perm = malloc(sizeof(int) * B);
+    if (!z || !perm) {
+        free(z), free(perm);
         return -1;
     }
     /* generator + statistics network step: z and its row shuffle on the host stream */
     ebm_rng_host_normal(&rng, z, (size_t)B * Z);
-    int *perm = (int *)w;
-    for (int i = 0; i < B; i++) perm[i] = i;
-    for (int i = B - 1; i > 0; i--) {
-        uint32_t u;
-        ebm_rng_host_bits(&rng, &u, 1);
-        int j = (int)(((uint64_t)u * (uint64_t)(i + 1)) >> 32), t = perm[i];
-        perm[i] = perm[j], perm[j] = t;
-    }
+    ebm_rng_host_permutation(&rng, perm, B);
     for (int i = 0; i < B; i++) memcpy(zp + i * Z, z + perm[i] * Z, sizeof(float) * Z);
     ebm_scope_begin(ctx);
     ebm_tensor_t *zt = ebm_tensor_from_host(ctx, 2, (int[]){B, Z}, z), *zpt = ebm_tensor_from_host(ctx, 2, (int[]){B, Z}, zp);
@@ -92,7 +85,7 @@ int meg_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
     if (ok && !isfinite(hv[3])) {   /* NaN or Inf: diverged, nothing updated */
         ebm_scope_end(ctx);
         *s = (stats_t){NAN, NAN, NAN, hv[3], hv[4]};
-        free(z), free(w);
+        free(z), free(perm);
         return 0;
     }
     ok = ok && ebm_params_zero_grad(r->ps_g) == EBM_OK && ebm_params_zero_grad(r->ps_h) == EBM_OK &&
@@ -114,14 +107,14 @@ int meg_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
         if (ok && (!isfinite(hv[2]) || !isfinite(hv[0]))) {
             ebm_scope_end(ctx);
             *s = (stats_t){hv[0], hv[1], hv[2], hv[3], hv[4]};
-            free(z), free(w);
+            free(z), free(perm);
             return 0;
         }
         ok = ok && ebm_params_zero_grad(r->ps) == EBM_OK && ebm_params_backward(r->ps, le) == EBM_OK && ebm_optim_step(r->opt) == EBM_OK &&
              (!r->ema || ebm_ema_update(r->ema) == EBM_OK);
         ebm_scope_end(ctx);
     }
-    free(z), free(w);
+    free(z), free(perm);
     if (!ok) {
         ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(ctx));
         return -1;

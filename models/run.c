@@ -177,3 +177,9 @@ ebm_tensor_t *run_augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng) {
     return ebm_augment(x, &ac, rng);
 }
 
+
+ebm_tensor_t *run_noise(run_t *r, int n, ebm_rng_t *rng) {
+    int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
+    return ebm_rand_uniform(r->ctx, rng, r->ndim + 1, shape, (float)ebm_config_float(r->cfg, "sampler", "init_lo"),
+                            (float)ebm_config_float(r->cfg, "sampler", "init_hi"));
+}

@@ -58,6 +58,8 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
 void run_free(run_t *r);
 /* config, network and state of a checkpoint; EMA weights swapped in unless raw */
 int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw);
+/* n fresh chains from U(sampler.init_lo, sampler.init_hi), (n, sample shape) */
+ebm_tensor_t *run_noise(run_t *r, int n, ebm_rng_t *rng);
 /* an augmentation transition (augment.enable, images only; else x unchanged) */
 ebm_tensor_t *run_augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng);
 
@@ -69,7 +71,7 @@ int meg_step(run_t *r, struct ebm_dataset *ds, float *xpos_host, stats_t *s);
 ebm_tensor_t *meg_generate(run_t *r, int n, ebm_rng_t *rng);   /* G(z), z ~ N(0, I), no graph */
 
 /* checkpoint.c */
-char *run_shape_string(const run_t *r, char *buf, size_t n);
+char *run_shape_string(int ndim, const int *shape, char *buf, size_t n);   /* "1,28,28" */
 int ckpt_save(run_t *r, const char *path);
 int ckpt_load(run_t *r, const char *path);   /* everything the run has, and the counters */
 int ckpt_config(const char *path, ebm_config_t *cfg, int *ndim, int *shape);

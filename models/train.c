@@ -118,8 +118,7 @@ static int train_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s,
     ebm_tensor_t *xpos = ebm_tensor_from_host(ctx, r->ndim + 1, shape, xpos_host);
     ebm_tensor_t *x0;
     if (r->rb) x0 = run_augment(r, ebm_replay_sample(r->rb, B, &rng), &rng);
-    else x0 = ebm_rand_uniform(ctx, &rng, r->ndim + 1, shape, (float)ebm_config_float(c, "sampler", "init_lo"),
-                               (float)ebm_config_float(c, "sampler", "init_hi"));
+    else x0 = run_noise(r, B, &rng);
     ebm_langevin_cfg_t lc = r->lc;
     if (kl && lc.steps > 0) lc.steps--;
     ebm_tensor_t *xneg = ebm_langevin(ctx, run_energy, r, x0, &lc, &rng), *xkl = NULL;
@@ -227,12 +226,7 @@ static int save_pictures(run_t *r) {
         ebm_scope_end(r->ctx);
         return ok;
     }
-    if (r->rb && ebm_replay_size(r->rb) > 0) x = ebm_replay_sample(r->rb, n, &rng);
-    else {
-        int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
-        x = ebm_rand_uniform(r->ctx, &rng, r->ndim + 1, shape, (float)ebm_config_float(r->cfg, "sampler", "init_lo"),
-                             (float)ebm_config_float(r->cfg, "sampler", "init_hi"));
-    }
+    x = r->rb && ebm_replay_size(r->rb) > 0 ? ebm_replay_sample(r->rb, n, &rng) : run_noise(r, n, &rng);
     if (r->ema) ebm_ema_swap(r->ema);
     ebm_langevin_cfg_t lc = r->lc;
     lc.steps = (int)ebm_config_int(r->cfg, "eval", "steps");
