@@ -206,6 +206,13 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     ctx->profile = env->profile;
     ctx->wg_size = ctx->info.max_work_group >= 256 ? 256 : ctx->info.max_work_group;
     if (ctx->wg_size < 1) ctx->wg_size = 1;
+    /* OpenCL lets float division and sqrt be off by 2.5 / 3 ulp unless built with
+     * -cl-fp32-correctly-rounded-divide-sqrt; ask for it where offered, so that every device rounds
+     * x / y and sqrt(x) alike (the NVIDIA driver otherwise approximates: an identity resize that
+     * computes (i + 0.5) * W / W was not exact there) */
+    cl_device_fp_config fp = 0;
+    if (clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
+        ctx->exact_div = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
     cl_int e;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
     ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &e);
@@ -505,8 +512,8 @@ static ebm_status_t build_log_fail(ebm_ctx_t *ctx, cl_program prog, const char *
 static cl_program build_program(ebm_ctx_t *ctx, const char *name, const char *source, size_t len, const char *extra) {
     const ebm_env_t *env = ebm_env();
     char options[1024];
-    snprintf(options, sizeof options, "-cl-std=CL1.2 -DEBM_WG=%zu %s %s", ctx->wg_size, extra ? extra : "",
-             env->build_options ? env->build_options : "");
+    snprintf(options, sizeof options, "-cl-std=CL1.2 -DEBM_WG=%zu %s%s %s", ctx->wg_size,
+             ctx->exact_div ? "-cl-fp32-correctly-rounded-divide-sqrt " : "", extra ? extra : "", env->build_options ? env->build_options : "");
     char path[1200] = "";
     if (!env->cache_off) {
         hash128_t h = {14695981039346656037ULL, 0x84222325cbf29ce4ULL};

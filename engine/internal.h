@@ -127,6 +127,7 @@ struct ebm_ctx {
     cl_context context;
     cl_command_queue queue;
     size_t wg_size;          /* work-group size for 1-D launches */
+    int exact_div;           /* device offers correctly rounded float division and sqrt (built with them) */
     cl_program programs[256];
     const char *program_names[256];
     char *program_options[256];

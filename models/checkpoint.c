@@ -37,16 +37,18 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
         int shape[4] = {(int)ebm_config_int(r->cfg, "buffer", "capacity"), r->shape[0], r->shape[1], r->shape[2]};
         ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
     }
-    if (r->meg) {   /* generator.*, stats.* and their Adam moments */
+    if (r->ps_g) {   /* generator.*, stats.* (MEG) or inference.* (Dual-MCMC), and their optimizer moments */
         ebm_params_t *sets[2] = {r->ps_g, r->ps_h};
         ebm_optim_t *opts[2] = {r->opt_g, r->opt_h};
-        static const char *const onames[2][2] = {{"optim_generator.exp_avg", "optim_generator.exp_avg_sq"},
-                                                 {"optim_stats.exp_avg", "optim_stats.exp_avg_sq"}};
-        for (int k = 0; k < 2; k++) {
+        static const char *const onames[3][2] = {{"optim_generator.exp_avg", "optim_generator.exp_avg_sq"},
+                                                 {"optim_stats.exp_avg", "optim_stats.exp_avg_sq"},
+                                                 {"optim_inference.exp_avg", "optim_inference.exp_avg_sq"}};
+        for (int k = 0; k < 2 && sets[k]; k++) {
             for (int i = 0; i < ebm_params_count(sets[k]); i++)
                 ts[n++] = (ebm_named_tensor_t){ebm_params_name(sets[k], i), ebm_params_get(sets[k], i)};
             for (int j = 0; j < 2; j++)
-                if (ebm_optim_state(opts[k], j)) ts[n++] = (ebm_named_tensor_t){onames[k][j], ebm_optim_state(opts[k], j)};
+                if (ebm_optim_state(opts[k], j))
+                    ts[n++] = (ebm_named_tensor_t){onames[k && r->method == METHOD_DUAL ? 2 : k][j], ebm_optim_state(opts[k], j)};
         }
     }
     return n;
@@ -55,7 +57,8 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
 /* room for every tensor ckpt_tensors lists */
 static size_t ckpt_capacity(const run_t *r) {
     size_t n = 2 * (size_t)ebm_params_count(r->ps) + 4;
-    if (r->meg) n += (size_t)ebm_params_count(r->ps_g) + ebm_params_count(r->ps_h) + 4;
+    if (r->ps_g) n += (size_t)ebm_params_count(r->ps_g) + 4;
+    if (r->ps_h) n += (size_t)ebm_params_count(r->ps_h) + 4;
     return n;
 }
 
@@ -76,13 +79,13 @@ int ckpt_save(run_t *r, const char *path) {
     snprintf(rsize, sizeof rsize, "%ld", size);
     snprintf(rpos, sizeof rpos, "%ld", pos);
     snprintf(rseen, sizeof rseen, "%ld", seen);
-    snprintf(msteps, sizeof msteps, "%ld", r->meg ? ebm_optim_steps(r->opt_g) : 0L);
+    snprintf(msteps, sizeof msteps, "%ld", r->opt_g ? ebm_optim_steps(r->opt_g) : 0L);
     char *config = ebm_config_to_string(r->cfg);
     ebm_kv_t meta[] = {{"format", CKPT_FORMAT},    {"ebm_version", EBM_VERSION},   {"config", config ? config : ""},
                        {"sample_shape", run_shape_string(r->ndim, r->shape, shape, sizeof shape)},   {"iter", iter},
                        {"seed", seed},             {"rollbacks", rb},              {"lr_scale", lrs},
                        {"optim_steps", steps},     {"replay_size", rsize},         {"replay_pos", rpos},
-                       {"replay_seen", rseen},     {"meg_optim_steps", msteps}};
+                       {"replay_seen", rseen},     {"gen_optim_steps", msteps}};
     ok = ebm_ctx_status(r->ctx) == EBM_OK &&
          ebm_safetensors_save(path, ts, n, meta, (int)(sizeof meta / sizeof *meta), err, sizeof err) == EBM_OK;
     if (!ok) ERR("writing checkpoint: %s\n", ebm_ctx_status(r->ctx) != EBM_OK ? ebm_ctx_error(r->ctx) : err);
@@ -155,15 +158,11 @@ int ckpt_load(run_t *r, const char *path) {
             r->rollbacks = atoi(rbk);
             r->lr_scale = (float)atof(lrs);
             ebm_optim_set_steps(r->opt, atol(st));
-            ebm_optim_set_lr(r->opt, (float)ebm_config_float(r->cfg, "optim", "lr") * r->lr_scale);
+            run_apply_lr_scale(r);
             if (r->rb) ebm_replay_set_state(r->rb, atol(sz), atol(ps), atol(sn));
-            const char *ms = meta_get(m, "meg_optim_steps");
-            if (r->meg) {
-                ebm_optim_set_lr(r->opt_g, ebm_optim_lr(r->opt));
-                ebm_optim_set_lr(r->opt_h, ebm_optim_lr(r->opt));
-                ebm_optim_set_steps(r->opt_g, ms ? atol(ms) : 0);
-                ebm_optim_set_steps(r->opt_h, ms ? atol(ms) : 0);
-            }
+            const char *ms = meta_get(m, "gen_optim_steps");
+            if (r->opt_g) ebm_optim_set_steps(r->opt_g, ms ? atol(ms) : 0);
+            if (r->opt_h) ebm_optim_set_steps(r->opt_h, ms ? atol(ms) : 0);
             ok = ebm_ctx_status(r->ctx) == EBM_OK;
             if (!ok) ERR("%s: %s\n", path, ebm_ctx_error(r->ctx));
         }

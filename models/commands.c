@@ -8,31 +8,41 @@
 #include "train.h"
 
 /* E(G(z)) per chain, for latent MALA */
-static ebm_tensor_t *energy_of_z(void *user, ebm_tensor_t *z) {
-    run_t *r = user;
-    return run_energy(r, ebm_net_forward(r->net_g, z));
-}
+static ebm_tensor_t *energy_of_z(void *user, ebm_tensor_t *z) { return run_energy(user, gen_x(user, z)); }
 
-/* MEG: G(z), z ~ N(0, I), refined by latent MALA when steps > 0 */
+/* generator runs: z from the prior, o->mala latent MALA steps on E(G(z)) + |z|^2/2 (N(0, I) prior
+ * only), x = G(z), then o->steps Langevin steps on E in x with the [sampler] settings */
 static ebm_tensor_t *draw_generator(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rng_t *rng, double *accept) {
-    int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(r->cfg, "meg", "mala_steps");
-    ebm_tensor_t *z = ebm_rand_normal(r->ctx, rng, 2, (int[]){n, r->z_dim}, 0.0f, 1.0f);
-    if (steps > 0) {
-        ebm_mala_cfg_t mc = {.steps = steps, .step_size = (float)ebm_config_float(r->cfg, "meg", "mala_step_size")};
+    int mala = o->mala >= 0 ? o->mala : (int)ebm_config_int(r->cfg, "generator", "mala_steps");
+    int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(r->cfg, "generator", "langevin_steps");
+    if (mala > 0 && strcmp(ebm_config_str(r->cfg, "generator", "prior"), "normal")) {
+        ERR("latent MALA needs the N(0, I) prior; this generator's prior is %s\n", ebm_config_str(r->cfg, "generator", "prior"));
+        return NULL;
+    }
+    ebm_tensor_t *z = gen_z(r, n, rng);
+    if (mala > 0) {
+        ebm_mala_cfg_t mc = {.steps = mala, .step_size = (float)ebm_config_float(r->cfg, "generator", "mala_step_size")};
         z = ebm_latent_mala(r->ctx, energy_of_z, r, z, &mc, rng, accept);
-        if (accept) fprintf(stderr, "ebm: latent MALA, %d steps of %g: acceptance rate %.3f\n", steps, mc.step_size, *accept);
+        if (accept) fprintf(stderr, "ebm: latent MALA, %d steps of %g: acceptance rate %.3f\n", mala, mc.step_size, *accept);
     }
     int was = ebm_grad_set_enabled(r->ctx, 0);
-    ebm_tensor_t *x = z ? ebm_net_forward(r->net_g, z) : NULL;
+    ebm_tensor_t *x = z ? gen_x(r, z) : NULL;
     ebm_grad_set_enabled(r->ctx, was);
+    if (x && steps > 0) {
+        ebm_langevin_cfg_t lc = r->lc;
+        lc.steps = steps;
+        x = ebm_langevin(r->ctx, run_energy, r, x, &lc, rng);
+    }
     if (!x) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
     return x;
 }
 
-static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, double *accept) {
+/* n samples as `ebm sample` draws them; chunk > 0 draws from its own stream (evaluations that sample
+ * in several batches) */
+static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, double *accept, int chunk) {
     const ebm_config_t *c = r->cfg;
-    ebm_rng_t rng = ebm_rng_make(o->seed ? o->seed : r->seed, 0x53414d50ull);   /* "SAMP" */
-    if (r->meg) return draw_generator(r, o, n, &rng, accept);
+    ebm_rng_t rng = ebm_rng_make(o->seed ? o->seed : r->seed, 0x53414d50ull + ((uint64_t)chunk << 32));   /* "SAMP" */
+    if (r->method != METHOD_CD) return draw_generator(r, o, n, &rng, accept);
     const char *init = o->init ? o->init : ebm_config_str(c, "eval", "init");
     int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(c, "eval", "steps");
     int aug_every = o->augment_every >= 0 ? o->augment_every : (int)ebm_config_int(c, "augment", "sample_every");
@@ -72,7 +82,7 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
         if (!o->out) snprintf(path, sizeof path, "%s/%s.png", r.dir, r.toy ? "sample-heatmap" : "samples");
         ebm_scope_begin(r.ctx);
         double accept = NAN;
-        ebm_tensor_t *x = draw_samples(&r, o, n, &accept);
+        ebm_tensor_t *x = draw_samples(&r, o, n, &accept, 0);
         if (x && run_write_samples(&r, path, x)) {
             printf("%s\n", path);
             rc = 0;
@@ -142,11 +152,117 @@ done:
     return rc;
 }
 
+static void append_metrics(const run_t *r, const char *line) {
+    char mpath[1200];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", r->dir);
+    FILE *mf = fopen(mpath, "a");
+    if (mf) {
+        fprintf(mf, "%s\n", line);
+        fclose(mf);
+    }
+}
+
+/* a classifier run: accuracy on the test images (Fashion-MNIST's t10k for source = fashion-mnist) */
+static int eval_classifier(run_t *r, const char *checkpoint) {
+    const char *src = ebm_config_str(r->cfg, "data", "source");
+    const char *test = !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src;
+    ebm_dataset_t ds;
+    char err[1024], line[512];
+    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0]};
+    if (ebm_dataset_open(&ds, test, &dopts, err, sizeof err) != EBM_OK) {
+        ERR("%s\n", err);
+        return 1;
+    }
+    int *pred = malloc(sizeof(int) * ds.n), correct = 0, ok = pred && ds.y && classify_argmax(r, ds.x, ds.n, pred);
+    if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
+    for (int i = 0; ok && i < ds.n; i++) correct += pred[i] == ds.y[i];
+    if (ok) {
+        snprintf(line, sizeof line, "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"data\":\"%s\",\"examples\":%d,\"accuracy\":%.4f}", checkpoint,
+                 test, ds.n, (double)correct / ds.n);
+        printf("%s\n", line);
+        fprintf(stderr, "ebm eval: %s: accuracy %.2f%% on %d examples of %s\n", checkpoint, 100.0 * correct / ds.n, ds.n, test);
+        append_metrics(r, line);
+    }
+    free(pred);
+    ebm_dataset_free(&ds);
+    return ok ? 0 : 1;
+}
+
+/* MEG's mode count: n samples in batches of 1000, every channel classified on its own; a mode is the
+ * tuple of channel classes (10^C of them); reports the modes hit and KL(sample mode histogram || uniform) */
+static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *classifier, const char *device) {
+    ebm_config_t *ccfg = ebm_config_new(ebm_train_keys);
+    run_t cl = {0};
+    int rc = 1, C = r->shape[0];
+    char buf[1200], line[3000];
+    snprintf(buf, sizeof buf, "%s/" CKPT_NAME, classifier);
+    const char *cpath = strstr(classifier, ".safetensors") ? classifier : buf;
+    if (!ccfg || !run_open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
+    if (cl.method != METHOD_CLASSIFY || cl.ndim != 3 || cl.shape[0] != 1 || cl.shape[1] != r->shape[1] || cl.shape[2] != r->shape[2] ||
+        C > 4) {
+        ERR("%s: need a one-channel classifier run (run.method = classify) of the samples' %dx%d images (at most 4 channels)\n", cpath,
+            r->shape[1], r->shape[2]);
+        goto done;
+    }
+    int n = o->n > 0 ? o->n : (C == 3 ? 26000 : 10000), K = 1, classes = cl.n_out;
+    for (int c = 0; c < C; c++) K *= classes;
+    long *count = calloc((size_t)K, sizeof(long));
+    float *h = malloc(sizeof(float) * 1000 * r->numel);
+    int *pred = malloc(sizeof(int) * 1000 * C), ok = count && h && pred;
+    for (int i0 = 0, chunk = 1; ok && i0 < n; i0 += 1000, chunk++) {
+        int m = n - i0 < 1000 ? n - i0 : 1000;
+        ebm_scope_begin(r->ctx);
+        ebm_tensor_t *x = draw_samples(r, o, m, NULL, chunk);
+        ok = x && ebm_tensor_read(x, h) == EBM_OK;
+        ebm_scope_end(r->ctx);
+        ok = ok && classify_argmax(&cl, h, m * C, pred);   /* channel c of sample i is image i*C + c */
+        for (int i = 0; ok && i < m; i++) {
+            int mode = 0;
+            for (int c = 0; c < C; c++) mode = mode * classes + pred[i * C + c];
+            count[mode]++;
+        }
+    }
+    if (ok) {
+        int covered = 0;
+        double kl = 0;
+        for (int k = 0; k < K; k++)
+            if (count[k] > 0) {
+                double p = (double)count[k] / n;
+                covered++;
+                kl += p * log(p * K);
+            }
+        snprintf(line, sizeof line,
+                 "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"classifier\":\"%s\",\"samples\":%d,\"modes\":%d,\"modes_covered\":%d,\"kl_to_uniform\":%.4f}",
+                 checkpoint, cpath, n, K, covered, kl);
+        printf("%s\n", line);
+        fprintf(stderr, "ebm eval: %d of %d modes covered by %d samples, KL(samples || uniform) = %.4f\n", covered, K, n, kl);
+        append_metrics(r, line);
+        rc = 0;
+    }
+    free(count), free(h), free(pred);
+done:
+    run_free(&cl);
+    ebm_config_free(ccfg);
+    return rc;
+}
+
 int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t *o, int min_per_mode) {
     ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
     run_t r = {0};
     int rc = 1;
     if (!cfg || !run_open_checkpoint(&r, cfg, checkpoint, device, o->raw)) goto done;
+    if (r.method == METHOD_CLASSIFY) {
+        rc = eval_classifier(&r, checkpoint);
+        goto done;
+    }
+    if (o->classifier) {
+        if (r.ndim != 3) {
+            ERR("--classifier: %s models vectors, not images\n", checkpoint);
+            goto done;
+        }
+        rc = eval_modes(&r, o, checkpoint, o->classifier, device);
+        goto done;
+    }
     if (min_per_mode <= 0) min_per_mode = (int)ebm_config_int(cfg, "eval", "min_per_mode");
     int n = o->n > 0 ? o->n : (int)ebm_config_int(cfg, "eval", "n");
     float centres[2 * 64], sigma = 0;
@@ -154,7 +270,7 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     float *h = malloc(sizeof(float) * n * r.numel);
     ebm_scope_begin(r.ctx);
     double accept = NAN;
-    ebm_tensor_t *x = draw_samples(&r, o, n, &accept);
+    ebm_tensor_t *x = draw_samples(&r, o, n, &accept, 0);
     int ok = h && x && ebm_tensor_read(x, h) == EBM_OK;
     double mean_e = NAN;
     if (ok) {
@@ -192,13 +308,7 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     }
     snprintf(line + len, sizeof line - len, "}");
     printf("%s\n", line);
-    char mpath[1200];
-    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", r.dir);
-    FILE *mf = fopen(mpath, "a");
-    if (mf) {
-        fprintf(mf, "%s\n", line);
-        fclose(mf);
-    }
+    append_metrics(&r, line);
     if (r.toy) {
         char path[1200];
         snprintf(path, sizeof path, "%s/eval-heatmap.png", r.dir);

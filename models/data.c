@@ -52,6 +52,70 @@ static ebm_status_t open_idx(ebm_dataset_t *ds, const char *path, const ebm_data
     }
     for (size_t i = 0; i < ds->sample_numel * ds->n; i++) ds->x[i] = idx.data[i] / 255.0f;
     ebm_idx_free(&idx);
+    /* labels: the same name with labels-idx1 for images-idx3 (MNIST / Fashion-MNIST naming) */
+    char lpath[600];
+    const char *at = strstr(path, "images-idx3");
+    if (at && strlen(path) < sizeof lpath) {
+        snprintf(lpath, sizeof lpath, "%.*slabels-idx1%s", (int)(at - path), path, at + strlen("images-idx3"));
+        ebm_idx_t lab;
+        char lerr[512];
+        if (ebm_idx_read(lpath, &lab, lerr, sizeof lerr) == EBM_OK) {
+            if (lab.ndim != 1 || lab.dims[0] < ds->n) {
+                snprintf(err, errn, "%s: %d labels for %d images in %s", lpath, lab.ndim == 1 ? lab.dims[0] : -1, ds->n, path);
+                ebm_idx_free(&lab);
+                return EBM_STATUS_FORMAT;
+            }
+            ds->y = malloc(sizeof(int) * ds->n);
+            for (int i = 0; ds->y && i < ds->n; i++) {
+                ds->y[i] = lab.data[i];
+                if (ds->y[i] + 1 > ds->n_classes) ds->n_classes = ds->y[i] + 1;
+            }
+            ebm_idx_free(&lab);
+        }
+    }
+    return EBM_OK;
+}
+
+/* MEG's StackedMNIST on Fashion-MNIST: example i is three images drawn with replacement (Philox(seed,
+ * "STACK")) as the three channels, label 100 y0 + 10 y1 + y2 (1000 classes) */
+static ebm_status_t open_stacked(ebm_dataset_t *ds, const char *path, const ebm_data_opts_t *o, char *err, size_t errn) {
+    ebm_dataset_t one;
+    memset(&one, 0, sizeof one);
+    ebm_data_opts_t o1 = *o;
+    o1.limit = 0;
+    ebm_status_t st = open_idx(&one, path, &o1, err, errn);
+    if (st != EBM_OK) return st;
+    if (one.shape[0] != 1 || !one.y) {
+        snprintf(err, errn, "%s: stacking needs one-channel images with a labels file", path);
+        ebm_dataset_free(&one);
+        return EBM_STATUS_FORMAT;
+    }
+    int n = o->limit > 0 ? o->limit : one.n, HW = one.shape[1] * one.shape[2];
+    ds->ndim = 3;
+    ds->shape[0] = 3, ds->shape[1] = one.shape[1], ds->shape[2] = one.shape[2];
+    ds->sample_numel = (size_t)3 * HW;
+    ds->x = malloc(sizeof(float) * ds->sample_numel * n);
+    ds->y = malloc(sizeof(int) * n);
+    if (!ds->x || !ds->y) {
+        ebm_dataset_free(&one);
+        snprintf(err, errn, "%s: out of memory", path);
+        return EBM_STATUS_OUT_OF_MEMORY;
+    }
+    ds->n = n;
+    ds->n_classes = 1000;
+    ebm_rng_t r = ebm_rng_make(o->seed, 0x535441434bull);   /* "STACK" */
+    for (int i = 0; i < n; i++) {
+        float u[3];
+        ebm_rng_host_uniform(&r, u, 3);
+        ds->y[i] = 0;
+        for (int c = 0; c < 3; c++) {
+            int k = (int)(u[c] * one.n);
+            if (k >= one.n) k = one.n - 1;
+            memcpy(ds->x + ds->sample_numel * i + (size_t)c * HW, one.x + (size_t)HW * k, sizeof(float) * HW);
+            ds->y[i] = 10 * ds->y[i] + one.y[k];
+        }
+    }
+    ebm_dataset_free(&one);
     return EBM_OK;
 }
 
@@ -248,10 +312,12 @@ ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_d
     ds->perm_epoch = -1;
     snprintf(ds->source, sizeof ds->source, "%s", source);
     ebm_status_t st;
-    if (!strcmp(source, "fashion-mnist")) {
+    if (!strcmp(source, "fashion-mnist") || !strcmp(source, "fashion-mnist:test") || !strcmp(source, "fashion-mnist-stacked")) {
         char path[600];
-        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", EBM_FASHION_MNIST_DIR);
-        st = open_idx(ds, path, o, err, errn);
+        const char *dir = getenv("EBM_FASHION_MNIST_DIR");
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir && *dir ? dir : EBM_FASHION_MNIST_DIR,
+                 strcmp(source, "fashion-mnist:test") ? "train" : "t10k");
+        st = strcmp(source, "fashion-mnist-stacked") ? open_idx(ds, path, o, err, errn) : open_stacked(ds, path, o, err, errn);
         if (st == EBM_STATUS_IO)
             snprintf(err + strlen(err), errn - strlen(err), " (install the Debian package dataset-fashion-mnist)");
     } else if (!strncmp(source, "toy:", 4))
@@ -275,8 +341,10 @@ ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_d
 void ebm_dataset_free(ebm_dataset_t *ds) {
     free(ds->x);
     free(ds->perm);
+    free(ds->y);
     ds->x = NULL;
     ds->perm = NULL;
+    ds->y = NULL;
 }
 
 ebm_status_t ebm_dataset_check_finite(const ebm_dataset_t *ds, char *err, size_t errn) {
@@ -303,5 +371,13 @@ void ebm_dataset_batch(ebm_dataset_t *ds, uint64_t seed, long iter, int B, float
         make_perm(ds, seed, pos / ds->n);
         int row = ds->perm[pos % ds->n];
         memcpy(out + ds->sample_numel * b, ds->x + ds->sample_numel * row, sizeof(float) * ds->sample_numel);
+    }
+}
+
+void ebm_dataset_batch_labels(ebm_dataset_t *ds, uint64_t seed, long iter, int B, int *out) {
+    for (int b = 0; b < B; b++) {
+        long pos = iter * (long)B + b;
+        make_perm(ds, seed, pos / ds->n);
+        out[b] = ds->y[ds->perm[pos % ds->n]];
     }
 }

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include "ebm.h"
 
+/* where data.source = fashion-mnist looks (Debian package dataset-fashion-mnist); the environment
+ * variable EBM_FASHION_MNIST_DIR overrides it */
 #define EBM_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 typedef struct ebm_data_opts {
@@ -27,7 +29,7 @@ typedef struct ebm_data_opts {
     int channels;      /* images from folders: 1 or 3 (0: 3) */
     int limit;         /* > 0: keep only the first `limit` examples */
     int toy_n;         /* toys: number of points to draw (0: 50 000) */
-    uint64_t seed;     /* toys: RNG seed of the drawn points */
+    uint64_t seed;     /* toys, stacked images: RNG seed of the drawn points / image triples */
 } ebm_data_opts_t;
 
 typedef struct ebm_dataset {
@@ -37,6 +39,8 @@ typedef struct ebm_dataset {
     int shape[3];
     size_t sample_numel;
     float *x;              /* n * sample_numel */
+    int *y;                /* class labels (IDX images with a labels file beside them), else NULL */
+    int n_classes;
     int toy;               /* 1 for 2-D toys (heat maps and mode evaluation apply) */
     char toy_name[32];
     /* shuffle state: the permutation of the epoch last asked for */
@@ -50,6 +54,8 @@ void ebm_dataset_free(ebm_dataset_t *ds);
 /* Rows of batch `iter` (B of them) into out: iteration i takes positions i*B .. i*B+B-1 of the
  * concatenated epoch permutations, each epoch shuffled with Philox(seed, epoch). */
 void ebm_dataset_batch(ebm_dataset_t *ds, uint64_t seed, long iter, int B, float *out);
+/* the labels of the same rows (ds->y must exist) */
+void ebm_dataset_batch_labels(ebm_dataset_t *ds, uint64_t seed, long iter, int B, int *out);
 /* NaN or Inf anywhere: an error naming the example */
 ebm_status_t ebm_dataset_check_finite(const ebm_dataset_t *ds, char *err, size_t errn);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { NET_MLP, NET_CONV, NET_MULTI, NET_RESNET } net_kind_t;
+typedef enum { NET_MLP, NET_CONV, NET_MULTI, NET_RESNET, NET_POE, NET_DCGAN_G, NET_DCGAN_D } net_kind_t;
 
 /* improved CD's residual block (shared/research/seeds-reference-impls.md 3.1) */
 typedef struct rblock {
@@ -24,6 +24,14 @@ struct ebm_net {
     int n_sub;
     ebm_net_t *sub[MAX_SCALES];
     int act;   /* activation between layers (ebm_net_set_activation) */
+    int out_tanh;                                   /* tanh on the output (image generators) */
+    ebm_tensor_t *bn_g[MAX_LAYERS], *bn_b[MAX_LAYERS];   /* batch norm after hidden layer l (generators) */
+    int bn_ch[MAX_LAYERS];
+    /* product of experts: E = |x|^2/sigma^2 - b.x - sum_k softplus(w_k.f(x) + c_k), f = layers 0..n-2 */
+    ebm_tensor_t *vis_b;
+    float poe_sigma;
+    /* DCGAN generator: linear z -> (c0, s0, s0), then transposed convs; discriminator trunk: convs */
+    int c0, s0, out_pad[MAX_LAYERS], n_out;
     /* resnet */
     rblock_t *blocks;
     int n_blocks, attn_after;   /* attention after block attn_after (-1: none) */
@@ -53,6 +61,8 @@ static ebm_tensor_t *act(const ebm_net_t *n, ebm_tensor_t *x) {
     }
 }
 
+static ebm_tensor_t *param(ebm_params_t *ps, const char *prefix, const char *name, int ndim, const int *shape);
+
 static ebm_net_t *net_new(net_kind_t kind) {
     ebm_net_t *n = calloc(1, sizeof *n);
     if (n) n->kind = kind;
@@ -61,31 +71,138 @@ static ebm_net_t *net_new(net_kind_t kind) {
 
 static int add_layer(ebm_net_t *n, ebm_params_t *ps, const char *prefix, int index, int ndim, const int *wshape, int fan_in,
                      int stride) {
-    char name[128];
-    snprintf(name, sizeof name, "%s%d.weight", prefix, index);
+    char name[192];
+    if (index < 0) snprintf(name, sizeof name, "%sweight", prefix);
+    else snprintf(name, sizeof name, "%s%d.weight", prefix, index);
     n->w[n->n_layers] = ebm_params_add(ps, name, ndim, wshape);
-    snprintf(name, sizeof name, "%s%d.bias", prefix, index);
+    if (index < 0) snprintf(name, sizeof name, "%sbias", prefix);
+    else snprintf(name, sizeof name, "%s%d.bias", prefix, index);
     n->b[n->n_layers] = ebm_params_add(ps, name, 1, wshape);
     n->fan_in[n->n_layers] = fan_in;
     n->stride[n->n_layers] = stride;
     return n->w[n->n_layers++] && n->b[n->n_layers - 1];
 }
 
-ebm_net_t *ebm_net_mlp(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int out) {
+/* MLP layers; with batch norm nn.Sequential(Linear, BatchNorm1d, act, ...) puts linear i at 3i and its
+ * norm at 3i + 1, without at 2i */
+static ebm_net_t *mlp_build(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int out, int bn) {
     ebm_net_t *n = net_new(NET_MLP);
     if (!n || n_hidden + 1 > MAX_LAYERS) {
         free(n);
         return NULL;
     }
-    int prev = in;
+    int prev = in, step = bn ? 3 : 2;
     for (int i = 0; i <= n_hidden; i++) {
         int o = i < n_hidden ? hidden[i] : out;
-        if (!add_layer(n, ps, prefix, 2 * i, 2, (int[]){o, prev}, prev, 1)) {
+        if (!add_layer(n, ps, prefix, step * i, 2, (int[]){o, prev}, prev, 1)) {
+            free(n);
+            return NULL;
+        }
+        if (bn && i < n_hidden) {
+            char name[192];
+            snprintf(name, sizeof name, "%s%d.weight", prefix, 3 * i + 1);
+            n->bn_g[i] = ebm_params_add(ps, name, 1, &o);
+            snprintf(name, sizeof name, "%s%d.bias", prefix, 3 * i + 1);
+            n->bn_b[i] = ebm_params_add(ps, name, 1, &o);
+            n->bn_ch[i] = o;
+        }
+        prev = o;
+    }
+    return n;
+}
+
+ebm_net_t *ebm_net_mlp(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int out) {
+    return mlp_build(ps, prefix, in, hidden, n_hidden, out, 0);
+}
+
+ebm_net_t *ebm_net_mlp_bn(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int out) {
+    return mlp_build(ps, prefix, in, hidden, n_hidden, out, 1);
+}
+
+ebm_net_t *ebm_net_poe(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int experts, float sigma) {
+    ebm_net_t *n = net_new(NET_POE);
+    if (!n || n_hidden + 1 > MAX_LAYERS || experts < 1 || !(sigma > 0)) {
+        free(n);
+        return NULL;
+    }
+    char p[128];
+    snprintf(p, sizeof p, "%sfeatures.", prefix);
+    int prev = in;
+    for (int i = 0; i <= n_hidden; i++) {
+        int o = i < n_hidden ? hidden[i] : experts;
+        if (i == n_hidden) snprintf(p, sizeof p, "%sexperts.", prefix);
+        if (!add_layer(n, ps, p, i < n_hidden ? 2 * i : -1, 2, (int[]){o, prev}, prev, 1)) {
             free(n);
             return NULL;
         }
         prev = o;
     }
+    n->vis_b = param(ps, prefix, "visible_bias", 1, &in);
+    n->poe_sigma = sigma;
+    return n;
+}
+
+/* sizes of the DCGAN ladder ending at `size`: s[4] = size, s[i] = ceil(s[i + 1] / 2) */
+static void dcgan_sizes(int size, int *s) {
+    s[4] = size;
+    for (int i = 3; i >= 0; i--) s[i] = (s[i + 1] + 1) / 2;
+}
+
+ebm_net_t *ebm_net_dcgan_generator(ebm_params_t *ps, const char *prefix, int z_dim, int base, int cout, int size) {
+    ebm_net_t *n = net_new(NET_DCGAN_G);
+    if (!n || base < 1 || size < 16) {
+        free(n);
+        return NULL;
+    }
+    int s[5], ch[5] = {8 * base, 4 * base, 2 * base, base, cout};
+    dcgan_sizes(size, s);
+    n->c0 = ch[0], n->s0 = s[0], n->out_tanh = 1;
+    int o = ch[0] * s[0] * s[0];
+    n->w[0] = param(ps, prefix, "fc.weight", 2, (int[]){o, z_dim});
+    n->b[0] = param(ps, prefix, "fc.bias", 1, &o);
+    n->fan_in[0] = z_dim;
+    for (int l = 0; l < 4; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "norm%d.weight", l);
+        n->bn_g[l] = param(ps, prefix, name, 1, &ch[l]);
+        snprintf(name, sizeof name, "norm%d.bias", l);
+        n->bn_b[l] = param(ps, prefix, name, 1, &ch[l]);
+        n->bn_ch[l] = ch[l];
+        snprintf(name, sizeof name, "deconv%d.weight", l + 1);
+        n->w[l + 1] = param(ps, prefix, name, 4, (int[]){ch[l], ch[l + 1], 5, 5});
+        snprintf(name, sizeof name, "deconv%d.bias", l + 1);
+        n->b[l + 1] = param(ps, prefix, name, 1, &ch[l + 1]);
+        n->fan_in[l + 1] = ch[l + 1] * 25;
+        n->out_pad[l] = s[l + 1] - (2 * s[l] - 1);   /* (in - 1) * 2 - 2 * 2 + 5 + op = out */
+    }
+    n->n_layers = 5;
+    n->act = ACT_RELU;
+    return n;
+}
+
+ebm_net_t *ebm_net_dcgan_trunk(ebm_params_t *ps, const char *prefix, int cin, int base, int size, int out) {
+    ebm_net_t *n = net_new(NET_DCGAN_D);
+    if (!n || base < 1 || size < 16 || out < 1) {
+        free(n);
+        return NULL;
+    }
+    int s[5], ch[5] = {cin, base, 2 * base, 4 * base, 8 * base};
+    dcgan_sizes(size, s);
+    for (int l = 0; l < 4; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "conv%d.weight", l + 1);
+        n->w[l] = param(ps, prefix, name, 4, (int[]){ch[l + 1], ch[l], 5, 5});
+        snprintf(name, sizeof name, "conv%d.bias", l + 1);
+        n->b[l] = param(ps, prefix, name, 1, &ch[l + 1]);
+        n->fan_in[l] = ch[l] * 25;
+    }
+    int f = ch[4] * s[0] * s[0];
+    n->w[4] = param(ps, prefix, "fc.weight", 2, (int[]){out, f});
+    n->b[4] = param(ps, prefix, "fc.bias", 1, &out);
+    n->fan_in[4] = f;
+    n->n_layers = 5;
+    n->n_out = out;
+    n->act = ACT_LRELU;
     return n;
 }
 
@@ -244,7 +361,19 @@ ebm_status_t ebm_net_init(ebm_net_t *n, ebm_rng_t *rng) {
         }
         return EBM_OK;
     }
-    for (int l = 0; l < n->n_layers; l++) {
+    if (n->kind == NET_DCGAN_G || n->kind == NET_DCGAN_D) {   /* DCGAN / MEG: N(0, 0.02), biases 0, BN gamma N(1, 0.02) */
+        for (int l = 0; l < n->n_layers; l++) {
+            ebm_status_t st = ebm_tensor_fill_normal(n->w[l], rng, 0.0f, 0.02f);
+            if (st == EBM_OK) st = ebm_tensor_fill(n->b[l], 0.0f);
+            if (st == EBM_OK && n->bn_g[l]) st = ebm_tensor_fill_normal(n->bn_g[l], rng, 1.0f, 0.02f);
+            if (st == EBM_OK && n->bn_b[l]) st = ebm_tensor_fill(n->bn_b[l], 0.0f);
+            if (st != EBM_OK) return st;
+        }
+        return EBM_OK;
+    }
+    if (n->vis_b) ebm_tensor_fill(n->vis_b, 0.0f);
+    for (int l = 0; l < n->n_layers; l++) {   /* PyTorch: Linear/Conv2d kaiming-uniform(a = sqrt 5), BatchNorm 1 and 0 */
+        if (n->bn_g[l]) ebm_tensor_fill(n->bn_g[l], 1.0f), ebm_tensor_fill(n->bn_b[l], 0.0f);
         float bound = (float)(1.0 / sqrt((double)n->fan_in[l]));
         ebm_status_t st = ebm_tensor_fill_uniform(n->w[l], rng, -bound, bound);
         if (st == EBM_OK) st = ebm_tensor_fill_uniform(n->b[l], rng, -bound, bound);
@@ -270,6 +399,19 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
         return ebm_reshape(ebm_linear(h, n->w[4], n->b[4]), 1, &B);
     case NET_RESNET:
         return resnet_energy(n, x);
+    case NET_POE: {   /* |x|^2/sigma^2 - b.x - sum_k softplus(w_k.f(x) + c_k) */
+        ebm_tensor_t *xf = ebm_reshape(x, 2, (int[]){B, -1});
+        h = xf;
+        for (int l = 0; l + 1 < n->n_layers; l++) h = act(n, ebm_linear(h, n->w[l], n->b[l]));
+        ebm_tensor_t *experts = ebm_sum(ebm_softplus(ebm_linear(h, n->w[n->n_layers - 1], n->b[n->n_layers - 1])), 0x2u, 0);
+        ebm_tensor_t *quad = ebm_scale(ebm_sum(ebm_square(xf), 0x2u, 0), 1.0f / (n->poe_sigma * n->poe_sigma));
+        ebm_tensor_t *lin = ebm_reshape(ebm_linear(xf, ebm_reshape(n->vis_b, 2, (int[]){1, -1}), NULL), 1, &B);
+        return ebm_sub(ebm_sub(quad, lin), experts);
+    }
+    case NET_DCGAN_D:
+    case NET_DCGAN_G:
+        h = ebm_net_forward(n, x);
+        return ebm_tensor_numel(h) == (size_t)B ? ebm_reshape(h, 1, &B) : NULL;
     case NET_MULTI: {
         ebm_tensor_t *e = NULL, *xs = x;
         for (int s = 0; s < n->n_sub; s++) {
@@ -283,22 +425,65 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
     return NULL;
 }
 
+/* batch norm with the batch's statistics (generators sample in training mode; no running averages) */
+static ebm_tensor_t *bn(const ebm_net_t *n, int l, ebm_tensor_t *h) {
+    return n->bn_g[l] ? ebm_batch_norm(h, n->bn_g[l], n->bn_b[l], NULL, NULL, 1, 0.1f, 1e-5f) : h;
+}
+
 ebm_tensor_t *ebm_net_forward(ebm_net_t *n, ebm_tensor_t *x) {
-    if (!x || n->kind != NET_MLP) return ebm_net_energy(n, x);
+    if (!x) return NULL;
     ebm_tensor_t *h = x;
-    for (int l = 0; l < n->n_layers; l++) {
-        h = ebm_linear(h, n->w[l], n->b[l]);
-        if (l + 1 < n->n_layers) h = act(n, h);
+    int B = ebm_tensor_dim(x, 0);
+    switch (n->kind) {
+    case NET_MLP:
+        for (int l = 0; l < n->n_layers; l++) {
+            h = ebm_linear(h, n->w[l], n->b[l]);
+            if (l + 1 < n->n_layers) h = act(n, bn(n, l, h));
+        }
+        return n->out_tanh ? ebm_tanh(h) : h;
+    case NET_DCGAN_G:
+        h = act(n, bn(n, 0, ebm_reshape(ebm_linear(x, n->w[0], n->b[0]), 4, (int[]){B, n->c0, n->s0, n->s0})));
+        for (int l = 1; l <= 4; l++) {
+            int op = n->out_pad[l - 1];
+            h = ebm_conv_transpose2d(h, n->w[l], n->b[l], EBM_CONV2D(2, 2), op, op);
+            h = l < 4 ? act(n, bn(n, l, h)) : ebm_tanh(h);
+        }
+        return h;
+    case NET_DCGAN_D:
+        for (int l = 0; l < 4; l++) h = act(n, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(2, 2)));
+        return ebm_linear(ebm_reshape(h, 2, (int[]){B, -1}), n->w[4], n->b[4]);
+    default:
+        return ebm_net_energy(n, x);
     }
-    return h;
+}
+
+void ebm_net_set_output_tanh(ebm_net_t *n, int on) { n->out_tanh = on; }
+
+int ebm_net_bn_gammas(const ebm_net_t *n, ebm_tensor_t **out, int max) {
+    int k = 0;
+    for (int l = 0; l < MAX_LAYERS; l++)
+        if (n->bn_g[l]) {
+            if (out && k < max) out[k] = n->bn_g[l];
+            k++;
+        }
+    return k;
 }
 
 double ebm_net_flops(const ebm_net_t *n, const int *s) {
     double f = 0;
     switch (n->kind) {
     case NET_MLP:
+    case NET_POE:
         for (int l = 0; l < n->n_layers; l++) f += 2.0 * ebm_tensor_numel(n->w[l]);
         return f;
+    case NET_DCGAN_G:
+    case NET_DCGAN_D: {   /* the conv layers at their output (D) or input (G) resolutions, plus the linear */
+        int sz[5];
+        dcgan_sizes(s[1], sz);
+        for (int l = 0; l < 4; l++)
+            f += 2.0 * ebm_tensor_numel(n->w[n->kind == NET_DCGAN_G ? l + 1 : l]) * (n->kind == NET_DCGAN_G ? sz[l] * sz[l] : sz[l + 1] * sz[l + 1]);
+        return f + 2.0 * ebm_tensor_numel(n->w[n->kind == NET_DCGAN_G ? 0 : 4]);
+    }
     case NET_CONV: {
         int H = s[1], W = s[2];
         for (int l = 0; l < 4; l++) {

@@ -35,6 +35,26 @@ ebm_net_t *ebm_net_multiscale(ebm_params_t *ps, const char *prefix, int cin, int
  * attn.gamma, fc.* (tools/icd_resnet.py is the matching PyTorch module). */
 ebm_net_t *ebm_net_resnet(ebm_params_t *ps, const char *prefix, int cin, int filters, int stages, int attention, int scales);
 
+/* Generators and critics (issue 4) ----------------------------------------------------------- */
+/* MLP with BatchNorm1d after every hidden linear (nn.Sequential(Linear, BatchNorm1d, act, ..., Linear);
+ * names 0.*, 1.* (norm), 3.*, 4.*, ...). Batch norm always uses the batch's statistics. */
+ebm_net_t *ebm_net_mlp_bn(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int out);
+/* Kim & Bengio's product of experts: E(x) = |x|^2/sigma^2 - b.x - sum_k softplus(w_k.f(x) + c_k), f an
+ * MLP (features.0.*, features.2.*, ...; activation after every layer), experts.* (K x last width),
+ * visible_bias (D). */
+ebm_net_t *ebm_net_poe(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int experts, float sigma);
+/* MEG's StackedMNIST generator: fc (z -> 8b x s0 x s0), BatchNorm2d, ReLU, then four ConvTranspose5x5
+ * stride 2 (8b -> 4b -> 2b -> b -> cout; BN + ReLU between; output padding to reach `size`), tanh.
+ * Names fc.*, norm0..3.*, deconv1..4.*. Init N(0, 0.02), BN gamma N(1, 0.02) (MEG). */
+ebm_net_t *ebm_net_dcgan_generator(ebm_params_t *ps, const char *prefix, int z_dim, int base, int cout, int size);
+/* MEG's conv trunk: four Conv5x5 stride 2 pad 2 (cin -> b -> 2b -> 4b -> 8b), leaky ReLU 0.2, flatten,
+ * fc -> out. out = 1: an energy. Names conv1..4.*, fc.*. */
+ebm_net_t *ebm_net_dcgan_trunk(ebm_params_t *ps, const char *prefix, int cin, int base, int size, int out);
+void ebm_net_set_output_tanh(ebm_net_t *net, int on);
+/* the batch-norm scale parameters (Kim & Bengio's entropy proxy), up to max into out (may be NULL);
+ * returns how many there are */
+int ebm_net_bn_gammas(const ebm_net_t *net, ebm_tensor_t **out, int max);
+
 /* Activation between layers: "swish" (default; nn.SiLU), "lrelu" (nn.LeakyReLU(0.2)), "relu", "elu",
  * "softplus". EBM_STATUS_INVALID_ARGUMENT for other names. */
 ebm_status_t ebm_net_set_activation(ebm_net_t *net, const char *name);
@@ -44,7 +64,7 @@ ebm_status_t ebm_net_set_activation(ebm_net_t *net, const char *name);
 ebm_status_t ebm_net_init(ebm_net_t *net, ebm_rng_t *rng);
 /* x (B, ...) -> energies (B) */
 ebm_tensor_t *ebm_net_energy(ebm_net_t *net, ebm_tensor_t *x);
-/* An MLP's raw output (B, out) (generators, statistics networks); other networks: their energies. */
+/* An MLP's or trunk's raw output (B, out), a generator's samples; other networks: their energies. */
 ebm_tensor_t *ebm_net_forward(ebm_net_t *net, ebm_tensor_t *x);
 /* forward FLOPs per sample (multiply-add = 2), as torch_reference.py's fwd_flops counts them */
 double ebm_net_flops(const ebm_net_t *net, const int *sample_shape);

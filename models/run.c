@@ -27,6 +27,7 @@ void run_free(run_t *r) {
     ebm_optim_free(r->opt_h);
     ebm_net_free(r->net_g);
     ebm_net_free(r->net_h);
+    ebm_net_free(r->net_h2);
     ebm_params_free(r->ps_g);
     ebm_params_free(r->ps_h);
     ebm_replay_free(r->rb);
@@ -36,6 +37,29 @@ void run_free(run_t *r) {
     ebm_params_free(r->ps);
     if (r->ctx) ebm_ctx_free(r->ctx);
     memset(r, 0, sizeof *r);
+}
+
+int run_optim_config(const ebm_config_t *c, float lr, ebm_optim_config_t *oc) {
+    const char *kind = ebm_config_str(c, "optim", "kind");
+    *oc = (ebm_optim_config_t){.lr = lr,
+                               .beta1 = (float)ebm_config_float(c, "optim", "beta1"),
+                               .beta2 = (float)ebm_config_float(c, "optim", "beta2"),
+                               .eps = (float)ebm_config_float(c, "optim", "eps"),
+                               .clip_norm = (float)ebm_config_float(c, "optim", "clip_norm")};
+    if (!strcmp(kind, "adam")) oc->kind = EBM_OPTIM_ADAM;
+    else if (!strcmp(kind, "adagrad")) oc->kind = EBM_OPTIM_ADAGRAD;
+    else if (!strcmp(kind, "sgd")) oc->kind = EBM_OPTIM_SGD;
+    else {
+        ERR("[optim] kind = \"%s\": expected adam, adagrad or sgd\n", kind);
+        return 0;
+    }
+    return 1;
+}
+
+void run_apply_lr_scale(run_t *r) {
+    ebm_optim_set_lr(r->opt, (float)ebm_config_float(r->cfg, "optim", "lr") * r->lr_scale);
+    if (r->opt_g) ebm_optim_set_lr(r->opt_g, r->lr_g * r->lr_scale);
+    if (r->opt_h) ebm_optim_set_lr(r->opt_h, r->lr_h * r->lr_scale);
 }
 
 /* Context, network (initialised from seed), optimizer, EMA and buffer for a sample shape. */
@@ -52,8 +76,22 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         ERR("%s\n", ebm_ctx_error(NULL));
         return 0;
     }
+    const char *method = ebm_config_str(c, "run", "method");
+    static const char *const methods[] = {"cd", "meg", "ddgm", "dual", "classify"};
+    r->method = -1;
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(method, methods[i])) r->method = i;
+    if (r->method < 0) {
+        ERR("[run] method = \"%s\": expected cd, meg, ddgm, dual or classify\n", method);
+        return 0;
+    }
+    r->n_out = r->method == METHOD_CLASSIFY ? (int)ebm_config_int(c, "classify", "classes") : 1;
     r->ps = ebm_params_new(r->ctx);
     const char *net = ebm_config_str(c, "model", "net");
+    if (r->n_out < 1 || (r->n_out > 1 && strcmp(net, "mlp") && strcmp(net, "dcgan"))) {
+        ERR("[run] method = classify needs [classify] classes >= 1 and [model] net = mlp or dcgan\n");
+        return 0;
+    }
     int base = (int)ebm_config_int(c, "model", "base"), scales = (int)ebm_config_int(c, "model", "scales");
     if (!strcmp(net, "mlp")) {
         int hidden[8], nh = run_parse_ints(ebm_config_str(c, "model", "hidden"), hidden, 8);
@@ -62,7 +100,7 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
             return 0;
         }
         r->flatten = ndim > 1;
-        r->net = ebm_net_mlp(r->ps, "", (int)r->numel, hidden, nh, 1);
+        r->net = ebm_net_mlp(r->ps, "", (int)r->numel, hidden, nh, r->n_out);
     } else if (!strcmp(net, "convnet") || !strcmp(net, "multiscale")) {
         if (ndim != 3) {
             ERR("[model] net = %s needs images (C, H, W), but the data are vectors of %zu numbers; use net = mlp\n", net, r->numel);
@@ -75,6 +113,22 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         }
         r->net = !strcmp(net, "convnet") ? ebm_net_convnet(r->ps, "", shape[0], base)
                                          : ebm_net_multiscale(r->ps, "", shape[0], base, scales);
+    } else if (!strcmp(net, "poe")) {
+        int hidden[8], nh = run_parse_ints(ebm_config_str(c, "model", "hidden"), hidden, 8);
+        int experts = (int)ebm_config_int(c, "model", "experts");
+        float sigma = (float)ebm_config_float(c, "model", "poe_sigma");
+        if (nh < 0 || experts < 1 || !(sigma > 0)) {
+            ERR("[model] net = poe needs hidden widths, experts >= 1 and poe_sigma > 0\n");
+            return 0;
+        }
+        r->flatten = ndim > 1;
+        r->net = ebm_net_poe(r->ps, "", (int)r->numel, hidden, nh, experts, sigma);
+    } else if (!strcmp(net, "dcgan")) {
+        if (ndim != 3 || base < 1 || shape[1] != shape[2] || shape[1] < 16) {
+            ERR("[model] net = dcgan needs square images of side >= 16 and base >= 1\n");
+            return 0;
+        }
+        r->net = ebm_net_dcgan_trunk(r->ps, "", shape[0], base, shape[1], r->n_out);
     } else if (!strcmp(net, "resnet")) {
         int stages = (int)ebm_config_int(c, "model", "stages");
         if (ndim != 3 || base < 1 || scales < 1 || scales > 4 || stages < 1 || stages > 6) {
@@ -83,7 +137,7 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         }
         r->net = ebm_net_resnet(r->ps, "", shape[0], base, stages, ebm_config_bool(c, "model", "attention"), scales);
     } else {
-        ERR("[model] net = \"%s\": expected mlp, convnet, multiscale or resnet\n", net);
+        ERR("[model] net = \"%s\": expected mlp, convnet, multiscale, resnet, poe or dcgan\n", net);
         return 0;
     }
     if (r->net && ebm_net_set_activation(r->net, ebm_config_str(c, "model", "activation")) != EBM_OK) {
@@ -96,13 +150,10 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
     }
     ebm_rng_t init = ebm_rng_make(r->seed, 0);
     ebm_net_init(r->net, &init);
-    float lr = (float)ebm_config_float(c, "optim", "lr");
-    r->opt = ebm_optim_new(r->ps, &(ebm_optim_config_t){.kind = EBM_OPTIM_ADAM,
-                                                         .lr = lr,
-                                                         .beta1 = (float)ebm_config_float(c, "optim", "beta1"),
-                                                         .beta2 = (float)ebm_config_float(c, "optim", "beta2"),
-                                                         .eps = (float)ebm_config_float(c, "optim", "eps"),
-                                                         .clip_norm = (float)ebm_config_float(c, "optim", "clip_norm")});
+    ebm_optim_config_t oc;
+    if (!run_optim_config(c, (float)ebm_config_float(c, "optim", "lr"), &oc)) return 0;
+    oc.weight_decay = (float)ebm_config_float(c, "optim", "weight_decay");
+    r->opt = ebm_optim_new(r->ps, &oc);
     float ema = (float)ebm_config_float(c, "optim", "ema");
     if (ema > 0) r->ema = ebm_ema_new(r->ps, ema);
     float lo = (float)ebm_config_float(c, "sampler", "init_lo"), hi = (float)ebm_config_float(c, "sampler", "init_hi");
@@ -110,7 +161,7 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         ERR("[sampler] init_lo = %g must be below init_hi = %g\n", lo, hi);
         return 0;
     }
-    int cap = (int)ebm_config_int(c, "buffer", "capacity");
+    int cap = r->method == METHOD_CD ? (int)ebm_config_int(c, "buffer", "capacity") : 0;   /* only CD draws from a buffer */
     if (cap > 0)
         r->rb = ebm_replay_new(r->ctx, ndim, shape,
                                &(ebm_replay_cfg_t){.capacity = cap,
@@ -131,13 +182,7 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         ERR("%s\n", ebm_ctx_error(r->ctx));
         return 0;
     }
-    const char *method = ebm_config_str(c, "run", "method");
-    if (!strcmp(method, "meg")) return meg_build(r);
-    if (strcmp(method, "cd")) {
-        ERR("[run] method = \"%s\": expected cd or meg\n", method);
-        return 0;
-    }
-    return 1;
+    return r->method == METHOD_CD || r->method == METHOD_CLASSIFY || gen_build(r);
 }
 
 

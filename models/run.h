@@ -12,10 +12,6 @@
 #define CKPT_FORMAT "ebm-cl checkpoint 1"
 #define ERR(...) fprintf(stderr, "ebm: " __VA_ARGS__)
 
-#define CKPT_NAME "checkpoint.safetensors"
-#define CKPT_FORMAT "ebm-cl checkpoint 1"
-#define ERR(...) fprintf(stderr, "ebm: " __VA_ARGS__)
-
 typedef struct run {
     ebm_config_t *cfg;
     ebm_ctx_t *ctx;
@@ -35,16 +31,23 @@ typedef struct run {
     int rollbacks;
     float lr_scale;
     char dir[1024];
-    /* MEG (run.method = meg): generator G (z -> x) and statistics network H ((x, z) -> logit), each
-     * with its own parameters and Adam */
-    int meg, z_dim;
+    /* generator-based methods (run.method = meg | ddgm | dual; gen.c): generator G (z -> x) with its
+     * own parameters and optimizer, and a second network H: MEG's statistics network ((x, z) -> logit;
+     * on images a conv trunk net_h then the MLP head net_h2), Dual-MCMC's inference network
+     * (x -> mean and log-variance of z); Kim & Bengio have none */
+    int method, z_dim;
+    int n_out;   /* network outputs: 1 (energies) or [classify] classes */
     ebm_params_t *ps_g, *ps_h;
-    ebm_net_t *net_g, *net_h;
+    ebm_net_t *net_g, *net_h, *net_h2;
     ebm_optim_t *opt_g, *opt_h;
+    float lr_g, lr_h;   /* base learning rates (times lr_scale) */
 } run_t;
 
+enum { METHOD_CD, METHOD_MEG, METHOD_DDGM, METHOD_DUAL, METHOD_CLASSIFY };
+
 typedef struct stats {
-    float e_pos, e_neg, loss, kl, ent;   /* MEG: kl = generator loss, ent = MI critic BCE */
+    float e_pos, e_neg, loss, kl, ent;   /* energy: E(x+), E(x-), its loss; improved CD's KL and entropy terms */
+    float gen_loss, aux;                 /* generator loss; MEG: MI critic BCE, DDGM: entropy, Dual: inference loss */
 } stats_t;
 
 /* every random draw of iteration `it` comes from this stream; a rollback moves to fresh streams */
@@ -58,17 +61,29 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
 void run_free(run_t *r);
 /* config, network and state of a checkpoint; EMA weights swapped in unless raw */
 int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw);
+/* [optim] kind, betas, eps, clip_norm at learning rate lr; 0 after printing why */
+int run_optim_config(const ebm_config_t *c, float lr, ebm_optim_config_t *oc);
 /* n fresh chains from U(sampler.init_lo, sampler.init_hi), (n, sample shape) */
 ebm_tensor_t *run_noise(run_t *r, int n, ebm_rng_t *rng);
 /* an augmentation transition (augment.enable, images only; else x unchanged) */
 ebm_tensor_t *run_augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng);
 
-/* meg.c */
-int meg_build(run_t *r);   /* G, H and their optimizers from [meg]; 0 after printing why */
-/* one generator step and meg.energy_steps energy steps: 1 done, 0 diverged, -1 error */
+/* gen.c */
+int gen_build(run_t *r);   /* G, H and their optimizers from [generator], [meg], [dual]; 0 after printing why */
+/* one training iteration of a generator-based method: 1 done, 0 diverged, -1 error */
 struct ebm_dataset;
-int meg_step(run_t *r, struct ebm_dataset *ds, float *xpos_host, stats_t *s);
-ebm_tensor_t *meg_generate(run_t *r, int n, ebm_rng_t *rng);   /* G(z), z ~ N(0, I), no graph */
+int gen_step(run_t *r, struct ebm_dataset *ds, float *xpos_host, stats_t *s);
+ebm_tensor_t *gen_z(run_t *r, int n, ebm_rng_t *rng);           /* (n, z_dim) from the generator's prior */
+ebm_tensor_t *gen_x(run_t *r, ebm_tensor_t *z);                 /* G(z), (n, sample shape) */
+ebm_tensor_t *gen_sample(run_t *r, int n, ebm_rng_t *rng);      /* G(z) without a graph */
+const char *gen_aux_name(const run_t *r);                       /* what stats.aux holds */
+/* learning rates of every optimizer from their bases times r->lr_scale */
+void run_apply_lr_scale(run_t *r);
+
+/* classify.c (run.method = classify) */
+int classify_step(run_t *r, struct ebm_dataset *ds, float *xhost, stats_t *s);   /* 1 done, 0 diverged, -1 error */
+ebm_tensor_t *classify_logits(run_t *r, ebm_tensor_t *x);                        /* (B, classes) */
+int classify_argmax(run_t *r, const float *x, int n, int *out);                   /* host rows -> classes; 0 on error */
 
 /* checkpoint.c */
 char *run_shape_string(int ndim, const int *shape, char *buf, size_t n);   /* "1,28,28" */

@@ -22,7 +22,7 @@ const ebm_config_key_t ebm_train_keys[] = {
     {"run", "diverge_bound", EBM_CFG_FLOAT, "10", "divergence when |mean E(x+)| exceeds this (ICD aborts at 10; 0: NaN/Inf only)"},
     {"run", "max_rollbacks", EBM_CFG_INT, "5", "divergences rolled back (last checkpoint, new RNG stream) before the run stops"},
     {"run", "rollback_lr_scale", EBM_CFG_FLOAT, "1", "learning rate multiplied by this at each rollback (1: only a new RNG stream)"},
-    {"run", "method", EBM_CFG_STRING, "cd", "cd (IGEBM / improved CD: Langevin negatives) | meg (maximum entropy generators)"},
+    {"run", "method", EBM_CFG_STRING, "cd", "cd (IGEBM, improved CD) | meg (maximum entropy generators) | ddgm (Kim & Bengio) | dual (Dual-MCMC teaching) | classify (a classifier for evaluations)"},
     {"data", "source", EBM_CFG_STRING, "fashion-mnist",
      "fashion-mnist | IDX file (.gz ok) | toy:8gaussians|25gaussians|swissroll|2spirals|rings | file.csv | image folder"},
     {"data", "size", EBM_CFG_INT, "0", "image side after centre-crop and resize (folders need it; 0: the file's size)"},
@@ -31,12 +31,14 @@ const ebm_config_key_t ebm_train_keys[] = {
     {"data", "toy_n", EBM_CFG_INT, "50000", "points drawn for a 2-D toy data set"},
     {"data", "dequantize", EBM_CFG_BOOL, "true", "images: x*255/256 + U(0, 1/256), as ICD (ignored for vectors)"},
     {"model", "net", EBM_CFG_STRING, "convnet",
-     "mlp | convnet | multiscale (sum of convnets on x, avgpool2(x), ...) | resnet (improved CD's, base = filters)"},
+     "mlp | convnet | multiscale (convnets on x, avgpool2(x), ...) | resnet (improved CD's) | poe (Kim & Bengio's experts) | dcgan (MEG's conv energy)"},
     {"model", "hidden", EBM_CFG_STRING, "128,128,128", "mlp: hidden widths"},
     {"model", "activation", EBM_CFG_STRING, "swish", "swish | lrelu (0.2) | relu | elu | softplus"},
     {"model", "base", EBM_CFG_INT, "32", "convnet: channels of the first layer (then 2x, 4x, 4x)"},
     {"model", "scales", EBM_CFG_INT, "3", "multiscale, resnet: number of resolutions (full, half, quarter, ...), one network each"},
     {"model", "stages", EBM_CFG_INT, "4", "resnet: stages of two residual blocks at full resolution (one fewer per coarser scale)"},
+    {"model", "experts", EBM_CFG_INT, "4", "poe: number of experts softplus(w_k.f(x) + c_k)"},
+    {"model", "poe_sigma", EBM_CFG_FLOAT, "1", "poe: sigma of the |x|^2/sigma^2 term"},
     {"model", "attention", EBM_CFG_BOOL, "true", "resnet: SAGAN self-attention after stage 2 (8x8 for 32x32 images)"},
     {"sampler", "steps", EBM_CFG_INT, "60", "Langevin steps per iteration (K)"},
     {"sampler", "step_size", EBM_CFG_FLOAT, "10", "eta: x <- x - eta * grad_x E"},
@@ -69,19 +71,40 @@ const ebm_config_key_t ebm_train_keys[] = {
     {"loss", "entropy_coeff", EBM_CFG_FLOAT, "0.3", "weight of the nearest-neighbour entropy term (with kl; 0: off)"},
     {"loss", "entropy_samples", EBM_CFG_INT, "100", "buffer samples the nearest neighbour is searched among"},
     {"loss", "entropy_min_buffer", EBM_CFG_INT, "1000", "entropy term only once the buffer holds more rows than this"},
-    {"optim", "lr", EBM_CFG_FLOAT, "3e-4", "Adam learning rate"},
+    {"optim", "kind", EBM_CFG_STRING, "adam", "adam | adagrad | sgd (every network of the run)"},
+    {"optim", "lr", EBM_CFG_FLOAT, "3e-4", "learning rate of the energy"},
+    {"optim", "weight_decay", EBM_CFG_FLOAT, "0", "L2 on the energy's parameters (Kim & Bengio 1e-5)"},
     {"optim", "beta1", EBM_CFG_FLOAT, "0", "Adam beta1"},
     {"optim", "beta2", EBM_CFG_FLOAT, "0.999", "Adam beta2"},
     {"optim", "eps", EBM_CFG_FLOAT, "1e-8", "Adam epsilon"},
     {"optim", "clip_norm", EBM_CFG_FLOAT, "0", "global gradient-norm clip (ICD 0.5; 0: off)"},
     {"optim", "ema", EBM_CFG_FLOAT, "0", "EMA decay of the weights used by sample/score/eval (ICD 0.99; 0: off)"},
-    {"meg", "z_dim", EBM_CFG_INT, "2", "MEG: latent dimension of the generator"},
-    {"meg", "gen_hidden", EBM_CFG_STRING, "512,512,512", "MEG: generator MLP hidden widths (ReLU)"},
-    {"meg", "stat_hidden", EBM_CFG_STRING, "512,512,512", "MEG: statistics network MLP hidden widths on (x, z) (leaky ReLU 0.2)"},
-    {"meg", "energy_steps", EBM_CFG_INT, "5", "MEG: energy updates per generator update"},
-    {"meg", "gp", EBM_CFG_FLOAT, "0.1", "MEG: lambda of the zero-centred gradient penalty on real data (toys 0.1, images 10)"},
-    {"meg", "mala_steps", EBM_CFG_INT, "0", "MEG: latent MALA steps on E(G(z)) + |z|^2/2 for ebm sample/eval (0: plain G(z))"},
-    {"meg", "mala_step_size", EBM_CFG_FLOAT, "0.01", "MEG: latent MALA step size (MEG's alpha)"},
+    {"generator", "net", EBM_CFG_STRING, "mlp", "generator: mlp (vectors, or images flattened) | dcgan (images; MEG's StackedMNIST generator)"},
+    {"generator", "z_dim", EBM_CFG_INT, "2", "latent dimension"},
+    {"generator", "prior", EBM_CFG_STRING, "normal", "z ~ normal N(0, I) | uniform U(-1, 1) (Kim & Bengio)"},
+    {"generator", "hidden", EBM_CFG_STRING, "512,512,512", "mlp: hidden widths (ReLU)"},
+    {"generator", "batch_norm", EBM_CFG_BOOL, "false", "mlp: batch norm after every hidden layer (batch statistics, also when sampling)"},
+    {"generator", "base", EBM_CFG_INT, "64", "dcgan: channels of the last transposed conv (8b, 4b, 2b, b before it)"},
+    {"generator", "lr", EBM_CFG_FLOAT, "0", "generator learning rate (0: optim.lr)"},
+    {"generator", "mala_steps", EBM_CFG_INT, "0", "ebm sample/eval: latent MALA steps on E(G(z)) + |z|^2/2 (0: none)"},
+    {"generator", "mala_step_size", EBM_CFG_FLOAT, "0.01", "latent MALA step size (MEG's alpha)"},
+    {"generator", "langevin_steps", EBM_CFG_INT, "0", "ebm sample/eval: Langevin steps on E in x from G(z), with [sampler] settings (Dual-MCMC 70)"},
+    {"meg", "stat_hidden", EBM_CFG_STRING, "512,512,512", "statistics network MLP hidden widths on (x, z) (images: on (trunk(x), z)) (leaky ReLU 0.2)"},
+    {"meg", "stat_base", EBM_CFG_INT, "64", "images: channels of the statistics network's conv trunk (as the dcgan energy)"},
+    {"meg", "stat_features", EBM_CFG_INT, "128", "images: trunk output features concatenated with z"},
+    {"meg", "energy_steps", EBM_CFG_INT, "5", "energy updates per generator update"},
+    {"meg", "gp", EBM_CFG_FLOAT, "0.1", "lambda of the zero-centred gradient penalty on real data (toys 0.1, images 10, anomaly 100)"},
+    {"ddgm", "entropy_weight", EBM_CFG_FLOAT, "1", "weight of the batch-norm entropy sum_gamma log(2 pi e gamma^2)/2 in the generator loss"},
+    {"dual", "inf_hidden", EBM_CFG_STRING, "512,512", "inference network q(z|x): MLP hidden widths (leaky ReLU 0.2); images: dcgan trunk of [model] base"},
+    {"dual", "lr_inference", EBM_CFG_FLOAT, "1e-4", "inference network learning rate"},
+    {"dual", "z_steps", EBM_CFG_INT, "10", "Langevin steps in z on |G(z) - x+|^2/(2 gen_sigma^2) + |z|^2/2"},
+    {"dual", "z_step_size", EBM_CFG_FLOAT, "0.005", "z-chain step (delta^2/2)"},
+    {"dual", "z_noise", EBM_CFG_FLOAT, "0.1", "z-chain noise (delta)"},
+    {"dual", "gen_sigma", EBM_CFG_FLOAT, "0.3", "generator observation noise in the z-chain posterior"},
+    {"dual", "s_factor", EBM_CFG_FLOAT, "50", "weight of |G(z) - x~|^2 (generator learns from the x-chain)"},
+    {"dual", "inf_neg_weight", EBM_CFG_FLOAT, "0.1", "weight of the inference NLL of z under q(.|x~)"},
+    {"dual", "temperature", EBM_CFG_FLOAT, "4e-6", "energy loss divided by this ((0.001/0.5)^2)"},
+    {"classify", "classes", EBM_CFG_INT, "10", "run.method = classify: number of classes (labels 0 .. classes-1)"},
     {"eval", "n", EBM_CFG_INT, "1000", "chains for ebm eval / heat maps"},
     {"eval", "steps", EBM_CFG_INT, "200", "Langevin steps of ebm eval and ebm sample"},
     {"eval", "init", EBM_CFG_STRING, "noise", "chains start from noise | buffer"},
@@ -162,7 +185,7 @@ static int train_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s,
     int ok = loss && ebm_tensor_read(mp, &hv[0]) == EBM_OK && ebm_tensor_read(mn, &hv[1]) == EBM_OK &&
              ebm_tensor_read(loss, &hv[2]) == EBM_OK && (!klt || ebm_tensor_read(klt, &hv[3]) == EBM_OK) &&
              (!entt || ebm_tensor_read(entt, &hv[4]) == EBM_OK);
-    *s = (stats_t){hv[0], hv[1], hv[2], hv[3], hv[4]};
+    *s = (stats_t){hv[0], hv[1], hv[2], hv[3], hv[4], 0, 0};
     if (!ok) {
         ebm_scope_end(ctx);
         ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(ctx));
@@ -218,10 +241,11 @@ static int save_pictures(run_t *r) {
     snprintf(path, sizeof path, "%s/samples/%s_%06ld.png", r->dir, r->toy ? "heatmap" : "samples", r->iter);
     ebm_rng_t rng = ebm_rng_make(r->seed, 0x504943ull + ((uint64_t)r->iter << 20));   /* never a training stream */
     int n = r->toy ? 1000 : 64;
+    if (r->method == METHOD_CLASSIFY) return 1;   /* nothing to draw */
     ebm_scope_begin(r->ctx);
     ebm_tensor_t *x;
-    if (r->meg) {   /* generator samples */
-        x = meg_generate(r, n, &rng);
+    if (r->method != METHOD_CD) {   /* generator samples */
+        x = gen_sample(r, n, &rng);
         int ok = x && run_write_samples(r, path, x);
         ebm_scope_end(r->ctx);
         return ok;
@@ -308,7 +332,9 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
     long it_log = r.iter;
     stats_t s = {0};
     while (r.iter < iters && !interrupted) {
-        int st = r.meg ? meg_step(&r, &ds, xhost, &s) : train_step(&r, &ds, xhost, &s, bound);
+        int st = r.method == METHOD_CD ? train_step(&r, &ds, xhost, &s, bound)
+                 : r.method == METHOD_CLASSIFY ? classify_step(&r, &ds, xhost, &s)
+                                                : gen_step(&r, &ds, xhost, &s);
         if (st < 0) goto done;
         if (st == 0) {
             fprintf(stderr, "ebm: divergence at iteration %ld: mean E(x+) = %g, mean E(x-) = %g, loss = %g (run.diverge_bound = %g)\n",
@@ -328,8 +354,7 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             if (!ckpt_load(&r, ckpt)) goto done;
             r.rollbacks = rollbacks;
             r.lr_scale = scale;
-            ebm_optim_set_lr(r.opt, (float)ebm_config_float(c, "optim", "lr") * scale);
-            if (r.meg) ebm_optim_set_lr(r.opt_g, ebm_optim_lr(r.opt)), ebm_optim_set_lr(r.opt_h, ebm_optim_lr(r.opt));
+            run_apply_lr_scale(&r);
             fprintf(stderr, "ebm: rolled back to the checkpoint of iteration %ld with a new RNG stream (rollback %d of at most %d; lr %g)\n",
                     r.iter, r.rollbacks, max_rb, ebm_optim_lr(r.opt));
             fprintf(metrics, "{\"event\":\"rollback\",\"iter\":%ld,\"rollbacks\":%d,\"lr\":%g}\n", r.iter, r.rollbacks,
@@ -344,13 +369,19 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             if (g) ebm_tensor_read(g, &gn);
             char eta[32];
             fmt_duration((iters - r.iter) / fmax(rate, 1e-9), eta, sizeof eta);
-            fprintf(stderr, "it %ld/%ld  %.2f it/s  E+ %+.4f  E- %+.4f  loss %+.4f", r.iter, iters, rate, s.e_pos, s.e_neg, s.loss);
-            if (r.meg) fprintf(stderr, "  L_G %+.4f  bce %.3f", s.kl, s.ent);
+            if (r.method == METHOD_CLASSIFY)
+                fprintf(stderr, "it %ld/%ld  %.2f it/s  cross-entropy %.4f  batch accuracy %.3f", r.iter, iters, rate, s.loss, s.aux);
+            else
+                fprintf(stderr, "it %ld/%ld  %.2f it/s  E+ %+.4f  E- %+.4f  loss %+.4f", r.iter, iters, rate, s.e_pos, s.e_neg, s.loss);
+            if (r.method == METHOD_CLASSIFY)
+                ;
+            else if (r.method != METHOD_CD) fprintf(stderr, "  L_G %+.4f  %s %.4g", s.gen_loss, gen_aux_name(&r), s.aux);
             else if (ebm_config_bool(c, "loss", "kl")) fprintf(stderr, "  kl %+.4f  ent %+.3f", s.kl, s.ent);
             fprintf(stderr, "  |grad| %.3g  ETA %s\n", gn, eta);
             fprintf(metrics, "{\"iter\":%ld", r.iter);
             json_num(metrics, "e_pos", s.e_pos), json_num(metrics, "e_neg", s.e_neg), json_num(metrics, "loss", s.loss);
-            if (r.meg) json_num(metrics, "gen_loss", s.kl), json_num(metrics, "mi_bce", s.ent);
+            if (r.method == METHOD_CLASSIFY) json_num(metrics, "accuracy", s.aux);
+            else if (r.method != METHOD_CD) json_num(metrics, "gen_loss", s.gen_loss), json_num(metrics, gen_aux_name(&r), s.aux);
             else if (ebm_config_bool(c, "loss", "kl")) json_num(metrics, "kl", s.kl), json_num(metrics, "entropy", s.ent);
             json_num(metrics, "grad_norm", gn), json_num(metrics, "it_per_s", rate), json_num(metrics, "lr", ebm_optim_lr(r.opt));
             fprintf(metrics, ",\"elapsed_s\":%.3f}\n", t - t0);
@@ -366,7 +397,7 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
     snprintf(last, sizeof last, "%s/samples/%s_%06ld.png", r.dir, r.toy ? "heatmap" : "samples", r.iter);
     fprintf(stderr, "ebm: %s after %ld iterations (%.1f s); checkpoint %s\n", interrupted ? "interrupted" : "done", r.iter,
             now_s() - t0, ckpt);
-    printf("%s\n", last);
+    printf("%s\n", r.method == METHOD_CLASSIFY ? ckpt : last);
     rc = interrupted ? 130 : 0;
 done:
     if (metrics) fclose(metrics);

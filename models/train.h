@@ -26,12 +26,14 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
 
 typedef struct ebm_sample_opts {
     int n;              /* chains (0: 64) */
-    int steps;          /* Langevin steps (< 0: the config's eval.steps) */
-    const char *init;   /* "noise", "buffer" or "data" (NULL: eval.init) */
+    int steps;          /* Langevin steps (< 0: the config's eval.steps; generator runs: generator.langevin_steps) */
+    int mala;           /* generator runs: latent MALA steps before G (< 0: generator.mala_steps) */
+    const char *init;   /* "noise" or "buffer" (NULL: eval.init); generator runs always start from G(z) */
     int augment_every;  /* > 0: an augmentation transition every this many steps (< 0: the config's) */
     int raw;            /* use the trained weights, not the EMA */
     uint64_t seed;
     const char *out;    /* PNG path (NULL: samples.png next to the checkpoint) */
+    const char *classifier;   /* eval of image models: a classify run; modes = tuples of channel classes */
 } ebm_sample_opts_t;
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *opts);
 /* per-example energy and |grad_x E|^2 to CSV (stdout when out is NULL) */

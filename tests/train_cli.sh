@@ -8,7 +8,13 @@
 #      finish; with no rollbacks allowed the same run must stop with a clear message;
 #   4. sample, score and --print-config work; bad configs and checkpoints give clear errors;
 #   5. MEG (generator-based) on 25 gaussians learns (>= 10 of 25 modes after 300 iterations, where
-#      the untrained generator covers 1), resumes byte-identically, and reports latent MALA acceptance.
+#      the untrained generator covers 1), resumes byte-identically, and reports latent MALA acceptance;
+#   6. Dual-MCMC on 25 gaussians learns (>= 15 of 25 modes after 200 iterations with the config's 70
+#      Langevin steps from G(z); untrained: 0 of 25) and resumes byte-identically (inference network and
+#      its optimizer in the checkpoint); Kim & Bengio's trainer runs and resumes byte-identically;
+#   7. a Fashion-MNIST classifier (run.method = classify) beats chance by far after 60 iterations, and
+#      `ebm eval --classifier` counts stacked Fashion-MNIST modes of an image MEG run (when the Debian
+#      package dataset-fashion-mnist is installed).
 set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
@@ -103,7 +109,48 @@ covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
 "$EBM" train "$meg" --out "$WORK/meghalf" --set run.iters=150 --set run.ckpt_every=150 2> /dev/null > /dev/null || fail "MEG half run"
 "$EBM" train --resume "$WORK/meghalf" --set run.iters=300 2> /dev/null > /dev/null || fail "MEG resume"
 cmp "$WORK/meg/checkpoint.safetensors" "$WORK/meghalf/checkpoint.safetensors" || fail "MEG: resumed run differs"
-out=$("$EBM" eval "$WORK/meg" --steps 5 2> /dev/null) || fail "MEG eval with latent MALA"
+out=$("$EBM" eval "$WORK/meg" --mala 5 2> /dev/null) || fail "MEG eval with latent MALA"
 echo "$out" | grep -q '"mala_accept":0\.[0-9]' || fail "no latent MALA acceptance rate in: $out"
+
+echo "== 6. Dual-MCMC and Kim & Bengio on 25 gaussians"
+dual=$CONFIGS/dual-25gaussians.ini
+"$EBM" train "$dual" --out "$WORK/dual" --set run.iters=200 --set run.ckpt_every=100 2> "$WORK/dual.log" > /dev/null ||
+    { cat "$WORK/dual.log"; fail "Dual-MCMC training"; }
+out=$("$EBM" eval "$WORK/dual") || fail "Dual-MCMC eval"
+echo "$out"
+covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
+[ "$covered" -ge 15 ] || fail "Dual-MCMC covers $covered of 25 modes after 200 iterations (expected >= 15)"
+"$EBM" train "$dual" --out "$WORK/dualhalf" --set run.iters=100 --set run.ckpt_every=100 2> /dev/null > /dev/null || fail "Dual half run"
+"$EBM" train --resume "$WORK/dualhalf" --set run.iters=200 2> /dev/null > /dev/null || fail "Dual resume"
+cmp "$WORK/dual/checkpoint.safetensors" "$WORK/dualhalf/checkpoint.safetensors" || fail "Dual-MCMC: resumed run differs"
+ddgm=$CONFIGS/ddgm-25gaussians.ini
+"$EBM" train "$ddgm" --out "$WORK/ddgm" --set run.iters=100 --set run.ckpt_every=50 2> "$WORK/ddgm.log" > /dev/null ||
+    { cat "$WORK/ddgm.log"; fail "Kim & Bengio training"; }
+grep -q "bn_entropy" "$WORK/ddgm/metrics.jsonl" || fail "no bn_entropy in the Kim & Bengio metrics"
+"$EBM" train "$ddgm" --out "$WORK/ddgmhalf" --set run.iters=50 --set run.ckpt_every=50 2> /dev/null > /dev/null || fail "DDGM half run"
+"$EBM" train --resume "$WORK/ddgmhalf" --set run.iters=100 2> /dev/null > /dev/null || fail "DDGM resume"
+cmp "$WORK/ddgm/checkpoint.safetensors" "$WORK/ddgmhalf/checkpoint.safetensors" || fail "Kim & Bengio: resumed run differs"
+"$EBM" train "$ddgm" --out "$WORK/ddgmbad" --set generator.batch_norm=false 2> "$WORK/ddgmbad.log" && fail "DDGM without batch norm accepted"
+grep -q "batch_norm = true" "$WORK/ddgmbad.log" || fail "DDGM without batch norm: unclear error: $(cat "$WORK/ddgmbad.log")"
+
+echo "== 7. classifier and stacked Fashion-MNIST modes"
+if [ -f "${EBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}/train-labels-idx1-ubyte.gz" ]; then
+    "$EBM" train "$CONFIGS/fmnist-classifier.ini" --out "$WORK/cls" --set run.iters=60 2> "$WORK/cls.log" > /dev/null ||
+        { cat "$WORK/cls.log"; fail "classifier training"; }
+    out=$("$EBM" eval "$WORK/cls") || fail "classifier eval"
+    echo "$out"
+    acc=$(echo "$out" | sed -n 's/.*"accuracy":\([0-9.]*\).*/\1/p')
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.5) }' || fail "test accuracy $acc after 60 iterations (chance 0.1, expected >= 0.5)"
+    "$EBM" train "$CONFIGS/meg-stacked-fmnist-laptop.ini" --out "$WORK/stacked" --set run.iters=1 --set model.base=4 \
+        --set generator.base=4 --set meg.stat_base=4 --set generator.z_dim=8 2> "$WORK/stacked.log" > /dev/null ||
+        { cat "$WORK/stacked.log"; fail "stacked Fashion-MNIST MEG"; }
+    out=$("$EBM" eval "$WORK/stacked" --classifier "$WORK/cls" --n 1500) || fail "stacked mode count"
+    echo "$out"
+    echo "$out" | grep -q '"modes":1000,"modes_covered":[1-9]' || fail "stacked mode count: $out"
+    "$EBM" eval "$WORK/stacked" --classifier "$WORK/dual" 2> "$WORK/evalbad.log" && fail "a non-classifier accepted as --classifier"
+    grep -q "classifier run" "$WORK/evalbad.log" || fail "unclear --classifier error: $(cat "$WORK/evalbad.log")"
+else
+    echo "note: dataset-fashion-mnist not installed; classifier checks not run"
+fi
 
 echo "all train_cli checks passed"
