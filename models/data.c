@@ -59,7 +59,12 @@ static ebm_status_t open_idx(ebm_dataset_t *ds, const char *path, const ebm_data
         snprintf(lpath, sizeof lpath, "%.*slabels-idx1%s", (int)(at - path), path, at + strlen("images-idx3"));
         ebm_idx_t lab;
         char lerr[512];
-        if (ebm_idx_read(lpath, &lab, lerr, sizeof lerr) == EBM_OK) {
+        ebm_status_t lst = ebm_idx_read(lpath, &lab, lerr, sizeof lerr);
+        if (lst != EBM_OK && lst != EBM_STATUS_IO) {   /* there, but corrupt or truncated (absent: unlabelled) */
+            snprintf(err, errn, "%s (the labels of %s)", lerr, path);
+            return lst;
+        }
+        if (lst == EBM_OK) {
             if (lab.ndim != 1 || lab.dims[0] < ds->n) {
                 snprintf(err, errn, "%s: %d labels for %d images in %s", lpath, lab.ndim == 1 ? lab.dims[0] : -1, ds->n, path);
                 ebm_idx_free(&lab);

@@ -106,8 +106,38 @@ int main(int argc, char **argv) {
     write_file(path, idx, 20);
     expect_error(path, &(ebm_data_opts_t){0}, "i.idx", NULL, "truncated IDX names the file");
 
-    /* the shuffle: each epoch a permutation; the same rows for the same (seed, iteration) */
+    /* labels from the labels-idx1 file beside an images-idx3 file, in the same shuffled order */
     write_file(path, idx, sizeof idx);
+    char ipath[1400], lpath[1400];
+    snprintf(ipath, sizeof ipath, "%s/t-images-idx3-ubyte", dir);
+    snprintf(lpath, sizeof lpath, "%s/t-labels-idx1-ubyte", dir);
+    for (int i = 0; i < 9; i++) idx[16 + i] = 0, idx[25 + i] = 255;   /* image 0 black, image 1 white */
+    write_file(ipath, idx, sizeof idx);
+    unsigned char lab[8 + 2] = {0, 0, 8, 1, 0, 0, 0, 2, 4, 7};
+    write_file(lpath, lab, sizeof lab);
+    st = ebm_dataset_open(&ds, ipath, &(ebm_data_opts_t){0}, err, sizeof err);
+    if (st == EBM_OK) {
+        float xb[4 * 9];
+        int yb[4], same = ds.y && ds.n_classes == 8;
+        ebm_dataset_batch(&ds, 5, 0, 4, xb);
+        ebm_dataset_batch_labels(&ds, 5, 0, 4, yb);
+        for (int i = 0; same && i < 4; i++) same = yb[i] == (xb[9 * i] > 0.5f ? 7 : 4);
+        check(same, "IDX labels: 8 classes, each batch label belongs to its image");
+        ebm_dataset_free(&ds);
+    } else
+        check_msg(0, "IDX labels", err);
+    lab[3] = 3;   /* labels file claims 3 dimensions */
+    write_file(lpath, lab, sizeof lab);
+    expect_error(ipath, &(ebm_data_opts_t){0}, "t-labels-idx1-ubyte", NULL, "corrupt labels file names it");
+    lab[3] = 1, lab[7] = 1;   /* one label for two images */
+    write_file(lpath, lab, 9);
+    expect_error(ipath, &(ebm_data_opts_t){0}, "t-labels-idx1-ubyte", "1 labels for 2 images", "too few labels named");
+    remove(lpath);
+    st = ebm_dataset_open(&ds, ipath, &(ebm_data_opts_t){0}, err, sizeof err);
+    check(st == EBM_OK && !ds.y, "images without a labels file load unlabelled");
+    if (st == EBM_OK) ebm_dataset_free(&ds);
+
+    /* the shuffle: each epoch a permutation; the same rows for the same (seed, iteration) */
     snprintf(path, sizeof path, "%s/seq.csv", dir);
     FILE *g = fopen(path, "w");
     for (int i = 0; g && i < 10; i++) fprintf(g, "%d\n", i);
