@@ -14,10 +14,18 @@ ebm_tensor_t *classify_logits(run_t *r, ebm_tensor_t *x) {
     return ebm_net_forward(r->net, x);
 }
 
+static int argmax(const float *v, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (v[k] > v[best]) best = k;
+    return best;
+}
+
 int classify_argmax(run_t *r, const float *x, int n, int *out) {
-    int K = r->n_out, ok = 1;
+    int K = r->n_out;
     float *lg = malloc(sizeof(float) * 256 * K);
-    for (int i0 = 0; ok && lg && i0 < n; i0 += 256) {
+    int ok = lg != NULL;
+    for (int i0 = 0; ok && i0 < n; i0 += 256) {
         int m = n - i0 < 256 ? n - i0 : 256;
         int shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
         ebm_scope_begin(r->ctx);
@@ -26,16 +34,11 @@ int classify_argmax(run_t *r, const float *x, int n, int *out) {
         ebm_grad_set_enabled(r->ctx, was);
         ok = l && ebm_tensor_read(l, lg) == EBM_OK;
         ebm_scope_end(r->ctx);
-        for (int i = 0; ok && i < m; i++) {
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (lg[i * K + k] > lg[i * K + best]) best = k;
-            out[i0 + i] = best;
-        }
+        for (int i = 0; ok && i < m; i++) out[i0 + i] = argmax(lg + i * K, K);
     }
     free(lg);
-    if (!ok) ERR("classifying: %s\n", ebm_ctx_error(r->ctx));
-    return ok && lg;
+    if (!ok) ERR("classifying: %s\n", lg ? ebm_ctx_error(r->ctx) : "out of host memory");
+    return ok;
 }
 
 /* one Adam step on a batch; s->loss = cross-entropy, s->aux = batch accuracy */
@@ -73,12 +76,7 @@ int classify_step(run_t *r, ebm_dataset_t *ds, float *xhost, stats_t *s) {
         ebm_scope_end(r->ctx);
     }
     int correct = 0;
-    for (int i = 0; ok && i < B; i++) {
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            if (lg[i * K + k] > lg[i * K + best]) best = k;
-        correct += best == y[i];
-    }
+    for (int i = 0; ok && i < B; i++) correct += argmax(lg + i * K, K) == y[i];
     free(y), free(onehot), free(lg);
     if (!ok) {
         ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(r->ctx));

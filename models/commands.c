@@ -131,7 +131,7 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
         ebm_tensor_t *en = run_energy(&r, x), *tot = ebm_sum_all(en);
         ebm_params_set_frozen(r.ctx, was);
         int ok = tot && ebm_grad(&tot, 1, NULL, &x, 1, &gx, 0) == EBM_OK;
-        ebm_tensor_t *gs = ok ? ebm_sum(ebm_reshape(ebm_square(gx), 2, (int[]){n, -1}), 0x2u, 0) : NULL;
+        ebm_tensor_t *gs = ok ? ebm_chain_sum(ebm_square(gx)) : NULL;
         ok = ok && gs && ebm_tensor_read(en, e) == EBM_OK && ebm_tensor_read(gs, g2) == EBM_OK;
         ebm_scope_end(r.ctx);
         if (!ok) {
@@ -167,7 +167,7 @@ static int eval_classifier(run_t *r, const char *checkpoint) {
     const char *src = ebm_config_str(r->cfg, "data", "source");
     const char *test = !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src;
     ebm_dataset_t ds;
-    char err[1024], line[512];
+    char err[1024], line[3000];
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0]};
     if (ebm_dataset_open(&ds, test, &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
@@ -190,13 +190,11 @@ static int eval_classifier(run_t *r, const char *checkpoint) {
 
 /* MEG's mode count: n samples in batches of 1000, every channel classified on its own; a mode is the
  * tuple of channel classes (10^C of them); reports the modes hit and KL(sample mode histogram || uniform) */
-static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *classifier, const char *device) {
+static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *cpath, const char *device) {
     ebm_config_t *ccfg = ebm_config_new(ebm_train_keys);
     run_t cl = {0};
     int rc = 1, C = r->shape[0];
-    char buf[1200], line[3000];
-    snprintf(buf, sizeof buf, "%s/" CKPT_NAME, classifier);
-    const char *cpath = strstr(classifier, ".safetensors") ? classifier : buf;
+    char line[3000];
     if (!ccfg || !run_open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
     if (cl.method != METHOD_CLASSIFY || cl.ndim != 3 || cl.shape[0] != 1 || cl.shape[1] != r->shape[1] || cl.shape[2] != r->shape[2] ||
         C > 4) {

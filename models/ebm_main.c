@@ -175,9 +175,10 @@ int main(int argc, char **argv) {
         ebm_sample_opts_t o = {.steps = -1, .mala = -1, .augment_every = -1};
         const char *device = NULL;
         int mpm = 0;
-        char buf[1200];
+        char buf[1200], cbuf[1200];
         if (!sample_opts(argc, argv, 3, &o, &device, !strcmp(cmd, "eval") ? &mpm : NULL, cmd)) return 2;
         const char *ck = checkpoint_path(argv[2], buf, sizeof buf);
+        if (o.classifier) o.classifier = checkpoint_path(o.classifier, cbuf, sizeof cbuf);
         return !strcmp(cmd, "sample") ? ebm_sample(ck, device, &o) : ebm_eval(ck, device, &o, mpm);
     }
     if (!strcmp(cmd, "score")) {

@@ -29,15 +29,9 @@ const char *gen_aux_name(const run_t *r) {
     return r->method == METHOD_MEG ? "mi_bce" : r->method == METHOD_DDGM ? "bn_entropy" : "inf_loss";
 }
 
-static int widths(const ebm_config_t *c, const char *sec, const char *key, int *w) {
-    int n = run_parse_ints(ebm_config_str(c, sec, key), w, 7);
-    if (n < 0) ERR("[%s] %s = \"%s\": expected up to 7 comma-separated positive widths\n", sec, key, ebm_config_str(c, sec, key));
-    return n;
-}
-
 int gen_build(run_t *r) {
     const ebm_config_t *c = r->cfg;
-    int gh[8], hh[8], ng = widths(c, "generator", "hidden", gh), D = (int)r->numel, img = r->ndim == 3;
+    int gh[8], hh[8], ng = run_parse_widths(c, "generator", "hidden", gh), D = (int)r->numel, img = r->ndim == 3;
     const char *gnet = ebm_config_str(c, "generator", "net"), *prior = ebm_config_str(c, "generator", "prior");
     r->z_dim = (int)ebm_config_int(c, "generator", "z_dim");
     if (ng < 0 || r->z_dim < 1 || (strcmp(prior, "normal") && strcmp(prior, "uniform")) || (strcmp(gnet, "mlp") && strcmp(gnet, "dcgan")) ||
@@ -60,7 +54,7 @@ int gen_build(run_t *r) {
         return 0;
     }
     if (r->method == METHOD_MEG) {
-        int nh = widths(c, "meg", "stat_hidden", hh);
+        int nh = run_parse_widths(c, "meg", "stat_hidden", hh);
         if (nh < 0 || ebm_config_int(c, "meg", "energy_steps") < 1) {
             ERR("[meg] energy_steps must be >= 1\n");
             return 0;
@@ -76,7 +70,7 @@ int gen_build(run_t *r) {
             if (r->net_h) ebm_net_set_activation(r->net_h, "lrelu");
         }
     } else if (r->method == METHOD_DUAL) {
-        int nh = widths(c, "dual", "inf_hidden", hh);
+        int nh = run_parse_widths(c, "dual", "inf_hidden", hh);
         if (nh < 0) return 0;
         r->ps_h = ebm_params_new(r->ctx);
         r->net_h = img ? ebm_net_dcgan_trunk(r->ps_h, "inference.", r->shape[0], (int)ebm_config_int(c, "model", "base"), r->shape[1], 2 * r->z_dim)
@@ -129,12 +123,6 @@ static ebm_tensor_t *gen_sample_from(run_t *r, ebm_tensor_t *z) {
 }
 
 ebm_tensor_t *gen_sample(run_t *r, int n, ebm_rng_t *rng) { return gen_sample_from(r, gen_z(r, n, rng)); }
-
-/* per-sample sum over all but the first axis: (B, ...) -> (B) */
-static ebm_tensor_t *row_sum(ebm_tensor_t *t) {
-    int B = ebm_tensor_dim(t, 0);
-    return ebm_sum(ebm_reshape(t, 2, (int[]){B, -1}), 0x2u, 0);
-}
 
 static ebm_tensor_t *flat(ebm_tensor_t *t) { return ebm_reshape(t, 2, (int[]){ebm_tensor_dim(t, 0), -1}); }
 
@@ -230,7 +218,7 @@ static int meg_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s, e
         /* |grad|^2 per sample; images: summed over channels, averaged over pixels (MEG as coded) */
         float pix = r->ndim == 3 ? 1.0f / (float)(r->shape[1] * r->shape[2]) : 1.0f;
         ebm_tensor_t *mp = ebm_mean_all(er), *mn = ebm_mean_all(ef);
-        ebm_tensor_t *le = ok_g ? ebm_add(ebm_sub(mp, mn), ebm_scale(ebm_mean_all(row_sum(ebm_square(g))), lambda * pix)) : NULL;
+        ebm_tensor_t *le = ok_g ? ebm_add(ebm_sub(mp, mn), ebm_scale(ebm_mean_all(ebm_chain_sum(ebm_square(g))), lambda * pix)) : NULL;
         st = energy_step(r, mp, mn, le, hv);
         ebm_scope_end(ctx);
     }
@@ -278,15 +266,15 @@ typedef struct {
 
 static ebm_tensor_t *z_posterior_energy(void *user, ebm_tensor_t *z) {
     zpost_t *p = user;
-    ebm_tensor_t *rec = row_sum(ebm_square(ebm_sub(gen_x(p->r, z), p->x)));
-    return ebm_add(ebm_scale(rec, p->inv2s2), ebm_scale(row_sum(ebm_square(z)), 0.5f));
+    ebm_tensor_t *rec = ebm_chain_sum(ebm_square(ebm_sub(gen_x(p->r, z), p->x)));
+    return ebm_add(ebm_scale(rec, p->inv2s2), ebm_scale(ebm_chain_sum(ebm_square(z)), 0.5f));
 }
 
 /* Gaussian NLL of z under q's (mu, log var) per chain, without the constant */
 static ebm_tensor_t *gauss_nll(ebm_tensor_t *q, ebm_tensor_t *z, int Z) {
     ebm_tensor_t *mu = ebm_slice(q, 1, 0, Z), *lv = ebm_slice(q, 1, Z, Z);
     ebm_tensor_t *sq = ebm_div(ebm_square(ebm_sub(z, mu)), ebm_add_scalar(ebm_exp(lv), 1e-6f));
-    return ebm_scale(ebm_add(row_sum(lv), row_sum(sq)), 0.5f);
+    return ebm_scale(ebm_add(ebm_chain_sum(lv), ebm_chain_sum(sq)), 0.5f);
 }
 
 static ebm_tensor_t *x_chain(run_t *r, ebm_tensor_t *x0, ebm_rng_t *rng) { return ebm_langevin(r->ctx, run_energy, r, x0, &r->lc, rng); }
@@ -304,10 +292,9 @@ static int dual_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s, 
     ebm_tensor_t *z = gen_z(r, B, rng);
     ebm_tensor_t *xt = x_chain(r, gen_sample_from(r, z), rng);
     ebm_tensor_t *xr = data_batch(r, ds, r->iter, B, xpos_host, rng);
-    /* z-chain from q(z | x+) */
-    int was = ebm_grad_set_enabled(ctx, 0);
-    ebm_tensor_t *q0 = ebm_net_forward(r->net_h, xr);
-    ebm_grad_set_enabled(ctx, was);
+    /* z-chain from q(z | x+); the same forward (its graph) serves the inference loss below, since
+     * the generator step in between does not touch q */
+    ebm_tensor_t *qpos = ebm_net_forward(r->net_h, xr), *q0 = ebm_detach(qpos);
     ebm_tensor_t *z0 = ebm_add(ebm_slice(q0, 1, 0, Z), ebm_mul(ebm_exp(ebm_scale(ebm_slice(q0, 1, Z, Z), 0.5f)), ebm_rand_normal(ctx, rng, 2, (int[]){B, Z}, 0.0f, 1.0f)));
     zpost_t zp = {r, xr, 1.0f / (2 * gs * gs)};
     ebm_tensor_t *zt = ebm_langevin(ctx, z_posterior_energy, &zp, z0, &zc, rng);
@@ -316,7 +303,7 @@ static int dual_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s, 
                                ebm_scale(ebm_sum_all(ebm_square(ebm_sub(gen_x(r, z), xt))), sf / B));
     int ok = read_scalars(&lg, &hv[3], 1) && isfinite(hv[3]) && step_params(r->ps_g, r->opt_g, lg);
     /* inference network: z~ under q(. | x+), z under q(. | x~) */
-    ebm_tensor_t *li = ebm_add(ebm_mean_all(gauss_nll(ebm_net_forward(r->net_h, xr), zt, Z)),
+    ebm_tensor_t *li = ebm_add(ebm_mean_all(gauss_nll(qpos, zt, Z)),
                                ebm_scale(ebm_mean_all(gauss_nll(ebm_net_forward(r->net_h, xt), z, Z)), wneg));
     ok = ok && read_scalars(&li, &hv[4], 1) && isfinite(hv[4]) && step_params(r->ps_h, r->opt_h, li);
     /* energy: a fresh x-chain from the updated generator, same z */

@@ -388,11 +388,7 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
     int B = ebm_tensor_dim(x, 0);
     switch (n->kind) {
     case NET_MLP:
-        for (int l = 0; l < n->n_layers; l++) {
-            h = ebm_linear(h, n->w[l], n->b[l]);
-            if (l + 1 < n->n_layers) h = act(n, h);
-        }
-        return ebm_reshape(h, 1, &B);
+        return ebm_reshape(ebm_net_forward(n, x), 1, &B);
     case NET_CONV:
         for (int l = 0; l < 4; l++) h = act(n, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(n->stride[l], 1)));
         h = ebm_mean(h, 0xCu, 0);   /* (B, 4b) */

@@ -62,6 +62,12 @@ void run_apply_lr_scale(run_t *r) {
     if (r->opt_h) ebm_optim_set_lr(r->opt_h, r->lr_h * r->lr_scale);
 }
 
+int run_parse_widths(const ebm_config_t *c, const char *sec, const char *key, int *w) {
+    int n = run_parse_ints(ebm_config_str(c, sec, key), w, 7);   /* an MLP has at most 8 layers */
+    if (n < 0) ERR("[%s] %s = \"%s\": expected up to 7 comma-separated positive widths\n", sec, key, ebm_config_str(c, sec, key));
+    return n;
+}
+
 /* Context, network (initialised from seed), optimizer, EMA and buffer for a sample shape. */
 int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const int *shape) {
     const ebm_config_t *c = cfg;
@@ -94,11 +100,8 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
     }
     int base = (int)ebm_config_int(c, "model", "base"), scales = (int)ebm_config_int(c, "model", "scales");
     if (!strcmp(net, "mlp")) {
-        int hidden[8], nh = run_parse_ints(ebm_config_str(c, "model", "hidden"), hidden, 8);
-        if (nh < 0) {
-            ERR("[model] hidden = \"%s\": expected up to 8 comma-separated positive widths\n", ebm_config_str(c, "model", "hidden"));
-            return 0;
-        }
+        int hidden[8], nh = run_parse_widths(c, "model", "hidden", hidden);
+        if (nh < 0) return 0;
         r->flatten = ndim > 1;
         r->net = ebm_net_mlp(r->ps, "", (int)r->numel, hidden, nh, r->n_out);
     } else if (!strcmp(net, "convnet") || !strcmp(net, "multiscale")) {
@@ -114,11 +117,12 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         r->net = !strcmp(net, "convnet") ? ebm_net_convnet(r->ps, "", shape[0], base)
                                          : ebm_net_multiscale(r->ps, "", shape[0], base, scales);
     } else if (!strcmp(net, "poe")) {
-        int hidden[8], nh = run_parse_ints(ebm_config_str(c, "model", "hidden"), hidden, 8);
+        int hidden[8], nh = run_parse_widths(c, "model", "hidden", hidden);
         int experts = (int)ebm_config_int(c, "model", "experts");
         float sigma = (float)ebm_config_float(c, "model", "poe_sigma");
-        if (nh < 0 || experts < 1 || !(sigma > 0)) {
-            ERR("[model] net = poe needs hidden widths, experts >= 1 and poe_sigma > 0\n");
+        if (nh < 0) return 0;
+        if (experts < 1 || !(sigma > 0)) {
+            ERR("[model] net = poe needs experts >= 1 and poe_sigma > 0\n");
             return 0;
         }
         r->flatten = ndim > 1;

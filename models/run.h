@@ -56,6 +56,8 @@ ebm_rng_t run_iter_rng(const run_t *r, long it);
 /* run.c */
 ebm_tensor_t *run_energy(void *run, ebm_tensor_t *x);   /* x (B, sample shape) -> (B) */
 int run_parse_ints(const char *s, int *out, int max);      /* "1,2,3" -> count, -1 if malformed */
+/* hidden widths of an MLP from [sec] key into w (room for 7): count, or -1 after printing why */
+int run_parse_widths(const ebm_config_t *c, const char *sec, const char *key, int *w);
 /* context, network (initialised from run.seed), optimizer, EMA and buffer; 0 after printing why */
 int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const int *shape);
 void run_free(run_t *r);

@@ -39,8 +39,7 @@ ebm_tensor_t *ebm_langevin(ebm_ctx_t *ctx, ebm_energy_fn energy, void *user, ebm
     return x;
 }
 
-/* per-chain sum over all but the first axis */
-static ebm_tensor_t *chain_sum(ebm_tensor_t *t) {
+ebm_tensor_t *ebm_chain_sum(ebm_tensor_t *t) {
     int B = ebm_tensor_dim(t, 0);
     return ebm_sum(ebm_reshape(t, 2, (int[]){B, -1}), 0x2u, 0);
 }
@@ -61,8 +60,8 @@ ebm_tensor_t *ebm_mala(ebm_ctx_t *ctx, ebm_energy_fn energy, void *user, ebm_ten
         ebm_tensor_t *g1 = energy_grad(ctx, energy, user, prop, &e1);
         int ge = ebm_grad_set_enabled(ctx, 0);
         /* log q(x'|x) = -|x' - x + eta g0|^2 / (4 eta); log q(x|x') = -|x - x' + eta g1|^2 / (4 eta) */
-        ebm_tensor_t *fwd = chain_sum(ebm_square(ebm_add(ebm_sub(prop, x), ebm_scale(g0, eta))));
-        ebm_tensor_t *bwd = chain_sum(ebm_square(ebm_add(ebm_sub(x, prop), ebm_scale(g1, eta))));
+        ebm_tensor_t *fwd = ebm_chain_sum(ebm_square(ebm_add(ebm_sub(prop, x), ebm_scale(g0, eta))));
+        ebm_tensor_t *bwd = ebm_chain_sum(ebm_square(ebm_add(ebm_sub(x, prop), ebm_scale(g1, eta))));
         ebm_tensor_t *log_alpha = ebm_add(ebm_sub(e0, e1), ebm_scale(ebm_sub(fwd, bwd), inv4eta));
         ebm_tensor_t *acc = ebm_mh_accept(x, prop, log_alpha, rng);
         ebm_tensor_t *s = ebm_add(acc_sum, acc);
@@ -90,7 +89,7 @@ typedef struct {
 /* E(G(z)) + |z|^2 / 2 per chain */
 static ebm_tensor_t *latent_energy(void *user, ebm_tensor_t *z) {
     latent_t *l = user;
-    return ebm_add(l->energy(l->user, z), ebm_scale(chain_sum(ebm_square(z)), 0.5f));
+    return ebm_add(l->energy(l->user, z), ebm_scale(ebm_chain_sum(ebm_square(z)), 0.5f));
 }
 
 ebm_tensor_t *ebm_latent_mala(ebm_ctx_t *ctx, ebm_energy_fn energy_of_z, void *user, ebm_tensor_t *z0, const ebm_mala_cfg_t *cfg,

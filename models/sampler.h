@@ -12,6 +12,9 @@
 
 typedef ebm_tensor_t *(*ebm_energy_fn)(void *user, ebm_tensor_t *x);
 
+/* per-chain sum over all but the first axis: (B, ...) -> (B) */
+ebm_tensor_t *ebm_chain_sum(ebm_tensor_t *t);
+
 typedef struct ebm_langevin_cfg {
     int steps;
     float step_size;    /* eta: x <- x - eta * grad */

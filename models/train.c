@@ -369,14 +369,11 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             if (g) ebm_tensor_read(g, &gn);
             char eta[32];
             fmt_duration((iters - r.iter) / fmax(rate, 1e-9), eta, sizeof eta);
-            if (r.method == METHOD_CLASSIFY)
-                fprintf(stderr, "it %ld/%ld  %.2f it/s  cross-entropy %.4f  batch accuracy %.3f", r.iter, iters, rate, s.loss, s.aux);
-            else
-                fprintf(stderr, "it %ld/%ld  %.2f it/s  E+ %+.4f  E- %+.4f  loss %+.4f", r.iter, iters, rate, s.e_pos, s.e_neg, s.loss);
-            if (r.method == METHOD_CLASSIFY)
-                ;
-            else if (r.method != METHOD_CD) fprintf(stderr, "  L_G %+.4f  %s %.4g", s.gen_loss, gen_aux_name(&r), s.aux);
-            else if (ebm_config_bool(c, "loss", "kl")) fprintf(stderr, "  kl %+.4f  ent %+.3f", s.kl, s.ent);
+            fprintf(stderr, "it %ld/%ld  %.2f it/s", r.iter, iters, rate);
+            if (r.method == METHOD_CLASSIFY) fprintf(stderr, "  cross-entropy %.4f  batch accuracy %.3f", s.loss, s.aux);
+            else fprintf(stderr, "  E+ %+.4f  E- %+.4f  loss %+.4f", s.e_pos, s.e_neg, s.loss);
+            if (r.method != METHOD_CD && r.method != METHOD_CLASSIFY) fprintf(stderr, "  L_G %+.4f  %s %.4g", s.gen_loss, gen_aux_name(&r), s.aux);
+            else if (r.method == METHOD_CD && ebm_config_bool(c, "loss", "kl")) fprintf(stderr, "  kl %+.4f  ent %+.3f", s.kl, s.ent);
             fprintf(stderr, "  |grad| %.3g  ETA %s\n", gn, eta);
             fprintf(metrics, "{\"iter\":%ld", r.iter);
             json_num(metrics, "e_pos", s.e_pos), json_num(metrics, "e_neg", s.e_neg), json_num(metrics, "loss", s.loss);

@@ -33,7 +33,7 @@ typedef struct ebm_sample_opts {
     int raw;            /* use the trained weights, not the EMA */
     uint64_t seed;
     const char *out;    /* PNG path (NULL: samples.png next to the checkpoint) */
-    const char *classifier;   /* eval of image models: a classify run; modes = tuples of channel classes */
+    const char *classifier;   /* eval of image models: a classify run's checkpoint; modes = tuples of channel classes */
 } ebm_sample_opts_t;
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *opts);
 /* per-example energy and |grad_x E|^2 to CSV (stdout when out is NULL) */

@@ -19,6 +19,16 @@ set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
+# resumes_identically NAME CONFIG FULL_RUN HALF TOTAL [--set k=v]...: train CONFIG to HALF iterations,
+# resume to TOTAL, and the checkpoint must equal FULL_RUN's (trained straight to TOTAL) byte for byte
+resumes_identically() {
+    local name=$1 config=$2 full=$3 half=$4 total=$5
+    shift 5
+    "$EBM" train "$config" --out "$WORK/$name-half" --set run.iters="$half" --set run.ckpt_every="$half" "$@" 2> /dev/null > /dev/null ||
+        fail "$name: run to $half iterations"
+    "$EBM" train --resume "$WORK/$name-half" --set run.iters="$total" 2> /dev/null > /dev/null || fail "$name: resume to $total"
+    cmp "$full/checkpoint.safetensors" "$WORK/$name-half/checkpoint.safetensors" || fail "$name: resumed run differs"
+}
 cfg=$CONFIGS/toy-8gaussians.ini
 
 echo "== 1. train + eval"
@@ -65,9 +75,7 @@ cmp "$WORK/full/checkpoint.safetensors" "$WORK/int/checkpoint.safetensors" || fa
 
 echo "== 2b. the same with 8-bit buffer storage: stop at 100, resume to 200, compare"
 "$EBM" train "$cfg" --out "$WORK/u8full" --set buffer.uint8=true --set run.iters=200 2> /dev/null > /dev/null || fail "uint8 run"
-"$EBM" train "$cfg" --out "$WORK/u8half" --set buffer.uint8=true --set run.iters=100 2> /dev/null > /dev/null || fail "uint8 half run"
-"$EBM" train --resume "$WORK/u8half" --set run.iters=200 2> /dev/null > /dev/null || fail "uint8 resume"
-cmp "$WORK/u8full/checkpoint.safetensors" "$WORK/u8half/checkpoint.safetensors" || fail "uint8 buffer: resumed run differs"
+resumes_identically "uint8 buffer" "$cfg" "$WORK/u8full" 100 200 --set buffer.uint8=true
 
 echo "== 3. divergence: roll back and continue; stop when out of rollbacks"
 "$EBM" train "$cfg" --out "$WORK/unstable" --set optim.lr=0.5 --set run.rollback_lr_scale=0.3 --set run.max_rollbacks=8 \
@@ -106,9 +114,7 @@ out=$("$EBM" eval "$WORK/meg") || fail "MEG eval"
 echo "$out"
 covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
 [ "$covered" -ge 10 ] || fail "MEG covers $covered of 25 modes after 300 iterations (expected >= 10)"
-"$EBM" train "$meg" --out "$WORK/meghalf" --set run.iters=150 --set run.ckpt_every=150 2> /dev/null > /dev/null || fail "MEG half run"
-"$EBM" train --resume "$WORK/meghalf" --set run.iters=300 2> /dev/null > /dev/null || fail "MEG resume"
-cmp "$WORK/meg/checkpoint.safetensors" "$WORK/meghalf/checkpoint.safetensors" || fail "MEG: resumed run differs"
+resumes_identically MEG "$meg" "$WORK/meg" 150 300
 out=$("$EBM" eval "$WORK/meg" --mala 5 2> /dev/null) || fail "MEG eval with latent MALA"
 echo "$out" | grep -q '"mala_accept":0\.[0-9]' || fail "no latent MALA acceptance rate in: $out"
 
@@ -120,16 +126,12 @@ out=$("$EBM" eval "$WORK/dual") || fail "Dual-MCMC eval"
 echo "$out"
 covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
 [ "$covered" -ge 15 ] || fail "Dual-MCMC covers $covered of 25 modes after 200 iterations (expected >= 15)"
-"$EBM" train "$dual" --out "$WORK/dualhalf" --set run.iters=100 --set run.ckpt_every=100 2> /dev/null > /dev/null || fail "Dual half run"
-"$EBM" train --resume "$WORK/dualhalf" --set run.iters=200 2> /dev/null > /dev/null || fail "Dual resume"
-cmp "$WORK/dual/checkpoint.safetensors" "$WORK/dualhalf/checkpoint.safetensors" || fail "Dual-MCMC: resumed run differs"
+resumes_identically Dual-MCMC "$dual" "$WORK/dual" 100 200
 ddgm=$CONFIGS/ddgm-25gaussians.ini
 "$EBM" train "$ddgm" --out "$WORK/ddgm" --set run.iters=100 --set run.ckpt_every=50 2> "$WORK/ddgm.log" > /dev/null ||
     { cat "$WORK/ddgm.log"; fail "Kim & Bengio training"; }
 grep -q "bn_entropy" "$WORK/ddgm/metrics.jsonl" || fail "no bn_entropy in the Kim & Bengio metrics"
-"$EBM" train "$ddgm" --out "$WORK/ddgmhalf" --set run.iters=50 --set run.ckpt_every=50 2> /dev/null > /dev/null || fail "DDGM half run"
-"$EBM" train --resume "$WORK/ddgmhalf" --set run.iters=100 2> /dev/null > /dev/null || fail "DDGM resume"
-cmp "$WORK/ddgm/checkpoint.safetensors" "$WORK/ddgmhalf/checkpoint.safetensors" || fail "Kim & Bengio: resumed run differs"
+resumes_identically "Kim & Bengio" "$ddgm" "$WORK/ddgm" 50 100
 "$EBM" train "$ddgm" --out "$WORK/ddgmbad" --set generator.batch_norm=false 2> "$WORK/ddgmbad.log" && fail "DDGM without batch norm accepted"
 grep -q "batch_norm = true" "$WORK/ddgmbad.log" || fail "DDGM without batch norm: unclear error: $(cat "$WORK/ddgmbad.log")"
 
