@@ -11,7 +11,8 @@
 #      the untrained generator covers 1), resumes byte-identically, and reports latent MALA acceptance;
 #   6. Dual-MCMC on 25 gaussians learns (>= 15 of 25 modes after 200 iterations with the config's 70
 #      Langevin steps from G(z); untrained: 0 of 25) and resumes byte-identically (inference network and
-#      its optimizer in the checkpoint); Kim & Bengio's trainer runs and resumes byte-identically;
+#      its optimizer in the checkpoint); Kim & Bengio's batch-norm entropy has its known value at
+#      initialisation and the trainer resumes byte-identically;
 #   7. a Fashion-MNIST classifier (run.method = classify) beats chance by far after 60 iterations, and
 #      `ebm eval --classifier` counts stacked Fashion-MNIST modes of an image MEG run (when the Debian
 #      package dataset-fashion-mnist is installed).
@@ -19,12 +20,13 @@ set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
-# resumes_identically NAME CONFIG FULL_RUN HALF TOTAL [--set k=v]...: train CONFIG to HALF iterations,
+# resumes_identically NAME CONFIG FULL_RUN HALF TOTAL [--set k=v]...: train CONFIG with the settings
+# FULL_RUN had (the --set arguments; the saved config is part of the checkpoint) to HALF iterations,
 # resume to TOTAL, and the checkpoint must equal FULL_RUN's (trained straight to TOTAL) byte for byte
 resumes_identically() {
     local name=$1 config=$2 full=$3 half=$4 total=$5
     shift 5
-    "$EBM" train "$config" --out "$WORK/$name-half" --set run.iters="$half" --set run.ckpt_every="$half" "$@" 2> /dev/null > /dev/null ||
+    "$EBM" train "$config" --out "$WORK/$name-half" --set run.iters="$half" "$@" 2> /dev/null > /dev/null ||
         fail "$name: run to $half iterations"
     "$EBM" train --resume "$WORK/$name-half" --set run.iters="$total" 2> /dev/null > /dev/null || fail "$name: resume to $total"
     cmp "$full/checkpoint.safetensors" "$WORK/$name-half/checkpoint.safetensors" || fail "$name: resumed run differs"
@@ -114,7 +116,7 @@ out=$("$EBM" eval "$WORK/meg") || fail "MEG eval"
 echo "$out"
 covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
 [ "$covered" -ge 10 ] || fail "MEG covers $covered of 25 modes after 300 iterations (expected >= 10)"
-resumes_identically MEG "$meg" "$WORK/meg" 150 300
+resumes_identically MEG "$meg" "$WORK/meg" 150 300 --set run.ckpt_every=150
 out=$("$EBM" eval "$WORK/meg" --mala 5 2> /dev/null) || fail "MEG eval with latent MALA"
 echo "$out" | grep -q '"mala_accept":0\.[0-9]' || fail "no latent MALA acceptance rate in: $out"
 
@@ -126,12 +128,18 @@ out=$("$EBM" eval "$WORK/dual") || fail "Dual-MCMC eval"
 echo "$out"
 covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
 [ "$covered" -ge 15 ] || fail "Dual-MCMC covers $covered of 25 modes after 200 iterations (expected >= 15)"
-resumes_identically Dual-MCMC "$dual" "$WORK/dual" 100 200
+resumes_identically Dual-MCMC "$dual" "$WORK/dual" 100 200 --set run.ckpt_every=100
 ddgm=$CONFIGS/ddgm-25gaussians.ini
 "$EBM" train "$ddgm" --out "$WORK/ddgm" --set run.iters=100 --set run.ckpt_every=50 2> "$WORK/ddgm.log" > /dev/null ||
     { cat "$WORK/ddgm.log"; fail "Kim & Bengio training"; }
-grep -q "bn_entropy" "$WORK/ddgm/metrics.jsonl" || fail "no bn_entropy in the Kim & Bengio metrics"
-resumes_identically "Kim & Bengio" "$ddgm" "$WORK/ddgm" 50 100
+# known answer: at initialisation every batch-norm scale is 1, so the entropy term is 256 units (two
+# hidden layers of 128) x log(2 pi e)/2 = 363.2483; float32 summing 256 terms of <= 363 rounds by at
+# most 256 x 2^-24 x 363 = 5.5e-3
+"$EBM" train "$ddgm" --out "$WORK/ddgm1" --set run.iters=1 --set run.log_every=1 2> /dev/null > /dev/null || fail "DDGM 1 iteration"
+ent=$(sed -n 's/.*"bn_entropy":\([0-9.]*\).*/\1/p' "$WORK/ddgm1/metrics.jsonl" | head -1)
+awk -v e="$ent" 'BEGIN { x = 256 * 0.5 * log(2 * 3.14159265358979 * exp(1)); d = e - x; exit !(d < 6e-3 && d > -6e-3) }' ||
+    fail "Kim & Bengio entropy at initialisation: $ent, expected 363.2483"
+resumes_identically "Kim & Bengio" "$ddgm" "$WORK/ddgm" 50 100 --set run.ckpt_every=50
 "$EBM" train "$ddgm" --out "$WORK/ddgmbad" --set generator.batch_norm=false 2> "$WORK/ddgmbad.log" && fail "DDGM without batch norm accepted"
 grep -q "batch_norm = true" "$WORK/ddgmbad.log" || fail "DDGM without batch norm: unclear error: $(cat "$WORK/ddgmbad.log")"
 
