@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "data.h"
+#include "metrics.h"
 #include "run.h"
 #include "train.h"
 
@@ -75,7 +76,7 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
     ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
     run_t r = {0};
     int rc = 1;
-    if (cfg && run_open_checkpoint(&r, cfg, checkpoint, device, o->raw)) {
+    if (cfg && run_open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) {
         int n = o->n > 0 ? o->n : (r.toy ? 1000 : 64);
         char path[1200];
         snprintf(path, sizeof path, "%s", o->out ? o->out : "");
@@ -94,6 +95,32 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
     return rc;
 }
 
+/* E and (g2 not NULL) |grad_x E|^2 of n host rows of the run's sample shape; 0 after printing why */
+static int score_rows(run_t *r, const float *xh, int n, float *e, float *g2) {
+    enum { CHUNK = 256 };
+    for (int i0 = 0; i0 < n; i0 += CHUNK) {
+        int m = n - i0 < CHUNK ? n - i0 : CHUNK;
+        int shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
+        ebm_scope_begin(r->ctx);
+        ebm_tensor_t *x = ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, xh + r->numel * i0), *gx = NULL;
+        int was_grad = ebm_grad_set_enabled(r->ctx, g2 != NULL);
+        if (g2) ebm_tensor_set_requires_grad(x, 1);
+        int was = ebm_params_set_frozen(r->ctx, 1);
+        ebm_tensor_t *en = run_energy(r, x), *tot = g2 ? ebm_sum_all(en) : en;
+        ebm_params_set_frozen(r->ctx, was);
+        int ok = tot && (!g2 || ebm_grad(&tot, 1, NULL, &x, 1, &gx, 0) == EBM_OK);
+        ebm_tensor_t *gs = ok && g2 ? ebm_chain_sum(ebm_square(gx)) : NULL;
+        ok = ok && ebm_tensor_read(en, e + i0) == EBM_OK && (!g2 || (gs && ebm_tensor_read(gs, g2 + i0) == EBM_OK));
+        ebm_grad_set_enabled(r->ctx, was_grad);
+        ebm_scope_end(r->ctx);
+        if (!ok) {
+            ERR("scoring: %s\n", ebm_ctx_error(r->ctx));
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw) {
     ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
     run_t r = {0};
@@ -101,6 +128,7 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
     int rc = 1;
     char err[1024];
     FILE *f = NULL;
+    float *e = NULL, *g2 = NULL;
     if (!cfg || !run_open_checkpoint(&r, cfg, checkpoint, device, raw)) goto done;
     ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000};
     if (ebm_dataset_open(&ds, data, &dopts, err, sizeof err) != EBM_OK) {
@@ -113,39 +141,22 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
             run_shape_string(r.ndim, r.shape, b, sizeof b));
         goto done;
     }
+    e = malloc(sizeof(float) * ds.n), g2 = malloc(sizeof(float) * ds.n);
+    if (!e || !g2 || !score_rows(&r, ds.x, ds.n, e, g2)) goto done;   /* before the file is created */
     f = out ? fopen(out, "w") : stdout;
     if (!f) {
         ERR("%s: %s\n", out, strerror(errno));
         goto done;
     }
     fprintf(f, "index,energy,grad_sqnorm\n");
-    enum { CHUNK = 256 };
-    float e[CHUNK], g2[CHUNK];
-    for (int i0 = 0; i0 < ds.n; i0 += CHUNK) {
-        int n = ds.n - i0 < CHUNK ? ds.n - i0 : CHUNK;
-        int shape[4] = {n, r.shape[0], r.shape[1], r.shape[2]};
-        ebm_scope_begin(r.ctx);
-        ebm_tensor_t *x = ebm_tensor_from_host(r.ctx, r.ndim + 1, shape, ds.x + ds.sample_numel * i0), *gx = NULL;
-        ebm_tensor_set_requires_grad(x, 1);
-        int was = ebm_params_set_frozen(r.ctx, 1);
-        ebm_tensor_t *en = run_energy(&r, x), *tot = ebm_sum_all(en);
-        ebm_params_set_frozen(r.ctx, was);
-        int ok = tot && ebm_grad(&tot, 1, NULL, &x, 1, &gx, 0) == EBM_OK;
-        ebm_tensor_t *gs = ok ? ebm_chain_sum(ebm_square(gx)) : NULL;
-        ok = ok && gs && ebm_tensor_read(en, e) == EBM_OK && ebm_tensor_read(gs, g2) == EBM_OK;
-        ebm_scope_end(r.ctx);
-        if (!ok) {
-            ERR("scoring: %s\n", ebm_ctx_error(r.ctx));
-            goto done;
-        }
-        for (int i = 0; i < n; i++) fprintf(f, "%d,%.8g,%.8g\n", i0 + i, e[i], g2[i]);
-    }
+    for (int i = 0; i < ds.n; i++) fprintf(f, "%d,%.8g,%.8g\n", i, e[i], g2[i]);
     rc = 0;
 done:
     if (f && f != stdout && fclose(f) && rc == 0) {
         ERR("%s: %s\n", out, strerror(errno));
         rc = 1;
     }
+    free(e), free(g2);
     ebm_dataset_free(&ds);
     run_free(&r);
     ebm_config_free(cfg);
@@ -186,6 +197,124 @@ static int eval_classifier(run_t *r, const char *checkpoint) {
     free(pred);
     ebm_dataset_free(&ds);
     return ok ? 0 : 1;
+}
+
+/* MEG's anomaly protocol (data.h): the run trained on the training split of [data] anomaly_class; score
+ * the test split (20% of the normal classes + every held-out example) by E(x) and by |grad_x E|^2 (high =
+ * anomalous) and report the AUPRC of each (the held-out class is the positive class) */
+static int eval_anomaly(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint) {
+    const char *src = ebm_config_str(r->cfg, "data", "source");
+    int k = (int)ebm_config_int(r->cfg, "data", "anomaly_class"), rc = 1;
+    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .limit = o->n > 0 ? o->n : 0,
+                             .anomaly = EBM_ANOMALY_TEST, .anomaly_class = k};
+    ebm_dataset_t ds;
+    char err[1024], line[3000];
+    if (ebm_dataset_open(&ds, src, &dopts, err, sizeof err) != EBM_OK) {
+        ERR("%s\n", err);
+        return 1;
+    }
+    float *e = malloc(sizeof(float) * ds.n), *g2 = malloc(sizeof(float) * ds.n);
+    double *se = malloc(sizeof(double) * ds.n), *sg = malloc(sizeof(double) * ds.n);
+    int *pos = malloc(sizeof(int) * ds.n), P = 0;
+    if (e && g2 && se && sg && pos && score_rows(r, ds.x, ds.n, e, g2)) {
+        for (int i = 0; i < ds.n; i++) {
+            se[i] = e[i], sg[i] = g2[i];
+            P += pos[i] = ds.y[i] == k;
+        }
+        double ae = ebm_auprc(se, pos, ds.n), ag = ebm_auprc(sg, pos, ds.n), re = ebm_auroc(se, pos, ds.n), rg = ebm_auroc(sg, pos, ds.n);
+        snprintf(line, sizeof line,
+                 "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"anomaly_class\":%d,\"examples\":%d,\"anomalies\":%d,\"auprc_energy\":%.4f,"
+                 "\"auprc_grad\":%.4f,\"auroc_energy\":%.4f,\"auroc_grad\":%.4f,\"auprc_chance\":%.4f}",
+                 checkpoint, k, ds.n, P, ae, ag, re, rg, (double)P / ds.n);
+        printf("%s\n", line);
+        fprintf(stderr, "ebm eval: class %d held out, %d test examples (%d anomalies): AUPRC %.4f by E(x), %.4f by |grad E|^2 (chance %.4f)\n",
+                k, ds.n, P, ae, ag, (double)P / ds.n);
+        append_metrics(r, line);
+        rc = 0;
+    }
+    free(e), free(g2), free(se), free(sg), free(pos);
+    ebm_dataset_free(&ds);
+    return rc;
+}
+
+/* out-of-distribution detection by -E (improved CD's protocol): the model's test images (Fashion-MNIST:
+ * its t10k; an anomaly run: the normal test examples; else the training source) against uniform noise,
+ * the same images upside down and inverted (1 - x), and o->ood_folder; AUROC with in-distribution as
+ * the positive class */
+static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint) {
+    const char *src = ebm_config_str(r->cfg, "data", "source");
+    int k = (int)ebm_config_int(r->cfg, "data", "anomaly_class");
+    char in[700];
+    if (k >= 0) snprintf(in, sizeof in, "%s, normal test examples of the anomaly split (class %d held out)", src, k);
+    else snprintf(in, sizeof in, "%s", !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src);
+    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .anomaly = k >= 0 ? EBM_ANOMALY_TEST : 0, .anomaly_class = k};
+    ebm_dataset_t ds, fold = {0};
+    char err[1024], line[4000];
+    if (r->ndim != 3) {
+        ERR("--ood: %s models vectors, not images\n", checkpoint);
+        return 1;
+    }
+    if (ebm_dataset_open(&ds, k >= 0 ? src : in, &dopts, err, sizeof err) != EBM_OK) {
+        ERR("%s\n", err);
+        return 1;
+    }
+    if (o->ood_folder) {
+        ebm_data_opts_t fo = {.size = r->shape[1], .channels = r->shape[0]};
+        if (ebm_dataset_open(&fold, o->ood_folder, &fo, err, sizeof err) != EBM_OK) {
+            ERR("%s\n", err);
+            ebm_dataset_free(&ds);
+            return 1;
+        }
+    }
+    /* in-distribution rows: the normal ones, at most o->n (default 10 000) */
+    int want = o->n > 0 ? o->n : 10000, n = 0;
+    size_t D = r->numel;
+    for (int i = 0; i < ds.n && n < want; i++)
+        if (k < 0 || ds.y[i] != k) memmove(ds.x + D * n++, ds.x + D * i, sizeof(float) * D);
+    int nf = fold.n < want ? fold.n : want, H = r->shape[1], W = r->shape[2], rc = 1;
+    float *x = malloc(sizeof(float) * D * (n > nf ? n : nf)), *e_in = malloc(sizeof(float) * n), *e_out = malloc(sizeof(float) * (n > nf ? n : nf));
+    double *s = malloc(sizeof(double) * 2 * (n > nf ? n : nf));
+    int *pos = malloc(sizeof(int) * 2 * (n > nf ? n : nf)), ok = x && e_in && e_out && s && pos && n > 0 && score_rows(r, ds.x, n, e_in, NULL);
+    const char *names[] = {"uniform", "vflip", "inverted", "folder"};
+    double auc[4] = {NAN, NAN, NAN, NAN}, mean_out[4] = {NAN, NAN, NAN, NAN}, mean_in = 0;
+    for (int i = 0; ok && i < n; i++) mean_in += e_in[i] / (double)n;
+    ebm_rng_t rng = ebm_rng_make(r->seed, 0x4f4f44ull);   /* "OOD" */
+    for (int set = 0; ok && set < (o->ood_folder ? 4 : 3); set++) {
+        int m = set == 3 ? nf : n;
+        if (set == 0) ebm_rng_host_uniform(&rng, x, D * m);
+        for (int i = 0; set == 1 && i < m; i++)   /* rows reversed in every channel */
+            for (int c = 0; c < r->shape[0]; c++)
+                for (int y = 0; y < H; y++)
+                    memcpy(x + D * i + (size_t)(c * H + y) * W, ds.x + D * i + (size_t)(c * H + H - 1 - y) * W, sizeof(float) * W);
+        for (size_t j = 0; set == 2 && j < D * m; j++) x[j] = 1 - ds.x[j];
+        if (set == 3) memcpy(x, fold.x, sizeof(float) * D * m);
+        if (!(ok = score_rows(r, x, m, e_out, NULL))) break;
+        mean_out[set] = 0;
+        for (int i = 0; i < n; i++) s[i] = -(double)e_in[i], pos[i] = 1;
+        for (int i = 0; i < m; i++) s[n + i] = -(double)e_out[i], pos[n + i] = 0, mean_out[set] += e_out[i] / (double)m;
+        auc[set] = ebm_auroc(s, pos, n + m);
+    }
+    if (ok) {
+        int len = snprintf(line, sizeof line, "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"ood_in\":\"%s\",\"examples\":%d,\"mean_energy_in\":%.6g",
+                           checkpoint, in, n, mean_in);
+        fprintf(stderr, "ebm eval: OOD, AUROC of -E with %d examples of %s (mean E %.4g) as in-distribution:\n", n, in, mean_in);
+        for (int set = 0; set < 4; set++) {
+            if (isnan(auc[set])) continue;
+            len += snprintf(line + len, sizeof line - len, ",\"auroc_%s\":%.4f,\"mean_energy_%s\":%.6g", names[set], auc[set], names[set], mean_out[set]);
+            fprintf(stderr, "  vs %-9s %.4f  (mean E %.4g%s%s)\n", names[set], auc[set], mean_out[set], set == 3 ? ", " : "",
+                    set == 3 ? o->ood_folder : "");
+        }
+        if (o->ood_folder) len += snprintf(line + len, sizeof line - len, ",\"ood_folder\":\"%s\",\"folder_examples\":%d", o->ood_folder, nf);
+        snprintf(line + len, sizeof line - len, "}");
+        printf("%s\n", line);
+        append_metrics(r, line);
+        rc = 0;
+    } else if (n == 0)
+        ERR("%s: no in-distribution examples\n", in);
+    free(x), free(e_in), free(e_out), free(s), free(pos);
+    ebm_dataset_free(&ds);
+    ebm_dataset_free(&fold);
+    return rc;
 }
 
 /* MEG's mode count: n samples in batches of 1000, every channel classified on its own; a mode is the
@@ -248,8 +377,13 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
     run_t r = {0};
     int rc = 1;
-    if (!cfg || !run_open_checkpoint(&r, cfg, checkpoint, device, o->raw)) goto done;
+    if (!cfg || !run_open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) goto done;
     if (r.method == METHOD_CLASSIFY) {
+        if (o->classifier || o->ood || o->ood_folder) {
+            ERR("%s is a classifier (run.method = classify): ebm eval reports its test accuracy; --classifier and --ood apply to "
+                "energy models\n", checkpoint);
+            goto done;
+        }
         rc = eval_classifier(&r, checkpoint);
         goto done;
     }
@@ -259,6 +393,14 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
             goto done;
         }
         rc = eval_modes(&r, o, checkpoint, o->classifier, device);
+        goto done;
+    }
+    if (o->ood || o->ood_folder) {
+        rc = eval_ood(&r, o, checkpoint);
+        goto done;
+    }
+    if (ebm_config_int(cfg, "data", "anomaly_class") >= 0) {
+        rc = eval_anomaly(&r, o, checkpoint);
         goto done;
     }
     if (min_per_mode <= 0) min_per_mode = (int)ebm_config_int(cfg, "eval", "min_per_mode");

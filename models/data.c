@@ -124,6 +124,68 @@ static ebm_status_t open_stacked(ebm_dataset_t *ds, const char *path, const ebm_
     return EBM_OK;
 }
 
+/* a (after concatenating b onto it; b freed) */
+static ebm_status_t concat(ebm_dataset_t *a, ebm_dataset_t *b, char *err, size_t errn) {
+    ebm_status_t st = EBM_OK;
+    if (a->sample_numel != b->sample_numel || !a->y != !b->y) {
+        snprintf(err, errn, "%s: the train and test files differ in image shape or labels", a->source);
+        st = EBM_STATUS_FORMAT;
+    }
+    float *x = st == EBM_OK ? realloc(a->x, sizeof(float) * a->sample_numel * (a->n + b->n)) : NULL;
+    if (x) a->x = x;
+    int *y = x && a->y ? realloc(a->y, sizeof(int) * (a->n + b->n)) : NULL;
+    if (y) a->y = y;
+    if (st == EBM_OK && (!x || (a->y && !y))) {
+        snprintf(err, errn, "%s: out of memory", a->source);
+        st = EBM_STATUS_OUT_OF_MEMORY;
+    }
+    if (st == EBM_OK) {
+        memcpy(a->x + a->sample_numel * a->n, b->x, sizeof(float) * b->sample_numel * b->n);
+        if (a->y) memcpy(a->y + a->n, b->y, sizeof(int) * b->n);
+        if (b->n_classes > a->n_classes) a->n_classes = b->n_classes;
+        a->n += b->n;
+    }
+    ebm_dataset_free(b);
+    return st;
+}
+
+/* keep the examples of MEG's anomaly split (data.h) in source order */
+static ebm_status_t anomaly_split(ebm_dataset_t *ds, const ebm_data_opts_t *o, char *err, size_t errn) {
+    int k = o->anomaly_class, n_normal = 0;
+    if (!ds->y) {
+        snprintf(err, errn, "%s: the anomaly split ([data] anomaly_class) needs class labels", ds->source);
+        return EBM_STATUS_FORMAT;
+    }
+    if (k < 0 || k >= ds->n_classes) {
+        snprintf(err, errn, "%s: anomaly_class = %d, but the labels are 0 .. %d", ds->source, k, ds->n_classes - 1);
+        return EBM_STATUS_INVALID_ARGUMENT;
+    }
+    int *normal = malloc(sizeof(int) * ds->n), *perm = malloc(sizeof(int) * ds->n);
+    char *keep = calloc((size_t)ds->n, 1);
+    if (!normal || !perm || !keep) {
+        free(normal), free(perm), free(keep);
+        snprintf(err, errn, "%s: out of memory", ds->source);
+        return EBM_STATUS_OUT_OF_MEMORY;
+    }
+    for (int i = 0; i < ds->n; i++)
+        if (ds->y[i] != k) normal[n_normal++] = i;
+    ebm_rng_t r = ebm_rng_make(42, 0x414e4f4dull);   /* "ANOM" */
+    ebm_rng_host_permutation(&r, perm, n_normal);
+    int n_train = (int)((8LL * n_normal) / 10);
+    for (int j = 0; j < n_normal; j++) keep[normal[perm[j]]] = (j < n_train) == (o->anomaly == EBM_ANOMALY_TRAIN);
+    if (o->anomaly == EBM_ANOMALY_TEST)
+        for (int i = 0; i < ds->n; i++) keep[i] |= ds->y[i] == k;
+    int m = 0;
+    for (int i = 0; i < ds->n; i++)
+        if (keep[i]) {
+            memmove(ds->x + ds->sample_numel * m, ds->x + ds->sample_numel * i, sizeof(float) * ds->sample_numel);
+            ds->y[m++] = ds->y[i];
+        }
+    ds->n = m;
+    free(normal), free(perm), free(keep);
+    return EBM_OK;
+}
+
 static ebm_status_t open_toy(ebm_dataset_t *ds, const char *name, const ebm_data_opts_t *o, char *err, size_t errn) {
     ds->n = o->toy_n > 0 ? o->toy_n : 50000;
     ds->ndim = 1;
@@ -322,7 +384,16 @@ ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_d
         const char *dir = getenv("EBM_FASHION_MNIST_DIR");
         snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir && *dir ? dir : EBM_FASHION_MNIST_DIR,
                  strcmp(source, "fashion-mnist:test") ? "train" : "t10k");
-        st = strcmp(source, "fashion-mnist-stacked") ? open_idx(ds, path, o, err, errn) : open_stacked(ds, path, o, err, errn);
+        ebm_data_opts_t o1 = *o;
+        if (o->anomaly) o1.limit = 0;
+        st = strcmp(source, "fashion-mnist-stacked") ? open_idx(ds, path, &o1, err, errn) : open_stacked(ds, path, &o1, err, errn);
+        if (st == EBM_OK && o->anomaly && !strcmp(source, "fashion-mnist")) {   /* MEG: train and test together */
+            ebm_dataset_t t;
+            memset(&t, 0, sizeof t);
+            snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir && *dir ? dir : EBM_FASHION_MNIST_DIR);
+            st = open_idx(&t, path, &o1, err, errn);
+            st = st == EBM_OK ? concat(ds, &t, err, errn) : (ebm_dataset_free(&t), st);
+        }
         if (st == EBM_STATUS_IO)
             snprintf(err + strlen(err), errn - strlen(err), " (install the Debian package dataset-fashion-mnist)");
     } else if (!strncmp(source, "toy:", 4))
@@ -331,8 +402,19 @@ ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_d
         st = open_folder(ds, source, o, err, errn);
     else if (ends_with(source, ".csv"))
         st = open_csv(ds, source, o, err, errn);
-    else
-        st = open_idx(ds, source, o, err, errn);
+    else {
+        ebm_data_opts_t o1 = *o;
+        if (o->anomaly) o1.limit = 0;
+        st = open_idx(ds, source, &o1, err, errn);
+    }
+    if (st == EBM_OK && o->anomaly) {
+        if (ds->toy || ds->ndim != 3) {
+            snprintf(err, errn, "%s: the anomaly split ([data] anomaly_class) needs labelled IDX images", source);
+            st = EBM_STATUS_INVALID_ARGUMENT;
+        } else
+            st = anomaly_split(ds, o, err, errn);
+        if (st == EBM_OK && o->limit > 0 && o->limit < ds->n) ds->n = o->limit;
+    }
     if (st == EBM_OK && ds->n <= 0) {
         snprintf(err, errn, "%s: no examples", source);
         st = EBM_STATUS_FORMAT;

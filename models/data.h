@@ -30,7 +30,15 @@ typedef struct ebm_data_opts {
     int limit;         /* > 0: keep only the first `limit` examples */
     int toy_n;         /* toys: number of points to draw (0: 50 000) */
     uint64_t seed;     /* toys, stacked images: RNG seed of the drawn points / image triples */
+    int anomaly;       /* EBM_ANOMALY_TRAIN or _TEST: MEG's held-out-class split (below); 0: every example */
+    int anomaly_class; /* the class held out as the anomaly */
 } ebm_data_opts_t;
+
+/* MEG's anomaly protocol (shared/research 5.3): of a labelled source (fashion-mnist: its train and test
+ * files together, 70 000 images), the examples of anomaly_class are anomalies; a fixed permutation
+ * (Philox(42, "ANOM"), the same for every run) puts 80% of the others in the training split; the test
+ * split is the other 20% of normal examples plus every anomaly, in source order (labels kept). */
+enum { EBM_ANOMALY_TRAIN = 1, EBM_ANOMALY_TEST = 2 };
 
 typedef struct ebm_dataset {
     char source[512];

@@ -4,9 +4,10 @@
  *   ebm train CONFIG [--device D] [--set s.k=v]... [--out DIR]   train (a config of configs/)
  *   ebm train --resume DIR [--set s.k=v]...       continue a run (e.g. --set run.iters=4000)
  *   ebm train [CONFIG] --print-config             the full configuration, every default shown
- *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--out PNG]
+ *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--out PNG] [--set s.k=v]
  *   ebm score CHECKPOINT DATA [--out CSV]         per-example energy and |grad_x E|^2
- *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N]
+ *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--set s.k=v]
+ *            [--classifier RUN] [--ood] [--ood-folder DIR]
  *   ebm --version
  */
 #include <stdio.h>
@@ -26,16 +27,21 @@ static void usage(FILE *f) {
             "  train [CONFIG] --print-config print the full configuration with every default\n"
             "  sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--raw] [--seed S]\n"
             "                    [--out PNG]  Langevin samples (EMA weights unless --raw) as a PNG grid or heat map\n"
+            "                    sample and eval: --set sampler.KEY=V, eval.KEY=V, generator.mala_steps=N, ...\n"
+            "                    change how the trained model samples (e.g. sampler.step_size, sampler.noise)\n"
             "                    generator runs (meg, ddgm, dual): G(z), with [--mala N] latent MALA steps on z first\n"
             "                    and --steps K Langevin steps on E in x after\n"
             "  score CHECKPOINT DATA [--out CSV] [--raw]   energy and |grad_x E|^2 of every example (data as in\n"
             "                                [data] source: IDX, CSV, image folder, toy:NAME)\n"
             "  eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--raw]\n"
-            "                 [--classifier RUN]\n"
+            "                 [--classifier RUN] [--ood] [--ood-folder DIR]\n"
             "                                2-D mixtures: modes covered and high-quality sample fraction;\n"
             "                                images with --classifier RUN: modes (channel class tuples) covered\n"
             "                                and KL to uniform (stacked Fashion-MNIST: 26 000 samples, 1000 modes);\n"
-            "                                a classify run: its test accuracy\n"
+            "                                a classify run: its test accuracy; a run with [data] anomaly_class:\n"
+            "                                AUPRC of E and |grad E|^2 on MEG's test split (--n: first N examples);\n"
+            "                                --ood [--ood-folder DIR]: AUROC of -E, test images vs noise, upside-down,\n"
+            "                                inverted images and the folder's\n"
             "  --version                     print the version\n");
 }
 
@@ -129,6 +135,8 @@ done:
 /* shared options of sample and eval */
 static int sample_opts(int argc, char **argv, int first, ebm_sample_opts_t *o, const char **device, int *min_per_mode,
                        const char *cmd) {
+    static const char *sets[32];
+    o->sets = sets;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -137,11 +145,14 @@ static int sample_opts(int argc, char **argv, int first, ebm_sample_opts_t *o, c
         else if (!strcmp(a, "--init") && has) o->init = argv[++i];
         else if (!strcmp(a, "--mala") && has) o->mala = atoi(argv[++i]);
         else if (min_per_mode && !strcmp(a, "--classifier") && has) o->classifier = argv[++i];
+        else if (min_per_mode && !strcmp(a, "--ood")) o->ood = 1;
+        else if (min_per_mode && !strcmp(a, "--ood-folder") && has) o->ood_folder = argv[++i];
         else if (!strcmp(a, "--augment-every") && has) o->augment_every = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && has) o->seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--out") && has) o->out = argv[++i];
         else if (!strcmp(a, "--device") && has) *device = argv[++i];
         else if (!strcmp(a, "--raw")) o->raw = 1;
+        else if (!strcmp(a, "--set") && has && o->n_sets < 32) sets[o->n_sets++] = argv[++i];
         else if (min_per_mode && !strcmp(a, "--min-per-mode") && has) *min_per_mode = atoi(argv[++i]);
         else {
             fprintf(stderr, "ebm %s: unexpected argument \"%s\"\n", cmd, a);

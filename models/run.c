@@ -190,9 +190,34 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
 }
 
 
+/* what sample/eval may change of a trained run's config: how it samples, not what it is */
+static int settable(const char *a) {
+    static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=", NULL};
+    for (int i = 0; ok[i]; i++)
+        if (!strncmp(a, ok[i], strlen(ok[i]))) return 1;
+    return 0;
+}
+
 int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw) {
+    return run_open_checkpoint_with(r, cfg, path, device, raw, NULL, 0);
+}
+
+int run_open_checkpoint_with(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw, const char *const *sets, int n_sets) {
     int ndim, shape[3];
-    if (!ckpt_config(path, cfg, &ndim, shape) || !run_build(r, cfg, device, ndim, shape) || !ckpt_load(r, path)) return 0;
+    char err[1024];
+    if (!ckpt_config(path, cfg, &ndim, shape)) return 0;
+    for (int i = 0; i < n_sets; i++) {
+        if (!settable(sets[i])) {
+            ERR("--set %s: sampling and evaluation may change [sampler], [eval] and generator.mala_steps, mala_step_size, "
+                "langevin_steps; the rest is the trained model's\n", sets[i]);
+            return 0;
+        }
+        if (ebm_config_set(cfg, sets[i], err, sizeof err) != EBM_OK) {
+            ERR("%s\n", err);
+            return 0;
+        }
+    }
+    if (!run_build(r, cfg, device, ndim, shape) || !ckpt_load(r, path)) return 0;
     if (r->ema && !raw) ebm_ema_swap(r->ema);
     const char *src = ebm_config_str(cfg, "data", "source");
     r->toy = !strncmp(src, "toy:", 4) && ndim == 1 && shape[0] == 2;

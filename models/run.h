@@ -63,6 +63,9 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
 void run_free(run_t *r);
 /* config, network and state of a checkpoint; EMA weights swapped in unless raw */
 int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw);
+/* ... with "section.key=value" overrides of how it samples ([sampler], [eval], generator.mala_* and
+ * langevin_steps; anything else is refused) */
+int run_open_checkpoint_with(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw, const char *const *sets, int n_sets);
 /* [optim] kind, betas, eps, clip_norm at learning rate lr; 0 after printing why */
 int run_optim_config(const ebm_config_t *c, float lr, ebm_optim_config_t *oc);
 /* n fresh chains from U(sampler.init_lo, sampler.init_hi), (n, sample shape) */

@@ -29,6 +29,7 @@ const ebm_config_key_t ebm_train_keys[] = {
     {"data", "channels", EBM_CFG_INT, "0", "image-folder channels: 1 or 3 (0: 3)"},
     {"data", "limit", EBM_CFG_INT, "0", "use only the first N examples (0: all)"},
     {"data", "toy_n", EBM_CFG_INT, "50000", "points drawn for a 2-D toy data set"},
+    {"data", "anomaly_class", EBM_CFG_INT, "-1", "MEG anomaly protocol: hold this class out, train on 80% of the others (ebm eval: AUPRC on the rest); -1: off"},
     {"data", "dequantize", EBM_CFG_BOOL, "true", "images: x*255/256 + U(0, 1/256), as ICD (ignored for vectors)"},
     {"model", "net", EBM_CFG_STRING, "convnet",
      "mlp | convnet | multiscale (convnets on x, avgpool2(x), ...) | resnet (improved CD's) | poe (Kim & Bengio's experts) | dcgan (MEG's conv energy)"},
@@ -278,7 +279,9 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
                              .channels = (int)ebm_config_int(c, "data", "channels"),
                              .limit = (int)ebm_config_int(c, "data", "limit"),
                              .toy_n = (int)ebm_config_int(c, "data", "toy_n"),
-                             .seed = (uint64_t)ebm_config_int(c, "run", "seed")};
+                             .seed = (uint64_t)ebm_config_int(c, "run", "seed"),
+                             .anomaly = ebm_config_int(c, "data", "anomaly_class") >= 0 ? EBM_ANOMALY_TRAIN : 0,
+                             .anomaly_class = (int)ebm_config_int(c, "data", "anomaly_class")};
     if (ebm_dataset_open(&ds, ebm_config_str(c, "data", "source"), &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
         return 1;

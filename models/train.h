@@ -34,11 +34,17 @@ typedef struct ebm_sample_opts {
     uint64_t seed;
     const char *out;    /* PNG path (NULL: samples.png next to the checkpoint) */
     const char *classifier;   /* eval of image models: a classify run's checkpoint; modes = tuples of channel classes */
+    int ood;                  /* eval of image models: out-of-distribution AUROC of -E (noise, flipped, inverted) */
+    const char *ood_folder;   /* ... and against this image folder */
+    const char *const *sets;  /* "section.key=value" overrides of [sampler], [eval], generator.mala_* / langevin_steps */
+    int n_sets;
 } ebm_sample_opts_t;
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *opts);
 /* per-example energy and |grad_x E|^2 to CSV (stdout when out is NULL) */
 int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw);
 /* 2-D mixtures: modes covered and high-quality fraction of the EMA model's Langevin samples (JSON on
- * stdout, also appended to the run's metrics.jsonl); images: energies of data vs samples. */
+ * stdout, also appended to the run's metrics.jsonl); images: energies of data vs samples; with a
+ * classifier: modes of the samples; --ood: AUROC of -E against noise, flipped, inverted and a folder;
+ * a run with [data] anomaly_class: AUPRC of E and |grad E|^2 on MEG's test split. */
 int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t *opts, int min_per_mode);
 #endif

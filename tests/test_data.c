@@ -137,6 +137,56 @@ int main(int argc, char **argv) {
     check(st == EBM_OK && !ds.y, "images without a labels file load unlabelled");
     if (st == EBM_OK) ebm_dataset_free(&ds);
 
+    /* MEG's anomaly split: 30 labelled 2x2 images, image i filled with i/255, label i % 3; class 1 held
+     * out: train = 80% of the 20 normal images (16), test = the other 4 + the 10 anomalies, in order */
+    {
+        unsigned char im[16 + 30 * 4], lb[8 + 30];
+        unsigned char ih[16] = {0, 0, 8, 3, 0, 0, 0, 30, 0, 0, 0, 2, 0, 0, 0, 2}, lh[8] = {0, 0, 8, 1, 0, 0, 0, 30};
+        memcpy(im, ih, 16), memcpy(lb, lh, 8);
+        for (int i = 0; i < 30; i++) {
+            memset(im + 16 + 4 * i, i, 4);
+            lb[8 + i] = (unsigned char)(i % 3);
+        }
+        snprintf(ipath, sizeof ipath, "%s/a-images-idx3-ubyte", dir);
+        snprintf(lpath, sizeof lpath, "%s/a-labels-idx1-ubyte", dir);
+        write_file(ipath, im, sizeof im);
+        write_file(lpath, lb, sizeof lb);
+        ebm_dataset_t tr, te, tr2;
+        ebm_data_opts_t otr = {.anomaly = EBM_ANOMALY_TRAIN, .anomaly_class = 1}, ote = {.anomaly = EBM_ANOMALY_TEST, .anomaly_class = 1};
+        int opened = ebm_dataset_open(&tr, ipath, &otr, err, sizeof err) == EBM_OK;
+        opened = opened && ebm_dataset_open(&te, ipath, &ote, err, sizeof err) == EBM_OK;
+        opened = opened && ebm_dataset_open(&tr2, ipath, &otr, err, sizeof err) == EBM_OK;
+        if (opened) {
+            int count[30] = {0}, sizes = tr.n == 16 && te.n == 14, order = 1, labels = 1, anomalies = 0, same = tr2.n == tr.n;
+            for (int i = 0; i < tr.n; i++) {
+                int id = (int)lroundf(tr.x[4 * i] * 255);
+                count[id]++, labels &= tr.y[i] == id % 3 && id % 3 != 1;
+                order &= i == 0 || tr.x[4 * i] > tr.x[4 * (i - 1)];
+                same &= tr2.x[4 * i] == tr.x[4 * i];
+            }
+            for (int i = 0; i < te.n; i++) {
+                int id = (int)lroundf(te.x[4 * i] * 255);
+                count[id]++, labels &= te.y[i] == id % 3, anomalies += id % 3 == 1;
+                order &= i == 0 || te.x[4 * i] > te.x[4 * (i - 1)];
+            }
+            int once = 1;
+            for (int i = 0; i < 30; i++) once &= count[i] == 1;
+            check(sizes && anomalies == 10, "anomaly split: 16 training images, 4 normal + 10 anomalous test images");
+            check(once && labels, "anomaly split: every image in exactly one split, the held-out class only in the test split");
+            check(order && same, "anomaly split: source order kept, the same split every time");
+            ebm_dataset_free(&tr), ebm_dataset_free(&te), ebm_dataset_free(&tr2);
+            st = ebm_dataset_open(&te, ipath, &(ebm_data_opts_t){.anomaly = EBM_ANOMALY_TEST, .anomaly_class = 1, .limit = 5}, err, sizeof err);
+            check(st == EBM_OK && te.n == 5, "anomaly split: limit applies to the split");
+            if (st == EBM_OK) ebm_dataset_free(&te);
+        } else
+            check_msg(0, "anomaly split", err);
+        expect_error(ipath, &(ebm_data_opts_t){.anomaly = EBM_ANOMALY_TRAIN, .anomaly_class = 3}, "anomaly_class = 3", "0 .. 2",
+                     "anomaly class out of range named");
+        remove(lpath);
+        expect_error(ipath, &(ebm_data_opts_t){.anomaly = EBM_ANOMALY_TRAIN, .anomaly_class = 1}, "a-images-idx3-ubyte", "needs class labels",
+                     "anomaly split of unlabelled images refused");
+    }
+
     /* the shuffle: each epoch a permutation; the same rows for the same (seed, iteration) */
     snprintf(path, sizeof path, "%s/seq.csv", dir);
     FILE *g = fopen(path, "w");

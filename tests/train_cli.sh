@@ -12,10 +12,13 @@
 #   6. Dual-MCMC on 25 gaussians learns (>= 15 of 25 modes after 200 iterations with the config's 70
 #      Langevin steps from G(z); untrained: 0 of 25) and resumes byte-identically (inference network and
 #      its optimizer in the checkpoint); Kim & Bengio's batch-norm entropy has its known value at
-#      initialisation and the trainer resumes byte-identically;
+#      initialisation and the trainer resumes byte-identically; eval --set changes the sampler only;
 #   7. a Fashion-MNIST classifier (run.method = classify) beats chance by far after 60 iterations, and
 #      `ebm eval --classifier` counts stacked Fashion-MNIST modes of an image MEG run (when the Debian
-#      package dataset-fashion-mnist is installed).
+#      package dataset-fashion-mnist is installed);
+#   8. MEG's anomaly protocol: a run with data.anomaly_class trains on its split and `ebm eval` scores
+#      the test split (19 600 examples, 7 000 anomalies for Fashion-MNIST) by AUPRC; `ebm eval --ood`
+#      reports AUROC against noise, flipped, inverted images and an image folder.
 set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
@@ -140,6 +143,14 @@ ent=$(sed -n 's/.*"bn_entropy":\([0-9.]*\).*/\1/p' "$WORK/ddgm1/metrics.jsonl" |
 awk -v e="$ent" 'BEGIN { x = 256 * 0.5 * log(2 * 3.14159265358979 * exp(1)); d = e - x; exit !(d < 6e-3 && d > -6e-3) }' ||
     fail "Kim & Bengio entropy at initialisation: $ent, expected 363.2483"
 resumes_identically "Kim & Bengio" "$ddgm" "$WORK/ddgm" 50 100 --set run.ckpt_every=50
+# eval --set changes how a trained model samples: zero step and noise leave G(z) where it is (the
+# clamp to [-3, 3] moves no point near a mode), so the numbers equal those of --steps 0
+a=$("$EBM" eval "$WORK/ddgm" --steps 0 2> /dev/null | sed 's/.*"mean_energy":[^,]*//') || fail "eval --steps 0"
+b=$("$EBM" eval "$WORK/ddgm" --set sampler.step_size=0 --set sampler.noise=0 2> /dev/null | sed 's/.*"mean_energy":[^,]*//') ||
+    fail "eval --set sampler.step_size=0"
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "eval --set sampler.step_size=0 --set sampler.noise=0 differs from --steps 0: $a vs $b"
+"$EBM" eval "$WORK/ddgm" --set model.experts=3 2> "$WORK/setbad.log" && fail "eval --set of a model key accepted"
+grep -q "the rest is the trained model" "$WORK/setbad.log" || fail "eval --set model.experts: unclear error: $(cat "$WORK/setbad.log")"
 "$EBM" train "$ddgm" --out "$WORK/ddgmbad" --set generator.batch_norm=false 2> "$WORK/ddgmbad.log" && fail "DDGM without batch norm accepted"
 grep -q "batch_norm = true" "$WORK/ddgmbad.log" || fail "DDGM without batch norm: unclear error: $(cat "$WORK/ddgmbad.log")"
 
@@ -159,8 +170,28 @@ if [ -f "${EBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}/train-label
     echo "$out" | grep -q '"modes":1000,"modes_covered":[1-9]' || fail "stacked mode count: $out"
     "$EBM" eval "$WORK/stacked" --classifier "$WORK/dual" 2> "$WORK/evalbad.log" && fail "a non-classifier accepted as --classifier"
     grep -q "classifier run" "$WORK/evalbad.log" || fail "unclear --classifier error: $(cat "$WORK/evalbad.log")"
+
+    echo "== 8. anomaly detection (MEG protocol) and out-of-distribution AUROC"
+    "$EBM" train "$CONFIGS/meg-anomaly-fmnist-laptop.ini" --out "$WORK/anom" --set data.anomaly_class=3 --set run.iters=2 \
+        --set model.base=4 --set generator.base=4 --set meg.stat_base=4 --set generator.z_dim=8 2> "$WORK/anom.log" > /dev/null ||
+        { cat "$WORK/anom.log"; fail "anomaly-split MEG training"; }
+    grep -q "50400 examples" "$WORK/anom.log" || fail "anomaly training split is not 80% of 63 000 normal images: $(cat "$WORK/anom.log")"
+    out=$("$EBM" eval "$WORK/anom") || fail "anomaly eval"
+    echo "$out"
+    echo "$out" | grep -q '"anomaly_class":3,"examples":19600,"anomalies":7000,"auprc_energy":[01]\.[0-9]*,"auprc_grad":[01]\.' ||
+        fail "anomaly eval: $out"
+    mkdir -p "$WORK/oodimg"
+    "$EBM" sample "$WORK/stacked" --n 4 --out "$WORK/oodimg/a.png" > /dev/null || fail "sample for the OOD folder"
+    "$EBM" sample "$WORK/stacked" --n 9 --seed 3 --out "$WORK/oodimg/b.png" > /dev/null || fail "sample for the OOD folder"
+    "$EBM" eval "$WORK/cls" --ood 2>&1 | grep -q "is a classifier" || fail "--ood on a classifier not refused"
+    out=$("$EBM" eval "$WORK/anom" --ood-folder "$WORK/oodimg" --n 500) || fail "OOD eval"
+    echo "$out"
+    echo "$out" | grep -q '"examples":500,.*"auroc_uniform":[01]\.[0-9]*,.*"auroc_vflip":[01]\..*"auroc_inverted":[01]\..*"auroc_folder":[01]\..*"folder_examples":2}' ||
+        fail "OOD eval: $out"
+    "$EBM" eval "$WORK/full" --ood 2> "$WORK/oodbad.log" && fail "--ood accepted for a 2-D model"
+    grep -q "models vectors" "$WORK/oodbad.log" || fail "unclear --ood error: $(cat "$WORK/oodbad.log")"
 else
-    echo "note: dataset-fashion-mnist not installed; classifier checks not run"
+    echo "note: dataset-fashion-mnist not installed; classifier, anomaly and OOD checks not run"
 fi
 
 echo "all train_cli checks passed"

@@ -1,0 +1,16 @@
+/* metrics.h — ranking metrics of the evaluations, in double precision on the host.
+ *
+ *   double s[] = {0.9, 0.8, 0.7, 0.1};  int pos[] = {1, 0, 1, 0};
+ *   ebm_auprc(s, pos, 4);   // 0.7917: MEG's AUPRC (higher score = more likely positive)
+ *   ebm_auroc(s, pos, 4);   // 0.75: P(score of a positive > score of a negative), ties count 1/2
+ */
+#ifndef EBM_METRICS_H
+#define EBM_METRICS_H
+
+/* Area under the precision-recall curve as MEG computes it (sklearn's auc(recall, precision) of
+ * precision_recall_curve): one point per distinct score, from the highest down, until every positive
+ * is found, plus the point (recall 0, precision 1); trapezoids in recall. NaN without positives. */
+double ebm_auprc(const double *score, const int *positive, int n);
+/* Area under the ROC curve (Mann-Whitney U / (positives x negatives)); NaN without both classes. */
+double ebm_auroc(const double *score, const int *positive, int n);
+#endif
