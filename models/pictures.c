@@ -1,10 +1,18 @@
 /* pictures.c — PNG grids of samples and heat maps of 2-D energies (run.h). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "run.h"
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* A 256x256 heat map of exp(-E/T) over [lo, hi]^2 (T the sampler's temperature sigma^2 / (2 eta)),
- * with the samples on top as white dots. */
+ * with the samples on top as white dots. A density so peaked that it would light under 2% of the
+ * pixels (Kim & Bengio's energies at T = 1), or so flat that it lights over half (MEG's), is drawn as
+ * the energy itself instead: bright at the minimum, dark from the lowest quarter of the energies up. */
 int run_write_heatmap(run_t *r, const char *path, const float *xy, int n) {
     enum { G = 256 };
     float lo = (float)ebm_config_float(r->cfg, "sampler", "init_lo"), hi = (float)ebm_config_float(r->cfg, "sampler", "init_hi");
@@ -27,9 +35,18 @@ int run_write_heatmap(run_t *r, const char *path, const float *xy, int n) {
     ebm_scope_end(r->ctx);
     if (!ok) goto out;
     float emin = INFINITY;
+    int lit = 0;
     for (int i = 0; i < G * G; i++) emin = isfinite(e[i]) && e[i] < emin ? e[i] : emin;
+    for (int i = 0; i < G * G; i++) lit += isfinite(e[i]) && expf(-(e[i] - emin) / T) > 0.01f;
+    float q = emin;   /* under 2% or over half lit: the energy's lowest quarter spans the colours */
+    if (lit < G * G / 50 || lit > G * G / 2) {
+        memcpy(img, e, sizeof(float) * G * G);   /* img as scratch for the sort */
+        qsort(img, G * G, sizeof(float), cmp_float);
+        q = img[G * G / 4];
+    }
     for (int i = 0; i < G * G; i++) {
-        float d = isfinite(e[i]) ? expf(-(e[i] - emin) / T) : 0, v = sqrtf(d);   /* sqrt: shows the tails */
+        float d = !isfinite(e[i]) ? 0 : q > emin ? fmaxf(0, (q - e[i]) / (q - emin)) : expf(-(e[i] - emin) / T);
+        float v = sqrtf(d);   /* sqrt: shows the tails */
         img[i] = fminf(1, 1.6f * v), img[G * G + i] = fmaxf(0, 1.4f * v - 0.4f), img[2 * G * G + i] = 0.35f * v + 0.15f * (1 - v);
     }
     for (int k = 0; k < n; k++) {
