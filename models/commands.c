@@ -173,10 +173,15 @@ static void append_metrics(const run_t *r, const char *line) {
     }
 }
 
-/* a classifier run: accuracy on the test images (Fashion-MNIST's t10k for source = fashion-mnist) */
-static int eval_classifier(run_t *r, const char *checkpoint) {
+/* the held-out images of a run's source: Fashion-MNIST's t10k for fashion-mnist, else the source itself */
+static const char *test_source(const run_t *r) {
     const char *src = ebm_config_str(r->cfg, "data", "source");
-    const char *test = !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src;
+    return !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src;
+}
+
+/* a classifier run: accuracy on its test images */
+static int eval_classifier(run_t *r, const char *checkpoint) {
+    const char *test = test_source(r);
     ebm_dataset_t ds;
     char err[1024], line[3000];
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0]};
@@ -244,9 +249,9 @@ static int eval_anomaly(run_t *r, const ebm_sample_opts_t *o, const char *checkp
 static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint) {
     const char *src = ebm_config_str(r->cfg, "data", "source");
     int k = (int)ebm_config_int(r->cfg, "data", "anomaly_class");
-    char in[700];
+    char in[700];   /* what the in-distribution images are, for the report */
     if (k >= 0) snprintf(in, sizeof in, "%s, normal test examples of the anomaly split (class %d held out)", src, k);
-    else snprintf(in, sizeof in, "%s", !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src);
+    else snprintf(in, sizeof in, "%s", test_source(r));
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .anomaly = k >= 0 ? EBM_ANOMALY_TEST : 0, .anomaly_class = k};
     ebm_dataset_t ds, fold = {0};
     char err[1024], line[4000];
@@ -254,7 +259,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         ERR("--ood: %s models vectors, not images\n", checkpoint);
         return 1;
     }
-    if (ebm_dataset_open(&ds, k >= 0 ? src : in, &dopts, err, sizeof err) != EBM_OK) {
+    if (ebm_dataset_open(&ds, k >= 0 ? src : test_source(r), &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
         return 1;
     }
@@ -271,13 +276,14 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
     size_t D = r->numel;
     for (int i = 0; i < ds.n && n < want; i++)
         if (k < 0 || ds.y[i] != k) memmove(ds.x + D * n++, ds.x + D * i, sizeof(float) * D);
-    int nf = fold.n < want ? fold.n : want, H = r->shape[1], W = r->shape[2], rc = 1;
-    float *x = malloc(sizeof(float) * D * (n > nf ? n : nf)), *e_in = malloc(sizeof(float) * n), *e_out = malloc(sizeof(float) * (n > nf ? n : nf));
-    double *s = malloc(sizeof(double) * 2 * (n > nf ? n : nf));
-    int *pos = malloc(sizeof(int) * 2 * (n > nf ? n : nf)), ok = x && e_in && e_out && s && pos && n > 0 && score_rows(r, ds.x, n, e_in, NULL);
+    int nf = fold.n < want ? fold.n : want, most = n > nf ? n : nf, H = r->shape[1], W = r->shape[2], rc = 1;
+    /* s, pos: the n in-distribution scores (positives) first, then one OOD set's at a time */
+    float *x = malloc(sizeof(float) * D * most), *e_in = malloc(sizeof(float) * n), *e_out = malloc(sizeof(float) * most);
+    double *s = malloc(sizeof(double) * (n + most));
+    int *pos = malloc(sizeof(int) * (n + most)), ok = x && e_in && e_out && s && pos && n > 0 && score_rows(r, ds.x, n, e_in, NULL);
     const char *names[] = {"uniform", "vflip", "inverted", "folder"};
     double auc[4] = {NAN, NAN, NAN, NAN}, mean_out[4] = {NAN, NAN, NAN, NAN}, mean_in = 0;
-    for (int i = 0; ok && i < n; i++) mean_in += e_in[i] / (double)n;
+    for (int i = 0; ok && i < n; i++) mean_in += e_in[i] / (double)n, s[i] = -(double)e_in[i], pos[i] = 1;
     ebm_rng_t rng = ebm_rng_make(r->seed, 0x4f4f44ull);   /* "OOD" */
     for (int set = 0; ok && set < (o->ood_folder ? 4 : 3); set++) {
         int m = set == 3 ? nf : n;
@@ -290,7 +296,6 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         if (set == 3) memcpy(x, fold.x, sizeof(float) * D * m);
         if (!(ok = score_rows(r, x, m, e_out, NULL))) break;
         mean_out[set] = 0;
-        for (int i = 0; i < n; i++) s[i] = -(double)e_in[i], pos[i] = 1;
         for (int i = 0; i < m; i++) s[n + i] = -(double)e_out[i], pos[n + i] = 0, mean_out[set] += e_out[i] / (double)m;
         auc[set] = ebm_auroc(s, pos, n + m);
     }

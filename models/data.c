@@ -379,34 +379,30 @@ ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_d
     ds->perm_epoch = -1;
     snprintf(ds->source, sizeof ds->source, "%s", source);
     ebm_status_t st;
+    ebm_data_opts_t o1 = *o;   /* the anomaly split keeps o->limit for after the split */
+    if (o->anomaly) o1.limit = 0;
     if (!strcmp(source, "fashion-mnist") || !strcmp(source, "fashion-mnist:test") || !strcmp(source, "fashion-mnist-stacked")) {
         char path[600];
-        const char *dir = getenv("EBM_FASHION_MNIST_DIR");
-        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir && *dir ? dir : EBM_FASHION_MNIST_DIR,
-                 strcmp(source, "fashion-mnist:test") ? "train" : "t10k");
-        ebm_data_opts_t o1 = *o;
-        if (o->anomaly) o1.limit = 0;
+        const char *env = getenv("EBM_FASHION_MNIST_DIR"), *dir = env && *env ? env : EBM_FASHION_MNIST_DIR;
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, strcmp(source, "fashion-mnist:test") ? "train" : "t10k");
         st = strcmp(source, "fashion-mnist-stacked") ? open_idx(ds, path, &o1, err, errn) : open_stacked(ds, path, &o1, err, errn);
         if (st == EBM_OK && o->anomaly && !strcmp(source, "fashion-mnist")) {   /* MEG: train and test together */
             ebm_dataset_t t;
             memset(&t, 0, sizeof t);
-            snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir && *dir ? dir : EBM_FASHION_MNIST_DIR);
+            snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir);
             st = open_idx(&t, path, &o1, err, errn);
             st = st == EBM_OK ? concat(ds, &t, err, errn) : (ebm_dataset_free(&t), st);
         }
         if (st == EBM_STATUS_IO)
             snprintf(err + strlen(err), errn - strlen(err), " (install the Debian package dataset-fashion-mnist)");
     } else if (!strncmp(source, "toy:", 4))
-        st = open_toy(ds, source + 4, o, err, errn);
+        st = open_toy(ds, source + 4, &o1, err, errn);
     else if (is_dir(source))
-        st = open_folder(ds, source, o, err, errn);
+        st = open_folder(ds, source, &o1, err, errn);
     else if (ends_with(source, ".csv"))
-        st = open_csv(ds, source, o, err, errn);
-    else {
-        ebm_data_opts_t o1 = *o;
-        if (o->anomaly) o1.limit = 0;
+        st = open_csv(ds, source, &o1, err, errn);
+    else
         st = open_idx(ds, source, &o1, err, errn);
-    }
     if (st == EBM_OK && o->anomaly) {
         if (ds->toy || ds->ndim != 3) {
             snprintf(err, errn, "%s: the anomaly split ([data] anomaly_class) needs labelled IDX images", source);
