@@ -1,11 +1,18 @@
-/* choices.c — the measured fastest GEMM and convolution algorithms, saved per device next to the
- * kernel cache when a context that made new choices ends (one text line per choice, written
- * atomically), so later processes on the same device and driver make the same choices: the same
- * arithmetic, run after run. Lines that do not parse are ignored; EBM_KERNEL_CACHE=off disables the
- * file. */
+/* choices.c — the measured fastest GEMM and convolution algorithms, and the algorithms that cannot
+ * run on the device, saved per device next to the kernel cache when a context that made new
+ * choices ends (one text line per choice, written atomically), so later processes on the same
+ * device and driver make the same choices: the same arithmetic, run after run, and no second try
+ * of a kernel the compiler rejected. Lines that do not parse are ignored; EBM_KERNEL_CACHE=off
+ * disables the file (delete it to measure and try everything again). */
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+
+static const struct { const char *key, *label; } algo_names[EBM_ALGO_COUNT] = {
+#define EBM_ALGO_NAME(id, key, label) [id] = {key, label},
+    EBM_ALGOS(EBM_ALGO_NAME)
+#undef EBM_ALGO_NAME
+};
 
 static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     const ebm_env_t *env = ebm_env();
@@ -23,6 +30,17 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
     FILE *f = fopen(path, "r");
     if (!f) return;
     while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!strncmp(line, "unavailable ", 12)) {
+            const char *key = line + 12, *reason = key + strcspn(key, " ");
+            for (int a = 0; a < EBM_ALGO_COUNT; a++)
+                if ((size_t)(reason - key) == strlen(algo_names[a].key) && !strncmp(key, algo_names[a].key, reason - key)) {
+                    ctx->algo_unavailable |= 1u << a;
+                    ctx->algo_saved |= 1u << a;
+                    snprintf(ctx->algo_reason[a], sizeof ctx->algo_reason[a], "%s", *reason ? reason + 1 : "");
+                }
+            continue;
+        }
         struct ebm_gemm_choice g;
         struct ebm_conv_choice c;
         memset(&c, 0, sizeof c);
@@ -53,7 +71,7 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
 void ebm_choices_save(ebm_ctx_t *ctx) {
     char path[1200];
     if (!choices_path(ctx, path, sizeof path)) return;
-    size_t cap = 64 + 96 * (size_t)(ctx->n_gemm_choices + ctx->n_conv_choices), len = 0;
+    size_t cap = 64 + 96 * (size_t)(ctx->n_gemm_choices + ctx->n_conv_choices) + sizeof ctx->algo_reason, len = 0;
     char *buf = malloc(cap);
     if (!buf) return;
     len += (size_t)snprintf(buf + len, cap - len, "# ebm-cl algorithm choices for %s (%s)\n", ctx->info.name, ctx->info.driver);
@@ -69,9 +87,61 @@ void ebm_choices_save(ebm_ctx_t *ctx) {
                                 q->C, q->H, q->W, q->O, q->KH, q->KW, q->Ho, q->Wo, q->p.stride_h, q->p.stride_w, q->p.pad_h,
                                 q->p.pad_w, q->p.dil_h, q->p.dil_w, c->algo);
     }
+    for (int a = 0; a < EBM_ALGO_COUNT && len < cap; a++)
+        if (ctx->algo_saved & (1u << a))
+            len += (size_t)snprintf(buf + len, cap - len, "unavailable %s %s\n", algo_names[a].key, ctx->algo_reason[a]);
     char err[256];
     /* the cache folder exists once a program was saved there; a failure only costs re-measuring */
     if (len < cap && ebm_write_atomic(path, buf, len, err, sizeof err) != EBM_OK)
         ebm_log_message(EBM_LOG_DEBUG, "algorithm choices not saved: %s", err);
     free(buf);
+}
+
+/* ---- algorithms that cannot run on this device ---- */
+
+int ebm_algo_available(const ebm_ctx_t *ctx, ebm_algo_t a) { return !(ctx->algo_unavailable & (1u << a)); }
+
+const char *ebm_ctx_algorithm_unavailable(const ebm_ctx_t *ctx, const char *algorithm) {
+    for (int a = 0; a < EBM_ALGO_COUNT; a++)
+        if (!strcmp(algorithm, algo_names[a].key)) return ebm_algo_available(ctx, (ebm_algo_t)a) ? NULL : ctx->algo_reason[a];
+    return NULL;
+}
+
+void ebm_algo_try_begin(ebm_ctx_t *ctx) { ctx->algo_trying++; }
+
+int ebm_algo_try_end(ebm_ctx_t *ctx, ebm_algo_t a) {
+    EBM_ASSERT(ctx->algo_trying > 0);
+    ctx->algo_trying--;
+    ebm_status_t st = ctx->status;
+    if (st == EBM_OK) return 1;
+    if (st == EBM_STATUS_OUT_OF_MEMORY || st == EBM_STATUS_INVALID_ARGUMENT || st == EBM_STATUS_SHAPE) return -1;
+    /* the message's first line without the status name (a build failure's message carries the
+     * compiler's first error) */
+    const char *msg = ctx->errmsg, *status = ebm_status_str(st);
+    if (!strncmp(msg, status, strlen(status)) && !strncmp(msg + strlen(status), ": ", 2)) msg += strlen(status) + 2;
+    char *reason = ctx->algo_reason[a];
+    snprintf(reason, sizeof ctx->algo_reason[a], "%.*s", (int)strcspn(msg, "\n"), msg);
+    ctx->algo_unavailable |= 1u << a;
+    /* a program the compiler rejects, or a library that fails, fails again next time; a launch error
+     * may be transient, so it is not saved */
+    if (st == EBM_STATUS_BUILD || st == EBM_STATUS_BLAS) {
+        ctx->algo_saved |= 1u << a;
+        ctx->choices_dirty = 1;
+    }
+    ebm_log_message(EBM_LOG_WARN, "%s: %s cannot run, using another algorithm: %s", ctx->info.name, algo_names[a].label, reason);
+    ebm_ctx_clear_error(ctx);
+    return 0;
+}
+
+ebm_status_t ebm_algo_none_left(ebm_ctx_t *ctx, const char *op, const ebm_algo_t *algos, int n) {
+    char msg[1400], path[1200];
+    int len = snprintf(msg, sizeof msg, "%s: no algorithm runs on %s:", op, ctx->info.name), saved = 0;
+    for (int i = 0; i < n && len < (int)sizeof msg; i++) {
+        len += snprintf(msg + len, sizeof msg - len, " %s: %s;", algo_names[algos[i]].label,
+                        ebm_algo_available(ctx, algos[i]) ? "not applicable" : ctx->algo_reason[algos[i]]);
+        saved |= (ctx->algo_saved >> algos[i]) & 1u;
+    }
+    if (saved && len < (int)sizeof msg && choices_path(ctx, path, sizeof path))
+        snprintf(msg + len, sizeof msg - len, " (failures are remembered in %s: delete it to try again)", path);
+    return ebm_fail(ctx, EBM_STATUS_BUILD, "%s", msg);
 }

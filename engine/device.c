@@ -36,6 +36,8 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, ebm_devi
     o->device_index = di;
     clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof o->platform, o->platform, NULL);
     o->platform[sizeof o->platform - 1] = 0;
+    clGetPlatformInfo(p, CL_PLATFORM_VENDOR, sizeof o->platform_vendor, o->platform_vendor, NULL);
+    o->platform_vendor[sizeof o->platform_vendor - 1] = 0;
     info_string(d, CL_DEVICE_NAME, o->name, sizeof o->name);
     info_string(d, CL_DEVICE_VENDOR, o->vendor, sizeof o->vendor);
     info_string(d, CL_DRIVER_VERSION, o->driver, sizeof o->driver);
@@ -44,6 +46,7 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, ebm_devi
     cl_device_type type = 0;
     clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     o->is_gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
+    o->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
     cl_uint u = 0;
     clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof u, &u, NULL);
     o->compute_units = u;
@@ -56,9 +59,41 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, ebm_devi
     m = 0;
     clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof m, &m, NULL);
     o->max_alloc = m;
+    m = 0;
+    clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof m, &m, NULL);
+    o->local_mem = m;
     size_t wg = 0;
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     o->max_work_group = wg;
+    size_t items[3] = {wg, wg, wg};   /* OpenCL guarantees 3 dimensions */
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items, NULL);
+    memcpy(o->max_work_item, items, sizeof items);
+    u = 0;
+    clGetDeviceInfo(d, CL_DEVICE_ADDRESS_BITS, sizeof u, &u, NULL);
+    o->address_bits = u;
+}
+
+/* The CPU clock the operating system reports, in MHz (the highest cpufreq maximum, else the
+ * highest "cpu MHz" of /proc/cpuinfo), or 0. For CPU devices whose driver reports no clock. */
+static double os_cpu_mhz(void) {
+    double best = 0;
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
+    if (f) {
+        double khz;
+        if (fscanf(f, "%lf", &khz) == 1 && khz > 0) best = khz / 1000;
+        fclose(f);
+    }
+    if (best > 0) return best;
+    f = fopen("/proc/cpuinfo", "r");
+    if (!f) return 0;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        double mhz;
+        if (!strncmp(line, "cpu MHz", 7) && sscanf(strchr(line, ':') ? strchr(line, ':') + 1 : "", "%lf", &mhz) == 1 && mhz > best)
+            best = mhz;
+    }
+    fclose(f);
+    return best;
 }
 
 typedef struct {
@@ -118,12 +153,23 @@ ebm_status_t ebm_devices_print(FILE *f) {
     }
     for (int i = 0; i < n && i < 64; i++) {
         const ebm_device_info_t *d = &ents[i].info;
-        fprintf(f, "%d:%d  %-24s  %-40s  %s\n", d->platform_index, d->device_index, d->platform, d->name,
-                d->is_gpu ? "GPU" : "CPU/other");
-        fprintf(f, "     driver %s, %s, %s\n", d->driver, d->version, d->c_version);
-        fprintf(f, "     %u compute units @ %u MHz, %.1f GiB global memory, max alloc %.1f GiB, max work-group %zu\n",
-                d->compute_units, d->clock_mhz, d->global_mem / 1073741824.0, d->max_alloc / 1073741824.0,
-                d->max_work_group);
+        char tag[32], clock[64], peak[64];
+        ebm_device_tag(d, tag, sizeof tag);
+        fprintf(f, "%d:%d  %-24s  %-40s  %s  [%s]\n", d->platform_index, d->device_index, d->platform, d->name,
+                d->is_gpu ? "GPU" : (d->is_cpu ? "CPU" : "other"), tag);
+        fprintf(f, "     vendor %s (platform %s), driver %s, %s, %s, %u-bit addresses\n", d->vendor, d->platform_vendor, d->driver,
+                d->version, d->c_version, d->address_bits);
+        double os_mhz = d->clock_mhz ? 0 : os_cpu_mhz();
+        if (d->clock_mhz) snprintf(clock, sizeof clock, "%u MHz", d->clock_mhz);
+        else if (d->is_cpu && os_mhz > 0) snprintf(clock, sizeof clock, "0 MHz (driver), %.0f MHz (OS)", os_mhz);
+        else snprintf(clock, sizeof clock, "clock unknown");
+        double pk = ebm_device_peak_gflops(d);
+        if (pk > 0) snprintf(peak, sizeof peak, "%.0f GFLOP/s", pk);
+        else snprintf(peak, sizeof peak, "unknown");
+        fprintf(f, "     %u compute units @ %s, peak FP32 estimate %s, %.1f GiB global memory, max alloc %.1f GiB\n",
+                d->compute_units, clock, peak, d->global_mem / 1073741824.0, d->max_alloc / 1073741824.0);
+        fprintf(f, "     max work-group %zu, work-items %zu x %zu x %zu, local memory %llu KiB\n", d->max_work_group,
+                d->max_work_item[0], d->max_work_item[1], d->max_work_item[2], d->local_mem / 1024);
     }
     return EBM_OK;
 }
@@ -136,39 +182,99 @@ static int contains_ci(const char *hay, const char *needle) {
     return 0;
 }
 
-/* Returns the index into ents of the selected device or -1. */
-static int select_device(const dev_entry_t *ents, int n, const char *sel) {
+/* Vendor selectors and what names the company in a vendor string. */
+static const struct { const char *sel, *names[3]; } vendor_sel[] = {
+    {"nvidia", {"nvidia", NULL, NULL}},
+    {"amd", {"advanced micro devices", "amd", NULL}},   /* AMD's driver: "Advanced Micro Devices, Inc." */
+    {"intel", {"intel", NULL, NULL}},
+};
+
+static int names_vendor(const char *vendor, int v) {
+    for (int j = 0; j < 3 && vendor_sel[v].names[j]; j++) {
+        /* whole words: "amd" must not match inside another word */
+        size_t n = strlen(vendor_sel[v].names[j]);
+        for (const char *h = vendor; *h; h++)
+            if (!strncasecmp(h, vendor_sel[v].names[j], n) && (h == vendor || !isalnum((unsigned char)h[-1])) &&
+                !isalnum((unsigned char)h[n]))
+                return 1;
+    }
+    return 0;
+}
+
+static int is_pocl(const ebm_device_info_t *d) {
+    return contains_ci(d->platform, "Portable Computing Language") || contains_ci(d->platform_vendor, "pocl");
+}
+
+void ebm_device_tag(const ebm_device_info_t *d, char *out, size_t n) {
+    if (is_pocl(d)) {
+        snprintf(out, n, "pocl");
+        return;
+    }
+    for (size_t v = 0; v < sizeof vendor_sel / sizeof vendor_sel[0]; v++)
+        if (names_vendor(d->platform_vendor, (int)v)) {
+            snprintf(out, n, "%s", vendor_sel[v].sel);
+            return;
+        }
+    size_t k = 0;
+    for (const char *c = d->platform; *c && isalnum((unsigned char)*c) && k + 1 < n; c++) out[k++] = (char)tolower((unsigned char)*c);
+    if (!k && n > 1) out[k++] = '?';
+    out[k] = 0;
+}
+
+int ebm_device_select(const ebm_device_info_t *list, int n, const char *sel) {
     if (!sel || !*sel) {
         for (int i = 0; i < n; i++)
-            if (ents[i].info.is_gpu) return i;
+            if (list[i].is_gpu) return i;
         return n > 0 ? 0 : -1;
     }
     int p, d;
     char tail;
     if (sscanf(sel, "%d:%d%c", &p, &d, &tail) == 2) {
         for (int i = 0; i < n; i++)
-            if (ents[i].info.platform_index == p && ents[i].info.device_index == d) return i;
+            if (list[i].platform_index == p && list[i].device_index == d) return i;
         return -1;
     }
-    for (int i = 0; i < n; i++) {
-        const ebm_device_info_t *in = &ents[i].info;
-        if (!strcasecmp(sel, "gpu") && in->is_gpu) return i;
-        if (!strcasecmp(sel, "cpu") && !in->is_gpu) return i;
-        if (!strcasecmp(sel, "pocl") && contains_ci(in->platform, "Portable Computing Language")) return i;
-        if (!strcasecmp(sel, "nvidia") && (contains_ci(in->platform, "nvidia") || contains_ci(in->vendor, "nvidia"))) return i;
-        if (!strcasecmp(sel, "amd") && (contains_ci(in->platform, "amd") || contains_ci(in->vendor, "advanced micro")) && in->is_gpu) return i;
-        if (!strcasecmp(sel, "intel") && (contains_ci(in->platform, "intel") || contains_ci(in->vendor, "intel")) && in->is_gpu) return i;
-    }
-    if (!strcasecmp(sel, "gpu") || !strcasecmp(sel, "cpu") || !strcasecmp(sel, "pocl") || !strcasecmp(sel, "nvidia") ||
-        !strcasecmp(sel, "amd") || !strcasecmp(sel, "intel"))
+    if (!strcasecmp(sel, "gpu") || !strcasecmp(sel, "cpu") || !strcasecmp(sel, "pocl")) {
+        for (int i = 0; i < n; i++)
+            if (!strcasecmp(sel, "gpu") ? list[i].is_gpu : !strcasecmp(sel, "cpu") ? list[i].is_cpu : is_pocl(&list[i])) return i;
         return -1;
+    }
+    for (size_t v = 0; v < sizeof vendor_sel / sizeof vendor_sel[0]; v++) {
+        if (strcasecmp(sel, vendor_sel[v].sel)) continue;
+        for (int i = 0; i < n; i++)   /* the company's own driver */
+            if (names_vendor(list[i].platform_vendor, (int)v)) return i;
+        for (int i = 0; i < n; i++)   /* its GPUs through another driver (a CPU's vendor string names only the chip) */
+            if (list[i].is_gpu && names_vendor(list[i].vendor, (int)v)) return i;
+        return -1;
+    }
     for (int i = 0; i < n; i++)
-        if (contains_ci(ents[i].info.name, sel) || contains_ci(ents[i].info.platform, sel)) return i;
+        if (contains_ci(list[i].name, sel) || contains_ci(list[i].platform, sel) || contains_ci(list[i].vendor, sel) ||
+            contains_ci(list[i].platform_vendor, sel))
+            return i;
     return -1;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* context                                                                                    */
+
+static size_t pow2_floor(size_t n) {
+    size_t p = 1;
+    while (p * 2 <= n) p *= 2;
+    return p;
+}
+
+/* EBM_WG: 256 on every device that allows it, so that reductions add in the same order everywhere;
+ * else the largest power of two within the device's work-group and work-item limits and its local
+ * memory (the largest local buffer is EBM_WG floats), or within EBM_MAX_WORK_GROUP / EBM_MAX_LOCAL_MEM. */
+static size_t work_group_size(const ebm_device_info_t *d, const ebm_env_t *env) {
+    size_t lim = 256, local = (size_t)d->local_mem;
+    if (d->max_work_group < lim) lim = d->max_work_group;
+    if (d->max_work_item[0] < lim) lim = d->max_work_item[0];
+    if (env->max_work_group && env->max_work_group < lim) lim = env->max_work_group;
+    if (env->max_local_mem && env->max_local_mem < local) local = env->max_local_mem;
+    if (local / sizeof(float) < lim) lim = local / sizeof(float);
+    return pow2_floor(lim);
+}
 
 ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     *out = NULL;
@@ -183,7 +289,9 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
         return EBM_STATUS_OPENCL;
     }
     if (n > 64) n = 64;
-    int idx = n ? select_device(ents, n, selector) : -1;
+    ebm_device_info_t infos[64];
+    for (int i = 0; i < n; i++) infos[i] = ents[i].info;
+    int idx = n ? ebm_device_select(infos, n, selector) : -1;
     if (idx < 0) {
         int len = snprintf(create_error, sizeof create_error, "no OpenCL device matches \"%s\"%s%s; available:",
                            selector ? selector : "", err[0] ? " — " : "", err);
@@ -204,8 +312,7 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     ctx->device = ents[idx].d;
     ctx->grad_enabled = 1;
     ctx->profile = env->profile;
-    ctx->wg_size = ctx->info.max_work_group >= 256 ? 256 : ctx->info.max_work_group;
-    if (ctx->wg_size < 1) ctx->wg_size = 1;
+    ctx->wg_size = work_group_size(&ctx->info, env);
     /* OpenCL lets float division and sqrt be off by 2.5 / 3 ulp unless built with
      * -cl-fp32-correctly-rounded-divide-sqrt; ask for it where offered, so that every device rounds
      * x / y and sqrt(x) alike (the NVIDIA driver otherwise approximates: an identity resize that
@@ -259,6 +366,7 @@ void ebm_ctx_free(ebm_ctx_t *ctx) {
         if (ctx->kernels[i]) clReleaseKernel(ctx->kernels[i]);
     for (int i = 0; i < ctx->n_variants; i++) clReleaseKernel(ctx->variants[i].k);
     free(ctx->variants);
+    free(ctx->small_wg);
     for (int i = 0; i < ctx->n_programs; i++) {
         clReleaseProgram(ctx->programs[i]);
         free(ctx->program_options[i]);
@@ -280,21 +388,25 @@ ebm_status_t ebm_ctx_finish(ebm_ctx_t *ctx) {
     return ctx->status;
 }
 
-double ebm_ctx_peak_gflops(const ebm_ctx_t *ctx) {
+double ebm_device_peak_gflops(const ebm_device_info_t *d) {
     const char *o = getenv("EBM_PEAK_GFLOPS");
     if (o && atof(o) > 0) return atof(o);
     /* FP32 lanes per compute unit x 2 (FMA): NVIDIA SM 128, AMD CU 64, Intel EU 8; a CPU core
-     * through PoCL: 2 FMA pipes x 8 lanes (AVX2; PoCL's common "haswell" target). */
+     * (PoCL, Intel's CPU runtime): 2 FMA pipes x 8 lanes (AVX2). */
     double lanes = 16;
-    const ebm_device_info_t *d = &ctx->info;
     if (d->is_gpu) {
         if (contains_ci(d->vendor, "nvidia")) lanes = 128;
         else if (contains_ci(d->vendor, "advanced micro") || contains_ci(d->vendor, "amd")) lanes = 64;
         else if (contains_ci(d->vendor, "intel")) lanes = 8;
         else lanes = 64;
     }
-    return d->compute_units * (double)d->clock_mhz * 1e-3 * lanes * 2.0;
+    /* Intel's CPU runtime reports a 0 MHz clock: a CPU's clock is the operating system's; a GPU's
+     * peak without a clock is unknown (0), never a made-up number */
+    double mhz = d->clock_mhz ? d->clock_mhz : (d->is_cpu ? os_cpu_mhz() : 0);
+    return d->compute_units * mhz * 1e-3 * lanes * 2.0;
 }
+
+double ebm_ctx_peak_gflops(const ebm_ctx_t *ctx) { return ebm_device_peak_gflops(&ctx->info); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* profiling                                                                                  */
@@ -491,19 +603,36 @@ static void save_cached(ebm_ctx_t *ctx, cl_program prog, const char *dir, const 
     free(bin);
 }
 
+/* The first line of a compiler log that reports an error (else its first non-empty line). */
+static void first_error_line(const char *log, char *out, size_t n) {
+    const char *line = NULL;
+    for (const char *p = log; p && *p; p += strcspn(p, "\n"), p += *p == '\n') {
+        size_t len = strcspn(p, "\n");
+        if (!line && len) line = p;
+        const char *e = strstr(p, "error");
+        if (e && e < p + len) {
+            line = p;
+            break;
+        }
+    }
+    snprintf(out, n, "%.*s", line ? (int)strcspn(line, "\n") : 0, line ? line : "");
+}
+
 static ebm_status_t build_log_fail(ebm_ctx_t *ctx, cl_program prog, const char *name, cl_int e) {
     size_t n = 0;
     clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
-    char *log = malloc(n + 1);
+    char *log = malloc(n + 1), first[300];
     if (log) {
         log[0] = 0;
         clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
         log[n] = 0;
     }
-    ebm_log_message(EBM_LOG_ERROR, "building %s for %s failed (%s); compiler log:\n%s", name, ctx->info.name,
-            ebm_cl_error_name(e), log ? log : "(none)");
-    ebm_fail(ctx, EBM_STATUS_BUILD, "%s failed to compile for %s (%s): %.600s", name, ctx->info.name,
-             ebm_cl_error_name(e), log ? log : "");
+    first_error_line(log, first, sizeof first);
+    /* inside an algorithm's try the caller prints one line and moves on to another algorithm */
+    ebm_log_message(ctx->algo_trying ? EBM_LOG_DEBUG : EBM_LOG_ERROR, "building %s for %s failed (%s); compiler log:\n%s", name,
+                    ctx->info.name, ebm_cl_error_name(e), log ? log : "(none)");
+    ebm_fail(ctx, EBM_STATUS_BUILD, "%s failed to compile for %s (%s): %.600s", name, ctx->info.name, ebm_cl_error_name(e),
+             ctx->algo_trying ? first : (log ? log : ""));
     free(log);
     return EBM_STATUS_BUILD;
 }
@@ -586,11 +715,18 @@ static cl_program get_program(ebm_ctx_t *ctx, const char *file, const char *defi
     char *body = common ? load_source(ctx, file, &lf) : NULL;
     cl_program p = NULL;
     if (common && body) {
-        char *src = malloc(lc + lf + 64);
+        /* EBM_BREAK=file: a line this compiler (any compiler) rejects, to test the fallbacks */
+        static const char broken[] = "\n#error \"EBM_BREAK: this program is made to fail\"\n";
+        char *src = malloc(lc + lf + 64 + sizeof broken);
         if (src) {
             int n = sprintf(src, "%s\n#line 1 \"%s\"\n", common, file);
             memcpy(src + n, body, lf + 1);
-            p = build_program(ctx, file, src, (size_t)n + lf, defines);
+            size_t len = (size_t)n + lf;
+            if (ebm_env_breaks(file)) {
+                memcpy(src + len, broken, sizeof broken);
+                len += sizeof broken - 1;
+            }
+            p = build_program(ctx, file, src, len, defines);
             free(src);
         }
     }
@@ -609,6 +745,27 @@ static cl_program get_program(ebm_ctx_t *ctx, const char *file, const char *defi
     return p;
 }
 
+/* Remembers a kernel that allows fewer work-items per group than wg_size (register pressure on a
+ * GPU, or a driver's limit); every launch of it uses its own limit. */
+static ebm_status_t note_kernel_wg(ebm_ctx_t *ctx, cl_kernel k) {
+    size_t wg = 0;
+    EBM_CL(ctx, clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL));
+    if (wg >= ctx->wg_size) return EBM_OK;
+    if (ctx->n_small_wg == ctx->cap_small_wg) {
+        struct ebm_kernel_wg *a = ebm_grow_array(ctx->small_wg, &ctx->cap_small_wg, sizeof *a, 8);
+        if (!a) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+        ctx->small_wg = a;
+    }
+    ctx->small_wg[ctx->n_small_wg++] = (struct ebm_kernel_wg){k, pow2_floor(wg ? wg : 1)};
+    return EBM_OK;
+}
+
+size_t ebm_kernel_wg(const ebm_ctx_t *ctx, cl_kernel k) {
+    for (int i = 0; i < ctx->n_small_wg; i++)
+        if (ctx->small_wg[i].k == k) return ctx->small_wg[i].wg;
+    return ctx->wg_size;
+}
+
 cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *defines) {
     for (int i = 0; i < ctx->n_variants; i++)
         if (ctx->variants[i].id == (int)id && !strcmp(ctx->variants[i].defines, defines)) return ctx->variants[i].k;
@@ -619,6 +776,10 @@ cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *def
     cl_kernel k = clCreateKernel(p, kernel_table[id].name, &e);
     if (e != CL_SUCCESS) {
         ebm_fail(ctx, EBM_STATUS_OPENCL, "clCreateKernel(%s %s): %s", kernel_table[id].name, defines, ebm_cl_error_name(e));
+        return NULL;
+    }
+    if (note_kernel_wg(ctx, k) != EBM_OK) {
+        clReleaseKernel(k);
         return NULL;
     }
     if (ctx->n_variants == ctx->cap_variants) {
@@ -646,6 +807,10 @@ cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id) {
     if (e != CL_SUCCESS) {
         ebm_fail(ctx, EBM_STATUS_OPENCL, "clCreateKernel(%s in %s): %s", kernel_table[id].name, kernel_table[id].file,
                  ebm_cl_error_name(e));
+        return NULL;
+    }
+    if (note_kernel_wg(ctx, k) != EBM_OK) {
+        clReleaseKernel(k);
         return NULL;
     }
     ctx->kernels[id] = k;
@@ -692,18 +857,19 @@ static const char *kname(ebm_ctx_t *ctx, cl_kernel k) {
 
 ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n) {
     if (n == 0) return EBM_OK;
-    size_t local = ctx->wg_size;
+    size_t local = ebm_kernel_wg(ctx, k);
     size_t global = (n + local - 1) / local * local;
     EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx, kname(ctx, k))));
     return EBM_OK;
 }
 
-/* Local size (32, 4, 1) or what the device allows: dimension 0 is the contiguous one. */
+/* Local size (32, 4, 1) or what the device and the kernel allow: dimension 0 is the contiguous one. */
 ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size_t n2) {
     if (!n0 || !n1 || !n2) return EBM_OK;
+    size_t wg = ebm_kernel_wg(ctx, k);   /* a power of two within the device's work-item limit of dimension 0 */
     size_t l0 = n0 >= 32 ? 32 : (n0 >= 16 ? 16 : (n0 >= 8 ? 8 : 1));
-    size_t l1 = ctx->wg_size / l0 >= 4 ? 4 : 1;
-    if (l0 * l1 > ctx->wg_size) l0 = ctx->wg_size, l1 = 1;
+    if (l0 > wg) l0 = wg;
+    size_t l1 = wg / l0 >= 4 && ctx->info.max_work_item[1] >= 4 ? 4 : 1;
     size_t local[3] = {l0, l1, 1};
     size_t global[3] = {(n0 + l0 - 1) / l0 * l0, (n1 + l1 - 1) / l1 * l1, n2};
     EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, ebm_profile_event(ctx, kname(ctx, k))));

@@ -6,8 +6,11 @@
  *   ...
  *   ebm_ctx_free(ctx);
  *
- * Selectors: "pocl", "nvidia", "amd", "intel", "cpu", "gpu", "P:D" (platform:device indices), or a
- * substring of the platform or device name (case-insensitive).
+ * Selectors (case-insensitive): "P:D" (platform:device indices); "gpu", "cpu"; "pocl"; a vendor,
+ * "nvidia", "amd" or "intel": the first device of a platform whose vendor is that company (its
+ * driver: Intel's CPU runtime is "intel", PoCL on an Intel CPU is not), else the first GPU made by
+ * that company on another platform (e.g. Mesa's rusticl); otherwise a substring of the device
+ * name, the platform name or a vendor string.
  */
 #ifndef EBM_DEVICE_H
 #define EBM_DEVICE_H
@@ -25,17 +28,21 @@ typedef struct ebm_ctx ebm_ctx_t;
 typedef struct ebm_device_info {
     int platform_index, device_index;
     char platform[128];
+    char platform_vendor[128];   /* CL_PLATFORM_VENDOR: whose driver */
     char name[128];
-    char vendor[128];
+    char vendor[128];            /* CL_DEVICE_VENDOR */
     char driver[64];
     char version[64];     /* CL_DEVICE_VERSION */
     char c_version[64];   /* CL_DEVICE_OPENCL_C_VERSION */
-    int is_gpu;
+    int is_gpu, is_cpu;
     unsigned compute_units;
-    unsigned clock_mhz;
+    unsigned clock_mhz;          /* as the driver reports it (Intel's CPU runtime: 0) */
     unsigned long long global_mem;
     unsigned long long max_alloc;
-    size_t max_work_group;
+    unsigned long long local_mem;   /* CL_DEVICE_LOCAL_MEM_SIZE */
+    size_t max_work_group;          /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    size_t max_work_item[3];        /* CL_DEVICE_MAX_WORK_ITEM_SIZES */
+    unsigned address_bits;
 } ebm_device_info_t;
 
 /* Fills up to max entries; returns the number of devices found (may exceed max), or -1 on error. */
@@ -58,13 +65,26 @@ void ebm_ctx_clear_error(ebm_ctx_t *ctx);
 /* Blocks until all enqueued work is done. */
 ebm_status_t ebm_ctx_finish(ebm_ctx_t *ctx);
 
-/* Peak FP32 GFLOP/s estimate of the device (compute units x clock x lanes; see device.c). */
+/* Peak FP32 GFLOP/s estimate of the device (compute units x clock x lanes; see device.c); for a CPU
+ * whose driver reports no clock, the clock the operating system reports; 0 when unknown. */
 double ebm_ctx_peak_gflops(const ebm_ctx_t *ctx);
+double ebm_device_peak_gflops(const ebm_device_info_t *d);
+/* A short name for the device (pocl, intel, nvidia, amd, or the platform's first word, lowercase),
+ * as test names and logs use it. */
+void ebm_device_tag(const ebm_device_info_t *d, char *out, size_t n);
+/* The index in list[0..n) of the device the selector picks (NULL or "": the first GPU, else the
+ * first device), or -1. */
+int ebm_device_select(const ebm_device_info_t *list, int n, const char *selector);
 
 /* Profiling: when on, kernel launches are timed with OpenCL events (ebm_ctx_create reads
  * EBM_PROFILE too). Returns the device time in ms of the work enqueued since the last reset. */
 void ebm_ctx_profile_reset(ebm_ctx_t *ctx);
 double ebm_ctx_profile_ms(ebm_ctx_t *ctx);
+
+/* Why an algorithm cannot run on the context's device ("gemm:clblast", "gemm:tile", "conv:im2col",
+ * "conv:fft", "conv:tile"), or NULL while it can (as far as is known: algorithms are tried when
+ * first needed, and failures are remembered per device with the measured choices). */
+const char *ebm_ctx_algorithm_unavailable(const ebm_ctx_t *ctx, const char *algorithm);
 
 /* Compiles a user kernel source against the context (used by tests of the error path). */
 ebm_status_t ebm_ctx_build_source(ebm_ctx_t *ctx, const char *name, const char *source, const char *options);

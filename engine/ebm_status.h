@@ -21,7 +21,7 @@ typedef enum ebm_status {
     EBM_STATUS_OPENCL,            /* an OpenCL call failed (message names the error) */
     EBM_STATUS_BUILD,             /* a kernel program failed to compile (log printed) */
     EBM_STATUS_OUT_OF_MEMORY,     /* host or device allocation failed */
-    EBM_STATUS_BLAS,              /* CLBlast returned an error */
+    EBM_STATUS_BLAS,              /* an OpenCL library (CLBlast, clFFT) returned an error */
     EBM_STATUS_IO,                /* a file could not be read or written */
     EBM_STATUS_FORMAT,            /* a file is corrupt or of the wrong format */
     EBM_STATUS_NOT_IMPLEMENTED,   /* e.g. a derivative order beyond what an op provides */

@@ -1,4 +1,5 @@
 /* env.c — every environment variable libebm reads, in one place. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,21 @@ static int env_loaded;
 
 static int is_off(const char *v) {
     return v && (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no") || !strcasecmp(v, "false"));
+}
+
+/* A positive size limit, or 0 (none) when unset; a value that is not a positive integer is
+ * ignored with a warning rather than silently read as 0. */
+static size_t size_limit(const char *name) {
+    const char *v = getenv(name);
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end || n == 0 || v[0] == '-') {
+        ebm_log_message(EBM_LOG_WARN, "%s=%s is not a positive integer; ignored", name, v);
+        return 0;
+    }
+    return (size_t)n;
 }
 
 const ebm_env_t *ebm_env(void) {
@@ -37,5 +53,18 @@ const ebm_env_t *ebm_env(void) {
                : !strcasecmp(conv, "gemm") ? 1 : !strcasecmp(conv, "fft") ? 2 : !strcasecmp(conv, "tile") ? 3 : 0;
     const char *prof = getenv("EBM_PROFILE");
     env.profile = prof && *prof && !is_off(prof) ? (atoi(prof) >= 2 ? 2 : 1) : 0;
+    env.max_work_group = size_limit("EBM_MAX_WORK_GROUP");
+    env.max_local_mem = size_limit("EBM_MAX_LOCAL_MEM");
+    env.breaks = getenv("EBM_BREAK");
     return &env;
+}
+
+int ebm_env_breaks(const char *what) {
+    size_t n = strlen(what);
+    for (const char *p = ebm_env()->breaks; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncasecmp(p, what, n)) return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
 }

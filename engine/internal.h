@@ -25,7 +25,13 @@ typedef struct ebm_env {
     const char *build_options; /* EBM_CL_OPTIONS: extra compiler options (e.g. fast math, opt-in) */
     int gemm;                  /* EBM_GEMM: 0 auto (measure per shape), 1 clblast, 2 tile */
     int conv;                  /* EBM_CONV: 0 auto (measure per shape), 1 im2col+GEMM, 2 FFT where applicable, 3 tile path */
+    size_t max_work_group;     /* EBM_MAX_WORK_GROUP: work-group size limit below the device's (0: none) */
+    size_t max_local_mem;      /* EBM_MAX_LOCAL_MEM: local-memory limit in bytes below the device's (0: none) */
+    const char *breaks;        /* EBM_BREAK: comma-separated kernel files (gemm.cl) and libraries (clblast,
+                                * clfft) made to fail as a compiler that rejects them would (tests) */
 } ebm_env_t;
+/* Whether EBM_BREAK names `what` (a kernel file or a library). */
+int ebm_env_breaks(const char *what);
 const ebm_env_t *ebm_env(void);
 
 /* ---- kernels: one table, looked up by enum ---- */
@@ -55,6 +61,33 @@ struct ebm_conv_choice {
 /* Loads the choices saved for this device (at context creation); saves them (at ebm_ctx_free, when new ones were made). */
 void ebm_choices_load(ebm_ctx_t *ctx);
 void ebm_choices_save(ebm_ctx_t *ctx);
+
+/* Algorithms an op can choose between. One that cannot be built or run on a device (a kernel the
+ * compiler rejects, a library that fails) is marked unavailable there, with one warning line, and
+ * the op uses the next; marks from build and library failures are saved with the choices. */
+#define EBM_ALGOS(X)                                                   \
+    X(EBM_ALGO_GEMM_CLBLAST, "gemm:clblast", "GEMM through CLBlast")   \
+    X(EBM_ALGO_GEMM_TILE, "gemm:tile", "GEMM tile kernel (gemm.cl)")   \
+    X(EBM_ALGO_CONV_IM2COL, "conv:im2col", "convolution im2col+GEMM") \
+    X(EBM_ALGO_CONV_FFT, "conv:fft", "convolution through clFFT")      \
+    X(EBM_ALGO_CONV_TILE, "conv:tile", "convolution tile path")
+typedef enum ebm_algo {
+#define EBM_ALGO_ENUM(id, key, label) id,
+    EBM_ALGOS(EBM_ALGO_ENUM)
+#undef EBM_ALGO_ENUM
+    EBM_ALGO_COUNT
+} ebm_algo_t;
+
+int ebm_algo_available(const ebm_ctx_t *ctx, ebm_algo_t a);
+/* Brackets one run of algorithm a: inside, build failures are logged quietly. try_end returns 1
+ * when it ran; 0 when it failed for a reason of its own (a build, library or launch failure): the
+ * algorithm is marked unavailable, one warning names device, algorithm and first compiler error,
+ * the context's error is cleared and the caller tries the next; -1 when it failed for a reason no
+ * other algorithm avoids (out of memory, a bad argument): the error stays. */
+void ebm_algo_try_begin(ebm_ctx_t *ctx);
+int ebm_algo_try_end(ebm_ctx_t *ctx, ebm_algo_t a);
+/* Fails the op with a message listing why each of its algorithms is unavailable. */
+ebm_status_t ebm_algo_none_left(ebm_ctx_t *ctx, const char *op, const ebm_algo_t *algos, int n);
 
 struct ebm_kernel_variant {
     int id;
@@ -126,7 +159,9 @@ struct ebm_ctx {
     cl_device_id device;
     cl_context context;
     cl_command_queue queue;
-    size_t wg_size;          /* work-group size for 1-D launches */
+    size_t wg_size;          /* work-group size of 1-D launches, EBM_WG in kernels: a power of two <= 256 */
+    struct ebm_kernel_wg { cl_kernel k; size_t wg; } *small_wg;   /* kernels that allow less than wg_size */
+    int n_small_wg, cap_small_wg;
     int exact_div;           /* device offers correctly rounded float division and sqrt (built with them) */
     cl_program programs[256];
     const char *program_names[256];
@@ -150,6 +185,10 @@ struct ebm_ctx {
     struct ebm_conv_choice *conv_choices;   /* measured fastest convolution algorithm (conv.c) */
     int n_conv_choices, cap_conv_choices;
     int choices_dirty;                      /* a new choice since loading: saved by ebm_ctx_free */
+    unsigned algo_unavailable;              /* bit per ebm_algo_t: cannot run on this device */
+    unsigned algo_saved;                    /* ... of which these are saved with the choices */
+    char algo_reason[EBM_ALGO_COUNT][200];  /* why, for messages */
+    int algo_trying;                        /* depth of ebm_algo_try_begin */
     struct ebm_fft_plan *fft_plans;         /* baked clFFT plans (fftconv.c) */
     int n_fft_plans, cap_fft_plans, fft_ready;
     cl_event *events;
@@ -172,6 +211,9 @@ ebm_status_t ebm_fail(ebm_ctx_t *ctx, ebm_status_t st, const char *fmt, ...)
 #endif
     ;
 ebm_status_t ebm_cl_fail(ebm_ctx_t *ctx, cl_int err, const char *what);
+/* A library's (CLBlast's, clFFT's) error code: OpenCL codes by name; out-of-memory codes as
+ * EBM_STATUS_OUT_OF_MEMORY, every other as EBM_STATUS_BLAS (the library cannot run here). */
+ebm_status_t ebm_lib_fail(ebm_ctx_t *ctx, int code, const char *what);
 #define EBM_CL(ctx, call)                                                                     \
     do {                                                                                      \
         cl_int ebm_err_ = (call);                                                             \
@@ -185,6 +227,9 @@ cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id);
 cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *defines);
 /* Sets arguments from a format: m cl_mem, i int, u uint, l ulong (size_t), f float. */
 ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...);
+/* The work-group size for k: wg_size, or the largest power of two the kernel allows when it
+ * allows less (CL_KERNEL_WORK_GROUP_SIZE). Kernels with local buffers of EBM_WG use this many. */
+size_t ebm_kernel_wg(const ebm_ctx_t *ctx, cl_kernel k);
 ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n);
 /* 3-D launch over (n0, n1, n2) work items; the kernel guards its own bounds. */
 ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size_t n2);

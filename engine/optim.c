@@ -75,11 +75,11 @@ static ebm_status_t grad_norm(ebm_optim_t *o) {
     cl_kernel k1 = ebm_kernel(ctx, EBM_K_SUMSQ_PARTIAL), k2 = ebm_kernel(ctx, EBM_K_CLIP_SCALE);
     if (!k1 || !k2) return ctx->status;
     if (ebm_kargs(ctx, k1, "mmll", o->partials->buf, g->buf, n, chunk) != EBM_OK ||
-        ebm_launch_groups(ctx, k1, N_PARTIALS, ctx->wg_size) != EBM_OK)
+        ebm_launch_groups(ctx, k1, N_PARTIALS, ebm_kernel_wg(ctx, k1)) != EBM_OK)
         return ctx->status;
     if (ebm_kargs(ctx, k2, "mmmif", o->scale->buf, o->norm->buf, o->partials->buf, N_PARTIALS, (double)o->cfg.clip_norm) != EBM_OK)
         return ctx->status;
-    return ebm_launch_groups(ctx, k2, 1, ctx->wg_size);
+    return ebm_launch_groups(ctx, k2, 1, ebm_kernel_wg(ctx, k2));
 }
 
 ebm_status_t ebm_optim_step(ebm_optim_t *o) {

@@ -12,7 +12,7 @@ static const char *const status_names[EBM_STATUS_COUNT] = {
     [EBM_STATUS_OPENCL] = "OpenCL error",
     [EBM_STATUS_BUILD] = "kernel build failed",
     [EBM_STATUS_OUT_OF_MEMORY] = "out of memory",
-    [EBM_STATUS_BLAS] = "CLBlast error",
+    [EBM_STATUS_BLAS] = "OpenCL library error",
     [EBM_STATUS_IO] = "I/O error",
     [EBM_STATUS_FORMAT] = "bad file format",
     [EBM_STATUS_NOT_IMPLEMENTED] = "not implemented",
@@ -74,6 +74,13 @@ ebm_status_t ebm_cl_fail(ebm_ctx_t *ctx, cl_int err, const char *what) {
     if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY || err == CL_INVALID_BUFFER_SIZE)
         st = EBM_STATUS_OUT_OF_MEMORY;
     return ebm_fail(ctx, st, "%s (%d) in %s", ebm_cl_error_name(err), (int)err, what);
+}
+
+ebm_status_t ebm_lib_fail(ebm_ctx_t *ctx, int code, const char *what) {
+    if (code == CL_MEM_OBJECT_ALLOCATION_FAILURE || code == CL_OUT_OF_HOST_MEMORY || code == CL_INVALID_BUFFER_SIZE)
+        return ebm_cl_fail(ctx, code, what);
+    if (code < 0 && code > -70) return ebm_fail(ctx, EBM_STATUS_BLAS, "%s (%d) in %s", ebm_cl_error_name(code), code, what);
+    return ebm_fail(ctx, EBM_STATUS_BLAS, "status %d in %s", code, what);
 }
 
 ebm_status_t ebm_ctx_status(const ebm_ctx_t *ctx) { return ctx ? ctx->status : EBM_OK; }

@@ -1,6 +1,6 @@
 /* ebm_main.c — the `ebm` command-line program.
  *
- *   ebm devices                                   list every OpenCL platform and device
+ *   ebm devices [--device D] | --ids [D,D...]     list every OpenCL platform and device
  *   ebm train CONFIG [--device D] [--set s.k=v]... [--out DIR]   train (a config of configs/)
  *   ebm train --resume DIR [--set s.k=v]...       continue a run (e.g. --set run.iters=4000)
  *   ebm train [CONFIG] --print-config             the full configuration, every default shown
@@ -20,8 +20,9 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: ebm <command> [options]\n"
             "commands:\n"
-            "  devices                       list OpenCL platforms and devices (select one with --device or\n"
+            "  devices [--device D]          list OpenCL platforms and devices, and the one D selects (--device or\n"
             "                                EBM_DEVICE: pocl, nvidia, amd, intel, cpu, gpu, P:D, or a name substring)\n"
+            "  devices --ids [D,D...]        a line \"TAG P:D\" per device (each D's, or every device)\n"
             "  train CONFIG [--out DIR] [--set section.key=value]... [--device D]\n"
             "  train --resume DIR [--set section.key=value]... [--device D]\n"
             "  train [CONFIG] --print-config print the full configuration with every default\n"
@@ -45,10 +46,52 @@ static void usage(FILE *f) {
             "  --version                     print the version\n");
 }
 
+/* `ebm devices --ids [SEL,SEL...]`: one line "TAG P:D" per device (each selector's device, or every
+ * device), tags made unique (intel, intel1, ...); the test suite registers its tests from it. */
+static int list_ids(const char *sels) {
+    ebm_device_info_t d[64];
+    int n = ebm_devices_list(d, 64);
+    if (n > 64) n = 64;
+    if (n <= 0) {
+        fprintf(stderr, "ebm devices: no OpenCL device found\n");
+        return 1;
+    }
+    int pick[64], np = 0;
+    if (!sels || !*sels) {
+        for (int i = 0; i < n; i++) pick[np++] = i;
+    } else {
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", sels);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int i = ebm_device_select(d, n, t);
+            if (i < 0) {
+                fprintf(stderr, "ebm devices: no OpenCL device matches \"%s\"\n", t);
+                return 1;
+            }
+            int dup = 0;
+            for (int j = 0; j < np; j++) dup |= pick[j] == i;
+            if (!dup && np < 64) pick[np++] = i;
+        }
+    }
+    for (int j = 0; j < np; j++) {
+        char tag[32], other[32];
+        ebm_device_tag(&d[pick[j]], tag, sizeof tag);
+        int same = 0;
+        for (int q = 0; q < j; q++) {
+            ebm_device_tag(&d[pick[q]], other, sizeof other);
+            same += !strcmp(tag, other);
+        }
+        if (same) printf("%s%d %d:%d\n", tag, same, d[pick[j]].platform_index, d[pick[j]].device_index);
+        else printf("%s %d:%d\n", tag, d[pick[j]].platform_index, d[pick[j]].device_index);
+    }
+    return 0;
+}
+
 static int cmd_devices(int argc, char **argv) {
     const char *sel = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) sel = argv[++i];
+        else if (!strcmp(argv[i], "--ids")) return list_ids(i + 1 < argc ? argv[i + 1] : NULL);
         else {
             fprintf(stderr, "ebm devices: unknown option %s\n", argv[i]);
             return 2;
@@ -62,8 +105,9 @@ static int cmd_devices(int argc, char **argv) {
         return 1;
     }
     const ebm_device_info_t *d = ebm_ctx_device(ctx);
-    printf("selected: %d:%d %s (peak FP32 estimate %.0f GFLOP/s)\n", d->platform_index, d->device_index, d->name,
-           ebm_ctx_peak_gflops(ctx));
+    char tag[32];
+    ebm_device_tag(d, tag, sizeof tag);
+    printf("selected: %d:%d %s [%s]\n", d->platform_index, d->device_index, d->name, tag);
     ebm_ctx_free(ctx);
     return 0;
 }

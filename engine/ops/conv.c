@@ -188,48 +188,83 @@ static double conv_wall_s(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+static const ebm_algo_t conv_algo_id[4] = {0, EBM_ALGO_CONV_IM2COL, EBM_ALGO_CONV_FFT, EBM_ALGO_CONV_TILE};
+
+static int conv_usable(ebm_ctx_t *ctx, int algo, const geom_t *g) {
+    return (algo != 2 || ebm_fftconv_applicable(g)) && ebm_algo_available(ctx, conv_algo_id[algo]);
+}
+
+/* One run of algo as an algorithm try (1 ran, 0 unavailable now, -1 failed for good); *out, when
+ * given, receives the result. Temporaries of a failed run go back to the pool with the scope. */
+static int conv_try(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
+                    ebm_tensor_t **out) {
+    ebm_algo_try_begin(ctx);
+    ebm_scope_begin(ctx);
+    ebm_tensor_t *y = run_algo(ctx, kind, algo, g, a, b);
+    if (out && y && ctx->status == EBM_OK) ebm_tensor_keep(y);
+    ebm_scope_end(ctx);
+    int r = ebm_algo_try_end(ctx, conv_algo_id[algo]);
+    if (out) *out = r > 0 ? y : NULL;
+    return r;
+}
+
+/* Measures every usable algorithm (each once to warm up: kernel and plan compilation, then the best
+ * of two timed runs) and remembers the fastest; 0 when none ran. */
+static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
+    double t[4] = {0, 1e30, 1e30, 1e30};
+    for (int rep = 0; rep < 3; rep++)
+        for (int alg = 1; alg <= 3; alg++) {
+            if (!conv_usable(ctx, alg, g)) continue;
+            clFinish(ctx->queue);
+            double t0 = conv_wall_s();
+            int r = conv_try(ctx, kind, alg, g, a, b, NULL);
+            if (r < 0) return 0;
+            clFinish(ctx->queue);
+            if (r > 0 && rep > 0 && conv_wall_s() - t0 < t[alg]) t[alg] = conv_wall_s() - t0;
+        }
+    int algo = 0;
+    for (int alg = 1; alg <= 3; alg++)
+        if (conv_usable(ctx, alg, g) && t[alg] < 1e30 && (!algo || t[alg] < t[algo])) algo = alg;
+    if (!algo) return 0;
+    ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms, tile %.3f ms -> %d",
+                    (int)kind, g->N, g->C, g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, algo);
+    if (ctx->n_conv_choices == ctx->cap_conv_choices) {
+        struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
+        if (!nc) {
+            ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+            return 0;
+        }
+        ctx->conv_choices = nc;
+    }
+    struct ebm_conv_choice *c = &ctx->conv_choices[ctx->n_conv_choices++];
+    memset(c, 0, sizeof *c);
+    c->g = *g;
+    c->kind = (int)kind;
+    c->algo = algo;
+    ctx->choices_dirty = 1;
+    return algo;
+}
+
 static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
-    int fft_ok = ebm_fftconv_applicable(g);
     int algo = ebm_env()->conv;
-    if (algo == 2 && !fft_ok) algo = 1;
+    if (algo == 2 && !ebm_fftconv_applicable(g)) algo = 1;
     for (int i = 0; i < ctx->n_conv_choices && !algo; i++)
         if (ctx->conv_choices[i].kind == (int)kind && !memcmp(&ctx->conv_choices[i].g, g, sizeof *g)) algo = ctx->conv_choices[i].algo;
-    if (!algo) {
-        /* each once to warm up (kernel and plan compilation), then the best of two timed runs */
-        double t[4] = {0, 1e30, 1e30, 1e30};
-        for (int rep = 0; rep < 3 && ctx->status == EBM_OK; rep++)
-            for (int alg = 1; alg <= 3; alg++) {
-                if (alg == 2 && !fft_ok) continue;
-                ebm_scope_begin(ctx);
-                clFinish(ctx->queue);
-                double t0 = conv_wall_s();
-                run_algo(ctx, kind, alg, g, a, b);
-                clFinish(ctx->queue);
-                if (rep > 0 && conv_wall_s() - t0 < t[alg]) t[alg] = conv_wall_s() - t0;
-                ebm_scope_end(ctx);
-            }
-        if (ctx->status != EBM_OK) return NULL;
-        algo = 1;
-        for (int alg = 2; alg <= 3; alg++)
-            if ((alg != 2 || fft_ok) && t[alg] < t[algo]) algo = alg;
-        ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms, tile %.3f ms -> %d",
-                        (int)kind, g->N, g->C, g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, algo);
-        if (ctx->n_conv_choices == ctx->cap_conv_choices) {
-            struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
-            if (!nc) {
-                ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
-                return NULL;
-            }
-            ctx->conv_choices = nc;
-        }
-        struct ebm_conv_choice *c = &ctx->conv_choices[ctx->n_conv_choices++];
-        memset(c, 0, sizeof *c);
-        c->g = *g;
-        c->kind = (int)kind;
-        c->algo = algo;
-        ctx->choices_dirty = 1;
+    if (algo && !conv_usable(ctx, algo, g)) algo = 0;
+    if (!algo) algo = conv_measure(ctx, kind, g, a, b);
+    if (ctx->status != EBM_OK) return NULL;
+    /* the chosen algorithm, then the others (an algorithm can fail for the first time here) */
+    const int order[4] = {algo, 1, 3, 2};
+    for (int i = 0; i < 4; i++) {
+        if (!order[i] || (i && order[i] == algo) || !conv_usable(ctx, order[i], g)) continue;
+        ebm_tensor_t *y;
+        int r = conv_try(ctx, kind, order[i], g, a, b, &y);
+        if (r) return r > 0 ? y : NULL;
     }
-    return run_algo(ctx, kind, algo, g, a, b);
+    static const char *const op[3] = {"conv2d", "conv2d input-grad", "conv2d weight-grad"};
+    const ebm_algo_t tried[3] = {EBM_ALGO_CONV_IM2COL, EBM_ALGO_CONV_TILE, EBM_ALGO_CONV_FFT};
+    ebm_algo_none_left(ctx, op[kind], tried, ebm_fftconv_applicable(g) ? 3 : 2);
+    return NULL;
 }
 
 static void store_params(ebm_node_t *n, ebm_conv2d_params_t p, int a, int b) {

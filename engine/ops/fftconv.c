@@ -30,8 +30,11 @@ static int good_size(int n) {
 }
 
 static ebm_status_t fft_fail(ebm_ctx_t *ctx, clfftStatus s, const char *what) {
-    if ((int)s < 0 && (int)s > -70) return ebm_cl_fail(ctx, (cl_int)s, what);
-    return ebm_fail(ctx, EBM_STATUS_OPENCL, "%s: clFFT status %d", what, (int)s);
+    char msg[160];
+    /* clFFT builds its generated kernels when a transform first runs, and prints the compiler's log */
+    snprintf(msg, sizeof msg, "%s%s", what,
+             (int)s == CL_INVALID_PROGRAM || (int)s == CL_BUILD_PROGRAM_FAILURE ? ": clFFT's kernels did not build (log above)" : "");
+    return ebm_lib_fail(ctx, (int)s, msg);
 }
 
 static ebm_status_t fft_ensure_setup(ebm_ctx_t *ctx) {
@@ -108,6 +111,11 @@ static ebm_tensor_t *transform(ebm_ctx_t *ctx, ebm_tensor_t *in, int fh, int fw,
     if (!out) return NULL;
     EBM_ASSERT(in->off == 0 && out->off == 0);   /* fresh pool buffers: clFFT takes no offsets */
     cl_mem ib = in->buf, ob = out->buf;
+    /* EBM_BREAK=clfft: fail as clFFT does where the compiler rejects its kernels (Intel's CPU runtime) */
+    if (ebm_env_breaks("clfft")) {
+        fft_fail(ctx, (clfftStatus)CL_INVALID_PROGRAM, "clfftEnqueueTransform (EBM_BREAK)");
+        return NULL;
+    }
     clfftStatus s = clfftEnqueueTransform(plan, inverse ? CLFFT_BACKWARD : CLFFT_FORWARD, 1, &ctx->queue, 0, NULL,
                                           ebm_profile_event(ctx, "clFFT"), &ib, &ob, NULL);
     if (s != CLFFT_SUCCESS) {

@@ -68,9 +68,9 @@ static ebm_status_t gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_
         s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, TA, TB, m, n, k, alpha, a, a_off, lda, a_stride, b, b_off, ldb,
                                        b_stride, beta, c, c_off, ldc, c_stride, batch, &ctx->queue, ev);
     if (s != CLBlastSuccess) {
-        if (s < 0 && s > -70) return ebm_cl_fail(ctx, s, "CLBlast GEMM");
-        return ebm_fail(ctx, EBM_STATUS_BLAS, "CLBlast GEMM (m=%zu n=%zu k=%zu batch=%zu) failed with status %d", m, n, k,
-                        batch, (int)s);
+        char what[96];
+        snprintf(what, sizeof what, "CLBlast GEMM (m=%zu n=%zu k=%zu batch=%zu)", m, n, k, batch);
+        return ebm_lib_fail(ctx, s, what);
     }
     return EBM_OK;
 }
@@ -84,7 +84,29 @@ static double wall_s(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-#define GEMM_ARGS ctx, ta, tb, m, n, k, alpha, a, a_off, lda, a_stride, b, b_off, ldb, b_stride, beta, c, c_off, ldc, c_stride, batch
+#define GEMM_OPERANDS ta, tb, m, n, k, alpha, a, a_off, lda, a_stride, b, b_off, ldb, b_stride, beta, c, c_off, ldc, c_stride, batch
+#define GEMM_ARGS ctx, GEMM_OPERANDS
+
+static const ebm_algo_t gemm_algo_id[3] = {0, EBM_ALGO_GEMM_CLBLAST, EBM_ALGO_GEMM_TILE};
+
+/* One run of algorithm alg (1 CLBlast, 2 tile) as an algorithm try: 1 ran, 0 unavailable now
+ * (marked, error cleared), -1 failed for a reason no algorithm avoids. */
+static int gemm_try(ebm_ctx_t *ctx, int alg, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
+                    size_t a_off, size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb, size_t b_stride,
+                    float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch) {
+    if (ebm_env_breaks("clblast") && alg == 1) {
+        /* EBM_BREAK=clblast: fail as CLBlast does when the device's compiler rejects its kernels */
+        ebm_algo_try_begin(ctx);
+        ebm_lib_fail(ctx, CLBlastOpenCLBuildProgramFailure, "CLBlast GEMM (EBM_BREAK)");
+        return ebm_algo_try_end(ctx, gemm_algo_id[alg]);
+    }
+    ebm_algo_try_begin(ctx);
+    ebm_scope_begin(ctx);   /* the tile kernel's packed panels */
+    if (alg == 1) gemm_clblast(GEMM_ARGS);
+    else gemm_tile(GEMM_ARGS);
+    ebm_scope_end(ctx);
+    return ebm_algo_try_end(ctx, gemm_algo_id[alg]);
+}
 
 ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                       size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb, size_t b_stride, float beta,
@@ -98,20 +120,25 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
         }
     }
     if (!algo && beta != 0.0f) algo = ctx->info.is_gpu ? 1 : 2;   /* measuring would accumulate into C twice */
+    if (algo && !ebm_algo_available(ctx, gemm_algo_id[algo])) algo = 3 - algo;
     if (!algo) {
         /* each once to warm up (kernel compilation), then the best of two timed runs each; the
          * faster is remembered (and saved: choices.c), so the timing must not be a single sample */
         double t[3] = {0, 1e30, 1e30};
-        for (int rep = 0; rep < 3 && ctx->status == EBM_OK; rep++)
+        int last = 0;
+        for (int rep = 0; rep < 3; rep++)
             for (int alg = 1; alg <= 2; alg++) {
+                if (!ebm_algo_available(ctx, gemm_algo_id[alg])) continue;
                 clFinish(ctx->queue);
                 double t0 = wall_s();
-                if (alg == 1) gemm_clblast(GEMM_ARGS);
-                else gemm_tile(GEMM_ARGS);
+                int r = gemm_try(ctx, alg, GEMM_OPERANDS);
+                if (r < 0) return ctx->status;
+                if (!r) continue;
                 clFinish(ctx->queue);
                 if (rep > 0 && wall_s() - t0 < t[alg]) t[alg] = wall_s() - t0;
+                last = alg;
             }
-        if (ctx->status != EBM_OK) return ctx->status;
+        if (!last) return ebm_algo_none_left(ctx, "GEMM", gemm_algo_id + 1, 2);
         algo = t[1] <= t[2] ? 1 : 2;
         if (ctx->n_gemm_choices == ctx->cap_gemm_choices) {
             struct ebm_gemm_choice *nc = ebm_grow_array(ctx->gemm_choices, &ctx->cap_gemm_choices, sizeof *nc, 32);
@@ -122,9 +149,15 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
         ctx->choices_dirty = 1;
         ebm_log_message(EBM_LOG_DEBUG, "gemm %zux%zux%zu batch %zu ta %d tb %d: CLBlast %.3f ms, tile %.3f ms", m, n, k, batch,
                         ta, tb, t[1] * 1e3, t[2] * 1e3);
-        if (algo == 2) return EBM_OK;   /* the last run was the tile kernel: C already holds its result */
+        if (algo == last) return EBM_OK;   /* the last run was this algorithm: C already holds its result */
     }
-    return algo == 1 ? gemm_clblast(GEMM_ARGS) : gemm_tile(GEMM_ARGS);
+    /* the chosen algorithm, else the other one */
+    for (int i = 0; i < 2; i++, algo = 3 - algo) {
+        if (!ebm_algo_available(ctx, gemm_algo_id[algo])) continue;
+        int r = gemm_try(ctx, algo, GEMM_OPERANDS);
+        if (r) return r > 0 ? EBM_OK : ctx->status;
+    }
+    return ebm_algo_none_left(ctx, "GEMM", gemm_algo_id + 1, 2);
 }
 
 static void matmul_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {

@@ -57,7 +57,7 @@ static ebm_tensor_t *reduce_raw(ebm_tensor_t *x, int nd, const int *shape, int o
                                         ks[0], ks[1], ks[2], ks[3], r4[1], r4[2], r4[3], rs[0], rs[1], rs[2], rs[3], R, op,
                                         (double)scale);
     if (st != EBM_OK) return NULL;
-    if ((small ? ebm_launch1(ctx, k, y->numel) : ebm_launch_groups(ctx, k, y->numel, ctx->wg_size)) != EBM_OK) return NULL;
+    if ((small ? ebm_launch1(ctx, k, y->numel) : ebm_launch_groups(ctx, k, y->numel, ebm_kernel_wg(ctx, k))) != EBM_OK) return NULL;
     return y;
 }
 
