@@ -7,7 +7,7 @@
 /* random resized crop + horizontal flip: bilinear resampling of the box to the full H x W
  * (align_corners = false sampling positions, edges clamped). x, y: (B, C, H, W). */
 kernel void augment_crop_flip(global float *y, global const float *x, global const float *p, int C, int H, int W) {
-    int ow = get_global_id(0), oh = get_global_id(1), bc = get_global_id(2);
+    int ow = (int)get_global_id(0), oh = (int)get_global_id(1), bc = (int)get_global_id(2);
     if (ow >= W || oh >= H) return;
     global const float *q = p + (bc / C) * NP;
     int sw = q[4] != 0.0f ? W - 1 - ow : ow;
@@ -56,7 +56,7 @@ static float3 hue_shift(float3 c, float h) {
  * grayscale; one work-group of AUG_WG per sample, in place. Contrast blends with the mean gray
  * level of the brightness-adjusted image. C = 1: brightness and contrast only. */
 kernel __attribute__((reqd_work_group_size(AUG_WG, 1, 1))) void augment_color(global float *x, global const float *p, int C, int HW) {
-    int b = get_group_id(0), lid = get_local_id(0);
+    int b = (int)get_group_id(0), lid = (int)get_local_id(0);
     global const float *q = p + b * NP;
     global float *xs = x + (size_t)b * C * HW;
     local float part[AUG_WG];
@@ -97,7 +97,7 @@ kernel __attribute__((reqd_work_group_size(AUG_WG, 1, 1))) void augment_color(gl
 /* Gaussian blur with a k x k kernel (separable weights exp(-t^2 / 2 sigma^2), normalised) and
  * reflect padding, as torchvision's gaussian_blur; samples with sigma 0 are copied. */
 kernel void augment_blur(global float *y, global const float *x, global const float *p, int C, int H, int W, int k) {
-    int ow = get_global_id(0), oh = get_global_id(1), bc = get_global_id(2);
+    int ow = (int)get_global_id(0), oh = (int)get_global_id(1), bc = (int)get_global_id(2);
     if (ow >= W || oh >= H) return;
     float sigma = p[(bc / C) * NP + 11];
     global const float *xp = x + (size_t)bc * H * W;

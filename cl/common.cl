@@ -1,5 +1,6 @@
 /* common.cl — prepended to every program. OpenCL C 1.2, no extensions required.
- * EBM_WG (work-group size of 1-D launches) comes from the host as a -D option. */
+ * EBM_WG (work-group size of 1-D launches, a power of two: the tree reductions of optim.cl and
+ * reduce.cl refuse others) comes from the host as a -D option. */
 #ifndef EBM_WG
 #define EBM_WG 256
 #endif

@@ -7,7 +7,7 @@
  * the index math done once per row. */
 kernel void im2col(global float *col, ulong co, global const float *x, ulong xo, int N, int C, int H, int W,
                    int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
-    int nh = get_global_id(0), r = get_global_id(1);
+    int nh = (int)get_global_id(0), r = (int)get_global_id(1);
     if (nh >= N * Ho || r >= C * KH * KW) return;
     int n = nh / Ho, oh = nh - n * Ho;
     int kw = r % KW, t = r / KW, kh = t % KH, c = t / KH;
@@ -28,7 +28,7 @@ kernel void im2col(global float *col, ulong co, global const float *x, ulong xo,
  * NDRange (R, panels): one work item writes 16 contiguous floats. */
 kernel void im2col_panels(global float *dst, global const float *x, ulong xo, int N, int C, int H, int W, int KH,
                           int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
-    int r = get_global_id(0), p = get_global_id(1);
+    int r = (int)get_global_id(0), p = (int)get_global_id(1);
     int R = C * KH * KW, NP = N * Ho * Wo;
     if (r >= R || p * 16 >= NP) return;
     int kw = r % KW, t = r / KW, kh = t % KH, c = t / KH;
@@ -54,7 +54,7 @@ kernel void im2col_panels(global float *dst, global const float *x, ulong xo, in
  * NDRange (N*Ho, ceil(R/16)): one work item writes a Wo x 16 block. */
 kernel void im2col_panels_t(global float *dst, global const float *x, ulong xo, int N, int C, int H, int W, int KH,
                             int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
-    int nh = get_global_id(0), q = get_global_id(1);
+    int nh = (int)get_global_id(0), q = (int)get_global_id(1);
     int R = C * KH * KW, NP = N * Ho * Wo;
     if (nh >= N * Ho || q * 16 >= R) return;
     int n = nh / Ho, oh = nh - n * Ho;
@@ -75,7 +75,7 @@ kernel void im2col_panels_t(global float *dst, global const float *x, ulong xo, 
  * pass by pass over (kh, kw); the row stays in L1 (no atomics, fixed summation order). */
 kernel void col2im(global float *x, ulong xo, global const float *col, ulong co, int N, int C, int H, int W,
                    int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
-    int ih = get_global_id(0), nc = get_global_id(1);
+    int ih = (int)get_global_id(0), nc = (int)get_global_id(1);
     if (ih >= H || nc >= N * C) return;
     int n = nc / C, c = nc - n * C;
     size_t NP = (size_t)N * Ho * Wo;

@@ -100,10 +100,10 @@ static float fn_eval(int fn, int order, float x, float a, float b) {
     return NAN;
 }
 
-/* Each kernel here is built as a variant (engine/ops/elementwise.c): the unary ones once per
- * (function, order) with -DFN=<code> -DORDER=<n>, so the switch in fn_eval folds away and the
- * compiler can vectorise the body; the binary ones once per -DOP=<code>. The defaults below only
- * let the file compile for the other family's variants. */
+/* Each kernel here is built as a variant (engine/ops/elementwise.c; all listed in engine/variants.c):
+ * the unary ones once per (function, order) with -DFN=<code> -DORDER=<n>, so the switch in fn_eval
+ * folds away and the compiler can vectorise the body; the binary ones once per -DOP=<code>. The
+ * defaults below only let the file compile for the other family's variants. */
 #ifndef FN
 #define FN FN_AFFINE
 #endif
@@ -154,7 +154,7 @@ kernel void binary(global float *y, ulong yo, global const float *A, ulong ao, g
 kernel void binary_bcast(global float *y, ulong yo, global const float *A, ulong ao, global const float *B, ulong bo,
                          int n0, int n1, int n2, int n3, int as0, int as1, int as2, int as3, int bs0, int bs1, int bs2,
                          int bs3) {
-    int i2 = get_global_id(0), i01 = get_global_id(1);
+    int i2 = (int)get_global_id(0), i01 = (int)get_global_id(1);
     if (i2 >= n2 || i01 >= n0 * n1) return;
     int i0 = i01 / n1, i1 = i01 - i0 * n1;
     global const float *a = A + ao + IDX4(i0, i1, i2, 0, as0, as1, as2, as3);

@@ -4,7 +4,7 @@
  * strides and conjugation (engine/ops/fftconv.c). NDRange (bins, J, I). */
 kernel void cmul_reduce(global float2 *out, global const float2 *A, global const float2 *B, int I, int J, int R, int nb,
                         int sai, int sar, int sbj, int sbr, int conja, int conjb) {
-    int bin = get_global_id(0), j = get_global_id(1), i = get_global_id(2);
+    int bin = (int)get_global_id(0), j = (int)get_global_id(1), i = (int)get_global_id(2);
     if (bin >= nb || j >= J || i >= I) return;
     float2 acc = (float2)(0.0f, 0.0f);
     for (int r = 0; r < R; r++) {

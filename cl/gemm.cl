@@ -18,7 +18,7 @@
  * NDRange: (K, panels, batch); one work item writes one contiguous row of a panel. */
 kernel void pack_b(global float *dst, ulong dsto, global const float *B, ulong bo, int sbl, int sbj, ulong bbs, int K,
                    int N, int jsplit, int sjn) {
-    int l = get_global_id(0), p = get_global_id(1);
+    int l = (int)get_global_id(0), p = (int)get_global_id(1);
     size_t b = get_global_id(2);
     int panels = (N + TN - 1) / TN;
     if (l >= K || p >= panels) return;
@@ -42,7 +42,7 @@ kernel void pack_b(global float *dst, ulong dsto, global const float *B, ulong b
  * one work item moves a TN x TN block, reading 16 contiguous floats from each of 16 rows (whole
  * cache lines, not 16 scattered words per panel row). NDRange: (ceil(K/TN), panels, batch). */
 kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong bo, int sbj, ulong bbs, int K, int N) {
-    int lb = get_global_id(0), p = get_global_id(1);
+    int lb = (int)get_global_id(0), p = (int)get_global_id(1);
     size_t b = get_global_id(2);
     int panels = (N + TN - 1) / TN;
     int l0 = lb * TN;
@@ -74,7 +74,7 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
 kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
                       int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int kpanel, float beta,
                       global float *C, ulong co, int ldc, int csplit, int cjn, ulong c_bs) {
-    int it = get_global_id(0), jt = get_global_id(1);
+    int it = (int)get_global_id(0), jt = (int)get_global_id(1);
     size_t bt = get_global_id(2);
     int i0 = it * TM, j0 = jt * TN;
     if (i0 >= M || j0 >= N) return;

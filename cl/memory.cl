@@ -11,7 +11,7 @@ kernel void copy_strided(global float *d, ulong doff, global const float *s, ulo
                          int n0, int n1, int n2, int n3,
                          int ds0, int ds1, int ds2, int ds3,
                          int ss0, int ss1, int ss2, int ss3) {
-    int i3 = get_global_id(0), i2 = get_global_id(1), i01 = get_global_id(2);
+    int i3 = (int)get_global_id(0), i2 = (int)get_global_id(1), i01 = (int)get_global_id(2);
     if (i3 >= n3 || i2 >= n2 || i01 >= n0 * n1) return;
     int i0 = i01 / n1, i1 = i01 - i0 * n1;
     d[doff + IDX4(i0, i1, i2, i3, ds0, ds1, ds2, ds3)] = s[soff + IDX4(i0, i1, i2, i3, ss0, ss1, ss2, ss3)];

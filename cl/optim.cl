@@ -1,6 +1,10 @@
 /* optim.cl — fused optimizer updates over the flat parameter buffer. `scale` points at a device
  * scalar multiplying the gradient (global-norm clipping without a host round trip). */
 
+#if EBM_WG < 1 || (EBM_WG & (EBM_WG - 1)) != 0
+#error "EBM_WG must be a power of two: sumsq_partial and clip_scale halve the stride of their trees"
+#endif
+
 kernel void sgd_step(global float *p, global float *g, global float *m, global const float *scale,
                      float lr, float momentum, float wd, int has_m, ulong n) {
     size_t i = get_global_id(0);
@@ -41,13 +45,15 @@ kernel void adagrad_step(global float *p, global float *g, global float *s, glob
     p[i] -= lr * gi / (sqrt(si) + eps);
 }
 
-/* partial sums of squares: group b sums elements b*EBM_WG*chunk ... into out[b] */
+/* partial sums of squares: group b sums the elements [b*chunk, min((b+1)*chunk, n)) into out[b] */
 kernel void sumsq_partial(global float *out, global const float *g, ulong n, ulong chunk) {
     local float buf[EBM_WG];
-    size_t grp = get_group_id(0), lid = get_local_id(0);
-    size_t start = grp * chunk, end = min(start + chunk, (size_t)n);
+    size_t grp = get_group_id(0);
+    int lid = (int)get_local_id(0);
+    /* in ulong (size_t may be 32 bits); the bounds of a device buffer fit the device's size_t */
+    size_t start = (size_t)(grp * chunk), end = (size_t)min(grp * chunk + chunk, n);
     float acc = 0.0f;
-    for (size_t i = start + lid; i < end; i += EBM_WG) acc += g[i] * g[i];
+    for (size_t i = start + (size_t)lid; i < end; i += EBM_WG) acc += g[i] * g[i];
     buf[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = EBM_WG / 2; s > 0; s >>= 1) {
@@ -60,9 +66,9 @@ kernel void sumsq_partial(global float *out, global const float *g, ulong n, ulo
 /* one work-group: norm = sqrt(sum partials); scale = min(1, max_norm / (norm + 1e-6)) (PyTorch) */
 kernel void clip_scale(global float *scale, global float *norm, global const float *partials, int n_part, float max_norm) {
     local float buf[EBM_WG];
-    size_t lid = get_local_id(0);
+    int lid = (int)get_local_id(0);
     float acc = 0.0f;
-    for (int i = (int)lid; i < n_part; i += EBM_WG) acc += partials[i];
+    for (int i = lid; i < n_part; i += EBM_WG) acc += partials[i];
     buf[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = EBM_WG / 2; s > 0; s >>= 1) {

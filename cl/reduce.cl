@@ -2,6 +2,10 @@
  * Output element o sits at position (j0..j3) of the kept axes (sizes k0..k3, input strides ks);
  * it reduces R elements at positions (i0..i3) of the reduced axes (sizes r0..r3, strides rs). */
 
+#if EBM_WG < 1 || (EBM_WG & (EBM_WG - 1)) != 0
+#error "EBM_WG must be a power of two: reduce halves the stride of its tree"
+#endif
+
 #define REDUCE_ARGS                                                                               \
     global float *y, ulong yo, global const float *x, ulong xo, int k1, int k2, int k3, int ks0, int ks1, int ks2,  \
         int ks3, int r1, int r2, int r3, int rs0, int rs1, int rs2, int rs3, int R, int op, float scale
@@ -29,8 +33,8 @@ static float combine(int op, float acc, float v) { return op == 0 ? acc + v : ((
  * then a fixed-order tree in local memory. */
 kernel void reduce(REDUCE_ARGS) {
     local float buf[EBM_WG];
-    int o = get_group_id(0);
-    int lid = get_local_id(0);
+    int o = (int)get_group_id(0);
+    int lid = (int)get_local_id(0);
     long base = kept_base(o, k1, k2, k3, ks0, ks1, ks2, ks3);
     float acc = op == 0 ? 0.0f : -INFINITY;
     for (int r = lid; r < R; r += EBM_WG) acc = combine(op, acc, x[xo + base + reduced_off(r, r1, r2, r3, rs0, rs1, rs2, rs3)]);
@@ -45,7 +49,7 @@ kernel void reduce(REDUCE_ARGS) {
 
 /* Short reduced axes: one work item per output element, summing in order. */
 kernel void reduce_small(REDUCE_ARGS, int n_out) {
-    int o = get_global_id(0);
+    int o = (int)get_global_id(0);
     if (o >= n_out) return;
     long base = kept_base(o, k1, k2, k3, ks0, ks1, ks2, ks3);
     float acc = op == 0 ? 0.0f : -INFINITY;

@@ -179,7 +179,7 @@ kernel void mala_select(global float *x, ulong xo, global const float *prop, ulo
  * idx[r] < 0, fresh U(lo, hi) noise from Philox block counter + (r * row_len + i) / 4. NDRange (row_len, B). */
 kernel void rows_gather(global float *y, global const float *buf, global const int *idx, int row_len, int B, float lo,
                         float hi, ulong seed, ulong stream, ulong counter) {
-    int i = get_global_id(0), r = get_global_id(1);
+    int i = (int)get_global_id(0), r = (int)get_global_id(1);
     if (i >= row_len || r >= B) return;
     int src = idx[r];
     ulong e = (ulong)r * row_len + i;
@@ -205,13 +205,14 @@ kernel void rows_gather(global float *y, global const float *buf, global const i
 /* Replay-buffer store: row r of x goes to row slot[r] of buf (slot < 0: dropped). NDRange (row_len, B). */
 kernel void rows_scatter(global float *buf, global const float *x, ulong xo, global const int *slot, int row_len, int B, float lo,
                          float hi) {
-    int i = get_global_id(0), r = get_global_id(1);
+    int i = (int)get_global_id(0), r = (int)get_global_id(1);
     if (i >= row_len || r >= B || slot[r] < 0) return;
     float v = x[xo + (size_t)r * row_len + i];
 #ifdef RB_U8
     float k = floor((v - lo) / (hi - lo) * 256.0f);
     ((global uchar *)buf)[(size_t)slot[r] * row_len + i] = (uchar)clamp(k, 0.0f, 255.0f);   /* NaN -> 0 */
 #else
+    (void)lo, (void)hi;   /* the 8-bit storage's range */
     buf[(size_t)slot[r] * row_len + i] = v;
 #endif
 }

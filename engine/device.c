@@ -770,6 +770,7 @@ cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *def
     for (int i = 0; i < ctx->n_variants; i++)
         if (ctx->variants[i].id == (int)id && !strcmp(ctx->variants[i].defines, defines)) return ctx->variants[i].k;
     EBM_ASSERT(strlen(defines) < sizeof ctx->variants[0].defines);
+    EBM_ASSERT(ebm_kernel_variant_listed(kernel_table[id].file, defines));   /* engine/variants.c */
     cl_program p = get_program(ctx, kernel_table[id].file, defines);
     if (!p) return NULL;
     cl_int e;

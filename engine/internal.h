@@ -95,6 +95,20 @@ struct ebm_kernel_variant {
     cl_kernel k;
 };
 
+/* ---- kernel programs: every (cl file, -D defines) the engine builds (variants.c) ---- */
+#define EBM_FN_MAX_ORDER 3                          /* highest derivative order of enum ebm_fn */
+#define EBM_UNARY_DEFINES "-DFN=%d -DORDER=%d"      /* elementwise.cl unary, unary_mul: (fn, order) */
+enum { EBM_OP_ADD = 0, EBM_OP_SUB, EBM_OP_MUL, EBM_OP_DIV, EBM_OP_COUNT };   /* = OP_* in cl/elementwise.cl */
+#define EBM_BINARY_DEFINES "-DOP=%d"                /* elementwise.cl binary, binary_bcast: EBM_OP_* */
+#define EBM_RB_U8_DEFINES "-DRB_U8"                 /* rng.cl rows_gather, rows_scatter: 8-bit replay storage */
+/* Calls fn(file, defines, user) once per program the engine can build: each kernel file of
+ * kernels.def with no defines (""), then each variant ebm_kernel_variant is asked for. A variant
+ * missing here is an internal error (checked when it is first created). */
+void ebm_kernel_variants_each(void (*fn)(const char *file, const char *defines, void *user), void *user);
+int ebm_kernel_variant_listed(const char *file, const char *defines);
+/* The kernel source cl/<file> embedded at build time (NULL if none), its length in *len. */
+const char *ebm_cl_embedded(const char *file, size_t *len);
+
 /* ---- device buffers and the pool ---- */
 typedef struct ebm_block {
     cl_mem mem;

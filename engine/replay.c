@@ -99,7 +99,7 @@ ebm_tensor_t *ebm_replay_sample(ebm_replay_t *rb, int B, ebm_rng_t *rng) {
     memcpy(shape, rb->shape, sizeof shape);
     shape[0] = B;
     ebm_tensor_t *y = ebm_tensor_new(ctx, rb->ndim, shape);
-    cl_kernel k = rb->cfg.uint8 ? ebm_kernel_variant(ctx, EBM_K_ROWS_GATHER, "-DRB_U8") : ebm_kernel(ctx, EBM_K_ROWS_GATHER);
+    cl_kernel k = rb->cfg.uint8 ? ebm_kernel_variant(ctx, EBM_K_ROWS_GATHER, EBM_RB_U8_DEFINES) : ebm_kernel(ctx, EBM_K_ROWS_GATHER);
     if (!y || !k || upload_idx(rb, B) != EBM_OK) return NULL;
     size_t elems = (size_t)B * rb->row_len;
     if (ebm_kargs(ctx, k, "mmmiiffl" "ll", y->buf, rb->storage->buf, rb->idx, rb->row_len, B, (double)rb->cfg.init_lo,
@@ -142,7 +142,7 @@ ebm_status_t ebm_replay_push(ebm_replay_t *rb, ebm_tensor_t *x, ebm_rng_t *rng) 
     for (int r = 0; r < B; r++)
         for (int q = r + 1; q < B && slot[r] >= 0; q++)
             if (slot[q] == slot[r]) slot[r] = -1;
-    cl_kernel k = rb->cfg.uint8 ? ebm_kernel_variant(ctx, EBM_K_ROWS_SCATTER, "-DRB_U8") : ebm_kernel(ctx, EBM_K_ROWS_SCATTER);
+    cl_kernel k = rb->cfg.uint8 ? ebm_kernel_variant(ctx, EBM_K_ROWS_SCATTER, EBM_RB_U8_DEFINES) : ebm_kernel(ctx, EBM_K_ROWS_SCATTER);
     if (!k || upload_idx(rb, B) != EBM_OK) return ctx->status;
     if (ebm_kargs(ctx, k, "mmlmiiff", rb->storage->buf, x->buf, x->off, rb->idx, rb->row_len, B, (double)rb->cfg.init_lo,
                   (double)rb->cfg.init_hi) != EBM_OK)

@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include "../internal.h"
 
-#define EBM_FN_MAX_ORDER 3
-
 static const char *const fn_names[EBM_FN_COUNT] = {"affine", "pow", "exp", "log", "sigmoid", "tanh",
                                                    "softplus", "swish", "relu", "leaky_relu", "elu", "clamp"};
 
@@ -45,7 +43,7 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
     ebm_tensor_t *y = ebm_tensor_like(x);
     if (!y) return NULL;
     char defines[48];
-    snprintf(defines, sizeof defines, "-DFN=%d -DORDER=%d", (int)fn, order);
+    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, (int)fn, order);
     cl_kernel k = ebm_kernel_variant(ctx, g ? EBM_K_UNARY_MUL : EBM_K_UNARY, defines);
     if (!k) return NULL;
     ebm_status_t st = g ? ebm_kargs(ctx, k, "mlmlmlffl", y->buf, y->off, g->buf, g->off, x->buf, x->off, (double)a,
@@ -93,8 +91,6 @@ ebm_tensor_t *ebm_clamp(ebm_tensor_t *x, float lo, float hi) { return ebm_unary(
 
 /* ---- binary ---------------------------------------------------------------------------- */
 
-enum { OP_ADD = 0, OP_SUB, OP_MUL, OP_DIV };
-
 /* Broadcast shape of a and b (aligned on trailing axes); 0 on mismatch. */
 static int broadcast_shape(const ebm_tensor_t *a, const ebm_tensor_t *b, int *nd, int *shape) {
     int n = a->ndim > b->ndim ? a->ndim : b->ndim;
@@ -124,15 +120,15 @@ static ebm_tensor_t *binary_impl(ebm_tensor_t *a, ebm_tensor_t *b, int op);
 static void binary_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
     ebm_tensor_t *a = n->in[0], *b = n->in[1];
     switch (n->ip[0]) {
-    case OP_ADD:
+    case EBM_OP_ADD:
         if (need[0]) gx[0] = ebm_sum_to(gy, a->ndim, a->shape);
         if (need[1]) gx[1] = ebm_sum_to(gy, b->ndim, b->shape);
         break;
-    case OP_SUB:
+    case EBM_OP_SUB:
         if (need[0]) gx[0] = ebm_sum_to(gy, a->ndim, a->shape);
         if (need[1]) gx[1] = ebm_neg(ebm_sum_to(gy, b->ndim, b->shape));
         break;
-    case OP_MUL:
+    case EBM_OP_MUL:
         if (need[0]) gx[0] = ebm_sum_to(ebm_mul(gy, b), a->ndim, a->shape);
         if (need[1]) gx[1] = ebm_sum_to(ebm_mul(gy, a), b->ndim, b->shape);
         break;
@@ -144,7 +140,7 @@ static void binary_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, eb
 }
 
 static ebm_tensor_t *binary_impl(ebm_tensor_t *a, ebm_tensor_t *b, int op) {
-    static const char *const names[] = {"add", "sub", "mul", "div"};
+    static const char *const names[EBM_OP_COUNT] = {"add", "sub", "mul", "div"};
     if (!a || !b) return NULL;
     ebm_ctx_t *ctx = a->ctx;
     if (ctx->status != EBM_OK) return NULL;
@@ -164,7 +160,7 @@ static ebm_tensor_t *binary_impl(ebm_tensor_t *a, ebm_tensor_t *b, int op) {
     bcast_strides4(b, out4, bs);
     int contig = a->numel == y->numel && b->numel == y->numel;
     char defines[16];
-    snprintf(defines, sizeof defines, "-DOP=%d", op);
+    snprintf(defines, sizeof defines, EBM_BINARY_DEFINES, op);
     cl_kernel k = ebm_kernel_variant(ctx, contig ? EBM_K_BINARY : EBM_K_BINARY_BCAST, defines);
     if (!k) return NULL;
     ebm_status_t st = contig ? ebm_kargs(ctx, k, "mlmlmll", y->buf, y->off, a->buf, a->off, b->buf, b->off, y->numel)
@@ -178,7 +174,7 @@ static ebm_tensor_t *binary_impl(ebm_tensor_t *a, ebm_tensor_t *b, int op) {
     return y;
 }
 
-ebm_tensor_t *ebm_add(ebm_tensor_t *a, ebm_tensor_t *b) { return binary_impl(a, b, OP_ADD); }
-ebm_tensor_t *ebm_sub(ebm_tensor_t *a, ebm_tensor_t *b) { return binary_impl(a, b, OP_SUB); }
-ebm_tensor_t *ebm_mul(ebm_tensor_t *a, ebm_tensor_t *b) { return binary_impl(a, b, OP_MUL); }
-ebm_tensor_t *ebm_div(ebm_tensor_t *a, ebm_tensor_t *b) { return binary_impl(a, b, OP_DIV); }
+ebm_tensor_t *ebm_add(ebm_tensor_t *a, ebm_tensor_t *b) { return binary_impl(a, b, EBM_OP_ADD); }
+ebm_tensor_t *ebm_sub(ebm_tensor_t *a, ebm_tensor_t *b) { return binary_impl(a, b, EBM_OP_SUB); }
+ebm_tensor_t *ebm_mul(ebm_tensor_t *a, ebm_tensor_t *b) { return binary_impl(a, b, EBM_OP_MUL); }
+ebm_tensor_t *ebm_div(ebm_tensor_t *a, ebm_tensor_t *b) { return binary_impl(a, b, EBM_OP_DIV); }
