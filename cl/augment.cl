@@ -51,31 +51,29 @@ static float3 hue_shift(float3 c, float h) {
     }
 }
 
-#define AUG_WG 64
+/* work-items per sample: 64, or EBM_WG where the device allows fewer (engine/ops/augment.c) */
+#define AUG_WG (EBM_WG < 64 ? EBM_WG : 64)
 /* colour jitter (brightness, contrast, saturation, hue, in that order, each clamped to [0, 1]) and
- * grayscale; one work-group of AUG_WG per sample, in place. Contrast blends with the mean gray
- * level of the brightness-adjusted image. C = 1: brightness and contrast only. */
-kernel __attribute__((reqd_work_group_size(AUG_WG, 1, 1))) void augment_color(global float *x, global const float *p, int C, int HW) {
-    int b = (int)get_group_id(0), lid = (int)get_local_id(0);
+ * grayscale; one work-group of at most AUG_WG items per sample, in place. Contrast blends with the
+ * mean gray level of the brightness-adjusted image. C = 1: brightness and contrast only. */
+kernel void augment_color(global float *x, global const float *p, int C, int HW) {
+    int b = (int)get_group_id(0), lid = (int)get_local_id(0), nl = (int)get_local_size(0);
     global const float *q = p + b * NP;
     global float *xs = x + (size_t)b * C * HW;
     local float part[AUG_WG];
     int jit = q[5] != 0.0f;
     float bri = q[6], con = q[7], sat = q[8], hue = q[9];
     float acc = 0.0f;
-    for (int i = lid; i < HW && jit; i += AUG_WG) {
+    for (int i = lid; i < HW && jit; i += nl) {
         float g = C == 3 ? gray_of(clamp(xs[i] * bri, 0.0f, 1.0f), clamp(xs[HW + i] * bri, 0.0f, 1.0f), clamp(xs[2 * HW + i] * bri, 0.0f, 1.0f))
                          : clamp(xs[i] * bri, 0.0f, 1.0f);
         acc += g;
     }
     part[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = AUG_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) part[lid] += part[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    EBM_TREE(part, lid, nl, EBM_ADD)
     float mean = part[0] / (float)HW;
-    for (int i = lid; i < HW; i += AUG_WG) {
+    for (int i = lid; i < HW; i += nl) {
         if (C == 3) {
             float3 c = (float3)(xs[i], xs[HW + i], xs[2 * HW + i]);
             if (jit) {

@@ -1,10 +1,6 @@
 /* optim.cl — fused optimizer updates over the flat parameter buffer. `scale` points at a device
  * scalar multiplying the gradient (global-norm clipping without a host round trip). */
 
-#if EBM_WG < 1 || (EBM_WG & (EBM_WG - 1)) != 0
-#error "EBM_WG must be a power of two: sumsq_partial and clip_scale halve the stride of their trees"
-#endif
-
 kernel void sgd_step(global float *p, global float *g, global float *m, global const float *scale,
                      float lr, float momentum, float wd, int has_m, ulong n) {
     size_t i = get_global_id(0);
@@ -49,32 +45,26 @@ kernel void adagrad_step(global float *p, global float *g, global float *s, glob
 kernel void sumsq_partial(global float *out, global const float *g, ulong n, ulong chunk) {
     local float buf[EBM_WG];
     size_t grp = get_group_id(0);
-    int lid = (int)get_local_id(0);
+    int lid = (int)get_local_id(0), nl = (int)get_local_size(0);
     /* in ulong (size_t may be 32 bits); the bounds of a device buffer fit the device's size_t */
     size_t start = (size_t)(grp * chunk), end = (size_t)min(grp * chunk + chunk, n);
     float acc = 0.0f;
-    for (size_t i = start + (size_t)lid; i < end; i += EBM_WG) acc += g[i] * g[i];
+    for (size_t i = start + (size_t)lid; i < end; i += (size_t)nl) acc += g[i] * g[i];
     buf[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = EBM_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    EBM_TREE(buf, lid, nl, EBM_ADD)
     if (lid == 0) out[grp] = buf[0];
 }
 
 /* one work-group: norm = sqrt(sum partials); scale = min(1, max_norm / (norm + 1e-6)) (PyTorch) */
 kernel void clip_scale(global float *scale, global float *norm, global const float *partials, int n_part, float max_norm) {
     local float buf[EBM_WG];
-    int lid = (int)get_local_id(0);
+    int lid = (int)get_local_id(0), nl = (int)get_local_size(0);
     float acc = 0.0f;
-    for (int i = lid; i < n_part; i += EBM_WG) acc += partials[i];
+    for (int i = lid; i < n_part; i += nl) acc += partials[i];
     buf[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = EBM_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    EBM_TREE(buf, lid, nl, EBM_ADD)
     if (lid == 0) {
         float nrm = sqrt(buf[0]);
         norm[0] = nrm;

@@ -2,10 +2,6 @@
  * Output element o sits at position (j0..j3) of the kept axes (sizes k0..k3, input strides ks);
  * it reduces R elements at positions (i0..i3) of the reduced axes (sizes r0..r3, strides rs). */
 
-#if EBM_WG < 1 || (EBM_WG & (EBM_WG - 1)) != 0
-#error "EBM_WG must be a power of two: reduce halves the stride of its tree"
-#endif
-
 #define REDUCE_ARGS                                                                               \
     global float *y, ulong yo, global const float *x, ulong xo, int k1, int k2, int k3, int ks0, int ks1, int ks2,  \
         int ks3, int r1, int r2, int r3, int rs0, int rs1, int rs2, int rs3, int R, int op, float scale
@@ -29,21 +25,19 @@ static long reduced_off(int r, int r1, int r2, int r3, int rs0, int rs1, int rs2
 /* op 0: sum, 1: max (NaN wins, so divergence stays visible) */
 static float combine(int op, float acc, float v) { return op == 0 ? acc + v : ((v > acc || isnan(v)) ? v : acc); }
 
-/* Long reductions: one work-group per output element; items stride over the reduced index space,
- * then a fixed-order tree in local memory. */
+/* Long reductions: one work-group (of at most EBM_WG items) per output element; items stride over
+ * the reduced index space, then a fixed-order tree in local memory. */
 kernel void reduce(REDUCE_ARGS) {
     local float buf[EBM_WG];
     int o = (int)get_group_id(0);
-    int lid = (int)get_local_id(0);
+    int lid = (int)get_local_id(0), nl = (int)get_local_size(0);
     long base = kept_base(o, k1, k2, k3, ks0, ks1, ks2, ks3);
     float acc = op == 0 ? 0.0f : -INFINITY;
-    for (int r = lid; r < R; r += EBM_WG) acc = combine(op, acc, x[xo + base + reduced_off(r, r1, r2, r3, rs0, rs1, rs2, rs3)]);
+    for (int r = lid; r < R; r += nl) acc = combine(op, acc, x[xo + base + reduced_off(r, r1, r2, r3, rs0, rs1, rs2, rs3)]);
     buf[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = EBM_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] = combine(op, buf[lid], buf[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+#define COMBINE_OP(a, b) combine(op, a, b)
+    EBM_TREE(buf, lid, nl, COMBINE_OP)
     if (lid == 0) y[yo + o] = op == 0 ? buf[0] * scale : buf[0];
 }
 

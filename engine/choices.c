@@ -18,8 +18,12 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     const ebm_env_t *env = ebm_env();
     if (env->cache_off) return 0;
     uint64_t h = 14695981039346656037ULL;
-    const char *parts[3] = {ctx->info.name, ctx->info.driver, ctx->info.platform};
-    for (int i = 0; i < 3; i++)
+    /* the work-group size too: algorithms measured, or failing, under one limit (EBM_MAX_WORK_GROUP,
+     * a driver's setting) say nothing about another */
+    char wg[32];
+    snprintf(wg, sizeof wg, "wg %zu %zu", ctx->wg_size, ctx->info.max_work_group);
+    const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
+    for (int i = 0; i < 4; i++)
         for (const char *c = parts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
     return snprintf(path, n, "%s/choices-%016llx.txt", env->cache_dir, (unsigned long long)h) < (int)n;
 }

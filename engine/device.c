@@ -257,6 +257,23 @@ int ebm_device_select(const ebm_device_info_t *list, int n, const char *sel) {
 /* ------------------------------------------------------------------------------------------ */
 /* context                                                                                    */
 
+/* Algorithms known not to run on a device, each with the reason (not saved: decided anew each time). */
+static void device_quirks(ebm_ctx_t *ctx) {
+    struct { int applies; ebm_algo_t algo; const char *why; } q[] = {
+        /* clFFT asserts MAX_WGS >= 64 in its kernel generator and aborts the process */
+        {ctx->info.max_work_group < 64, EBM_ALGO_CONV_FFT, "clFFT needs work-groups of 64 items (it aborts on this device)"},
+        /* Oclgrind (a simulator for checking kernels) reports data races inside clFFT's generated
+         * kernels (they write outputs other work-items of the group may still read); those are
+         * not ours to fix, and with FFT off every report is about the engine's own kernels */
+        {strstr(ctx->info.platform, "Oclgrind") != NULL, EBM_ALGO_CONV_FFT, "clFFT's kernels race under Oclgrind"},
+    };
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+        if (q[i].applies) {
+            ctx->algo_unavailable |= 1u << q[i].algo;
+            snprintf(ctx->algo_reason[q[i].algo], sizeof ctx->algo_reason[q[i].algo], "%s", q[i].why);
+        }
+}
+
 static size_t pow2_floor(size_t n) {
     size_t p = 1;
     while (p * 2 <= n) p *= 2;
@@ -337,6 +354,7 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
         return EBM_STATUS_OPENCL;
     }
     ebm_choices_load(ctx);
+    device_quirks(ctx);
     *out = ctx;
     return EBM_OK;
 }

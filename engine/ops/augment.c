@@ -5,7 +5,7 @@
 #include "../ebm_augment.h"
 #include "../internal.h"
 
-#define AUG_WG 64   /* cl/augment.cl */
+#define AUG_WG 64   /* work-items per sample of the colour kernel, or fewer where the device allows fewer (cl/augment.cl) */
 
 void ebm_augment_draw(const ebm_augment_cfg_t *c, int B, int H, int W, ebm_rng_t *rng, float *params) {
     for (int b = 0; b < B; b++) {
@@ -55,7 +55,7 @@ ebm_tensor_t *ebm_augment_apply(ebm_tensor_t *x, const float *params, int k) {
     if (!xc || !p || !y || !z || !kc || !kj || !kb) return NULL;
     if (ebm_kargs(ctx, kc, "mmmiii", y->buf, xc->buf, p->buf, C, H, W) != EBM_OK ||
         ebm_launch3(ctx, kc, (size_t)W, (size_t)H, (size_t)B * C) != EBM_OK ||
-        ebm_kargs(ctx, kj, "mmii", y->buf, p->buf, C, H * W) != EBM_OK || ebm_launch_groups(ctx, kj, (size_t)B, AUG_WG) != EBM_OK ||
+        ebm_kargs(ctx, kj, "mmii", y->buf, p->buf, C, H * W) != EBM_OK || ebm_launch_groups(ctx, kj, (size_t)B, ebm_kernel_wg(ctx, kj) < AUG_WG ? ebm_kernel_wg(ctx, kj) : AUG_WG) != EBM_OK ||
         ebm_kargs(ctx, kb, "mmmiiii", z->buf, y->buf, p->buf, C, H, W, k) != EBM_OK ||
         ebm_launch3(ctx, kb, (size_t)W, (size_t)H, (size_t)B * C) != EBM_OK)
         return NULL;
