@@ -10,8 +10,6 @@
 #include <unistd.h>
 #include "internal.h"
 
-struct ebm_cl_source { const char *name; const char *text; size_t len; };
-extern const struct ebm_cl_source ebm_cl_sources[];
 
 static const struct { const char *file, *name; } kernel_table[EBM_K_COUNT] = {
 #define EBM_KERNEL(id, file, name) [id] = {file, name},
@@ -655,12 +653,17 @@ static ebm_status_t build_log_fail(ebm_ctx_t *ctx, cl_program prog, const char *
     return EBM_STATUS_BUILD;
 }
 
+void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, const char *defines) {
+    const char *user = ebm_env()->build_options;
+    snprintf(out, n, "-cl-std=CL1.2 -DEBM_WG=%zu%s%s%s%s%s", wg, exact_div ? " -cl-fp32-correctly-rounded-divide-sqrt" : "",
+             defines && *defines ? " " : "", defines ? defines : "", user && *user ? " " : "", user ? user : "");
+}
+
 /* Builds `source` (already including common.cl) with options; uses/fills the disk cache. */
 static cl_program build_program(ebm_ctx_t *ctx, const char *name, const char *source, size_t len, const char *extra) {
     const ebm_env_t *env = ebm_env();
     char options[1024];
-    snprintf(options, sizeof options, "-cl-std=CL1.2 -DEBM_WG=%zu %s%s %s", ctx->wg_size,
-             ctx->exact_div ? "-cl-fp32-correctly-rounded-divide-sqrt " : "", extra ? extra : "", env->build_options ? env->build_options : "");
+    ebm_program_options(options, sizeof options, ctx->wg_size, ctx->exact_div, extra);
     char path[1200] = "";
     if (!env->cache_off) {
         hash128_t h = {14695981039346656037ULL, 0x84222325cbf29ce4ULL};
@@ -701,55 +704,62 @@ ebm_status_t ebm_ctx_build_source(ebm_ctx_t *ctx, const char *name, const char *
 }
 
 /* Returns malloc'd text of a kernel file: from EBM_CL_DIR if set, else the embedded copy. */
-static char *load_source(ebm_ctx_t *ctx, const char *file, size_t *len) {
+static char *load_source(const char *file, size_t *len, char *err, size_t errn) {
     const ebm_env_t *env = ebm_env();
     if (env->cl_dir && *env->cl_dir) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s", env->cl_dir, file);
         char *s = (char *)read_file(path, len);
-        if (!s) ebm_fail(ctx, EBM_STATUS_IO, "cannot read kernel source %s (EBM_CL_DIR): %s", path, strerror(errno));
+        if (!s) snprintf(err, errn, "cannot read kernel source %s (EBM_CL_DIR): %s", path, strerror(errno));
         return s;
     }
-    for (const struct ebm_cl_source *s = ebm_cl_sources; s->name; s++) {
-        if (!strcmp(s->name, file)) {
-            char *c = malloc(s->len + 1);
-            if (!c) return NULL;
-            memcpy(c, s->text, s->len);
-            c[s->len] = 0;
-            *len = s->len;
-            return c;
-        }
+    const char *text = ebm_cl_embedded(file, len);
+    char *c = text ? malloc(*len + 1) : NULL;
+    if (c) {
+        memcpy(c, text, *len);
+        c[*len] = 0;
+    } else {
+        snprintf(err, errn, text ? "out of host memory" : "kernel source %s is not embedded in this build", file);
     }
-    ebm_fail(ctx, EBM_STATUS_IO, "kernel source %s is not embedded in this build", file);
-    return NULL;
+    return c;
+}
+
+char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn) {
+    size_t lc = 0, lf = 0;
+    char *common = load_source("common.cl", &lc, err, errn);
+    char *body = common ? load_source(file, &lf, err, errn) : NULL;
+    /* EBM_BREAK=file: a line this compiler (any compiler) rejects, to test the fallbacks */
+    static const char broken[] = "\n#error \"EBM_BREAK: this program is made to fail\"\n";
+    char *src = body ? malloc(lc + lf + 64 + sizeof broken) : NULL;
+    if (src) {
+        int n = sprintf(src, "%s\n#line 1 \"%s\"\n", common, file);
+        memcpy(src + n, body, lf + 1);
+        *len = (size_t)n + lf;
+        if (ebm_env_breaks(file)) {
+            memcpy(src + *len, broken, sizeof broken);
+            *len += sizeof broken - 1;
+        }
+    } else if (body) {
+        snprintf(err, errn, "out of host memory");
+    }
+    free(common);
+    free(body);
+    return src;
 }
 
 static cl_program get_program(ebm_ctx_t *ctx, const char *file, const char *defines) {
     if (!defines) defines = "";
     for (int i = 0; i < ctx->n_programs; i++)
         if (!strcmp(ctx->program_names[i], file) && !strcmp(ctx->program_options[i], defines)) return ctx->programs[i];
-    size_t lc = 0, lf = 0;
-    char *common = load_source(ctx, "common.cl", &lc);
-    char *body = common ? load_source(ctx, file, &lf) : NULL;
-    cl_program p = NULL;
-    if (common && body) {
-        /* EBM_BREAK=file: a line this compiler (any compiler) rejects, to test the fallbacks */
-        static const char broken[] = "\n#error \"EBM_BREAK: this program is made to fail\"\n";
-        char *src = malloc(lc + lf + 64 + sizeof broken);
-        if (src) {
-            int n = sprintf(src, "%s\n#line 1 \"%s\"\n", common, file);
-            memcpy(src + n, body, lf + 1);
-            size_t len = (size_t)n + lf;
-            if (ebm_env_breaks(file)) {
-                memcpy(src + len, broken, sizeof broken);
-                len += sizeof broken - 1;
-            }
-            p = build_program(ctx, file, src, len, defines);
-            free(src);
-        }
+    size_t len = 0;
+    char err[1400];
+    char *src = ebm_program_text(file, &len, err, sizeof err);
+    if (!src) {
+        ebm_fail(ctx, EBM_STATUS_IO, "%s", err);
+        return NULL;
     }
-    free(common);
-    free(body);
+    cl_program p = build_program(ctx, file, src, len, defines);
+    free(src);
     if (p) {
         if (ctx->n_programs == 256) {
             clReleaseProgram(p);

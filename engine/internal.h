@@ -108,6 +108,11 @@ void ebm_kernel_variants_each(void (*fn)(const char *file, const char *defines, 
 int ebm_kernel_variant_listed(const char *file, const char *defines);
 /* The kernel source cl/<file> embedded at build time (NULL if none), its length in *len. */
 const char *ebm_cl_embedded(const char *file, size_t *len);
+/* A program of the engine as it is built (device.c): its text, malloc'd (common.cl, a #line, the
+ * file, from EBM_CL_DIR or embedded; NULL with the reason in err), and its compiler options
+ * (OpenCL C 1.2, EBM_WG, correctly rounded division where offered, the variant's defines, EBM_CL_OPTIONS). */
+char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn);
+void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, const char *defines);
 
 /* ---- device buffers and the pool ---- */
 typedef struct ebm_block {

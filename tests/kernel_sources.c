@@ -3,10 +3,10 @@
  *
  *   kernel_sources OUTDIR WG...
  *
- * OUTDIR/<file>       the program text of cl/<file>: the embedded common.cl, "\n#line 1 \"<file>\"\n",
- *                     the embedded cl/<file> (as get_program in engine/device.c puts them together)
+ * OUTDIR/<file>       the program text of cl/<file> as the engine builds it (ebm_program_text:
+ *                     common.cl, "\n#line 1 \"<file>\"\n", cl/<file>)
  * OUTDIR/variants.txt one line "<file>\t<options>" per program of engine/variants.c and work-group
- *                     size WG, the options as build_program in engine/device.c writes them for a
+ *                     size WG, the options as the engine gives them (ebm_program_options) to a
  *                     device with correctly rounded division and sqrt (the other devices get the
  *                     same line without -cl-fp32-correctly-rounded-divide-sqrt) */
 #include <stdio.h>
@@ -23,35 +23,30 @@ struct out {
 };
 
 static int write_program(const char *dir, const char *file) {
-    size_t lc, lf;
-    const char *common = ebm_cl_embedded("common.cl", &lc), *body = ebm_cl_embedded(file, &lf);
-    if (!common || !body) {
-        fprintf(stderr, "kernel_sources: %s is not embedded in this build\n", body ? "common.cl" : file);
+    size_t len;
+    char err[1400], path[1024];
+    char *text = ebm_program_text(file, &len, err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "kernel_sources: %s\n", err);
         return 0;
     }
-    char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        return 0;
-    }
-    fwrite(common, 1, lc, f);
-    fprintf(f, "\n#line 1 \"%s\"\n", file);
-    fwrite(body, 1, lf, f);
-    if (fclose(f) != 0) {
-        perror(path);
-        return 0;
-    }
-    return 1;
+    int ok = f && fwrite(text, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) perror(path);
+    free(text);
+    return ok;
 }
 
 static void add_variant(const char *file, const char *defines, void *user) {
     struct out *o = user;
     if (!defines[0] && !write_program(o->dir, file)) o->failed = 1;   /* each file comes first with no defines */
-    for (int i = 0; i < o->n_wg; i++)
-        fprintf(o->list, "%s\t-cl-std=CL1.2 -DEBM_WG=%s -cl-fp32-correctly-rounded-divide-sqrt%s%s\n", file, o->wg[i],
-                defines[0] ? " " : "", defines);
+    for (int i = 0; i < o->n_wg; i++) {
+        char options[1024];
+        ebm_program_options(options, sizeof options, (size_t)atol(o->wg[i]), 1, defines);
+        fprintf(o->list, "%s\t%s\n", file, options);
+    }
     o->n_programs++;
 }
 
