@@ -21,25 +21,29 @@ if(NOT ebm_rc EQUAL 0 OR ebm_ids STREQUAL "")
   return()
 endif()
 
-macro(ebm_device_test_def name timeout env labels)
-  set(ebm_env "EBM_DEVICE=${EBM_SEL}")
-  foreach(ebm_e IN ITEMS ${env} ${EBM_SAN_ENV})   # "|"-separated in the definitions
-    string(REPLACE "|" ";" ebm_e "${ebm_e}")
-    string(REPLACE "{tag}" "${EBM_TAG}" ebm_e "${ebm_e}")
-    list(APPEND ebm_env ${ebm_e})
-  endforeach()
-  string(REPLACE "{tag}" "${EBM_TAG}" ebm_args "${ARGN}")   # per-device work folders
-  add_test("${name}@${EBM_TAG}" ${ebm_args})
-  # 77: a test that could not test what it is for on this device says so (ctest shows "Skipped")
-  set_tests_properties("${name}@${EBM_TAG}" PROPERTIES ENVIRONMENT "${ebm_env}" LABELS "device;${EBM_TAG};${labels}"
-                       TIMEOUT ${timeout} SKIP_RETURN_CODE 77)
+macro(ebm_device_test_def name first_only timeout env labels)
+  if(NOT ${first_only} OR EBM_FIRST)   # first_only: on the first device only
+    set(ebm_env "EBM_DEVICE=${EBM_SEL}")
+    foreach(ebm_e IN ITEMS ${env} ${EBM_SAN_ENV})   # "|"-separated in the definitions
+      string(REPLACE "|" ";" ebm_e "${ebm_e}")
+      string(REPLACE "{tag}" "${EBM_TAG}" ebm_e "${ebm_e}")
+      list(APPEND ebm_env ${ebm_e})
+    endforeach()
+    string(REPLACE "{tag}" "${EBM_TAG}" ebm_args "${ARGN}")   # per-device work folders
+    add_test("${name}@${EBM_TAG}" ${ebm_args})
+    # 77: a test that could not test what it is for on this device says so (ctest shows "Skipped")
+    set_tests_properties("${name}@${EBM_TAG}" PROPERTIES ENVIRONMENT "${ebm_env}" LABELS "device;${EBM_TAG};${labels}"
+                         TIMEOUT ${timeout} SKIP_RETURN_CODE 77)
+  endif()
 endmacro()
 
 string(REPLACE "\n" ";" ebm_ids "${ebm_ids}")
+set(EBM_FIRST 1)
 foreach(ebm_line IN LISTS ebm_ids)
   if(ebm_line MATCHES "^([A-Za-z0-9_]+) ([0-9]+:[0-9]+)$")
     set(EBM_TAG "${CMAKE_MATCH_1}")
     set(EBM_SEL "${CMAKE_MATCH_2}")
     ebm_device_tests_define()
+    set(EBM_FIRST 0)
   endif()
 endforeach()

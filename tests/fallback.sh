@@ -25,13 +25,14 @@ case_ok() {
         { tail -20 "$dir/run1.out" "$dir/run1.err"; fail "EBM_BREAK=$broken: the ops failed instead of using another algorithm"; }
     local device
     device=$(sed -n 's/^device: \(.*\) (.*/\1/p' "$dir/run1.out" | head -1)
+    # one warning per broken algorithm (a device may add its own: clFFT does not build under Intel's compiler)
     local n_warn
-    n_warn=$(grep -c "cannot run, using another algorithm" "$dir/run1.err")
+    n_warn=$(grep "cannot run, using another algorithm" "$dir/run1.err" | grep -c "EBM_BREAK")
     [ "$n_warn" -eq $# ] || { cat "$dir/run1.err"; fail "EBM_BREAK=$broken: $n_warn warnings, expected $# (one per broken algorithm)"; }
     for want in "$@"; do
         local key=${want%%|*} label=${want#*|}
-        grep "cannot run, using another algorithm" "$dir/run1.err" | grep -F "$device: $label cannot run" | grep -q "EBM_BREAK" ||
-            { cat "$dir/run1.err"; fail "EBM_BREAK=$broken: no warning naming $device, \"$label\" and the first error"; }
+        [ "$(grep -F "$device: $label cannot run, using another algorithm" "$dir/run1.err" | grep -c "EBM_BREAK")" -eq 1 ] ||
+            { cat "$dir/run1.err"; fail "EBM_BREAK=$broken: not one warning naming $device, \"$label\" and the first error"; }
         grep -q "^unavailable $key " "$dir"/cache/choices-*.txt ||
             { cat "$dir"/cache/choices-*.txt; fail "EBM_BREAK=$broken: $key not remembered in the choices file"; }
     done
