@@ -4,7 +4,9 @@
 # 2-core CPU: channel bases 4, batch 8, 2 sampler steps, 16 pictures. What the configs reach at full
 # size is measured by hand (README, configs' headers); this only keeps every config runnable.
 # Configs on Fashion-MNIST are skipped when the Debian package dataset-fashion-mnist is missing;
-# icd-imagefolder.ini trains on a folder of PNGs this script writes.
+# icd-imagefolder.ini trains on a folder of PNGs this script writes. Optimizers run with eps = 1 and
+# chains with 2 steps, so that the runs of two devices can be compared number by number
+# (tests/configs_agree.sh; why in tools/compare_devices.sh).
 set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK/images"
@@ -12,7 +14,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 have_fmnist=0
 [ -f "${EBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}/train-images-idx3-ubyte.gz" ] && have_fmnist=1
 shrink=(--set run.iters=1 --set run.batch=8 --set run.log_every=1 --set model.base=4 --set generator.base=4 --set meg.stat_base=4
-        --set sampler.steps=2 --set eval.steps=2 --set eval.n=16 --set generator.langevin_steps=2 --set dual.z_steps=2)
+        --set sampler.steps=2 --set eval.steps=2 --set eval.n=16 --set generator.langevin_steps=2 --set dual.z_steps=2
+        --set optim.eps=1)
 n=0
 for cfg in "$CONFIGS"/*.ini; do
     name=$(basename "$cfg" .ini)

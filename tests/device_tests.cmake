@@ -39,11 +39,26 @@ endmacro()
 
 string(REPLACE "\n" ";" ebm_ids "${ebm_ids}")
 set(EBM_FIRST 1)
+set(ebm_tags "")
 foreach(ebm_line IN LISTS ebm_ids)
   if(ebm_line MATCHES "^([A-Za-z0-9_]+) ([0-9]+:[0-9]+)$")
     set(EBM_TAG "${CMAKE_MATCH_1}")
     set(EBM_SEL "${CMAKE_MATCH_2}")
     ebm_device_tests_define()
+    set_tests_properties("configs@${EBM_TAG}" PROPERTIES FIXTURES_SETUP "configs_${EBM_TAG}")
+    list(APPEND ebm_tags "${EBM_TAG}")
     set(EBM_FIRST 0)
+  endif()
+endforeach()
+
+# iteration 1 of every config agrees between the first device and each other one (the configs
+# test's runs, compared by tests/configs_agree.sh)
+list(GET ebm_tags 0 ebm_a)
+foreach(ebm_b IN LISTS ebm_tags)
+  if(NOT ebm_b STREQUAL ebm_a)
+    add_test("configs_agree@${ebm_a}+${ebm_b}" bash "${EBM_TESTS_SRC}/configs_agree.sh" "${EBM_TOOLS}/compare_metrics.py"
+             "${ebm_a}" "${EBM_TESTS_BIN}/configs_smoke_${ebm_a}" "${ebm_b}" "${EBM_TESTS_BIN}/configs_smoke_${ebm_b}")
+    set_tests_properties("configs_agree@${ebm_a}+${ebm_b}" PROPERTIES FIXTURES_REQUIRED "configs_${ebm_a};configs_${ebm_b}"
+                         SKIP_RETURN_CODE 77 LABELS "device;${ebm_a};${ebm_b}")
   endif()
 endforeach()

@@ -59,29 +59,8 @@ for cfg in "${configs[@]}"; do
         "$ebm" train "$cfg" --out "$out/$name-$d" --device "$d" "${extra[@]}" > "$out/$name-$d.log" 2>&1 ||
             { echo "$name on $d: failed (see $out/$name-$d.log)"; tail -3 "$out/$name-$d.log"; status=1; continue 2; }
     done
-    python3 - "$name" "$out/$name-$a/metrics.jsonl" "$out/$name-$b/metrics.jsonl" "$a" "$b" "$tol" <<'PY' || status=1
-import json, sys
-name, fa, fb, da, db, tol = sys.argv[1:]
-tol = float(tol)
-row = lambda f: next(json.loads(l) for l in open(f) if '"iter":1,' in l)
-ra, rb = row(fa), row(fb)
-skip = {"iter", "it_per_s", "elapsed_s", "lr"}
-# condition number of the loss as a difference of the energies (see the comment at the top)
-kappa = 1.0
-if all(isinstance(ra.get(k), (int, float)) for k in ("e_pos", "e_neg")):
-    kappa = max(1.0, (abs(ra["e_pos"]) + abs(ra["e_neg"])) / max(abs(ra["e_pos"] - ra["e_neg"]), 1e-30))
-worst, parts = 0.0, []
-for k in ra:
-    if k in skip or not isinstance(ra[k], (int, float)): continue
-    va, vb = ra[k], rb.get(k)
-    rel = abs(va - vb) / max(abs(va), abs(vb), 1e-6)
-    worst = max(worst, rel / (kappa if k == "loss" else 1.0))
-    parts.append(f"{k} {va:.7g} / {vb:.7g}")
-ok = worst <= tol
-print(f"{name}: {'same' if ok else 'DIFFERENT'} (max relative difference {worst:.2e}, loss's over kappa {kappa:.3g}; "
-      f"tolerance {tol:g}; {da} / {db}: " + "; ".join(parts) + ")")
-sys.exit(0 if ok else 1)
-PY
+    python3 tools/compare_metrics.py --tol "$tol" --devices "$a" "$b" "$name" "$out/$name-$a/metrics.jsonl" \
+        "$out/$name-$b/metrics.jsonl" || status=1
 done
 exit $status
 } | tee "$out/compare.txt"
