@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 struct ebm_config {
     const ebm_config_key_t *keys;
@@ -40,22 +41,35 @@ static int find(const ebm_config_t *c, const char *section, const char *key) {
     return -1;
 }
 
-/* checks value against the key's type; message in err */
+/* "[min, max]" with every digit of the bounds */
+static void range_text(const ebm_config_key_t *k, char *out, size_t n) { snprintf(out, n, "[%.16g, %.16g]", k->min, k->max); }
+
+/* checks value against the key's type and range; message in err */
 static int valid(const ebm_config_key_t *k, const char *v, char *err, size_t errn) {
-    char *end;
+    char *end, range[80];
     errno = 0;
+    range_text(k, range, sizeof range);
     switch (k->type) {
-    case EBM_CFG_INT:
-        strtol(v, &end, 10);
-        if (!*v || *end || errno) {
+    case EBM_CFG_INT: {
+        long long i = strtoll(v, &end, 10);
+        if (!*v || *end) {
             snprintf(err, errn, "[%s] %s = \"%s\" is not an integer", k->section, k->key, v);
             return 0;
         }
+        if (errno == ERANGE || (double)i < k->min || (double)i > k->max) {
+            snprintf(err, errn, "[%s] %s = %s is out of range: an integer in %s", k->section, k->key, v, range);
+            return 0;
+        }
         return 1;
+    }
     case EBM_CFG_FLOAT: {
         double d = strtod(v, &end);
-        if (!*v || *end || errno || !isfinite(d)) {
+        if (!*v || *end || !isfinite(d)) {
             snprintf(err, errn, "[%s] %s = \"%s\" is not a finite number", k->section, k->key, v);
+            return 0;
+        }
+        if (d < k->min || d > k->max) {
+            snprintf(err, errn, "[%s] %s = %s is out of range: a number in %s", k->section, k->key, v, range);
             return 0;
         }
         return 1;
@@ -72,6 +86,43 @@ static int valid(const ebm_config_key_t *k, const char *v, char *err, size_t err
     }
 }
 
+struct readback {
+    const char *key;
+    char value[INI_MAX_LINE];
+    int found;
+};
+
+static int on_readback(void *user, const char *section, const char *name, const char *value) {
+    struct readback *rb = user;
+    (void)section;
+    if (!strcmp(name, rb->key) && !rb->found) {
+        snprintf(rb->value, sizeof rb->value, "%s", value);
+        rb->found = 1;
+    }
+    return 1;
+}
+
+/* Whether "key = value" written to an INI file (config.ini, a checkpoint's config) reads back as
+ * value: inih (Debian's build) reads lines of INI_MAX_LINE - 1 characters, cuts inline " ;"
+ * comments and leading and trailing blanks; a newline ends the line. */
+static int survives_ini(const ebm_config_key_t *k, const char *v, char *err, size_t errn) {
+    size_t line = strlen(k->key) + 3 + strlen(v);
+    if (line + 2 > INI_MAX_LINE) {
+        snprintf(err, errn, "[%s] %s: a value of %zu characters does not fit an INI line (at most %zu here)", k->section, k->key,
+                 strlen(v), (size_t)INI_MAX_LINE - 5 - strlen(k->key));
+        return 0;
+    }
+    char text[2 * INI_MAX_LINE];   /* the line fits: checked above */
+    snprintf(text, sizeof text, "[s]\n%s = %s\n", k->key, v);
+    struct readback rb = {k->key, "", 0};
+    if (strchr(v, '\n') || strchr(v, '\r') || ini_parse_string(text, on_readback, &rb) != 0 || !rb.found || strcmp(rb.value, v)) {
+        snprintf(err, errn, "[%s] %s = \"%.100s\" would not read back from an INI file (newlines, \" ;\" comments, leading or "
+                 "trailing blanks)", k->section, k->key, v);
+        return 0;
+    }
+    return 1;
+}
+
 static ebm_status_t assign(ebm_config_t *c, const char *section, const char *key, const char *value, char *err, size_t errn) {
     int i = find(c, section, key);
     if (i < 0) {
@@ -81,7 +132,7 @@ static ebm_status_t assign(ebm_config_t *c, const char *section, const char *key
         else snprintf(err, errn, "unknown section [%s] (key \"%s\")", section, key);
         return EBM_STATUS_INVALID_ARGUMENT;
     }
-    if (!valid(&c->keys[i], value, err, errn)) return EBM_STATUS_INVALID_ARGUMENT;
+    if (!valid(&c->keys[i], value, err, errn) || !survives_ini(&c->keys[i], value, err, errn)) return EBM_STATUS_INVALID_ARGUMENT;
     char *v = strdup(value);
     if (!v) return EBM_STATUS_OUT_OF_MEMORY;
     free(c->values[i]);
@@ -107,6 +158,11 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 
 ebm_status_t ebm_config_load(ebm_config_t *c, const char *path, char *err, size_t errn) {
     parse_state_t s = {c, "", 0};
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {   /* a folder reads as an empty file */
+        snprintf(err, errn, "%s: is a %s, not a config file", path, S_ISDIR(sb.st_mode) ? "folder" : "special file");
+        return EBM_STATUS_IO;
+    }
     int r = ini_parse(path, on_entry, &s);
     if (r == -1) {
         snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
@@ -161,7 +217,28 @@ static size_t render(const ebm_config_t *c, char *buf, size_t n) {
             section = c->keys[i].section;
             OUT("%s[%s]\n", i ? "\n" : "", section);
         }
-        OUT("# %s (default %s)\n%s = %s\n", c->keys[i].help, c->keys[i].def, c->keys[i].key, c->values[i]);
+        const ebm_config_key_t *k = &c->keys[i];
+        char note[512], range[80] = "";
+        if (k->type == EBM_CFG_INT || k->type == EBM_CFG_FLOAT) {
+            range_text(k, range, sizeof range);
+            snprintf(note, sizeof note, "%s (default %s; range %s)", k->help, k->def, range);
+        } else {
+            snprintf(note, sizeof note, "%s (default %s)", k->help, k->def);
+        }
+        /* inih reads the tail of a line over INI_MAX_LINE - 1 characters as a line of its own: a long
+         * comment goes on lines of at most ~100 characters */
+        size_t wrap = strlen(note) + 3 < INI_MAX_LINE ? sizeof note : 96;
+        for (const char *p = note; *p;) {
+            size_t take = strlen(p);
+            if (take > wrap) {
+                take = wrap;
+                while (take > 40 && p[take] != ' ') take--;
+            }
+            OUT("# %.*s\n", (int)take, p);
+            p += take;
+            while (*p == ' ') p++;
+        }
+        OUT("%s = %s\n", k->key, c->values[i]);
     }
 #undef OUT
     return len;

@@ -1,10 +1,12 @@
 /* config.h — INI experiment configs against a schema: every key has a type, a default and a help
  * line; unknown sections or keys and malformed values are errors naming the file and line;
  * `--set section.key=value` overrides; the full configuration prints as INI with every default.
+ * Numbers must lie in their key's range; any value must survive being written to an INI file and
+ * read back (inih reads lines of at most 199 characters, cuts " ;" comments and outer blanks).
  *
  *   static const ebm_config_key_t keys[] = {
- *       {"train", "iters", EBM_CFG_INT, "2000", "training iterations"},
- *       {"sampler", "step_size", EBM_CFG_FLOAT, "10", "Langevin step size"}, {NULL}};
+ *       {"train", "iters", EBM_CFG_INT, "2000", "training iterations", 0, 1e9},
+ *       {"sampler", "step_size", EBM_CFG_FLOAT, "10", "Langevin step size", 0, 1e9}, {NULL}};
  *   ebm_config_t *cfg = ebm_config_new(keys);
  *   if (ebm_config_load(cfg, "configs/toy.ini", err, sizeof err) != EBM_OK) puts(err);
  *   ebm_config_set(cfg, "train.iters=100", err, sizeof err);
@@ -22,6 +24,7 @@ typedef struct ebm_config_key {
     ebm_config_type_t type;
     const char *def;    /* default, as it would be written in the file */
     const char *help;
+    double min, max;    /* EBM_CFG_INT / EBM_CFG_FLOAT: the allowed range, bounds included */
 } ebm_config_key_t;
 
 typedef struct ebm_config ebm_config_t;

@@ -9,11 +9,11 @@
 #include "testing.h"
 
 static const ebm_config_key_t keys[] = {
-    {"data", "name", EBM_CFG_STRING, "8gaussians", "data set"},
-    {"train", "iters", EBM_CFG_INT, "2000", "training iterations"},
-    {"train", "lr", EBM_CFG_FLOAT, "1e-4", "Adam learning rate"},
-    {"sampler", "noise_first", EBM_CFG_BOOL, "true", "add noise before the gradient step"},
-    {NULL, NULL, 0, NULL, NULL},
+    {"data", "name", EBM_CFG_STRING, "8gaussians", "data set", 0, 0},
+    {"train", "iters", EBM_CFG_INT, "2000", "training iterations", 0, 1e9},
+    {"train", "lr", EBM_CFG_FLOAT, "1e-4", "Adam learning rate", 0, 10},
+    {"sampler", "noise_first", EBM_CFG_BOOL, "true", "add noise before the gradient step", 0, 0},
+    {NULL, NULL, 0, NULL, NULL, 0, 0},
 };
 
 static char dir[] = "/tmp/ebm-config-test-XXXXXX";
@@ -48,6 +48,11 @@ int main(void) {
         {"nan.ini", "[train]\nlr = nan\n", "not a finite number"},
         {"bad_bool.ini", "[sampler]\nnoise_first = maybe\n", "is not true/false"},
         {"syntax.ini", "[train]\niters 5\n", "syntax.ini:2: malformed line"},
+        {"negative.ini", "[train]\niters = -1\n", "negative.ini:2: [train] iters = -1 is out of range: an integer in [0, 1000000000]"},
+        /* 2^32 + 1 would wrap to 1 in an int, and 1e20 overflows a long */
+        {"wraps.ini", "[train]\niters = 4294967297\n", "[train] iters = 4294967297 is out of range"},
+        {"overflow.ini", "[train]\niters = 100000000000000000000\n", "[train] iters = 100000000000000000000 is out of range"},
+        {"float_range.ini", "[train]\nlr = 20\n", "float_range.ini:2: [train] lr = 20 is out of range: a number in [0, 10]"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ebm_config_t *b = ebm_config_new(keys);
@@ -66,12 +71,35 @@ int main(void) {
     check_msg(st != EBM_OK && strstr(err, "unknown key \"iterz\""), "--set with an unknown key is an error", err);
     st = ebm_config_set(c, "iters=1", err, sizeof err);
     check_msg(st != EBM_OK && strstr(err, "section.key=value"), "--set without a section is an error", err);
+    st = ebm_config_set(c, "train.lr=-0.5", err, sizeof err);
+    check_msg(st != EBM_OK && strstr(err, "out of range: a number in [0, 10]"), "--set out of range: an error naming the range", err);
+    /* values that would not survive config.ini (Debian's inih reads 199-character lines, cuts " ;"
+     * comments and outer blanks): refused when set, so that a run stays readable */
+    char long_set[400];
+    snprintf(long_set, sizeof long_set, "data.name=/data/%0186d", 0);   /* "name = " + 192 characters */
+    st = ebm_config_set(c, long_set, err, sizeof err);
+    check_msg(st != EBM_OK && strstr(err, "a value of 192 characters does not fit an INI line (at most 191 here)"),
+              "--set of a value one character longer than an INI line holds is refused", err);
+    snprintf(long_set, sizeof long_set, "data.name=/data/%0185d", 0);
+    st = ebm_config_set(c, long_set, err, sizeof err);
+    check_msg(st == EBM_OK && strlen(ebm_config_str(c, "data", "name")) == 191, "--set of a 191-character value (the longest that fits) is accepted",
+              st ? err : NULL);
+    const char *unreadable[] = {"data.name=a ;b", "data.name=trailing ", "data.name= leading"};
+    for (int i = 0; i < 3; i++) {
+        st = ebm_config_set(c, unreadable[i], err, sizeof err);
+        char what[128];
+        snprintf(what, sizeof what, "--set %s (would read back otherwise) is refused", unreadable[i]);
+        check_msg(st != EBM_OK && strstr(err, "would not read back"), what, err);
+    }
+    st = ebm_config_load(c, dir, err, sizeof err);
+    check_msg(st != EBM_OK && strstr(err, dir) && strstr(err, "is a folder"), "a folder given as the config file is an error", err);
     /* the printed configuration parses back to the same values */
     char *text = ebm_config_to_string(c);
     ebm_config_t *r = ebm_config_new(keys);
     st = ebm_config_load(r, write_file("printed.ini", text), err, sizeof err);
     check_msg(st == EBM_OK && ebm_config_int(r, "train", "iters") == 77 && ebm_config_float(r, "train", "lr") == 0.003 &&
-                  !ebm_config_bool(r, "sampler", "noise_first") && strstr(text, "# training iterations (default 2000)"),
+                  !ebm_config_bool(r, "sampler", "noise_first") && !strcmp(ebm_config_str(r, "data", "name"), long_set + strlen("data.name=")) &&
+                  strstr(text, "# training iterations (default 2000; range [0, 1000000000])"),
               "printed configuration (with defaults as comments) parses back to the same values", st ? err : NULL);
     free(text);
     ebm_config_free(r);
