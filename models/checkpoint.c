@@ -1,6 +1,7 @@
 /* checkpoint.c — a run's state as safetensors: parameters under PyTorch state_dict names, "ema.<name>",
  * Adam moments, the replay buffer, and in __metadata__ the config and counters (run.h). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "run.h"
@@ -102,6 +103,26 @@ static const char *meta_get(cJSON *m, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A counter of __metadata__: a decimal integer in [lo, hi] (a file can say anything: iter -1 used to
+ * index the data permutation out of bounds); 0 after printing why. A missing optional key gives def. */
+static int meta_count(cJSON *m, const char *key, long lo, long hi, int required, long def, long *out, const char *path) {
+    const char *v = meta_get(m, key);
+    if (!v) {
+        if (required) ERR("%s: __metadata__ lacks the training counter \"%s\"\n", path, key);
+        *out = def;
+        return !required;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi) {
+        ERR("%s: __metadata__ %s = \"%.40s\" is not an integer in [%ld, %ld]\n", path, key, v, lo, hi);
+        return 0;
+    }
+    *out = (long)x;
+    return 1;
+}
+
 /* The config stored in a checkpoint, for resuming or sampling. */
 int ckpt_config(const char *path, ebm_config_t *cfg, int *ndim, int *shape) {
     char err[1024], *meta = NULL;
@@ -148,23 +169,30 @@ int ckpt_load(run_t *r, const char *path) {
         for (int i = 0; r->rb && i < n; i++)
             if (!strcmp(ts[i].name, "replay.buffer")) ebm_replay_import(r->rb, ts[i].t);
         cJSON *m = cJSON_Parse(meta ? meta : "");
-        const char *it = meta_get(m, "iter"), *rbk = meta_get(m, "rollbacks"), *st = meta_get(m, "optim_steps"),
-                   *lrs = meta_get(m, "lr_scale"), *sz = meta_get(m, "replay_size"), *ps = meta_get(m, "replay_pos"),
-                   *sn = meta_get(m, "replay_seen");
-        if (!it || !rbk || !st || !lrs || !sz || !ps || !sn)
-            ERR("%s: __metadata__ lacks the training counters (iter, rollbacks, optim_steps, lr_scale, replay_*)\n", path);
-        else {
-            r->iter = atol(it);
-            r->rollbacks = atoi(rbk);
-            r->lr_scale = (float)atof(lrs);
-            ebm_optim_set_steps(r->opt, atol(st));
-            run_apply_lr_scale(r);
-            if (r->rb) ebm_replay_set_state(r->rb, atol(sz), atol(ps), atol(sn));
-            const char *ms = meta_get(m, "gen_optim_steps");
-            if (r->opt_g) ebm_optim_set_steps(r->opt_g, ms ? atol(ms) : 0);
-            if (r->opt_h) ebm_optim_set_steps(r->opt_h, ms ? atol(ms) : 0);
-            ok = ebm_ctx_status(r->ctx) == EBM_OK;
-            if (!ok) ERR("%s: %s\n", path, ebm_ctx_error(r->ctx));
+        /* the ranges of what a run can reach: the config's ranges (train.c), the buffer's capacity */
+        long cap = r->rb ? ebm_config_int(r->cfg, "buffer", "capacity") : 0, it, rbk, st, sz, ps, sn, ms;
+        const char *lrs = meta_get(m, "lr_scale");
+        char *end = NULL;
+        double lr_scale = lrs ? strtod(lrs, &end) : 0;
+        if (meta_count(m, "iter", 0, 1000000000L, 1, 0, &it, path) && meta_count(m, "rollbacks", 0, 1000, 1, 0, &rbk, path) &&
+            meta_count(m, "optim_steps", 0, 1L << 40, 1, 0, &st, path) && meta_count(m, "replay_size", 0, cap, 1, 0, &sz, path) &&
+            meta_count(m, "replay_pos", 0, cap ? cap - 1 : 0, 1, 0, &ps, path) &&
+            meta_count(m, "replay_seen", sz, 1L << 50, 1, 0, &sn, path) &&
+            meta_count(m, "gen_optim_steps", 0, 1L << 40, 0, 0, &ms, path)) {
+            if (!lrs || !*lrs || *end || !(lr_scale > 0 && lr_scale <= 1)) {
+                ERR("%s: __metadata__ lr_scale = \"%.40s\" is not a number in (0, 1]\n", path, lrs ? lrs : "(missing)");
+            } else {
+                r->iter = it;
+                r->rollbacks = (int)rbk;
+                r->lr_scale = (float)lr_scale;
+                ebm_optim_set_steps(r->opt, st);
+                run_apply_lr_scale(r);
+                if (r->rb) ebm_replay_set_state(r->rb, sz, ps, sn);
+                if (r->opt_g) ebm_optim_set_steps(r->opt_g, ms);
+                if (r->opt_h) ebm_optim_set_steps(r->opt_h, ms);
+                ok = ebm_ctx_status(r->ctx) == EBM_OK;
+                if (!ok) ERR("%s: %s\n", path, ebm_ctx_error(r->ctx));
+            }
         }
         cJSON_Delete(m);
     }

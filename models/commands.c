@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "data.h"
+#include <cjson/cJSON.h>
 #include "metrics.h"
 #include "run.h"
 #include "train.h"
@@ -128,6 +129,8 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
     int rc = 1;
     char err[1024];
     FILE *f = NULL;
+    char *csv = NULL;
+    size_t csv_len = 0;
     float *e = NULL, *g2 = NULL;
     if (!cfg || !run_open_checkpoint(&r, cfg, checkpoint, device, raw)) goto done;
     ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000};
@@ -143,19 +146,26 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
     }
     e = malloc(sizeof(float) * ds.n), g2 = malloc(sizeof(float) * ds.n);
     if (!e || !g2 || !score_rows(&r, ds.x, ds.n, e, g2)) goto done;   /* before the file is created */
-    f = out ? fopen(out, "w") : stdout;
+    /* the whole table in memory, then one atomic write (a file) or one checked write (stdout): a
+     * failed write is an error, and never leaves half a file */
+    f = open_memstream(&csv, &csv_len);
     if (!f) {
-        ERR("%s: %s\n", out, strerror(errno));
+        ERR("out of host memory\n");
         goto done;
     }
     fprintf(f, "index,energy,grad_sqnorm\n");
     for (int i = 0; i < ds.n; i++) fprintf(f, "%d,%.8g,%.8g\n", i, e[i], g2[i]);
-    rc = 0;
-done:
-    if (f && f != stdout && fclose(f) && rc == 0) {
-        ERR("%s: %s\n", out, strerror(errno));
-        rc = 1;
+    if (fclose(f) != 0) {
+        f = NULL;
+        ERR("out of host memory\n");
+        goto done;
     }
+    f = NULL;
+    if (out && ebm_write_atomic(out, csv, csv_len, err, sizeof err) != EBM_OK) ERR("%s\n", err);
+    else if (!out && (fwrite(csv, 1, csv_len, stdout) != csv_len || fflush(stdout) != 0)) ERR("writing the scores to stdout: %s\n", strerror(errno));
+    else rc = 0;
+done:
+    free(csv);
     free(e), free(g2);
     ebm_dataset_free(&ds);
     run_free(&r);
@@ -163,14 +173,12 @@ done:
     return rc;
 }
 
-static void append_metrics(const run_t *r, const char *line) {
-    char mpath[1200];
-    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", r->dir);
-    FILE *mf = fopen(mpath, "a");
-    if (mf) {
-        fprintf(mf, "%s\n", line);
-        fclose(mf);
-    }
+/* {"event": "eval", "checkpoint": ...}: an evaluation's row, printed and appended to the run's metrics */
+static cJSON *eval_row(const char *checkpoint) {
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddStringToObject(row, "event", "eval");
+    cJSON_AddStringToObject(row, "checkpoint", checkpoint);
+    return row;
 }
 
 /* the held-out images of a run's source: Fashion-MNIST's t10k for fashion-mnist, else the source itself */
@@ -183,7 +191,7 @@ static const char *test_source(const run_t *r) {
 static int eval_classifier(run_t *r, const char *checkpoint) {
     const char *test = test_source(r);
     ebm_dataset_t ds;
-    char err[1024], line[3000];
+    char err[1024];
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0]};
     if (ebm_dataset_open(&ds, test, &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
@@ -193,11 +201,12 @@ static int eval_classifier(run_t *r, const char *checkpoint) {
     if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
     for (int i = 0; ok && i < ds.n; i++) correct += pred[i] == ds.y[i];
     if (ok) {
-        snprintf(line, sizeof line, "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"data\":\"%s\",\"examples\":%d,\"accuracy\":%.4f}", checkpoint,
-                 test, ds.n, (double)correct / ds.n);
-        printf("%s\n", line);
+        cJSON *row = eval_row(checkpoint);
+        cJSON_AddStringToObject(row, "data", test);
+        cJSON_AddNumberToObject(row, "examples", ds.n);
+        run_json_num(row, "accuracy", (double)correct / ds.n);
         fprintf(stderr, "ebm eval: %s: accuracy %.2f%% on %d examples of %s\n", checkpoint, 100.0 * correct / ds.n, ds.n, test);
-        append_metrics(r, line);
+        ok = rundir_metrics_append(r->dir, row, stdout);
     }
     free(pred);
     ebm_dataset_free(&ds);
@@ -213,7 +222,7 @@ static int eval_anomaly(run_t *r, const ebm_sample_opts_t *o, const char *checkp
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .limit = o->n > 0 ? o->n : 0,
                              .anomaly = EBM_ANOMALY_TEST, .anomaly_class = k};
     ebm_dataset_t ds;
-    char err[1024], line[3000];
+    char err[1024];
     if (ebm_dataset_open(&ds, src, &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
         return 1;
@@ -227,15 +236,16 @@ static int eval_anomaly(run_t *r, const ebm_sample_opts_t *o, const char *checkp
             P += pos[i] = ds.y[i] == k;
         }
         double ae = ebm_auprc(se, pos, ds.n), ag = ebm_auprc(sg, pos, ds.n), re = ebm_auroc(se, pos, ds.n), rg = ebm_auroc(sg, pos, ds.n);
-        snprintf(line, sizeof line,
-                 "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"anomaly_class\":%d,\"examples\":%d,\"anomalies\":%d,\"auprc_energy\":%.4f,"
-                 "\"auprc_grad\":%.4f,\"auroc_energy\":%.4f,\"auroc_grad\":%.4f,\"auprc_chance\":%.4f}",
-                 checkpoint, k, ds.n, P, ae, ag, re, rg, (double)P / ds.n);
-        printf("%s\n", line);
+        cJSON *row = eval_row(checkpoint);
+        cJSON_AddNumberToObject(row, "anomaly_class", k);
+        cJSON_AddNumberToObject(row, "examples", ds.n);
+        cJSON_AddNumberToObject(row, "anomalies", P);
+        run_json_num(row, "auprc_energy", ae), run_json_num(row, "auprc_grad", ag);
+        run_json_num(row, "auroc_energy", re), run_json_num(row, "auroc_grad", rg);
+        run_json_num(row, "auprc_chance", (double)P / ds.n);
         fprintf(stderr, "ebm eval: class %d held out, %d test examples (%d anomalies): AUPRC %.4f by E(x), %.4f by |grad E|^2 (chance %.4f)\n",
                 k, ds.n, P, ae, ag, (double)P / ds.n);
-        append_metrics(r, line);
-        rc = 0;
+        rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
     }
     free(e), free(g2), free(se), free(sg), free(pos);
     ebm_dataset_free(&ds);
@@ -254,7 +264,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
     else snprintf(in, sizeof in, "%s", test_source(r));
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .anomaly = k >= 0 ? EBM_ANOMALY_TEST : 0, .anomaly_class = k};
     ebm_dataset_t ds, fold = {0};
-    char err[1024], line[4000];
+    char err[1024];
     if (r->ndim != 3) {
         ERR("--ood: %s models vectors, not images\n", checkpoint);
         return 1;
@@ -300,20 +310,26 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         auc[set] = ebm_auroc(s, pos, n + m);
     }
     if (ok) {
-        int len = snprintf(line, sizeof line, "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"ood_in\":\"%s\",\"examples\":%d,\"mean_energy_in\":%.6g",
-                           checkpoint, in, n, mean_in);
+        cJSON *row = eval_row(checkpoint);
+        cJSON_AddStringToObject(row, "ood_in", in);
+        cJSON_AddNumberToObject(row, "examples", n);
+        run_json_num(row, "mean_energy_in", mean_in);
         fprintf(stderr, "ebm eval: OOD, AUROC of -E with %d examples of %s (mean E %.4g) as in-distribution:\n", n, in, mean_in);
         for (int set = 0; set < 4; set++) {
             if (isnan(auc[set])) continue;
-            len += snprintf(line + len, sizeof line - len, ",\"auroc_%s\":%.4f,\"mean_energy_%s\":%.6g", names[set], auc[set], names[set], mean_out[set]);
+            char key[64];
+            snprintf(key, sizeof key, "auroc_%s", names[set]);
+            run_json_num(row, key, auc[set]);
+            snprintf(key, sizeof key, "mean_energy_%s", names[set]);
+            run_json_num(row, key, mean_out[set]);
             fprintf(stderr, "  vs %-9s %.4f  (mean E %.4g%s%s)\n", names[set], auc[set], mean_out[set], set == 3 ? ", " : "",
                     set == 3 ? o->ood_folder : "");
         }
-        if (o->ood_folder) len += snprintf(line + len, sizeof line - len, ",\"ood_folder\":\"%s\",\"folder_examples\":%d", o->ood_folder, nf);
-        snprintf(line + len, sizeof line - len, "}");
-        printf("%s\n", line);
-        append_metrics(r, line);
-        rc = 0;
+        if (o->ood_folder) {
+            cJSON_AddStringToObject(row, "ood_folder", o->ood_folder);
+            cJSON_AddNumberToObject(row, "folder_examples", nf);
+        }
+        rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
     } else if (n == 0)
         ERR("%s: no in-distribution examples\n", in);
     free(x), free(e_in), free(e_out), free(s), free(pos);
@@ -328,7 +344,6 @@ static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoi
     ebm_config_t *ccfg = ebm_config_new(ebm_train_keys);
     run_t cl = {0};
     int rc = 1, C = r->shape[0];
-    char line[3000];
     if (!ccfg || !run_open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
     if (cl.method != METHOD_CLASSIFY || cl.ndim != 3 || cl.shape[0] != 1 || cl.shape[1] != r->shape[1] || cl.shape[2] != r->shape[2] ||
         C > 4) {
@@ -363,13 +378,14 @@ static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoi
                 covered++;
                 kl += p * log(p * K);
             }
-        snprintf(line, sizeof line,
-                 "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"classifier\":\"%s\",\"samples\":%d,\"modes\":%d,\"modes_covered\":%d,\"kl_to_uniform\":%.4f}",
-                 checkpoint, cpath, n, K, covered, kl);
-        printf("%s\n", line);
+        cJSON *row = eval_row(checkpoint);
+        cJSON_AddStringToObject(row, "classifier", cpath);
+        cJSON_AddNumberToObject(row, "samples", n);
+        cJSON_AddNumberToObject(row, "modes", K);
+        cJSON_AddNumberToObject(row, "modes_covered", covered);
+        run_json_num(row, "kl_to_uniform", kl);
         fprintf(stderr, "ebm eval: %d of %d modes covered by %d samples, KL(samples || uniform) = %.4f\n", covered, K, n, kl);
-        append_metrics(r, line);
-        rc = 0;
+        rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
     }
     free(count), free(h), free(pred);
 done:
@@ -430,9 +446,10 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
         free(h);
         goto done;
     }
-    char line[1024];
-    int len = snprintf(line, sizeof line, "{\"event\":\"eval\",\"checkpoint\":\"%s\",\"samples\":%d,\"mean_energy\":%.6g", checkpoint, n, mean_e);
-    if (isfinite(accept)) len += snprintf(line + len, sizeof line - len, ",\"mala_accept\":%.4f", accept);
+    cJSON *row = eval_row(checkpoint);
+    cJSON_AddNumberToObject(row, "samples", n);
+    run_json_num(row, "mean_energy", mean_e);
+    if (isfinite(accept)) run_json_num(row, "mala_accept", accept);
     if (K > 0) {
         int *count = calloc((size_t)K, sizeof(int)), hq = 0, covered = 0;
         for (int i = 0; i < n && count; i++) {
@@ -446,23 +463,24 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
         }
         for (int k = 0; k < K; k++) covered += count && count[k] >= min_per_mode;
         free(count);
-        len += snprintf(line + len, sizeof line - len, ",\"toy\":\"%s\",\"modes\":%d,\"modes_covered\":%d,\"high_quality\":%.4f,\"min_per_mode\":%d",
-                        r.toy_name, K, covered, (double)hq / n, min_per_mode);
+        cJSON_AddStringToObject(row, "toy", r.toy_name);
+        cJSON_AddNumberToObject(row, "modes", K);
+        cJSON_AddNumberToObject(row, "modes_covered", covered);
+        run_json_num(row, "high_quality", (double)hq / n);
+        cJSON_AddNumberToObject(row, "min_per_mode", min_per_mode);
         fprintf(stderr, "ebm eval: %s: %d of %d modes covered (>= %d samples within 3 sigma), %.1f%% high-quality samples\n",
                 r.toy_name, covered, K, min_per_mode, 100.0 * hq / n);
     }
-    snprintf(line + len, sizeof line - len, "}");
-    printf("%s\n", line);
-    append_metrics(&r, line);
-    if (r.toy) {
+    ok = rundir_metrics_append(r.dir, row, stdout);
+    if (ok && r.toy) {
         char path[1200];
         snprintf(path, sizeof path, "%s/eval-heatmap.png", r.dir);
         ebm_scope_begin(r.ctx);
-        run_write_heatmap(&r, path, h, n);
+        ok = run_write_heatmap(&r, path, h, n);
         ebm_scope_end(r.ctx);
     }
     free(h);
-    rc = 0;
+    rc = ok ? 0 : 1;
 done:
     run_free(&r);
     ebm_config_free(cfg);

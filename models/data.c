@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stb_image.h>
 #include <stb_image_resize.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,29 +282,20 @@ static ebm_status_t open_csv(ebm_dataset_t *ds, const char *path, const ebm_data
 }
 
 ebm_status_t ebm_image_read(const char *path, int C, int size, float *out, char *err, size_t errn) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
-        return EBM_STATUS_IO;
-    }
-    int w, h, comp;
-    unsigned char *px = stbi_load_from_file(f, &w, &h, &comp, C);
-    fclose(f);
-    if (!px) {
-        snprintf(err, errn, "%s: not a readable PNG/JPEG/BMP image (%s)", path, stbi_failure_reason());
-        return EBM_STATUS_FORMAT;
-    }
+    int w, h;
+    unsigned char *px = ebm_image_decode(path, C, &w, &h, err, errn);   /* w, h >= 1 */
+    if (!px) return errno == ENOMEM ? EBM_STATUS_OUT_OF_MEMORY : EBM_STATUS_FORMAT;
     int s = w < h ? w : h, x0 = (w - s) / 2, y0 = (h - s) / 2;
     float *crop = malloc(sizeof(float) * s * s * C), *res = malloc(sizeof(float) * size * size * C);
     if (!crop || !res) {
-        free(crop), free(res), stbi_image_free(px);
+        free(crop), free(res), free(px);
         snprintf(err, errn, "%s: out of memory", path);
         return EBM_STATUS_OUT_OF_MEMORY;
     }
     for (int y = 0; y < s; y++)
         for (int x = 0; x < s; x++)
             for (int c = 0; c < C; c++) crop[((size_t)y * s + x) * C + c] = px[((size_t)(y + y0) * w + x + x0) * C + c] / 255.0f;
-    stbi_image_free(px);
+    free(px);
     int ok = s == size ? (memcpy(res, crop, sizeof(float) * s * s * C), 1)
                        : stbir_resize_float(crop, s, s, 0, res, size, size, 0, C);
     free(crop);

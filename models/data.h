@@ -69,6 +69,10 @@ ebm_status_t ebm_dataset_check_finite(const ebm_dataset_t *ds, char *err, size_t
 
 /* Single readers (also used by `ebm score`). */
 ebm_status_t ebm_csv_read(const char *path, float **rows, int *n_rows, int *n_cols, char *err, size_t errn);
+/* One image file (PNG, JPEG or BMP, known by its first bytes; at most 16384 pixels a side and 2^26
+ * pixels) as 8-bit pixels, row-major with `channels` (1 or 3) interleaved, malloc'd; NULL with the
+ * reason (naming the file) in err (imagefile.c). */
+unsigned char *ebm_image_decode(const char *path, int channels, int *w, int *h, char *err, size_t errn);
 /* One image file as floats in [0, 1], (channels, size, size), centre-cropped and resized. */
 ebm_status_t ebm_image_read(const char *path, int channels, int size, float *out, char *err, size_t errn);
 #endif

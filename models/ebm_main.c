@@ -23,7 +23,8 @@ static void usage(FILE *f) {
             "  devices [--device D]          list OpenCL platforms and devices, and the one D selects (--device or\n"
             "                                EBM_DEVICE: pocl, nvidia, amd, intel, cpu, gpu, P:D, or a name substring)\n"
             "  devices --ids [D,D...]        a line \"TAG P:D\" per device (each D's, or every device)\n"
-            "  train CONFIG [--out DIR] [--set section.key=value]... [--device D]\n"
+            "  train CONFIG [--out DIR] [--overwrite] [--set section.key=value]... [--device D]\n"
+            "                                (a DIR holding a run is refused: --resume it, or --overwrite it)\n"
             "  train --resume DIR [--set section.key=value]... [--device D]\n"
             "  train [CONFIG] --print-config print the full configuration with every default\n"
             "  sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--raw] [--seed S]\n"
@@ -115,11 +116,12 @@ static int cmd_devices(int argc, char **argv) {
 static int cmd_train(int argc, char **argv) {
     const char *config = NULL, *out = NULL, *resume = NULL, *device = NULL;
     const char *sets[64];
-    int n_sets = 0, print = 0;
+    int n_sets = 0, print = 0, overwrite = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         if (!strcmp(a, "--out") && has) out = argv[++i];
+        else if (!strcmp(a, "--overwrite")) overwrite = 1;
         else if (!strcmp(a, "--resume") && has) resume = argv[++i];
         else if (!strcmp(a, "--device") && has) device = argv[++i];
         else if (!strcmp(a, "--set") && has && n_sets < 64) sets[n_sets++] = argv[++i];
@@ -170,7 +172,7 @@ static int cmd_train(int argc, char **argv) {
         snprintf(def_out, sizeof def_out, "runs/%.*s", len, base);
         out = def_out;
     }
-    rc = ebm_train(cfg, device, out, resume);
+    rc = ebm_train(cfg, device, out, resume, overwrite);
 done:
     ebm_config_free(cfg);
     return rc;

@@ -96,6 +96,24 @@ int ckpt_save(run_t *r, const char *path);
 int ckpt_load(run_t *r, const char *path);   /* everything the run has, and the counters */
 int ckpt_config(const char *path, ebm_config_t *cfg, int *ndim, int *shape);
 
+/* rundir.c: a run directory (train.c takes the lock for the whole run) */
+struct cJSON;
+/* An exclusive lock on DIR/.lock (flock: released when the process ends, however it ends): the
+ * descriptor, or -1 after printing why (another training holds it: its pid). */
+int rundir_lock(const char *dir);
+void rundir_unlock(int fd);
+/* Removes DIR's and DIR/samples' temporary files ("NAME.tmp.PID") whose process has ended. */
+void rundir_remove_stale_temps(const char *dir);
+/* Removes what a run writes into DIR (checkpoint, metrics, config, pictures): --overwrite. */
+int rundir_clear(const char *dir);
+/* A number (NaN, Inf: null) with float32's 7 significant digits. */
+void run_json_num(struct cJSON *o, const char *key, double v);
+/* Appends row (freed here) as one line of DIR/metrics.jsonl in a single write, also to echo when
+ * given; 0 after printing why. */
+int rundir_metrics_append(const char *dir, struct cJSON *row, FILE *echo);
+/* Before a resumed run appends: drops rows past iteration iter and a torn last line. */
+int rundir_metrics_trim(const char *dir, long iter);
+
 /* pictures.c */
 int run_write_heatmap(run_t *r, const char *path, const float *xy, int n);
 int run_write_samples(run_t *r, const char *path, ebm_tensor_t *x);   /* grid, or heat map for 2-D */

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
 #include "data.h"
 #include "run.h"
 
@@ -206,11 +208,6 @@ static int train_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s,
     return 1;
 }
 
-static void json_num(FILE *f, const char *key, double v) {
-    if (isfinite(v)) fprintf(f, ",\"%s\":%.7g", key, v);
-    else fprintf(f, ",\"%s\":null", key);
-}
-
 static void fmt_duration(double s, char *buf, size_t n) {
     long t = (long)(s + 0.5);
     if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
@@ -262,7 +259,44 @@ static int save_pictures(run_t *r) {
     return ok;
 }
 
-int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir) {
+/* An iteration's or an event's metrics row: {"event": event (NULL: none), "iter": iter, ...} */
+static cJSON *metrics_row(const char *event, long iter) {
+    cJSON *row = cJSON_CreateObject();
+    if (row && event) cJSON_AddStringToObject(row, "event", event);
+    if (row) cJSON_AddNumberToObject(row, "iter", (double)iter);
+    return row;
+}
+
+/* The run directory: created, locked for this process, not another run's unless overwrite or
+ * resuming, without stale temporary files; returns the lock's descriptor or -1 after printing why. */
+static int open_run_dir(const char *dir, int resume, int overwrite) {
+    char samples_dir[1100], ckpt[1200];
+    snprintf(samples_dir, sizeof samples_dir, "%s/samples", dir);
+    if (!mkdirs(samples_dir)) {
+        ERR("%s: cannot create the run directory: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    int lock = rundir_lock(dir);
+    if (lock < 0) return -1;
+    snprintf(ckpt, sizeof ckpt, "%s/" CKPT_NAME, dir);
+    if (!resume && access(ckpt, F_OK) == 0) {
+        if (!overwrite) {
+            ERR("%s already holds a run (%s): continue it with `ebm train --resume %s [--set run.iters=N]`, give another --out, "
+                "or start again there with --overwrite\n", dir, CKPT_NAME, dir);
+            rundir_unlock(lock);
+            return -1;
+        }
+        if (!rundir_clear(dir)) {
+            rundir_unlock(lock);
+            return -1;
+        }
+        fprintf(stderr, "ebm: --overwrite: removed the previous run's checkpoint, metrics, config and pictures from %s\n", dir);
+    }
+    rundir_remove_stale_temps(dir);
+    return lock;
+}
+
+int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir, int overwrite) {
     const ebm_config_t *c = cfg;
     char err[1024], ckpt[1200];
     ebm_dataset_t ds;
@@ -287,15 +321,16 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
         return 1;
     }
     run_t r = {0};
-    int rc = 1;
+    int rc = 1, lock = -1;
     float *xhost = malloc(sizeof(float) * B * ds.sample_numel);
-    FILE *metrics = NULL;
     snprintf(r.dir, sizeof r.dir, "%s", out_dir ? out_dir : resume_dir);
     snprintf(ckpt, sizeof ckpt, "%s/" CKPT_NAME, r.dir);
-    char samples_dir[1100];
-    snprintf(samples_dir, sizeof samples_dir, "%s/samples", r.dir);
-    if (!xhost || !mkdirs(samples_dir)) {
-        ERR("%s: cannot create the run directory: %s\n", r.dir, strerror(errno));
+    if (!xhost) {
+        ERR("out of host memory\n");
+        goto done;
+    }
+    if ((lock = open_run_dir(r.dir, resume_dir != NULL, overwrite)) < 0) {
+        rc = 2;
         goto done;
     }
     if (!run_build(&r, cfg, device, ds.ndim, ds.shape)) goto done;
@@ -304,7 +339,7 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
     if (resume_dir) {
         char from[1200];
         snprintf(from, sizeof from, "%s/" CKPT_NAME, resume_dir);
-        if (!ckpt_load(&r, from)) goto done;
+        if (!ckpt_load(&r, from) || !rundir_metrics_trim(r.dir, r.iter)) goto done;
         fprintf(stderr, "ebm: resumed %s at iteration %ld\n", from, r.iter);
     }
     {   /* the full config, every default visible */
@@ -316,12 +351,6 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             ERR("%s\n", err);
             goto done;
         }
-    }
-    char mpath[1200];
-    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", r.dir);
-    if (!(metrics = fopen(mpath, "a"))) {
-        ERR("%s: %s\n", mpath, strerror(errno));
-        goto done;
     }
     if (!resume_dir && !ckpt_save(&r, ckpt)) goto done;   /* iteration 0: the first rollback target */
     const ebm_device_info_t *dev = ebm_ctx_device(r.ctx);
@@ -342,10 +371,9 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
         if (st == 0) {
             fprintf(stderr, "ebm: divergence at iteration %ld: mean E(x+) = %g, mean E(x-) = %g, loss = %g (run.diverge_bound = %g)\n",
                     r.iter, s.e_pos, s.e_neg, s.loss, bound);
-            fprintf(metrics, "{\"event\":\"divergence\",\"iter\":%ld", r.iter);
-            json_num(metrics, "e_pos", s.e_pos), json_num(metrics, "e_neg", s.e_neg), json_num(metrics, "loss", s.loss);
-            fprintf(metrics, "}\n");
-            fflush(metrics);
+            cJSON *row = metrics_row("divergence", r.iter);
+            run_json_num(row, "e_pos", s.e_pos), run_json_num(row, "e_neg", s.e_neg), run_json_num(row, "loss", s.loss);
+            if (!rundir_metrics_append(r.dir, row, NULL)) goto done;
             if (r.rollbacks >= max_rb) {
                 ERR("stopping: %d divergences rolled back already (run.max_rollbacks = %d). Lower optim.lr or "
                     "sampler.step_size, raise loss.reg, or raise run.max_rollbacks; %s holds the last good state.\n",
@@ -360,8 +388,10 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             run_apply_lr_scale(&r);
             fprintf(stderr, "ebm: rolled back to the checkpoint of iteration %ld with a new RNG stream (rollback %d of at most %d; lr %g)\n",
                     r.iter, r.rollbacks, max_rb, ebm_optim_lr(r.opt));
-            fprintf(metrics, "{\"event\":\"rollback\",\"iter\":%ld,\"rollbacks\":%d,\"lr\":%g}\n", r.iter, r.rollbacks,
-                    ebm_optim_lr(r.opt));
+            row = metrics_row("rollback", r.iter);
+            cJSON_AddNumberToObject(row, "rollbacks", r.rollbacks);
+            run_json_num(row, "lr", ebm_optim_lr(r.opt));
+            if (!rundir_metrics_append(r.dir, row, NULL)) goto done;
             continue;
         }
         r.iter++;
@@ -378,14 +408,15 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             if (r.method != METHOD_CD && r.method != METHOD_CLASSIFY) fprintf(stderr, "  L_G %+.4f  %s %.4g", s.gen_loss, gen_aux_name(&r), s.aux);
             else if (r.method == METHOD_CD && ebm_config_bool(c, "loss", "kl")) fprintf(stderr, "  kl %+.4f  ent %+.3f", s.kl, s.ent);
             fprintf(stderr, "  |grad| %.3g  ETA %s\n", gn, eta);
-            fprintf(metrics, "{\"iter\":%ld", r.iter);
-            json_num(metrics, "e_pos", s.e_pos), json_num(metrics, "e_neg", s.e_neg), json_num(metrics, "loss", s.loss);
-            if (r.method == METHOD_CLASSIFY) json_num(metrics, "accuracy", s.aux);
-            else if (r.method != METHOD_CD) json_num(metrics, "gen_loss", s.gen_loss), json_num(metrics, gen_aux_name(&r), s.aux);
-            else if (ebm_config_bool(c, "loss", "kl")) json_num(metrics, "kl", s.kl), json_num(metrics, "entropy", s.ent);
-            json_num(metrics, "grad_norm", gn), json_num(metrics, "it_per_s", rate), json_num(metrics, "lr", ebm_optim_lr(r.opt));
-            fprintf(metrics, ",\"elapsed_s\":%.3f}\n", t - t0);
-            fflush(metrics);
+            cJSON *row = metrics_row(NULL, r.iter);
+            run_json_num(row, "e_pos", s.e_pos), run_json_num(row, "e_neg", s.e_neg), run_json_num(row, "loss", s.loss);
+            if (r.method == METHOD_CLASSIFY) run_json_num(row, "accuracy", s.aux);
+            else if (r.method != METHOD_CD) run_json_num(row, "gen_loss", s.gen_loss), run_json_num(row, gen_aux_name(&r), s.aux);
+            else if (ebm_config_bool(c, "loss", "kl")) run_json_num(row, "kl", s.kl), run_json_num(row, "entropy", s.ent);
+            run_json_num(row, "grad_norm", gn), run_json_num(row, "it_per_s", rate), run_json_num(row, "lr", ebm_optim_lr(r.opt));
+            cJSON_AddNumberToObject(row, "elapsed_s", round((t - t0) * 1e3) / 1e3);
+            /* a row that cannot be written (a full disk) stops the run: the last checkpoint stays */
+            if (!rundir_metrics_append(r.dir, row, NULL)) goto done;
             t_log = t, it_log = r.iter;
         }
         if (r.iter % ckpt_every == 0 && r.iter < iters && !ckpt_save(&r, ckpt)) goto done;
@@ -400,7 +431,7 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
     printf("%s\n", r.method == METHOD_CLASSIFY ? ckpt : last);
     rc = interrupted ? 130 : 0;
 done:
-    if (metrics) fclose(metrics);
+    rundir_unlock(lock);
     free(xhost);
     ebm_dataset_free(&ds);
     run_free(&r);

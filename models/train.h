@@ -22,7 +22,9 @@ extern const ebm_config_key_t ebm_train_keys[];
 int ebm_checkpoint_load_config(const char *path, ebm_config_t *cfg);
 
 /* Each returns a process exit status (0 ok, 1 failure, 2 usage) after printing what went wrong. */
-int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir);
+/* out_dir must not hold another run's checkpoint unless overwrite (its files are removed first);
+ * the directory is locked while the run trains. */
+int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir, int overwrite);
 
 typedef struct ebm_sample_opts {
     int n;              /* chains (0: 64) */

@@ -1,12 +1,16 @@
-/* test_data.c — data sources (models/data.h): image folders through stb_image (values, centre
- * crop, resize, sort order), CSV tables, the epoch shuffle, and clear errors for corrupt, truncated
- * or non-finite inputs. */
+/* test_data.c — data sources (models/data.h): image folders (values, centre crop, resize, sort
+ * order), CSV tables, the epoch shuffle, and clear errors for corrupt, truncated, crafted
+ * (zero-size or huge BMPs, a JPEG with an impossible Huffman table) or non-finite inputs. */
 #include <math.h>
 #include <stb_image_write.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "ebm_io.h"
 #include "data.h"
 #include "testing.h"
 
@@ -72,10 +76,56 @@ int main(int argc, char **argv) {
     if (f) fclose(f);
     snprintf(path, sizeof path, "%s/c.png", sub);
     write_file(path, buf, n / 2);
-    expect_error(sub, &(ebm_data_opts_t){.size = 4}, "c.png", "not a readable PNG/JPEG/BMP image", "truncated PNG: error names the file");
+    expect_error(sub, &(ebm_data_opts_t){.size = 4}, "c.png", "not a readable PNG image", "truncated PNG: error names the file");
     write_file(path, "\x89PNG\r\n\x1a\ngarbage", 15);
     expect_error(sub, &(ebm_data_opts_t){.size = 4}, "c.png", "not a readable", "corrupt PNG header: error names the file");
     remove(path);
+
+    /* untrusted image files: each gives an error naming it, never an abort, an out-of-bounds write
+     * (run the sanitizer build) or a huge allocation */
+    char one[1100];
+    snprintf(one, sizeof one, "%s/one", dir);
+    mkdir(one, 0755);
+    snprintf(path, sizeof path, "%s/x.bmp", one);
+    unsigned char bmp[58] = {'B', 'M', 58, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0,   /* file header */
+                             40, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,               /* info header: width 1, height 0 */
+                             1, 0, 24, 0, 0, 0, 0, 0, 4, 0, 0, 0};
+    write_file(path, bmp, sizeof bmp);
+    expect_error(one, &(ebm_data_opts_t){.size = 4}, "x.bmp", NULL, "a zero-height BMP: an error naming the file (was an abort in stb_image_resize)");
+    unsigned w12m = 12000000;   /* a 58-byte BMP declaring 12 000 000 x 17 pixels (was 800 MB and 10 s) */
+    memcpy(bmp + 18, &w12m, 4);
+    bmp[22] = 17;
+    write_file(path, bmp, sizeof bmp);
+    expect_error(one, &(ebm_data_opts_t){.size = 4}, "x.bmp", "12000000 x 17 pixels", "a BMP declaring 12M x 17 pixels is refused before decoding");
+    remove(path);
+    /* a JPEG (written by stb_image_write, read by libjpeg-turbo): a flat colour reads back within
+     * JPEG's rounding; then its first Huffman table's counts made to sum past 256 (stb_image 2.27
+     * wrote out of bounds there) must be refused */
+    snprintf(path, sizeof path, "%s/j.jpg", one);
+    unsigned char flat[16 * 16 * 3];
+    for (int i = 0; i < 16 * 16; i++) flat[3 * i] = 200, flat[3 * i + 1] = 100, flat[3 * i + 2] = 50;
+    stbi_write_jpg(path, 16, 16, 3, flat, 100);
+    float jx[3 * 16 * 16];
+    st = ebm_image_read(path, 3, 16, jx, err, sizeof err);
+    double jerr = 0;
+    for (int c = 0; st == EBM_OK && c < 3; c++)
+        for (int i = 0; i < 256; i++) jerr = fmax(jerr, fabs(jx[c * 256 + i] * 255.0 - flat[c]));
+    check_msg(st == EBM_OK && jerr <= 3, "a JPEG reads back (flat colour within 3 of 255)", st ? err : NULL);
+    f = fopen(path, "rb");
+    unsigned char jpg[8192];
+    size_t nj = f ? fread(jpg, 1, sizeof jpg, f) : 0;
+    if (f) fclose(f);
+    size_t dht = 0;
+    for (size_t i = 2; i + 21 < nj && !dht; i++)
+        if (jpg[i] == 0xFF && jpg[i + 1] == 0xC4) dht = i;
+    for (int k = 0; dht && k < 16; k++) jpg[dht + 5 + k] = 17;   /* 16 code lengths x 17 codes = 272 > 256 */
+    write_file(path, jpg, nj);
+    check(dht > 0, "the test JPEG has a DHT segment");
+    expect_error(one, &(ebm_data_opts_t){.size = 4}, "j.jpg", "not a readable JPEG image", "a JPEG whose Huffman counts sum past 256 is refused");
+    write_file(path, "GIF89a\x01\x00\x01\x00", 10);   /* named .jpg: the content decides, and only PNG/JPEG/BMP are decoded */
+    expect_error(one, &(ebm_data_opts_t){.size = 4}, "j.jpg", "not a PNG, JPEG or BMP image", "another format under an image name is refused");
+    remove(path);
+
     expect_error(sub, &(ebm_data_opts_t){.size = 0}, "images", "needs [data] size", "image folder without a size");
     snprintf(path, sizeof path, "%s/empty", dir);
     mkdir(path, 0755);
@@ -105,6 +155,25 @@ int main(int argc, char **argv) {
     expect_error(path, &(ebm_data_opts_t){.size = 28}, "i.idx", "images are 3x3 but [data] size = 28", "IDX size mismatch");
     write_file(path, idx, 20);
     expect_error(path, &(ebm_data_opts_t){0}, "i.idx", NULL, "truncated IDX names the file");
+    {   /* a 117-byte IDX whose header declares 1024 x 1024 x 1024 x 3 bytes (3.2 GB): read with the
+         * address space limited to 256 MB, the reader must report the truncation, not fail to
+         * allocate (it used to allocate what the header claimed before reading) */
+        unsigned char big[117] = {0, 0, 8, 4, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 0, 3};
+        write_file(path, big, sizeof big);
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct rlimit lim = {256u << 20, 256u << 20};
+            setrlimit(RLIMIT_AS, &lim);
+            ebm_idx_t im;
+            char e[512];
+            ebm_status_t s = ebm_idx_read(path, &im, e, sizeof e);
+            _exit(s == EBM_STATUS_FORMAT && strstr(e, "truncated IDX data: 97 of 3221225472 bytes") ? 0 : 1);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        check(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "an IDX header claiming 3.2 GB in a 117-byte file: \"truncated\", within 256 MB of address space");
+    }
 
     /* labels from the labels-idx1 file beside an images-idx3 file, in the same shuffled order */
     write_file(path, idx, sizeof idx);

@@ -58,16 +58,24 @@ ebm_status_t ebm_idx_read(const char *path, ebm_idx_t *out, char *err, size_t er
         n *= v;
     }
     out->n = n;
-    out->data = malloc(n);
-    if (!out->data) {
-        snprintf(err, errn, "%s: out of memory for %zu bytes", path, n);
-        st = EBM_STATUS_OUT_OF_MEMORY;
-        goto done;
-    }
-    size_t have = 0;
+    /* the buffer grows with the data that arrives, so that a short file whose header claims
+     * gigabytes (a 117-byte file asked for 3.2 GB) costs what it holds; a gzipped file's size says
+     * nothing about its contents */
+    size_t have = 0, cap = 0;
     while (have < n) {
-        unsigned chunk = n - have > (1u << 30) ? (1u << 30) : (unsigned)(n - have);
-        int r = gzread(f, out->data + have, chunk);
+        if (have == cap) {
+            size_t grow = cap ? cap : ((size_t)1 << 20);
+            cap = n - cap > grow ? cap + grow : n;
+            unsigned char *d = realloc(out->data, cap);
+            if (!d) {
+                snprintf(err, errn, "%s: out of memory for %zu bytes", path, cap);
+                st = EBM_STATUS_OUT_OF_MEMORY;
+                goto done;
+            }
+            out->data = d;
+        }
+        size_t want = cap - have;
+        int r = gzread(f, out->data + have, want > (1u << 30) ? (1u << 30) : (unsigned)want);
         if (r <= 0) break;
         have += (size_t)r;
     }
