@@ -933,8 +933,9 @@ static int run_perf(ebm_ctx_t *ctx, const char *filter, FILE *csv) {
                     t = now_s() - t0;
                 } while (t < 1.0 || reps < 3);
                 double ms = t / reps * 1e3, gf = flop / (t / reps) * 1e-9;
-                printf("%-22s %-10s %-28s %9.3f %9.1f %6.1f%%\n", ops[op], pc->workload, shape, ms, gf, 100 * gf / peak);
-                if (csv) fprintf(csv, "%s,%s,%s,\"%s\",%.4f,%.2f,%.1f,%.4f\n", ops[op], pc->workload, shape, di->name, ms, gf, peak, gf / peak);
+                double frac = peak > 0 ? gf / peak : NAN;   /* a device without a clock: unknown peak, no fraction */
+                printf("%-22s %-10s %-28s %9.3f %9.1f %6.1f%%\n", ops[op], pc->workload, shape, ms, gf, 100 * frac);
+                if (csv) fprintf(csv, "%s,%s,%s,\"%s\",%.4f,%.2f,%.1f,%.4f\n", ops[op], pc->workload, shape, di->name, ms, gf, peak, frac);
                 g_pass++;
             }
             free(a);
