@@ -88,9 +88,17 @@ static ebm_status_t open_stacked(ebm_dataset_t *ds, const char *path, const ebm_
     ebm_data_opts_t o1 = *o;
     o1.limit = 0;
     ebm_status_t st = open_idx(&one, path, &o1, err, errn);
-    if (st != EBM_OK) return st;
+    if (st != EBM_OK) {
+        ebm_dataset_free(&one);   /* the images, when the labels failed */
+        return st;
+    }
     if (one.shape[0] != 1 || !one.y) {
         snprintf(err, errn, "%s: stacking needs one-channel images with a labels file", path);
+        ebm_dataset_free(&one);
+        return EBM_STATUS_FORMAT;
+    }
+    if (one.n_classes > 10) {   /* the label 100 y0 + 10 y1 + y2 has 1000 values only for digits */
+        snprintf(err, errn, "%s: stacking needs labels 0 .. 9; its labels file has labels up to %d", path, one.n_classes - 1);
         ebm_dataset_free(&one);
         return EBM_STATUS_FORMAT;
     }
