@@ -205,6 +205,23 @@ int main(int argc, char **argv) {
     st = ebm_dataset_open(&ds, ipath, &(ebm_data_opts_t){0}, err, sizeof err);
     check(st == EBM_OK && !ds.y, "images without a labels file load unlabelled");
     if (st == EBM_OK) ebm_dataset_free(&ds);
+    {   /* stacked Fashion-MNIST from a folder whose labels go up to 40: the 1000-class label
+         * 100 y0 + 10 y1 + y2 needs digits (found by fuzzing; it overflowed the mode table) */
+        char fm[1100], p2[1200];
+        snprintf(fm, sizeof fm, "%s/fm", dir);
+        mkdir(fm, 0755);
+        snprintf(p2, sizeof p2, "%s/train-images-idx3-ubyte.gz", fm);   /* zlib reads plain files too */
+        write_file(p2, idx, sizeof idx);
+        unsigned char lab40[10] = {0, 0, 8, 1, 0, 0, 0, 2, 3, 40};
+        snprintf(p2, sizeof p2, "%s/train-labels-idx1-ubyte.gz", fm);
+        write_file(p2, lab40, sizeof lab40);
+        setenv("EBM_FASHION_MNIST_DIR", fm, 1);
+        expect_error("fashion-mnist-stacked", &(ebm_data_opts_t){0}, "stacking needs labels 0 .. 9", "labels up to 40",
+                     "stacked images with a label of 40 are refused");
+        write_file(p2, lab40, 9);   /* one label for two images: the images are freed too (the sanitizer build sees a leak) */
+        expect_error("fashion-mnist-stacked", &(ebm_data_opts_t){0}, "truncated IDX data", "(the labels of", "stacked images with a short labels file");
+        unsetenv("EBM_FASHION_MNIST_DIR");
+    }
 
     /* MEG's anomaly split: 30 labelled 2x2 images, image i filled with i/255, label i % 3; class 1 held
      * out: train = 80% of the 20 normal images (16), test = the other 4 + the 10 anomalies, in order */
