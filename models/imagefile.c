@@ -7,6 +7,7 @@
  * gray to RGB by copying, RGB to gray by (77 R + 150 G + 29 B) / 256, alpha dropped. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,28 @@ static unsigned char *read_bmp(FILE *f, const char *path, int want, int *w, int 
         snprintf(err, errn, "%s: cannot read: %s", path, bytes ? strerror(errno) : "out of memory");
         free(bytes);
         return NULL;
+    }
+    /* the pixel rows the header declares must be in the file (stb reads BI_RGB / BITFIELDS rows
+     * of ((w * bpp + 31) / 32) * 4 bytes, and a 44-byte file declaring 2092 x 15230 pixels made it
+     * decode 32 million pixels of nothing) */
+    if (size >= 30) {
+        unsigned long off = bytes[10] | bytes[11] << 8 | (unsigned long)bytes[12] << 16 | (unsigned long)bytes[13] << 24;
+        long bw = (long)(int32_t)(bytes[18] | bytes[19] << 8 | bytes[20] << 16 | (uint32_t)bytes[21] << 24);
+        long bh = (long)(int32_t)(bytes[22] | bytes[23] << 8 | bytes[24] << 16 | (uint32_t)bytes[25] << 24);
+        long bpp = bytes[28] | bytes[29] << 8;
+        bh = bh < 0 ? -bh : bh;
+        if (bytes[14] >= 40 && dims_ok(path, bw, bh, err, errn)) {   /* a Windows BMP header with its size */
+            double need = (double)off + (double)((bw * bpp + 31) / 32 * 4) * (double)bh;
+            if (need > (double)size) {
+                snprintf(err, errn, "%s: a truncated BMP (%ld x %ld pixels of %ld bits need %.0f bytes, the file has %ld)", path, bw, bh,
+                         bpp, need, size);
+                free(bytes);
+                return NULL;
+            }
+        } else if (bytes[14] >= 40) {
+            free(bytes);
+            return NULL;
+        }
     }
     int comp;
     if (!stbi_info_from_memory(bytes, (int)size, w, h, &comp))

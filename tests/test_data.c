@@ -97,6 +97,22 @@ int main(int argc, char **argv) {
     bmp[22] = 17;
     write_file(path, bmp, sizeof bmp);
     expect_error(one, &(ebm_data_opts_t){.size = 4}, "x.bmp", "12000000 x 17 pixels", "a BMP declaring 12M x 17 pixels is refused before decoding");
+    unsigned char rgb[5 * 3 * 3];   /* a valid 5 x 3 BMP (rows padded to 4 bytes) reads back exactly, centre-cropped to 3 x 3 */
+    for (int i = 0; i < 45; i++) rgb[i] = (unsigned char)(5 * i);
+    stbi_write_bmp(path, 5, 3, 3, rgb);
+    float bx[27];
+    st = ebm_image_read(path, 3, 3, bx, err, sizeof err);
+    ok = st == EBM_OK;
+    for (int c = 0; ok && c < 3; c++)
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < 3; x++) ok &= bx[c * 9 + y * 3 + x] == (float)(5 * ((y * 5 + x + 1) * 3 + c)) / 255.0f;
+    check_msg(ok, "a 5 x 3 BMP reads back exactly (centre crop 3 x 3)", st ? err : NULL);
+    unsigned w2092 = 2092, h15230 = 15230;   /* within the size limits, but its 1-bit rows are not in the file (found by fuzzing: 6 s) */
+    memcpy(bmp + 18, &w2092, 4), memcpy(bmp + 22, &h15230, 4);
+    bmp[28] = 1;
+    write_file(path, bmp, 44);
+    expect_error(one, &(ebm_data_opts_t){.size = 4}, "x.bmp", "a truncated BMP (2092 x 15230 pixels of 1 bits need 4020774 bytes, the file has 44)",
+                 "a 44-byte BMP declaring 2092 x 15230 pixels is refused before decoding");
     remove(path);
     /* a JPEG (written by stb_image_write, read by libjpeg-turbo): a flat colour reads back within
      * JPEG's rounding; then its first Huffman table's counts made to sum past 256 (stb_image 2.27
