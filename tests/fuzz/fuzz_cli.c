@@ -42,19 +42,19 @@ static int open_checkpoint(const char *path, const char *const *sets, int n_sets
     char err[1024];
     int ok = cfg && ckpt_config(path, cfg, ndim, shape);
     FUZZ_CHECK(n_sets >= 0 && n_sets <= 32 && (n_sets == 0 || sets), "%d --set overrides", n_sets);
+    if (ok) fuzz_config_roundtrip(cfg, ebm_train_keys);   /* sampling's overrides are never written back */
     for (int i = 0; ok && i < n_sets; i++) {
         err[0] = 0;
         ok = ebm_config_set(cfg, sets[i], err, sizeof err) == EBM_OK;
         FUZZ_CHECK(ok || err[0], "--set failure without a message");
     }
-    if (ok) fuzz_config_roundtrip(cfg, ebm_train_keys);
     ebm_config_free(cfg);
     return ok;
 }
 
 int fuzz_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir) {
     (void)device, (void)out_dir, (void)resume_dir;
-    fuzz_config_roundtrip(cfg, ebm_train_keys);   /* what config.ini and the checkpoint will hold */
+    fuzz_config_roundtrip(cfg, ebm_train_keys);   /* what config.ini and the checkpoint will hold, read back on --resume */
     return 0;
 }
 

@@ -16,8 +16,9 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* One folder per process (parallel -jobs/-fork workers never share files), in /dev/shm when it is
- * there: each input is written to a file and read back, thousands of times a second. */
+/* One folder per process (parallel -jobs/-fork workers never share files), under $EBM_FUZZ_TMP
+ * (run_fuzz.sh sets it), else /dev/shm when it is there: each input is written to a file and read
+ * back, thousands of times a second. */
 static char fuzz_dir[256];
 
 /* removes path and, for a folder, what the harness put in it (no symlinks are followed) */

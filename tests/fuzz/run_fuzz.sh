@@ -61,6 +61,11 @@ fi
 echo "fuzz: built in $(($(date +%s) - start)) s"
 
 # ---- each harness in turn ----
+# the files each input is written to: tmpfs when there is one; a harness that crashes leaves its
+# folder behind, so all of them live in one that goes at the end
+tmp=$(mktemp -d /dev/shm/ebm-fuzz-run.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export EBM_FUZZ_TMP=$tmp
 failed=()
 for name in "${names[@]}"; do
   exe=$build/tests/fuzz/fuzz_$name
