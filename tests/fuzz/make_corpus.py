@@ -133,6 +133,35 @@ def main():
             ("help", ["help"], "")):
         put("cli", name, "\n".join(args) + "\n\n" + ini)
 
+    known_defects()
+
+
+def bmp(w, h, pixels=b"", total=0):
+    """a 24-bit BMP header declaring w x h, then pixels, zero-padded to total bytes"""
+    d = b"BM" + struct.pack("<IHHI", 54 + len(pixels), 0, 0, 54) + \
+        struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, len(pixels), 2835, 2835, 0, 0) + pixels
+    return d + b"\0" * max(0, total - len(d))
+
+
+def known_defects():
+    """Inputs of defects found by fuzzing (the issue "Untrusted input and shared run directories"),
+    named known-*: each fails its harness until the reader is fixed, then stays as a regression seed."""
+    claims = idx([3200, 1000, 1000], [])                        # 16 bytes asking for 3.2 GB
+    put("idx", "known-claims-3GB", claims)
+    put("idx_gz", "known-claims-3GB", claims)
+    put("image", "known-jpeg-dht-counts.jpg", bytes.fromhex("ffd8ffc4017112fe7f"))   # DHT counts sum to 381 > 256
+    put("image", "known-zero-height.bmp", bmp(4, 0, b"\x10" * 48))
+    put("image", "known-12Mx17.bmp", bmp(12000000, 17, total=643))
+    put("image", "known-gif-20033x17731.gif", b"GIF89aANCE\n")   # 11 bytes: stb_image's GIF loader takes > 2 GB
+    six = idx([6, 2, 2], range(24))
+    put("idx_dataset", "known-stacked-short-labels", bytes([3, 0]) + six + b"EBMLABEL" + idx([2], [0, 1]))
+    put("idx_dataset", "known-stacked-label-40", bytes([3, 0]) + six + b"EBMLABEL" + idx([6], [0, 1, 40, 2, 3, 4]))
+    put("config", "known-set-newline", "[run]\niters = 3\n\0data.source=a\nb")
+    put("config", "known-set-leading-space", "\0run.iters= 5")
+    put("config", "known-set-inline-comment", "\0data.source=a ;b")
+    put("config", "known-set-long-value", "\0data.source=" + "x" * 250)
+    put("cli", "known-train-set-inline-comment", "train\ncfg.ini\n--set\ndata.source=a ;b\n\n[run]\niters = 3\n")
+
 
 if __name__ == "__main__":
     main()
