@@ -73,7 +73,7 @@ for name in "${names[@]}"; do
   case $name in idx*) dict=idx ;; *) dict=$name ;; esac
   dict=$src/tests/fuzz/dict/$dict.dict
   run=$work/run/$name
-  rm -rf "$run/artifacts"
+  rm -rf "$run/artifacts" "$run/repro"
   mkdir -p "$run/corpus" "$run/artifacts"
   args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -close_fd_mask=3 -print_final_stats=1
         -seed="${EBM_FUZZ_SEED:-1}" -artifact_prefix="$run/artifacts/")
@@ -96,7 +96,10 @@ for name in "${names[@]}"; do
   for a in $artifacts; do
     echo "    input: $a"
   done
-  [ -n "$artifacts" ] && echo "    reproduce: $exe $(echo "$artifacts" | head -1)"
+  if [ -n "$artifacts" ]; then   # as a one-file corpus: leaks are checked there, not when a file is replayed alone
+    mkdir -p "$run/repro" && cp "$(echo "$artifacts" | head -1)" "$run/repro/"
+    echo "    reproduce: $exe -runs=0 -timeout=10 -rss_limit_mb=2048 $run/repro"
+  fi
 done
 
 echo "fuzz: ${#names[@]} harnesses, $(($(date +%s) - start)) s in all"
