@@ -52,8 +52,8 @@ static int open_checkpoint(const char *path, const char *const *sets, int n_sets
     return ok;
 }
 
-int fuzz_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir) {
-    (void)device, (void)out_dir, (void)resume_dir;
+int fuzz_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir, int overwrite) {
+    (void)device, (void)out_dir, (void)resume_dir, (void)overwrite;
     fuzz_config_roundtrip(cfg, ebm_train_keys);   /* what config.ini and the checkpoint will hold, read back on --resume */
     return 0;
 }

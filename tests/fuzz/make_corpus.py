@@ -121,7 +121,7 @@ def main():
     for name, args, ini in (
             ("print-config", ["train", "cfg.ini", "--print-config"], MINI_CONFIG),
             ("print-defaults", ["train", "--print-config"], ""),
-            ("train-sets", ["train", "cfg.ini", "--set", "run.iters=3", "--out", "out", "--device", "pocl"], MINI_CONFIG),
+            ("train-sets", ["train", "cfg.ini", "--set", "run.iters=3", "--out", "out", "--overwrite", "--device", "pocl"], MINI_CONFIG),
             ("resume", ["train", "--resume", "toy", "--set", "run.iters=20"], ""),
             ("sample", ["sample", "toy", "--n", "4", "--steps", "2", "--init", "buffer", "--set", "sampler.step_size=0.1", "--raw"], ""),
             ("eval", ["eval", "run/checkpoint.safetensors", "--classifier", "toy", "--ood", "--min-per-mode", "3"], ""),
