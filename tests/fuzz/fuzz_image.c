@@ -1,9 +1,10 @@
 /* fuzz_image.c — image files as an image folder's examples are read (models/data.c
- * ebm_image_read: stb_image picks the decoder from the content, whatever the file's name — PNG,
- * JPEG, BMP and every other format stb_image was built with — then the centre crop and
- * stb_image_resize to 16x16), once as grey (channels 1) and once as RGB (channels 3). stb_image
- * itself is compiled into the harness with the same instrumentation (fuzz_stb.c), so ASan and
- * UBSan see inside the decoders too. Accepted images give values in [0, 1]. */
+ * ebm_image_read through models/imagefile.c: the format from the first bytes, whatever the file's
+ * name — PNG by libpng, JPEG by libjpeg-turbo, BMP by stb_image — the size limits, then the centre
+ * crop and stb_image_resize to 16x16), once as grey (channels 1) and once as RGB (channels 3).
+ * stb_image and stb_image_resize are compiled into the harness with the same instrumentation
+ * (fuzz_stb.c), so ASan and UBSan see inside them too; libpng and libjpeg are the system's.
+ * Accepted images give values in [0, 1]. */
 #include "data.h"
 #include "fuzz_common.h"
 

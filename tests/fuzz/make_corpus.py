@@ -100,7 +100,7 @@ def main():
     save("palette.bmp", img("P"), "BMP")
     save("mono.bmp", img("1"), "BMP")
     save("rgba.bmp", img("RGBA"), "BMP")
-    save("rgb.gif", img("P"), "GIF")      # stb_image decodes these too: the reader takes any format it knows
+    save("rgb.gif", img("P"), "GIF")      # formats the reader refuses by their first bytes (stb_image would decode them)
     save("rgb.tga", img("RGB"), "TGA")
     save("rgb.ppm", img("RGB"), "PPM")
 
@@ -145,14 +145,14 @@ def bmp(w, h, pixels=b"", total=0):
 
 def known_defects():
     """Inputs of defects found by fuzzing (the issue "Untrusted input and shared run directories"),
-    named known-*: each fails its harness until the reader is fixed, then stays as a regression seed."""
+    named known-*: each failed its harness until its reader was fixed, and stays as a regression seed."""
     claims = idx([3200, 1000, 1000], [])                        # 16 bytes asking for 3.2 GB
     put("idx", "known-claims-3GB", claims)
     put("idx_gz", "known-claims-3GB", claims)
     put("image", "known-jpeg-dht-counts.jpg", bytes.fromhex("ffd8ffc4017112fe7f"))   # DHT counts sum to 381 > 256
     put("image", "known-zero-height.bmp", bmp(4, 0, b"\x10" * 48))
     put("image", "known-12Mx17.bmp", bmp(12000000, 17, total=643))
-    put("image", "known-gif-20033x17731.gif", b"GIF89aANCE\n")   # 11 bytes: stb_image's GIF loader takes > 2 GB
+    put("image", "known-gif-20033x17731.gif", b"GIF89aANCE\n")   # 11 bytes for which stb_image's GIF loader took > 2 GB
     six = idx([6, 2, 2], range(24))
     put("idx_dataset", "known-stacked-short-labels", bytes([3, 0]) + six + b"EBMLABEL" + idx([2], [0, 1]))
     put("idx_dataset", "known-stacked-label-40", bytes([3, 0]) + six + b"EBMLABEL" + idx([6], [0, 1, 40, 2, 3, 4]))
