@@ -144,8 +144,17 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         ERR("[model] net = \"%s\": expected mlp, convnet, multiscale, resnet, poe or dcgan\n", net);
         return 0;
     }
-    if (r->net && ebm_net_set_activation(r->net, ebm_config_str(c, "model", "activation")) != EBM_OK) {
-        ERR("[model] activation = \"%s\": expected swish, lrelu, relu, elu or softplus\n", ebm_config_str(c, "model", "activation"));
+    /* auto: the network's own (MEG's leaky ReLU 0.2 for dcgan, swish for the others), written into the
+     * config so that config.ini and the checkpoint say what the run trains with */
+    const char *act = ebm_config_str(c, "model", "activation");
+    if (!strcmp(act, "auto")) {
+        char set[64];
+        snprintf(set, sizeof set, "model.activation=%s", !strcmp(net, "dcgan") ? "lrelu" : "swish");
+        if (ebm_config_set(cfg, set, NULL, 0) != EBM_OK) return 0;
+        act = ebm_config_str(c, "model", "activation");
+    }
+    if (r->net && ebm_net_set_activation(r->net, act) != EBM_OK) {
+        ERR("[model] activation = \"%s\": expected auto, swish, lrelu, relu, elu or softplus\n", act);
         return 0;
     }
     if (!r->net || ebm_params_finalize(r->ps) != EBM_OK) {

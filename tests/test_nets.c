@@ -1,7 +1,10 @@
 /* test_nets.c — the generator-EBM networks (models/nets.h) against double-precision references:
  *  1. Kim & Bengio's product of experts E(x) = |x|^2/sigma^2 - b.x - sum_k softplus(w_k.f(x) + c_k);
  *  2. an MLP generator with batch norm (batch statistics, biased variance, eps 1e-5) and ReLU;
- *  3. MEG's DCGAN generator and conv trunk: output shapes for 28x28 and 32x32, tanh range, names.
+ *  3. MEG's DCGAN generator and conv trunk: output shapes for 28x28 and 32x32, tanh range, names;
+ *  4. the energy a config with [model] net = dcgan builds (run_build, activation "auto"): MEG's trunk
+ *     with leaky ReLU 0.2 (four conv5x5 s2 p2, fc), and the activation recorded in the config; the
+ *     same net with swish differs from the reference by far more than the tolerance.
  * Tolerance: every output is a chain of at most ~40 float32 operations (products, sums of <= 5
  * terms, exp/log/sqrt) over values of magnitude <= S (the sum of the absolute terms), so its error is
  * below 40 * 2^-24 * S ~ 2.4e-6 S; 1e-5 (1 + S) bounds it with room, and a wrong formula (a missing
@@ -12,7 +15,9 @@
 #include <string.h>
 #include "ebm.h"
 #include "nets.h"
+#include "run.h"
 #include "testing.h"
+#include "train.h"
 
 static ebm_tensor_t *named(ebm_params_t *ps, const char *name) {
     for (int i = 0; i < ebm_params_count(ps); i++)
@@ -29,6 +34,40 @@ static int fetch(ebm_params_t *ps, const char *name, double *out, size_t n, ebm_
     if (ebm_tensor_read(t, buf) != EBM_OK) return 0;
     for (size_t i = 0; i < n; i++) out[i] = buf[i];
     return 1;
+}
+
+/* a parameter's n values on the host (malloc'd; NULL if absent or of another size) */
+static double *fetch_all(ebm_params_t *ps, const char *name, size_t n) {
+    ebm_tensor_t *t = named(ps, name);
+    float *buf = malloc(sizeof(float) * n);
+    double *out = malloc(sizeof(double) * n);
+    if (!t || !buf || !out || ebm_tensor_numel(t) != n || ebm_tensor_read(t, buf) != EBM_OK) {
+        free(buf), free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) out[i] = buf[i];
+    free(buf);
+    return out;
+}
+
+/* conv5x5 stride 2 pad 2 (cin x H x H -> cout x Ho x Ho) then leaky ReLU 0.2; *scale: sum of |terms| */
+static void conv5s2_lrelu(const double *x, int cin, int H, const double *w, const double *b, int cout, double *y, double *scale) {
+    int Ho = (H - 1) / 2 + 1;
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < Ho; i++)
+            for (int j = 0; j < Ho; j++) {
+                double sum = b[o], mag = fabs(b[o]);
+                for (int c = 0; c < cin; c++)
+                    for (int ki = 0; ki < 5; ki++)
+                        for (int kj = 0; kj < 5; kj++) {
+                            int ii = 2 * i - 2 + ki, jj = 2 * j - 2 + kj;
+                            if (ii < 0 || jj < 0 || ii >= H || jj >= H) continue;
+                            double t = w[((o * cin + c) * 5 + ki) * 5 + kj] * x[(c * H + ii) * H + jj];
+                            sum += t, mag += fabs(t);
+                        }
+                y[(o * Ho + i) * Ho + j] = sum > 0 ? sum : 0.2 * sum;
+                if (mag > *scale) *scale = mag;
+            }
 }
 
 static double swish(double v) { return v / (1 + exp(-v)); }
@@ -152,6 +191,66 @@ int main(void) {
         free(xv);
         ebm_net_free(gen), ebm_net_free(trunk), ebm_net_free(energy);
         ebm_params_free(ps);
+    }
+    /* 4. [model] net = dcgan from a config: leaky ReLU 0.2 unless the config names another activation */
+    {
+        enum { B = 2, S = 16 };
+        ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+        char err[256];
+        const char *sets[] = {"model.net=dcgan", "model.base=1", "buffer.capacity=0", "run.seed=5"};
+        int ok = cfg != NULL;
+        for (int i = 0; ok && i < 4; i++) ok = ebm_config_set(cfg, sets[i], err, sizeof err) == EBM_OK;
+        run_t r = {0};
+        ok = ok && run_build(&r, cfg, NULL, 3, (int[]){1, S, S});
+        check(ok && !strcmp(ebm_config_str(cfg, "model", "activation"), "lrelu"),
+              "dcgan energy with [model] activation = auto: the config records lrelu");
+        /* x ~ U(0, 1); the reference: conv1..4 (1 -> 1 -> 2 -> 4 -> 8 channels, 16 -> 8 -> 4 -> 2 -> 1), fc */
+        float xf[B * S * S];
+        ebm_rng_host_uniform(&rng, xf, B * S * S);
+        double *w[5] = {0}, *b[5] = {0};
+        int ch[5] = {1, 1, 2, 4, 8};
+        /* weights of unit size (PyTorch's init keeps pre-activations near 0, where swish and leaky ReLU
+         * are both nearly linear and a wrong activation would hide) */
+        for (int i = 0; ok && i < ebm_params_count(r.ps); i++) ok = ebm_tensor_fill_uniform(ebm_params_get(r.ps, i), &rng, -1, 1) == EBM_OK;
+        for (int l = 0; ok && l < 4; l++) {
+            char wn[32], bn_[32];
+            snprintf(wn, sizeof wn, "conv%d.weight", l + 1), snprintf(bn_, sizeof bn_, "conv%d.bias", l + 1);
+            w[l] = fetch_all(r.ps, wn, (size_t)ch[l + 1] * ch[l] * 25), b[l] = fetch_all(r.ps, bn_, (size_t)ch[l + 1]);
+            ok = w[l] && b[l];
+        }
+        w[4] = ok ? fetch_all(r.ps, "fc.weight", 8) : NULL, b[4] = ok ? fetch_all(r.ps, "fc.bias", 1) : NULL;
+        ok = ok && w[4] && b[4];
+        float e[B], e_swish[B];
+        for (int pass = 0; ok && pass < 2; pass++) {
+            if (pass) ok = ebm_net_set_activation(r.net, "swish") == EBM_OK;
+            ebm_scope_begin(r.ctx);
+            int was = ebm_grad_set_enabled(r.ctx, 0);
+            ebm_tensor_t *en = run_energy(&r, ebm_tensor_from_host(r.ctx, 4, (int[]){B, 1, S, S}, xf));
+            ebm_grad_set_enabled(r.ctx, was);
+            ok = ok && en && ebm_tensor_read(en, pass ? e_swish : e) == EBM_OK;
+            ebm_scope_end(r.ctx);
+        }
+        double worst = 0, worst_swish = 0;
+        for (int i = 0; ok && i < B; i++) {
+            double a[S * S], h1[64], h2[32], h3[16], h4[8], scale = 0;
+            for (int k = 0; k < S * S; k++) a[k] = xf[i * S * S + k];
+            conv5s2_lrelu(a, 1, 16, w[0], b[0], 1, h1, &scale);
+            conv5s2_lrelu(h1, 1, 8, w[1], b[1], 2, h2, &scale);
+            conv5s2_lrelu(h2, 2, 4, w[2], b[2], 4, h3, &scale);
+            conv5s2_lrelu(h3, 4, 2, w[3], b[3], 8, h4, &scale);
+            double ref = b[4][0], mag = fabs(b[4][0]);
+            for (int k = 0; k < 8; k++) ref += w[4][k] * h4[k], mag += fabs(w[4][k] * h4[k]);
+            if (mag > scale) scale = mag;
+            /* four layers of <= 101-term sums: rounding below 1e-5 (1 + S), as above */
+            worst = fmax(worst, fabs(e[i] - ref) / (1e-5 * (1 + scale)));
+            worst_swish = fmax(worst_swish, fabs(e_swish[i] - ref) / (1e-5 * (1 + scale)));
+        }
+        snprintf(msg, sizeof msg, "dcgan energy from a config vs double reference with leaky ReLU 0.2: worst error %.3g of the "
+                 "tolerance (the same weights with swish: %.3g)", worst, worst_swish);
+        check(ok && worst <= 1 && worst_swish > 1, msg);
+        for (int l = 0; l < 5; l++) free(w[l]), free(b[l]);
+        run_free(&r);
+        ebm_config_free(cfg);
     }
     ebm_ctx_free(ctx);
     return test_summary();
