@@ -10,41 +10,108 @@
  *            [--classifier RUN] [--ood] [--ood-folder DIR]
  *   ebm --version
  */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ebm.h"
 #include "train.h"
 
+/* Each command's synopsis and description: `ebm COMMAND --help` prints its own, `ebm --help` all. */
+static const struct command_help {
+    const char *name, *text;
+} helps[] = {
+    {"devices",
+     "  devices [--device D]          list OpenCL platforms and devices, and the one D selects (--device or\n"
+     "                                EBM_DEVICE: pocl, nvidia, amd, intel, cpu, gpu, P:D, or a name substring)\n"
+     "  devices --ids [D,D...]        a line \"TAG P:D\" per device (each D's, or every device)\n"},
+    {"train",
+     "  train CONFIG [--out DIR] [--overwrite] [--set section.key=value]... [--device D]\n"
+     "                                (a DIR holding a run is refused: --resume it, or --overwrite it)\n"
+     "  train --resume DIR [--set section.key=value]... [--device D]\n"
+     "  train [CONFIG] --print-config print the full configuration with every default\n"},
+    {"sample",
+     "  sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--raw] [--seed S]\n"
+     "                    [--out PNG]  Langevin samples (EMA weights unless --raw) as a PNG grid or heat map\n"
+     "                    sample and eval: --set sampler.KEY=V, eval.KEY=V, generator.mala_steps=N, ...\n"
+     "                    change how the trained model samples (e.g. sampler.step_size, sampler.noise)\n"
+     "                    generator runs (meg, ddgm, dual): G(z), with [--mala N] latent MALA steps on z first\n"
+     "                    and --steps K Langevin steps on E in x after\n"},
+    {"score",
+     "  score CHECKPOINT DATA [--out CSV] [--raw]   energy and |grad_x E|^2 of every example (data as in\n"
+     "                                [data] source: IDX, CSV, image folder, toy:NAME)\n"},
+    {"eval",
+     "  eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--raw]\n"
+     "                 [--seed S] [--set section.key=value]... [--classifier RUN] [--ood] [--ood-folder DIR]\n"
+     "                                2-D mixtures: modes covered and high-quality sample fraction;\n"
+     "                                images with --classifier RUN: modes (channel class tuples) covered\n"
+     "                                and KL to uniform (stacked Fashion-MNIST: 26 000 samples, 1000 modes);\n"
+     "                                a classify run: its test accuracy; a run with [data] anomaly_class:\n"
+     "                                AUPRC of E and |grad E|^2 on MEG's test split (--n: first N examples);\n"
+     "                                --ood [--ood-folder DIR]: AUROC of -E, test images vs noise, upside-down,\n"
+     "                                inverted images and the folder's\n"}};
+
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ebm <command> [options]\n"
-            "commands:\n"
-            "  devices [--device D]          list OpenCL platforms and devices, and the one D selects (--device or\n"
-            "                                EBM_DEVICE: pocl, nvidia, amd, intel, cpu, gpu, P:D, or a name substring)\n"
-            "  devices --ids [D,D...]        a line \"TAG P:D\" per device (each D's, or every device)\n"
-            "  train CONFIG [--out DIR] [--overwrite] [--set section.key=value]... [--device D]\n"
-            "                                (a DIR holding a run is refused: --resume it, or --overwrite it)\n"
-            "  train --resume DIR [--set section.key=value]... [--device D]\n"
-            "  train [CONFIG] --print-config print the full configuration with every default\n"
-            "  sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--raw] [--seed S]\n"
-            "                    [--out PNG]  Langevin samples (EMA weights unless --raw) as a PNG grid or heat map\n"
-            "                    sample and eval: --set sampler.KEY=V, eval.KEY=V, generator.mala_steps=N, ...\n"
-            "                    change how the trained model samples (e.g. sampler.step_size, sampler.noise)\n"
-            "                    generator runs (meg, ddgm, dual): G(z), with [--mala N] latent MALA steps on z first\n"
-            "                    and --steps K Langevin steps on E in x after\n"
-            "  score CHECKPOINT DATA [--out CSV] [--raw]   energy and |grad_x E|^2 of every example (data as in\n"
-            "                                [data] source: IDX, CSV, image folder, toy:NAME)\n"
-            "  eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--raw]\n"
-            "                 [--classifier RUN] [--ood] [--ood-folder DIR]\n"
-            "                                2-D mixtures: modes covered and high-quality sample fraction;\n"
-            "                                images with --classifier RUN: modes (channel class tuples) covered\n"
-            "                                and KL to uniform (stacked Fashion-MNIST: 26 000 samples, 1000 modes);\n"
-            "                                a classify run: its test accuracy; a run with [data] anomaly_class:\n"
-            "                                AUPRC of E and |grad E|^2 on MEG's test split (--n: first N examples);\n"
-            "                                --ood [--ood-folder DIR]: AUROC of -E, test images vs noise, upside-down,\n"
-            "                                inverted images and the folder's\n"
-            "  --version                     print the version\n");
+    fprintf(f, "usage: ebm <command> [options]   (ebm <command> --help: that command's options)\ncommands:\n");
+    for (size_t i = 0; i < sizeof helps / sizeof *helps; i++) fputs(helps[i].text, f);
+    fprintf(f, "  --version                     print the version\n");
+}
+
+static int command_help(const char *cmd) {
+    for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
+        if (!strcmp(helps[i].name, cmd)) {
+            printf("usage: ebm %s\n%s", cmd, helps[i].text);
+            return 0;
+        }
+    fprintf(stderr, "ebm help: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}
+
+/* What getopt_long did not accept: an unknown option or one missing its value (getopt's own
+ * message is off: it would name the program, not the command). */
+static int bad_option(const char *cmd, int argc, char **argv) {
+    const char *a = optind - 1 < argc ? argv[optind - 1] : "?";
+    if (optopt && strncmp(a, "--", 2)) fprintf(stderr, "ebm %s: unknown option -%c\n", cmd, optopt);
+    else if (optopt || strchr(a, '=')) fprintf(stderr, "ebm %s: option %s: missing or unexpected value\n", cmd, a);
+    else fprintf(stderr, "ebm %s: unknown option %s\n", cmd, a);
+    fprintf(stderr, "ebm %s --help lists its options\n", cmd);
+    return 2;
+}
+
+/* A numeric option's value: the whole text a decimal integer in [lo, hi]; else prints why and 0. */
+static int parse_int_in(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "ebm %s: --%s %s: expected an integer from %lld to %lld\n", cmd, opt, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_int_opt(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out) {
+    long long v;
+    if (!parse_int_in(cmd, opt, s, lo, hi, &v)) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+/* a seed: any 64-bit unsigned decimal */
+static int parse_seed(const char *cmd, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-' || s[0] == '+') {
+        fprintf(stderr, "ebm %s: --seed %s: expected an integer from 0 to %llu\n", cmd, s, (unsigned long long)UINT64_MAX);
+        return 0;
+    }
+    *out = v;
+    return 1;
 }
 
 /* `ebm devices --ids [SEL,SEL...]`: one line "TAG P:D" per device (each selector's device, or every
@@ -88,16 +155,29 @@ static int list_ids(const char *sels) {
     return 0;
 }
 
+/* getopt_long over a command's arguments (argv[0] is the command): options anywhere, "--" ends them;
+ * every call starts afresh (optind = 0), as the program's tests call main more than once. */
+static int next_option(int argc, char **argv, const struct option *opts) {
+    return getopt_long(argc, argv, "h", opts, NULL);
+}
+
 static int cmd_devices(int argc, char **argv) {
+    static const struct option opts[] = {{"device", required_argument, NULL, 'd'}, {"ids", no_argument, NULL, 'i'},
+                                         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *sel = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) sel = argv[++i];
-        else if (!strcmp(argv[i], "--ids")) return list_ids(i + 1 < argc ? argv[i + 1] : NULL);
-        else {
-            fprintf(stderr, "ebm devices: unknown option %s\n", argv[i]);
-            return 2;
-        }
+    int ids = 0, c;
+    optind = 0, opterr = 0;
+    while ((c = next_option(argc, argv, opts)) != -1) {
+        if (c == 'd') sel = optarg;
+        else if (c == 'i') ids = 1;
+        else if (c == 'h') return command_help("devices");
+        else return bad_option("devices", argc, argv);
     }
+    if (optind < argc && (!ids || optind + 1 < argc)) {
+        fprintf(stderr, "ebm devices: unexpected argument \"%s\"\n", argv[ids ? optind + 1 : optind]);
+        return 2;
+    }
+    if (ids) return list_ids(optind < argc ? argv[optind] : sel);
     ebm_status_t st = ebm_devices_print(stdout);
     if (st != EBM_OK) return 1;
     ebm_ctx_t *ctx;
@@ -113,25 +193,45 @@ static int cmd_devices(int argc, char **argv) {
     return 0;
 }
 
+enum { MAX_SETS = 64 };
+
+/* --set section.key=value, at most MAX_SETS of them; 0 after printing why */
+static int add_set(const char *cmd, const char **sets, int *n, const char *a) {
+    if (*n == MAX_SETS) {
+        fprintf(stderr, "ebm %s: more than %d --set options\n", cmd, MAX_SETS);
+        return 0;
+    }
+    sets[(*n)++] = a;
+    return 1;
+}
+
 static int cmd_train(int argc, char **argv) {
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},   {"overwrite", no_argument, NULL, 'w'},
+                                         {"resume", required_argument, NULL, 'r'}, {"device", required_argument, NULL, 'd'},
+                                         {"set", required_argument, NULL, 's'},    {"print-config", no_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *config = NULL, *out = NULL, *resume = NULL, *device = NULL;
-    const char *sets[64];
-    int n_sets = 0, print = 0, overwrite = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "--out") && has) out = argv[++i];
-        else if (!strcmp(a, "--overwrite")) overwrite = 1;
-        else if (!strcmp(a, "--resume") && has) resume = argv[++i];
-        else if (!strcmp(a, "--device") && has) device = argv[++i];
-        else if (!strcmp(a, "--set") && has && n_sets < 64) sets[n_sets++] = argv[++i];
-        else if (!strcmp(a, "--print-config")) print = 1;
-        else if (a[0] != '-' && !config) config = a;
-        else {
-            fprintf(stderr, "ebm train: unexpected argument \"%s\"\n", a);
-            usage(stderr);
-            return 2;
+    const char *sets[MAX_SETS];
+    int n_sets = 0, print = 0, overwrite = 0, c;
+    optind = 0, opterr = 0;
+    while ((c = next_option(argc, argv, opts)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'w': overwrite = 1; break;
+        case 'r': resume = optarg; break;
+        case 'd': device = optarg; break;
+        case 's':
+            if (!add_set("train", sets, &n_sets, optarg)) return 2;
+            break;
+        case 'p': print = 1; break;
+        case 'h': return command_help("train");
+        default: return bad_option("train", argc, argv);
         }
+    }
+    if (optind < argc) config = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "ebm train: unexpected argument \"%s\" (one CONFIG file)\n", argv[optind]);
+        return 2;
     }
     if (!config && !resume && !print) {
         fprintf(stderr, "ebm train: give a CONFIG file (see configs/) or --resume DIR\n");
@@ -178,33 +278,84 @@ done:
     return rc;
 }
 
-/* shared options of sample and eval */
-static int sample_opts(int argc, char **argv, int first, ebm_sample_opts_t *o, const char **device, int *min_per_mode,
-                       const char *cmd) {
-    static const char *sets[32];
+/* options of sample and eval (eval: min_per_mode not NULL); the CHECKPOINT into *checkpoint; 1 to go on,
+ * else the exit status + 10 (0: --help printed, 2: a usage error printed) */
+static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char **checkpoint, const char **device, int *min_per_mode) {
+    static const struct option opts[] = {{"n", required_argument, NULL, 'n'},           {"steps", required_argument, NULL, 'k'},
+                                         {"init", required_argument, NULL, 'i'},        {"mala", required_argument, NULL, 'm'},
+                                         {"augment-every", required_argument, NULL, 'a'}, {"seed", required_argument, NULL, 'S'},
+                                         {"out", required_argument, NULL, 'o'},         {"device", required_argument, NULL, 'd'},
+                                         {"raw", no_argument, NULL, 'r'},               {"set", required_argument, NULL, 's'},
+                                         {"classifier", required_argument, NULL, 'c'},  {"ood", no_argument, NULL, 'O'},
+                                         {"ood-folder", required_argument, NULL, 'f'},  {"min-per-mode", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    static const char *sets[MAX_SETS];
+    const char *cmd = argv[0];
+    int eval = min_per_mode != NULL, c;
     o->sets = sets;
-    for (int i = first; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "--n") && has) o->n = atoi(argv[++i]);
-        else if (!strcmp(a, "--steps") && has) o->steps = atoi(argv[++i]);
-        else if (!strcmp(a, "--init") && has) o->init = argv[++i];
-        else if (!strcmp(a, "--mala") && has) o->mala = atoi(argv[++i]);
-        else if (min_per_mode && !strcmp(a, "--classifier") && has) o->classifier = argv[++i];
-        else if (min_per_mode && !strcmp(a, "--ood")) o->ood = 1;
-        else if (min_per_mode && !strcmp(a, "--ood-folder") && has) o->ood_folder = argv[++i];
-        else if (!strcmp(a, "--augment-every") && has) o->augment_every = atoi(argv[++i]);
-        else if (!strcmp(a, "--seed") && has) o->seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--out") && has) o->out = argv[++i];
-        else if (!strcmp(a, "--device") && has) *device = argv[++i];
-        else if (!strcmp(a, "--raw")) o->raw = 1;
-        else if (!strcmp(a, "--set") && has && o->n_sets < 32) sets[o->n_sets++] = argv[++i];
-        else if (min_per_mode && !strcmp(a, "--min-per-mode") && has) *min_per_mode = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "ebm %s: unexpected argument \"%s\"\n", cmd, a);
-            return 0;
+    optind = 0, opterr = 0;
+    while ((c = next_option(argc, argv, opts)) != -1) {
+        int ok = 1;
+        if (!eval && (c == 'c' || c == 'O' || c == 'f' || c == 'p')) {   /* eval's own */
+            fprintf(stderr, "ebm sample: %s is an option of ebm eval\n", argv[optind - 1]);
+            return 12;
         }
+        switch (c) {
+        case 'n': ok = parse_int_opt(cmd, "n", optarg, 1, 10000000, &o->n); break;
+        case 'k': ok = parse_int_opt(cmd, "steps", optarg, 0, 10000000, &o->steps); break;
+        case 'm': ok = parse_int_opt(cmd, "mala", optarg, 0, 1000000, &o->mala); break;
+        case 'a': ok = parse_int_opt(cmd, "augment-every", optarg, 0, 1000000000, &o->augment_every); break;
+        case 'p': ok = parse_int_opt(cmd, "min-per-mode", optarg, 1, 1000000000, min_per_mode); break;
+        case 'S': ok = parse_seed(cmd, optarg, &o->seed); break;
+        case 'i':
+            if (strcmp(optarg, "noise") && strcmp(optarg, "buffer")) {
+                fprintf(stderr, "ebm %s: --init %s: expected noise or buffer\n", cmd, optarg);
+                ok = 0;
+            }
+            o->init = optarg;
+            break;
+        case 'o': o->out = optarg; break;
+        case 'd': *device = optarg; break;
+        case 'r': o->raw = 1; break;
+        case 's': ok = add_set(cmd, sets, &o->n_sets, optarg); break;
+        case 'c': o->classifier = optarg; break;
+        case 'O': o->ood = 1; break;
+        case 'f': o->ood_folder = optarg; break;
+        case 'h': return 10 + command_help(cmd);
+        default: return 10 + bad_option(cmd, argc, argv);
+        }
+        if (!ok) return 12;
     }
+    if (optind == argc) {
+        fprintf(stderr, "ebm %s: give a CHECKPOINT (a run directory or its checkpoint.safetensors)\n", cmd);
+        return 12;
+    }
+    *checkpoint = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "ebm %s: unexpected argument \"%s\" (one CHECKPOINT)\n", cmd, argv[optind]);
+        return 12;
+    }
+    return 1;
+}
+
+static int cmd_score(int argc, char **argv, const char **checkpoint, const char **data, const char **out, const char **device, int *raw) {
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'}, {"device", required_argument, NULL, 'd'},
+                                         {"raw", no_argument, NULL, 'r'},        {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 0, opterr = 0;
+    while ((c = next_option(argc, argv, opts)) != -1) {
+        if (c == 'o') *out = optarg;
+        else if (c == 'd') *device = optarg;
+        else if (c == 'r') *raw = 1;
+        else if (c == 'h') return 10 + command_help("score");
+        else return 10 + bad_option("score", argc, argv);
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "ebm score: give a CHECKPOINT and DATA%s\n", argc - optind > 2 ? ", nothing more" : "");
+        return 12;
+    }
+    *checkpoint = argv[optind], *data = argv[optind + 1];
     return 1;
 }
 
@@ -222,46 +373,31 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "devices")) return cmd_devices(argc - 2, argv + 2);
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "sample") || !strcmp(cmd, "eval")) {
-        if (argc < 3 || argv[2][0] == '-') {
-            fprintf(stderr, "ebm %s: give a CHECKPOINT (a run directory or its checkpoint.safetensors)\n", cmd);
-            return 2;
-        }
         ebm_sample_opts_t o = {.steps = -1, .mala = -1, .augment_every = -1};
-        const char *device = NULL;
-        int mpm = 0;
+        const char *device = NULL, *checkpoint = NULL;
+        int mpm = 0, st = sample_opts(argc - 1, argv + 1, &o, &checkpoint, &device, !strcmp(cmd, "eval") ? &mpm : NULL);
+        if (st != 1) return st - 10;
         char buf[1200], cbuf[1200];
-        if (!sample_opts(argc, argv, 3, &o, &device, !strcmp(cmd, "eval") ? &mpm : NULL, cmd)) return 2;
-        const char *ck = checkpoint_path(argv[2], buf, sizeof buf);
+        const char *ck = checkpoint_path(checkpoint, buf, sizeof buf);
         if (o.classifier) o.classifier = checkpoint_path(o.classifier, cbuf, sizeof cbuf);
         return !strcmp(cmd, "sample") ? ebm_sample(ck, device, &o) : ebm_eval(ck, device, &o, mpm);
     }
     if (!strcmp(cmd, "score")) {
-        if (argc < 4 || argv[2][0] == '-' || argv[3][0] == '-') {
-            fprintf(stderr, "ebm score: give a CHECKPOINT and DATA\n");
-            return 2;
-        }
-        const char *out = NULL, *device = NULL;
-        int raw = 0;
-        for (int i = 4; i < argc; i++) {
-            if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-            else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-            else if (!strcmp(argv[i], "--raw")) raw = 1;
-            else {
-                fprintf(stderr, "ebm score: unexpected argument \"%s\"\n", argv[i]);
-                return 2;
-            }
-        }
+        const char *checkpoint = NULL, *data = NULL, *out = NULL, *device = NULL;
+        int raw = 0, st = cmd_score(argc - 1, argv + 1, &checkpoint, &data, &out, &device, &raw);
+        if (st != 1) return st - 10;
         char buf[1200];
-        return ebm_score(checkpoint_path(argv[2], buf, sizeof buf), argv[3], device, out, raw);
+        return ebm_score(checkpoint_path(checkpoint, buf, sizeof buf), data, device, out, raw);
     }
     if (!strcmp(cmd, "--version")) {
         printf("ebm %s\n", EBM_VERSION);
         return 0;
     }
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        if (argc > 2) return command_help(argv[2]);
         usage(stdout);
         return 0;
     }
