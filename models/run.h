@@ -106,7 +106,8 @@ void rundir_unlock(int fd);
 void rundir_remove_stale_temps(const char *dir);
 /* Removes what a run writes into DIR (checkpoint, metrics, config, pictures): --overwrite. */
 int rundir_clear(const char *dir);
-/* A number (NaN, Inf: null) with float32's 7 significant digits. */
+/* A number with float32's 7 significant digits; NaN and Inf: null, and "nonfinite": {key: "nan" |
+ * "inf" | "-inf"} in the same object. */
 void run_json_num(struct cJSON *o, const char *key, double v);
 /* Appends row (freed here) as one line of DIR/metrics.jsonl in a single write, also to echo when
  * given; 0 after printing why. */

@@ -100,8 +100,11 @@ int rundir_clear(const char *dir) {
 }
 
 void run_json_num(cJSON *o, const char *key, double v) {
-    if (!isfinite(v)) {   /* JSON has no NaN or Inf: null, the row stays valid */
+    if (!isfinite(v)) {   /* JSON has no NaN or Inf: null, the row stays valid, and "nonfinite" says which */
         cJSON_AddNullToObject(o, key);
+        cJSON *flags = cJSON_GetObjectItemCaseSensitive(o, "nonfinite");
+        if (!flags) flags = cJSON_AddObjectToObject(o, "nonfinite");
+        if (flags) cJSON_AddStringToObject(flags, key, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
         return;
     }
     char buf[32];   /* float32 values with the digits they have, not a double's 17 */

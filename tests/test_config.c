@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
+#include <math.h>
 #include "config.h"
+#include "run.h"
 #include "testing.h"
 
 static const ebm_config_key_t keys[] = {
@@ -104,6 +107,20 @@ int main(void) {
     free(text);
     ebm_config_free(r);
     ebm_config_free(c);
+    /* metrics rows: NaN and Inf as null with a "nonfinite" flag, any path escaped (valid JSON) */
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddStringToObject(row, "checkpoint", "runs/a \"b\"\\c\n");
+    run_json_num(row, "loss", NAN), run_json_num(row, "e_pos", INFINITY), run_json_num(row, "e_neg", -INFINITY);
+    run_json_num(row, "lr", 0.1f);
+    char *json = cJSON_PrintUnformatted(row);
+    const char *want = "{\"checkpoint\":\"runs/a \\\"b\\\"\\\\c\\n\",\"loss\":null,\"nonfinite\":{\"loss\":\"nan\",\"e_pos\":\"inf\","
+                       "\"e_neg\":\"-inf\"},\"e_pos\":null,\"e_neg\":null,\"lr\":0.1}";
+    check_msg(json && !strcmp(json, want), "metrics row: NaN/Inf as null plus nonfinite flags, a path with quotes, backslash and newline escaped", json);
+    cJSON *back = json ? cJSON_Parse(json) : NULL;
+    check(back && cJSON_IsNull(cJSON_GetObjectItem(back, "loss")), "the row parses back");
+    cJSON_Delete(back);
+    free(json);
+    cJSON_Delete(row);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
