@@ -16,7 +16,7 @@ char *run_shape_string(int ndim, const int *shape, char *buf, size_t n) {
 /* params, ema.<name>, optim.<k>, replay.buffer; for_save: the EMA weights and buffer contents, else
  * empty tensors to load them into */
 static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_save) {
-    int n = 0, np = ebm_params_count(r->ps);
+    int n = 0, np = ebm_params_count(r->ps), n_names = np;
     for (int i = 0; i < np; i++) ts[n++] = (ebm_named_tensor_t){ebm_params_name(r->ps, i), ebm_params_get(r->ps, i)};
     if (r->ema) {
         if (for_save) ebm_ema_swap(r->ema);
@@ -35,22 +35,19 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
         if (ebm_optim_state(r->opt, 1)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg_sq", ebm_optim_state(r->opt, 1)};
     }
     if (r->rb) {   /* values, or 8-bit codes 0..255 (buffer.uint8) */
-        int shape[4] = {(int)ebm_config_int(r->cfg, "buffer", "capacity"), r->shape[0], r->shape[1], r->shape[2]};
+        int shape[4] = {ebm_tensor_dim(ebm_replay_storage(r->rb), 0), r->shape[0], r->shape[1], r->shape[2]};
         ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
     }
-    if (r->ps_g) {   /* generator.*, stats.* (MEG) or inference.* (Dual-MCMC), and their optimizer moments */
-        ebm_params_t *sets[2] = {r->ps_g, r->ps_h};
-        ebm_optim_t *opts[2] = {r->opt_g, r->opt_h};
-        static const char *const onames[3][2] = {{"optim_generator.exp_avg", "optim_generator.exp_avg_sq"},
-                                                 {"optim_stats.exp_avg", "optim_stats.exp_avg_sq"},
-                                                 {"optim_inference.exp_avg", "optim_inference.exp_avg_sq"}};
-        for (int k = 0; k < 2 && sets[k]; k++) {
-            for (int i = 0; i < ebm_params_count(sets[k]); i++)
-                ts[n++] = (ebm_named_tensor_t){ebm_params_name(sets[k], i), ebm_params_get(sets[k], i)};
-            for (int j = 0; j < 2; j++)
-                if (ebm_optim_state(opts[k], j))
-                    ts[n++] = (ebm_named_tensor_t){onames[k && r->method == METHOD_DUAL ? 2 : k][j], ebm_optim_state(opts[k], j)};
-        }
+    for (int k = 0; k < r->n_groups; k++) {   /* the method's other networks (generator.*, ...) and their optimizer moments */
+        const run_group_t *g = &r->groups[k];
+        for (int i = 0; i < ebm_params_count(g->ps); i++) ts[n++] = (ebm_named_tensor_t){ebm_params_name(g->ps, i), ebm_params_get(g->ps, i)};
+        for (int j = 0; j < 2; j++)
+            if (ebm_optim_state(g->opt, j)) {
+                char *name = malloc(strlen(g->optim_name) + 16);
+                if (name) sprintf(name, "%s.%s", g->optim_name, j ? "exp_avg_sq" : "exp_avg");
+                names[n_names++] = name;
+                ts[n++] = (ebm_named_tensor_t){name, ebm_optim_state(g->opt, j)};
+            }
     }
     return n;
 }
@@ -58,15 +55,27 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
 /* room for every tensor ckpt_tensors lists */
 static size_t ckpt_capacity(const run_t *r) {
     size_t n = 2 * (size_t)ebm_params_count(r->ps) + 4;
-    if (r->ps_g) n += (size_t)ebm_params_count(r->ps_g) + 4;
-    if (r->ps_h) n += (size_t)ebm_params_count(r->ps_h) + 4;
+    for (int k = 0; k < r->n_groups; k++) n += (size_t)ebm_params_count(r->groups[k].ps) + 2;
     return n;
 }
 
+/* room for the names ckpt_tensors allocates: ema.* and the groups' optimizer moments */
+static size_t ckpt_names(const run_t *r) { return (size_t)ebm_params_count(r->ps) + 2 * (size_t)r->n_groups + 1; }
+
+static void free_names(char **names, size_t n) {
+    for (size_t i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
+
 int ckpt_save(run_t *r, const char *path) {
-    int np = ebm_params_count(r->ps), ok;
+    int ok;
     ebm_named_tensor_t *ts = calloc(ckpt_capacity(r), sizeof *ts);
-    char **names = calloc((size_t)np + 1, sizeof *names), err[1024];
+    char **names = calloc(ckpt_names(r), sizeof *names), err[1024];
+    if (!ts || !names) {
+        free(ts), free(names);
+        ERR("writing checkpoint: out of host memory\n");
+        return 0;
+    }
     ebm_scope_begin(r->ctx);
     int n = ckpt_tensors(r, ts, names, 1);
     char iter[32], seed[32], rb[32], lrs[32], steps[32], rsize[32], rpos[32], rseen[32], shape[64], msteps[32];
@@ -80,7 +89,7 @@ int ckpt_save(run_t *r, const char *path) {
     snprintf(rsize, sizeof rsize, "%ld", size);
     snprintf(rpos, sizeof rpos, "%ld", pos);
     snprintf(rseen, sizeof rseen, "%ld", seen);
-    snprintf(msteps, sizeof msteps, "%ld", r->opt_g ? ebm_optim_steps(r->opt_g) : 0L);
+    snprintf(msteps, sizeof msteps, "%ld", r->n_groups ? ebm_optim_steps(r->groups[0].opt) : 0L);
     char *config = ebm_config_to_string(r->cfg);
     ebm_kv_t meta[] = {{"format", CKPT_FORMAT},    {"ebm_version", EBM_VERSION},   {"config", config ? config : ""},
                        {"sample_shape", run_shape_string(r->ndim, r->shape, shape, sizeof shape)},   {"iter", iter},
@@ -92,8 +101,7 @@ int ckpt_save(run_t *r, const char *path) {
     if (!ok) ERR("writing checkpoint: %s\n", ebm_ctx_status(r->ctx) != EBM_OK ? ebm_ctx_error(r->ctx) : err);
     ebm_scope_end(r->ctx);
     free(config);
-    for (int i = 0; i < np; i++) free(names[i]);
-    free(names);
+    free_names(names, ckpt_names(r));
     free(ts);
     return ok;
 }
@@ -156,7 +164,12 @@ int ebm_checkpoint_load_config(const char *path, ebm_config_t *cfg) {
 int ckpt_load(run_t *r, const char *path) {
     int np = ebm_params_count(r->ps), ok = 0;
     ebm_named_tensor_t *ts = calloc(ckpt_capacity(r), sizeof *ts);
-    char **names = calloc((size_t)np + 1, sizeof *names), err[1024], *meta = NULL;
+    char **names = calloc(ckpt_names(r), sizeof *names), err[1024], *meta = NULL;
+    if (!ts || !names) {
+        free(ts), free(names);
+        ERR("reading checkpoint: out of host memory\n");
+        return 0;
+    }
     ebm_scope_begin(r->ctx);
     int n = ckpt_tensors(r, ts, names, 0);
     if (ebm_safetensors_load(path, ts, n, &meta, err, sizeof err) != EBM_OK) ERR("%s\n", err);
@@ -169,8 +182,8 @@ int ckpt_load(run_t *r, const char *path) {
         for (int i = 0; r->rb && i < n; i++)
             if (!strcmp(ts[i].name, "replay.buffer")) ebm_replay_import(r->rb, ts[i].t);
         cJSON *m = cJSON_Parse(meta ? meta : "");
-        /* the ranges of what a run can reach: the config's ranges (train.c), the buffer's capacity */
-        long cap = r->rb ? ebm_config_int(r->cfg, "buffer", "capacity") : 0, it, rbk, st, sz, ps, sn, ms;
+        /* the ranges of what a run can reach: the config's ranges, the buffer's capacity */
+        long cap = r->rb ? ebm_tensor_dim(ebm_replay_storage(r->rb), 0) : 0, it, rbk, st, sz, ps, sn, ms;
         const char *lrs = meta_get(m, "lr_scale");
         char *end = NULL;
         double lr_scale = lrs ? strtod(lrs, &end) : 0;
@@ -188,8 +201,7 @@ int ckpt_load(run_t *r, const char *path) {
                 ebm_optim_set_steps(r->opt, st);
                 run_apply_lr_scale(r);
                 if (r->rb) ebm_replay_set_state(r->rb, sz, ps, sn);
-                if (r->opt_g) ebm_optim_set_steps(r->opt_g, ms);
-                if (r->opt_h) ebm_optim_set_steps(r->opt_h, ms);
+                for (int k = 0; k < r->n_groups; k++) ebm_optim_set_steps(r->groups[k].opt, ms);
                 ok = ebm_ctx_status(r->ctx) == EBM_OK;
                 if (!ok) ERR("%s: %s\n", path, ebm_ctx_error(r->ctx));
             }
@@ -198,10 +210,47 @@ int ckpt_load(run_t *r, const char *path) {
     }
     free(meta);
     ebm_scope_end(r->ctx);
-    for (int i = 0; i < np; i++) free(names[i]);
-    free(names);
+    free_names(names, ckpt_names(r));
     free(ts);
     return ok;
 }
 
-/* For sampling and scoring: a run with the checkpoint's weights (EMA ones unless raw). */
+/* what sample/eval may change of a trained run's config: how it samples, not what it is */
+static int settable(const char *a) {
+    static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=", NULL};
+    for (int i = 0; ok[i]; i++)
+        if (!strncmp(a, ok[i], strlen(ok[i]))) return 1;
+    return 0;
+}
+
+int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw) {
+    return run_open_checkpoint_with(r, cfg, path, device, raw, NULL, 0);
+}
+
+int run_open_checkpoint_with(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw, const char *const *sets, int n_sets) {
+    int ndim, shape[3];
+    char err[1024];
+    if (!ckpt_config(path, cfg, &ndim, shape)) return 0;
+    for (int i = 0; i < n_sets; i++) {
+        if (!settable(sets[i])) {
+            ERR("--set %s: sampling and evaluation may change [sampler], [eval] and generator.mala_steps, mala_step_size, "
+                "langevin_steps; the rest is the trained model's\n", sets[i]);
+            return 0;
+        }
+        if (ebm_config_set(cfg, sets[i], err, sizeof err) != EBM_OK) {
+            ERR("%s\n", err);
+            return 0;
+        }
+    }
+    const ebm_method_t *m = ebm_method_of(cfg);
+    if (!m || !run_build(r, cfg, m, device, ndim, shape) || !ckpt_load(r, path)) return 0;
+    if (r->ema && !raw) ebm_ema_swap(r->ema);
+    const char *src = ebm_config_str(cfg, "data", "source");
+    r->toy = !strncmp(src, "toy:", 4) && ndim == 1 && shape[0] == 2;
+    if (r->toy) snprintf(r->toy_name, sizeof r->toy_name, "%s", src + 4);
+    snprintf(r->dir, sizeof r->dir, "%s", path);
+    char *slash = strrchr(r->dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(r->dir, sizeof r->dir, ".");
+    return 1;
+}

@@ -9,72 +9,19 @@
 #include "run.h"
 #include "train.h"
 
-/* E(G(z)) per chain, for latent MALA */
-static ebm_tensor_t *energy_of_z(void *user, ebm_tensor_t *z) { return run_energy(user, gen_x(user, z)); }
-
-/* generator runs: z from the prior, o->mala latent MALA steps on E(G(z)) + |z|^2/2 (N(0, I) prior
- * only), x = G(z), then o->steps Langevin steps on E in x with the [sampler] settings */
-static ebm_tensor_t *draw_generator(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rng_t *rng, double *accept) {
-    int mala = o->mala >= 0 ? o->mala : (int)ebm_config_int(r->cfg, "generator", "mala_steps");
-    int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(r->cfg, "generator", "langevin_steps");
-    if (mala > 0 && strcmp(ebm_config_str(r->cfg, "generator", "prior"), "normal")) {
-        ERR("latent MALA needs the N(0, I) prior; this generator's prior is %s\n", ebm_config_str(r->cfg, "generator", "prior"));
-        return NULL;
-    }
-    ebm_tensor_t *z = gen_z(r, n, rng);
-    if (mala > 0) {
-        ebm_mala_cfg_t mc = {.steps = mala, .step_size = (float)ebm_config_float(r->cfg, "generator", "mala_step_size")};
-        z = ebm_latent_mala(r->ctx, energy_of_z, r, z, &mc, rng, accept);
-        if (accept) fprintf(stderr, "ebm: latent MALA, %d steps of %g: acceptance rate %.3f\n", mala, mc.step_size, *accept);
-    }
-    int was = ebm_grad_set_enabled(r->ctx, 0);
-    ebm_tensor_t *x = z ? gen_x(r, z) : NULL;
-    ebm_grad_set_enabled(r->ctx, was);
-    if (x && steps > 0) {
-        ebm_langevin_cfg_t lc = r->lc;
-        lc.steps = steps;
-        x = ebm_langevin(r->ctx, run_energy, r, x, &lc, rng);
-    }
-    if (!x) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
-    return x;
-}
-
-/* n samples as `ebm sample` draws them; chunk > 0 draws from its own stream (evaluations that sample
- * in several batches) */
+/* n samples as `ebm sample` draws them (the run's method draws them); chunk > 0 draws from its own
+ * stream (evaluations that sample in several batches) */
 static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, double *accept, int chunk) {
-    const ebm_config_t *c = r->cfg;
     ebm_rng_t rng = ebm_rng_make(o->seed ? o->seed : r->seed, 0x53414d50ull + ((uint64_t)chunk << 32));   /* "SAMP" */
-    if (r->method != METHOD_CD) return draw_generator(r, o, n, &rng, accept);
-    const char *init = o->init ? o->init : ebm_config_str(c, "eval", "init");
-    int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(c, "eval", "steps");
-    int aug_every = o->augment_every >= 0 ? o->augment_every : (int)ebm_config_int(c, "augment", "sample_every");
-    if (!ebm_config_bool(c, "augment", "enable") || r->ndim != 3) aug_every = 0;
-    ebm_tensor_t *x;
-    if (!strcmp(init, "buffer")) {
-        if (!r->rb || ebm_replay_size(r->rb) == 0) {
-            ERR("init = buffer, but the checkpoint has no replay buffer rows\n");
-            return NULL;
-        }
-        x = ebm_replay_sample(r->rb, n, &rng);
-    } else if (!strcmp(init, "noise"))
-        x = run_noise(r, n, &rng);
-    else {
-        ERR("init = \"%s\": expected noise or buffer\n", init);
+    if (!r->m->draw) {
+        ERR("a run.method = %s run does not draw samples\n", r->m->name);
         return NULL;
     }
-    ebm_langevin_cfg_t lc = r->lc;
-    for (int done = 0; x && done < steps;) {
-        lc.steps = aug_every > 0 ? (steps - done < aug_every ? steps - done : aug_every) : steps - done;
-        x = ebm_langevin(r->ctx, run_energy, r, x, &lc, &rng);
-        done += lc.steps;
-        if (aug_every > 0 && done < steps) x = run_augment(r, x, &rng);
-    }
-    if (!x) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
-    return x;
+    return r->m->draw(r, o, n, &rng, accept);
 }
 
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *o) {
-    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     int rc = 1;
     if (cfg && run_open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) {
@@ -123,7 +70,7 @@ static int score_rows(run_t *r, const float *xh, int n, float *e, float *g2) {
 }
 
 int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw) {
-    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     ebm_dataset_t ds = {0};
     int rc = 1;
@@ -173,46 +120,6 @@ done:
     return rc;
 }
 
-/* {"event": "eval", "checkpoint": ...}: an evaluation's row, printed and appended to the run's metrics */
-static cJSON *eval_row(const char *checkpoint) {
-    cJSON *row = cJSON_CreateObject();
-    cJSON_AddStringToObject(row, "event", "eval");
-    cJSON_AddStringToObject(row, "checkpoint", checkpoint);
-    return row;
-}
-
-/* the held-out images of a run's source: Fashion-MNIST's t10k for fashion-mnist, else the source itself */
-static const char *test_source(const run_t *r) {
-    const char *src = ebm_config_str(r->cfg, "data", "source");
-    return !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src;
-}
-
-/* a classifier run: accuracy on its test images */
-static int eval_classifier(run_t *r, const char *checkpoint) {
-    const char *test = test_source(r);
-    ebm_dataset_t ds;
-    char err[1024];
-    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0]};
-    if (ebm_dataset_open(&ds, test, &dopts, err, sizeof err) != EBM_OK) {
-        ERR("%s\n", err);
-        return 1;
-    }
-    int *pred = malloc(sizeof(int) * ds.n), correct = 0, ok = pred && ds.y && classify_argmax(r, ds.x, ds.n, pred);
-    if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
-    for (int i = 0; ok && i < ds.n; i++) correct += pred[i] == ds.y[i];
-    if (ok) {
-        cJSON *row = eval_row(checkpoint);
-        cJSON_AddStringToObject(row, "data", test);
-        cJSON_AddNumberToObject(row, "examples", ds.n);
-        run_json_num(row, "accuracy", (double)correct / ds.n);
-        fprintf(stderr, "ebm eval: %s: accuracy %.2f%% on %d examples of %s\n", checkpoint, 100.0 * correct / ds.n, ds.n, test);
-        ok = rundir_metrics_append(r->dir, row, stdout);
-    }
-    free(pred);
-    ebm_dataset_free(&ds);
-    return ok ? 0 : 1;
-}
-
 /* MEG's anomaly protocol (data.h): the run trained on the training split of [data] anomaly_class; score
  * the test split (20% of the normal classes + every held-out example) by E(x) and by |grad_x E|^2 (high =
  * anomalous) and report the AUPRC of each (the held-out class is the positive class) */
@@ -236,7 +143,7 @@ static int eval_anomaly(run_t *r, const ebm_sample_opts_t *o, const char *checkp
             P += pos[i] = ds.y[i] == k;
         }
         double ae = ebm_auprc(se, pos, ds.n), ag = ebm_auprc(sg, pos, ds.n), re = ebm_auroc(se, pos, ds.n), rg = ebm_auroc(sg, pos, ds.n);
-        cJSON *row = eval_row(checkpoint);
+        cJSON *row = run_eval_row(checkpoint);
         cJSON_AddNumberToObject(row, "anomaly_class", k);
         cJSON_AddNumberToObject(row, "examples", ds.n);
         cJSON_AddNumberToObject(row, "anomalies", P);
@@ -261,7 +168,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
     int k = (int)ebm_config_int(r->cfg, "data", "anomaly_class");
     char in[700];   /* what the in-distribution images are, for the report */
     if (k >= 0) snprintf(in, sizeof in, "%s, normal test examples of the anomaly split (class %d held out)", src, k);
-    else snprintf(in, sizeof in, "%s", test_source(r));
+    else snprintf(in, sizeof in, "%s", run_test_source(r));
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .anomaly = k >= 0 ? EBM_ANOMALY_TEST : 0, .anomaly_class = k};
     ebm_dataset_t ds, fold = {0};
     char err[1024];
@@ -269,7 +176,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         ERR("--ood: %s models vectors, not images\n", checkpoint);
         return 1;
     }
-    if (ebm_dataset_open(&ds, k >= 0 ? src : test_source(r), &dopts, err, sizeof err) != EBM_OK) {
+    if (ebm_dataset_open(&ds, k >= 0 ? src : run_test_source(r), &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
         return 1;
     }
@@ -310,7 +217,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         auc[set] = ebm_auroc(s, pos, n + m);
     }
     if (ok) {
-        cJSON *row = eval_row(checkpoint);
+        cJSON *row = run_eval_row(checkpoint);
         cJSON_AddStringToObject(row, "ood_in", in);
         cJSON_AddNumberToObject(row, "examples", n);
         run_json_num(row, "mean_energy_in", mean_in);
@@ -341,13 +248,13 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
 /* MEG's mode count: n samples in batches of 1000, every channel classified on its own; a mode is the
  * tuple of channel classes (10^C of them); reports the modes hit and KL(sample mode histogram || uniform) */
 static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *cpath, const char *device) {
-    ebm_config_t *ccfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *ccfg = ebm_train_config_new();
     run_t cl = {0};
     int rc = 1, C = r->shape[0];
     if (!ccfg || !run_open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
-    if (cl.method != METHOD_CLASSIFY || cl.ndim != 3 || cl.shape[0] != 1 || cl.shape[1] != r->shape[1] || cl.shape[2] != r->shape[2] ||
+    if (cl.n_out < 2 || cl.ndim != 3 || cl.shape[0] != 1 || cl.shape[1] != r->shape[1] || cl.shape[2] != r->shape[2] ||
         C > 4) {
-        ERR("%s: need a one-channel classifier run (run.method = classify) of the samples' %dx%d images (at most 4 channels)\n", cpath,
+        ERR("%s: need a one-channel classifier run (as configs/fmnist-classifier.ini trains) of the samples' %dx%d images (at most 4 channels)\n", cpath,
             r->shape[1], r->shape[2]);
         goto done;
     }
@@ -362,7 +269,7 @@ static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoi
         ebm_tensor_t *x = draw_samples(r, o, m, NULL, chunk);
         ok = x && ebm_tensor_read(x, h) == EBM_OK;
         ebm_scope_end(r->ctx);
-        ok = ok && classify_argmax(&cl, h, m * C, pred);   /* channel c of sample i is image i*C + c */
+        ok = ok && run_argmax(&cl, h, m * C, pred);   /* channel c of sample i is image i*C + c */
         for (int i = 0; ok && i < m; i++) {
             int mode = 0;
             for (int c = 0; c < C; c++) mode = mode * classes + pred[i * C + c];
@@ -378,7 +285,7 @@ static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoi
                 covered++;
                 kl += p * log(p * K);
             }
-        cJSON *row = eval_row(checkpoint);
+        cJSON *row = run_eval_row(checkpoint);
         cJSON_AddStringToObject(row, "classifier", cpath);
         cJSON_AddNumberToObject(row, "samples", n);
         cJSON_AddNumberToObject(row, "modes", K);
@@ -395,17 +302,12 @@ done:
 }
 
 int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t *o, int min_per_mode) {
-    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     int rc = 1;
     if (!cfg || !run_open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) goto done;
-    if (r.method == METHOD_CLASSIFY) {
-        if (o->classifier || o->ood || o->ood_folder) {
-            ERR("%s is a classifier (run.method = classify): ebm eval reports its test accuracy; --classifier and --ood apply to "
-                "energy models\n", checkpoint);
-            goto done;
-        }
-        rc = eval_classifier(&r, checkpoint);
+    if (r.m->eval) {   /* the method's own evaluation (a classifier's accuracy) */
+        rc = r.m->eval(&r, o, checkpoint);
         goto done;
     }
     if (o->classifier) {
@@ -446,7 +348,7 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
         free(h);
         goto done;
     }
-    cJSON *row = eval_row(checkpoint);
+    cJSON *row = run_eval_row(checkpoint);
     cJSON_AddNumberToObject(row, "samples", n);
     run_json_num(row, "mean_energy", mean_e);
     if (isfinite(accept)) run_json_num(row, "mala_accept", accept);

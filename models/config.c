@@ -12,6 +12,7 @@ struct ebm_config {
     const ebm_config_key_t *keys;
     int n;
     char **values;
+    ebm_config_shown_fn shown;   /* which sections print (NULL: all) */
 };
 
 ebm_config_t *ebm_config_new(const ebm_config_key_t *keys) {
@@ -26,6 +27,28 @@ ebm_config_t *ebm_config_new(const ebm_config_key_t *keys) {
         return NULL;
     }
     return c;
+}
+
+ebm_config_t *ebm_config_new_like(const ebm_config_t *c) {
+    ebm_config_t *n = ebm_config_new(c->keys);
+    if (n) n->shown = c->shown;
+    return n;
+}
+
+void ebm_config_set_shown(ebm_config_t *c, ebm_config_shown_fn shown) { c->shown = shown; }
+
+static int is_shown(const ebm_config_t *c, const char *section) { return !c->shown || c->shown(c, section); }
+
+int ebm_config_hidden_changes(const ebm_config_t *c, char *buf, size_t n) {
+    size_t len = 0;
+    int count = 0;
+    if (n) buf[0] = 0;
+    for (int i = 0; i < c->n; i++)
+        if (!is_shown(c, c->keys[i].section) && strcmp(c->values[i], c->keys[i].def)) {
+            count++;
+            if (len < n) len += (size_t)snprintf(buf + len, n - len, "%s%s.%s", count > 1 ? ", " : "", c->keys[i].section, c->keys[i].key);
+        }
+    return count;
 }
 
 void ebm_config_free(ebm_config_t *c) {
@@ -213,9 +236,10 @@ static size_t render(const ebm_config_t *c, char *buf, size_t n) {
     const char *section = NULL;
 #define OUT(...) len += (size_t)snprintf(buf ? buf + len : NULL, buf && len < n ? n - len : 0, __VA_ARGS__)
     for (int i = 0; i < c->n; i++) {
+        if (!is_shown(c, c->keys[i].section)) continue;
         if (!section || strcmp(section, c->keys[i].section)) {
+            OUT("%s[%s]\n", section ? "\n" : "", c->keys[i].section);
             section = c->keys[i].section;
-            OUT("%s[%s]\n", i ? "\n" : "", section);
         }
         const ebm_config_key_t *k = &c->keys[i];
         char note[512], range[80] = "";
@@ -257,24 +281,24 @@ char *ebm_config_to_string(const ebm_config_t *c) {
     return s;
 }
 
+/* A key the code reads that the schema lacks is a defect of the program, not of the config (a
+ * misspelt name would read 0): said loudly, at once. */
 static const char *value_of(const ebm_config_t *c, const char *section, const char *key) {
     int i = find(c, section, key);
-    return i < 0 ? NULL : c->values[i];
+    if (i < 0) {
+        fprintf(stderr, "ebm: internal error: the program reads [%s] %s, which its config schema does not have\n", section, key);
+        abort();
+    }
+    return c->values[i];
 }
 
-long ebm_config_int(const ebm_config_t *c, const char *s, const char *k) {
-    const char *v = value_of(c, s, k);
-    return v ? strtol(v, NULL, 10) : 0;
-}
+long ebm_config_int(const ebm_config_t *c, const char *s, const char *k) { return strtol(value_of(c, s, k), NULL, 10); }
 
-double ebm_config_float(const ebm_config_t *c, const char *s, const char *k) {
-    const char *v = value_of(c, s, k);
-    return v ? strtod(v, NULL) : 0;
-}
+double ebm_config_float(const ebm_config_t *c, const char *s, const char *k) { return strtod(value_of(c, s, k), NULL); }
 
 const char *ebm_config_str(const ebm_config_t *c, const char *s, const char *k) { return value_of(c, s, k); }
 
 int ebm_config_bool(const ebm_config_t *c, const char *s, const char *k) {
     const char *v = value_of(c, s, k);
-    return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
+    return !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes");
 }

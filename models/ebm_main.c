@@ -241,7 +241,7 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "ebm train: --resume takes the config saved in the checkpoint; change it with --set, not a CONFIG file\n");
         return 2;
     }
-    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *cfg = ebm_train_config_new();
     char err[1024];
     int rc = 1;
     if (!cfg) return 1;

@@ -15,9 +15,9 @@ static int cmp_float(const void *a, const void *b) {
  * the energy itself instead: bright at the minimum, dark from the lowest quarter of the energies up. */
 int run_write_heatmap(run_t *r, const char *path, const float *xy, int n) {
     enum { G = 256 };
-    float lo = (float)ebm_config_float(r->cfg, "sampler", "init_lo"), hi = (float)ebm_config_float(r->cfg, "sampler", "init_hi");
+    float lo = r->init_lo, hi = r->init_hi;
     /* MEG trains E as the density exp(-E) itself; Langevin-trained energies at the sampler's temperature */
-    float T = (r->method == METHOD_CD || r->method == METHOD_DUAL) && r->lc.noise > 0 ? r->lc.noise * r->lc.noise / (2 * r->lc.step_size) : 1.0f;
+    float T = r->m->sampler_density && r->lc.noise > 0 ? r->lc.noise * r->lc.noise / (2 * r->lc.step_size) : 1.0f;
     float *pts = malloc(sizeof(float) * G * G * 2), *e = malloc(sizeof(float) * G * G), *img = malloc(sizeof(float) * 3 * G * G);
     int ok = 0;
     if (!pts || !e || !img) goto out;

@@ -1,12 +1,58 @@
-/* run.c — building a run from a config: networks, optimizer, EMA, replay buffer, sampler (run.h). */
+/* run.c — building a run from a config: network, optimizer, EMA, replay buffer, sampler, and the
+ * method's own networks (run.h). */
 #include "run.h"
 #include <stdlib.h>
 #include <string.h>
+
+static void stats_push(stats_t *s, const char *key, const char *label, float v, int general) {
+    if (s->n < STATS_MAX) s->s[s->n++] = (stat_entry_t){key, label, v, general};
+}
+void stats_add(stats_t *s, const char *key, const char *label, float v) { stats_push(s, key, label, v, 0); }
+void stats_add_g(stats_t *s, const char *key, const char *label, float v) { stats_push(s, key, label, v, 1); }
+
+const char *run_test_source(const run_t *r) {
+    const char *src = ebm_config_str(r->cfg, "data", "source");
+    return !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src;
+}
+
+ebm_rng_t run_iter_rng(const run_t *r, long it) { return ebm_rng_make(r->seed, 1 + (uint64_t)it + ((uint64_t)r->rollbacks << 40)); }
 
 ebm_tensor_t *run_energy(void *user, ebm_tensor_t *x) {
     run_t *r = user;
     if (r->flatten) x = ebm_reshape(x, 2, (int[]){ebm_tensor_dim(x, 0), -1});
     return ebm_net_energy(r->net, x);
+}
+
+ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x) {
+    if (r->flatten) x = ebm_reshape(x, 2, (int[]){ebm_tensor_dim(x, 0), -1});
+    return ebm_net_forward(r->net, x);
+}
+
+static int argmax(const float *v, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (v[k] > v[best]) best = k;
+    return best;
+}
+
+int run_argmax(run_t *r, const float *x, int n, int *out) {
+    int K = r->n_out;
+    float *lg = malloc(sizeof(float) * 256 * K);
+    int ok = lg != NULL;
+    for (int i0 = 0; ok && i0 < n; i0 += 256) {
+        int m = n - i0 < 256 ? n - i0 : 256;
+        int shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
+        ebm_scope_begin(r->ctx);
+        int was = ebm_grad_set_enabled(r->ctx, 0);
+        ebm_tensor_t *l = run_forward(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, x + r->numel * i0));
+        ebm_grad_set_enabled(r->ctx, was);
+        ok = l && ebm_tensor_read(l, lg) == EBM_OK;
+        ebm_scope_end(r->ctx);
+        for (int i = 0; ok && i < m; i++) out[i0 + i] = argmax(lg + i * K, K);
+    }
+    free(lg);
+    if (!ok) ERR("classifying: %s\n", lg ? ebm_ctx_error(r->ctx) : "out of host memory");
+    return ok;
 }
 
 int run_parse_ints(const char *s, int *out, int max) {
@@ -23,13 +69,11 @@ int run_parse_ints(const char *s, int *out, int max) {
 }
 
 void run_free(run_t *r) {
-    ebm_optim_free(r->opt_g);
-    ebm_optim_free(r->opt_h);
-    ebm_net_free(r->net_g);
-    ebm_net_free(r->net_h);
-    ebm_net_free(r->net_h2);
-    ebm_params_free(r->ps_g);
-    ebm_params_free(r->ps_h);
+    if (r->m && r->m->free) r->m->free(r);
+    for (int i = 0; i < r->n_groups; i++) {
+        ebm_optim_free(r->groups[i].opt);
+        ebm_params_free(r->groups[i].ps);
+    }
     ebm_replay_free(r->rb);
     ebm_ema_free(r->ema);
     ebm_optim_free(r->opt);
@@ -58,8 +102,28 @@ int run_optim_config(const ebm_config_t *c, float lr, ebm_optim_config_t *oc) {
 
 void run_apply_lr_scale(run_t *r) {
     ebm_optim_set_lr(r->opt, (float)ebm_config_float(r->cfg, "optim", "lr") * r->lr_scale);
-    if (r->opt_g) ebm_optim_set_lr(r->opt_g, r->lr_g * r->lr_scale);
-    if (r->opt_h) ebm_optim_set_lr(r->opt_h, r->lr_h * r->lr_scale);
+    for (int i = 0; i < r->n_groups; i++) ebm_optim_set_lr(r->groups[i].opt, r->groups[i].lr * r->lr_scale);
+}
+
+run_group_t *run_add_group(run_t *r, const char *optim_name, ebm_params_t *ps) {
+    if (!ps) return NULL;
+    if (r->n_groups == RUN_MAX_GROUPS) {
+        ERR("a run holds at most %d networks besides the energy\n", RUN_MAX_GROUPS);
+        ebm_params_free(ps);
+        return NULL;
+    }
+    run_group_t *g = &r->groups[r->n_groups++];
+    *g = (run_group_t){.optim_name = optim_name, .ps = ps};
+    return g;
+}
+
+int run_group_optimizer(run_t *r, run_group_t *g, float lr) {
+    ebm_optim_config_t oc;
+    if (!run_optim_config(r->cfg, lr, &oc)) return 0;
+    g->lr = lr;
+    g->opt = ebm_optim_new(g->ps, &oc);
+    if (!g->opt) ERR("%s\n", ebm_ctx_error(r->ctx));
+    return g->opt != NULL;
 }
 
 int run_parse_widths(const ebm_config_t *c, const char *sec, const char *key, int *w) {
@@ -69,7 +133,7 @@ int run_parse_widths(const ebm_config_t *c, const char *sec, const char *key, in
 }
 
 /* Context, network (initialised from seed), optimizer, EMA and buffer for a sample shape. */
-int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const int *shape) {
+int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *device, int ndim, const int *shape) {
     const ebm_config_t *c = cfg;
     r->cfg = cfg;
     r->ndim = ndim;
@@ -77,25 +141,19 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
     r->numel = 1;
     for (int i = 0; i < ndim; i++) r->numel *= (size_t)shape[i];
     r->seed = (uint64_t)ebm_config_int(c, "run", "seed");
+    r->batch = (int)ebm_config_int(c, "run", "batch");
+    r->dequantize = ndim == 3 && ebm_config_bool(c, "data", "dequantize");
     r->lr_scale = 1;
     if (ebm_ctx_create(&r->ctx, device) != EBM_OK) {
         ERR("%s\n", ebm_ctx_error(NULL));
         return 0;
     }
-    const char *method = ebm_config_str(c, "run", "method");
-    static const char *const methods[] = {"cd", "meg", "ddgm", "dual", "classify"};
-    r->method = -1;
-    for (int i = 0; i < 5; i++)
-        if (!strcmp(method, methods[i])) r->method = i;
-    if (r->method < 0) {
-        ERR("[run] method = \"%s\": expected cd, meg, ddgm, dual or classify\n", method);
-        return 0;
-    }
-    r->n_out = r->method == METHOD_CLASSIFY ? (int)ebm_config_int(c, "classify", "classes") : 1;
+    r->m = m;
+    r->n_out = r->m->outputs ? r->m->outputs(c) : 1;
     r->ps = ebm_params_new(r->ctx);
     const char *net = ebm_config_str(c, "model", "net");
     if (r->n_out < 1 || (r->n_out > 1 && strcmp(net, "mlp") && strcmp(net, "dcgan"))) {
-        ERR("[run] method = classify needs [classify] classes >= 1 and [model] net = mlp or dcgan\n");
+        ERR("[run] method = %s: a network of %d outputs needs [model] net = mlp or dcgan\n", m->name, r->n_out);
         return 0;
     }
     int base = (int)ebm_config_int(c, "model", "base"), scales = (int)ebm_config_int(c, "model", "scales");
@@ -174,15 +232,7 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         ERR("[sampler] init_lo = %g must be below init_hi = %g\n", lo, hi);
         return 0;
     }
-    int cap = r->method == METHOD_CD ? (int)ebm_config_int(c, "buffer", "capacity") : 0;   /* only CD draws from a buffer */
-    if (cap > 0)
-        r->rb = ebm_replay_new(r->ctx, ndim, shape,
-                               &(ebm_replay_cfg_t){.capacity = cap,
-                                                   .reinit_prob = (float)ebm_config_float(c, "buffer", "reinit"),
-                                                   .init_lo = lo,
-                                                   .init_hi = hi,
-                                                   .reservoir = ebm_config_bool(c, "buffer", "reservoir"),
-                                                   .uint8 = ebm_config_bool(c, "buffer", "uint8")});
+    r->init_lo = lo, r->init_hi = hi;
     int clamp = ebm_config_bool(c, "sampler", "clamp");
     r->lc = (ebm_langevin_cfg_t){.steps = (int)ebm_config_int(c, "sampler", "steps"),
                                  .step_size = (float)ebm_config_float(c, "sampler", "step_size"),
@@ -191,78 +241,15 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
                                  .clamp_lo = clamp ? lo : 0,
                                  .clamp_hi = clamp ? hi : 0,
                                  .noise_first = ebm_config_bool(c, "sampler", "noise_first")};
-    if (!r->opt || (ema > 0 && !r->ema) || (cap > 0 && !r->rb) || ebm_ctx_status(r->ctx) != EBM_OK) {
+    if (!r->opt || (ema > 0 && !r->ema) || ebm_ctx_status(r->ctx) != EBM_OK) {
         ERR("%s\n", ebm_ctx_error(r->ctx));
         return 0;
     }
-    return r->method == METHOD_CD || r->method == METHOD_CLASSIFY || gen_build(r);
-}
-
-
-/* what sample/eval may change of a trained run's config: how it samples, not what it is */
-static int settable(const char *a) {
-    static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=", NULL};
-    for (int i = 0; ok[i]; i++)
-        if (!strncmp(a, ok[i], strlen(ok[i]))) return 1;
-    return 0;
-}
-
-int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw) {
-    return run_open_checkpoint_with(r, cfg, path, device, raw, NULL, 0);
-}
-
-int run_open_checkpoint_with(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw, const char *const *sets, int n_sets) {
-    int ndim, shape[3];
-    char err[1024];
-    if (!ckpt_config(path, cfg, &ndim, shape)) return 0;
-    for (int i = 0; i < n_sets; i++) {
-        if (!settable(sets[i])) {
-            ERR("--set %s: sampling and evaluation may change [sampler], [eval] and generator.mala_steps, mala_step_size, "
-                "langevin_steps; the rest is the trained model's\n", sets[i]);
-            return 0;
-        }
-        if (ebm_config_set(cfg, sets[i], err, sizeof err) != EBM_OK) {
-            ERR("%s\n", err);
-            return 0;
-        }
-    }
-    if (!run_build(r, cfg, device, ndim, shape) || !ckpt_load(r, path)) return 0;
-    if (r->ema && !raw) ebm_ema_swap(r->ema);
-    const char *src = ebm_config_str(cfg, "data", "source");
-    r->toy = !strncmp(src, "toy:", 4) && ndim == 1 && shape[0] == 2;
-    if (r->toy) snprintf(r->toy_name, sizeof r->toy_name, "%s", src + 4);
-    snprintf(r->dir, sizeof r->dir, "%s", path);
-    char *slash = strrchr(r->dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(r->dir, sizeof r->dir, ".");
-    return 1;
-}
-
-
-static ebm_augment_cfg_t augment_cfg(const ebm_config_t *c) {
-    return (ebm_augment_cfg_t){.crop_scale_min = (float)ebm_config_float(c, "augment", "crop_scale_min"),
-                               .flip = ebm_config_bool(c, "augment", "flip"),
-                               .brightness = (float)ebm_config_float(c, "augment", "brightness"),
-                               .contrast = (float)ebm_config_float(c, "augment", "contrast"),
-                               .saturation = (float)ebm_config_float(c, "augment", "saturation"),
-                               .hue = (float)ebm_config_float(c, "augment", "hue"),
-                               .jitter_p = (float)ebm_config_float(c, "augment", "jitter_p"),
-                               .gray_p = (float)ebm_config_float(c, "augment", "gray_p"),
-                               .blur_p = (float)ebm_config_float(c, "augment", "blur_p"),
-                               .blur_sigma_min = 0.1f,
-                               .blur_sigma_max = (float)ebm_config_float(c, "augment", "blur_sigma_max"),
-                               .blur_kernel = (int)ebm_config_int(c, "augment", "blur_kernel")};
-}
-
-ebm_tensor_t *run_augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng) {
-    if (!ebm_config_bool(r->cfg, "augment", "enable") || r->ndim != 3) return x;
-    ebm_augment_cfg_t ac = augment_cfg(r->cfg);
-    return ebm_augment(x, &ac, rng);
+    return !r->m->build || r->m->build(r);
 }
 
 
 ebm_tensor_t *run_noise(run_t *r, int n, ebm_rng_t *rng) {
     int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
-    return ebm_rand_uniform(r->ctx, rng, r->ndim + 1, shape, (float)ebm_config_float(r->cfg, "sampler", "init_lo"),
-                            (float)ebm_config_float(r->cfg, "sampler", "init_hi"));
+    return ebm_rand_uniform(r->ctx, rng, r->ndim + 1, shape, r->init_lo, r->init_hi);
 }

@@ -112,6 +112,13 @@ void run_json_num(cJSON *o, const char *key, double v) {
     cJSON_AddNumberToObject(o, key, strtod(buf, NULL));
 }
 
+cJSON *run_eval_row(const char *checkpoint) {
+    cJSON *row = cJSON_CreateObject();
+    if (row) cJSON_AddStringToObject(row, "event", "eval");
+    if (row) cJSON_AddStringToObject(row, "checkpoint", checkpoint);
+    return row;
+}
+
 int rundir_metrics_append(const char *dir, cJSON *row, FILE *echo) {
     char path[1200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);

@@ -1,7 +1,7 @@
 /* train.h — Langevin-trained EBMs (IGEBM contrastive divergence and improved CD) and the commands
  * built on their checkpoints: train, sample, score, eval.
  *
- *   ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+ *   ebm_config_t *cfg = ebm_train_config_new();
  *   ebm_config_load(cfg, "configs/toy-8gaussians.ini", err, sizeof err);
  *   ebm_train(cfg, NULL, "runs/toy", NULL);        // device NULL: EBM_DEVICE or the first GPU
  *
@@ -16,7 +16,12 @@
 #define EBM_TRAIN_H
 #include "config.h"
 
-extern const ebm_config_key_t ebm_train_keys[];
+/* The schema of a training config: the sections every method reads (run, data, model, sampler,
+ * optim, eval) and each method's own (models/methods/), assembled once. */
+const ebm_config_key_t *ebm_train_schema(void);
+/* A config of that schema, every value its default, whose printed form (--print-config, config.ini,
+ * a checkpoint's saved config) shows the common sections and those of its [run] method. */
+ebm_config_t *ebm_train_config_new(void);
 
 /* The config saved in a checkpoint into cfg (for --resume); 1 on success, else prints why. */
 int ebm_checkpoint_load_config(const char *path, ebm_config_t *cfg);

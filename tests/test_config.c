@@ -4,12 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include "config.h"
 #include "run.h"
 #include "testing.h"
+#include "train.h"
 
 static const ebm_config_key_t keys[] = {
     {"data", "name", EBM_CFG_STRING, "8gaussians", "data set", 0, 0},
@@ -107,6 +110,47 @@ int main(void) {
     free(text);
     ebm_config_free(r);
     ebm_config_free(c);
+    /* the training schema: every method's sections are accepted, a config prints the common ones and
+     * its method's, and the printed text loads back to the same; a key the code reads that no schema
+     * has aborts with a message (a misspelt name used to read 0) */
+    {
+        ebm_config_t *t = ebm_train_config_new();
+        st = t ? ebm_config_set(t, "run.method=meg", err, sizeof err) : EBM_STATUS_OUT_OF_MEMORY;
+        st = st ? st : ebm_config_set(t, "buffer.capacity=7", err, sizeof err);   /* another method's: accepted */
+        st = st ? st : ebm_config_set(t, "meg.gp=3", err, sizeof err);
+        char *mt = st == EBM_OK ? ebm_config_to_string(t) : NULL, hidden[200];
+        int nh = t ? ebm_config_hidden_changes(t, hidden, sizeof hidden) : -1;
+        check_msg(mt && strstr(mt, "[generator]") && strstr(mt, "[meg]\n") && strstr(mt, "gp = 3") && !strstr(mt, "[buffer]") &&
+                      !strstr(mt, "[loss]") && !strstr(mt, "[dual]") && strstr(mt, "[sampler]") && nh == 1 && !strcmp(hidden, "buffer.capacity"),
+                  "a meg config prints [generator] and [meg], not [buffer], [loss] or [dual]; buffer.capacity = 7 is reported unused", mt);
+        ebm_config_t *back = t ? ebm_config_new_like(t) : NULL;
+        char *bt = back && mt && ebm_config_load_string(back, mt, "printed", err, sizeof err) == EBM_OK ? ebm_config_to_string(back) : NULL;
+        check(bt && !strcmp(bt, mt) && ebm_config_float(back, "meg", "gp") == 3, "the printed meg config loads back to the same text");
+        ebm_config_set(t, "run.method=cd", err, sizeof err);
+        char *ct = ebm_config_to_string(t);
+        check(ct && strstr(ct, "[buffer]") && strstr(ct, "[augment]") && strstr(ct, "[loss]") && !strstr(ct, "[meg]") && !strstr(ct, "[generator]"),
+              "a cd config prints [buffer], [augment] and [loss], not [meg] or [generator]");
+        free(mt), free(bt), free(ct);
+        ebm_config_free(back);
+        fflush(stderr);
+        int pipefd[2];
+        pid_t pid = pipe(pipefd) == 0 ? fork() : -1;
+        if (pid == 0) {
+            dup2(pipefd[1], 2);
+            (void)ebm_config_int(t, "loss", "regg");   /* not in the schema */
+            _exit(0);
+        }
+        char msg[300] = "";
+        close(pipefd[1]);
+        ssize_t got = read(pipefd[0], msg, sizeof msg - 1);
+        msg[got > 0 ? got : 0] = 0;
+        close(pipefd[0]);
+        int status = 0;
+        if (pid > 0) waitpid(pid, &status, 0);
+        check_msg(pid > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(msg, "[loss] regg") && strstr(msg, "schema"),
+                  "reading a key no schema has aborts, naming it", msg);
+        ebm_config_free(t);
+    }
     /* metrics rows: NaN and Inf as null with a "nonfinite" flag, any path escaped (valid JSON) */
     cJSON *row = cJSON_CreateObject();
     cJSON_AddStringToObject(row, "checkpoint", "runs/a \"b\"\\c\n");

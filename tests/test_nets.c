@@ -195,13 +195,13 @@ int main(void) {
     /* 4. [model] net = dcgan from a config: leaky ReLU 0.2 unless the config names another activation */
     {
         enum { B = 2, S = 16 };
-        ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+        ebm_config_t *cfg = ebm_train_config_new();
         char err[256];
         const char *sets[] = {"model.net=dcgan", "model.base=1", "buffer.capacity=0", "run.seed=5"};
         int ok = cfg != NULL;
         for (int i = 0; ok && i < 4; i++) ok = ebm_config_set(cfg, sets[i], err, sizeof err) == EBM_OK;
         run_t r = {0};
-        ok = ok && run_build(&r, cfg, NULL, 3, (int[]){1, S, S});
+        ok = ok && run_build(&r, cfg, ebm_method_of(cfg), NULL, 3, (int[]){1, S, S});
         check(ok && !strcmp(ebm_config_str(cfg, "model", "activation"), "lrelu"),
               "dcgan energy with [model] activation = auto: the config records lrelu");
         /* x ~ U(0, 1); the reference: conv1..4 (1 -> 1 -> 2 -> 4 -> 8 channels, 16 -> 8 -> 4 -> 2 -> 1), fc */

@@ -38,11 +38,11 @@ int main(int argc, char **argv);
 
 /* the checkpoint's config and the overrides, as run_open_checkpoint_with reads them; 1 if accepted */
 static int open_checkpoint(const char *path, const char *const *sets, int n_sets, int *ndim, int *shape) {
-    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *cfg = ebm_train_config_new();
     char err[1024];
     int ok = cfg && ckpt_config(path, cfg, ndim, shape);
     FUZZ_CHECK(n_sets >= 0 && n_sets <= 32 && (n_sets == 0 || sets), "%d --set overrides", n_sets);
-    if (ok) fuzz_config_roundtrip(cfg, ebm_train_keys);   /* sampling's overrides are never written back */
+    if (ok) fuzz_config_roundtrip(cfg);   /* sampling's overrides are never written back */
     for (int i = 0; ok && i < n_sets; i++) {
         err[0] = 0;
         ok = ebm_config_set(cfg, sets[i], err, sizeof err) == EBM_OK;
@@ -54,7 +54,7 @@ static int open_checkpoint(const char *path, const char *const *sets, int n_sets
 
 int fuzz_train(ebm_config_t *cfg, const char *device, const char *out_dir, const char *resume_dir, int overwrite) {
     (void)device, (void)out_dir, (void)resume_dir, (void)overwrite;
-    fuzz_config_roundtrip(cfg, ebm_train_keys);   /* what config.ini and the checkpoint will hold, read back on --resume */
+    fuzz_config_roundtrip(cfg);   /* what config.ini and the checkpoint will hold, read back on --resume */
     return 0;
 }
 
@@ -121,7 +121,7 @@ const ebm_device_info_t *fuzz_ctx_device(const ebm_ctx_t *ctx) {
 }
 
 static void write_checkpoint(const char *dir, const char *shape, const char *const *sets, int n_sets) {
-    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *cfg = ebm_train_config_new();
     char err[1024], path[600];
     for (int i = 0; i < n_sets; i++) FUZZ_CHECK(ebm_config_set(cfg, sets[i], err, sizeof err) == EBM_OK, "%s", err);
     char *text = ebm_config_to_string(cfg);

@@ -23,12 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(ini, "out of memory");
     fuzz_write(fuzz_path("config.ini", path, sizeof path), ini, n_ini);
 
-    ebm_config_t *from_file = ebm_config_new(ebm_train_keys), *cfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *from_file = ebm_train_config_new(), *cfg = ebm_train_config_new();
     FUZZ_CHECK(from_file && cfg, "out of memory");
     err[0] = 0;
     ebm_status_t st = ebm_config_load(from_file, path, err, sizeof err);
     FUZZ_CHECK(st == EBM_OK || err[0], "failure (%s) without a message", ebm_status_str(st));
-    if (st == EBM_OK) fuzz_config_roundtrip(from_file, ebm_train_keys);
+    if (st == EBM_OK) fuzz_config_roundtrip(from_file);
     err[0] = 0;
     st = ebm_config_load_string(cfg, ini, "fuzz.ini", err, sizeof err);
     FUZZ_CHECK(st == EBM_OK || err[0], "failure (%s) without a message", ebm_status_str(st));
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FUZZ_CHECK(st == EBM_OK || err[0], "failure (%s) without a message", ebm_status_str(st));
             free(set);
         }
-        fuzz_config_roundtrip(cfg, ebm_train_keys);
+        fuzz_config_roundtrip(cfg);
     }
     ebm_config_free(from_file);
     ebm_config_free(cfg);

@@ -26,9 +26,9 @@ static inline const char *fuzz_line(const char *text, int line, char *buf, size_
     return buf;
 }
 
-static inline void fuzz_config_roundtrip(const ebm_config_t *cfg, const ebm_config_key_t *keys) {
+static inline void fuzz_config_roundtrip(const ebm_config_t *cfg) {
     char *text = ebm_config_to_string(cfg), err[1024] = "";
-    ebm_config_t *again = ebm_config_new(keys);
+    ebm_config_t *again = ebm_config_new_like(cfg);   /* the same schema and shown sections (a method's) */
     FUZZ_CHECK(text && again, "out of memory");
     ebm_status_t st = ebm_config_load_string(again, text, "printed config", err, sizeof err);
     char buf[600];

@@ -26,9 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     free(meta);   /* a leak here or inside the reader is LeakSanitizer's finding */
 
-    ebm_config_t *cfg = ebm_config_new(ebm_train_keys);
+    ebm_config_t *cfg = ebm_train_config_new();
     FUZZ_CHECK(cfg, "out of memory");
-    if (ebm_checkpoint_load_config(path, cfg)) fuzz_config_roundtrip(cfg, ebm_train_keys);
+    if (ebm_checkpoint_load_config(path, cfg)) fuzz_config_roundtrip(cfg);
     ebm_config_free(cfg);
     return 0;
 }

@@ -1,0 +1,252 @@
+/* cd.c — contrastive divergence with Langevin negatives: IGEBM (Du & Mordatch 2019, "Implicit
+ * Generation and Generalization in Energy-Based Models", arXiv:1903.08689) and improved CD (Du et al.
+ * 2021, "Improved Contrastive Divergence Training of Energy-Based Models", arXiv:2012.01316;
+ * run.method = cd):
+ *   x- = [sampler] Langevin chains from the replay buffer (reinitialised from noise with probability
+ *        buffer.reinit; an augmentation transition on each draw with augment.enable) or from noise,
+ *   L = mean E(x+) - mean E(x-) + reg (mean E(x+)^2 + mean E(x-)^2)
+ * and with loss.kl improved CD's terms: the last Langevin step keeps its graph, x_kl = clamp(x -
+ * eta grad_x E_theta(x)), and kl_coeff mean E_frozen(x_kl) - entropy_coeff mean log of x_kl's
+ * nearest-neighbour distance among buffer samples is added. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "data.h"
+#include "run.h"
+#include "train.h"
+
+/* [buffer], [augment] and [loss]: the replay buffer, its augmentation transitions, the loss terms */
+static const ebm_config_key_t cd_keys[] = {
+    {"buffer", "capacity", EBM_CFG_INT, "10000", "replay buffer rows (0: every chain starts from noise)", 0, 1e8},
+    {"buffer", "reinit", EBM_CFG_FLOAT, "0.05", "probability that a drawn chain restarts from noise", 0, 1},
+    {"buffer", "reservoir", EBM_CFG_BOOL, "false", "reservoir sampling (ICD) instead of FIFO (IGEBM)", 0, 0},
+    {"buffer", "uint8", EBM_CFG_BOOL, "false", "store 8-bit codes of [init_lo, init_hi] (IGEBM/ICD; 4x less memory), read back dequantised", 0, 0},
+    {"augment", "enable", EBM_CFG_BOOL, "false", "augmentation transition on every buffer draw (ICD; images only)", 0, 0},
+    {"augment", "crop_scale_min", EBM_CFG_FLOAT, "0.08", "random resized crop: smallest area fraction (1: no crop)", 1e-3, 1},
+    {"augment", "flip", EBM_CFG_BOOL, "true", "random horizontal flip (p = 0.5)", 0, 0},
+    {"augment", "brightness", EBM_CFG_FLOAT, "0.8", "colour jitter: brightness factor in [1-b, 1+b]", 0, 1},
+    {"augment", "contrast", EBM_CFG_FLOAT, "0.8", "colour jitter: contrast factor in [1-c, 1+c]", 0, 1},
+    {"augment", "saturation", EBM_CFG_FLOAT, "0.8", "colour jitter: saturation factor in [1-s, 1+s]", 0, 1},
+    {"augment", "hue", EBM_CFG_FLOAT, "0.4", "colour jitter: hue shift in [-h, h] turns (h <= 0.5)", 0, 0.5},
+    {"augment", "jitter_p", EBM_CFG_FLOAT, "0.8", "probability of the colour jitter", 0, 1},
+    {"augment", "gray_p", EBM_CFG_FLOAT, "0.2", "probability of converting to grayscale", 0, 1},
+    {"augment", "blur_p", EBM_CFG_FLOAT, "0", "probability of a Gaussian blur (ICD: 0.5 for CelebA-size images)", 0, 1},
+    {"augment", "blur_sigma_max", EBM_CFG_FLOAT, "2", "blur sigma drawn from U(0.1, max)", 0.1, 100},
+    {"augment", "blur_kernel", EBM_CFG_INT, "5", "blur kernel side (odd)", 1, 31},
+    {"augment", "sample_every", EBM_CFG_INT, "40", "ebm sample: a transition every this many steps (ICD: 20-60; 0: never)", 0, 1e9},
+    {"loss", "reg", EBM_CFG_FLOAT, "1", "alpha: + alpha * (mean E(x+)^2 + mean E(x-)^2)", 0, 1e6},
+    {"loss", "kl", EBM_CFG_BOOL, "false", "improved CD's KL term through the last Langevin step (second-order autodiff)", 0, 0},
+    {"loss", "kl_coeff", EBM_CFG_FLOAT, "1", "weight of mean E_frozen(x_kl)", 0, 1e6},
+    {"loss", "entropy_coeff", EBM_CFG_FLOAT, "0.3", "weight of the nearest-neighbour entropy term (with kl; 0: off)", 0, 1e6},
+    {"loss", "entropy_samples", EBM_CFG_INT, "100", "buffer samples the nearest neighbour is searched among", 1, 1e6},
+    {"loss", "entropy_min_buffer", EBM_CFG_INT, "1000", "entropy term only once the buffer holds more rows than this", 0, 1e9},
+    {NULL, NULL, 0, NULL, NULL, 0, 0}};
+
+/* [buffer], [augment] and [loss], read once (cd_build) */
+typedef struct cd {
+    int augment;             /* an augmentation transition on every buffer draw (images only) */
+    ebm_augment_cfg_t ac;
+    int augment_every;       /* ebm sample: a transition every this many Langevin steps */
+    double bound;            /* [run] diverge_bound: |mean E(x+)| above it is a divergence */
+    float reg, kl_coeff, entropy_coeff;
+    int kl, entropy_samples;
+    long entropy_min_buffer;
+} cd_t;
+
+static int cd_build(run_t *r) {
+    const ebm_config_t *c = r->cfg;
+    cd_t *cd = calloc(1, sizeof *cd);
+    if (!(r->state = cd)) {
+        ERR("out of host memory\n");
+        return 0;
+    }
+    cd->augment = ebm_config_bool(c, "augment", "enable") && r->ndim == 3;
+    cd->ac = (ebm_augment_cfg_t){.crop_scale_min = (float)ebm_config_float(c, "augment", "crop_scale_min"),
+                                 .flip = ebm_config_bool(c, "augment", "flip"),
+                                 .brightness = (float)ebm_config_float(c, "augment", "brightness"),
+                                 .contrast = (float)ebm_config_float(c, "augment", "contrast"),
+                                 .saturation = (float)ebm_config_float(c, "augment", "saturation"),
+                                 .hue = (float)ebm_config_float(c, "augment", "hue"),
+                                 .jitter_p = (float)ebm_config_float(c, "augment", "jitter_p"),
+                                 .gray_p = (float)ebm_config_float(c, "augment", "gray_p"),
+                                 .blur_p = (float)ebm_config_float(c, "augment", "blur_p"),
+                                 .blur_sigma_min = 0.1f,
+                                 .blur_sigma_max = (float)ebm_config_float(c, "augment", "blur_sigma_max"),
+                                 .blur_kernel = (int)ebm_config_int(c, "augment", "blur_kernel")};
+    cd->augment_every = (int)ebm_config_int(c, "augment", "sample_every");
+    cd->bound = ebm_config_float(c, "run", "diverge_bound");
+    cd->reg = (float)ebm_config_float(c, "loss", "reg");
+    cd->kl = ebm_config_bool(c, "loss", "kl");
+    cd->kl_coeff = (float)ebm_config_float(c, "loss", "kl_coeff");
+    cd->entropy_coeff = (float)ebm_config_float(c, "loss", "entropy_coeff");
+    cd->entropy_samples = (int)ebm_config_int(c, "loss", "entropy_samples");
+    cd->entropy_min_buffer = ebm_config_int(c, "loss", "entropy_min_buffer");
+    int cap = (int)ebm_config_int(c, "buffer", "capacity");
+    if (cap > 0) {
+        r->rb = ebm_replay_new(r->ctx, r->ndim, r->shape,
+                               &(ebm_replay_cfg_t){.capacity = cap,
+                                                   .reinit_prob = (float)ebm_config_float(c, "buffer", "reinit"),
+                                                   .init_lo = r->init_lo,
+                                                   .init_hi = r->init_hi,
+                                                   .reservoir = ebm_config_bool(c, "buffer", "reservoir"),
+                                                   .uint8 = ebm_config_bool(c, "buffer", "uint8")});
+        if (!r->rb) {
+            ERR("the replay buffer: %s\n", ebm_ctx_error(r->ctx));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void cd_free(run_t *r) {
+    free(r->state);
+    r->state = NULL;
+}
+
+/* an augmentation transition ([augment] enable, images only; else x unchanged) */
+static ebm_tensor_t *augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng) {
+    const cd_t *cd = r->state;
+    return cd->augment ? ebm_augment(x, &cd->ac, rng) : x;
+}
+
+/* One iteration: 1 done, 0 diverged (non-finite, or |mean E(x+)| over run.diverge_bound; nothing
+ * updated), -1 error. */
+static int cd_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
+    double bound = ((const cd_t *)r->state)->bound;
+    int B = r->batch;
+    ebm_rng_t rng = run_iter_rng(r, r->iter);
+    ebm_ctx_t *ctx = r->ctx;
+    const cd_t *cd = r->state;
+    int kl = cd->kl;
+    float alpha = cd->reg;
+    ebm_dataset_batch(ds, r->seed, r->iter, B, xpos_host);
+    if (r->dequantize) {
+        float *u = malloc(sizeof(float) * B * r->numel);
+        if (!u) {
+            ERR("iteration %ld: out of host memory\n", r->iter);
+            return -1;
+        }
+        ebm_rng_host_uniform(&rng, u, B * r->numel);
+        for (size_t i = 0; i < B * r->numel; i++) xpos_host[i] = xpos_host[i] * (255.0f / 256.0f) + u[i] / 256.0f;
+        free(u);
+    }
+    int shape[4] = {B, r->shape[0], r->shape[1], r->shape[2]};
+    ebm_scope_begin(ctx);
+    ebm_tensor_t *xpos = ebm_tensor_from_host(ctx, r->ndim + 1, shape, xpos_host);
+    ebm_tensor_t *x0;
+    if (r->rb) x0 = augment(r, ebm_replay_sample(r->rb, B, &rng), &rng);
+    else x0 = run_noise(r, B, &rng);
+    ebm_langevin_cfg_t lc = r->lc;
+    if (kl && lc.steps > 0) lc.steps--;
+    ebm_tensor_t *xneg = ebm_langevin(ctx, run_energy, r, x0, &lc, &rng), *xkl = NULL;
+    if (kl && r->lc.steps > 0 && xneg) {
+        /* the last step with its graph: x_kl = clamp(x - eta grad_x E_theta(x)), theta live */
+        int clamp = lc.clamp_lo != lc.clamp_hi;
+        float lo = clamp ? lc.clamp_lo : -INFINITY, hi = clamp ? lc.clamp_hi : INFINITY;
+        ebm_tensor_t *xs = lc.noise_first ? ebm_langevin_update(xneg, xneg, 0.0f, lc.noise, 0.0f, lo, hi, &rng) : xneg, *g = NULL;
+        xs = ebm_detach(xs);
+        ebm_tensor_set_requires_grad(xs, 1);
+        ebm_tensor_t *tot = ebm_sum_all(run_energy(r, xs));
+        if (tot && ebm_grad(&tot, 1, NULL, &xs, 1, &g, 1) == EBM_OK) {
+            if (lc.grad_clip > 0) g = ebm_clamp(g, -lc.grad_clip, lc.grad_clip);
+            xkl = ebm_sub(xs, ebm_scale(g, lc.step_size));
+            if (clamp) xkl = ebm_clamp(xkl, lo, hi);
+            xneg = ebm_detach(xkl);
+            if (!lc.noise_first && lc.noise > 0) xneg = ebm_langevin_update(xneg, xneg, 0.0f, lc.noise, 0.0f, lo, hi, &rng);
+        }
+    }
+    ebm_tensor_t *epos = run_energy(r, xpos), *eneg = run_energy(r, xneg);
+    ebm_tensor_t *mp = ebm_mean_all(epos), *mn = ebm_mean_all(eneg);
+    ebm_tensor_t *loss = ebm_add(ebm_sub(mp, mn), ebm_scale(ebm_add(ebm_mean_all(ebm_square(epos)), ebm_mean_all(ebm_square(eneg))), alpha));
+    ebm_tensor_t *klt = NULL, *entt = NULL;
+    if (xkl) {
+        int was = ebm_params_set_frozen(ctx, 1);
+        klt = ebm_mean_all(run_energy(r, xkl));
+        ebm_params_set_frozen(ctx, was);
+        loss = ebm_add(loss, ebm_scale(klt, cd->kl_coeff));
+        float ec = cd->entropy_coeff;
+        int ns = cd->entropy_samples;
+        if (ec > 0 && ns > 0 && r->rb && ebm_replay_size(r->rb) > cd->entropy_min_buffer) {
+            /* -coef * mean log min_j |x_kl_i - C_j|, C = augmented buffer rows */
+            ebm_tensor_t *cands = augment(r, ebm_replay_sample(r->rb, ns, &rng), &rng);
+            ebm_tensor_t *d2 = ebm_pairwise_sqdist(ebm_reshape(xkl, 2, (int[]){B, -1}), ebm_reshape(cands, 2, (int[]){ns, -1}));
+            ebm_tensor_t *dmin = ebm_neg(ebm_max_to(ebm_neg(d2), 2, (int[]){B, 1}));
+            entt = ebm_scale(ebm_mean_all(ebm_log(ebm_add_scalar(dmin, 1e-8f))), 0.5f);   /* mean log distance */
+            loss = ebm_sub(loss, ebm_scale(entt, ec));
+        }
+    }
+    float hv[5] = {NAN, NAN, NAN, 0, 0};
+    int ok = loss && ebm_tensor_read(mp, &hv[0]) == EBM_OK && ebm_tensor_read(mn, &hv[1]) == EBM_OK &&
+             ebm_tensor_read(loss, &hv[2]) == EBM_OK && (!klt || ebm_tensor_read(klt, &hv[3]) == EBM_OK) &&
+             (!entt || ebm_tensor_read(entt, &hv[4]) == EBM_OK);
+    stats_add(s, "e_pos", "E+", hv[0]), stats_add(s, "e_neg", "E-", hv[1]), stats_add(s, "loss", "loss", hv[2]);
+    if (kl) stats_add(s, "kl", "kl", hv[3]), stats_add(s, "entropy", "ent", hv[4]);
+    if (!ok) {
+        ebm_scope_end(ctx);
+        ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(ctx));
+        return -1;
+    }
+    if (!isfinite(hv[0]) || !isfinite(hv[1]) || !isfinite(hv[2]) || (bound > 0 && fabs(hv[0]) > bound)) {
+        ebm_scope_end(ctx);
+        return 0;
+    }
+    if (ebm_params_zero_grad(r->ps) != EBM_OK || ebm_params_backward(r->ps, loss) != EBM_OK || ebm_optim_step(r->opt) != EBM_OK ||
+        (r->ema && ebm_ema_update(r->ema) != EBM_OK) || (r->rb && ebm_replay_push(r->rb, xneg, &rng) != EBM_OK)) {
+        ebm_scope_end(ctx);
+        ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(ctx));
+        return -1;
+    }
+    ebm_scope_end(ctx);
+    return 1;
+}
+
+/* what `ebm sample` draws (chains from eval.init, eval.steps Langevin steps, an augmentation every
+ * augment.sample_every steps), or for the training pictures (o NULL): chains from the buffer (noise
+ * while it is empty) and eval.steps steps */
+static ebm_tensor_t *cd_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rng_t *rng, double *accept) {
+    const ebm_config_t *c = r->cfg;
+    (void)accept;
+    ebm_langevin_cfg_t lc = r->lc;
+    if (!o) {
+        ebm_tensor_t *x = r->rb && ebm_replay_size(r->rb) > 0 ? ebm_replay_sample(r->rb, n, rng) : run_noise(r, n, rng);
+        lc.steps = (int)ebm_config_int(c, "eval", "steps");
+        return ebm_langevin(r->ctx, run_energy, r, x, &lc, rng);
+    }
+    const char *init = o->init ? o->init : ebm_config_str(c, "eval", "init");
+    int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(c, "eval", "steps");
+    const cd_t *cd = r->state;
+    int aug_every = !cd->augment ? 0 : o->augment_every >= 0 ? o->augment_every : cd->augment_every;
+    ebm_tensor_t *x;
+    if (!strcmp(init, "buffer")) {
+        if (!r->rb || ebm_replay_size(r->rb) == 0) {
+            ERR("init = buffer, but the checkpoint has no replay buffer rows\n");
+            return NULL;
+        }
+        x = ebm_replay_sample(r->rb, n, rng);
+    } else if (!strcmp(init, "noise"))
+        x = run_noise(r, n, rng);
+    else {
+        ERR("init = \"%s\": expected noise or buffer\n", init);
+        return NULL;
+    }
+    for (int done = 0; x && done < steps;) {
+        lc.steps = aug_every > 0 ? (steps - done < aug_every ? steps - done : aug_every) : steps - done;
+        x = ebm_langevin(r->ctx, run_energy, r, x, &lc, rng);
+        done += lc.steps;
+        if (aug_every > 0 && done < steps) x = augment(r, x, rng);
+    }
+    if (!x) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
+    return x;
+}
+
+const ebm_method_t ebm_method_cd = {
+    .name = "cd",
+    .title = "IGEBM, improved CD",
+    .keys = (const ebm_config_key_t *const[]){cd_keys, NULL},
+    .summary = "contrastive divergence with Langevin negatives from a replay buffer (IGEBM; improved CD with loss.kl)",
+    .build = cd_build,
+    .free = cd_free,
+    .sampler_density = 1,
+    .step = cd_step,
+    .draw = cd_draw,
+};

@@ -1,0 +1,113 @@
+/* classify.c — a classifier trained with the engine (run.method = classify), for the evaluations of
+ * energy models: class coverage of samples and the stacked Fashion-MNIST mode count (MEG's protocol
+ * uses a small MNIST CNN). The network is [model] net = dcgan (conv trunk, base = [model] base) or mlp
+ * with [classify] classes outputs; loss = mean cross-entropy, the optimizer of [optim]. `ebm eval`
+ * reports its accuracy on the source's test images. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "data.h"
+#include "run.h"
+#include "train.h"
+
+/* [classify] */
+static const ebm_config_key_t classify_keys[] = {
+    {"classify", "classes", EBM_CFG_INT, "10", "run.method = classify: number of classes (labels 0 .. classes-1)", 2, 100000},
+    {NULL, NULL, 0, NULL, NULL, 0, 0}};
+
+static int classify_outputs(const ebm_config_t *c) { return (int)ebm_config_int(c, "classify", "classes"); }
+
+static int argmax(const float *v, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (v[k] > v[best]) best = k;
+    return best;
+}
+
+/* one optimizer step on a batch: cross-entropy and the batch's accuracy */
+static int classify_step(run_t *r, ebm_dataset_t *ds, float *xhost, stats_t *s) {
+    int B = r->batch, K = r->n_out;
+    if (!ds->y) {
+        ERR("%s: run.method = classify needs labelled data (IDX images with a labels file beside them)\n", ds->source);
+        return -1;
+    }
+    int *y = malloc(sizeof(int) * B);
+    float *onehot = calloc((size_t)B * K, sizeof(float)), *lg = malloc(sizeof(float) * B * K), loss = NAN;
+    int ok = y && onehot && lg;
+    if (ok) {
+        ebm_dataset_batch(ds, r->seed, r->iter, B, xhost);
+        ebm_dataset_batch_labels(ds, r->seed, r->iter, B, y);
+        for (int i = 0; i < B; i++) {
+            if (y[i] < 0 || y[i] >= K) {
+                ERR("%s: label %d outside [0, %d) ([classify] classes)\n", ds->source, y[i], K);
+                free(y), free(onehot), free(lg);
+                return -1;
+            }
+            onehot[i * K + y[i]] = 1;
+        }
+    }
+    if (ok) {
+        int shape[4] = {B, r->shape[0], r->shape[1], r->shape[2]};
+        ebm_scope_begin(r->ctx);
+        ebm_tensor_t *logits = run_forward(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, xhost));
+        ebm_tensor_t *picked = ebm_sum(ebm_mul(logits, ebm_tensor_from_host(r->ctx, 2, (int[]){B, K}, onehot)), 0x2u, 0);
+        ebm_tensor_t *ce = ebm_mean_all(ebm_sub(ebm_logsumexp(logits, 1, 0), picked));
+        ok = ce && ebm_tensor_read(ce, &loss) == EBM_OK && ebm_tensor_read(logits, lg) == EBM_OK;
+        if (ok && isfinite(loss))
+            ok = ebm_params_zero_grad(r->ps) == EBM_OK && ebm_params_backward(r->ps, ce) == EBM_OK && ebm_optim_step(r->opt) == EBM_OK &&
+                 (!r->ema || ebm_ema_update(r->ema) == EBM_OK);
+        ebm_scope_end(r->ctx);
+    }
+    int correct = 0;
+    for (int i = 0; ok && i < B; i++) correct += argmax(lg + i * K, K) == y[i];
+    free(y), free(onehot), free(lg);
+    if (!ok) {
+        ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(r->ctx));
+        return -1;
+    }
+    stats_add(s, "loss", "cross-entropy", loss);
+    stats_add(s, "accuracy", "batch accuracy", (float)correct / B);
+    return isfinite(loss) ? 1 : 0;
+}
+
+/* `ebm eval`: accuracy on the test images of the run's source */
+static int classify_eval(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint) {
+    if (o->classifier || o->ood || o->ood_folder) {
+        ERR("%s is a classifier (run.method = classify): ebm eval reports its test accuracy; --classifier and --ood apply to "
+            "energy models\n", checkpoint);
+        return 1;
+    }
+    const char *test = run_test_source(r);
+    ebm_dataset_t ds;
+    char err[1024];
+    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0]};
+    if (ebm_dataset_open(&ds, test, &dopts, err, sizeof err) != EBM_OK) {
+        ERR("%s\n", err);
+        return 1;
+    }
+    int *pred = malloc(sizeof(int) * ds.n), correct = 0, ok = pred && ds.y && run_argmax(r, ds.x, ds.n, pred);
+    if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
+    for (int i = 0; ok && i < ds.n; i++) correct += pred[i] == ds.y[i];
+    if (ok) {
+        cJSON *row = run_eval_row(checkpoint);
+        cJSON_AddStringToObject(row, "data", test);
+        cJSON_AddNumberToObject(row, "examples", ds.n);
+        run_json_num(row, "accuracy", (double)correct / ds.n);
+        fprintf(stderr, "ebm eval: %s: accuracy %.2f%% on %d examples of %s\n", checkpoint, 100.0 * correct / ds.n, ds.n, test);
+        ok = rundir_metrics_append(r->dir, row, stdout);
+    }
+    free(pred);
+    ebm_dataset_free(&ds);
+    return ok ? 0 : 1;
+}
+
+const ebm_method_t ebm_method_classify = {
+    .name = "classify",
+    .title = "a classifier for evaluations",
+    .keys = (const ebm_config_key_t *const[]){classify_keys, NULL},
+    .summary = "a classifier of [classify] classes (cross-entropy), for the mode-count evaluations of energy models",
+    .outputs = classify_outputs,
+    .step = classify_step,
+    .eval = classify_eval,
+};
