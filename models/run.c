@@ -145,7 +145,7 @@ int run_build(run_t *r, ebm_config_t *cfg, const char *device, int ndim, const i
         return 0;
     }
     if (r->net && ebm_net_set_activation(r->net, ebm_config_str(c, "model", "activation")) != EBM_OK) {
-        ERR("[model] activation = \"%s\": expected swish, lrelu, relu, elu or softplus\n", ebm_config_str(c, "model", "activation"));
+        ERR("[model] activation = \"%s\": expected one of" EBM_NET_ACTIVATION_NAMES "\n", ebm_config_str(c, "model", "activation"));
         return 0;
     }
     if (!r->net || ebm_params_finalize(r->ps) != EBM_OK) {
