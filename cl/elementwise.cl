@@ -113,6 +113,17 @@ float fn_clamp(int order, float x, float a, float b) {
     return order == 1 ? ((x >= a && x <= b) ? 1.0f : 0.0f) : 0.0f;
 }
 
+/* Phi = (1 + erf(x / sqrt 2)) / 2, phi = Phi' = e^(-x^2/2) / sqrt(2 pi): f = x Phi, f' = Phi + x phi,
+ * f'' = phi (2 - x^2), f''' = x phi (x^2 - 4) */
+float fn_gelu(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    float phi = 0.3989422804014327f * exp(-0.5f * x * x);
+    if (order == 0) return 0.5f * x * (1.0f + erf(x * M_SQRT1_2_F));
+    if (order == 1) return 0.5f * (1.0f + erf(x * M_SQRT1_2_F)) + x * phi;
+    if (order == 2) return phi * (2.0f - x * x);
+    return x * phi * (x * x - 4.0f);
+}
+
 /* Each kernel here is built as a variant (engine/ops/elementwise.c; all listed in engine/variants.c):
  * the unary ones once per (function, order) with -DFN=fn_<name> -DORDER=<n>, so the compiler sees
  * one function at a constant order and can vectorise the body; the binary ones once per -DOP=<code>.

@@ -47,7 +47,8 @@ extern "C" {
     X(RELU, "relu")                                                                               \
     X(LEAKY_RELU, "leaky_relu") /* slope a for x < 0 */                                           \
     X(ELU, "elu")               /* a * (e^x - 1) for x <= 0 */                                    \
-    X(CLAMP, "clamp")           /* clamp(x, a, b); derivative 1 on [a, b], 0 outside */
+    X(CLAMP, "clamp")           /* clamp(x, a, b); derivative 1 on [a, b], 0 outside */      \
+    X(GELU, "gelu")             /* x * Phi(x), Phi the standard normal CDF (erf form) */
 typedef enum ebm_fn {
 #define EBM_FN_ENUM_(id, name) EBM_FN_##id,
     EBM_FNS(EBM_FN_ENUM_)
@@ -78,6 +79,7 @@ ebm_tensor_t *ebm_relu(ebm_tensor_t *x);
 ebm_tensor_t *ebm_leaky_relu(ebm_tensor_t *x, float slope);
 ebm_tensor_t *ebm_elu(ebm_tensor_t *x, float alpha);
 ebm_tensor_t *ebm_clamp(ebm_tensor_t *x, float lo, float hi);
+ebm_tensor_t *ebm_gelu(ebm_tensor_t *x);
 
 /* ---- binary with broadcasting ----------------------------------------------------------- */
 ebm_tensor_t *ebm_add(ebm_tensor_t *a, ebm_tensor_t *b);

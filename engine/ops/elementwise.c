@@ -91,6 +91,7 @@ ebm_tensor_t *ebm_relu(ebm_tensor_t *x) { return ebm_unary(x, EBM_FN_RELU, 0, 0.
 ebm_tensor_t *ebm_leaky_relu(ebm_tensor_t *x, float slope) { return ebm_unary(x, EBM_FN_LEAKY_RELU, 0, slope, 0.0f); }
 ebm_tensor_t *ebm_elu(ebm_tensor_t *x, float alpha) { return ebm_unary(x, EBM_FN_ELU, 0, alpha, 0.0f); }
 ebm_tensor_t *ebm_clamp(ebm_tensor_t *x, float lo, float hi) { return ebm_unary(x, EBM_FN_CLAMP, 0, lo, hi); }
+ebm_tensor_t *ebm_gelu(ebm_tensor_t *x) { return ebm_unary(x, EBM_FN_GELU, 0, 0.0f, 0.0f); }
 
 /* ---- binary ---------------------------------------------------------------------------- */
 
