@@ -1,18 +1,5 @@
 /* elementwise.cl — f^(n)(x) for the engine's scalar functions, their fused product with an
- * incoming gradient, and broadcasting binary ops. Function codes match enum ebm_fn. */
-
-#define FN_AFFINE 0
-#define FN_POW 1
-#define FN_EXP 2
-#define FN_LOG 3
-#define FN_SIGMOID 4
-#define FN_TANH 5
-#define FN_SOFTPLUS 6
-#define FN_SWISH 7
-#define FN_RELU 8
-#define FN_LEAKY_RELU 9
-#define FN_ELU 10
-#define FN_CLAMP 11
+ * incoming gradient, and broadcasting binary ops. */
 
 static float sigm(float x) { return 1.0f / (1.0f + exp(-x)); }
 
@@ -35,77 +22,114 @@ static float powf_ebm(float x, float p) {
     return pow(x, p);
 }
 
-static float fn_eval(int fn, int order, float x, float a, float b) {
-    switch (fn) {
-    case FN_AFFINE:
-        return order == 0 ? a * x + b : (order == 1 ? a : 0.0f);
-    case FN_POW: {
-        float c = 1.0f, p = a;
-        for (int i = 0; i < order; i++) {
-            c *= p;
-            p -= 1.0f;
-        }
-        return c == 0.0f ? 0.0f : c * powf_ebm(x, p);
+/* fn_<name>(order, x, a, b) = f^(order)(x) for each function of EBM_FNS (engine/ebm_ops.h), order
+ * 0..EBM_FN_MAX_ORDER (3). Not static: each program calls one of them (FN below), and the others
+ * would be unused static functions. */
+float fn_affine(int order, float x, float a, float b) {
+    return order == 0 ? a * x + b : (order == 1 ? a : 0.0f);
+}
+
+float fn_pow(int order, float x, float a, float b) {
+    (void)b;
+    float c = 1.0f, p = a;
+    for (int i = 0; i < order; i++) {
+        c *= p;
+        p -= 1.0f;
     }
-    case FN_EXP:
-        return exp(x);
-    case FN_LOG:
-        if (order == 0) return log(x);
-        if (order == 1) return 1.0f / x;
-        if (order == 2) return -1.0f / (x * x);
-        return 2.0f / (x * x * x);
-    case FN_SIGMOID: {
-        float s = sigm(x);
-        if (order == 0) return s;
-        if (order == 1) return s * (1.0f - s);
-        if (order == 2) return s * (1.0f - s) * (1.0f - 2.0f * s);
-        return s * (1.0f - s) * (1.0f - 6.0f * s + 6.0f * s * s);
-    }
-    case FN_TANH: {
-        float t = tanh(x);
-        if (order == 0) return t;
-        if (order == 1) return 1.0f - t * t;
-        if (order == 2) return -2.0f * t * (1.0f - t * t);
-        return -2.0f * (1.0f - t * t) * (1.0f - 3.0f * t * t);
-    }
-    case FN_SOFTPLUS: {
-        if (order == 0) return fmax(x, 0.0f) + log1p(exp(-fabs(x)));
-        float s = sigm(x);
-        if (order == 1) return s;
-        if (order == 2) return s * (1.0f - s);
-        return s * (1.0f - s) * (1.0f - 2.0f * s);
-    }
-    case FN_SWISH: {
-        float s = sigm(x);
-        if (order == 0) return x * s;
-        if (order == 1) return s + x * s * (1.0f - s);
-        float p = s * (1.0f - s), q = 2.0f + x * (1.0f - 2.0f * s);
-        if (order == 2) return p * q;
-        return p * (1.0f - 2.0f * s) * q + p * ((1.0f - 2.0f * s) - 2.0f * x * p);
-    }
-    case FN_RELU:
-        if (order == 0) return fmax(x, 0.0f);
-        return order == 1 ? (x > 0.0f ? 1.0f : 0.0f) : 0.0f;
-    case FN_LEAKY_RELU:
-        if (order == 0) return x > 0.0f ? x : a * x;
-        return order == 1 ? (x > 0.0f ? 1.0f : a) : 0.0f;
-    case FN_ELU:
-        if (order == 0) return x > 0.0f ? x : a * (exp(x) - 1.0f);
-        if (order == 1) return x > 0.0f ? 1.0f : a * exp(x);
-        return x > 0.0f ? 0.0f : a * exp(x);
-    case FN_CLAMP:
-        if (order == 0) return isnan(x) ? x : fmin(fmax(x, a), b);
-        return order == 1 ? ((x >= a && x <= b) ? 1.0f : 0.0f) : 0.0f;
-    }
-    return NAN;
+    return c == 0.0f ? 0.0f : c * powf_ebm(x, p);
+}
+
+float fn_exp(int order, float x, float a, float b) {
+    (void)order, (void)a, (void)b;
+    return exp(x);
+}
+
+float fn_log(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    if (order == 0) return log(x);
+    if (order == 1) return 1.0f / x;
+    if (order == 2) return -1.0f / (x * x);
+    return 2.0f / (x * x * x);
+}
+
+float fn_sigmoid(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    float s = sigm(x);
+    if (order == 0) return s;
+    if (order == 1) return s * (1.0f - s);
+    if (order == 2) return s * (1.0f - s) * (1.0f - 2.0f * s);
+    return s * (1.0f - s) * (1.0f - 6.0f * s + 6.0f * s * s);
+}
+
+float fn_tanh(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    float t = tanh(x);
+    if (order == 0) return t;
+    if (order == 1) return 1.0f - t * t;
+    if (order == 2) return -2.0f * t * (1.0f - t * t);
+    return -2.0f * (1.0f - t * t) * (1.0f - 3.0f * t * t);
+}
+
+float fn_softplus(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    if (order == 0) return fmax(x, 0.0f) + log1p(exp(-fabs(x)));
+    float s = sigm(x);
+    if (order == 1) return s;
+    if (order == 2) return s * (1.0f - s);
+    return s * (1.0f - s) * (1.0f - 2.0f * s);
+}
+
+float fn_swish(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    float s = sigm(x);
+    if (order == 0) return x * s;
+    if (order == 1) return s + x * s * (1.0f - s);
+    float p = s * (1.0f - s), q = 2.0f + x * (1.0f - 2.0f * s);
+    if (order == 2) return p * q;
+    return p * (1.0f - 2.0f * s) * q + p * ((1.0f - 2.0f * s) - 2.0f * x * p);
+}
+
+float fn_relu(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    if (order == 0) return fmax(x, 0.0f);
+    return order == 1 ? (x > 0.0f ? 1.0f : 0.0f) : 0.0f;
+}
+
+float fn_leaky_relu(int order, float x, float a, float b) {
+    (void)b;
+    if (order == 0) return x > 0.0f ? x : a * x;
+    return order == 1 ? (x > 0.0f ? 1.0f : a) : 0.0f;
+}
+
+float fn_elu(int order, float x, float a, float b) {
+    (void)b;
+    if (order == 0) return x > 0.0f ? x : a * (exp(x) - 1.0f);
+    if (order == 1) return x > 0.0f ? 1.0f : a * exp(x);
+    return x > 0.0f ? 0.0f : a * exp(x);
+}
+
+float fn_clamp(int order, float x, float a, float b) {
+    if (order == 0) return isnan(x) ? x : fmin(fmax(x, a), b);
+    return order == 1 ? ((x >= a && x <= b) ? 1.0f : 0.0f) : 0.0f;
+}
+
+/* Phi = (1 + erf(x / sqrt 2)) / 2, phi = Phi' = e^(-x^2/2) / sqrt(2 pi): f = x Phi, f' = Phi + x phi,
+ * f'' = phi (2 - x^2), f''' = x phi (x^2 - 4) */
+float fn_gelu(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    float phi = 0.3989422804014327f * exp(-0.5f * x * x);
+    if (order == 0) return 0.5f * x * (1.0f + erf(x * M_SQRT1_2_F));
+    if (order == 1) return 0.5f * (1.0f + erf(x * M_SQRT1_2_F)) + x * phi;
+    if (order == 2) return phi * (2.0f - x * x);
+    return x * phi * (x * x - 4.0f);
 }
 
 /* Each kernel here is built as a variant (engine/ops/elementwise.c; all listed in engine/variants.c):
- * the unary ones once per (function, order) with -DFN=<code> -DORDER=<n>, so the switch in fn_eval
- * folds away and the compiler can vectorise the body; the binary ones once per -DOP=<code>. The
- * defaults below only let the file compile for the other family's variants. */
+ * the unary ones once per (function, order) with -DFN=fn_<name> -DORDER=<n>, so the compiler sees
+ * one function at a constant order and can vectorise the body; the binary ones once per -DOP=<code>.
+ * The defaults below only let the file compile for the other family's variants. */
 #ifndef FN
-#define FN FN_AFFINE
+#define FN fn_affine
 #endif
 #ifndef ORDER
 #define ORDER 0
@@ -113,13 +137,13 @@ static float fn_eval(int fn, int order, float x, float a, float b) {
 
 kernel void unary(global float *y, ulong yo, global const float *x, ulong xo, float a, float b, ulong n) {
     size_t i = get_global_id(0);
-    if (i < n) y[yo + i] = fn_eval(FN, ORDER, x[xo + i], a, b);
+    if (i < n) y[yo + i] = FN(ORDER, x[xo + i], a, b);
 }
 
 kernel void unary_mul(global float *y, ulong yo, global const float *g, ulong go, global const float *x,
                       ulong xo, float a, float b, ulong n) {
     size_t i = get_global_id(0);
-    if (i < n) y[yo + i] = g[go + i] * fn_eval(FN, ORDER, x[xo + i], a, b);
+    if (i < n) y[yo + i] = g[go + i] * FN(ORDER, x[xo + i], a, b);
 }
 
 #define OP_ADD 0

@@ -19,19 +19,40 @@ extern "C" {
 #endif
 
 /* ---- elementwise functions f and their derivatives f^(n) (n <= 3) ----------------------- */
+/* The one list of elementwise functions. X(ID, name) gives the enum value EBM_FN_<ID> (row order,
+ * from 0), the op's name in errors and graphs, and the kernel function fn_<name> of
+ * cl/elementwise.cl (each variant is built with -DFN=fn_<name> -DORDER=<n>; engine/variants.c
+ * lists them all). Parameters a, b as each row's comment says.
+ *
+ * Adding a function touches 4 files, adding a [model] activation 6 (before this table: 5 and 10,
+ * with its integer code agreed by hand in ebm_ops.h, ops/elementwise.c, cl/elementwise.cl,
+ * tests/ref.c and tests/test_ops.c, and its name in 5 places of models/ and tools/):
+ *   engine/ebm_ops.h      a row here (and a wrapper such as ebm_swish, if wanted, whose body is in
+ *                         engine/ops/elementwise.c)
+ *   cl/elementwise.cl     fn_<name>(order, x, a, b): f and its derivatives
+ *   tests/ref.c           its double-precision reference, a case of ref_fn (the count is pinned there)
+ *   tests/test_ops.c      its test settings T_<ID> (input domain, a, b, ULP allowance); its ops_test,
+ *                         ops_grad and ops_grad2 rows come from this table
+ *   models/nets.h         for an activation, a row of EBM_NET_ACTIVATIONS (names, help, parsing)
+ *   tools/torch_load.py   for an activation, its nn.Module */
+#define EBM_FNS(X)                                                                                \
+    X(AFFINE, "affine")         /* a*x + b */                                                     \
+    X(POW, "pow")               /* x^a */                                                         \
+    X(EXP, "exp")                                                                                 \
+    X(LOG, "log")                                                                                 \
+    X(SIGMOID, "sigmoid")                                                                         \
+    X(TANH, "tanh")                                                                               \
+    X(SOFTPLUS, "softplus")     /* log(1 + e^x), stable */                                        \
+    X(SWISH, "swish")           /* x * sigmoid(x) */                                              \
+    X(RELU, "relu")                                                                               \
+    X(LEAKY_RELU, "leaky_relu") /* slope a for x < 0 */                                           \
+    X(ELU, "elu")               /* a * (e^x - 1) for x <= 0 */                                    \
+    X(CLAMP, "clamp")           /* clamp(x, a, b); derivative 1 on [a, b], 0 outside */      \
+    X(GELU, "gelu")             /* x * Phi(x), Phi the standard normal CDF (erf form) */
 typedef enum ebm_fn {
-    EBM_FN_AFFINE = 0,  /* a*x + b */
-    EBM_FN_POW,         /* x^a */
-    EBM_FN_EXP,
-    EBM_FN_LOG,
-    EBM_FN_SIGMOID,
-    EBM_FN_TANH,
-    EBM_FN_SOFTPLUS,    /* log(1 + e^x), stable */
-    EBM_FN_SWISH,       /* x * sigmoid(x) */
-    EBM_FN_RELU,
-    EBM_FN_LEAKY_RELU,  /* slope a for x < 0 */
-    EBM_FN_ELU,         /* a * (e^x - 1) for x <= 0 */
-    EBM_FN_CLAMP,       /* clamp(x, a, b); derivative 1 on [a, b], 0 outside */
+#define EBM_FN_ENUM_(id, name) EBM_FN_##id,
+    EBM_FNS(EBM_FN_ENUM_)
+#undef EBM_FN_ENUM_
     EBM_FN_COUNT
 } ebm_fn_t;
 
@@ -58,6 +79,7 @@ ebm_tensor_t *ebm_relu(ebm_tensor_t *x);
 ebm_tensor_t *ebm_leaky_relu(ebm_tensor_t *x, float slope);
 ebm_tensor_t *ebm_elu(ebm_tensor_t *x, float alpha);
 ebm_tensor_t *ebm_clamp(ebm_tensor_t *x, float lo, float hi);
+ebm_tensor_t *ebm_gelu(ebm_tensor_t *x);
 
 /* ---- binary with broadcasting ----------------------------------------------------------- */
 ebm_tensor_t *ebm_add(ebm_tensor_t *a, ebm_tensor_t *b);

@@ -97,7 +97,15 @@ struct ebm_kernel_variant {
 
 /* ---- kernel programs: every (cl file, -D defines) the engine builds (variants.c) ---- */
 #define EBM_FN_MAX_ORDER 3                          /* highest derivative order of enum ebm_fn */
-#define EBM_UNARY_DEFINES "-DFN=%d -DORDER=%d"      /* elementwise.cl unary, unary_mul: (fn, order) */
+#define EBM_UNARY_DEFINES "-DFN=fn_%s -DORDER=%d"   /* elementwise.cl unary, unary_mul: (ebm_fn_names[fn], order) */
+extern const char *const ebm_fn_names[EBM_FN_COUNT];   /* the names of EBM_FNS (ebm_ops.h), ops/elementwise.c */
+/* the unary defines of the longest name fit a buffer of this size, and struct ebm_kernel_variant */
+#define EBM_FN_NAME_SIZE_(id, name) char id[sizeof name];
+union ebm_fn_name_size { EBM_FNS(EBM_FN_NAME_SIZE_) };
+#undef EBM_FN_NAME_SIZE_
+#define EBM_UNARY_DEFINES_SIZE (sizeof "-DFN=fn_ -DORDER=9" - 1 + sizeof(union ebm_fn_name_size))
+_Static_assert(EBM_FN_MAX_ORDER <= 9 && EBM_UNARY_DEFINES_SIZE <= sizeof ((struct ebm_kernel_variant *)0)->defines,
+               "unary kernel defines longer than struct ebm_kernel_variant holds");
 enum { EBM_OP_ADD = 0, EBM_OP_SUB, EBM_OP_MUL, EBM_OP_DIV, EBM_OP_COUNT };   /* = OP_* in cl/elementwise.cl */
 #define EBM_BINARY_DEFINES "-DOP=%d"                /* elementwise.cl binary, binary_bcast: EBM_OP_* */
 #define EBM_RB_U8_DEFINES "-DRB_U8"                 /* rng.cl rows_gather, rows_scatter: 8-bit replay storage */

@@ -21,10 +21,10 @@ void ebm_kernel_variants_each(void (*fn)(const char *file, const char *defines, 
         for (int j = 0; j < i && !seen; j++) seen = !strcmp(kernel_files[j], kernel_files[i]);
         if (!seen) fn(kernel_files[i], "", user);
     }
-    char d[48];
+    char d[EBM_UNARY_DEFINES_SIZE];
     for (int f = 0; f < EBM_FN_COUNT; f++)   /* engine/ops/elementwise.c: unary_impl */
         for (int order = 0; order <= EBM_FN_MAX_ORDER; order++) {
-            snprintf(d, sizeof d, EBM_UNARY_DEFINES, f, order);
+            snprintf(d, sizeof d, EBM_UNARY_DEFINES, ebm_fn_names[f], order);
             fn("elementwise.cl", d, user);
         }
     for (int op = 0; op < EBM_OP_COUNT; op++) {   /* engine/ops/elementwise.c: binary_impl */

@@ -38,13 +38,23 @@ struct ebm_net {
     ebm_tensor_t *in_w, *in_b, *aw[3], *ab[3], *gamma, *fc_w, *fc_b;
 };
 
-enum { ACT_SWISH, ACT_LRELU, ACT_RELU, ACT_ELU, ACT_SOFTPLUS };
-static const char *act_names[] = {"swish", "lrelu", "relu", "elu", "softplus"};
+enum {
+#define ACT_ENUM(id, name, fn, a) ACT_##id,
+    EBM_NET_ACTIVATIONS(ACT_ENUM)
+#undef ACT_ENUM
+    ACT_COUNT
+};
+static const struct { const char *name; ebm_fn_t fn; float a; } acts[] = {
+#define ACT_ROW(id, name, fn, a) {name, fn, a},
+    EBM_NET_ACTIVATIONS(ACT_ROW)
+#undef ACT_ROW
+};
+_Static_assert(sizeof acts / sizeof *acts == ACT_COUNT, "one row of acts per activation");
 
 ebm_status_t ebm_net_set_activation(ebm_net_t *n, const char *name) {
     int a = -1;
-    for (int i = 0; i < (int)(sizeof act_names / sizeof *act_names); i++)
-        if (!strcmp(name, act_names[i])) a = i;
+    for (int i = 0; i < ACT_COUNT; i++)
+        if (!strcmp(name, acts[i].name)) a = i;
     if (a < 0) return EBM_STATUS_INVALID_ARGUMENT;
     n->act = a;
     for (int i = 0; i < n->n_sub; i++) ebm_net_set_activation(n->sub[i], name);
@@ -52,13 +62,7 @@ ebm_status_t ebm_net_set_activation(ebm_net_t *n, const char *name) {
 }
 
 static ebm_tensor_t *act(const ebm_net_t *n, ebm_tensor_t *x) {
-    switch (n->act) {
-    case ACT_LRELU: return ebm_leaky_relu(x, 0.2f);
-    case ACT_RELU: return ebm_relu(x);
-    case ACT_ELU: return ebm_elu(x, 1.0f);
-    case ACT_SOFTPLUS: return ebm_softplus(x);
-    default: return ebm_swish(x);
-    }
+    return ebm_unary(x, acts[n->act].fn, 0, acts[n->act].a, 0.0f);
 }
 
 static ebm_tensor_t *param(ebm_params_t *ps, const char *prefix, const char *name, int ndim, const int *shape);

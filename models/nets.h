@@ -55,8 +55,18 @@ void ebm_net_set_output_tanh(ebm_net_t *net, int on);
  * returns how many there are */
 int ebm_net_bn_gammas(const ebm_net_t *net, ebm_tensor_t **out, int max);
 
-/* Activation between layers: "swish" (default; nn.SiLU), "lrelu" (nn.LeakyReLU(0.2)), "relu", "elu",
- * "softplus". EBM_STATUS_INVALID_ARGUMENT for other names. */
+/* Activations between layers, X(ID, [model] activation name, elementwise function, its a); the
+ * first is the default. Each needs its nn.Module in tools/torch_load.py. */
+#define EBM_NET_ACTIVATIONS(X)                                                  \
+    X(SWISH, "swish", EBM_FN_SWISH, 0.0f)            /* nn.SiLU */               \
+    X(LRELU, "lrelu", EBM_FN_LEAKY_RELU, 0.2f)       /* nn.LeakyReLU(0.2) */     \
+    X(RELU, "relu", EBM_FN_RELU, 0.0f)               /* nn.ReLU */               \
+    X(ELU, "elu", EBM_FN_ELU, 1.0f)                  /* nn.ELU */                \
+    X(SOFTPLUS, "softplus", EBM_FN_SOFTPLUS, 0.0f)   /* nn.Softplus */
+#define EBM_NET_ACTIVATION_NAME_(id, name, fn, a) " " name
+/* " swish lrelu relu elu softplus", for help and error messages */
+#define EBM_NET_ACTIVATION_NAMES EBM_NET_ACTIVATIONS(EBM_NET_ACTIVATION_NAME_)
+/* EBM_STATUS_INVALID_ARGUMENT for a name not in EBM_NET_ACTIVATIONS. */
 ebm_status_t ebm_net_set_activation(ebm_net_t *net, const char *name);
 
 /* PyTorch's default init for Linear and Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights

@@ -212,7 +212,7 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
         act = ebm_config_str(c, "model", "activation");
     }
     if (r->net && ebm_net_set_activation(r->net, act) != EBM_OK) {
-        ERR("[model] activation = \"%s\": expected auto, swish, lrelu, relu, elu or softplus\n", act);
+        ERR("[model] activation = \"%s\": expected auto or one of" EBM_NET_ACTIVATION_NAMES "\n", act);
         return 0;
     }
     if (!r->net || ebm_params_finalize(r->ps) != EBM_OK) {

@@ -37,7 +37,7 @@ static const ebm_config_key_t common_keys[] = {
     {"model", "net", EBM_CFG_STRING, "convnet",
      "mlp | convnet | multiscale (convnets on x, avgpool2(x), ...) | resnet (improved CD's) | poe (Kim & Bengio's experts) | dcgan (MEG's conv energy)", 0, 0},
     {"model", "hidden", EBM_CFG_STRING, "128,128,128", "mlp: hidden widths", 0, 0},
-    {"model", "activation", EBM_CFG_STRING, "auto", "auto (the net's own: lrelu for dcgan, swish for the others) | swish | lrelu (0.2) | relu | elu | softplus", 0, 0},
+    {"model", "activation", EBM_CFG_STRING, "auto", "auto (the net's own: lrelu for dcgan, swish for the others) or one of" EBM_NET_ACTIVATION_NAMES " (lrelu: leaky ReLU, slope 0.2)", 0, 0},
     {"model", "base", EBM_CFG_INT, "32", "convnet: channels of the first layer (then 2x, 4x, 4x)", 1, 4096},
     {"model", "scales", EBM_CFG_INT, "3", "multiscale, resnet: number of resolutions (full, half, quarter, ...), one network each", 1, 8},
     {"model", "stages", EBM_CFG_INT, "4", "resnet: stages of two residual blocks at full resolution (one fewer per coarser scale)", 1, 16},

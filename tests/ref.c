@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../engine/ebm_ops.h"
 
 size_t ref_numel(int nd, const int *s) {
     size_t n = 1;
@@ -12,20 +13,27 @@ size_t ref_numel(int nd, const int *s) {
 
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
+/* One case per function of EBM_FNS: a missing case is a -Wswitch warning, and the pinned count
+ * below stops the build until a new function has its reference here. */
+_Static_assert(EBM_FN_COUNT == 13, "a new elementwise function of EBM_FNS (engine/ebm_ops.h) needs its reference in "
+                                   "ref_fn and its test settings T_<ID> in tests/test_ops.c; then update this count");
+
 double ref_fn(int fn, double x, double a, double b) {
-    switch (fn) {
-    case 0: return a * x + b;
-    case 1: return pow(x, a);
-    case 2: return exp(x);
-    case 3: return log(x);
-    case 4: return sigm(x);
-    case 5: return tanh(x);
-    case 6: return log1p(exp(x));
-    case 7: return x * sigm(x);
-    case 8: return x > 0 ? x : 0;
-    case 9: return x > 0 ? x : a * x;
-    case 10: return x > 0 ? x : a * (exp(x) - 1);
-    case 11: return x < a ? a : (x > b ? b : x);
+    switch ((ebm_fn_t)fn) {
+    case EBM_FN_AFFINE: return a * x + b;
+    case EBM_FN_POW: return pow(x, a);
+    case EBM_FN_EXP: return exp(x);
+    case EBM_FN_LOG: return log(x);
+    case EBM_FN_SIGMOID: return sigm(x);
+    case EBM_FN_TANH: return tanh(x);
+    case EBM_FN_SOFTPLUS: return log1p(exp(x));
+    case EBM_FN_SWISH: return x * sigm(x);
+    case EBM_FN_RELU: return x > 0 ? x : 0;
+    case EBM_FN_LEAKY_RELU: return x > 0 ? x : a * x;
+    case EBM_FN_ELU: return x > 0 ? x : a * (exp(x) - 1);
+    case EBM_FN_CLAMP: return x < a ? a : (x > b ? b : x);
+    case EBM_FN_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case EBM_FN_COUNT: break;
     }
     return NAN;
 }

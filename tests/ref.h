@@ -7,7 +7,7 @@
 
 size_t ref_numel(int nd, const int *s);
 
-/* f(x) for the engine's elementwise functions (ebm_fn_t codes) */
+/* f(x) for the engine's elementwise functions (fn: an ebm_fn_t, engine/ebm_ops.h) */
 double ref_fn(int fn, double x, double a, double b);
 
 /* broadcasting binary op (0 add, 1 sub, 2 mul, 3 div); out shape = broadcast shape */

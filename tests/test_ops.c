@@ -438,26 +438,34 @@ static void r_sqdist(const op_case_t *c, double *const *in, double *out, int *on
 /* the table: a row per case; awkward sizes on purpose                                        */
 
 #define S1(a) {a}
-#define UN(name, fnc, a, b, dom, extra_flags, why)                                                       \
-    {name, 1, {2}, {{7, 93}}, {dom}, 0, b_unary, r_unary, {fnc}, {a, b}, 1, 0, extra_flags, why}
+#define UN(name, fnc, dom, a, b, U, why) {name, 1, {2}, {{7, 93}}, {dom}, 0, b_unary, r_unary, {fnc}, {a, b}, 1, U, 0, why}
+#define UN_(...) UN(__VA_ARGS__)
+
+/* The test settings of each elementwise function of EBM_FNS (engine/ebm_ops.h): input domain, a, b,
+ * ULP allowance (0: the default) and why. Its row comes from the table (FN_ROW), so a function
+ * without its line here does not compile. */
+#define T_AFFINE D_ANY, 1.5, -0.25, 0, NULL
+#define T_POW D_ANY, 3.0, 0, 0, NULL
+#define T_EXP D_ANY, 0, 0, 0, NULL
+#define T_LOG D_POS, 0, 0, 0, NULL
+#define T_SIGMOID D_ANY, 0, 0, 0, NULL
+#define T_TANH D_ANY, 0, 0, 0, NULL
+#define T_SOFTPLUS D_ANY, 0, 0, 0, NULL
+#define T_SWISH D_ANY, 0, 0, 0, NULL
+#define T_RELU D_AWAY0, 0, 0, 0, NULL
+#define T_LEAKY_RELU D_AWAY0, 0.2, 0, 0, NULL
+#define T_ELU D_AWAY0, 1.0, 0, 0, NULL
+#define T_CLAMP D_AWAY_HALF, -0.5, 0.5, 0, NULL
+#define T_GELU D_ANY, 0, 0, 16, "erf() is 16 ulp in OpenCL 1.2"
+#define FN_ROW(id, name) UN_(name, EBM_FN_##id, T_##id),
 
 static const op_case_t cases[] = {
-    /* elementwise functions (f, f', f'' through derivative orders) */
-    UN("affine", 0, 1.5, -0.25, D_ANY, 0, NULL),
-    UN("pow", 1, 3.0, 0, D_ANY, 0, NULL),
-    {"pow", 1, {2}, {{7, 93}}, {D_POS}, 0, b_unary, r_unary, {1}, {-0.5}, 1, 0, 0, NULL},
-    {"pow", 1, {2}, {{7, 93}}, {D_POS}, 0, b_unary, r_unary, {1}, {1.7}, 1, 16, 0, "general exponents use pow(), 16 ulp in OpenCL 1.2"},
-    UN("exp", 2, 0, 0, D_ANY, 0, NULL),
-    UN("log", 3, 0, 0, D_POS, 0, NULL),
-    UN("sigmoid", 4, 0, 0, D_ANY, 0, NULL),
-    {"sigmoid", 1, {2}, {{7, 93}}, {D_ANY}, 0, b_unary, r_unary, {4}, {0, 0, 8.0}, 1, 0, 0, NULL},
-    UN("tanh", 5, 0, 0, D_ANY, 0, NULL),
-    UN("softplus", 6, 0, 0, D_ANY, 0, NULL),
-    UN("swish", 7, 0, 0, D_ANY, 0, NULL),
-    UN("relu", 8, 0, 0, D_AWAY0, 0, NULL),
-    UN("leaky_relu", 9, 0.2, 0, D_AWAY0, 0, NULL),
-    UN("elu", 10, 1.0, 0, D_AWAY0, 0, NULL),
-    UN("clamp", 11, -0.5, 0.5, D_AWAY_HALF, 0, NULL),
+    /* elementwise functions (f, f', f'' through derivative orders): one row per function, then more
+     * cases of some */
+    EBM_FNS(FN_ROW)
+    {"pow", 1, {2}, {{7, 93}}, {D_POS}, 0, b_unary, r_unary, {EBM_FN_POW}, {-0.5}, 1, 0, 0, NULL},
+    {"pow", 1, {2}, {{7, 93}}, {D_POS}, 0, b_unary, r_unary, {EBM_FN_POW}, {1.7}, 1, 16, 0, "general exponents use pow(), 16 ulp in OpenCL 1.2"},
+    {"sigmoid", 1, {2}, {{7, 93}}, {D_ANY}, 0, b_unary, r_unary, {EBM_FN_SIGMOID}, {0, 0, 8.0}, 1, 0, 0, NULL},
     /* binary with broadcasting */
     {"add", 2, {2, 2}, {{7, 93}, {7, 93}}, {D_ANY, D_ANY}, 0, b_binary, r_binary, {0}, {0}, 1, 0, 0, NULL},
     {"add", 2, {4, 3}, {{2, 5, 3, 7}, {5, 1, 1}}, {D_ANY, D_ANY}, 0, b_binary, r_binary, {0}, {0}, 42, 0, 0, NULL},

@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include "../internal.h"
 
-static const char *const fn_names[EBM_FN_COUNT] = {"affine", "pow", "exp", "log", "sigmoid", "tanh",
-                                                   "softplus", "swish", "relu", "leaky_relu", "elu", "clamp"};
+const char *const ebm_fn_names[EBM_FN_COUNT] = {
+#define EBM_FN_NAME_(id, name) name,
+    EBM_FNS(EBM_FN_NAME_)
+#undef EBM_FN_NAME_
+};
 
 static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, int order, float a, float b);
 
@@ -30,7 +33,7 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
         return NULL;
     }
     if (order > EBM_FN_MAX_ORDER) {
-        ebm_fail(ctx, EBM_STATUS_NOT_IMPLEMENTED, "derivative of order %d of %s (at most %d)", order, fn_names[fn],
+        ebm_fail(ctx, EBM_STATUS_NOT_IMPLEMENTED, "derivative of order %d of %s (at most %d)", order, ebm_fn_names[fn],
                  EBM_FN_MAX_ORDER);
         return NULL;
     }
@@ -42,8 +45,8 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
     /* derivatives of order >= 2 of the piecewise-linear functions are zero everywhere */
     ebm_tensor_t *y = ebm_tensor_like(x);
     if (!y) return NULL;
-    char defines[48];
-    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, (int)fn, order);
+    char defines[EBM_UNARY_DEFINES_SIZE];
+    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[fn], order);
     cl_kernel k = ebm_kernel_variant(ctx, g ? EBM_K_UNARY_MUL : EBM_K_UNARY, defines);
     if (!k) return NULL;
     ebm_status_t st = g ? ebm_kargs(ctx, k, "mlmlmlffl", y->buf, y->off, g->buf, g->off, x->buf, x->off, (double)a,
@@ -88,6 +91,7 @@ ebm_tensor_t *ebm_relu(ebm_tensor_t *x) { return ebm_unary(x, EBM_FN_RELU, 0, 0.
 ebm_tensor_t *ebm_leaky_relu(ebm_tensor_t *x, float slope) { return ebm_unary(x, EBM_FN_LEAKY_RELU, 0, slope, 0.0f); }
 ebm_tensor_t *ebm_elu(ebm_tensor_t *x, float alpha) { return ebm_unary(x, EBM_FN_ELU, 0, alpha, 0.0f); }
 ebm_tensor_t *ebm_clamp(ebm_tensor_t *x, float lo, float hi) { return ebm_unary(x, EBM_FN_CLAMP, 0, lo, hi); }
+ebm_tensor_t *ebm_gelu(ebm_tensor_t *x) { return ebm_unary(x, EBM_FN_GELU, 0, 0.0f, 0.0f); }
 
 /* ---- binary ---------------------------------------------------------------------------- */
 
