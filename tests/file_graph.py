@@ -2,7 +2,9 @@
 """file_graph.py NM OBJECT... — the call graph between the source files of a library, from its
 object files: file A uses file B when A's object has an undefined symbol that B's object defines.
 
-Fails (exit 1) when the files form a cycle (A uses B uses ... uses A), printing each cycle, and when
+Fails (exit 1) when the files form a cycle (A uses B uses ... uses A), printing each cycle; when a
+file uses one of a higher layer of models/ (config, data, nn, sample < run < methods < cli: a layer
+uses only its own and lower ones); and when
 a source file outside models/methods/ names a training method (a [run] method value of the registry
 as a C string, or an ebm_method_<name> symbol): the training loop, checkpoints and commands reach
 methods only through the registry. Prints the graph, a line per file, otherwise.
@@ -69,6 +71,20 @@ def main():
     for comp in cycles(graph):
         print("CYCLE: " + " <-> ".join(comp) + "  (" + "; ".join(f"{a} -> {', '.join(b for b in graph[a] if b in comp)}" for a in comp) + ")")
         bad = 1
+    layers = {"config": 0, "data": 0, "nn": 0, "sample": 0, "run": 1, "methods": 2, "cli": 3}
+
+    def layer(f):
+        m = re.match(r"models/(\w+)/", f)
+        return layers.get(m.group(1)) if m else None
+
+    for f in sorted(graph):
+        for g in graph[f]:
+            if layer(f) is not None and layer(g) is not None and layer(g) > layer(f):
+                print(f"LAYER: {f} (layer {layer(f)}) uses {g} (layer {layer(g)})")
+                bad = 1
+            if layer(f) == 0 and layer(g) == 0 and f.split("/")[1] != g.split("/")[1]:
+                print(f"LAYER: {f} uses {g}: the base folders (config, data, nn, sample) are independent")
+                bad = 1
     # method names outside models/methods/: the registry's names, from its source
     src_dir = os.environ.get("EBM_SOURCE_DIR")
     if src_dir:

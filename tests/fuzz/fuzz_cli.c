@@ -1,4 +1,4 @@
-/* fuzz_cli.c — the `ebm` program's command line (models/ebm_main.c, compiled into this harness
+/* fuzz_cli.c — the `ebm` program's command line (models/cli/ebm_main.c, compiled into this harness
  * unchanged): command dispatch, the options of train / sample / eval / score / devices, and what
  * each reads before a device would be opened — `train CONFIG --print-config` and `train CONFIG
  * --set ...` (the INI file and the overrides), `train --resume DIR` (the checkpoint's saved
@@ -8,7 +8,7 @@
  * ebm_main.c has no entry point but main() and calls straight into training and the OpenCL
  * runtime, so the harness renames, by macro, main and the functions that would open a device or
  * train (ebm_train, ebm_sample, ebm_eval, ebm_score, ebm_devices_list/print, ebm_ctx_*) to the stubs
- * below; the stubs do the reading that the real functions do first (run_open_checkpoint_with:
+ * below; the stubs do the reading that the real functions do first (open_checkpoint_with in commands.c:
  * ckpt_config, then the --set overrides; ebm_score: ebm_dataset_open) and stop there.
  *
  * Input: one argument per line up to an empty line (argv[1], argv[2], ...), then the text of the
@@ -26,7 +26,7 @@
 #define ebm_ctx_free fuzz_ctx_free
 #define ebm_ctx_device fuzz_ctx_device
 int main(int argc, char **argv);
-#include "../../models/ebm_main.c"
+#include "../../models/cli/ebm_main.c"
 #undef main
 
 #include <fcntl.h>

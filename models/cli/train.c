@@ -25,7 +25,7 @@ static const ebm_config_key_t common_keys[] = {
     {"run", "diverge_bound", EBM_CFG_FLOAT, "10", "divergence when |mean E(x+)| exceeds this (ICD aborts at 10; 0: NaN/Inf only)", 0, 1e30},
     {"run", "max_rollbacks", EBM_CFG_INT, "5", "divergences rolled back (last checkpoint, new RNG stream) before the run stops", 0, 1000},
     {"run", "rollback_lr_scale", EBM_CFG_FLOAT, "1", "learning rate multiplied by this at each rollback (1: only a new RNG stream)", 1e-6, 1},
-    {"run", "method", EBM_CFG_STRING, "cd", NULL /* the registry's methods (ebm_train_schema) */, 0, 0},
+    {"run", "method", EBM_CFG_STRING, NULL, NULL, 0, 0},   /* the registry's first method and list (ebm_train_schema) */
     {"data", "source", EBM_CFG_STRING, "fashion-mnist",
      "fashion-mnist | IDX file (.gz ok) | toy:8gaussians|25gaussians|swissroll|2spirals|rings | file.csv | image folder", 0, 0},
     {"data", "size", EBM_CFG_INT, "0", "image side after centre-crop and resize (folders need it; 0: the file's size)", 0, 4096},
@@ -98,6 +98,7 @@ const ebm_config_key_t *ebm_train_schema(void) {
         for (const ebm_config_key_t *r = tables[k]; r->section; r++) {
             schema[n] = *r;
             if (!schema[n].help) schema[n].help = method_help();
+            if (!schema[n].def) schema[n].def = ebm_methods[0]->name;
             n++;
         }
     return schema;

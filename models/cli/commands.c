@@ -9,6 +9,48 @@
 #include "run.h"
 #include "train.h"
 
+/* what sample/eval may change of a trained run's config: how it samples, not what it is */
+static int settable(const char *a) {
+    static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=", NULL};
+    for (int i = 0; ok[i]; i++)
+        if (!strncmp(a, ok[i], strlen(ok[i]))) return 1;
+    return 0;
+}
+
+
+static int open_checkpoint_with(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw, const char *const *sets, int n_sets) {
+    int ndim, shape[3];
+    char err[1024];
+    if (!ckpt_config(path, cfg, &ndim, shape)) return 0;
+    for (int i = 0; i < n_sets; i++) {
+        if (!settable(sets[i])) {
+            ERR("--set %s: sampling and evaluation may change [sampler], [eval] and generator.mala_steps, mala_step_size, "
+                "langevin_steps; the rest is the trained model's\n", sets[i]);
+            return 0;
+        }
+        if (ebm_config_set(cfg, sets[i], err, sizeof err) != EBM_OK) {
+            ERR("%s\n", err);
+            return 0;
+        }
+    }
+    const ebm_method_t *m = ebm_method_of(cfg);
+    if (!m || !run_build(r, cfg, m, device, ndim, shape) || !ckpt_load(r, path)) return 0;
+    if (r->ema && !raw) ebm_ema_swap(r->ema);
+    const char *src = ebm_config_str(cfg, "data", "source");
+    r->toy = !strncmp(src, "toy:", 4) && ndim == 1 && shape[0] == 2;
+    if (r->toy) snprintf(r->toy_name, sizeof r->toy_name, "%s", src + 4);
+    snprintf(r->dir, sizeof r->dir, "%s", path);
+    char *slash = strrchr(r->dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(r->dir, sizeof r->dir, ".");
+    return 1;
+}
+
+/* config, network and state of a checkpoint; EMA weights swapped in unless raw */
+static int open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw) {
+    return open_checkpoint_with(r, cfg, path, device, raw, NULL, 0);
+}
+
 /* n samples as `ebm sample` draws them (the run's method draws them); chunk > 0 draws from its own
  * stream (evaluations that sample in several batches) */
 static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, double *accept, int chunk) {
@@ -24,7 +66,7 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
     ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     int rc = 1;
-    if (cfg && run_open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) {
+    if (cfg && open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) {
         int n = o->n > 0 ? o->n : (r.toy ? 1000 : 64);
         char path[1200];
         snprintf(path, sizeof path, "%s", o->out ? o->out : "");
@@ -79,7 +121,7 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
     char *csv = NULL;
     size_t csv_len = 0;
     float *e = NULL, *g2 = NULL;
-    if (!cfg || !run_open_checkpoint(&r, cfg, checkpoint, device, raw)) goto done;
+    if (!cfg || !open_checkpoint(&r, cfg, checkpoint, device, raw)) goto done;
     ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000};
     if (ebm_dataset_open(&ds, data, &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
@@ -251,7 +293,7 @@ static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoi
     ebm_config_t *ccfg = ebm_train_config_new();
     run_t cl = {0};
     int rc = 1, C = r->shape[0];
-    if (!ccfg || !run_open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
+    if (!ccfg || !open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
     if (cl.n_out < 2 || cl.ndim != 3 || cl.shape[0] != 1 || cl.shape[1] != r->shape[1] || cl.shape[2] != r->shape[2] ||
         C > 4) {
         ERR("%s: need a one-channel classifier run (as configs/fmnist-classifier.ini trains) of the samples' %dx%d images (at most 4 channels)\n", cpath,
@@ -305,7 +347,7 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     int rc = 1;
-    if (!cfg || !run_open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) goto done;
+    if (!cfg || !open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) goto done;
     if (r.m->eval) {   /* the method's own evaluation (a classifier's accuracy) */
         rc = r.m->eval(&r, o, checkpoint);
         goto done;

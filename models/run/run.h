@@ -1,6 +1,7 @@
-/* run.h — what the trainer and the sample/score/eval commands share (internal to models/): a run
- * (device context, network, optimizer, EMA, replay buffer, sampler settings, counters) built from a
- * config, its checkpoints, and its pictures. */
+/* run.h — a run, what the methods, the training loop and the sample/score/eval commands share
+ * (internal to models/; docs/ARCHITECTURE.md): the device context, the energy network, optimizer,
+ * EMA, replay buffer, sampler settings, counters and the method's other networks, built from a
+ * config; its checkpoints, run folder and pictures. */
 #ifndef EBM_RUN_H
 #define EBM_RUN_H
 #include <stdio.h>
@@ -87,11 +88,6 @@ char *run_shape_string(int ndim, const int *shape, char *buf, size_t n);   /* "1
 int ckpt_save(run_t *r, const char *path);
 int ckpt_load(run_t *r, const char *path);   /* everything the run has, and the counters */
 int ckpt_config(const char *path, ebm_config_t *cfg, int *ndim, int *shape);
-/* config, network and state of a checkpoint; EMA weights swapped in unless raw */
-int run_open_checkpoint(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw);
-/* ... with "section.key=value" overrides of how it samples ([sampler], [eval], generator.mala_* and
- * langevin_steps; anything else is refused) */
-int run_open_checkpoint_with(run_t *r, ebm_config_t *cfg, const char *path, const char *device, int raw, const char *const *sets, int n_sets);
 
 /* rundir.c: a run directory (train.c takes the lock for the whole run) */
 struct cJSON;
