@@ -66,8 +66,8 @@ static int classify_step(run_t *r, ebm_dataset_t *ds, float *xhost, stats_t *s) 
         ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(r->ctx));
         return -1;
     }
-    stats_add(s, "loss", "cross-entropy", loss);
-    stats_add(s, "accuracy", "batch accuracy", (float)correct / B);
+    stats_add_g(s, "loss", "cross-entropy", loss);
+    stats_add_g(s, "accuracy", "batch accuracy", (float)correct / B);
     return isfinite(loss) ? 1 : 0;
 }
 
