@@ -35,6 +35,8 @@ ebm_tensor_t *ebm_replay_sample(ebm_replay_t *rb, int B, ebm_rng_t *rng);
 /* Stores the rows of x (B, sample_shape). */
 ebm_status_t ebm_replay_push(ebm_replay_t *rb, ebm_tensor_t *x, ebm_rng_t *rng);
 int ebm_replay_size(const ebm_replay_t *rb);
+/* Rows it holds at most (the capacity it was made with). */
+int ebm_replay_capacity(const ebm_replay_t *rb);
 long ebm_replay_seen(const ebm_replay_t *rb);
 /* The float storage (capacity, sample_shape); NULL with 8-bit storage. */
 ebm_tensor_t *ebm_replay_storage(const ebm_replay_t *rb);

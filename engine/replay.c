@@ -152,6 +152,8 @@ ebm_status_t ebm_replay_push(ebm_replay_t *rb, ebm_tensor_t *x, ebm_rng_t *rng) 
 
 int ebm_replay_size(const ebm_replay_t *rb) { return (int)rb->size; }
 long ebm_replay_seen(const ebm_replay_t *rb) { return rb->seen; }
+int ebm_replay_capacity(const ebm_replay_t *rb) { return rb ? rb->shape[0] : 0; }
+
 ebm_tensor_t *ebm_replay_storage(const ebm_replay_t *rb) { return rb->cfg.uint8 ? NULL : rb->storage; }
 
 size_t ebm_replay_bytes(const ebm_replay_t *rb) { return rb->storage->numel * sizeof(float); }

@@ -35,7 +35,7 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
         if (ebm_optim_state(r->opt, 1)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg_sq", ebm_optim_state(r->opt, 1)};
     }
     if (r->rb) {   /* values, or 8-bit codes 0..255 (buffer.uint8) */
-        int shape[4] = {ebm_tensor_dim(ebm_replay_storage(r->rb), 0), r->shape[0], r->shape[1], r->shape[2]};
+        int shape[4] = {ebm_replay_capacity(r->rb), r->shape[0], r->shape[1], r->shape[2]};
         ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
     }
     for (int k = 0; k < r->n_groups; k++) {   /* the method's other networks (generator.*, ...) and their optimizer moments */
@@ -183,7 +183,7 @@ int ckpt_load(run_t *r, const char *path) {
             if (!strcmp(ts[i].name, "replay.buffer")) ebm_replay_import(r->rb, ts[i].t);
         cJSON *m = cJSON_Parse(meta ? meta : "");
         /* the ranges of what a run can reach: the config's ranges, the buffer's capacity */
-        long cap = r->rb ? ebm_tensor_dim(ebm_replay_storage(r->rb), 0) : 0, it, rbk, st, sz, ps, sn, ms;
+        long cap = r->rb ? ebm_replay_capacity(r->rb) : 0, it, rbk, st, sz, ps, sn, ms;
         const char *lrs = meta_get(m, "lr_scale");
         char *end = NULL;
         double lr_scale = lrs ? strtod(lrs, &end) : 0;
