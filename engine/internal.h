@@ -210,6 +210,7 @@ struct ebm_ctx {
     int algo_trying;                        /* depth of ebm_algo_try_begin */
     struct ebm_fft_plan *fft_plans;         /* baked clFFT plans (fftconv.c) */
     int n_fft_plans, cap_fft_plans, fft_ready;
+    int clblast_used;                       /* this context counts in linalg.c's clblast_users */
     cl_event *events;
     const char **event_names;
     int n_events, cap_events;
@@ -276,6 +277,8 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
                       cl_mem a, size_t a_off, size_t lda, size_t a_stride,
                       cl_mem b, size_t b_off, size_t ldb, size_t b_stride, float beta,
                       cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch);
+/* At context end: CLBlast's program cache is cleared when the last context that used it ends. */
+void ebm_clblast_release(ebm_ctx_t *ctx);
 
 /* The tiled GEMM on pre-packed B panels (cl/gemm.cl; layouts and splits documented there). */
 ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
