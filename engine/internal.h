@@ -29,6 +29,7 @@ typedef struct ebm_env {
     size_t max_local_mem;      /* EBM_MAX_LOCAL_MEM: local-memory limit in bytes below the device's (0: none) */
     const char *breaks;        /* EBM_BREAK: comma-separated kernel files (gemm.cl) and libraries (clblast,
                                 * clfft) made to fail as a compiler that rejects them would (tests) */
+    int exact_buffers;         /* EBM_EXACT_BUFFERS=1: a buffer of exactly its size per tensor, for memory checkers (tensor.c) */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
 int ebm_env_breaks(const char *what);
@@ -126,7 +127,11 @@ typedef struct ebm_pool {
     ebm_block_t **free_lists[EBM_POOL_CLASSES];
     int free_n[EBM_POOL_CLASSES], free_cap[EBM_POOL_CLASSES];
     size_t live_bytes, cached_bytes, n_allocs;
+    cl_mem *retired;            /* EBM_EXACT_BUFFERS: buffers no tensor uses, released with the context */
+    int n_retired, cap_retired;
 } ebm_pool_t;
+/* clReleaseMemObject, except under EBM_EXACT_BUFFERS: kept until the context ends (tensor.c) */
+void ebm_buffer_release(ebm_ctx_t *ctx, cl_mem m);
 
 /* ---- autograd node ---- */
 struct ebm_node;
