@@ -373,6 +373,7 @@ void ebm_ctx_free(ebm_ctx_t *ctx) {
     free(ctx->event_names);
     if (ctx->choices_dirty) ebm_choices_save(ctx);
     ebm_fft_release(ctx);
+    ebm_clblast_release(ctx);
     ebm_pool_release_all(ctx);
     free(ctx->conv_choices);
     for (int i = 0; i < ctx->n_events; i++) clReleaseEvent(ctx->events[i]);

@@ -56,6 +56,8 @@ const ebm_env_t *ebm_env(void) {
     env.max_work_group = size_limit("EBM_MAX_WORK_GROUP");
     env.max_local_mem = size_limit("EBM_MAX_LOCAL_MEM");
     env.breaks = getenv("EBM_BREAK");
+    const char *exact = getenv("EBM_EXACT_BUFFERS");
+    env.exact_buffers = exact && *exact && !is_off(exact);
     return &env;
 }
 

@@ -29,6 +29,7 @@ typedef struct ebm_env {
     size_t max_local_mem;      /* EBM_MAX_LOCAL_MEM: local-memory limit in bytes below the device's (0: none) */
     const char *breaks;        /* EBM_BREAK: comma-separated kernel files (gemm.cl) and libraries (clblast,
                                 * clfft) made to fail as a compiler that rejects them would (tests) */
+    int exact_buffers;         /* EBM_EXACT_BUFFERS=1: a buffer of exactly its size per tensor, for memory checkers (tensor.c) */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
 int ebm_env_breaks(const char *what);
@@ -134,7 +135,11 @@ typedef struct ebm_pool {
     ebm_block_t **free_lists[EBM_POOL_CLASSES];
     int free_n[EBM_POOL_CLASSES], free_cap[EBM_POOL_CLASSES];
     size_t live_bytes, cached_bytes, n_allocs;
+    cl_mem *retired;            /* EBM_EXACT_BUFFERS: buffers no tensor uses, released with the context */
+    int n_retired, cap_retired;
 } ebm_pool_t;
+/* clReleaseMemObject, except under EBM_EXACT_BUFFERS: kept until the context ends (tensor.c) */
+void ebm_buffer_release(ebm_ctx_t *ctx, cl_mem m);
 
 /* ---- autograd node ---- */
 struct ebm_node;
@@ -218,6 +223,7 @@ struct ebm_ctx {
     int algo_trying;                        /* depth of ebm_algo_try_begin */
     struct ebm_fft_plan *fft_plans;         /* baked clFFT plans (fftconv.c) */
     int n_fft_plans, cap_fft_plans, fft_ready;
+    int clblast_used;                       /* this context counts in linalg.c's clblast_users */
     cl_event *events;
     const char **event_names;
     int n_events, cap_events;
@@ -284,6 +290,8 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
                       cl_mem a, size_t a_off, size_t lda, size_t a_stride,
                       cl_mem b, size_t b_off, size_t ldb, size_t b_stride, float beta,
                       cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch);
+/* At context end: CLBlast's program cache is cleared when the last context that used it ends. */
+void ebm_clblast_release(ebm_ctx_t *ctx);
 
 /* The tiled GEMM on pre-packed B panels (cl/gemm.cl; layouts and splits documented there). */
 ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,

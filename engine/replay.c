@@ -47,7 +47,7 @@ ebm_replay_t *ebm_replay_new(ebm_ctx_t *ctx, int ndim, const int *sample_shape, 
 void ebm_replay_free(ebm_replay_t *rb) {
     if (!rb) return;
     ebm_tensor_free(rb->storage);
-    if (rb->idx) clReleaseMemObject(rb->idx);
+    if (rb->idx) ebm_buffer_release(rb->ctx, rb->idx);
     free(rb->host_idx);
     free(rb);
 }
@@ -55,7 +55,7 @@ void ebm_replay_free(ebm_replay_t *rb) {
 static ebm_status_t upload_idx(ebm_replay_t *rb, int B) {
     ebm_ctx_t *ctx = rb->ctx;
     if (B > rb->idx_cap) {
-        if (rb->idx) clReleaseMemObject(rb->idx);
+        if (rb->idx) ebm_buffer_release(ctx, rb->idx);
         cl_int e;
         rb->idx = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY, sizeof(int) * (size_t)B, NULL, &e);
         if (e != CL_SUCCESS) {

@@ -5,6 +5,16 @@
 
 /* ------------------------------------------------------------------------------------------ */
 /* pool: size classes of 1/4 octave above 256 bytes, free lists per class                      */
+/*
+ * EBM_EXACT_BUFFERS=1 (for memory checkers; tests/oclgrind.sh): every tensor gets a buffer of
+ * exactly its size, which is never reused and is released only with the context; no guards; host
+ * writes and copies into part of a buffer go through the copy kernel. A checker that tracks which
+ * bytes were written per cl_mem then sees each op's output as the fresh, unwritten memory it
+ * stands for, and a read of a part that no kernel wrote shows as what it is in the pooled engine:
+ * a read of whatever an earlier tensor left there. Oclgrind 21.10's --uninitialized needs all of
+ * it: its shadow memory outlives a released buffer (the next buffer in that slot inherits it), and
+ * a host write, fill or copy replaces the shadow of the whole buffer by one the size of that write,
+ * defined only when it starts at offset 0 (src/plugins/Uninitialized.cpp, hostMemoryStore). */
 
 static int size_class(size_t bytes, size_t *rounded) {
     size_t s = 256;
@@ -31,6 +41,7 @@ static ebm_block_t *pool_get(ebm_ctx_t *ctx, size_t bytes) {
     size_t rounded;
     int cls = size_class(bytes ? bytes : 4, &rounded);
     ebm_pool_t *p = &ctx->pool;
+    if (ebm_env()->exact_buffers) rounded = bytes ? bytes : 4, cls = EBM_POOL_CLASSES;   /* no free list */
     if (cls < EBM_POOL_CLASSES && p->free_n[cls] > 0) {
         ebm_block_t *b = p->free_lists[cls][--p->free_n[cls]];
         p->cached_bytes -= b->bytes;
@@ -87,8 +98,23 @@ static void pool_put(ebm_ctx_t *ctx, ebm_block_t *b) {
             return;
         }
     }
-    clReleaseMemObject(b->mem);
+    ebm_buffer_release(ctx, b->mem);
     free(b);
+}
+
+void ebm_buffer_release(ebm_ctx_t *ctx, cl_mem m) {
+    ebm_pool_t *p = &ctx->pool;
+    if (ebm_env()->exact_buffers) {   /* kept until the context ends: no later buffer takes its place */
+        if (p->n_retired == p->cap_retired) {
+            cl_mem *r = ebm_grow_array(p->retired, &p->cap_retired, sizeof *r, 64);
+            if (r) p->retired = r;
+        }
+        if (p->n_retired < p->cap_retired) {
+            p->retired[p->n_retired++] = m;
+            return;
+        }
+    }
+    clReleaseMemObject(m);
 }
 
 void ebm_pool_trim(ebm_ctx_t *ctx) {
@@ -177,6 +203,8 @@ void ebm_pool_release_all(ebm_ctx_t *ctx) {
     for (int d = 0; d <= EBM_MAX_SCOPES; d++) free(ctx->scopes[d].items);
     ebm_pool_trim(ctx);
     for (int c = 0; c < EBM_POOL_CLASSES; c++) free(ctx->pool.free_lists[c]);
+    for (int i = 0; i < ctx->pool.n_retired; i++) clReleaseMemObject(ctx->pool.retired[i]);
+    free(ctx->pool.retired);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -224,14 +252,14 @@ static ebm_tensor_t *tensor_alloc_struct(ebm_ctx_t *ctx, int ndim, const int *sh
 ebm_tensor_t *ebm_tensor_new(ebm_ctx_t *ctx, int ndim, const int *shape) {
     ebm_tensor_t *t = tensor_alloc_struct(ctx, ndim, shape);
     if (!t) return NULL;
-    size_t guard = ctx->guards ? EBM_GUARD_FLOATS : 0;
+    size_t guard = ctx->guards && !ebm_env()->exact_buffers ? EBM_GUARD_FLOATS : 0;
     t->block = pool_get(ctx, (t->numel + guard) * sizeof(float));
     if (!t->block) {
         free(t);
         return NULL;
     }
     t->buf = t->block->mem;
-    if (ctx->guards) {
+    if (guard) {
         cl_uint pattern = GUARD_BITS;
         size_t off = t->numel * sizeof(float), len = t->block->bytes - off;
         cl_int e = clEnqueueFillBuffer(ctx->queue, t->buf, &pattern, sizeof pattern, off, len & ~(size_t)3, 0, NULL, NULL);
@@ -298,10 +326,23 @@ ebm_status_t ebm_tensor_read(const ebm_tensor_t *t, float *host) {
     return EBM_OK;
 }
 
+/* EBM_EXACT_BUFFERS: dst (elements doff..) = src (soff..), n elements, by the copy kernel */
+static ebm_status_t copy_by_kernel(ebm_ctx_t *ctx, cl_mem dst, size_t doff, cl_mem src, size_t soff, size_t n) {
+    const long str[4] = {0, 0, 0, 1};
+    return ebm_copy_strided(ctx, (int[]){1, 1, 1, (int)n}, dst, doff, str, src, soff, str);
+}
+
 ebm_status_t ebm_tensor_write(ebm_tensor_t *t, const float *host) {
     if (!t) return EBM_STATUS_INVALID_ARGUMENT;
     ebm_ctx_t *ctx = t->ctx;
     if (ctx->status != EBM_OK) return ctx->status;
+    if (ebm_env()->exact_buffers && !(t->block && t->off == 0)) {   /* part of a buffer: through a whole one */
+        ebm_tensor_t *s = ebm_tensor_new(ctx, 1, (int[]){(int)t->numel});
+        if (!s || ebm_tensor_write(s, host) != EBM_OK || copy_by_kernel(ctx, t->buf, t->off, s->buf, 0, t->numel) != EBM_OK)
+            return ctx->status;
+        ebm_tensor_free(s);
+        return EBM_OK;
+    }
     EBM_CL(ctx, clEnqueueWriteBuffer(ctx->queue, t->buf, CL_TRUE, t->off * sizeof(float), t->numel * sizeof(float), host,
                                      0, NULL, NULL));
     return EBM_OK;
@@ -313,6 +354,7 @@ ebm_status_t ebm_tensor_copy_into(ebm_tensor_t *dst, const ebm_tensor_t *src) {
     if (ctx->status != EBM_OK) return ctx->status;
     if (dst->numel != src->numel)
         return ebm_fail(ctx, EBM_STATUS_SHAPE, "copy of %zu elements into a tensor of %zu", src->numel, dst->numel);
+    if (ebm_env()->exact_buffers) return copy_by_kernel(ctx, dst->buf, dst->off, src->buf, src->off, src->numel);
     EBM_CL(ctx, clEnqueueCopyBuffer(ctx->queue, src->buf, dst->buf, src->off * sizeof(float), dst->off * sizeof(float),
                                     src->numel * sizeof(float), 0, NULL, ebm_profile_event(ctx, "copy")));
     return EBM_OK;

@@ -53,11 +53,25 @@ static ebm_status_t gemm_tile(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n
     return EBM_OK;
 }
 
+/* CLBlast keeps every program it builds in a process-wide cache (each holding its OpenCL context)
+ * and releases them in a static destructor at exit, in no defined order with the OpenCL runtime's
+ * own teardown: under Oclgrind that last release crashes inside the runtime (heap corruption in
+ * LLVMContext's destructor). The cache is cleared when the last engine context that used CLBlast
+ * ends, so the device's programs and context go with the ebm context, as they do for the engine's
+ * own programs and clFFT's plans. */
+static int clblast_users;
+
+void ebm_clblast_release(ebm_ctx_t *ctx) {
+    if (ctx->clblast_used && --clblast_users == 0) CLBlastClearCache();
+    ctx->clblast_used = 0;
+}
+
 static ebm_status_t gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
                                  size_t a_off, size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb,
                                  size_t b_stride, float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride,
                                  size_t batch) {
     CLBlastStatusCode s;
+    if (!ctx->clblast_used) ctx->clblast_used = 1, clblast_users++;
     cl_event *ev = ebm_profile_event(ctx, "CLBlast sgemm");
     CLBlastTranspose TA = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose TB = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
