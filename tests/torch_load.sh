@@ -22,7 +22,7 @@ done
 rm -rf "$WORK" && mkdir -p "$WORK/data"
 fail() { echo "FAIL: $*"; exit 1; }
 # 64 images 16x16 with labels 0..9, MNIST's IDX naming (the labels file beside the images)
-python3 - "$WORK/data" << 'EOF' || fail "writing the IDX files"
+"$PY" - "$WORK/data" << 'EOF' || fail "writing the IDX files"
 import random, struct, sys
 random.seed(1)
 n, s = 64, 16
