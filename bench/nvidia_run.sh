@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Builds and runs the test suite and the benchmarks on a lent NVIDIA machine (shared/GPU.md), where
-# the project's libraries are not installed and the NVIDIA OpenCL driver is not registered.
+# Builds and runs the test suite and the benchmarks on a GPU machine that has NVIDIA's OpenCL driver
+# (/usr/lib/libnvidia-opencl.so.1, installed but not registered with the ICD loader, as on CUDA images),
+# gcc and cmake, but neither the project's libraries nor a package registry (e.g. Ubuntu 24.04 with
+# CUDA; the Debian 12 packages below run there).
 #
-#   bench/nvidia_run.sh --fetch-debs   # here, once: download the libraries into .debs/ (git-ignored)
-#                                      # and copy ../shared/bench/torch_reference.py there too
-#   bash bench/nvidia_run.sh [ctest] [compare] [stacked] [bench]   # there (carry .debs, and .data for
-#                                      # Fashion-MNIST): logs and CSVs go to $OUT; no argument: all three
+#   bench/nvidia_run.sh --fetch-debs   # on a machine with apt, once: download the libraries into
+#                                      # .debs/ (git-ignored) in this checkout
+#   bash bench/nvidia_run.sh [ctest] [compare] [stacked] [bench]   # on the GPU machine, in a copy of
+#                                      # the checkout with .debs (and .data/fashion-mnist for
+#                                      # Fashion-MNIST): logs and CSVs go to $OUT (default
+#                                      # results-nvidia/); no argument: ctest, compare and bench
 #   ctest: the test suite on the NVIDIA driver; compare: first-iteration losses of every config on
 #   PoCL and NVIDIA (tools/compare_devices.sh); stacked: the Fashion-MNIST classifier, then MEG on
 #   stacked Fashion-MNIST for $STACKED_SECONDS and its mode count; bench: op and workload benchmarks,
@@ -20,7 +24,6 @@ debs=(ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-c-headers libclblast1 libclbl
 if [ "${1:-}" = "--fetch-debs" ]; then
   grep -qx '/.debs/' .git/info/exclude 2>/dev/null || echo '/.debs/' >> .git/info/exclude
   mkdir -p .debs && (cd .debs && apt-get download "${debs[@]}") || exit 1
-  [ -f ../shared/bench/torch_reference.py ] && cp ../shared/bench/torch_reference.py .debs/
   exit 0
 fi
 
@@ -79,8 +82,7 @@ if [[ $what == *" bench "* ]]; then
   cat "$out/workloads.txt"
   if command -v nvidia-smi > /dev/null; then
     python3 bench/torch_ops.py cuda > "$out/torch-ops-cuda.csv" 2> "$out/torch-ops.err"
-    ref=$(ls .debs/torch_reference.py shared/bench/torch_reference.py 2>/dev/null | head -1)
-    [ -n "$ref" ] && python3 "$ref" cuda > "$out/torch-reference-cuda.txt" 2>&1
+    python3 bench/torch_reference.py cuda > "$out/torch-reference-cuda.txt" 2>&1
   fi
 fi
 exit 0

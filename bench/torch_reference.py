@@ -1,7 +1,8 @@
 """PyTorch reference workloads for ebm-cl benchmarks: time one EBM training iteration
 (Langevin negatives + CD loss + Adam) and one zero-centred gradient-penalty step.
-Usage: python3 torch_reference.py [cpu|cuda] [threads] [workloads]. Same networks as bench/ must build.
-(This copy of shared/bench/torch_reference.py adds the optional comma-separated workload filter.)"""
+Usage: python3 bench/torch_reference.py [cpu|cuda] [threads] [workloads], workloads a comma-separated
+filter (toy2d,fmnist-ms,cifar32). The workloads are described in docs/WORKLOADS.md; bench/workloads.c
+builds the same networks."""
 import time, sys, torch, torch.nn as nn, torch.nn.functional as F
 dev = sys.argv[1] if len(sys.argv) > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
 torch.manual_seed(0)

@@ -1,5 +1,5 @@
-/* workloads.c — the reference EBM training iterations of shared/bench/WORKLOADS.md, built from the
- * same networks as shared/bench/torch_reference.py, timed on one OpenCL device.
+/* workloads.c — the reference EBM training iterations of docs/WORKLOADS.md, built from the
+ * same networks as bench/torch_reference.py, timed on one OpenCL device.
  *
  *   bench_workloads [-d DEVICE] [-w toy2d,fmnist-ms,cifar32] [-n ITERS] [--csv FILE]
  *

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/workloads.sh [-b BUILD] [-w toy2d,fmnist-ms,cifar32] [-n ITERS] [-o OUTDIR]
 #
-# The reference workloads of shared/bench/WORKLOADS.md on every OpenCL device `ebm devices` lists
+# The reference workloads of docs/WORKLOADS.md on every OpenCL device `ebm devices` lists
 # (build/bench_workloads validates each network against a double-precision forward before timing),
 # then PyTorch on the same machine when python3 has torch (bench/torch_reference.py, the same
 # networks: CPU with all cores, and CUDA when available). Writes OUTDIR/workloads.csv (one row per

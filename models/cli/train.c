@@ -14,7 +14,7 @@
 #include "run.h"
 
 /* The sections every method reads; each method's own are in its file (methods/). Defaults are
- * IGEBM's (shared/METHODS.md method 1); the configs/icd-*.ini files set improved CD's. */
+ * IGEBM's (docs/METHODS.md section 1); configs/fmnist-gpu.ini and icd-imagefolder.ini set improved CD's. */
 static const ebm_config_key_t common_keys[] = {
     {"run", "seed", EBM_CFG_INT, "1", "seed of every random draw (initialisation, data order, sampler, buffer)", 0, 9007199254740992},
     {"run", "iters", EBM_CFG_INT, "2000", "training iterations", 0, 1e9},

@@ -34,7 +34,7 @@ typedef struct ebm_data_opts {
     int anomaly_class; /* the class held out as the anomaly */
 } ebm_data_opts_t;
 
-/* MEG's anomaly protocol (shared/research 5.3): of a labelled source (fashion-mnist: its train and test
+/* MEG's anomaly protocol (README, Anomaly detection): of a labelled source (fashion-mnist: its train and test
  * files together, 70 000 images), the examples of anomaly_class are anomalies; a fixed permutation
  * (Philox(42, "ANOM"), the same for every run) puts 80% of the others in the training split; the test
  * split is the other 20% of normal examples plus every anomaly, in source order (labels kept). */

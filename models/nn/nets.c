@@ -7,7 +7,7 @@
 
 typedef enum { NET_MLP, NET_CONV, NET_MULTI, NET_RESNET, NET_POE, NET_DCGAN_G, NET_DCGAN_D } net_kind_t;
 
-/* improved CD's residual block (shared/research/seeds-reference-impls.md 3.1) */
+/* improved CD's residual block (docs/METHODS.md, Networks) */
 typedef struct rblock {
     ebm_tensor_t *c1w, *c1b, *n1g, *n1b, *c2w, *c2b, *n2g, *n2b, *dw, *db;
     int cin, cout, down;

@@ -1,7 +1,7 @@
 /* nets.h — energy networks built from engine ops, with PyTorch state_dict parameter names.
  *
  *   ebm_params_t *ps = ebm_params_new(ctx);
- *   ebm_net_t *net = ebm_net_convnet(ps, "", 1, 32);        // conv energy (WORKLOADS.md "convnet")
+ *   ebm_net_t *net = ebm_net_convnet(ps, "", 1, 32);        // conv energy (docs/WORKLOADS.md "convnet")
  *   ebm_params_finalize(ps);
  *   ebm_rng_t rng = ebm_rng_make(seed, 0);
  *   ebm_net_init(net, &rng);                                  // PyTorch's default initialisation
@@ -10,7 +10,7 @@
  * Names: an MLP is nn.Sequential(Linear, Swish, Linear, ..., Linear) -> "0.weight", "2.weight", ...;
  * convnet is nn.Sequential(Conv, Swish, Conv, Swish, Conv, Swish, Conv, Swish, AdaptiveAvgPool2d(1),
  * Flatten, Linear) -> "0.weight" ... "6.bias", "10.weight", "10.bias"; the multi-scale sum has
- * "nets.<s>." before each scale's names (shared/bench/torch_reference.py). */
+ * "nets.<s>." before each scale's names (bench/torch_reference.py). */
 #ifndef EBM_NETS_H
 #define EBM_NETS_H
 #include "ebm.h"
@@ -25,14 +25,14 @@ ebm_net_t *ebm_net_convnet(ebm_params_t *ps, const char *prefix, int cin, int ba
 /* E(x) = sum_s E_s(avgpool2^s(x)), one convnet per scale (torch_reference.py MultiScale). */
 ebm_net_t *ebm_net_multiscale(ebm_params_t *ps, const char *prefix, int cin, int base, int scales);
 
-/* Improved CD's ResNet energy (shared/research/seeds-reference-impls.md 3.1): conv_in 3x3 (cin ->
+/* Improved CD's ResNet energy (docs/METHODS.md, Networks): conv_in 3x3 (cin ->
  * filters), then per stage two residual blocks (WS-conv3x3, instance norm (group norm 32 above 128
  * channels), swish, twice, + identity; the second block ends with conv3x3 to 2x channels (the first
  * stage keeps them), avg-pool 3x3 s2 p1, swish), SAGAN self-attention after stage 2 when attention is
  * set and there are more than 2 stages, swish, spatial mean, linear -> 1. scales > 1: the sum over
  * scales s of a net with stages - s stages on avgpool3x3s2^s(x), names prefixed "nets.<s>.".
  * Names inside: conv_in.*, blocks.<i>.conv1/norm1/conv2/norm2/conv_down.*, attn.query/key/value.*,
- * attn.gamma, fc.* (tools/icd_resnet.py is the matching PyTorch module). */
+ * attn.gamma, fc.* (tools/torch_load.py builds the matching PyTorch module). */
 ebm_net_t *ebm_net_resnet(ebm_params_t *ps, const char *prefix, int cin, int filters, int stages, int attention, int scales);
 
 /* Generators and critics (issue 4) ----------------------------------------------------------- */

@@ -22,7 +22,7 @@ typedef struct ebm_langevin_cfg {
     float grad_clip;    /* > 0: clip each gradient component to [-c, c] */
     float clamp_lo, clamp_hi;   /* clamp after each step; equal values (e.g. 0, 0) mean no clamp */
     int noise_first;    /* 1: x <- x + sigma*N, then the gradient step at the noisy point (IGEBM);
-                           0: x <- x - eta*grad(x) + sigma*N (shared/bench/WORKLOADS.md) */
+                           0: x <- x - eta*grad(x) + sigma*N (docs/WORKLOADS.md) */
 } ebm_langevin_cfg_t;
 
 ebm_tensor_t *ebm_langevin(ebm_ctx_t *ctx, ebm_energy_fn energy, void *user, ebm_tensor_t *x0, const ebm_langevin_cfg_t *cfg,
@@ -39,7 +39,7 @@ ebm_tensor_t *ebm_mala(ebm_ctx_t *ctx, ebm_energy_fn energy, void *user, ebm_ten
 
 /* MALA in a generator's latent space (MEG's sampler, issue 4): the target is
  * p(z) ∝ exp(-E(G(z)) - |z|^2 / 2), the N(0, I) prior included, with the squared norm in the Langevin
- * proposal density (shared/research section 12.7 notes that MEG's public code drops both).
+ * proposal density (MEG's public code drops both; docs/METHODS.md section 2).
  * energy_of_z(user, z) returns E(G(z)) per chain (B). */
 ebm_tensor_t *ebm_latent_mala(ebm_ctx_t *ctx, ebm_energy_fn energy_of_z, void *user, ebm_tensor_t *z0, const ebm_mala_cfg_t *cfg,
                               ebm_rng_t *rng, double *accept_rate);
