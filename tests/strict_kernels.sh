@@ -34,19 +34,8 @@ set -u
 tool=${1:?usage: strict_kernels.sh KERNEL_SOURCES WORKDIR}
 dir=${2:?usage: strict_kernels.sh KERNEL_SOURCES WORKDIR}
 
-clang=${EBM_CLANG:-}
-if [ -z "$clang" ]; then
-  for c in clang clang-20 clang-19 clang-18 clang-17 clang-16 clang-15 clang-14; do
-    if command -v "$c" >/dev/null 2>&1; then
-      clang=$(command -v "$c")
-      break
-    fi
-  done
-fi
-if [ -z "$clang" ]; then
-  echo "strict_kernels: SKIPPED, no clang found (Debian: apt-get install clang; or set EBM_CLANG)"
-  exit 77
-fi
+. "$(dirname "$0")/find_clang.sh"
+find_clang strict_kernels "Debian: apt-get install clang; or set EBM_CLANG"
 "$clang" --version | head -1
 
 rm -rf "$dir"

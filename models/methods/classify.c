@@ -18,13 +18,6 @@ static const ebm_config_key_t classify_keys[] = {
 
 static int classify_outputs(const ebm_config_t *c) { return (int)ebm_config_int(c, "classify", "classes"); }
 
-static int argmax(const float *v, int K) {
-    int best = 0;
-    for (int k = 1; k < K; k++)
-        if (v[k] > v[best]) best = k;
-    return best;
-}
-
 /* one optimizer step on a batch: cross-entropy and the batch's accuracy */
 static int classify_step(run_t *r, ebm_dataset_t *ds, float *xhost, stats_t *s) {
     int B = r->batch, K = r->n_out;
@@ -60,7 +53,7 @@ static int classify_step(run_t *r, ebm_dataset_t *ds, float *xhost, stats_t *s) 
         ebm_scope_end(r->ctx);
     }
     int correct = 0;
-    for (int i = 0; ok && i < B; i++) correct += argmax(lg + i * K, K) == y[i];
+    for (int i = 0; ok && i < B; i++) correct += run_argmax_row(lg + i * K, K) == y[i];
     free(y), free(onehot), free(lg);
     if (!ok) {
         ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(r->ctx));

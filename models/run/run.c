@@ -28,7 +28,7 @@ ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x) {
     return ebm_net_forward(r->net, x);
 }
 
-static int argmax(const float *v, int K) {
+int run_argmax_row(const float *v, int K) {
     int best = 0;
     for (int k = 1; k < K; k++)
         if (v[k] > v[best]) best = k;
@@ -48,7 +48,7 @@ int run_argmax(run_t *r, const float *x, int n, int *out) {
         ebm_grad_set_enabled(r->ctx, was);
         ok = l && ebm_tensor_read(l, lg) == EBM_OK;
         ebm_scope_end(r->ctx);
-        for (int i = 0; ok && i < m; i++) out[i0 + i] = argmax(lg + i * K, K);
+        for (int i = 0; ok && i < m; i++) out[i0 + i] = run_argmax_row(lg + i * K, K);
     }
     free(lg);
     if (!ok) ERR("classifying: %s\n", lg ? ebm_ctx_error(r->ctx) : "out of host memory");

@@ -22,19 +22,8 @@ names=("$@")
 cmake=${CMAKE:-cmake}
 start=$(date +%s)
 
-clang=${EBM_CLANG:-}
-if [ -z "$clang" ]; then
-  for c in clang clang-20 clang-19 clang-18 clang-17 clang-16 clang-15 clang-14; do
-    if command -v "$c" >/dev/null 2>&1; then
-      clang=$(command -v "$c")
-      break
-    fi
-  done
-fi
-if [ -z "$clang" ]; then
-  echo "fuzz: SKIPPED, no clang found (Debian: apt-get install clang libclang-rt-dev; or set EBM_CLANG)"
-  exit 77
-fi
+. "$(dirname "$0")/../find_clang.sh"
+find_clang fuzz "Debian: apt-get install clang libclang-rt-dev; or set EBM_CLANG"
 mkdir -p "$work/probe"
 printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$work/probe/probe.c"
 if ! "$clang" -fsanitize=fuzzer,address,undefined "$work/probe/probe.c" -o "$work/probe/probe" >"$work/probe/log" 2>&1; then
