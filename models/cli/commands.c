@@ -185,7 +185,7 @@ static int eval_anomaly(run_t *r, const ebm_sample_opts_t *o, const char *checkp
             P += pos[i] = ds.y[i] == k;
         }
         double ae = ebm_auprc(se, pos, ds.n), ag = ebm_auprc(sg, pos, ds.n), re = ebm_auroc(se, pos, ds.n), rg = ebm_auroc(sg, pos, ds.n);
-        cJSON *row = run_eval_row(checkpoint);
+        cJSON *row = run_eval_row(r, checkpoint);
         cJSON_AddNumberToObject(row, "anomaly_class", k);
         cJSON_AddNumberToObject(row, "examples", ds.n);
         cJSON_AddNumberToObject(row, "anomalies", P);
@@ -259,7 +259,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         auc[set] = ebm_auroc(s, pos, n + m);
     }
     if (ok) {
-        cJSON *row = run_eval_row(checkpoint);
+        cJSON *row = run_eval_row(r, checkpoint);
         cJSON_AddStringToObject(row, "ood_in", in);
         cJSON_AddNumberToObject(row, "examples", n);
         run_json_num(row, "mean_energy_in", mean_in);
@@ -327,7 +327,7 @@ static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoi
                 covered++;
                 kl += p * log(p * K);
             }
-        cJSON *row = run_eval_row(checkpoint);
+        cJSON *row = run_eval_row(r, checkpoint);
         cJSON_AddStringToObject(row, "classifier", cpath);
         cJSON_AddNumberToObject(row, "samples", n);
         cJSON_AddNumberToObject(row, "modes", K);
@@ -390,7 +390,7 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
         free(h);
         goto done;
     }
-    cJSON *row = run_eval_row(checkpoint);
+    cJSON *row = run_eval_row(&r, checkpoint);
     cJSON_AddNumberToObject(row, "samples", n);
     run_json_num(row, "mean_energy", mean_e);
     if (isfinite(accept)) run_json_num(row, "mala_accept", accept);

@@ -83,7 +83,7 @@ static int classify_eval(run_t *r, const ebm_sample_opts_t *o, const char *check
     if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
     for (int i = 0; ok && i < ds.n; i++) correct += pred[i] == ds.y[i];
     if (ok) {
-        cJSON *row = run_eval_row(checkpoint);
+        cJSON *row = run_eval_row(r, checkpoint);
         cJSON_AddStringToObject(row, "data", test);
         cJSON_AddNumberToObject(row, "examples", ds.n);
         run_json_num(row, "accuracy", (double)correct / ds.n);

@@ -103,8 +103,8 @@ int rundir_clear(const char *dir);
 /* A number with float32's 7 significant digits; NaN and Inf: null, and "nonfinite": {key: "nan" |
  * "inf" | "-inf"} in the same object. */
 void run_json_num(struct cJSON *o, const char *key, double v);
-/* {"event": "eval", "checkpoint": checkpoint}: an evaluation's row */
-struct cJSON *run_eval_row(const char *checkpoint);
+/* {"event": "eval", "checkpoint": checkpoint, "iter": the checkpoint's iteration}: an evaluation's row */
+struct cJSON *run_eval_row(const run_t *r, const char *checkpoint);
 /* Appends row (freed here) as one line of DIR/metrics.jsonl in a single write, also to echo when
  * given; 0 after printing why. */
 int rundir_metrics_append(const char *dir, struct cJSON *row, FILE *echo);

@@ -112,10 +112,11 @@ void run_json_num(cJSON *o, const char *key, double v) {
     cJSON_AddNumberToObject(o, key, strtod(buf, NULL));
 }
 
-cJSON *run_eval_row(const char *checkpoint) {
+cJSON *run_eval_row(const run_t *r, const char *checkpoint) {
     cJSON *row = cJSON_CreateObject();
     if (row) cJSON_AddStringToObject(row, "event", "eval");
     if (row) cJSON_AddStringToObject(row, "checkpoint", checkpoint);
+    if (row) cJSON_AddNumberToObject(row, "iter", (double)r->iter);
     return row;
 }
 
