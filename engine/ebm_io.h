@@ -1,4 +1,4 @@
-/* ebm_io.h — files: safetensors checkpoints, IDX data sets, 2-D toy data, PNG image grids.
+/* ebm_io.h — files: safetensors checkpoints, IDX data sets, NumPy .npy arrays, 2-D toy data, PNG image grids.
  *
  *   ebm_named_tensor_t ts[] = {{"0.weight", w0}, {"0.bias", b0}};
  *   ebm_kv_t meta[] = {{"model", "mlp"}};
@@ -62,6 +62,22 @@ int ebm_toy_modes(const char *name, float *centres, int max, float *sigma);
 /* Writes images (B, C, H, W), C = 1 or 3, values clamped to [0, 1], as one PNG grid of `cols`
  * columns with a 2-pixel border. */
 ebm_status_t ebm_png_grid(const char *path, const float *images, int B, int C, int H, int W, int cols, char *err, size_t errn);
+
+/* NumPy .npy arrays (format versions 1.0-3.0). Reading: float32, float64 (either byte order) and
+ * uint8 (divided by 255) in C order, 1 to EBM_NPY_MAX_DIMS dimensions, converted to float32; the file
+ * must hold exactly the array the header describes. Writing: float32, little-endian, version 1.0,
+ * atomically. ebm_npy_parse reads a file already in memory (name: for messages). */
+enum { EBM_NPY_MAX_DIMS = 4 };
+typedef struct ebm_npy {
+    int ndim;
+    int shape[EBM_NPY_MAX_DIMS];
+    size_t n;      /* product of shape */
+    float *data;   /* n numbers, C order */
+} ebm_npy_t;
+ebm_status_t ebm_npy_read(const char *path, ebm_npy_t *out, char *err, size_t errn);
+ebm_status_t ebm_npy_parse(const char *name, const unsigned char *buf, size_t len, ebm_npy_t *out, char *err, size_t errn);
+ebm_status_t ebm_npy_write(const char *path, const float *data, int ndim, const int *shape, char *err, size_t errn);
+void ebm_npy_free(ebm_npy_t *a);
 
 /* Writes `len` bytes to path via a temporary file and rename (used by every writer here). */
 ebm_status_t ebm_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errn);

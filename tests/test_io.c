@@ -1,6 +1,8 @@
 /* test_io.c — file formats: safetensors round trip and every kind of corruption; IDX plain and
- * gzipped, truncated and malformed, and the real Fashion-MNIST files; toy data; PNG grids read
- * back with stb_image; no temporary files left behind. */
+ * gzipped, truncated and malformed, and the real Fashion-MNIST files; .npy round trip, the byte
+ * layout numpy writes (float32/float64 either order, uint8, version 2.0) and every malformed header,
+ * truncation and trailing data; toy data; PNG grids read back with stb_image; no temporary files
+ * left behind. */
 #include <math.h>
 #include <stb_image.h>
 #include <stdio.h>
@@ -39,6 +41,20 @@ static unsigned char *slurp(const char *path, size_t *n) {
     if (b && fread(b, 1, *n, f) != *n) *n = 0;
     fclose(f);
     return b;
+}
+
+/* a .npy file as numpy lays it out: magic, version, header length, dict padded with spaces and a
+ * newline to a multiple of 64 bytes, data; returns its length in out */
+static size_t npy_bytes(unsigned char *out, int version, const char *dict, const void *data, size_t n) {
+    size_t pre = version == 1 ? 10 : 12, L = strlen(dict), total = (pre + L + 1 + 63) / 64 * 64, hl = total - pre;
+    memcpy(out, "\x93NUMPY", 6);
+    out[6] = (unsigned char)version, out[7] = 0;
+    for (size_t b = 0; b < pre - 8; b++) out[8 + b] = (unsigned char)(hl >> (8 * b));
+    memcpy(out + pre, dict, L);
+    memset(out + pre + L, ' ', total - pre - L - 1);
+    out[total - 1] = '\n';
+    memcpy(out + total, data, n);
+    return total + n;
 }
 
 static int no_tmp_files(void) {
@@ -183,6 +199,86 @@ int main(void) {
           "25 gaussians, swiss roll, two spirals, rings generate");
     st = ebm_toy_sample("moons3", &r, xy, 10, err, sizeof err);
     check_msg(st == EBM_STATUS_INVALID_ARGUMENT && strstr(err, "moons3"), "unknown toy data set: clear error", err);
+
+    /* ---- .npy ---- */
+    {
+        float v[24];
+        for (int i = 0; i < 24; i++) v[i] = (float)i * 0.37f - 3.1f;
+        v[5] = 1e-38f, v[6] = -0.0f, v[7] = 3.4e38f;
+        st = ebm_npy_write(pth("a.npy"), v, 4, (int[]){2, 3, 2, 2}, err, sizeof err);
+        size_t fn = 0;
+        unsigned char *f = st == EBM_OK ? slurp(pth("a.npy"), &fn) : NULL;
+        /* numpy's layout: magic, version 1.0, header length, dict padded so data starts at 64k */
+        const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 2, 2), }";
+        check_msg(f && fn == 128 + 96 && !memcmp(f, "\x93NUMPY\x01\x00", 8) && f[8] + 256 * f[9] == 118 && !memcmp(f + 10, dict, strlen(dict)) &&
+                      f[127] == '\n' && f[126] == ' ' && no_tmp_files(),
+                  ".npy write: numpy's header layout (dict, spaces, newline, data at byte 128), atomically", st ? err : NULL);
+        ebm_npy_t rd;
+        st = ebm_npy_read(pth("a.npy"), &rd, err, sizeof err);
+        check_msg(st == EBM_OK && rd.ndim == 4 && rd.shape[0] == 2 && rd.shape[1] == 3 && rd.shape[3] == 2 && rd.n == 24 &&
+                      !memcmp(rd.data, v, sizeof v),
+                  ".npy round trip: shape and every bit of the floats", st ? err : NULL);
+        ebm_npy_free(&rd);
+        /* the byte layouts numpy writes for other types: big-endian float32, float64, uint8, version 2.0, 1-tuple shape */
+        unsigned char buf[256];
+        size_t len = npy_bytes(buf, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", "\x3f\xc0\x00\x00\xc1\x20\x00\x00", 8);
+        st = ebm_npy_parse("be.npy", buf, len, &rd, err, sizeof err);   /* 1.5, -10 big-endian */
+        check_msg(st == EBM_OK && len == 128 + 8 && rd.n == 2 && rd.data[0] == 1.5f && rd.data[1] == -10.0f, ".npy big-endian float32", st ? err : NULL);
+        ebm_npy_free(&rd);
+        double d2[2] = {0.1, -2.5e300};
+        len = npy_bytes(buf, 2, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }", d2, 16);
+        st = ebm_npy_parse("f8.npy", buf, len - 8, &rd, err, sizeof err);
+        check_msg(st == EBM_STATUS_FORMAT && strstr(err, "truncated"), ".npy version 2.0 float64, 8 of 16 data bytes: truncated", err);
+        st = ebm_npy_parse("f8.npy", buf, len, &rd, err, sizeof err);
+        check_msg(st == EBM_STATUS_FORMAT && strstr(err, "outside float32's range"), ".npy float64 beyond float32's range is refused", err);
+        d2[1] = -2.5;
+        len = npy_bytes(buf, 2, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }", d2, 16);
+        st = ebm_npy_parse("f8.npy", buf, len, &rd, err, sizeof err);
+        check_msg(st == EBM_OK && rd.ndim == 2 && rd.data[0] == 0.1f && rd.data[1] == -2.5f, ".npy version 2.0 float64 rounded to float32", st ? err : NULL);
+        ebm_npy_free(&rd);
+        buf[len] = 0;
+        st = ebm_npy_parse("f8.npy", buf, len + 1, &rd, err, sizeof err);
+        check_msg(st == EBM_STATUS_FORMAT && strstr(err, "trailing"), ".npy with a byte after the array is refused", err);
+        len = npy_bytes(buf, 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "\x00\x80\xff", 3);
+        st = ebm_npy_parse("u1.npy", buf, len, &rd, err, sizeof err);
+        check_msg(st == EBM_OK && rd.data[0] == 0 && rd.data[1] == 128 / 255.0f && rd.data[2] == 1.0f, ".npy uint8 divided by 255", st ? err : NULL);
+        ebm_npy_free(&rd);
+        /* malformed: each must be refused with a message naming the file and the problem */
+        static const struct {
+            const char *hdr, *want;
+        } malformed[] = {
+            {"{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", "Fortran"},
+            {"{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", "'<i8' is not read"},
+            {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", "structured"},
+            {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1, }", "unknown key 'extra'"},
+            {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", "repeated key 'descr'"},
+            {"{'descr': '<f4', 'fortran_order': False, }", "malformed"},
+            {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1), }", "malformed"},
+            {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4, 5, 6), }", "5 dimensions"},
+            {"{'descr': '<f4', 'fortran_order': False, 'shape': (), }", "0 dimensions"},
+            {"{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", "malformed"},
+            {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999,), }", "implausible"},
+            {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,) } junk", "malformed"},
+            {"{'descr': '<f4, 'fortran_order': False, 'shape': (2,), }", "malformed"},
+        };
+        for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+            len = npy_bytes(buf, 1, malformed[i].hdr, "\0\0\0\0\0\0\0\0", 8);   /* data for shape (2,) */
+            st = ebm_npy_parse("bad.npy", buf, len, &rd, err, sizeof err);
+            snprintf(msg, sizeof msg, ".npy header %s: refused (%s)", malformed[i].hdr, malformed[i].want);
+            check_msg(st == EBM_STATUS_FORMAT && strstr(err, "bad.npy") && strstr(err, malformed[i].want) && !rd.data, msg, err);
+        }
+        st = ebm_npy_parse("short.npy", (const unsigned char *)"\x93NUMPY\x01\x00\xff\x00{'descr'", 18, &rd, err, sizeof err);
+        check_msg(st == EBM_STATUS_FORMAT && strstr(err, "truncated .npy header"), ".npy header longer than the file", err);
+        st = ebm_npy_parse("v9.npy", (const unsigned char *)"\x93NUMPY\x09\x00\x00\x00", 10, &rd, err, sizeof err);
+        check_msg(st == EBM_STATUS_FORMAT && strstr(err, "version 9.0"), ".npy version 9 is refused", err);
+        st = ebm_npy_parse("png.npy", (const unsigned char *)"\x89PNG\r\n\x1a\n\0\0\0", 11, &rd, err, sizeof err);
+        check_msg(st == EBM_STATUS_FORMAT && strstr(err, "not a .npy file"), "a PNG is not a .npy file", err);
+        st = ebm_npy_read(pth("none.npy"), &rd, err, sizeof err);
+        check_msg(st == EBM_STATUS_IO && strstr(err, "none.npy"), ".npy missing file", err);
+        st = ebm_npy_write(pth("five.npy"), v, 5, (int[]){1, 1, 1, 1, 24}, err, sizeof err);
+        check_msg(st == EBM_STATUS_INVALID_ARGUMENT && access(pth("five.npy"), F_OK) != 0, ".npy write of 5 dimensions refused, no file", err);
+        free(f);
+    }
 
     /* ---- PNG grid ---- */
     float img[3 * 1 * 4 * 5];

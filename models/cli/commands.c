@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "data.h"
 #include <cjson/cJSON.h>
 #include "metrics.h"
@@ -62,6 +63,26 @@ static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, d
     return r->m->draw(r, o, n, &rng, accept);
 }
 
+static int is_npy(const char *path) {
+    size_t n = strlen(path);
+    return n >= 4 && !strcasecmp(path + n - 4, ".npy");
+}
+
+/* samples as a NumPy array, float32 (N, C, H, W) or (N, D); 0 after printing why */
+static int write_npy(run_t *r, const char *path, ebm_tensor_t *x) {
+    size_t n = ebm_tensor_numel(x);
+    float *h = malloc(sizeof(float) * (n ? n : 1));
+    char err[1400];
+    int ok = h && ebm_tensor_read(x, h) == EBM_OK;
+    if (!ok) ERR("reading the samples: %s\n", h ? ebm_ctx_error(r->ctx) : "out of host memory");
+    else if (ebm_npy_write(path, h, ebm_tensor_ndim(x), ebm_tensor_shape(x), err, sizeof err) != EBM_OK) {
+        ERR("%s\n", err);
+        ok = 0;
+    }
+    free(h);
+    return ok;
+}
+
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *o) {
     ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
@@ -74,7 +95,7 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
         ebm_scope_begin(r.ctx);
         double accept = NAN;
         ebm_tensor_t *x = draw_samples(&r, o, n, &accept, 0);
-        if (x && run_write_samples(&r, path, x)) {
+        if (x && (is_npy(path) ? write_npy(&r, path, x) : run_write_samples(&r, path, x))) {
             printf("%s\n", path);
             rc = 0;
         }
@@ -111,7 +132,7 @@ static int score_rows(run_t *r, const float *xh, int n, float *e, float *g2) {
     return 1;
 }
 
-int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw) {
+int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw, int limit) {
     ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     ebm_dataset_t ds = {0};
@@ -122,7 +143,8 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
     size_t csv_len = 0;
     float *e = NULL, *g2 = NULL;
     if (!cfg || !open_checkpoint(&r, cfg, checkpoint, device, raw)) goto done;
-    ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000};
+    ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000,
+                             .limit = limit};
     if (ebm_dataset_open(&ds, data, &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
         goto done;
@@ -143,7 +165,7 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
         goto done;
     }
     fprintf(f, "index,energy,grad_sqnorm\n");
-    for (int i = 0; i < ds.n; i++) fprintf(f, "%d,%.8g,%.8g\n", i, e[i], g2[i]);
+    for (int i = 0; i < ds.n; i++) fprintf(f, "%d,%.9g,%.9g\n", i, e[i], g2[i]);   /* 9 digits: every float32 reads back exactly */
     if (fclose(f) != 0) {
         f = NULL;
         ERR("out of host memory\n");

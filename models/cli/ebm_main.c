@@ -4,8 +4,8 @@
  *   ebm train CONFIG [--device D] [--set s.k=v]... [--out DIR]   train (a config of configs/)
  *   ebm train --resume DIR [--set s.k=v]...       continue a run (e.g. --set run.iters=4000)
  *   ebm train [CONFIG] --print-config             the full configuration, every default shown
- *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--out PNG] [--set s.k=v]
- *   ebm score CHECKPOINT DATA [--out CSV]         per-example energy and |grad_x E|^2
+ *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--out PNG|NPY] [--set s.k=v]
+ *   ebm score CHECKPOINT DATA [--out CSV] [--limit N]   per-example energy and |grad_x E|^2
  *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--set s.k=v]
  *            [--classifier RUN] [--ood] [--ood-folder DIR]
  *   ebm --version
@@ -34,14 +34,16 @@ static const struct command_help {
      "  train [CONFIG] --print-config print the full configuration with every default\n"},
     {"sample",
      "  sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--raw] [--seed S]\n"
-     "                    [--out PNG]  Langevin samples (EMA weights unless --raw) as a PNG grid or heat map\n"
+     "                    [--out PNG|NPY]  Langevin samples (EMA weights unless --raw) as a PNG grid or heat map,\n"
+     "                    or (--out FILE.npy) as a NumPy float32 array (N, C, H, W) or (N, D)\n"
      "                    sample and eval: --set sampler.KEY=V, eval.KEY=V, generator.mala_steps=N, ...\n"
      "                    change how the trained model samples (e.g. sampler.step_size, sampler.noise)\n"
      "                    generator runs (meg, ddgm, dual): G(z), with [--mala N] latent MALA steps on z first\n"
      "                    and --steps K Langevin steps on E in x after\n"},
     {"score",
-     "  score CHECKPOINT DATA [--out CSV] [--raw]   energy and |grad_x E|^2 of every example (data as in\n"
-     "                                [data] source: IDX, CSV, image folder, toy:NAME)\n"},
+     "  score CHECKPOINT DATA [--out CSV] [--limit N] [--raw]   energy and |grad_x E|^2 of every example\n"
+     "                                (of the first N with --limit; data as in [data] source: IDX, CSV,\n"
+     "                                .npy, image folder, toy:NAME); 9 significant digits\n"},
     {"eval",
      "  eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--raw]\n"
      "                 [--seed S] [--set section.key=value]... [--classifier RUN] [--ood] [--ood-folder DIR]\n"
@@ -338,16 +340,20 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
     return 1;
 }
 
-static int cmd_score(int argc, char **argv, const char **checkpoint, const char **data, const char **out, const char **device, int *raw) {
+static int cmd_score(int argc, char **argv, const char **checkpoint, const char **data, const char **out, const char **device, int *raw,
+                     int *limit) {
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'}, {"device", required_argument, NULL, 'd'},
-                                         {"raw", no_argument, NULL, 'r'},        {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+                                         {"raw", no_argument, NULL, 'r'},        {"limit", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     int c;
     optind = 0, opterr = 0;
     while ((c = next_option(argc, argv, opts)) != -1) {
         if (c == 'o') *out = optarg;
         else if (c == 'd') *device = optarg;
         else if (c == 'r') *raw = 1;
+        else if (c == 'l') {
+            if (!parse_int_opt("score", "limit", optarg, 1, 1000000000, limit)) return 12;
+        }
         else if (c == 'h') return 10 + command_help("score");
         else return 10 + bad_option("score", argc, argv);
     }
@@ -387,10 +393,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "score")) {
         const char *checkpoint = NULL, *data = NULL, *out = NULL, *device = NULL;
-        int raw = 0, st = cmd_score(argc - 1, argv + 1, &checkpoint, &data, &out, &device, &raw);
+        int raw = 0, limit = 0, st = cmd_score(argc - 1, argv + 1, &checkpoint, &data, &out, &device, &raw, &limit);
         if (st != 1) return st - 10;
         char buf[1200];
-        return ebm_score(checkpoint_path(checkpoint, buf, sizeof buf), data, device, out, raw);
+        return ebm_score(checkpoint_path(checkpoint, buf, sizeof buf), data, device, out, raw, limit);
     }
     if (!strcmp(cmd, "--version")) {
         printf("ebm %s\n", EBM_VERSION);

@@ -47,8 +47,9 @@ typedef struct ebm_sample_opts {
     int n_sets;
 } ebm_sample_opts_t;
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *opts);
-/* per-example energy and |grad_x E|^2 to CSV (stdout when out is NULL) */
-int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw);
+/* per-example energy and |grad_x E|^2 of DATA's first `limit` examples (0: all) to CSV (stdout when
+ * out is NULL), 9 significant digits so every float32 reads back exactly */
+int ebm_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw, int limit);
 /* 2-D mixtures: modes covered and high-quality fraction of the EMA model's Langevin samples (JSON on
  * stdout, also appended to the run's metrics.jsonl); images: energies of data vs samples; with a
  * classifier: modes of the samples; --ood: AUROC of -E against noise, flipped, inverted and a folder;

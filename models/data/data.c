@@ -289,6 +289,38 @@ static ebm_status_t open_csv(ebm_dataset_t *ds, const char *path, const ebm_data
     return EBM_OK;
 }
 
+/* a NumPy .npy array (ebm_npy_read): (N, D) vectors, (N, H, W) grey or (N, C, H, W) images, as they
+ * are (values are not rescaled, except uint8 arrays, divided by 255) */
+static ebm_status_t open_npy(ebm_dataset_t *ds, const char *path, const ebm_data_opts_t *o, char *err, size_t errn) {
+    ebm_npy_t a;
+    ebm_status_t st = ebm_npy_read(path, &a, err, errn);
+    if (st != EBM_OK) return st;
+    if (a.ndim < 2) {
+        snprintf(err, errn, "%s: a .npy array of shape (%d): examples need (N, D), (N, H, W) or (N, C, H, W)", path, a.shape[0]);
+        ebm_npy_free(&a);
+        return EBM_STATUS_FORMAT;
+    }
+    int C = a.ndim == 4 ? a.shape[1] : 1, H = a.shape[a.ndim - 2], W = a.shape[a.ndim - 1];
+    if (a.ndim > 2 && o->size && (o->size != H || o->size != W)) {
+        snprintf(err, errn, "%s: images are %dx%d but [data] size = %d (.npy images are not resized; set size = 0 or %d)", path, H,
+                 W, o->size, H);
+        ebm_npy_free(&a);
+        return EBM_STATUS_INVALID_ARGUMENT;
+    }
+    ds->n = a.shape[0];
+    if (a.ndim == 2) ds->ndim = 1, ds->shape[0] = a.shape[1];
+    else ds->ndim = 3, ds->shape[0] = C, ds->shape[1] = H, ds->shape[2] = W;
+    ds->sample_numel = a.ndim == 2 ? (size_t)a.shape[1] : (size_t)C * H * W;
+    if (ds->sample_numel == 0) {
+        snprintf(err, errn, "%s: examples of 0 numbers", path);
+        ebm_npy_free(&a);
+        return EBM_STATUS_FORMAT;
+    }
+    if (o->limit > 0 && o->limit < ds->n) ds->n = o->limit;
+    ds->x = a.data;   /* the array's first n examples are the data set's */
+    return EBM_OK;
+}
+
 ebm_status_t ebm_image_read(const char *path, int C, int size, float *out, char *err, size_t errn) {
     int w, h;
     unsigned char *px = ebm_image_decode(path, C, &w, &h, err, errn);   /* w, h >= 1 */
@@ -399,6 +431,8 @@ ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_d
         st = open_folder(ds, source, &o1, err, errn);
     else if (ends_with(source, ".csv"))
         st = open_csv(ds, source, &o1, err, errn);
+    else if (ends_with(source, ".npy"))
+        st = open_npy(ds, source, &o1, err, errn);
     else
         st = open_idx(ds, source, &o1, err, errn);
     if (st == EBM_OK && o->anomaly) {

@@ -69,11 +69,12 @@ int fuzz_eval(const char *checkpoint, const char *device, const ebm_sample_opts_
     return fuzz_sample(checkpoint, device, o);
 }
 
-int fuzz_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw) {
+int fuzz_score(const char *checkpoint, const char *data, const char *device, const char *out, int raw, int limit) {
     int ndim, shape[3];
     (void)device, (void)out, (void)raw;
+    FUZZ_CHECK(limit >= 0, "--limit %d", limit);
     if (!open_checkpoint(checkpoint, NULL, 0, &ndim, shape)) return 1;
-    ebm_data_opts_t dopts = {.size = ndim == 3 ? shape[1] : 0, .channels = ndim == 3 ? shape[0] : 0, .toy_n = 1000};
+    ebm_data_opts_t dopts = {.size = ndim == 3 ? shape[1] : 0, .channels = ndim == 3 ? shape[0] : 0, .toy_n = 1000, .limit = limit};
     ebm_dataset_t ds;
     char err[1024] = "";
     if (ebm_dataset_open(&ds, data, &dopts, err, sizeof err) != EBM_OK) {

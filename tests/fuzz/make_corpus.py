@@ -68,6 +68,28 @@ def main():
         put("idx_dataset", name, bytes([opt, cls]) + six + b"EBMLABEL" + six_labels)
     put("idx_dataset", "unlabelled", bytes([0, 0]) + rgb)
 
+    # ---- .npy: the dtypes, byte orders, header versions and layouts numpy writes ----
+    try:
+        import numpy as np
+    except ImportError:
+        sys.exit("make_corpus.py: the .npy seeds need numpy (Debian: apt-get install python3-numpy)")
+
+    def npy(name, a, version=None):
+        b = io.BytesIO()
+        if version:
+            np.lib.format.write_array(b, a, version=version)
+        else:
+            np.save(b, a)
+        put("npy", name, b.getvalue())
+    npy("f4-2d.npy", np.arange(6, dtype=np.float32).reshape(2, 3))
+    npy("f4-4d.npy", np.linspace(0, 1, 16, dtype=np.float32).reshape(1, 1, 4, 4))
+    npy("f8-be.npy", np.arange(3, dtype=">f8"))
+    npy("u1-3d.npy", np.arange(12, dtype=np.uint8).reshape(3, 2, 2))
+    npy("f4-v2.npy", np.ones((2, 2), np.float32), version=(2, 0))
+    npy("f4-v3.npy", np.ones((1, 2), np.float32), version=(3, 0))
+    npy("empty.npy", np.zeros((0, 2), np.float32))
+    npy("fortran.npy", np.asfortranarray(np.ones((2, 3), np.float32)))
+
     # ---- images: every format and layout the decoders have a path for, 8x6 or smaller ----
     try:
         from PIL import Image
