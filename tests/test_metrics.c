@@ -1,8 +1,12 @@
 /* test_metrics.c — AUPRC (MEG's definition) and AUROC (models/metrics.h) on hand-computed cases and
- * against O(n^2) double-precision references on random scores with ties. */
+ * against O(n^2) double-precision references on random scores with ties; the Fréchet distance
+ * against the closed form of 2 x 2 covariances and, in 12 dimensions, its invariances (0 to itself,
+ * symmetric although computed asymmetrically, unchanged by a rotation of both sets, |s|^2 for a
+ * shift s, scaling by c^2); KID on hand-computed cases. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "metrics.h"
 #include "testing.h"
 
@@ -44,7 +48,96 @@ static void expect(double got, double want, double tol, const char *what) {
     check_msg(fabs(got - want) <= tol, what, msg);
 }
 
+/* n x d rows of N(0, 1) times a fixed mixing matrix (correlated, unequal variances), Box-Muller on rand() */
+static double *gauss_rows(int n, int d, double scale) {
+    double *x = malloc(sizeof(double) * n * d), *z = malloc(sizeof(double) * d);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < d; k++) {
+            double u1 = (rand() + 1.0) / (RAND_MAX + 2.0), u2 = (rand() + 1.0) / (RAND_MAX + 2.0);
+            z[k] = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+        }
+        for (int k = 0; k < d; k++) {
+            double v = 0;
+            for (int l = 0; l <= k; l++) v += z[l] * scale * (1.0 + 0.3 * ((k + 2 * l) % 5)) / (1 + k - l);
+            x[i * d + k] = v + 0.1 * k;
+        }
+    }
+    free(z);
+    return x;
+}
+
+static void test_fd_kid(void) {
+    char err[256] = "", what[160];
+    /* 2 x 2: tr (Sa Sb)^1/2 = sqrt(tr(Sa Sb) + 2 sqrt(det Sa det Sb)) (the eigenvalues l1, l2 of Sa Sb
+     * are real and >= 0, and (sqrt l1 + sqrt l2)^2 = l1 + l2 + 2 sqrt(l1 l2)); the moments computed here */
+    srand(11);
+    double *a = gauss_rows(300, 2, 1.0), *b = gauss_rows(200, 2, 0.6);
+    for (int i = 0; i < 200; i++) b[2 * i + 1] = 0.8 * b[2 * i + 1] - 0.9 * b[2 * i] + 0.5;   /* another shape and mean */
+    double ma[2] = {0}, mb[2] = {0}, A[4] = {0}, Bm[4] = {0};
+    for (int i = 0; i < 300; i++) ma[0] += a[2 * i] / 300, ma[1] += a[2 * i + 1] / 300;
+    for (int i = 0; i < 200; i++) mb[0] += b[2 * i] / 200, mb[1] += b[2 * i + 1] / 200;
+    for (int i = 0; i < 300; i++)
+        for (int k = 0; k < 4; k++) A[k] += (a[2 * i + k / 2] - ma[k / 2]) * (a[2 * i + k % 2] - ma[k % 2]) / 299;
+    for (int i = 0; i < 200; i++)
+        for (int k = 0; k < 4; k++) Bm[k] += (b[2 * i + k / 2] - mb[k / 2]) * (b[2 * i + k % 2] - mb[k % 2]) / 199;
+    double trAB = A[0] * Bm[0] + A[1] * Bm[2] + A[2] * Bm[1] + A[3] * Bm[3];
+    double detA = A[0] * A[3] - A[1] * A[2], detB = Bm[0] * Bm[3] - Bm[1] * Bm[2];
+    double want = (ma[0] - mb[0]) * (ma[0] - mb[0]) + (ma[1] - mb[1]) * (ma[1] - mb[1]) + A[0] + A[3] + Bm[0] + Bm[3] -
+                  2 * sqrt(trAB + 2 * sqrt(detA * detB));
+    /* rounding: sums of a few hundred products of O(1) numbers, ~1e-13 */
+    expect(ebm_frechet_distance(a, 300, b, 200, 2, err, sizeof err), want, 1e-10, "Fréchet distance, 2 x 2 closed form");
+    free(a), free(b);
+
+    /* 12 dimensions: invariances that a wrong square root breaks */
+    enum { D = 12, NA = 400, NB = 300 };
+    a = gauss_rows(NA, D, 1.0), b = gauss_rows(NB, D, 0.7);
+    for (int i = 0; i < NB; i++) b[i * D + 3] += 0.4 * b[i * D + 7];
+    double fab = ebm_frechet_distance(a, NA, b, NB, D, err, sizeof err), fba = ebm_frechet_distance(b, NB, a, NA, D, err, sizeof err);
+    /* the eigensolver's backward error ~ d * 2^-52 * |S|, |S| ~ 10 here: 1e-12, times the terms (~30) */
+    snprintf(what, sizeof what, "Fréchet distance symmetric in 12-D (%.6f vs %.6f)", fab, fba);
+    check(isfinite(fab) && fab > 0.1 && fabs(fab - fba) <= 1e-9 * (1 + fab), what);
+    expect(ebm_frechet_distance(a, NA, a, NA, D, err, sizeof err), 0, 1e-6, "Fréchet distance of a set to itself: 0 (sqrt of eigenvalues ~1e-13)");
+    double *ra = malloc(sizeof(double) * NA * D), *rb = malloc(sizeof(double) * NB * D), *sh = malloc(sizeof(double) * NA * D);
+    /* a rotation: Givens rotations in planes (k, k+1) by angle 0.3 + 0.1 k, applied to both sets */
+    memcpy(ra, a, sizeof(double) * NA * D), memcpy(rb, b, sizeof(double) * NB * D);
+    for (int k = 0; k + 1 < D; k++) {
+        double c = cos(0.3 + 0.1 * k), sn = sin(0.3 + 0.1 * k);
+        for (int i = 0; i < NA + NB; i++) {
+            double *row = i < NA ? ra + i * D : rb + (i - NA) * D, u = row[k], v = row[k + 1];
+            row[k] = c * u - sn * v, row[k + 1] = sn * u + c * v;
+        }
+    }
+    double frot = ebm_frechet_distance(ra, NA, rb, NB, D, err, sizeof err);
+    snprintf(what, sizeof what, "Fréchet distance unchanged by a rotation of both sets (%.9f vs %.9f)", frot, fab);
+    check(fabs(frot - fab) <= 1e-9 * (1 + fab), what);
+    double s2 = 0;
+    for (int i = 0; i < NA; i++)
+        for (int k = 0; k < D; k++) sh[i * D + k] = a[i * D + k] + 0.05 * (k - 5);
+    for (int k = 0; k < D; k++) s2 += 0.05 * (k - 5) * 0.05 * (k - 5);
+    expect(ebm_frechet_distance(a, NA, sh, NA, D, err, sizeof err), s2, 1e-6, "Fréchet distance of a shifted copy: |shift|^2");
+    for (int i = 0; i < NA * D; i++) ra[i] = 3 * a[i];
+    for (int i = 0; i < NB * D; i++) rb[i] = 3 * b[i];
+    expect(ebm_frechet_distance(ra, NA, rb, NB, D, err, sizeof err), 9 * fab, 1e-8 * (1 + fab), "Fréchet distance scales by c^2");
+    double bad = ebm_frechet_distance(a, 1, b, NB, D, err, sizeof err);
+    snprintf(what, sizeof what, "Fréchet distance of 1 row: NaN with a message (%s)", err);
+    check(isnan(bad) && strstr(err, "at least 2 rows"), what);
+    free(a), free(b), free(ra), free(rb), free(sh);
+
+    /* KID, hand-computed, d = 1, k(x, y) = (xy + 1)^3: a = {0, 1}, b = {0, 2}: within a, k(0, 1) = 1;
+     * within b, k(0, 2) = 1; across, k(0,0) k(0,2) k(1,0) k(1,2) = 1 1 1 27, mean 7.5: 1 + 1 - 15 = -13 */
+    double ka[] = {0, 1}, kb[] = {0, 2};
+    expect(ebm_kid(ka, 2, kb, 2, 1), -13, 1e-12, "KID, 1-D hand-computed case");
+    /* d = 2, k = (x.y / 2 + 1)^3: a = {(1,0), (0,1), (1,1)}, b = {(2,0), (0,0)}.
+     * within a (i != j, both orders): x.y = 0, 1, 1 -> k = 1, 3.375, 3.375: mean (2 * 7.75) / 6 = 31/12;
+     * within b: x.y = 0 -> 1; across: x.y = 2, 0, 0, 0, 2, 0 -> k = 8, 1, 1, 1, 8, 1: mean 20/6 = 10/3;
+     * KID = 31/12 + 1 - 20/3 = -37/12 */
+    double ka2[] = {1, 0, 0, 1, 1, 1}, kb2[] = {2, 0, 0, 0};
+    expect(ebm_kid(ka2, 3, kb2, 2, 2), -37.0 / 12, 1e-12, "KID, 2-D hand-computed case");
+    check(isnan(ebm_kid(ka, 1, kb, 2, 1)), "KID of a 1-row set is NaN");
+}
+
 int main(void) {
+    test_fd_kid();
     /* hand-computed: points (0,1) (.5,1) (.5,.5) (1,2/3) -> .5 + 0 + .5(.5 + 2/3)/2 = 19/24 */
     double s1[] = {0.9, 0.8, 0.7, 0.1};
     int p1[] = {1, 0, 1, 0};

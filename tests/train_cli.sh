@@ -14,7 +14,8 @@
 #      its optimizer in the checkpoint); Kim & Bengio's batch-norm entropy has its known value at
 #      initialisation and the trainer resumes byte-identically; eval --set changes the sampler only;
 #   7. a Fashion-MNIST classifier (run.method = classify) beats chance by far after 60 iterations, and
-#      `ebm eval --classifier` counts stacked Fashion-MNIST modes of an image MEG run (when the Debian
+#      `ebm eval --classifier` counts stacked Fashion-MNIST modes of an image MEG run and of as many real
+#      triples (the floor), and `--fd` gives FD/KID above their data floor for untrained samples (when the Debian
 #      package dataset-fashion-mnist is installed);
 #   8. MEG's anomaly protocol: a run with data.anomaly_class trains on its split and `ebm eval` scores
 #      the test split (19 600 examples, 7 000 anomalies for Fashion-MNIST) by AUPRC; `ebm eval --ood`
@@ -168,6 +169,10 @@ if [ -f "${EBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}/train-label
     out=$("$EBM" eval "$WORK/stacked" --classifier "$WORK/cls" --n 1500) || fail "stacked mode count"
     echo "$out"
     echo "$out" | grep -q '"modes":1000,"modes_covered":[1-9]' || fail "stacked mode count: $out"
+    # the floor: 1500 real stacked triples through the same classifier cover most of the 1000 modes
+    # (uniform triples: 1000 (1 - e^-1.5) = 777 expected; a 60-iteration classifier confuses some classes)
+    real=$(echo "$out" | sed -n 's/.*"real_examples":1500,"modes_covered_real":\([0-9]*\).*/\1/p')
+    [ -n "$real" ] && [ "$real" -gt 400 ] || fail "stacked mode count floor (real images): $out"
     "$EBM" eval "$WORK/stacked" --classifier "$WORK/dual" 2> "$WORK/evalbad.log" && fail "a non-classifier accepted as --classifier"
     grep -q "classifier run" "$WORK/evalbad.log" || fail "unclear --classifier error: $(cat "$WORK/evalbad.log")"
 
@@ -180,6 +185,17 @@ if [ -f "${EBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}/train-label
     echo "$out"
     echo "$out" | grep -q '"anomaly_class":3,"examples":19600,"anomalies":7000,"auprc_energy":[01]\.[0-9]*,"auprc_grad":[01]\.' ||
         fail "anomaly eval: $out"
+    # Fréchet distance / KID on the classifier's 512 penultimate features: 2-iteration MEG samples are
+    # much farther from the test images than 600 other test images are
+    out=$("$EBM" eval "$WORK/anom" --classifier "$WORK/cls" --fd --n 600 2> "$WORK/fd.log") || { cat "$WORK/fd.log"; fail "FD eval"; }
+    echo "$out"
+    grep -q "NOT the Inception FID" "$WORK/fd.log" || fail "FD eval does not say it is not Inception's: $(cat "$WORK/fd.log")"
+    fd=$(echo "$out" | sed -n 's/.*"fd":\([-0-9.e+]*\),"fd_floor":\([-0-9.e+]*\),"kid":\([-0-9.e+]*\),"kid_floor":\([-0-9.e+]*\).*/\1 \2 \3 \4/p')
+    echo "$out" | grep -q '"feature_dim":512,"samples":600,"real_source":"fashion-mnist:test"' || fail "FD eval row: $out"
+    awk -v v="$fd" 'BEGIN { split(v, a, " "); exit !(a[2] >= 0 && a[1] > 2 * a[2] && a[3] > a[4] + 1e-6) }' ||
+        fail "FD/KID of untrained samples not above the data floor: $out"
+    "$EBM" eval "$WORK/anom" --fd 2> "$WORK/fdbad.log" && fail "--fd without --classifier accepted"
+    grep -q "needs --classifier" "$WORK/fdbad.log" || fail "unclear --fd error: $(cat "$WORK/fdbad.log")"
     mkdir -p "$WORK/oodimg"
     "$EBM" sample "$WORK/stacked" --n 4 --out "$WORK/oodimg/a.png" > /dev/null || fail "sample for the OOD folder"
     "$EBM" sample "$WORK/stacked" --n 9 --seed 3 --out "$WORK/oodimg/b.png" > /dev/null || fail "sample for the OOD folder"

@@ -311,55 +311,186 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
 
 /* MEG's mode count: n samples in batches of 1000, every channel classified on its own; a mode is the
  * tuple of channel classes (10^C of them); reports the modes hit and KL(sample mode histogram || uniform) */
-static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *cpath, const char *device) {
-    ebm_config_t *ccfg = ebm_train_config_new();
-    run_t cl = {0};
-    int rc = 1, C = r->shape[0];
-    if (!ccfg || !open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
-    if (cl.n_out < 2 || cl.ndim != 3 || cl.shape[0] != 1 || cl.shape[1] != r->shape[1] || cl.shape[2] != r->shape[2] ||
-        C > 4) {
+/* Opens a classify run to judge r's samples with: one-channel images of r's size (each of r's at most 4
+ * channels is one image); 0 after printing why. */
+static int open_classifier(run_t *cl, ebm_config_t *ccfg, const run_t *r, const char *cpath, const char *device) {
+    if (!open_checkpoint(cl, ccfg, cpath, device, 0)) return 0;
+    if (cl->n_out < 2 || cl->ndim != 3 || cl->shape[0] != 1 || cl->shape[1] != r->shape[1] || cl->shape[2] != r->shape[2] ||
+        r->shape[0] > 4) {
         ERR("%s: need a one-channel classifier run (as configs/fmnist-classifier.ini trains) of the samples' %dx%d images (at most 4 channels)\n", cpath,
             r->shape[1], r->shape[2]);
-        goto done;
+        return 0;
     }
-    int n = o->n > 0 ? o->n : (C == 3 ? 26000 : 10000), K = 1, classes = cl.n_out;
-    for (int c = 0; c < C; c++) K *= classes;
-    long *count = calloc((size_t)K, sizeof(long));
-    float *h = malloc(sizeof(float) * 1000 * r->numel);
-    int *pred = malloc(sizeof(int) * 1000 * C), ok = count && h && pred;
+    return 1;
+}
+
+/* n real examples of the run's held-out source (run_test_source: Fashion-MNIST's test images; stacked
+ * Fashion-MNIST: triples drawn with the run's seed) in a fixed random order (Philox(42, "REAL")):
+ * *x (n * numel floats) and *have (how many there are, n at most); 0 after printing why */
+static int real_examples(const run_t *r, int n, float **x, int *have) {
+    const char *src = run_test_source(r);
+    ebm_dataset_t ds;
+    char err[1024];
+    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .seed = r->seed};
+    if (ebm_dataset_open(&ds, src, &dopts, err, sizeof err) != EBM_OK) {
+        ERR("the real images to compare with: %s\n", err);
+        return 0;
+    }
+    if (ds.ndim != 3 || ds.shape[0] != r->shape[0] || ds.shape[1] != r->shape[1] || ds.shape[2] != r->shape[2]) {
+        ERR("%s: its images are not of the run's shape\n", src);
+        ebm_dataset_free(&ds);
+        return 0;
+    }
+    *have = ds.n < n ? ds.n : n;
+    int *perm = malloc(sizeof(int) * ds.n);
+    *x = malloc(sizeof(float) * (size_t)*have * r->numel);
+    int ok = perm && *x;
+    if (ok) {
+        ebm_rng_t rng = ebm_rng_make(42, 0x5245414cull);   /* "REAL" */
+        ebm_rng_host_permutation(&rng, perm, ds.n);
+        for (int i = 0; i < *have; i++) memcpy(*x + (size_t)i * r->numel, ds.x + (size_t)perm[i] * r->numel, sizeof(float) * r->numel);
+    } else {
+        ERR("out of host memory\n");
+        free(*x), *x = NULL;
+    }
+    free(perm);
+    ebm_dataset_free(&ds);
+    return ok;
+}
+
+/* n samples of r as host rows, drawn 1000 at a time (chunk k: stream k); NULL after printing why */
+static float *sample_rows(run_t *r, const ebm_sample_opts_t *o, int n) {
+    float *h = malloc(sizeof(float) * (size_t)n * r->numel);
+    int ok = h != NULL;
     for (int i0 = 0, chunk = 1; ok && i0 < n; i0 += 1000, chunk++) {
         int m = n - i0 < 1000 ? n - i0 : 1000;
         ebm_scope_begin(r->ctx);
         ebm_tensor_t *x = draw_samples(r, o, m, NULL, chunk);
-        ok = x && ebm_tensor_read(x, h) == EBM_OK;
+        ok = x && ebm_tensor_read(x, h + (size_t)i0 * r->numel) == EBM_OK;
         ebm_scope_end(r->ctx);
-        ok = ok && run_argmax(&cl, h, m * C, pred);   /* channel c of sample i is image i*C + c */
-        for (int i = 0; ok && i < m; i++) {
-            int mode = 0;
-            for (int c = 0; c < C; c++) mode = mode * classes + pred[i * C + c];
-            count[mode]++;
+    }
+    if (!ok) {
+        if (h) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
+        else ERR("out of host memory for %d samples\n", n);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* modes (tuples of per-channel classes) of n images of C channels: covered and KL(histogram || uniform) */
+static int mode_stats(run_t *cl, const float *x, int n, int C, int *covered, double *kl) {
+    int classes = cl->n_out, K = 1;
+    for (int c = 0; c < C; c++) K *= classes;
+    long *count = calloc((size_t)K, sizeof(long));
+    int *pred = malloc(sizeof(int) * (size_t)n * C), ok = count && pred && run_argmax(cl, x, n * C, pred);   /* channel c of i: image i*C + c */
+    for (int i = 0; ok && i < n; i++) {
+        int mode = 0;
+        for (int c = 0; c < C; c++) mode = mode * classes + pred[i * C + c];
+        count[mode]++;
+    }
+    *covered = 0, *kl = 0;
+    for (int k = 0; ok && k < K; k++)
+        if (count[k] > 0) {
+            double p = (double)count[k] / n;
+            (*covered)++;
+            *kl += p * log(p * K);
         }
-    }
-    if (ok) {
-        int covered = 0;
-        double kl = 0;
-        for (int k = 0; k < K; k++)
-            if (count[k] > 0) {
-                double p = (double)count[k] / n;
-                covered++;
-                kl += p * log(p * K);
-            }
-        cJSON *row = run_eval_row(r, checkpoint);
-        cJSON_AddStringToObject(row, "classifier", cpath);
-        cJSON_AddNumberToObject(row, "samples", n);
-        cJSON_AddNumberToObject(row, "modes", K);
-        cJSON_AddNumberToObject(row, "modes_covered", covered);
-        run_json_num(row, "kl_to_uniform", kl);
-        fprintf(stderr, "ebm eval: %d of %d modes covered by %d samples, KL(samples || uniform) = %.4f\n", covered, K, n, kl);
-        rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
-    }
-    free(count), free(h), free(pred);
+    if (!count || !pred) ERR("out of host memory\n");
+    free(count), free(pred);
+    return ok;
+}
+
+static int eval_modes(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *cpath, const char *device) {
+    ebm_config_t *ccfg = ebm_train_config_new();
+    run_t cl = {0};
+    int rc = 1, C = r->shape[0];
+    float *h = NULL, *real = NULL;
+    if (!ccfg || !open_classifier(&cl, ccfg, r, cpath, device)) goto done;
+    int n = o->n > 0 ? o->n : (C == 3 ? 26000 : 10000), K = 1, n_real = 0, covered, covered_real;
+    for (int c = 0; c < C; c++) K *= cl.n_out;
+    double kl, kl_real;
+    if (!(h = sample_rows(r, o, n)) || !mode_stats(&cl, h, n, C, &covered, &kl)) goto done;
+    /* the floor: real images through the same classifier, as many as there are samples (if the source has them) */
+    if (!real_examples(r, n, &real, &n_real) || !mode_stats(&cl, real, n_real, C, &covered_real, &kl_real)) goto done;
+    cJSON *row = run_eval_row(r, checkpoint);
+    cJSON_AddStringToObject(row, "classifier", cpath);
+    cJSON_AddNumberToObject(row, "samples", n);
+    cJSON_AddNumberToObject(row, "modes", K);
+    cJSON_AddNumberToObject(row, "modes_covered", covered);
+    run_json_num(row, "kl_to_uniform", kl);
+    cJSON_AddStringToObject(row, "real_source", run_test_source(r));
+    cJSON_AddNumberToObject(row, "real_examples", n_real);
+    cJSON_AddNumberToObject(row, "modes_covered_real", covered_real);
+    run_json_num(row, "kl_to_uniform_real", kl_real);
+    fprintf(stderr, "ebm eval: %d of %d modes covered by %d samples, KL(samples || uniform) = %.4f\n", covered, K, n, kl);
+    fprintf(stderr, "ebm eval: the data's floor through the same classifier: %d real images of %s cover %d modes, KL %.4f\n", n_real,
+            run_test_source(r), covered_real, kl_real);
+    rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
 done:
+    free(h), free(real);
+    run_free(&cl);
+    ebm_config_free(ccfg);
+    return rc;
+}
+
+/* classifier features of n images of C channels: each channel through the classifier, concatenated
+ * (n x C*F); NULL after printing why */
+static double *image_features(run_t *cl, const float *x, int n, int C, int *dim) {
+    double *f1;
+    int F;
+    if (!run_features(cl, x, n * C, &f1, &F)) return NULL;   /* rows i*C + c */
+    *dim = C * F;   /* row i of n x C*F is rows i*C .. i*C+C-1 of n*C x F: the same numbers */
+    return f1;
+}
+
+/* Fréchet distance and KID on a classifier's penultimate features: samples vs real images, and the
+ * data's floor, two disjoint sets of real images */
+static int eval_fd(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *cpath, const char *device) {
+    ebm_config_t *ccfg = ebm_train_config_new();
+    run_t cl = {0};
+    int rc = 1, C = r->shape[0], n = o->n > 0 ? o->n : 5000, n_real = 0, d = 0, d2 = 0;
+    float *h = NULL, *real = NULL;
+    double *fs = NULL, *fr = NULL;
+    char err[512] = "";
+    if (!ccfg || !open_classifier(&cl, ccfg, r, cpath, device)) goto done;
+    if (!real_examples(r, 2 * n, &real, &n_real)) goto done;
+    if (n_real < 2 * n) {
+        if (n_real / 2 < 2) {
+            ERR("%s has %d examples: too few for two sets to compare\n", run_test_source(r), n_real);
+            goto done;
+        }
+        fprintf(stderr, "ebm eval: %s has %d examples, so the sets are %d examples each (not %d)\n", run_test_source(r), n_real, n_real / 2, n);
+        n = n_real / 2;
+    }
+    if (!(h = sample_rows(r, o, n)) || !(fs = image_features(&cl, h, n, C, &d)) || !(fr = image_features(&cl, real, 2 * n, C, &d2))) goto done;
+    if (d >= n)
+        fprintf(stderr, "ebm eval: %d features from %d examples: the covariances are singular (FD is still defined; more --n steadies it)\n", d, n);
+    const double *ra = fr, *rb = fr + (size_t)n * d;   /* the real sets: the first n, the next n */
+    double fd = ebm_frechet_distance(fs, n, ra, n, d, err, sizeof err), fd0 = isfinite(fd) ? ebm_frechet_distance(rb, n, ra, n, d, err, sizeof err) : NAN;
+    if (!isfinite(fd) || !isfinite(fd0)) {
+        ERR("Fréchet distance: %s\n", err[0] ? err : "not finite (non-finite features: a diverged sample?)");
+        goto done;
+    }
+    double kid = ebm_kid(fs, n, ra, n, d), kid0 = ebm_kid(rb, n, ra, n, d);
+    cJSON *row = run_eval_row(r, checkpoint);
+    cJSON_AddStringToObject(row, "classifier", cpath);
+    cJSON_AddStringToObject(row, "features", "penultimate layer of the classifier (not Inception: not comparable with papers' FID/KID)");
+    cJSON_AddNumberToObject(row, "feature_dim", d);
+    cJSON_AddNumberToObject(row, "samples", n);
+    cJSON_AddStringToObject(row, "real_source", run_test_source(r));
+    run_json_num(row, "fd", fd);
+    run_json_num(row, "fd_floor", fd0);
+    run_json_num(row, "kid", kid);
+    run_json_num(row, "kid_floor", kid0);
+    fprintf(stderr,
+            "ebm eval: on the %d penultimate features of %s (NOT the Inception FID/KID of papers):\n"
+            "  FD  %.4f   (data floor %.4f: two disjoint sets of %d real images of %s)\n"
+            "  KID %.6f (data floor %.6f)\n",
+            d, cpath, fd, fd0, n, run_test_source(r), kid, kid0);
+    rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
+done:
+    free(h), free(real), free(fs), free(fr);
     run_free(&cl);
     ebm_config_free(ccfg);
     return rc;
@@ -374,12 +505,16 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
         rc = r.m->eval(&r, o, checkpoint);
         goto done;
     }
+    if (o->fd && !o->classifier) {
+        ERR("--fd needs --classifier RUN: the features are a classify run's penultimate layer\n");
+        goto done;
+    }
     if (o->classifier) {
         if (r.ndim != 3) {
             ERR("--classifier: %s models vectors, not images\n", checkpoint);
             goto done;
         }
-        rc = eval_modes(&r, o, checkpoint, o->classifier, device);
+        rc = o->fd ? eval_fd(&r, o, checkpoint, o->classifier, device) : eval_modes(&r, o, checkpoint, o->classifier, device);
         goto done;
     }
     if (o->ood || o->ood_folder) {

@@ -7,7 +7,7 @@
  *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--out PNG|NPY] [--set s.k=v]
  *   ebm score CHECKPOINT DATA [--out CSV] [--limit N]   per-example energy and |grad_x E|^2
  *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--set s.k=v]
- *            [--classifier RUN] [--ood] [--ood-folder DIR]
+ *            [--classifier RUN [--fd]] [--ood] [--ood-folder DIR]
  *   ebm --version
  */
 #include <errno.h>
@@ -46,10 +46,14 @@ static const struct command_help {
      "                                .npy, image folder, toy:NAME); 9 significant digits\n"},
     {"eval",
      "  eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--raw]\n"
-     "                 [--seed S] [--set section.key=value]... [--classifier RUN] [--ood] [--ood-folder DIR]\n"
+     "                 [--seed S] [--set section.key=value]... [--classifier RUN [--fd]] [--ood] [--ood-folder DIR]\n"
      "                                2-D mixtures: modes covered and high-quality sample fraction;\n"
      "                                images with --classifier RUN: modes (channel class tuples) covered\n"
-     "                                and KL to uniform (stacked Fashion-MNIST: 26 000 samples, 1000 modes);\n"
+     "                                and KL to uniform (stacked Fashion-MNIST: 26 000 samples, 1000 modes),\n"
+     "                                and the same for as many real images (the data's floor);\n"
+     "                                --fd: Frechet distance and KID of N (--n, 5000) samples to N test images\n"
+     "                                on RUN's penultimate features, and their floor between 2 x N real images\n"
+     "                                (not the Inception FID of papers);\n"
      "                                a classify run: its test accuracy; a run with [data] anomaly_class:\n"
      "                                AUPRC of E and |grad E|^2 on MEG's test split (--n: first N examples);\n"
      "                                --ood [--ood-folder DIR]: AUROC of -E, test images vs noise, upside-down,\n"
@@ -290,6 +294,7 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
                                          {"raw", no_argument, NULL, 'r'},               {"set", required_argument, NULL, 's'},
                                          {"classifier", required_argument, NULL, 'c'},  {"ood", no_argument, NULL, 'O'},
                                          {"ood-folder", required_argument, NULL, 'f'},  {"min-per-mode", required_argument, NULL, 'p'},
+                                         {"fd", no_argument, NULL, 'F'},
                                          {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     static const char *sets[MAX_SETS];
     const char *cmd = argv[0];
@@ -298,7 +303,7 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
     optind = 0, opterr = 0;
     while ((c = next_option(argc, argv, opts)) != -1) {
         int ok = 1;
-        if (!eval && (c == 'c' || c == 'O' || c == 'f' || c == 'p')) {   /* eval's own */
+        if (!eval && (c == 'c' || c == 'O' || c == 'f' || c == 'p' || c == 'F')) {   /* eval's own */
             fprintf(stderr, "ebm sample: %s is an option of ebm eval\n", argv[optind - 1]);
             return 12;
         }
@@ -322,6 +327,7 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
         case 's': ok = add_set(cmd, sets, &o->n_sets, optarg); break;
         case 'c': o->classifier = optarg; break;
         case 'O': o->ood = 1; break;
+        case 'F': o->fd = 1; break;
         case 'f': o->ood_folder = optarg; break;
         case 'h': return 10 + command_help(cmd);
         default: return 10 + bad_option(cmd, argc, argv);

@@ -457,6 +457,23 @@ ebm_tensor_t *ebm_net_forward(ebm_net_t *n, ebm_tensor_t *x) {
     }
 }
 
+ebm_tensor_t *ebm_net_features(ebm_net_t *n, ebm_tensor_t *x) {
+    if (!x) return NULL;
+    ebm_tensor_t *h = x;
+    int B = ebm_tensor_dim(x, 0);
+    switch (n->kind) {
+    case NET_MLP:
+        if (n->n_layers < 2) return NULL;
+        for (int l = 0; l + 1 < n->n_layers; l++) h = act(n, bn(n, l, ebm_linear(h, n->w[l], n->b[l])));
+        return h;
+    case NET_DCGAN_D:
+        for (int l = 0; l < 4; l++) h = act(n, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(2, 2)));
+        return ebm_reshape(h, 2, (int[]){B, -1});
+    default:
+        return NULL;
+    }
+}
+
 void ebm_net_set_output_tanh(ebm_net_t *n, int on) { n->out_tanh = on; }
 
 int ebm_net_bn_gammas(const ebm_net_t *n, ebm_tensor_t **out, int max) {

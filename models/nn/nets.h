@@ -77,6 +77,9 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *net, ebm_tensor_t *x);
 /* An MLP's or trunk's raw output (B, out), a generator's samples; other networks: their energies. */
 ebm_tensor_t *ebm_net_forward(ebm_net_t *net, ebm_tensor_t *x);
 /* forward FLOPs per sample (multiply-add = 2), as torch_reference.py's fwd_flops counts them */
+/* the input of the last linear layer, (B, features), of an mlp (its last hidden layer) or a dcgan
+ * trunk (its flattened conv features): a classifier's penultimate features; NULL for other kinds */
+ebm_tensor_t *ebm_net_features(ebm_net_t *net, ebm_tensor_t *x);
 double ebm_net_flops(const ebm_net_t *net, const int *sample_shape);
 void ebm_net_free(ebm_net_t *net);
 #endif

@@ -28,6 +28,45 @@ ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x) {
     return ebm_net_forward(r->net, x);
 }
 
+int run_features(run_t *r, const float *x, int n, double **out, int *dim) {
+    *out = NULL, *dim = 0;
+    double *f = NULL;
+    float *h = NULL;
+    int ok = 1, F = 0;
+    for (int i0 = 0; ok && i0 < n; i0 += 256) {
+        int m = n - i0 < 256 ? n - i0 : 256;
+        int shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
+        ebm_scope_begin(r->ctx);
+        int was = ebm_grad_set_enabled(r->ctx, 0);
+        ebm_tensor_t *in = ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, x + r->numel * i0);
+        if (r->flatten) in = ebm_reshape(in, 2, (int[]){m, -1});
+        ebm_tensor_t *t = ebm_net_features(r->net, in);
+        ebm_grad_set_enabled(r->ctx, was);
+        if (!t && in) {
+            ebm_scope_end(r->ctx);
+            ERR("%s: features need a classifier of [model] net = mlp or dcgan (this one is %s)\n", r->dir,
+                ebm_config_str(r->cfg, "model", "net"));
+            free(f), free(h);
+            return 0;
+        }
+        if (t && !F) {
+            F = ebm_tensor_dim(t, 1);
+            f = malloc(sizeof(double) * (size_t)n * F), h = malloc(sizeof(float) * 256 * (size_t)F);
+        }
+        ok = t && f && h && ebm_tensor_read(t, h) == EBM_OK;
+        ebm_scope_end(r->ctx);
+        for (size_t k = 0; ok && k < (size_t)m * F; k++) f[(size_t)i0 * F + k] = h[k];
+    }
+    free(h);
+    if (!ok) {
+        ERR("classifier features: %s\n", f ? ebm_ctx_error(r->ctx) : "out of host memory");
+        free(f);
+        return 0;
+    }
+    *out = f, *dim = F;
+    return 1;
+}
+
 int run_argmax_row(const float *v, int K) {
     int best = 0;
     for (int k = 1; k < K; k++)

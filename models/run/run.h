@@ -65,6 +65,9 @@ ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x);   /* the network's outputs
 /* host rows of the sample shape -> argmax of the outputs (a classifier's classes); 0 after printing why */
 int run_argmax(run_t *r, const float *x, int n, int *out);
 int run_argmax_row(const float *v, int K);   /* index of the largest of v[0..K), the first on ties */
+/* a classifier's penultimate features (ebm_net_features: mlp or dcgan nets) of n host rows of the
+ * sample shape, n x *dim doubles into *out (free it); 0 after printing why */
+int run_features(run_t *r, const float *x, int n, double **out, int *dim);
 int run_parse_ints(const char *s, int *out, int max);      /* "1,2,3" -> count, -1 if malformed */
 /* hidden widths of an MLP from [sec] key into w (room for 7): count, or -1 after printing why */
 int run_parse_widths(const ebm_config_t *c, const char *sec, const char *key, int *w);
