@@ -83,7 +83,125 @@ static int write_npy(run_t *r, const char *path, ebm_tensor_t *x) {
     return ok;
 }
 
+/* ---- composition: several runs' energies in one Langevin chain (ebm sample --compose) ---- */
+enum { MAX_COMPOSE = 8 };
+typedef struct compose {
+    int n, or;
+    run_t r[MAX_COMPOSE];
+    ebm_config_t *cfg[MAX_COMPOSE];
+    float w[MAX_COMPOSE];
+} compose_t;
+
+/* AND: sum_i w_i E_i(x); OR: -logsumexp_i(-w_i E_i(x)) */
+static ebm_tensor_t *compose_energy(void *user, ebm_tensor_t *x) {
+    compose_t *c = user;
+    ebm_tensor_t *terms[MAX_COMPOSE], *tot = NULL;
+    int B = ebm_tensor_dim(x, 0);
+    for (int i = 0; i < c->n; i++) {
+        ebm_tensor_t *e = ebm_scale(run_energy(&c->r[i], x), c->or ? -c->w[i] : c->w[i]);
+        if (c->or) terms[i] = ebm_reshape(e, 2, (int[]){B, 1});
+        else tot = tot ? ebm_add(tot, e) : e;
+    }
+    return c->or ? ebm_neg(ebm_logsumexp(ebm_concat(terms, c->n, 1), 1, 0)) : tot;
+}
+
+/* "PATH[:weight=W]" into the run's checkpoint path and weight; 0 after printing why */
+static int parse_compose(const char *spec, char *path, size_t n, float *w) {
+    const char *colon = strstr(spec, ":weight=");
+    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+    *w = 1;
+    if (colon) {
+        char *end;
+        errno = 0;
+        double v = strtod(colon + 8, &end);
+        if (end == colon + 8 || *end || errno || !isfinite(v) || fabs(v) > 1e6) {
+            ERR("--compose %s: weight \"%s\" is not a number in [-1e6, 1e6]\n", spec, colon + 8);
+            return 0;
+        }
+        *w = (float)v;
+    } else if (strchr(spec, ':') && !strchr(spec, '/')) {
+        ERR("--compose %s: expected RUN or RUN:weight=W\n", spec);
+        return 0;
+    }
+    char run[1100];
+    if (len == 0 || len >= sizeof run) {
+        ERR("--compose \"%s\": expected RUN or RUN:weight=W\n", spec);
+        return 0;
+    }
+    snprintf(run, sizeof run, "%.*s", (int)len, spec);
+    size_t rl = strlen(run);
+    if (rl > 12 && !strcmp(run + rl - 12, ".safetensors")) snprintf(path, n, "%s", run);
+    else snprintf(path, n, "%s/%s", run, CKPT_NAME);
+    return 1;
+}
+
+/* ebm sample --compose RUN[:weight=W]...: Langevin with the first run's [sampler] settings (and --set,
+ * --steps, eval.steps) from its fresh-chain range, on the composed energy; every run on one device */
+static int sample_composed(const char *device, const ebm_sample_opts_t *o) {
+    compose_t c = {.n = o->n_compose, .or = o->compose_or};
+    ebm_ctx_t *ctx = NULL;
+    int rc = 1;
+    if (ebm_ctx_create(&ctx, device) != EBM_OK) {
+        ERR("%s\n", ebm_ctx_error(NULL));
+        return 1;
+    }
+    for (int i = 0; i < c.n; i++) {
+        char path[1200];
+        if (!parse_compose(o->compose[i], path, sizeof path, &c.w[i]) || !(c.cfg[i] = ebm_train_config_new())) goto done;
+        c.r[i].ctx = ctx, c.r[i].ctx_shared = 1;
+        if (!open_checkpoint_with(&c.r[i], c.cfg[i], path, device, o->raw, i == 0 ? o->sets : NULL, i == 0 ? o->n_sets : 0)) goto done;
+        if (c.r[i].n_out != 1) {
+            ERR("--compose %s: a run.method = %s run has no single energy to compose\n", o->compose[i], c.r[i].m->name);
+            goto done;
+        }
+        if (c.r[i].ndim != c.r[0].ndim || memcmp(c.r[i].shape, c.r[0].shape, sizeof(int) * c.r[0].ndim)) {
+            char a[64], b[64];
+            ERR("--compose %s: its samples have shape (%s), the first run's (%s)\n", o->compose[i],
+                run_shape_string(c.r[i].ndim, c.r[i].shape, a, sizeof a), run_shape_string(c.r[0].ndim, c.r[0].shape, b, sizeof b));
+            goto done;
+        }
+        const ebm_langevin_cfg_t *l0 = &c.r[0].lc, *li = &c.r[i].lc;
+        if (i > 0 && c.r[i].m->sampler_density && c.r[0].m->sampler_density &&
+            fabs(li->noise * li->noise / (2 * li->step_size) - l0->noise * l0->noise / (2 * l0->step_size)) >
+                1e-3 * l0->noise * l0->noise / (2 * l0->step_size))
+            fprintf(stderr, "ebm: note: %s was trained at sampler temperature %g, the first run at %g: the chain samples "
+                            "exp(-sum w E / %g)\n", o->compose[i], li->noise * li->noise / (2 * li->step_size),
+                    l0->noise * l0->noise / (2 * l0->step_size), l0->noise * l0->noise / (2 * l0->step_size));
+    }
+    run_t *r = &c.r[0];
+    int n = o->n > 0 ? o->n : (r->toy ? 1000 : 64);
+    char path[1200];
+    snprintf(path, sizeof path, "%s", o->out ? o->out : "");
+    if (!o->out) snprintf(path, sizeof path, "%s/%s.png", r->dir, r->toy ? "composed-heatmap" : "composed");
+    ebm_langevin_cfg_t lc = r->lc;
+    lc.steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(r->cfg, "eval", "steps");
+    /* draw_samples' stream: one run composed alone samples exactly as `ebm sample RUN --init noise` */
+    ebm_rng_t rng = ebm_rng_make(o->seed ? o->seed : r->seed, 0x53414d50ull);   /* "SAMP" */
+    ebm_scope_begin(ctx);
+    ebm_tensor_t *x = ebm_langevin(ctx, compose_energy, &c, run_noise(r, n, &rng), &lc, &rng);
+    if (!x) ERR("sampling: %s\n", ebm_ctx_error(ctx));
+    else if (is_npy(path) ? write_npy(r, path, x) : run_write_samples(r, path, x)) {
+        fprintf(stderr, "ebm sample: %d chains of %d Langevin steps on %s", n, lc.steps, c.or ? "-logsumexp(" : "");
+        for (int i = 0; i < c.n; i++) {
+            const char *spec = o->compose[i], *wt = strstr(spec, ":weight=");
+            fprintf(stderr, "%s%s%g E(%.*s)", i ? (c.or ? ", " : " + ") : "", c.or ? "-" : "", c.w[i], wt ? (int)(wt - spec) : (int)strlen(spec), spec);
+        }
+        fprintf(stderr, "%s\n", c.or ? ")" : "");
+        printf("%s\n", path);
+        rc = 0;
+    }
+    ebm_scope_end(ctx);
+done:
+    for (int i = 0; i < c.n; i++) {
+        run_free(&c.r[i]);
+        ebm_config_free(c.cfg[i]);
+    }
+    ebm_ctx_free(ctx);
+    return rc;
+}
+
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *o) {
+    if (o->n_compose > 0) return sample_composed(device, o);
     ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     int rc = 1;

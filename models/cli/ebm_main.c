@@ -5,6 +5,7 @@
  *   ebm train --resume DIR [--set s.k=v]...       continue a run (e.g. --set run.iters=4000)
  *   ebm train [CONFIG] --print-config             the full configuration, every default shown
  *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--out PNG|NPY] [--set s.k=v]
+ *   ebm sample --compose RUN[:weight=W]... [--compose-op and|or] [sample options]   composed energies
  *   ebm score CHECKPOINT DATA [--out CSV] [--limit N]   per-example energy and |grad_x E|^2
  *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--set s.k=v]
  *            [--classifier RUN [--fd]] [--ood] [--ood-folder DIR]
@@ -39,7 +40,10 @@ static const struct command_help {
      "                    sample and eval: --set sampler.KEY=V, eval.KEY=V, generator.mala_steps=N, ...\n"
      "                    change how the trained model samples (e.g. sampler.step_size, sampler.noise)\n"
      "                    generator runs (meg, ddgm, dual): G(z), with [--mala N] latent MALA steps on z first\n"
-     "                    and --steps K Langevin steps on E in x after\n"},
+     "                    and --steps K Langevin steps on E in x after\n"
+     "  sample --compose RUN[:weight=W] --compose RUN[:weight=W]... [--compose-op and|or] [options above]\n"
+     "                    one Langevin chain on several runs' energies: and (default): sum W E (a product of\n"
+     "                    the models; W < 0: NOT), or: -logsumexp(-W E) (a mixture); the first run's sampler\n"},
     {"score",
      "  score CHECKPOINT DATA [--out CSV] [--limit N] [--raw]   energy and |grad_x E|^2 of every example\n"
      "                                (of the first N with --limit; data as in [data] source: IDX, CSV,\n"
@@ -294,7 +298,8 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
                                          {"raw", no_argument, NULL, 'r'},               {"set", required_argument, NULL, 's'},
                                          {"classifier", required_argument, NULL, 'c'},  {"ood", no_argument, NULL, 'O'},
                                          {"ood-folder", required_argument, NULL, 'f'},  {"min-per-mode", required_argument, NULL, 'p'},
-                                         {"fd", no_argument, NULL, 'F'},
+                                         {"fd", no_argument, NULL, 'F'},                {"compose", required_argument, NULL, 'C'},
+                                         {"compose-op", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     static const char *sets[MAX_SETS];
     const char *cmd = argv[0];
@@ -305,6 +310,10 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
         int ok = 1;
         if (!eval && (c == 'c' || c == 'O' || c == 'f' || c == 'p' || c == 'F')) {   /* eval's own */
             fprintf(stderr, "ebm sample: %s is an option of ebm eval\n", argv[optind - 1]);
+            return 12;
+        }
+        if (eval && (c == 'C' || c == 'P')) {   /* sample's own */
+            fprintf(stderr, "ebm eval: %s is an option of ebm sample\n", argv[optind - 1]);
             return 12;
         }
         switch (c) {
@@ -328,11 +337,41 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
         case 'c': o->classifier = optarg; break;
         case 'O': o->ood = 1; break;
         case 'F': o->fd = 1; break;
+        case 'C':
+            if (o->n_compose >= 8) {
+                fprintf(stderr, "ebm sample: --compose: at most 8 runs\n");
+                ok = 0;
+            } else
+                o->compose[o->n_compose++] = optarg;
+            break;
+        case 'P':
+            if (strcmp(optarg, "and") && strcmp(optarg, "or")) {
+                fprintf(stderr, "ebm sample: --compose-op %s: expected and or or\n", optarg);
+                ok = 0;
+            }
+            o->compose_or = !strcmp(optarg, "or");
+            break;
         case 'f': o->ood_folder = optarg; break;
         case 'h': return 10 + command_help(cmd);
         default: return 10 + bad_option(cmd, argc, argv);
         }
         if (!ok) return 12;
+    }
+    if (o->n_compose > 0) {   /* the runs are the --compose arguments */
+        if (optind < argc) {
+            fprintf(stderr, "ebm sample: unexpected argument \"%s\" with --compose (the runs are the --compose arguments)\n", argv[optind]);
+            return 12;
+        }
+        if (o->init && strcmp(o->init, "noise")) {
+            fprintf(stderr, "ebm sample: --compose chains start from noise (--init %s)\n", o->init);
+            return 12;
+        }
+        *checkpoint = NULL;
+        return 1;
+    }
+    if (o->compose_or) {
+        fprintf(stderr, "ebm sample: --compose-op without --compose\n");
+        return 12;
     }
     if (optind == argc) {
         fprintf(stderr, "ebm %s: give a CHECKPOINT (a run directory or its checkpoint.safetensors)\n", cmd);
@@ -393,7 +432,7 @@ int main(int argc, char **argv) {
         int mpm = 0, st = sample_opts(argc - 1, argv + 1, &o, &checkpoint, &device, !strcmp(cmd, "eval") ? &mpm : NULL);
         if (st != 1) return st - 10;
         char buf[1200], cbuf[1200];
-        const char *ck = checkpoint_path(checkpoint, buf, sizeof buf);
+        const char *ck = checkpoint ? checkpoint_path(checkpoint, buf, sizeof buf) : NULL;
         if (o.classifier) o.classifier = checkpoint_path(o.classifier, cbuf, sizeof cbuf);
         return !strcmp(cmd, "sample") ? ebm_sample(ck, device, &o) : ebm_eval(ck, device, &o, mpm);
     }

@@ -43,6 +43,9 @@ typedef struct ebm_sample_opts {
     const char *classifier;   /* eval of image models: a classify run's checkpoint; modes = tuples of channel classes */
     int ood;                  /* eval of image models: out-of-distribution AUROC of -E (noise, flipped, inverted) */
     const char *ood_folder;   /* ... and against this image folder */
+    const char *compose[8];   /* sample: "RUN[:weight=W]" energies composed in one chain (no CHECKPOINT then) */
+    int n_compose;
+    int compose_or;           /* -logsumexp(-w E) (OR) instead of sum w E (AND) */
     int fd;                   /* with classifier: Fréchet distance and KID on its penultimate features, and the data floor */
     const char *const *sets;  /* "section.key=value" overrides of [sampler], [eval], generator.mala_* / langevin_steps */
     int n_sets;

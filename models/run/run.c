@@ -118,7 +118,7 @@ void run_free(run_t *r) {
     ebm_optim_free(r->opt);
     ebm_net_free(r->net);
     ebm_params_free(r->ps);
-    if (r->ctx) ebm_ctx_free(r->ctx);
+    if (r->ctx && !r->ctx_shared) ebm_ctx_free(r->ctx);
     memset(r, 0, sizeof *r);
 }
 
@@ -183,7 +183,8 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
     r->batch = (int)ebm_config_int(c, "run", "batch");
     r->dequantize = ndim == 3 && ebm_config_bool(c, "data", "dequantize");
     r->lr_scale = 1;
-    if (ebm_ctx_create(&r->ctx, device) != EBM_OK) {
+    if (r->ctx) r->ctx_shared = 1;
+    else if (ebm_ctx_create(&r->ctx, device) != EBM_OK) {
         ERR("%s\n", ebm_ctx_error(NULL));
         return 0;
     }

@@ -29,7 +29,8 @@ typedef struct run {
     ebm_config_t *cfg;
     const ebm_method_t *m;   /* [run] method */
     void *state;             /* the method's own (m->free frees it) */
-    ebm_ctx_t *ctx;
+    ebm_ctx_t *ctx;          /* set before run_build: shared with other runs (not freed by run_free) */
+    int ctx_shared;
     ebm_params_t *ps;        /* the energy (or a classifier: n_out outputs) */
     ebm_net_t *net;
     ebm_optim_t *opt;
@@ -71,8 +72,9 @@ int run_features(run_t *r, const float *x, int n, double **out, int *dim);
 int run_parse_ints(const char *s, int *out, int max);      /* "1,2,3" -> count, -1 if malformed */
 /* hidden widths of an MLP from [sec] key into w (room for 7): count, or -1 after printing why */
 int run_parse_widths(const ebm_config_t *c, const char *sec, const char *key, int *w);
-/* context, network (initialised from run.seed), optimizer, EMA, buffer and the method's build (m:
- * ebm_method_of(cfg)); 0 after printing why */
+/* context (r->ctx if set: several runs on one device, as `ebm sample --compose` needs), network
+ * (initialised from run.seed), optimizer, EMA, buffer and the method's build (m: ebm_method_of(cfg));
+ * 0 after printing why */
 int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *device, int ndim, const int *shape);
 void run_free(run_t *r);
 /* Registers a parameter set of the method's (the run frees it from now on, also on failure: NULL
