@@ -68,6 +68,11 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
     int rc = 1;
     if (cfg && open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) {
         int n = o->n > 0 ? o->n : (r.toy ? 1000 : 64);
+        if (o->conditional && (!r.m->class_energy || o->label >= r.n_out)) {
+            if (!r.m->class_energy) ERR("--class %d: %s is a run.method = %s run, whose energy has no classes\n", o->label, checkpoint, r.m->name);
+            else ERR("--class %d: %s has classes 0 .. %d\n", o->label, checkpoint, r.n_out - 1);
+            goto sample_done;
+        }
         char path[1200];
         snprintf(path, sizeof path, "%s", o->out ? o->out : "");
         if (!o->out) snprintf(path, sizeof path, "%s/%s.png", r.dir, r.toy ? "sample-heatmap" : "samples");
@@ -80,6 +85,7 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
         }
         ebm_scope_end(r.ctx);
     }
+sample_done:
     run_free(&r);
     ebm_config_free(cfg);
     return rc;
@@ -162,6 +168,31 @@ done:
     return rc;
 }
 
+/* a classifier-energy run (network outputs > 1): the largest softmax probability of each of n host rows */
+static int msp_rows(run_t *r, const float *xh, int n, float *msp) {
+    enum { CHUNK = 256 };
+    int K = r->n_out, ok = 1;
+    float *lg = malloc(sizeof(float) * CHUNK * K);
+    for (int i0 = 0; lg && ok && i0 < n; i0 += CHUNK) {
+        int m = n - i0 < CHUNK ? n - i0 : CHUNK, shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
+        ebm_scope_begin(r->ctx);
+        int was = ebm_grad_set_enabled(r->ctx, 0);
+        ebm_tensor_t *l = run_forward(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, xh + r->numel * i0));
+        ebm_grad_set_enabled(r->ctx, was);
+        ok = l && ebm_tensor_read(l, lg) == EBM_OK;
+        ebm_scope_end(r->ctx);
+        for (int i = 0; ok && i < m; i++) {   /* 1 / sum_k exp(f_k - max f) */
+            const float *v = lg + (size_t)i * K;
+            double mx = v[run_argmax_row(v, K)], z = 0;
+            for (int k = 0; k < K; k++) z += exp((double)v[k] - mx);
+            msp[i0 + i] = (float)(1 / z);
+        }
+    }
+    if (!lg || !ok) ERR("classifying: %s\n", lg ? ebm_ctx_error(r->ctx) : "out of host memory");
+    free(lg);
+    return lg && ok;
+}
+
 /* MEG's anomaly protocol (data.h): the run trained on the training split of [data] anomaly_class; score
  * the test split (20% of the normal classes + every held-out example) by E(x) and by |grad_x E|^2 (high =
  * anomalous) and report the AUPRC of each (the held-out class is the positive class) */
@@ -240,9 +271,15 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
     float *x = malloc(sizeof(float) * D * most), *e_in = malloc(sizeof(float) * n), *e_out = malloc(sizeof(float) * most);
     double *s = malloc(sizeof(double) * (n + most));
     int *pos = malloc(sizeof(int) * (n + most)), ok = x && e_in && e_out && s && pos && n > 0 && score_rows(r, ds.x, n, e_in, NULL);
+    /* a classifier's energy (JEM): also by its largest softmax probability, sp as s */
+    int msp = r->n_out > 1;
+    float *p_in = msp ? malloc(sizeof(float) * n) : NULL, *p_out = msp ? malloc(sizeof(float) * most) : NULL;
+    double *sp = msp ? malloc(sizeof(double) * (n + most)) : NULL;
+    ok = ok && (!msp || (p_in && p_out && sp && msp_rows(r, ds.x, n, p_in)));
     const char *names[] = {"uniform", "vflip", "inverted", "folder"};
-    double auc[4] = {NAN, NAN, NAN, NAN}, mean_out[4] = {NAN, NAN, NAN, NAN}, mean_in = 0;
+    double auc[4] = {NAN, NAN, NAN, NAN}, auc_msp[4] = {NAN, NAN, NAN, NAN}, mean_out[4] = {NAN, NAN, NAN, NAN}, mean_in = 0;
     for (int i = 0; ok && i < n; i++) mean_in += e_in[i] / (double)n, s[i] = -(double)e_in[i], pos[i] = 1;
+    for (int i = 0; ok && msp && i < n; i++) sp[i] = p_in[i];
     ebm_rng_t rng = ebm_rng_make(r->seed, 0x4f4f44ull);   /* "OOD" */
     for (int set = 0; ok && set < (o->ood_folder ? 4 : 3); set++) {
         int m = set == 3 ? nf : n;
@@ -257,6 +294,9 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         mean_out[set] = 0;
         for (int i = 0; i < m; i++) s[n + i] = -(double)e_out[i], pos[n + i] = 0, mean_out[set] += e_out[i] / (double)m;
         auc[set] = ebm_auroc(s, pos, n + m);
+        if (msp && !(ok = msp_rows(r, x, m, p_out))) break;
+        for (int i = 0; msp && i < m; i++) sp[n + i] = p_out[i];
+        if (msp) auc_msp[set] = ebm_auroc(sp, pos, n + m);
     }
     if (ok) {
         cJSON *row = run_eval_row(checkpoint);
@@ -271,8 +311,14 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
             run_json_num(row, key, auc[set]);
             snprintf(key, sizeof key, "mean_energy_%s", names[set]);
             run_json_num(row, key, mean_out[set]);
-            fprintf(stderr, "  vs %-9s %.4f  (mean E %.4g%s%s)\n", names[set], auc[set], mean_out[set], set == 3 ? ", " : "",
+            fprintf(stderr, "  vs %-9s %.4f  (mean E %.4g%s%s)", names[set], auc[set], mean_out[set], set == 3 ? ", " : "",
                     set == 3 ? o->ood_folder : "");
+            if (msp) {
+                snprintf(key, sizeof key, "auroc_msp_%s", names[set]);
+                run_json_num(row, key, auc_msp[set]);
+                fprintf(stderr, "  by max softmax %.4f", auc_msp[set]);
+            }
+            fprintf(stderr, "\n");
         }
         if (o->ood_folder) {
             cJSON_AddStringToObject(row, "ood_folder", o->ood_folder);
@@ -281,7 +327,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
     } else if (n == 0)
         ERR("%s: no in-distribution examples\n", in);
-    free(x), free(e_in), free(e_out), free(s), free(pos);
+    free(x), free(e_in), free(e_out), free(s), free(pos), free(p_in), free(p_out), free(sp);
     ebm_dataset_free(&ds);
     ebm_dataset_free(&fold);
     return rc;
@@ -343,13 +389,67 @@ done:
     return rc;
 }
 
+/* Class-conditional samples of a method with classes (m->class_energy), judged by a classifier run of
+ * the same data shape and classes: o->n (default 100) samples of each class k drawn on E(x, k), the
+ * fraction the classifier assigns to k, per class and overall */
+static int eval_conditional(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *cpath, const char *device) {
+    ebm_config_t *ccfg = ebm_train_config_new();
+    run_t cl = {0};
+    int rc = 1, K = r->n_out;
+    if (!ccfg || !open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
+    if (cl.n_out != K || cl.ndim != r->ndim || memcmp(cl.shape, r->shape, sizeof(int) * r->ndim)) {
+        char a[64];
+        ERR("%s: need a classifier run (e.g. run.method = classify) of %d classes on the model's examples of shape (%s)\n", cpath, K,
+            run_shape_string(r->ndim, r->shape, a, sizeof a));
+        goto done;
+    }
+    enum { CHUNK = 500 };
+    int n = o->n > 0 ? o->n : 100, *hits = calloc((size_t)K, sizeof(int)), *pred = malloc(sizeof(int) * CHUNK);
+    float *h = malloc(sizeof(float) * CHUNK * r->numel);
+    int ok = hits && pred && h, total = 0;
+    for (int k = 0; ok && k < K; k++)
+        for (int i0 = 0, chunk = 0; ok && i0 < n; i0 += CHUNK, chunk++) {
+            int m = n - i0 < CHUNK ? n - i0 : CHUNK;
+            ebm_sample_opts_t oc = *o;
+            oc.conditional = 1, oc.label = k;
+            ebm_scope_begin(r->ctx);
+            ebm_tensor_t *x = draw_samples(r, &oc, m, NULL, 1 + k * 4096 + chunk);
+            ok = x && ebm_tensor_read(x, h) == EBM_OK;
+            ebm_scope_end(r->ctx);
+            ok = ok && run_argmax(&cl, h, m, pred);
+            for (int i = 0; ok && i < m; i++) hits[k] += pred[i] == k;
+        }
+    if (ok) {
+        cJSON *row = run_eval_row(checkpoint), *per = cJSON_CreateArray();
+        fprintf(stderr, "ebm eval: class-conditional samples, %d per class, classified by %s as their class:", n, cpath);
+        for (int k = 0; k < K; k++) {
+            total += hits[k];
+            cJSON_AddItemToArray(per, cJSON_CreateNumber(round((double)hits[k] / n * 1e6) / 1e6));
+            fprintf(stderr, " %d:%.0f%%", k, 100.0 * hits[k] / n);
+        }
+        fprintf(stderr, "; overall %.2f%%\n", 100.0 * total / ((double)n * K));
+        cJSON_AddStringToObject(row, "classifier", cpath);
+        cJSON_AddNumberToObject(row, "samples_per_class", n);
+        run_json_num(row, "conditional_accuracy", (double)total / ((double)n * K));
+        cJSON_AddItemToObject(row, "class_accuracy", per);
+        rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
+    }
+    free(hits), free(pred), free(h);
+done:
+    run_free(&cl);
+    ebm_config_free(ccfg);
+    return rc;
+}
+
 int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t *o, int min_per_mode) {
     ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     int rc = 1;
     if (!cfg || !open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) goto done;
-    if (r.m->eval) {   /* the method's own evaluation (a classifier's accuracy) */
-        rc = r.m->eval(&r, o, checkpoint);
+    if (r.m->eval && (rc = r.m->eval(&r, o, checkpoint)) >= 0) goto done;   /* the method's own (a classifier's accuracy) */
+    rc = 1;
+    if (o->classifier && r.m->class_energy) {
+        rc = eval_conditional(&r, o, checkpoint, o->classifier, device);
         goto done;
     }
     if (o->classifier) {

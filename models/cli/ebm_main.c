@@ -4,7 +4,7 @@
  *   ebm train CONFIG [--device D] [--set s.k=v]... [--out DIR]   train (a config of configs/)
  *   ebm train --resume DIR [--set s.k=v]...       continue a run (e.g. --set run.iters=4000)
  *   ebm train [CONFIG] --print-config             the full configuration, every default shown
- *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--out PNG] [--set s.k=v]
+ *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--class K] [--out PNG] [--set s.k=v]
  *   ebm score CHECKPOINT DATA [--out CSV]         per-example energy and |grad_x E|^2
  *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--set s.k=v]
  *            [--classifier RUN] [--ood] [--ood-folder DIR]
@@ -38,7 +38,8 @@ static const struct command_help {
      "                    sample and eval: --set sampler.KEY=V, eval.KEY=V, generator.mala_steps=N, ...\n"
      "                    change how the trained model samples (e.g. sampler.step_size, sampler.noise)\n"
      "                    generator runs (meg, ddgm, dual): G(z), with [--mala N] latent MALA steps on z first\n"
-     "                    and --steps K Langevin steps on E in x after\n"},
+     "                    and --steps K Langevin steps on E in x after\n"
+     "                    --class K: class-conditional samples, Langevin on E(x, K) (runs with classes: jem)\n"},
     {"score",
      "  score CHECKPOINT DATA [--out CSV] [--raw]   energy and |grad_x E|^2 of every example (data as in\n"
      "                                [data] source: IDX, CSV, image folder, toy:NAME)\n"},
@@ -51,7 +52,9 @@ static const struct command_help {
      "                                a classify run: its test accuracy; a run with [data] anomaly_class:\n"
      "                                AUPRC of E and |grad E|^2 on MEG's test split (--n: first N examples);\n"
      "                                --ood [--ood-folder DIR]: AUROC of -E, test images vs noise, upside-down,\n"
-     "                                inverted images and the folder's\n"}};
+     "                                inverted images and the folder's (a jem run: also by max softmax);\n"
+     "                                a jem run: test accuracy and calibration error (ECE); with --classifier\n"
+     "                                RUN: --n samples per class on E(x, K), the fraction RUN assigns to K\n"}};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: ebm <command> [options]   (ebm <command> --help: that command's options)\ncommands:\n");
@@ -288,7 +291,8 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
                                          {"raw", no_argument, NULL, 'r'},               {"set", required_argument, NULL, 's'},
                                          {"classifier", required_argument, NULL, 'c'},  {"ood", no_argument, NULL, 'O'},
                                          {"ood-folder", required_argument, NULL, 'f'},  {"min-per-mode", required_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+                                         {"class", required_argument, NULL, 'C'},       {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     static const char *sets[MAX_SETS];
     const char *cmd = argv[0];
     int eval = min_per_mode != NULL, c;
@@ -300,12 +304,17 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
             fprintf(stderr, "ebm sample: %s is an option of ebm eval\n", argv[optind - 1]);
             return 12;
         }
+        if (eval && c == 'C') {   /* sample's own */
+            fprintf(stderr, "ebm eval: --class is an option of ebm sample (eval --classifier RUN judges every class's samples)\n");
+            return 12;
+        }
         switch (c) {
         case 'n': ok = parse_int_opt(cmd, "n", optarg, 1, 10000000, &o->n); break;
         case 'k': ok = parse_int_opt(cmd, "steps", optarg, 0, 10000000, &o->steps); break;
         case 'm': ok = parse_int_opt(cmd, "mala", optarg, 0, 1000000, &o->mala); break;
         case 'a': ok = parse_int_opt(cmd, "augment-every", optarg, 0, 1000000000, &o->augment_every); break;
         case 'p': ok = parse_int_opt(cmd, "min-per-mode", optarg, 1, 1000000000, min_per_mode); break;
+        case 'C': ok = parse_int_opt(cmd, "class", optarg, 0, 100000, &o->label), o->conditional = 1; break;
         case 'S': ok = parse_seed(cmd, optarg, &o->seed); break;
         case 'i':
             if (strcmp(optarg, "noise") && strcmp(optarg, "buffer")) {

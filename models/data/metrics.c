@@ -67,3 +67,22 @@ double ebm_auroc(const double *score, const int *positive, int n) {
     free(it);
     return u / ((double)P * N);
 }
+
+double ebm_ece(const double *confidence, const int *correct, int n, int bins) {
+    if (n <= 0 || bins <= 0) return NAN;
+    double *conf = calloc((size_t)bins, sizeof(double)), *acc = calloc((size_t)bins, sizeof(double));
+    int *count = calloc((size_t)bins, sizeof(int));
+    double ece = NAN;
+    if (conf && acc && count) {
+        for (int i = 0; i < n; i++) {
+            int b = (int)ceil(confidence[i] * bins) - 1;   /* (b/bins, (b+1)/bins] */
+            b = b < 0 ? 0 : b >= bins ? bins - 1 : b;
+            conf[b] += confidence[i], acc[b] += correct[i] != 0, count[b]++;
+        }
+        ece = 0;
+        for (int b = 0; b < bins; b++)
+            if (count[b]) ece += fabs(acc[b] - conf[b]) / n;   /* (n_b / n) |acc_b - conf_b| */
+    }
+    free(conf), free(acc), free(count);
+    return ece;
+}

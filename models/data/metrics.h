@@ -13,4 +13,8 @@
 double ebm_auprc(const double *score, const int *positive, int n);
 /* Area under the ROC curve (Mann-Whitney U / (positives x negatives)); NaN without both classes. */
 double ebm_auroc(const double *score, const int *positive, int n);
+/* Expected calibration error (Guo et al. 2017): the n predictions' confidences (the largest class
+ * probability) in `bins` equal-width bins (b/bins, (b+1)/bins] (a confidence of 0 in the first),
+ * sum over bins of (n_b / n) |accuracy_b - mean confidence_b|; NaN when n = 0. */
+double ebm_ece(const double *confidence, const int *correct, int n, int bins);
 #endif
