@@ -11,6 +11,7 @@
 
 /* what sample/eval may change of a trained run's config: how it samples, not what it is */
 static int settable(const char *a) {
+    if (!strncmp(a, "sampler.init=", 13)) return 0;   /* where training chains started: the trained model's (its buffer) */
     static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=", NULL};
     for (int i = 0; ok[i]; i++)
         if (!strncmp(a, ok[i], strlen(ok[i]))) return 1;
