@@ -49,6 +49,7 @@ echo "== 3. class-conditional samples judged by a separately trained classifier"
 "$EBM" train "$cfg" --out "$WORK/cls" --set run.method=classify --set classify.classes=8 --set run.iters=200 \
     2> "$WORK/cls.log" > /dev/null || { cat "$WORK/cls.log"; fail "toy classifier"; }
 png=$("$EBM" sample "$WORK/full" --class 3 --n 200 --out "$WORK/class3.png") && [ -s "$png" ] || fail "sample --class 3"
+png=$("$EBM" sample "$WORK/full" --class all --n 20 --out "$WORK/classes.png") && [ -s "$png" ] || fail "sample --class all"
 out=$("$EBM" eval "$WORK/full" --classifier "$WORK/cls" --n 100) || fail "eval --classifier"
 echo "$out"
 cacc=$(num "$out" conditional_accuracy)
@@ -96,6 +97,10 @@ if [ -f "${EBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}/train-label
     echo "$out"
     echo "$out" | grep -q '"samples_per_class":3,"conditional_accuracy":[01][.0-9]*,"class_accuracy":\[' || fail "conditional eval: $out"
     png=$("$EBM" sample "$WORK/img" --class 9 --n 4 --steps 2 --out "$WORK/img9.png") && [ -s "$png" ] || fail "image sample --class 9"
+    png=$("$EBM" sample "$WORK/img" --class all --n 3 --steps 2 --out "$WORK/imgall.png") && [ -s "$png" ] || fail "image sample --class all"
+    # a grid of 10 rows (classes) of 3 samples with 2-pixel gaps: 3 x 30 + 2 pixels wide, 10 x 30 + 2 high
+    w=$(od -An -tu1 -j16 -N8 "$WORK/imgall.png" | awk '{ print $3 * 256 + $4, $7 * 256 + $8 }')
+    [ "$w" = "92 302" ] || fail "--class all grid is $w pixels, expected 92 302"
 else
     echo "note: dataset-fashion-mnist not installed; the image checks were not run"
 fi

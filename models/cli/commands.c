@@ -63,20 +63,49 @@ static ebm_tensor_t *draw_samples(run_t *r, const ebm_sample_opts_t *o, int n, d
     return r->m->draw(r, o, n, &rng, accept);
 }
 
+/* --class all: n samples of every class on E(x, k), a row per class (images) or one heat map (2-D) */
+static int sample_classes(run_t *r, const ebm_sample_opts_t *o, int n, const char *path) {
+    int K = r->n_out, ok = 1;
+    float *h = malloc(sizeof(float) * (size_t)K * n * r->numel);
+    char err[1024];
+    for (int k = 0; h && ok && k < K; k++) {
+        ebm_sample_opts_t oc = *o;
+        oc.label = k;
+        ebm_scope_begin(r->ctx);
+        ebm_tensor_t *x = draw_samples(r, &oc, n, NULL, 1 + k * 4096);
+        ok = x && ebm_tensor_read(x, h + (size_t)k * n * r->numel) == EBM_OK;
+        ebm_scope_end(r->ctx);
+    }
+    if (!h) ERR("out of host memory\n");
+    if (h && ok && r->toy) ok = run_write_heatmap(r, path, h, K * n);
+    else if (h && ok && r->ndim == 3 && (r->shape[0] == 1 || r->shape[0] == 3)) {
+        ok = ebm_png_grid(path, h, K * n, r->shape[0], r->shape[1], r->shape[2], n, err, sizeof err) == EBM_OK;
+        if (!ok) ERR("%s\n", err);
+    }
+    if (h && ok) printf("%s\n", path);
+    free(h);
+    return h && ok ? 0 : 1;
+}
+
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *o) {
     ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     int rc = 1;
     if (cfg && open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) {
         int n = o->n > 0 ? o->n : (r.toy ? 1000 : 64);
-        if (o->conditional && (!r.m->class_energy || o->label >= r.n_out)) {
-            if (!r.m->class_energy) ERR("--class %d: %s is a run.method = %s run, whose energy has no classes\n", o->label, checkpoint, r.m->name);
-            else ERR("--class %d: %s has classes 0 .. %d\n", o->label, checkpoint, r.n_out - 1);
-            goto sample_done;
-        }
-        char path[1200];
+        char path[1200], cls[32];
         snprintf(path, sizeof path, "%s", o->out ? o->out : "");
         if (!o->out) snprintf(path, sizeof path, "%s/%s.png", r.dir, r.toy ? "sample-heatmap" : "samples");
+        snprintf(cls, sizeof cls, o->label < 0 ? "all" : "%d", o->label);
+        if (o->conditional && (!r.m->class_energy || o->label >= r.n_out)) {
+            if (!r.m->class_energy) ERR("--class %s: %s is a run.method = %s run, whose energy has no classes\n", cls, checkpoint, r.m->name);
+            else ERR("--class %s: %s has classes 0 .. %d\n", cls, checkpoint, r.n_out - 1);
+            goto sample_done;
+        }
+        if (o->conditional && o->label < 0) {   /* --class all */
+            rc = sample_classes(&r, o, o->n > 0 ? o->n : 8, path);
+            goto sample_done;
+        }
         ebm_scope_begin(r.ctx);
         double accept = NAN;
         ebm_tensor_t *x = draw_samples(&r, o, n, &accept, 0);

@@ -4,7 +4,7 @@
  *   ebm train CONFIG [--device D] [--set s.k=v]... [--out DIR]   train (a config of configs/)
  *   ebm train --resume DIR [--set s.k=v]...       continue a run (e.g. --set run.iters=4000)
  *   ebm train [CONFIG] --print-config             the full configuration, every default shown
- *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--class K] [--out PNG] [--set s.k=v]
+ *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--class K|all] [--out PNG] [--set s.k=v]
  *   ebm score CHECKPOINT DATA [--out CSV]         per-example energy and |grad_x E|^2
  *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--set s.k=v]
  *            [--classifier RUN] [--ood] [--ood-folder DIR]
@@ -39,7 +39,8 @@ static const struct command_help {
      "                    change how the trained model samples (e.g. sampler.step_size, sampler.noise)\n"
      "                    generator runs (meg, ddgm, dual): G(z), with [--mala N] latent MALA steps on z first\n"
      "                    and --steps K Langevin steps on E in x after\n"
-     "                    --class K: class-conditional samples, Langevin on E(x, K) (runs with classes: jem)\n"},
+     "                    --class K: class-conditional samples, Langevin on E(x, K) (runs with classes: jem);\n"
+     "                    --class all: --n (default 8) samples of each class, a row per class\n"},
     {"score",
      "  score CHECKPOINT DATA [--out CSV] [--raw]   energy and |grad_x E|^2 of every example (data as in\n"
      "                                [data] source: IDX, CSV, image folder, toy:NAME)\n"},
@@ -314,7 +315,10 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
         case 'm': ok = parse_int_opt(cmd, "mala", optarg, 0, 1000000, &o->mala); break;
         case 'a': ok = parse_int_opt(cmd, "augment-every", optarg, 0, 1000000000, &o->augment_every); break;
         case 'p': ok = parse_int_opt(cmd, "min-per-mode", optarg, 1, 1000000000, min_per_mode); break;
-        case 'C': ok = parse_int_opt(cmd, "class", optarg, 0, 100000, &o->label), o->conditional = 1; break;
+        case 'C':   /* a class, or all: a row of samples per class */
+            o->conditional = 1, o->label = -1;
+            if (strcmp(optarg, "all")) ok = parse_int_opt(cmd, "class", optarg, 0, 100000, &o->label);
+            break;
         case 'S': ok = parse_seed(cmd, optarg, &o->seed); break;
         case 'i':
             if (strcmp(optarg, "noise") && strcmp(optarg, "buffer")) {
