@@ -274,7 +274,7 @@ def build(cfg, shape, meta=None, which="energy"):
     "inference"), or None where the run has none"""
     meta, m, method = meta or {}, cfg["model"], cfg.get("run", "method", fallback="cd")
     D, img = math.prod(shape), len(shape) == 3
-    n_out = int(cfg["classify"]["classes"]) if method == "classify" else 1
+    n_out = int(cfg[method]["classes"]) if method in ("classify", "jem") else 1   # a classifier's logits (JEM: E = -logsumexp)
     if which == "energy":
         net = m["net"]
         act = ACT[activation(cfg, meta, "model", "lrelu" if net == "dcgan" else "swish")]

@@ -12,6 +12,7 @@
 
 /* what sample/eval may change of a trained run's config: how it samples, not what it is */
 static int settable(const char *a) {
+    if (!strncmp(a, "sampler.init=", 13)) return 0;   /* where training chains started: the trained model's (its buffer) */
     static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=", NULL};
     for (int i = 0; ok[i]; i++)
         if (!strncmp(a, ok[i], strlen(ok[i]))) return 1;
@@ -90,6 +91,7 @@ typedef struct compose {
     run_t r[MAX_COMPOSE];
     ebm_config_t *cfg[MAX_COMPOSE];
     float w[MAX_COMPOSE];
+    run_class_t cls[MAX_COMPOSE];   /* cls[i].k >= 0: E_i(x, k) of a run with classes */
 } compose_t;
 
 /* AND: sum_i w_i E_i(x); OR: -logsumexp_i(-w_i E_i(x)) */
@@ -98,34 +100,52 @@ static ebm_tensor_t *compose_energy(void *user, ebm_tensor_t *x) {
     ebm_tensor_t *terms[MAX_COMPOSE], *tot = NULL;
     int B = ebm_tensor_dim(x, 0);
     for (int i = 0; i < c->n; i++) {
-        ebm_tensor_t *e = ebm_scale(run_energy(&c->r[i], x), c->or ? -c->w[i] : c->w[i]);
+        ebm_tensor_t *ei = c->cls[i].k >= 0 ? run_class_energy(&c->cls[i], x) : run_energy(&c->r[i], x);
+        ebm_tensor_t *e = ebm_scale(ei, c->or ? -c->w[i] : c->w[i]);
         if (c->or) terms[i] = ebm_reshape(e, 2, (int[]){B, 1});
         else tot = tot ? ebm_add(tot, e) : e;
     }
     return c->or ? ebm_neg(ebm_logsumexp(ebm_concat(terms, c->n, 1), 1, 0)) : tot;
 }
 
-/* "PATH[:weight=W]" into the run's checkpoint path and weight; 0 after printing why */
-static int parse_compose(const char *spec, char *path, size_t n, float *w) {
-    const char *colon = strstr(spec, ":weight=");
-    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
-    *w = 1;
-    if (colon) {
-        char *end;
+/* "RUN[:class=K][:weight=W]" (either order) into the run's checkpoint path, class (-1: none) and
+ * weight; 0 after printing why */
+static int parse_compose(const char *spec, char *path, size_t n, int *k, float *w) {
+    const char *colon = strstr(spec, ":class="), *wc = strstr(spec, ":weight=");
+    size_t len = strlen(spec);
+    if (colon && (size_t)(colon - spec) < len) len = (size_t)(colon - spec);
+    if (wc && (size_t)(wc - spec) < len) len = (size_t)(wc - spec);
+    *w = 1, *k = -1;
+    for (const char *p = spec + len; *p;) {   /* the ":key=value" parts after RUN */
+        const char *next = strchr(p + 1, ':');
+        size_t plen = next ? (size_t)(next - p) : strlen(p);
+        char part[64], *end;
+        if (plen >= sizeof part) plen = sizeof part - 1;
+        snprintf(part, sizeof part, "%.*s", (int)plen, p);
         errno = 0;
-        double v = strtod(colon + 8, &end);
-        if (end == colon + 8 || *end || errno || !isfinite(v) || fabs(v) > 1e6) {
-            ERR("--compose %s: weight \"%s\" is not a number in [-1e6, 1e6]\n", spec, colon + 8);
+        if (!strncmp(part, ":weight=", 8)) {
+            double v = strtod(part + 8, &end);
+            if (end == part + 8 || *end || errno || !isfinite(v) || fabs(v) > 1e6) {
+                ERR("--compose %s: weight \"%s\" is not a number in [-1e6, 1e6]\n", spec, part + 8);
+                return 0;
+            }
+            *w = (float)v;
+        } else if (!strncmp(part, ":class=", 7)) {
+            long v = strtol(part + 7, &end, 10);
+            if (end == part + 7 || *end || errno || v < 0 || v > 100000) {
+                ERR("--compose %s: class \"%s\" is not a class number\n", spec, part + 7);
+                return 0;
+            }
+            *k = (int)v;
+        } else {
+            ERR("--compose %s: \"%s\": expected RUN[:class=K][:weight=W]\n", spec, part);
             return 0;
         }
-        *w = (float)v;
-    } else if (strchr(spec, ':') && !strchr(spec, '/')) {
-        ERR("--compose %s: expected RUN or RUN:weight=W\n", spec);
-        return 0;
+        p += plen;
     }
     char run[1100];
     if (len == 0 || len >= sizeof run) {
-        ERR("--compose \"%s\": expected RUN or RUN:weight=W\n", spec);
+        ERR("--compose \"%s\": expected RUN[:class=K][:weight=W]\n", spec);
         return 0;
     }
     snprintf(run, sizeof run, "%.*s", (int)len, spec);
@@ -147,11 +167,16 @@ static int sample_composed(const char *device, const ebm_sample_opts_t *o) {
     }
     for (int i = 0; i < c.n; i++) {
         char path[1200];
-        if (!parse_compose(o->compose[i], path, sizeof path, &c.w[i]) || !(c.cfg[i] = ebm_train_config_new())) goto done;
-        c.r[i].ctx = ctx, c.r[i].ctx_shared = 1;
+        if (!parse_compose(o->compose[i], path, sizeof path, &c.cls[i].k, &c.w[i]) || !(c.cfg[i] = ebm_train_config_new())) goto done;
+        c.r[i].ctx = ctx, c.r[i].ctx_shared = 1, c.cls[i].r = &c.r[i];
         if (!open_checkpoint_with(&c.r[i], c.cfg[i], path, device, o->raw, i == 0 ? o->sets : NULL, i == 0 ? o->n_sets : 0)) goto done;
-        if (c.r[i].n_out != 1) {
-            ERR("--compose %s: a run.method = %s run has no single energy to compose\n", o->compose[i], c.r[i].m->name);
+        if (c.r[i].n_out != 1 && !c.r[i].m->energy) {
+            ERR("--compose %s: a run.method = %s run has no energy to compose\n", o->compose[i], c.r[i].m->name);
+            goto done;
+        }
+        if (c.cls[i].k >= 0 && (!c.r[i].m->class_energy || c.cls[i].k >= c.r[i].n_out)) {
+            if (!c.r[i].m->class_energy) ERR("--compose %s: a run.method = %s run's energy has no classes\n", o->compose[i], c.r[i].m->name);
+            else ERR("--compose %s: the run has classes 0 .. %d\n", o->compose[i], c.r[i].n_out - 1);
             goto done;
         }
         if (c.r[i].ndim != c.r[0].ndim || memcmp(c.r[i].shape, c.r[0].shape, sizeof(int) * c.r[0].ndim)) {
@@ -183,8 +208,13 @@ static int sample_composed(const char *device, const ebm_sample_opts_t *o) {
     else if (is_npy(path) ? write_npy(r, path, x) : run_write_samples(r, path, x)) {
         fprintf(stderr, "ebm sample: %d chains of %d Langevin steps on %s", n, lc.steps, c.or ? "-logsumexp(" : "");
         for (int i = 0; i < c.n; i++) {
-            const char *spec = o->compose[i], *wt = strstr(spec, ":weight=");
-            fprintf(stderr, "%s%s%g E(%.*s)", i ? (c.or ? ", " : " + ") : "", c.or ? "-" : "", c.w[i], wt ? (int)(wt - spec) : (int)strlen(spec), spec);
+            const char *spec = o->compose[i], *colon = strstr(spec, ":class="), *wt = strstr(spec, ":weight=");
+            int len = (int)strlen(spec);
+            if (colon && colon - spec < len) len = (int)(colon - spec);
+            if (wt && wt - spec < len) len = (int)(wt - spec);
+            char k[24] = "";
+            if (c.cls[i].k >= 0) snprintf(k, sizeof k, ", class %d", c.cls[i].k);
+            fprintf(stderr, "%s%s%g E(%.*s%s)", i ? (c.or ? ", " : " + ") : "", c.or ? "-" : "", c.w[i], len, spec, k);
         }
         fprintf(stderr, "%s\n", c.or ? ")" : "");
         printf("%s\n", path);
@@ -200,6 +230,30 @@ done:
     return rc;
 }
 
+/* --class all: n samples of every class on E(x, k), a row per class (images) or one heat map (2-D) */
+static int sample_classes(run_t *r, const ebm_sample_opts_t *o, int n, const char *path) {
+    int K = r->n_out, ok = 1;
+    float *h = malloc(sizeof(float) * (size_t)K * n * r->numel);
+    char err[1024];
+    for (int k = 0; h && ok && k < K; k++) {
+        ebm_sample_opts_t oc = *o;
+        oc.label = k;
+        ebm_scope_begin(r->ctx);
+        ebm_tensor_t *x = draw_samples(r, &oc, n, NULL, 1 + k * 4096);
+        ok = x && ebm_tensor_read(x, h + (size_t)k * n * r->numel) == EBM_OK;
+        ebm_scope_end(r->ctx);
+    }
+    if (!h) ERR("out of host memory\n");
+    if (h && ok && r->toy) ok = run_write_heatmap(r, path, h, K * n);
+    else if (h && ok && r->ndim == 3 && (r->shape[0] == 1 || r->shape[0] == 3)) {
+        ok = ebm_png_grid(path, h, K * n, r->shape[0], r->shape[1], r->shape[2], n, err, sizeof err) == EBM_OK;
+        if (!ok) ERR("%s\n", err);
+    }
+    if (h && ok) printf("%s\n", path);
+    free(h);
+    return h && ok ? 0 : 1;
+}
+
 int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts_t *o) {
     if (o->n_compose > 0) return sample_composed(device, o);
     ebm_config_t *cfg = ebm_train_config_new();
@@ -207,9 +261,19 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
     int rc = 1;
     if (cfg && open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) {
         int n = o->n > 0 ? o->n : (r.toy ? 1000 : 64);
-        char path[1200];
+        char path[1200], cls[32];
         snprintf(path, sizeof path, "%s", o->out ? o->out : "");
         if (!o->out) snprintf(path, sizeof path, "%s/%s.png", r.dir, r.toy ? "sample-heatmap" : "samples");
+        snprintf(cls, sizeof cls, o->label < 0 ? "all" : "%d", o->label);
+        if (o->conditional && (!r.m->class_energy || o->label >= r.n_out)) {
+            if (!r.m->class_energy) ERR("--class %s: %s is a run.method = %s run, whose energy has no classes\n", cls, checkpoint, r.m->name);
+            else ERR("--class %s: %s has classes 0 .. %d\n", cls, checkpoint, r.n_out - 1);
+            goto sample_done;
+        }
+        if (o->conditional && o->label < 0) {   /* --class all */
+            rc = sample_classes(&r, o, o->n > 0 ? o->n : 8, path);
+            goto sample_done;
+        }
         ebm_scope_begin(r.ctx);
         double accept = NAN;
         ebm_tensor_t *x = draw_samples(&r, o, n, &accept, 0);
@@ -219,6 +283,7 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
         }
         ebm_scope_end(r.ctx);
     }
+sample_done:
     run_free(&r);
     ebm_config_free(cfg);
     return rc;
@@ -302,6 +367,31 @@ done:
     return rc;
 }
 
+/* a classifier-energy run (network outputs > 1): the largest softmax probability of each of n host rows */
+static int msp_rows(run_t *r, const float *xh, int n, float *msp) {
+    enum { CHUNK = 256 };
+    int K = r->n_out, ok = 1;
+    float *lg = malloc(sizeof(float) * CHUNK * K);
+    for (int i0 = 0; lg && ok && i0 < n; i0 += CHUNK) {
+        int m = n - i0 < CHUNK ? n - i0 : CHUNK, shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
+        ebm_scope_begin(r->ctx);
+        int was = ebm_grad_set_enabled(r->ctx, 0);
+        ebm_tensor_t *l = run_forward(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, xh + r->numel * i0));
+        ebm_grad_set_enabled(r->ctx, was);
+        ok = l && ebm_tensor_read(l, lg) == EBM_OK;
+        ebm_scope_end(r->ctx);
+        for (int i = 0; ok && i < m; i++) {   /* 1 / sum_k exp(f_k - max f) */
+            const float *v = lg + (size_t)i * K;
+            double mx = v[run_argmax_row(v, K)], z = 0;
+            for (int k = 0; k < K; k++) z += exp((double)v[k] - mx);
+            msp[i0 + i] = (float)(1 / z);
+        }
+    }
+    if (!lg || !ok) ERR("classifying: %s\n", lg ? ebm_ctx_error(r->ctx) : "out of host memory");
+    free(lg);
+    return lg && ok;
+}
+
 /* MEG's anomaly protocol (data.h): the run trained on the training split of [data] anomaly_class; score
  * the test split (20% of the normal classes + every held-out example) by E(x) and by |grad_x E|^2 (high =
  * anomalous) and report the AUPRC of each (the held-out class is the positive class) */
@@ -380,9 +470,15 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
     float *x = malloc(sizeof(float) * D * most), *e_in = malloc(sizeof(float) * n), *e_out = malloc(sizeof(float) * most);
     double *s = malloc(sizeof(double) * (n + most));
     int *pos = malloc(sizeof(int) * (n + most)), ok = x && e_in && e_out && s && pos && n > 0 && score_rows(r, ds.x, n, e_in, NULL);
+    /* a classifier's energy (JEM): also by its largest softmax probability, sp as s */
+    int msp = r->n_out > 1;
+    float *p_in = msp ? malloc(sizeof(float) * n) : NULL, *p_out = msp ? malloc(sizeof(float) * most) : NULL;
+    double *sp = msp ? malloc(sizeof(double) * (n + most)) : NULL;
+    ok = ok && (!msp || (p_in && p_out && sp && msp_rows(r, ds.x, n, p_in)));
     const char *names[] = {"uniform", "vflip", "inverted", "folder"};
-    double auc[4] = {NAN, NAN, NAN, NAN}, mean_out[4] = {NAN, NAN, NAN, NAN}, mean_in = 0;
+    double auc[4] = {NAN, NAN, NAN, NAN}, auc_msp[4] = {NAN, NAN, NAN, NAN}, mean_out[4] = {NAN, NAN, NAN, NAN}, mean_in = 0;
     for (int i = 0; ok && i < n; i++) mean_in += e_in[i] / (double)n, s[i] = -(double)e_in[i], pos[i] = 1;
+    for (int i = 0; ok && msp && i < n; i++) sp[i] = p_in[i];
     ebm_rng_t rng = ebm_rng_make(r->seed, 0x4f4f44ull);   /* "OOD" */
     for (int set = 0; ok && set < (o->ood_folder ? 4 : 3); set++) {
         int m = set == 3 ? nf : n;
@@ -397,6 +493,9 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         mean_out[set] = 0;
         for (int i = 0; i < m; i++) s[n + i] = -(double)e_out[i], pos[n + i] = 0, mean_out[set] += e_out[i] / (double)m;
         auc[set] = ebm_auroc(s, pos, n + m);
+        if (msp && !(ok = msp_rows(r, x, m, p_out))) break;
+        for (int i = 0; msp && i < m; i++) sp[n + i] = p_out[i];
+        if (msp) auc_msp[set] = ebm_auroc(sp, pos, n + m);
     }
     if (ok) {
         cJSON *row = run_eval_row(r, checkpoint);
@@ -411,8 +510,14 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
             run_json_num(row, key, auc[set]);
             snprintf(key, sizeof key, "mean_energy_%s", names[set]);
             run_json_num(row, key, mean_out[set]);
-            fprintf(stderr, "  vs %-9s %.4f  (mean E %.4g%s%s)\n", names[set], auc[set], mean_out[set], set == 3 ? ", " : "",
+            fprintf(stderr, "  vs %-9s %.4f  (mean E %.4g%s%s)", names[set], auc[set], mean_out[set], set == 3 ? ", " : "",
                     set == 3 ? o->ood_folder : "");
+            if (msp) {
+                snprintf(key, sizeof key, "auroc_msp_%s", names[set]);
+                run_json_num(row, key, auc_msp[set]);
+                fprintf(stderr, "  by max softmax %.4f", auc_msp[set]);
+            }
+            fprintf(stderr, "\n");
         }
         if (o->ood_folder) {
             cJSON_AddStringToObject(row, "ood_folder", o->ood_folder);
@@ -421,7 +526,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
     } else if (n == 0)
         ERR("%s: no in-distribution examples\n", in);
-    free(x), free(e_in), free(e_out), free(s), free(pos);
+    free(x), free(e_in), free(e_out), free(s), free(pos), free(p_in), free(p_out), free(sp);
     ebm_dataset_free(&ds);
     ebm_dataset_free(&fold);
     return rc;
@@ -614,13 +719,67 @@ done:
     return rc;
 }
 
+/* Class-conditional samples of a method with classes (m->class_energy), judged by a classifier run of
+ * the same data shape and classes: o->n (default 100) samples of each class k drawn on E(x, k), the
+ * fraction the classifier assigns to k, per class and overall */
+static int eval_conditional(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *cpath, const char *device) {
+    ebm_config_t *ccfg = ebm_train_config_new();
+    run_t cl = {0};
+    int rc = 1, K = r->n_out;
+    if (!ccfg || !open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
+    if (cl.n_out != K || cl.ndim != r->ndim || memcmp(cl.shape, r->shape, sizeof(int) * r->ndim)) {
+        char a[64];
+        ERR("%s: need a classifier run (e.g. run.method = classify) of %d classes on the model's examples of shape (%s)\n", cpath, K,
+            run_shape_string(r->ndim, r->shape, a, sizeof a));
+        goto done;
+    }
+    enum { CHUNK = 500 };
+    int n = o->n > 0 ? o->n : 100, *hits = calloc((size_t)K, sizeof(int)), *pred = malloc(sizeof(int) * CHUNK);
+    float *h = malloc(sizeof(float) * CHUNK * r->numel);
+    int ok = hits && pred && h, total = 0;
+    for (int k = 0; ok && k < K; k++)
+        for (int i0 = 0, chunk = 0; ok && i0 < n; i0 += CHUNK, chunk++) {
+            int m = n - i0 < CHUNK ? n - i0 : CHUNK;
+            ebm_sample_opts_t oc = *o;
+            oc.conditional = 1, oc.label = k;
+            ebm_scope_begin(r->ctx);
+            ebm_tensor_t *x = draw_samples(r, &oc, m, NULL, 1 + k * 4096 + chunk);
+            ok = x && ebm_tensor_read(x, h) == EBM_OK;
+            ebm_scope_end(r->ctx);
+            ok = ok && run_argmax(&cl, h, m, pred);
+            for (int i = 0; ok && i < m; i++) hits[k] += pred[i] == k;
+        }
+    if (ok) {
+        cJSON *row = run_eval_row(r, checkpoint), *per = cJSON_CreateArray();
+        fprintf(stderr, "ebm eval: class-conditional samples, %d per class, classified by %s as their class:", n, cpath);
+        for (int k = 0; k < K; k++) {
+            total += hits[k];
+            cJSON_AddItemToArray(per, cJSON_CreateNumber(round((double)hits[k] / n * 1e6) / 1e6));
+            fprintf(stderr, " %d:%.0f%%", k, 100.0 * hits[k] / n);
+        }
+        fprintf(stderr, "; overall %.2f%%\n", 100.0 * total / ((double)n * K));
+        cJSON_AddStringToObject(row, "classifier", cpath);
+        cJSON_AddNumberToObject(row, "samples_per_class", n);
+        run_json_num(row, "conditional_accuracy", (double)total / ((double)n * K));
+        cJSON_AddItemToObject(row, "class_accuracy", per);
+        rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
+    }
+    free(hits), free(pred), free(h);
+done:
+    run_free(&cl);
+    ebm_config_free(ccfg);
+    return rc;
+}
+
 int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t *o, int min_per_mode) {
     ebm_config_t *cfg = ebm_train_config_new();
     run_t r = {0};
     int rc = 1;
     if (!cfg || !open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) goto done;
-    if (r.m->eval) {   /* the method's own evaluation (a classifier's accuracy) */
-        rc = r.m->eval(&r, o, checkpoint);
+    if (r.m->eval && (rc = r.m->eval(&r, o, checkpoint)) >= 0) goto done;   /* the method's own (a classifier's accuracy) */
+    rc = 1;
+    if (o->classifier && r.m->class_energy && !o->fd) {
+        rc = eval_conditional(&r, o, checkpoint, o->classifier, device);
         goto done;
     }
     if (o->fd && !o->classifier) {

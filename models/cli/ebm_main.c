@@ -4,7 +4,7 @@
  *   ebm train CONFIG [--device D] [--set s.k=v]... [--out DIR]   train (a config of configs/)
  *   ebm train --resume DIR [--set s.k=v]...       continue a run (e.g. --set run.iters=4000)
  *   ebm train [CONFIG] --print-config             the full configuration, every default shown
- *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--out PNG|NPY] [--set s.k=v]
+ *   ebm sample CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--augment-every N] [--class K|all] [--out PNG|NPY] [--set s.k=v]
  *   ebm sample --compose RUN[:weight=W]... [--compose-op and|or] [sample options]   composed energies
  *   ebm score CHECKPOINT DATA [--out CSV] [--limit N]   per-example energy and |grad_x E|^2
  *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--set s.k=v]
@@ -41,9 +41,12 @@ static const struct command_help {
      "                    change how the trained model samples (e.g. sampler.step_size, sampler.noise)\n"
      "                    generator runs (meg, ddgm, dual): G(z), with [--mala N] latent MALA steps on z first\n"
      "                    and --steps K Langevin steps on E in x after\n"
-     "  sample --compose RUN[:weight=W] --compose RUN[:weight=W]... [--compose-op and|or] [options above]\n"
-     "                    one Langevin chain on several runs' energies: and (default): sum W E (a product of\n"
-     "                    the models; W < 0: NOT), or: -logsumexp(-W E) (a mixture); the first run's sampler\n"},
+     "                    --class K: class-conditional samples, Langevin on E(x, K) (runs with classes: jem);\n"
+     "                    --class all: --n (default 8) samples of each class, a row per class\n"
+     "  sample --compose RUN[:class=K][:weight=W] --compose ...  [--compose-op and|or] [options above]\n"
+     "                    one Langevin chain on several runs' energies (E(x, K) of runs with classes): and\n"
+     "                    (default): sum W E (a product of the models; W < 0: NOT), or: -logsumexp(-W E) (a\n"
+     "                    mixture); the first run's sampler settings\n"},
     {"score",
      "  score CHECKPOINT DATA [--out CSV] [--limit N] [--raw]   energy and |grad_x E|^2 of every example\n"
      "                                (of the first N with --limit; data as in [data] source: IDX, CSV,\n"
@@ -61,7 +64,9 @@ static const struct command_help {
      "                                a classify run: its test accuracy; a run with [data] anomaly_class:\n"
      "                                AUPRC of E and |grad E|^2 on MEG's test split (--n: first N examples);\n"
      "                                --ood [--ood-folder DIR]: AUROC of -E, test images vs noise, upside-down,\n"
-     "                                inverted images and the folder's\n"}};
+     "                                inverted images and the folder's (a jem run: also by max softmax);\n"
+     "                                a jem run: test accuracy and calibration error (ECE); with --classifier\n"
+     "                                RUN: --n samples per class on E(x, K), the fraction RUN assigns to K\n"}};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: ebm <command> [options]   (ebm <command> --help: that command's options)\ncommands:\n");
@@ -298,8 +303,8 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
                                          {"raw", no_argument, NULL, 'r'},               {"set", required_argument, NULL, 's'},
                                          {"classifier", required_argument, NULL, 'c'},  {"ood", no_argument, NULL, 'O'},
                                          {"ood-folder", required_argument, NULL, 'f'},  {"min-per-mode", required_argument, NULL, 'p'},
-                                         {"fd", no_argument, NULL, 'F'},                {"compose", required_argument, NULL, 'C'},
-                                         {"compose-op", required_argument, NULL, 'P'},
+                                         {"fd", no_argument, NULL, 'F'},                {"compose", required_argument, NULL, 'X'},
+                                         {"compose-op", required_argument, NULL, 'P'},  {"class", required_argument, NULL, 'C'},
                                          {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     static const char *sets[MAX_SETS];
     const char *cmd = argv[0];
@@ -312,7 +317,11 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
             fprintf(stderr, "ebm sample: %s is an option of ebm eval\n", argv[optind - 1]);
             return 12;
         }
-        if (eval && (c == 'C' || c == 'P')) {   /* sample's own */
+        if (eval && c == 'C') {   /* sample's own */
+            fprintf(stderr, "ebm eval: --class is an option of ebm sample (eval --classifier RUN judges every class's samples)\n");
+            return 12;
+        }
+        if (eval && (c == 'X' || c == 'P')) {   /* sample's own */
             fprintf(stderr, "ebm eval: %s is an option of ebm sample\n", argv[optind - 1]);
             return 12;
         }
@@ -322,6 +331,10 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
         case 'm': ok = parse_int_opt(cmd, "mala", optarg, 0, 1000000, &o->mala); break;
         case 'a': ok = parse_int_opt(cmd, "augment-every", optarg, 0, 1000000000, &o->augment_every); break;
         case 'p': ok = parse_int_opt(cmd, "min-per-mode", optarg, 1, 1000000000, min_per_mode); break;
+        case 'C':   /* a class, or all: a row of samples per class */
+            o->conditional = 1, o->label = -1;
+            if (strcmp(optarg, "all")) ok = parse_int_opt(cmd, "class", optarg, 0, 100000, &o->label);
+            break;
         case 'S': ok = parse_seed(cmd, optarg, &o->seed); break;
         case 'i':
             if (strcmp(optarg, "noise") && strcmp(optarg, "buffer")) {
@@ -337,7 +350,7 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
         case 'c': o->classifier = optarg; break;
         case 'O': o->ood = 1; break;
         case 'F': o->fd = 1; break;
-        case 'C':
+        case 'X':
             if (o->n_compose >= 8) {
                 fprintf(stderr, "ebm sample: --compose: at most 8 runs\n");
                 ok = 0;
@@ -364,6 +377,10 @@ static int sample_opts(int argc, char **argv, ebm_sample_opts_t *o, const char *
         }
         if (o->init && strcmp(o->init, "noise")) {
             fprintf(stderr, "ebm sample: --compose chains start from noise (--init %s)\n", o->init);
+            return 12;
+        }
+        if (o->conditional) {
+            fprintf(stderr, "ebm sample: --class with --compose: give each run's class as RUN:class=K\n");
             return 12;
         }
         *checkpoint = NULL;

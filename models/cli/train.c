@@ -52,6 +52,7 @@ static const ebm_config_key_t common_keys[] = {
     {"sampler", "noise_first", EBM_CFG_BOOL, "true", "add the noise before the gradient step (IGEBM/ICD order)", 0, 0},
     {"sampler", "init_lo", EBM_CFG_FLOAT, "0", "fresh chains start from U(init_lo, init_hi)", -1e6, 1e6},
     {"sampler", "init_hi", EBM_CFG_FLOAT, "1", "upper end of the fresh-chain range (and of the clamp)", -1e6, 1e6},
+    {"sampler", "init", EBM_CFG_STRING, "buffer", "cd, jem: chains start from buffer (the replay buffer; noise when buffer.capacity = 0) | noise | data (the data batch: CD-k)", 0, 0},
     {"optim", "kind", EBM_CFG_STRING, "adam", "adam | adagrad | sgd (every network of the run)", 0, 0},
     {"optim", "lr", EBM_CFG_FLOAT, "3e-4", "learning rate of the energy", 0, 10},
     {"optim", "weight_decay", EBM_CFG_FLOAT, "0", "L2 on the energy's parameters (Kim & Bengio 1e-5)", 0, 1},

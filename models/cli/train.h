@@ -43,6 +43,9 @@ typedef struct ebm_sample_opts {
     const char *classifier;   /* eval of image models: a classify run's checkpoint; modes = tuples of channel classes */
     int ood;                  /* eval of image models: out-of-distribution AUROC of -E (noise, flipped, inverted) */
     const char *ood_folder;   /* ... and against this image folder */
+    int conditional;          /* sample: class-conditional samples of class `label` (--class; methods with classes), */
+                              /* label -1: of every class (--class all) */
+    int label;
     const char *compose[8];   /* sample: "RUN[:weight=W]" energies composed in one chain (no CHECKPOINT then) */
     int n_compose;
     int compose_or;           /* -logsumexp(-w E) (OR) instead of sum w E (AND) */

@@ -203,7 +203,23 @@ static ebm_status_t open_toy(ebm_dataset_t *ds, const char *name, const ebm_data
     ds->x = malloc(sizeof(float) * 2 * ds->n);
     if (!ds->x) return EBM_STATUS_OUT_OF_MEMORY;
     ebm_rng_t r = ebm_rng_make(o->seed, 0x7079ull);
-    return ebm_toy_sample(name, &r, ds->x, (size_t)ds->n, err, errn);
+    ebm_status_t st = ebm_toy_sample(name, &r, ds->x, (size_t)ds->n, err, errn);
+    /* a mixture's points are labelled by their mode, the nearest centre: the mode each was drawn from
+     * but with probability below 1e-13 (8 gaussians: half the distance between neighbouring centres is
+     * 7.6 standard deviations; 25 gaussians: 10) */
+    float c[2 * 25], sd;
+    int K = ebm_toy_modes(name, c, 25, &sd);
+    if (st != EBM_OK || K <= 0) return st;
+    if (!(ds->y = malloc(sizeof(int) * ds->n))) return EBM_STATUS_OUT_OF_MEMORY;
+    ds->n_classes = K;
+    for (int i = 0; i < ds->n; i++) {
+        float best = INFINITY;
+        for (int k = 0; k < K; k++) {
+            float dx = ds->x[2 * i] - c[2 * k], dy = ds->x[2 * i + 1] - c[2 * k + 1];
+            if (dx * dx + dy * dy < best) best = dx * dx + dy * dy, ds->y[i] = k;
+        }
+    }
+    return EBM_OK;
 }
 
 ebm_status_t ebm_csv_read(const char *path, float **rows, int *n_rows, int *n_cols, char *err, size_t errn) {

@@ -47,7 +47,7 @@ typedef struct ebm_dataset {
     int shape[3];
     size_t sample_numel;
     float *x;              /* n * sample_numel */
-    int *y;                /* class labels (IDX images with a labels file beside them), else NULL */
+    int *y;                /* class labels (IDX images with a labels file beside them; a mixture toy: its mode), else NULL */
     int n_classes;
     int toy;               /* 1 for 2-D toys (heat maps and mode evaluation apply) */
     char toy_name[32];

@@ -165,4 +165,22 @@ static double kmean(const double *a, int na, const double *b, int nb, int d, int
 double ebm_kid(const double *a, int na, const double *b, int nb, int d) {
     if (na < 2 || nb < 2) return NAN;
     return kmean(a, na, a, na, d, 1) + kmean(b, nb, b, nb, d, 1) - 2 * kmean(a, na, b, nb, d, 0);
+
+double ebm_ece(const double *confidence, const int *correct, int n, int bins) {
+    if (n <= 0 || bins <= 0) return NAN;
+    double *conf = calloc((size_t)bins, sizeof(double)), *acc = calloc((size_t)bins, sizeof(double));
+    int *count = calloc((size_t)bins, sizeof(int));
+    double ece = NAN;
+    if (conf && acc && count) {
+        for (int i = 0; i < n; i++) {
+            int b = (int)ceil(confidence[i] * bins) - 1;   /* (b/bins, (b+1)/bins] */
+            b = b < 0 ? 0 : b >= bins ? bins - 1 : b;
+            conf[b] += confidence[i], acc[b] += correct[i] != 0, count[b]++;
+        }
+        ece = 0;
+        for (int b = 0; b < bins; b++)
+            if (count[b]) ece += fabs(acc[b] - conf[b]) / n;   /* (n_b / n) |acc_b - conf_b| */
+    }
+    free(conf), free(acc), free(count);
+    return ece;
 }

@@ -15,6 +15,10 @@
 double ebm_auprc(const double *score, const int *positive, int n);
 /* Area under the ROC curve (Mann-Whitney U / (positives x negatives)); NaN without both classes. */
 double ebm_auroc(const double *score, const int *positive, int n);
+/* Expected calibration error (Guo et al. 2017): the n predictions' confidences (the largest class
+ * probability) in `bins` equal-width bins (b/bins, (b+1)/bins] (a confidence of 0 in the first),
+ * sum over bins of (n_b / n) |accuracy_b - mean confidence_b|; NaN when n = 0. */
+double ebm_ece(const double *confidence, const int *correct, int n, int bins);
 
 /* Fréchet distance between Gaussians fitted to two sets of feature rows (a: na x d, b: nb x d,
  * row-major): |mu_a - mu_b|^2 + tr(Sa) + tr(Sb) - 2 tr((Sa^1/2 Sb Sa^1/2)^1/2), covariances with

@@ -3,7 +3,8 @@
  * 2021, "Improved Contrastive Divergence Training of Energy-Based Models", arXiv:2012.01316;
  * run.method = cd):
  *   x- = [sampler] Langevin chains from the replay buffer (reinitialised from noise with probability
- *        buffer.reinit; an augmentation transition on each draw with augment.enable) or from noise,
+ *        buffer.reinit; an augmentation transition on each draw with augment.enable), from noise, or
+ *        with sampler.init = data from the data batch x+ (CD-k, k = sampler.steps; chains.h),
  *   L = mean E(x+) - mean E(x-) + reg (mean E(x+)^2 + mean E(x-)^2)
  * and with loss.kl improved CD's terms: the last Langevin step keeps its graph, x_kl = clamp(x -
  * eta grad_x E_theta(x)), and kl_coeff mean E_frozen(x_kl) - entropy_coeff mean log of x_kl's
@@ -11,16 +12,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "chains.h"
 #include "data.h"
 #include "run.h"
 #include "train.h"
 
-/* [buffer], [augment] and [loss]: the replay buffer, its augmentation transitions, the loss terms */
+/* [augment] and [loss]: the buffer's augmentation transitions, the loss terms ([buffer]: chains.h) */
 static const ebm_config_key_t cd_keys[] = {
-    {"buffer", "capacity", EBM_CFG_INT, "10000", "replay buffer rows (0: every chain starts from noise)", 0, 1e8},
-    {"buffer", "reinit", EBM_CFG_FLOAT, "0.05", "probability that a drawn chain restarts from noise", 0, 1},
-    {"buffer", "reservoir", EBM_CFG_BOOL, "false", "reservoir sampling (ICD) instead of FIFO (IGEBM)", 0, 0},
-    {"buffer", "uint8", EBM_CFG_BOOL, "false", "store 8-bit codes of [init_lo, init_hi] (IGEBM/ICD; 4x less memory), read back dequantised", 0, 0},
     {"augment", "enable", EBM_CFG_BOOL, "false", "augmentation transition on every buffer draw (ICD; images only)", 0, 0},
     {"augment", "crop_scale_min", EBM_CFG_FLOAT, "0.08", "random resized crop: smallest area fraction (1: no crop)", 1e-3, 1},
     {"augment", "flip", EBM_CFG_BOOL, "true", "random horizontal flip (p = 0.5)", 0, 0},
@@ -42,8 +40,9 @@ static const ebm_config_key_t cd_keys[] = {
     {"loss", "entropy_min_buffer", EBM_CFG_INT, "1000", "entropy term only once the buffer holds more rows than this", 0, 1e9},
     {NULL, NULL, 0, NULL, NULL, 0, 0}};
 
-/* [buffer], [augment] and [loss], read once (cd_build) */
+/* [sampler] init, [buffer], [augment] and [loss], read once (cd_build) */
 typedef struct cd {
+    chains_t chains;         /* where the chains start: the buffer (r->rb), noise or the data batch */
     int augment;             /* an augmentation transition on every buffer draw (images only) */
     ebm_augment_cfg_t ac;
     int augment_every;       /* ebm sample: a transition every this many Langevin steps */
@@ -81,21 +80,7 @@ static int cd_build(run_t *r) {
     cd->entropy_coeff = (float)ebm_config_float(c, "loss", "entropy_coeff");
     cd->entropy_samples = (int)ebm_config_int(c, "loss", "entropy_samples");
     cd->entropy_min_buffer = ebm_config_int(c, "loss", "entropy_min_buffer");
-    int cap = (int)ebm_config_int(c, "buffer", "capacity");
-    if (cap > 0) {
-        r->rb = ebm_replay_new(r->ctx, r->ndim, r->shape,
-                               &(ebm_replay_cfg_t){.capacity = cap,
-                                                   .reinit_prob = (float)ebm_config_float(c, "buffer", "reinit"),
-                                                   .init_lo = r->init_lo,
-                                                   .init_hi = r->init_hi,
-                                                   .reservoir = ebm_config_bool(c, "buffer", "reservoir"),
-                                                   .uint8 = ebm_config_bool(c, "buffer", "uint8")});
-        if (!r->rb) {
-            ERR("the replay buffer: %s\n", ebm_ctx_error(r->ctx));
-            return 0;
-        }
-    }
-    return 1;
+    return chains_build(r, &cd->chains);
 }
 
 static void cd_free(run_t *r) {
@@ -134,8 +119,8 @@ static int cd_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
     ebm_scope_begin(ctx);
     ebm_tensor_t *xpos = ebm_tensor_from_host(ctx, r->ndim + 1, shape, xpos_host);
     ebm_tensor_t *x0;
-    if (r->rb) x0 = augment(r, ebm_replay_sample(r->rb, B, &rng), &rng);
-    else x0 = run_noise(r, B, &rng);
+    x0 = chains_start(r, &cd->chains, xpos, B, &rng);
+    if (r->rb) x0 = augment(r, x0, &rng);
     ebm_langevin_cfg_t lc = r->lc;
     if (kl && lc.steps > 0) lc.steps--;
     ebm_tensor_t *xneg = ebm_langevin(ctx, run_energy, r, x0, &lc, &rng), *xkl = NULL;
@@ -242,7 +227,7 @@ static ebm_tensor_t *cd_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rn
 const ebm_method_t ebm_method_cd = {
     .name = "cd",
     .title = "IGEBM, improved CD",
-    .keys = (const ebm_config_key_t *const[]){cd_keys, NULL},
+    .keys = (const ebm_config_key_t *const[]){chains_buffer_keys, cd_keys, NULL},
     .summary = "contrastive divergence with Langevin negatives from a replay buffer (IGEBM; improved CD with loss.kl)",
     .build = cd_build,
     .free = cd_free,

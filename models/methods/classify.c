@@ -3,11 +3,11 @@
  * uses a small MNIST CNN). The network is [model] net = dcgan (conv trunk, base = [model] base) or mlp
  * with [classify] classes outputs; loss = mean cross-entropy, the optimizer of [optim]. `ebm eval`
  * reports its accuracy on the source's test images. */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "data.h"
+#include "labels.h"
 #include "run.h"
 #include "train.h"
 
@@ -64,35 +64,14 @@ static int classify_step(run_t *r, ebm_dataset_t *ds, float *xhost, stats_t *s) 
     return isfinite(loss) ? 1 : 0;
 }
 
-/* `ebm eval`: accuracy on the test images of the run's source */
+/* `ebm eval`: accuracy, calibration error (15 bins) and NLL on the test examples of the run's source (labels.h) */
 static int classify_eval(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint) {
     if (o->classifier || o->ood || o->ood_folder) {
         ERR("%s is a classifier (run.method = classify): ebm eval reports its test accuracy; --classifier and --ood apply to "
             "energy models\n", checkpoint);
         return 1;
     }
-    const char *test = run_test_source(r);
-    ebm_dataset_t ds;
-    char err[1024];
-    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0]};
-    if (ebm_dataset_open(&ds, test, &dopts, err, sizeof err) != EBM_OK) {
-        ERR("%s\n", err);
-        return 1;
-    }
-    int *pred = malloc(sizeof(int) * ds.n), correct = 0, ok = pred && ds.y && run_argmax(r, ds.x, ds.n, pred);
-    if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
-    for (int i = 0; ok && i < ds.n; i++) correct += pred[i] == ds.y[i];
-    if (ok) {
-        cJSON *row = run_eval_row(r, checkpoint);
-        cJSON_AddStringToObject(row, "data", test);
-        cJSON_AddNumberToObject(row, "examples", ds.n);
-        run_json_num(row, "accuracy", (double)correct / ds.n);
-        fprintf(stderr, "ebm eval: %s: accuracy %.2f%% on %d examples of %s\n", checkpoint, 100.0 * correct / ds.n, ds.n, test);
-        ok = rundir_metrics_append(r->dir, row, stdout);
-    }
-    free(pred);
-    ebm_dataset_free(&ds);
-    return ok ? 0 : 1;
+    return labels_eval(r, o->n, 15, checkpoint);
 }
 
 const ebm_method_t ebm_method_classify = {

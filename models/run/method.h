@@ -48,6 +48,12 @@ typedef struct ebm_method {
     const ebm_config_key_t *const *keys;
     /* the energy network's outputs (NULL: 1, an energy; a classifier: its classes) */
     int (*outputs)(const struct ebm_config *cfg);
+    /* the energy E(x) (B) from the network's outputs (B, n_out) (NULL: the single output is E; JEM:
+     * -logsumexp of a classifier's logits); run_energy, hence Langevin, score and eval, use it */
+    ebm_tensor_t *(*energy)(run_t *r, ebm_tensor_t *outputs);
+    /* the energy of x and class k, E(x, k) (B) from the outputs: `ebm sample --class K` draws
+     * class-conditional samples from it, `ebm eval --classifier` judges them (NULL: no classes) */
+    ebm_tensor_t *(*class_energy)(run_t *r, ebm_tensor_t *outputs, int k);
     int sampler_density;   /* E is learnt at the Langevin sampler's temperature (heat maps show exp(-E/T)) */
     /* after the energy network, optimizer, EMA and buffer: the method's own networks (run_add_group)
      * and r->state; 0 after printing why (NULL: nothing to add) */
@@ -59,7 +65,8 @@ typedef struct ebm_method {
     /* n samples as `ebm sample` draws them (o NULL: the training loop's pictures, o->steps < 0 and
      * o->mala < 0: the config's); NULL: the method draws nothing */
     ebm_tensor_t *(*draw)(run_t *r, const struct ebm_sample_opts *o, int n, ebm_rng_t *rng, double *accept);
-    /* `ebm eval` of this method's runs, returning the exit status (NULL: the energy evaluations) */
+    /* `ebm eval` of this method's runs, returning the exit status (NULL, or -1 returned: the energy
+     * evaluations, after what the method reported) */
     int (*eval)(run_t *r, const struct ebm_sample_opts *o, const char *checkpoint);
 } ebm_method_t;
 

@@ -19,8 +19,14 @@ ebm_rng_t run_iter_rng(const run_t *r, long it) { return ebm_rng_make(r->seed, 1
 
 ebm_tensor_t *run_energy(void *user, ebm_tensor_t *x) {
     run_t *r = user;
+    if (r->m->energy) return r->m->energy(r, run_forward(r, x));
     if (r->flatten) x = ebm_reshape(x, 2, (int[]){ebm_tensor_dim(x, 0), -1});
     return ebm_net_energy(r->net, x);
+}
+
+ebm_tensor_t *run_class_energy(void *user, ebm_tensor_t *x) {
+    run_class_t *c = user;
+    return c->r->m->class_energy(c->r, run_forward(c->r, x), c->k);
 }
 
 ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x) {

@@ -59,7 +59,13 @@ typedef struct run {
 /* run.c */
 /* every random draw of iteration `it` comes from this stream; a rollback moves to fresh streams */
 ebm_rng_t run_iter_rng(const run_t *r, long it);
-ebm_tensor_t *run_energy(void *run, ebm_tensor_t *x);   /* x (B, sample shape) -> (B) */
+ebm_tensor_t *run_energy(void *run, ebm_tensor_t *x);   /* x (B, sample shape) -> (B); the method's energy hook */
+/* E(x, k) of a method with classes (m->class_energy) as a sampler's energy: user is a run_class_t */
+typedef struct run_class {
+    run_t *r;
+    int k;
+} run_class_t;
+ebm_tensor_t *run_class_energy(void *user, ebm_tensor_t *x);
 /* the held-out images of a run's source: Fashion-MNIST's t10k for fashion-mnist, else the source itself */
 const char *run_test_source(const run_t *r);
 ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x);   /* the network's outputs (B, n_out) */

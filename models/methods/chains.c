@@ -1,0 +1,38 @@
+/* chains.c — the replay buffer and the chains' start of the Langevin-trained methods (chains.h). */
+#include "chains.h"
+#include <string.h>
+
+const ebm_config_key_t chains_buffer_keys[] = {
+    {"buffer", "capacity", EBM_CFG_INT, "10000", "replay buffer rows (0: every chain starts from noise)", 0, 1e8},
+    {"buffer", "reinit", EBM_CFG_FLOAT, "0.05", "probability that a drawn chain restarts from noise", 0, 1},
+    {"buffer", "reservoir", EBM_CFG_BOOL, "false", "reservoir sampling (ICD) instead of FIFO (IGEBM)", 0, 0},
+    {"buffer", "uint8", EBM_CFG_BOOL, "false", "store 8-bit codes of [init_lo, init_hi] (IGEBM/ICD; 4x less memory), read back dequantised", 0, 0},
+    {NULL, NULL, 0, NULL, NULL, 0, 0}};
+
+int chains_build(run_t *r, chains_t *ch) {
+    const ebm_config_t *c = r->cfg;
+    const char *init = ebm_config_str(c, "sampler", "init");
+    if (!strcmp(init, "buffer")) ch->init = CHAINS_BUFFER;
+    else if (!strcmp(init, "noise")) ch->init = CHAINS_NOISE;
+    else if (!strcmp(init, "data")) ch->init = CHAINS_DATA;
+    else {
+        ERR("[sampler] init = \"%s\": expected buffer, noise or data\n", init);
+        return 0;
+    }
+    int cap = (int)ebm_config_int(c, "buffer", "capacity");
+    if (ch->init != CHAINS_BUFFER || cap <= 0) return 1;
+    r->rb = ebm_replay_new(r->ctx, r->ndim, r->shape,
+                           &(ebm_replay_cfg_t){.capacity = cap,
+                                               .reinit_prob = (float)ebm_config_float(c, "buffer", "reinit"),
+                                               .init_lo = r->init_lo,
+                                               .init_hi = r->init_hi,
+                                               .reservoir = ebm_config_bool(c, "buffer", "reservoir"),
+                                               .uint8 = ebm_config_bool(c, "buffer", "uint8")});
+    if (!r->rb) ERR("the replay buffer: %s\n", ebm_ctx_error(r->ctx));
+    return r->rb != NULL;
+}
+
+ebm_tensor_t *chains_start(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, int B, ebm_rng_t *rng) {
+    if (r->rb) return ebm_replay_sample(r->rb, B, rng);
+    return ch->init == CHAINS_DATA ? xpos : run_noise(r, B, rng);
+}

@@ -1,0 +1,61 @@
+/* labels.c — the evaluation of the methods with classes (labels.h). */
+#include "labels.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include "data.h"
+#include "metrics.h"
+
+int labels_eval(run_t *r, int n_max, int bins, const char *checkpoint) {
+    const char *test = run_test_source(r);
+    ebm_dataset_t ds;
+    char err[1024];
+    ebm_data_opts_t dopts = {.size = r->ndim == 3 ? r->shape[1] : 0, .channels = r->ndim == 3 ? r->shape[0] : 0, .toy_n = 10000,
+                             .seed = r->seed ^ 0x54455354ull /* "TEST": other points than the training set's */};
+    if (ebm_dataset_open(&ds, test, &dopts, err, sizeof err) != EBM_OK) {
+        ERR("%s\n", err);
+        return 1;
+    }
+    int K = r->n_out, n = n_max > 0 && n_max < ds.n ? n_max : ds.n, rc = 1;
+    float *lg = malloc(sizeof(float) * 256 * K);
+    double *conf = malloc(sizeof(double) * n), nll = 0;
+    int *right = malloc(sizeof(int) * n), correct = 0, ok = lg && conf && right && ds.y;
+    if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
+    for (int i0 = 0; ok && i0 < n; i0 += 256) {
+        int m = n - i0 < 256 ? n - i0 : 256, shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
+        ebm_scope_begin(r->ctx);
+        int was = ebm_grad_set_enabled(r->ctx, 0);
+        ebm_tensor_t *l = run_forward(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, ds.x + r->numel * i0));
+        ebm_grad_set_enabled(r->ctx, was);
+        ok = l && ebm_tensor_read(l, lg) == EBM_OK;
+        ebm_scope_end(r->ctx);
+        if (!ok) ERR("classifying: %s\n", ebm_ctx_error(r->ctx));
+        for (int i = 0; ok && i < m; i++) {   /* softmax in double */
+            const float *v = lg + i * K;
+            int best = run_argmax_row(v, K);
+            double z = 0;
+            for (int k = 0; k < K; k++) z += exp((double)v[k] - v[best]);
+            conf[i0 + i] = 1 / z;
+            right[i0 + i] = best == ds.y[i0 + i];
+            correct += right[i0 + i];
+            nll += (log(z) + v[best] - v[ds.y[i0 + i]]) / n;
+        }
+    }
+    if (ok) {
+        double ece = ebm_ece(conf, right, n, bins);
+        cJSON *row = run_eval_row(r, checkpoint);
+        cJSON_AddStringToObject(row, "data", test);
+        cJSON_AddNumberToObject(row, "examples", n);
+        run_json_num(row, "accuracy", (double)correct / n);
+        run_json_num(row, "ece", ece);
+        cJSON_AddNumberToObject(row, "ece_bins", bins);
+        run_json_num(row, "nll", nll);
+        fprintf(stderr, "ebm eval: %s: accuracy %.2f%%, ECE %.4f (%d bins), NLL %.4f on %d examples of %s\n", checkpoint,
+                100.0 * correct / n, ece, bins, nll, n, test);
+        rc = rundir_metrics_append(r->dir, row, stdout) ? 0 : 1;
+    }
+    free(lg), free(conf), free(right);
+    ebm_dataset_free(&ds);
+    return rc;
+}
+
