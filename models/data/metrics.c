@@ -165,6 +165,7 @@ static double kmean(const double *a, int na, const double *b, int nb, int d, int
 double ebm_kid(const double *a, int na, const double *b, int nb, int d) {
     if (na < 2 || nb < 2) return NAN;
     return kmean(a, na, a, na, d, 1) + kmean(b, nb, b, nb, d, 1) - 2 * kmean(a, na, b, nb, d, 0);
+}
 
 double ebm_ece(const double *confidence, const int *correct, int n, int bins) {
     if (n <= 0 || bins <= 0) return NAN;
