@@ -245,6 +245,7 @@ static int nce_step(run_t *r, ebm_dataset_t *ds, float *host, stats_t *st) {
                  (!r->ema || ebm_ema_update(r->ema) == EBM_OK)
              ? 1
              : -1;
+    if (rc == 1) hv[3] = -read_c(n);   /* log Z after this iteration's update, as the checkpoint holds it */
 out:
     ebm_scope_end(ctx);
     free(y), free(lpx), free(lpy);
