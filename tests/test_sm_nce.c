@@ -1,4 +1,5 @@
-/* test_sm_nce.c — score matching and NCE (models/methods/sm.c, nce.c) recover the closed-form optimum
+/* test_sm_nce.c — score matching and NCE (models/methods/sm.c, nce.c): one step's loss against a
+ * double-precision host computation (below), and training recovers the closed-form optimum
  * of a Gaussian energy E(x) = (x - mu)^T A (x - mu) / 2 ([model] net = quadratic, A = L L^T) fitted
  * to N = 4096 points of a correlated 2-D Gaussian (written as a CSV, read as any data set), every
  * iteration on the whole sample (batch = N). With x-bar and S = (1/N) sum (x - x-bar)(x - x-bar)^T the
@@ -61,35 +62,51 @@ static int read_fit(run_t *r, fit_t *f) {
     return 1;
 }
 
+typedef struct {
+    ebm_config_t *cfg;
+    ebm_dataset_t ds;
+    run_t r;
+} case_t;
+
+/* a run of the quadratic energy on the CSV from config overrides (batch: the whole sample unless set) */
+static int open_case(case_t *c, const char *csv, const char *const *sets) {
+    char err[512];
+    memset(c, 0, sizeof *c);
+    c->cfg = ebm_train_config_new();
+    const char *common[] = {"model.net=quadratic", "run.batch=4096", "optim.kind=adam", "optim.lr=0.02", "optim.beta1=0.9",
+                            "optim.beta2=0.999", "run.seed=11", NULL};
+    int ok = c->cfg != NULL;
+    for (int i = 0; ok && common[i]; i++) ok = ebm_config_set(c->cfg, common[i], err, sizeof err) == EBM_OK;
+    for (int i = 0; ok && sets[i]; i++) ok = ebm_config_set(c->cfg, sets[i], err, sizeof err) == EBM_OK;
+    ebm_data_opts_t dopts = {.seed = 11};
+    if (ok) ok = ebm_dataset_open(&c->ds, csv, &dopts, err, sizeof err) == EBM_OK;
+    if (!ok) fprintf(stderr, "%s\n", err);
+    const ebm_method_t *m = ok ? ebm_method_of(c->cfg) : NULL;
+    return m && run_build(&c->r, c->cfg, m, NULL, c->ds.ndim, c->ds.shape);
+}
+
+static void close_case(case_t *c) {
+    run_free(&c->r);
+    ebm_dataset_free(&c->ds);
+    ebm_config_free(c->cfg);
+}
+
 /* trains a run of the method (config overrides) on the CSV with Adam at rates 0.02, 0.002, 0.0002 for
  * `iters` iterations each; the parameters averaged over the last AVG iterations into *avg */
 static int train(const char *csv, const char *const *sets, int iters, fit_t *avg) {
-    char err[512];
-    ebm_config_t *cfg = ebm_train_config_new();
-    ebm_dataset_t ds = {0};
-    run_t r = {0};
-    const char *common[] = {"model.net=quadratic", "run.batch=4096", "optim.kind=adam", "optim.lr=0.02", "optim.beta1=0.9",
-                            "optim.beta2=0.999", "run.seed=11", NULL};
-    int ok = cfg != NULL;
-    for (int i = 0; ok && common[i]; i++) ok = ebm_config_set(cfg, common[i], err, sizeof err) == EBM_OK;
-    for (int i = 0; ok && sets[i]; i++) ok = ebm_config_set(cfg, sets[i], err, sizeof err) == EBM_OK;
-    ebm_data_opts_t dopts = {.seed = 11};
-    if (ok) ok = ebm_dataset_open(&ds, csv, &dopts, err, sizeof err) == EBM_OK;
-    if (!ok) fprintf(stderr, "%s\n", err);
-    const ebm_method_t *m = ok ? ebm_method_of(cfg) : NULL;
-    ok = m && run_build(&r, cfg, m, NULL, ds.ndim, ds.shape);
+    case_t c;
+    int ok = open_case(&c, csv, sets), navg = 0;
     float *host = malloc(sizeof(float) * N * D);
     memset(avg, 0, sizeof *avg);
-    int navg = 0;
     for (int phase = 0; ok && phase < 3; phase++) {
-        r.lr_scale = phase == 0 ? 1.0f : phase == 1 ? 0.1f : 0.01f;
-        run_apply_lr_scale(&r);
-        for (int it = 0; ok && it < iters; it++, r.iter++) {
+        c.r.lr_scale = phase == 0 ? 1.0f : phase == 1 ? 0.1f : 0.01f;
+        run_apply_lr_scale(&c.r);
+        for (int it = 0; ok && it < iters; it++, c.r.iter++) {
             stats_t s = {0};
-            ok = host && m->step(&r, &ds, host, &s) == 1;
+            ok = host && c.r.m->step(&c.r, &c.ds, host, &s) == 1;
             if (ok && phase == 2 && it >= iters - AVG) {
                 fit_t f;
-                ok = read_fit(&r, &f);
+                ok = read_fit(&c.r, &f);
                 for (int i = 0; i < D; i++) avg->mu[i] += f.mu[i];
                 for (int i = 0; i < D * D; i++) avg->A[i] += f.A[i];
                 avg->logz += f.logz;
@@ -103,10 +120,120 @@ static int train(const char *csv, const char *const *sets, int iters, fit_t *avg
         avg->logz /= navg;
     }
     free(host);
-    run_free(&r);
-    ebm_dataset_free(&ds);
-    ebm_config_free(cfg);
+    close_case(&c);
     return ok && navg;
+}
+
+/* ---- one step against a double-precision host computation ------------------------------------
+ * Random mean and factor (so A is not I), a batch of SB rows, iteration 0; the step's loss (and E+)
+ * against the host's from the same rows and the same draws (replayed from the iteration's Philox
+ * stream, which host and device draw identically). Every value is a mean over SB = 64 rows (NCE: and
+ * 4 x 64 noise rows) of chains of < 20 float32 operations on numbers of size <= M, so its rounding
+ * error is below ~(64 + 20) 2^-24 M ~ 5e-6 M: the check allows 3e-5 (1 + M) with M the mean of the
+ * terms' magnitudes. A wrong term (the trace's sign, 1/sigma, the log nu in G, c's start) is off by O(1). */
+enum { SB = 64 };
+
+static double quad_e(const double *mu, const double *L, const float *x, double *Ad) {
+    double d[D], h[D], e = 0;
+    for (int i = 0; i < D; i++) d[i] = x[i] - mu[i];
+    for (int j = 0; j < D; j++) {   /* h = d L (row vector), E = |h|^2 / 2, A d = L h */
+        h[j] = 0;
+        for (int i = 0; i < D; i++) h[j] += d[i] * L[i * D + j];
+        e += 0.5 * h[j] * h[j];
+    }
+    for (int i = 0; Ad && i < D; i++) {
+        Ad[i] = 0;
+        for (int j = 0; j < D; j++) Ad[i] += L[i * D + j] * h[j];
+    }
+    return e;
+}
+
+static double softplus(double v) { return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)); }
+
+static void step_check(const char *csv, const char *what, const char *const *sets) {
+    case_t c;
+    float Lf[D * D] = {1.3f, -0.4f, 0.25f, 0.8f}, muf[D] = {0.3f, -0.7f}, host[SB * D];
+    double L[D * D], mu[D], A[D * D];
+    int ok = open_case(&c, csv, sets);
+    ebm_tensor_t *tl = ok ? ebm_params_find(c.r.ps, "factor") : NULL, *tm = ok ? ebm_params_find(c.r.ps, "mean") : NULL;
+    ok = tl && tm && ebm_tensor_write(tl, Lf) == EBM_OK && ebm_tensor_write(tm, muf) == EBM_OK;
+    stats_t s = {0};
+    ok = ok && c.r.batch == SB && c.r.m->step(&c.r, &c.ds, host, &s) == 1;
+    for (int i = 0; i < D * D; i++) L[i] = Lf[i];
+    for (int i = 0; i < D; i++) mu[i] = muf[i];
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) A[i * D + j] = L[i * D] * L[j * D] + L[i * D + 1] * L[j * D + 1];
+    double loss = 0, mag = 0, epos = 0;
+    ebm_rng_t rng = run_iter_rng(&c.r, 0);
+    const char *kind = ebm_config_str(c.cfg, "run", "method");
+    if (ok && !strcmp(kind, "sm")) {
+        const char *k = ebm_config_str(c.cfg, "sm", "kind");
+        float sigma = (float)ebm_config_float(c.cfg, "sm", "sigma"), v[SB * D];
+        if (strcmp(k, "exact")) {   /* the iteration's first draw: eps (denoising) or v (sliced) */
+            ebm_tensor_t *t = ebm_rand_normal(c.r.ctx, &rng, 2, (int[]){SB, D}, 0, 1);
+            ok = t && ebm_tensor_read(t, v) == EBM_OK;
+        }
+        for (int i = 0; ok && i < SB; i++) {
+            double Ad[D], t = 0;
+            epos += quad_e(mu, L, host + i * D, NULL) / SB;
+            if (!strcmp(k, "denoising")) {   /* 1/2 |A (x + sigma eps - mu) - eps / sigma|^2 */
+                float xt[D] = {host[i * D] + sigma * v[i * D], host[i * D + 1] + sigma * v[i * D + 1]};
+                quad_e(mu, L, xt, Ad);
+                for (int d = 0; d < D; d++) t += 0.5 * (Ad[d] - v[i * D + d] / sigma) * (Ad[d] - v[i * D + d] / sigma);
+                mag += t / SB;
+            } else {   /* 1/2 |A (x - mu)|^2 - tr A, or - v^T A v */
+                double g2 = 0, curv = 0;
+                quad_e(mu, L, host + i * D, Ad);
+                for (int d = 0; d < D; d++) g2 += 0.5 * Ad[d] * Ad[d];
+                for (int a = 0; a < D; a++)
+                    for (int b = 0; b < D; b++)
+                        curv += !strcmp(k, "exact") ? (a == b ? A[a * D + b] : 0) : v[i * D + a] * A[a * D + b] * v[i * D + b];
+                t = g2 - curv;
+                mag += (g2 + fabs(curv)) / SB;
+            }
+            loss += t / SB;
+        }
+    } else if (ok) {   /* NCE, Gaussian noise fitted to the whole sample, nu = 4 */
+        enum { NU = 4, M = NU * SB };
+        double m[D] = {0}, S[D * D] = {0}, C[D * D];
+        for (int i = 0; i < c.ds.n; i++)
+            for (int d = 0; d < D; d++) m[d] += c.ds.x[i * D + d] / c.ds.n;
+        for (int i = 0; i < c.ds.n; i++)
+            for (int a = 0; a < D; a++)
+                for (int b = 0; b < D; b++) S[a * D + b] += (c.ds.x[i * D + a] - m[a]) * (c.ds.x[i * D + b] - m[b]) / c.ds.n;
+        C[0] = sqrt(S[0]), C[1] = 0, C[2] = S[2] / C[0], C[3] = sqrt(S[3] - C[2] * C[2]);   /* S = C C^T */
+        double lognorm = -log(C[0] * C[3]) - 1.8378770664093453 /* D/2 log(2 pi), D = 2 */, lognu = log(NU), lpx[SB], ex[SB], c0 = 0;
+        float eps[M * D], y[D];
+        ebm_rng_host_normal(&rng, eps, M * D);   /* after the data batch (vectors: no draw) */
+        for (int i = 0; i < SB; i++) {
+            const float *x = host + i * D;
+            double z0 = (x[0] - m[0]) / C[0], z1 = (x[1] - m[1] - C[2] * z0) / C[3];
+            lpx[i] = lognorm - 0.5 * (z0 * z0 + z1 * z1);
+            ex[i] = quad_e(mu, L, x, NULL);
+            epos += ex[i] / SB;
+            c0 += (ex[i] + lpx[i] + lognu) / SB;   /* c at iteration 0: mean G(x) = 0 */
+        }
+        for (int i = 0; i < SB; i++) {
+            double g = -ex[i] + c0 - lpx[i] - lognu;
+            loss += softplus(-g) / SB, mag += (fabs(g) + softplus(-g)) / SB;
+        }
+        for (int j = 0; j < M; j++) {
+            const float *e = eps + j * D;
+            y[0] = (float)(m[0] + C[0] * e[0]), y[1] = (float)(m[1] + C[2] * e[0] + C[3] * e[1]);
+            double lpy = lognorm - 0.5 * ((double)e[0] * e[0] + (double)e[1] * e[1]), g = -quad_e(mu, L, y, NULL) + c0 - lpy - lognu;
+            loss += NU * softplus(g) / M, mag += NU * (fabs(g) + softplus(g)) / M;
+        }
+    }
+    double got = NAN, gote = NAN;
+    for (int i = 0; i < s.n; i++) {
+        if (!strcmp(s.s[i].key, "loss")) got = s.s[i].v;
+        if (!strcmp(s.s[i].key, "e_pos")) gote = s.s[i].v;
+    }
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s: one step's loss %.7g vs host %.7g, E+ %.7g vs %.7g (tolerance %.2g)", what, got, loss, gote, epos,
+             3e-5 * (1 + mag));
+    check(ok && fabs(got - loss) <= 3e-5 * (1 + mag) && fabs(gote - epos) <= 3e-5 * (1 + fabs(epos)), msg);
+    close_case(&c);
 }
 
 static void inv2(const double *S, double *A) {
@@ -165,6 +292,11 @@ int main(void) {
     double logz = 0.5 * log(S[0] * S[3] - S[1] * S[2]) + 1.8378770664093453 /* D/2 log(2 pi), D = 2 */;
     double tol = 5.0 / sqrt((double)N);
     fit_t got;
+
+    step_check(csv, "sm exact", (const char *[]){"run.method=sm", "sm.kind=exact", "run.batch=64", NULL});
+    step_check(csv, "sm sliced", (const char *[]){"run.method=sm", "sm.kind=sliced", "run.batch=64", NULL});
+    step_check(csv, "sm denoising", (const char *[]){"run.method=sm", "sm.kind=denoising", "sm.sigma=0.7", "run.batch=64", NULL});
+    step_check(csv, "nce gaussian", (const char *[]){"run.method=nce", "nce.noise=gaussian", "nce.nu=4", "run.batch=64", NULL});
 
     int ok = train(csv, (const char *[]){"run.method=sm", "sm.kind=exact", NULL}, ITERS, &got);
     check(ok, "sm exact: trained");
