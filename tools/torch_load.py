@@ -11,7 +11,7 @@
                                                                        #   outputs (build/tests/net_outputs)
 
 Every network the engine builds has a module here ([model] net = mlp, convnet, multiscale, resnet,
-poe, dcgan; a classifier's mlp or dcgan; [generator] net = mlp with or without batch norm, or dcgan;
+poe, dcgan, quadratic; a classifier's mlp or dcgan; [generator] net = mlp with or without batch norm, or dcgan;
 MEG's statistics network; Dual-MCMC's inference network), with the parameter names of the checkpoint:
 the energy's tensors have no prefix ("ema.<name>": its EMA weights, loaded by default as `ebm score`
 does; --raw for the trained ones), the generator's start with "generator.", MEG's statistics network's
@@ -195,6 +195,16 @@ class PoE(nn.Module):
         return quad - x @ self.visible_bias - F.softplus(self.experts(self.features(x))).sum(1)
 
 
+class Quadratic(nn.Module):
+    """E(x) = |(x - mean) factor|^2 / 2: a Gaussian energy of precision factor factor^T"""
+    def __init__(self, d):
+        super().__init__()
+        self.factor, self.mean = nn.Parameter(torch.eye(d)), nn.Parameter(torch.zeros(d))
+
+    def forward(self, x):
+        return 0.5 * ((x.flatten(1) - self.mean) @ self.factor).square().sum(1)
+
+
 def dcgan_sizes(size):
     """the DCGAN ladder ending at size: s[4] = size, s[i] = ceil(s[i + 1] / 2)"""
     s = [0, 0, 0, 0, size]
@@ -295,6 +305,8 @@ def build(cfg, shape, meta=None, which="energy"):
             return PoE(D, widths(m["hidden"]), int(m["experts"]), float(m["poe_sigma"]), act)
         if net == "dcgan":
             return DCGANTrunk(shape[0], base, shape[1], n_out, act)
+        if net == "quadratic":
+            return Quadratic(D)
         raise SystemExit(f"unknown [model] net = {net}")
     if method not in ("meg", "ddgm", "dual"):
         return None
@@ -338,7 +350,7 @@ def load_from(tensors, meta, cfg, shape, ema, which):
         raise SystemExit(f"this run ([run] method = {cfg.get('run', 'method', fallback='cd')}) has no {which} network")
     if which == "energy":
         prefix = "ema." if ema and any(k.startswith("ema.") for k in tensors) else ""
-        others = tuple(p for p in PREFIX.values() if p) + ("optim", "replay.", "ema.")
+        others = tuple(p for p in PREFIX.values() if p) + ("optim", "replay.", "ema.", "nce.")
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         state = {k: v for k, v in state.items() if not k.startswith(others)}
     else:

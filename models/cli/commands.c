@@ -502,6 +502,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         cJSON_AddStringToObject(row, "ood_in", in);
         cJSON_AddNumberToObject(row, "examples", n);
         run_json_num(row, "mean_energy_in", mean_in);
+        if (r->m->eval_row) r->m->eval_row(r, row);
         fprintf(stderr, "ebm eval: OOD, AUROC of -E with %d examples of %s (mean E %.4g) as in-distribution:\n", n, in, mean_in);
         for (int set = 0; set < 4; set++) {
             if (isnan(auc[set])) continue;
@@ -828,6 +829,7 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     cJSON_AddNumberToObject(row, "samples", n);
     run_json_num(row, "mean_energy", mean_e);
     if (isfinite(accept)) run_json_num(row, "mala_accept", accept);
+    if (r.m->eval_row) r.m->eval_row(&r, row);
     if (K > 0) {
         int *count = calloc((size_t)K, sizeof(int)), hq = 0, covered = 0;
         for (int i = 0; i < n && count; i++) {

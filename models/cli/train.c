@@ -35,7 +35,7 @@ static const ebm_config_key_t common_keys[] = {
     {"data", "anomaly_class", EBM_CFG_INT, "-1", "MEG anomaly protocol: hold this class out, train on 80% of the others (ebm eval: AUPRC on the rest); -1: off", -1, 1000},
     {"data", "dequantize", EBM_CFG_BOOL, "true", "images: x*255/256 + U(0, 1/256), as ICD (ignored for vectors)", 0, 0},
     {"model", "net", EBM_CFG_STRING, "convnet",
-     "mlp | convnet | multiscale (convnets on x, avgpool2(x), ...) | resnet (improved CD's) | poe (Kim & Bengio's experts) | dcgan (MEG's conv energy)", 0, 0},
+     "mlp | convnet | multiscale (convnets on x, avgpool2(x), ...) | resnet (improved CD's) | poe (Kim & Bengio's experts) | dcgan (MEG's conv energy) | quadratic (a Gaussian energy, score matching and NCE tests)", 0, 0},
     {"model", "hidden", EBM_CFG_STRING, "128,128,128", "mlp: hidden widths", 0, 0},
     {"model", "activation", EBM_CFG_STRING, "auto", "auto (the net's own: lrelu for dcgan, swish for the others) or one of" EBM_NET_ACTIVATION_NAMES " (lrelu: leaky ReLU, slope 0.2)", 0, 0},
     {"model", "base", EBM_CFG_INT, "32", "convnet: channels of the first layer (then 2x, 4x, 4x)", 1, 4096},

@@ -1,16 +1,21 @@
-/* chains.h — what the Langevin-trained methods (cd, jem) share: the replay buffer's [buffer] keys and
- * where a training iteration's chains start ([sampler] init):
- *   buffer  the replay buffer when buffer.capacity > 0 (IGEBM's persistent chains), else fresh noise;
- *   noise   fresh U(init_lo, init_hi) chains every iteration (no buffer);
- *   data    the iteration's data batch x+ (textbook CD-k: k = sampler.steps; no buffer).
+/* chains.h — Langevin chains the methods share:
+ *  - for the Langevin-trained methods (cd, jem): the replay buffer's [buffer] keys and where a training
+ *    iteration's chains start ([sampler] init):
+ *      buffer  the replay buffer when buffer.capacity > 0 (IGEBM's persistent chains), else fresh noise;
+ *      noise   fresh U(init_lo, init_hi) chains every iteration (no buffer);
+ *      data    the iteration's data batch x+ (textbook CD-k: k = sampler.steps; no buffer).
  *
- *   chains_t ch;
- *   if (!chains_build(r, &ch)) return 0;                   // in the method's build: r->rb when it is used
- *   ebm_tensor_t *x0 = chains_start(r, &ch, xpos, B, &rng); // in its step (a buffer draw: augment it yourself)
- */
+ *      chains_t ch;
+ *      if (!chains_build(r, &ch)) return 0;                   // in the method's build: r->rb when it is used
+ *      ebm_tensor_t *x0 = chains_start(r, &ch, xpos, B, &rng); // in its step (a buffer draw: augment it yourself)
+ *
+ *  - for the sampling-free methods (score matching, NCE): their samples, Langevin chains from noise on
+ *    the learned energy with the [sampler] settings, and the iteration's data batch. */
 #ifndef EBM_CHAINS_H
 #define EBM_CHAINS_H
+#include "data.h"
 #include "run.h"
+#include "train.h"
 
 /* [buffer]: capacity, reinit, reservoir, uint8 */
 extern const ebm_config_key_t chains_buffer_keys[];
@@ -27,4 +32,11 @@ int chains_build(run_t *r, chains_t *ch);
  * fresh noise, or xpos itself (init = data: the tensor is the chains' start, never changed by the
  * sampler, which returns new tensors) */
 ebm_tensor_t *chains_start(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, int B, ebm_rng_t *rng);
+
+/* n chains from U(init_lo, init_hi), o->steps (< 0 or o NULL: eval.steps) Langevin steps; NULL after
+ * printing why (eval.init = buffer: these runs keep no replay buffer) */
+ebm_tensor_t *chains_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rng_t *rng, double *accept);
+/* the data batch of r->iter as a tensor (B, sample shape); images with [data] dequantize:
+ * x 255/256 + U(0, 1/256) from rng, as CD does; NULL after printing why */
+ebm_tensor_t *chains_data_batch(run_t *r, ebm_dataset_t *ds, float *host, ebm_rng_t *rng);
 #endif

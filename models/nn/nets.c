@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { NET_MLP, NET_CONV, NET_MULTI, NET_RESNET, NET_POE, NET_DCGAN_G, NET_DCGAN_D } net_kind_t;
+typedef enum { NET_MLP, NET_CONV, NET_MULTI, NET_RESNET, NET_POE, NET_DCGAN_G, NET_DCGAN_D, NET_QUAD } net_kind_t;
 
 /* improved CD's residual block (docs/METHODS.md, Networks) */
 typedef struct rblock {
@@ -121,6 +121,23 @@ ebm_net_t *ebm_net_mlp(ebm_params_t *ps, const char *prefix, int in, const int *
 
 ebm_net_t *ebm_net_mlp_bn(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int out) {
     return mlp_build(ps, prefix, in, hidden, n_hidden, out, 1);
+}
+
+/* E(x) = |(x - mean) factor|^2 / 2: w[0] = factor (in x in), b[0] = mean (in) */
+ebm_net_t *ebm_net_quadratic(ebm_params_t *ps, const char *prefix, int in) {
+    ebm_net_t *n = net_new(NET_QUAD);
+    char name[192];
+    if (!n) return NULL;
+    snprintf(name, sizeof name, "%sfactor", prefix);
+    n->w[0] = ebm_params_add(ps, name, 2, (int[]){in, in});
+    snprintf(name, sizeof name, "%smean", prefix);
+    n->b[0] = ebm_params_add(ps, name, 1, &in);
+    n->n_layers = 1;
+    if (!n->w[0] || !n->b[0]) {
+        free(n);
+        return NULL;
+    }
+    return n;
 }
 
 ebm_net_t *ebm_net_poe(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int experts, float sigma) {
@@ -375,6 +392,15 @@ ebm_status_t ebm_net_init(ebm_net_t *n, ebm_rng_t *rng) {
         }
         return EBM_OK;
     }
+    if (n->kind == NET_QUAD) {   /* mean 0, factor I: E(x) = |x|^2 / 2 */
+        int D = ebm_tensor_dim(n->b[0], 0);
+        float *eye = calloc((size_t)D * D, sizeof(float));
+        if (!eye) return EBM_STATUS_OUT_OF_MEMORY;
+        for (int i = 0; i < D; i++) eye[i * D + i] = 1;
+        ebm_status_t st = ebm_tensor_write(n->w[0], eye);
+        free(eye);
+        return st == EBM_OK ? ebm_tensor_fill(n->b[0], 0.0f) : st;
+    }
     if (n->vis_b) ebm_tensor_fill(n->vis_b, 0.0f);
     for (int l = 0; l < n->n_layers; l++) {   /* PyTorch: Linear/Conv2d kaiming-uniform(a = sqrt 5), BatchNorm 1 and 0 */
         if (n->bn_g[l]) ebm_tensor_fill(n->bn_g[l], 1.0f), ebm_tensor_fill(n->bn_b[l], 0.0f);
@@ -407,6 +433,10 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
         ebm_tensor_t *quad = ebm_scale(ebm_sum(ebm_square(xf), 0x2u, 0), 1.0f / (n->poe_sigma * n->poe_sigma));
         ebm_tensor_t *lin = ebm_reshape(ebm_linear(xf, ebm_reshape(n->vis_b, 2, (int[]){1, -1}), NULL), 1, &B);
         return ebm_sub(ebm_sub(quad, lin), experts);
+    }
+    case NET_QUAD: {   /* |(x - mean) factor|^2 / 2 */
+        ebm_tensor_t *d = ebm_sub(ebm_reshape(x, 2, (int[]){B, -1}), ebm_reshape(n->b[0], 2, (int[]){1, -1}));
+        return ebm_scale(ebm_sum(ebm_square(ebm_matmul(d, n->w[0], 0, 0)), 0x2u, 0), 0.5f);
     }
     case NET_DCGAN_D:
     case NET_DCGAN_G:
@@ -491,6 +521,7 @@ double ebm_net_flops(const ebm_net_t *n, const int *s) {
     switch (n->kind) {
     case NET_MLP:
     case NET_POE:
+    case NET_QUAD:
         for (int l = 0; l < n->n_layers; l++) f += 2.0 * ebm_tensor_numel(n->w[l]);
         return f;
     case NET_DCGAN_G:

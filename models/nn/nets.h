@@ -35,6 +35,11 @@ ebm_net_t *ebm_net_multiscale(ebm_params_t *ps, const char *prefix, int cin, int
  * attn.gamma, fc.* (tools/torch_load.py builds the matching PyTorch module). */
 ebm_net_t *ebm_net_resnet(ebm_params_t *ps, const char *prefix, int cin, int filters, int stages, int attention, int scales);
 
+/* E(x) = |(x - mean) factor|^2 / 2 = (x - mean)^T A (x - mean) / 2 with A = factor factor^T, a Gaussian
+ * energy (precision A) whose optimum score matching and NCE know in closed form. Names factor (in x in),
+ * mean (in); initialised to I and 0. */
+ebm_net_t *ebm_net_quadratic(ebm_params_t *ps, const char *prefix, int in);
+
 /* Generators and critics (issue 4) ----------------------------------------------------------- */
 /* MLP with BatchNorm1d after every hidden linear (nn.Sequential(Linear, BatchNorm1d, act, ..., Linear);
  * names 0.*, 1.* (norm), 3.*, 4.*, ...). Batch norm always uses the batch's statistics. */

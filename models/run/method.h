@@ -23,6 +23,7 @@ typedef struct run run_t;
 struct ebm_config;
 struct ebm_dataset;
 struct ebm_sample_opts;
+struct cJSON;
 
 /* An iteration's statistics: name/value pairs the loop prints (label value) and logs (key: value)
  * without knowing what they mean. */
@@ -68,6 +69,8 @@ typedef struct ebm_method {
     /* `ebm eval` of this method's runs, returning the exit status (NULL, or -1 returned: the energy
      * evaluations, after what the method reported) */
     int (*eval)(run_t *r, const struct ebm_sample_opts *o, const char *checkpoint);
+    /* adds the method's own numbers to the energy evaluations' row (NCE: its learned log Z); NULL: none */
+    void (*eval_row)(run_t *r, struct cJSON *row);
 } ebm_method_t;
 
 /* the registry: every method, NULL-terminated */

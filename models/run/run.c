@@ -231,6 +231,9 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
         }
         r->flatten = ndim > 1;
         r->net = ebm_net_poe(r->ps, "", (int)r->numel, hidden, nh, experts, sigma);
+    } else if (!strcmp(net, "quadratic")) {
+        r->flatten = ndim > 1;
+        r->net = ebm_net_quadratic(r->ps, "", (int)r->numel);
     } else if (!strcmp(net, "dcgan")) {
         if (ndim != 3 || base < 1 || shape[1] != shape[2] || shape[1] < 16) {
             ERR("[model] net = dcgan needs square images of side >= 16 and base >= 1\n");
@@ -245,7 +248,7 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
         }
         r->net = ebm_net_resnet(r->ps, "", shape[0], base, stages, ebm_config_bool(c, "model", "attention"), scales);
     } else {
-        ERR("[model] net = \"%s\": expected mlp, convnet, multiscale, resnet, poe or dcgan\n", net);
+        ERR("[model] net = \"%s\": expected mlp, convnet, multiscale, resnet, poe, dcgan or quadratic\n", net);
         return 0;
     }
     /* auto: the network's own (MEG's leaky ReLU 0.2 for dcgan, swish for the others), written into the
