@@ -10,12 +10,15 @@ the parameters back from the checkpoints, so how well they trained does not matt
   P = sum w_i A_i and mean P^-1 sum w_i A_i m_i, and the sampler's chain x <- x + s e;
   x <- x - eta P (x - m) (noise first, no clamp, no gradient clip) is linear: its stationary law is
   exactly Gaussian with mean m and the covariance S solving S = (I - eta P)(S + s^2 I)(I - eta P)^T,
-  computed here. 4000 independent chains after 600 steps (the start's influence is below 1e-6): the
+  computed here. 4000 independent chains after as many steps as make the start's weight below 1e-6: the
   sample mean and covariance must agree within 5 standard errors (the exact errors of Gaussian
   moments: var(mean_k) = S_kk / N, var(cov_kl) = (S_kk S_ll + S_kl^2) / N);
 - OR: -logsumexp(-E_1, -E_2), the mixture exp(-E_1) + exp(-E_2), whose weights are proportional to
   det(A_i)^-1/2; its mean and covariance in continuous time are those of the mixture; the chain's
   discretisation moves them by O(eta |A|) (~1% here), allowed on top of 5 standard errors;
+- a run with classes (JEM, a few iterations on 8 gaussians): RUN:class=K composed alone samples
+  exactly as `ebm sample RUN --class K`, and so do two halves of it with class and weight in either
+  order; a class the run does not have, a class of a run without classes, an unknown part refused;
 - refusals: a weight that is not a number, runs of different shapes, a missing run, --compose-op
   without --compose, a CHECKPOINT beside --compose.
 """
@@ -90,14 +93,19 @@ check(np.abs(A0 - A1).max() > 0.05 and np.abs(m0 - m1).max() > 0.05, "the two en
 
 eta, noise, N, K = 0.01, 0.1414, 4000, 600   # temperature s^2 / (2 eta) = 1.0
 chain = ["--set", f"sampler.step_size={eta}", "--set", f"sampler.noise={noise}", "--set", "sampler.grad_clip=0",
-         "--set", "sampler.clamp=false", "--set", "sampler.noise_first=true", "--n", str(N), "--steps", str(K), "--seed", "7"]
+         "--set", "sampler.clamp=false", "--set", "sampler.noise_first=true", "--n", str(N), "--seed", "7"]
 
 
-def sample(*args):
+def forgetting_steps(P):
+    """steps after which the start's weight |1 - eta lambda_min(P)|^K is below 1e-6"""
+    return max(K, int(np.ceil(np.log(1e-6) / np.log(1 - eta * np.linalg.eigvalsh(P).min()))))
+
+
+def sample(*args, steps=K):
     out = w("s.npy")
     if os.path.exists(out):
         os.unlink(out)
-    rc, _, err = ebm("sample", *args, *chain, "--out", out)
+    rc, _, err = ebm("sample", *args, *chain, "--steps", str(steps), "--out", out)
     return np.load(out).astype(np.float64) if rc == 0 else None, err
 
 
@@ -134,13 +142,11 @@ for w1, what in ((1.0, "AND (1, 1)"), (-0.5, "NOT (1, -0.5)")):
         check(False, f"{what}: A0 + {w1} A1 is not positive definite; the test's data need changing")
         continue
     mean = np.linalg.solve(P, A0 @ m0 + w1 * A1 @ m1)
-    x, err = sample("--compose", q0, "--compose", f"{q1}:weight={w1}")
-    check(x is not None and x.shape == (N, 2), f"{what} samples ({err[-200:]})")
+    # the chains start in U(-3, 3)^2; after k steps the start's weight is |1 - eta lambda_min|^k < 1e-6
+    x, err = sample("--compose", q0, "--compose", f"{q1}:weight={w1}", steps=forgetting_steps(P))
+    check(x is not None and x.shape == (N, 2), f"{what} samples, {forgetting_steps(P)} steps ({err[-200:]})")
     if x is not None:
         compare(x, mean, stationary(P, mean), 0.0, what)
-        # the chains started in U(-3, 3)^2: after K steps the start's weight is |1 - eta lambda_min|^K
-        lam = np.linalg.eigvalsh(P).min()
-        check((1 - eta * lam) ** K < 1e-6, f"{what}: {K} steps forget the start ({(1 - eta * lam) ** K:.1e})")
 
 # OR: the mixture of the two Gaussians with weights det(A_i)^-1/2
 wts = np.array([np.linalg.det(A0) ** -0.5, np.linalg.det(A1) ** -0.5])
@@ -148,10 +154,29 @@ wts /= wts.sum()
 covs = [np.linalg.inv(A0), np.linalg.inv(A1)]
 mu = wts[0] * m0 + wts[1] * m1
 S = sum(wts[i] * (covs[i] + np.outer(mm - mu, mm - mu)) for i, mm in enumerate((m0, m1)))
-x, err = sample("--compose", q0, "--compose", q1, "--compose-op", "or")
+x, err = sample("--compose", q0, "--compose", q1, "--compose-op", "or", steps=max(forgetting_steps(A0), forgetting_steps(A1)))
 check(x is not None, f"OR samples ({err[-200:]})")
 if x is not None:
     compare(x, mu, S, 0.03, "OR (mixture, continuous-time law; eta |A| ~ 1% discretisation allowed as 3%)")
+
+# ---- a run with classes (JEM): RUN:class=K is its E(x, K) ----
+rc, _, err = ebm("train", os.path.join(SRC, "configs", "jem-8gaussians.ini"), "--out", w("jem"), "--set", "run.iters=30",
+                 "--set", "run.sample_every=0")
+check(rc == 0, f"a toy JEM run trains ({err[-300:]})")
+jchain = ["--n", "500", "--steps", "50", "--seed", "3", "--init", "noise"]
+rc, _, e1 = ebm("sample", w("jem"), "--class", "3", *jchain, "--out", w("j1.npy"))
+rc2, _, e2 = ebm("sample", "--compose", f"{w('jem')}:class=3", *[a for a in jchain if a not in ("--init", "noise")], "--out", w("j2.npy"))
+check(rc == 0 and rc2 == 0 and np.array_equal(np.load(w("j1.npy")), np.load(w("j2.npy"))),
+      f"RUN:class=3 composed alone samples exactly as ebm sample RUN --class 3 ({e1[-200:]}{e2[-200:]})")
+rc, _, e3 = ebm("sample", "--compose", f"{w('jem')}:class=3:weight=0.5", "--compose", f"{w('jem')}:weight=0.5:class=3",
+                *[a for a in jchain if a not in ("--init", "noise")], "--out", w("j3.npy"))
+check(rc == 0 and np.array_equal(np.load(w("j1.npy")), np.load(w("j3.npy"))), f"class and weight in either order ({e3[-200:]})")
+rc, out, err = ebm("sample", "--compose", f"{w('jem')}:class=8")
+check(rc == 1 and "classes 0 .. 7" in err, f"a class the run does not have ({err.strip()})")
+rc, out, err = ebm("sample", "--compose", f"{q0}:class=1")
+check(rc == 1 and "no classes" in err, f"a class of a run without classes ({err.strip()})")
+rc, out, err = ebm("sample", "--compose", f"{q0}:colour=1")
+check(rc == 1 and "expected RUN[:class=K][:weight=W]" in err, f"an unknown part of a --compose argument ({err.strip()})")
 
 # ---- refusals ----
 rc, out, err = ebm("sample", "--compose", f"{q0}:weight=abc")

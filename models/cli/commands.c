@@ -111,10 +111,16 @@ static ebm_tensor_t *compose_energy(void *user, ebm_tensor_t *x) {
 /* "RUN[:class=K][:weight=W]" (either order) into the run's checkpoint path, class (-1: none) and
  * weight; 0 after printing why */
 static int parse_compose(const char *spec, char *path, size_t n, int *k, float *w) {
-    const char *colon = strstr(spec, ":class="), *wc = strstr(spec, ":weight=");
+    /* RUN ends at the first ":key=" after its last '/' (a path may hold colons, a key is [a-z_]+) */
+    const char *base = strrchr(spec, '/') ? strrchr(spec, '/') : spec;
     size_t len = strlen(spec);
-    if (colon && (size_t)(colon - spec) < len) len = (size_t)(colon - spec);
-    if (wc && (size_t)(wc - spec) < len) len = (size_t)(wc - spec);
+    for (const char *p = strchr(base, ':'); p; p = strchr(p + 1, ':')) {
+        size_t kl = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_");
+        if (kl > 0 && p[1 + kl] == '=') {
+            len = (size_t)(p - spec);
+            break;
+        }
+    }
     *w = 1, *k = -1;
     for (const char *p = spec + len; *p;) {   /* the ":key=value" parts after RUN */
         const char *next = strchr(p + 1, ':');
