@@ -348,10 +348,8 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     run_t r = {0};
     int rc = 1;
     if (!cfg || !open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) goto done;
-    if (r.m->eval) {   /* the method's own evaluation (a classifier's accuracy) */
-        rc = r.m->eval(&r, o, checkpoint);
-        goto done;
-    }
+    if (r.m->eval && (rc = r.m->eval(&r, o, checkpoint)) >= 0) goto done;   /* the method's own (a classifier's accuracy) */
+    rc = 1;
     if (o->classifier) {
         if (r.ndim != 3) {
             ERR("--classifier: %s models vectors, not images\n", checkpoint);

@@ -5,9 +5,9 @@
 #include "config.h"
 #include "method.h"
 
-extern const ebm_method_t ebm_method_cd, ebm_method_meg, ebm_method_ddgm, ebm_method_dual, ebm_method_classify;
+extern const ebm_method_t ebm_method_cd, ebm_method_meg, ebm_method_ddgm, ebm_method_dual, ebm_method_classify, ebm_method_rbm;
 
-const ebm_method_t *const ebm_methods[] = {&ebm_method_cd, &ebm_method_meg, &ebm_method_ddgm, &ebm_method_dual, &ebm_method_classify, NULL};
+const ebm_method_t *const ebm_methods[] = {&ebm_method_cd, &ebm_method_meg, &ebm_method_ddgm, &ebm_method_dual, &ebm_method_classify, &ebm_method_rbm, NULL};
 
 const ebm_method_t *ebm_method_find(const char *name) {
     for (int i = 0; ebm_methods[i]; i++)

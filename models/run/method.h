@@ -59,7 +59,7 @@ typedef struct ebm_method {
     /* n samples as `ebm sample` draws them (o NULL: the training loop's pictures, o->steps < 0 and
      * o->mala < 0: the config's); NULL: the method draws nothing */
     ebm_tensor_t *(*draw)(run_t *r, const struct ebm_sample_opts *o, int n, ebm_rng_t *rng, double *accept);
-    /* `ebm eval` of this method's runs, returning the exit status (NULL: the energy evaluations) */
+    /* `ebm eval` of this method's runs, returning the exit status (NULL, or -1 returned: the energy evaluations) */
     int (*eval)(run_t *r, const struct ebm_sample_opts *o, const char *checkpoint);
 } ebm_method_t;
 
