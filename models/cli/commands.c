@@ -11,7 +11,8 @@
 
 /* what sample/eval may change of a trained run's config: how it samples, not what it is */
 static int settable(const char *a) {
-    static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=", NULL};
+    static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=",
+                               "rbm.log_z=", "rbm.exact_max=", "rbm.ais_betas=", "rbm.ais_runs=", "rbm.eval_limit=", NULL};
     for (int i = 0; ok[i]; i++)
         if (!strncmp(a, ok[i], strlen(ok[i]))) return 1;
     return 0;
@@ -25,7 +26,7 @@ static int open_checkpoint_with(run_t *r, ebm_config_t *cfg, const char *path, c
     for (int i = 0; i < n_sets; i++) {
         if (!settable(sets[i])) {
             ERR("--set %s: sampling and evaluation may change [sampler], [eval] and generator.mala_steps, mala_step_size, "
-                "langevin_steps; the rest is the trained model's\n", sets[i]);
+                "langevin_steps, rbm.log_z, exact_max, ais_betas, ais_runs, eval_limit; the rest is the trained model's\n", sets[i]);
             return 0;
         }
         if (ebm_config_set(cfg, sets[i], err, sizeof err) != EBM_OK) {
