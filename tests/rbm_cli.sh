@@ -83,11 +83,11 @@ bad() {   # bad MESSAGE ARGS...: training must fail with MESSAGE on stderr
     "$EBM" train "$cfg" --out "$WORK/bad" --overwrite --set run.iters=1 "$@" 2> "$WORK/bad.log" > /dev/null && fail "accepted $*"
     grep -q "$msg" "$WORK/bad.log" || { cat "$WORK/bad.log"; fail "no message \"$msg\" for $*"; }
 }
-bad "net = rbm needs one hidden width" --set model.hidden=16,16
+bad "net = rbm_free_energy needs one hidden width" --set model.hidden=16,16
 bad "rbm_visible = bernoulli or gaussian" --set model.rbm_visible=poisson
 bad 'binarize = "maybe"' --set data.binarize=maybe
 bad "toy:barsN with 2 <= N <= 8" --set data.source=toy:bars1
-bad "run.method = rbm needs \[model\] net = rbm" --set model.net=mlp
+bad "run.method = rbm needs \[model\] net = rbm_free_energy" --set model.net=mlp
 "$EBM" eval "$WORK/bars" --set rbm.log_z=sometimes 2> "$WORK/bad.log" > /dev/null && fail "eval accepted rbm.log_z=sometimes"
 grep -q 'log_z = "sometimes"' "$WORK/bad.log" || fail "no message for rbm.log_z=sometimes"
 echo "ok"

@@ -1,4 +1,4 @@
-/* test_rbm.c — restricted Boltzmann machines (models/methods/rbm.c, [model] net = rbm) against exact
+/* test_rbm.c — restricted Boltzmann machines (models/methods/rbm.c, [model] net = rbm_free_energy) against exact
  * answers computed here in double precision:
  *   - ebm_bernoulli on the device draws the same 0/1 pattern as u < p with u = ebm_rng_host_uniform
  *     (the op's C reference) and advances the stream as far;
@@ -192,7 +192,7 @@ static void test_free_energy(ebm_ctx_t *ctx) {
             worst = fmax(worst, fabs(free_energy(t.w, t.bv, t.bh, g ? t.sg : NULL, D, H, v) - ref) / (1 + fabs(ref)) * 1e6);
         }
         char what[200];
-        snprintf(what, sizeof what, "F(v) of net = rbm (%s visible) equals -log sum_h exp(-E(v, h)) (worst relative %.2g)",
+        snprintf(what, sizeof what, "F(v) of net = rbm_free_energy (%s visible) equals -log sum_h exp(-E(v, h)) (worst relative %.2g)",
                  g ? "Gaussian" : "Bernoulli", worst);
         check(ok && worst < 1e-5, what);
         tiny_free(&t);

@@ -1,5 +1,5 @@
 /* rbm.c — restricted Boltzmann machines trained by contrastive divergence (run.method = rbm, [model]
- * net = rbm; Hinton 2002, "Training Products of Experts by Minimizing Contrastive Divergence"; persistent
+ * net = rbm_free_energy; Hinton 2002, "Training Products of Experts by Minimizing Contrastive Divergence"; persistent
  * CD: Tieleman 2008). The energy network is the RBM's free energy F(v) (models/nn/nets.h), so score,
  * OOD and anomaly evaluations read it as any energy.
  *
@@ -43,8 +43,8 @@ typedef struct rbm {
 
 int rbm_view(run_t *r, rbm_view_t *m) {
     memset(m, 0, sizeof *m);
-    if (strcmp(ebm_config_str(r->cfg, "model", "net"), "rbm")) {
-        ERR("run.method = rbm needs [model] net = rbm (\"%s\")\n", ebm_config_str(r->cfg, "model", "net"));
+    if (strcmp(ebm_config_str(r->cfg, "model", "net"), "rbm_free_energy")) {
+        ERR("run.method = rbm needs [model] net = rbm_free_energy (\"%s\")\n", ebm_config_str(r->cfg, "model", "net"));
         return 0;
     }
     m->w = ebm_params_find(r->ps, "weight");
@@ -479,7 +479,7 @@ const ebm_method_t ebm_method_rbm = {
     .name = "rbm",
     .title = "restricted Boltzmann machine, CD-k / PCD",
     .keys = (const ebm_config_key_t *const[]){rbm_keys, NULL},
-    .summary = "a restricted Boltzmann machine ([model] net = rbm) trained by CD-k or persistent CD with block Gibbs sampling; "
+    .summary = "a restricted Boltzmann machine ([model] net = rbm_free_energy) trained by CD-k or persistent CD with block Gibbs sampling; "
                "ebm eval: log-likelihood with exact log Z or AIS",
     .build = rbm_build,
     .free = rbm_free,

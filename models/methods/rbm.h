@@ -1,4 +1,4 @@
-/* rbm.h — restricted Boltzmann machines ([model] net = rbm, run.method = rbm): block Gibbs sampling,
+/* rbm.h — restricted Boltzmann machines ([model] net = rbm_free_energy, run.method = rbm): block Gibbs sampling,
  * exact log Z by summing over the smaller layer, annealed importance sampling (rbm.c). The energy
  * function and its conventions are ebm_net_rbm's (models/nn/nets.h).
  *
@@ -21,7 +21,7 @@ typedef struct rbm_view {
     int D, H;
 } rbm_view_t;
 
-/* the run's RBM (r->net is [model] net = rbm); 0 after printing why */
+/* the run's RBM (r->net is [model] net = rbm_free_energy); 0 after printing why */
 int rbm_view(run_t *r, rbm_view_t *m);
 /* k block Gibbs steps from v (B, D): h ~ p(h | v), v ~ p(v | h), every draw from rng; no graph */
 ebm_tensor_t *rbm_gibbs(const rbm_view_t *m, ebm_tensor_t *v, int k, ebm_rng_t *rng);
