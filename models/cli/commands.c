@@ -86,6 +86,13 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
     return rc;
 }
 
+/* the run's [data] binarize, applied to the data it scores and evaluates on too */
+static int run_binarize(const run_t *r) {
+    int b = EBM_BINARIZE_NONE;
+    ebm_data_binarize_of(ebm_config_str(r->cfg, "data", "binarize"), &b);
+    return b;
+}
+
 /* E and (g2 not NULL) |grad_x E|^2 of n host rows of the run's sample shape; 0 after printing why */
 static int score_rows(run_t *r, const float *xh, int n, float *e, float *g2) {
     enum { CHUNK = 256 };
@@ -123,7 +130,8 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
     size_t csv_len = 0;
     float *e = NULL, *g2 = NULL;
     if (!cfg || !open_checkpoint(&r, cfg, checkpoint, device, raw)) goto done;
-    ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000};
+    ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000,
+                             .binarize = run_binarize(&r)};
     if (ebm_dataset_open(&ds, data, &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
         goto done;
@@ -170,7 +178,7 @@ static int eval_anomaly(run_t *r, const ebm_sample_opts_t *o, const char *checkp
     const char *src = ebm_config_str(r->cfg, "data", "source");
     int k = (int)ebm_config_int(r->cfg, "data", "anomaly_class"), rc = 1;
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .limit = o->n > 0 ? o->n : 0,
-                             .anomaly = EBM_ANOMALY_TEST, .anomaly_class = k};
+                             .anomaly = EBM_ANOMALY_TEST, .anomaly_class = k, .binarize = run_binarize(r)};
     ebm_dataset_t ds;
     char err[1024];
     if (ebm_dataset_open(&ds, src, &dopts, err, sizeof err) != EBM_OK) {
@@ -212,7 +220,8 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
     char in[700];   /* what the in-distribution images are, for the report */
     if (k >= 0) snprintf(in, sizeof in, "%s, normal test examples of the anomaly split (class %d held out)", src, k);
     else snprintf(in, sizeof in, "%s", run_test_source(r));
-    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .anomaly = k >= 0 ? EBM_ANOMALY_TEST : 0, .anomaly_class = k};
+    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .anomaly = k >= 0 ? EBM_ANOMALY_TEST : 0, .anomaly_class = k,
+                             .binarize = run_binarize(r)};
     ebm_dataset_t ds, fold = {0};
     char err[1024];
     if (r->ndim != 3) {
@@ -224,7 +233,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         return 1;
     }
     if (o->ood_folder) {
-        ebm_data_opts_t fo = {.size = r->shape[1], .channels = r->shape[0]};
+        ebm_data_opts_t fo = {.size = r->shape[1], .channels = r->shape[0], .binarize = run_binarize(r)};
         if (ebm_dataset_open(&fold, o->ood_folder, &fo, err, sizeof err) != EBM_OK) {
             ERR("%s\n", err);
             ebm_dataset_free(&ds);

@@ -33,7 +33,7 @@ static const ebm_config_key_t common_keys[] = {
     {"data", "limit", EBM_CFG_INT, "0", "use only the first N examples (0: all)", 0, 1e9},
     {"data", "toy_n", EBM_CFG_INT, "50000", "points drawn for a 2-D toy data set", 1, 1e8},
     {"data", "anomaly_class", EBM_CFG_INT, "-1", "MEG anomaly protocol: hold this class out, train on 80% of the others (ebm eval: AUPRC on the rest); -1: off", -1, 1000},
-    {"data", "binarize", EBM_CFG_STRING, "none", "none | threshold (x > 0.5) | stochastic (1 with probability x, drawn once from a fixed Philox stream, the same for every run)", 0, 0},
+    {"data", "binarize", EBM_CFG_STRING, "none", "none | threshold (x > 0.5) | stochastic (1 with probability x, drawn once from a fixed Philox stream, the same for every run); ebm score and eval binarise their data alike", 0, 0},
     {"data", "dequantize", EBM_CFG_BOOL, "true", "images: x*255/256 + U(0, 1/256), as ICD (ignored for vectors)", 0, 0},
     {"model", "net", EBM_CFG_STRING, "convnet",
      "mlp | convnet | multiscale (convnets on x, avgpool2(x), ...) | resnet (improved CD's) | poe (Kim & Bengio's experts) | dcgan (MEG's conv energy) | rbm_free_energy (a restricted Boltzmann machine's)", 0, 0},
