@@ -13,6 +13,9 @@
  *     distribution of an RBM with one weight changed (the test has the power to see a wrong sampler);
  *     Gaussian visible units: the per-unit means and second moments of the Gibbs samples match the
  *     exact mixture's within 4 standard errors;
+ *   - one and two iterations of the method (CD-1 and PCD-1 with the sparsity term, SGD) change every
+ *     parameter as the host's CD update from the same replayed Philox draws, and PCD's second iteration
+ *     starts from the first one's negatives;
  *   - AIS (rbm_ais) agrees with the exact log Z within 3 of its reported standard errors, on Bernoulli
  *     and Gaussian RBMs small enough for both, and that error is small (< 0.05 nats) so the check has
  *     teeth. */
@@ -20,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "data.h"
 #include "rbm.h"
 #include "testing.h"
+#include "train.h"
 
 static double softplus_d(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 
@@ -400,6 +405,138 @@ static void test_ais(ebm_ctx_t *ctx) {
     }
 }
 
+/* ---- the method's step: CD / PCD updates against the host ------------------------------------ */
+enum { SB = 8, SD = 4, SH = 3 };   /* toy:bars2: its 8 rows of 2x2 images, 3 hidden units */
+
+static double sig(double x) { return 1 / (1 + exp(-x)); }
+
+/* One host CD-1 step from the negatives' start v0 (the data v+ for CD, the chains for PCD), the draws
+ * replayed from the iteration's stream as ebm_bernoulli makes them: the expected change of W, b, c under
+ * SGD (lr, no momentum) with the sparsity term, v- into vneg, mean F(v+) and F(v-). */
+static void host_step(const double *w, const double *bv, const double *bh, const float *vp, const double *v0, ebm_rng_t rng,
+                      double lr, double cost, double rho, double *dw, double *dbv, double *dbh, double *vneg, double *fp, double *fn) {
+    float u[SB * SD];
+    double h[SB * SH], vpd[SB * SD];
+    for (int k = 0; k < SB * SD; k++) vpd[k] = vp[k];
+    ebm_rng_host_uniform(&rng, u, SB * SH);
+    for (int b = 0; b < SB; b++)
+        for (int j = 0; j < SH; j++) {
+            double a = bh[j];
+            for (int i = 0; i < SD; i++) a += w[j * SD + i] * v0[b * SD + i];
+            h[b * SH + j] = u[b * SH + j] < sig(a);
+        }
+    ebm_rng_host_uniform(&rng, u, SB * SD);
+    for (int b = 0; b < SB; b++)
+        for (int i = 0; i < SD; i++) {
+            double a = bv[i];
+            for (int j = 0; j < SH; j++) a += w[j * SD + i] * h[b * SH + j];
+            vneg[b * SD + i] = u[b * SD + i] < sig(a);
+        }
+    /* d loss = mean_b dF(v+) - mean_b dF(v-), dF/dW_ji = -sig(a_j) v_i, dF/db = -v, dF/dc = -sig(a);
+     * sparsity: cost sum_j (q_j - rho)^2, q_j = mean_b sig(a_bj(v+)) */
+    double gw[SH * SD] = {0}, gb[SD] = {0}, gc[SH] = {0}, q[SH] = {0};
+    *fp = *fn = 0;
+    for (int ph = 0; ph < 2; ph++) {
+        const double *v = ph ? vneg : vpd;
+        double sgn = ph ? -1.0 / SB : 1.0 / SB;
+        for (int b = 0; b < SB; b++) {
+            double f = 0;
+            for (int i = 0; i < SD; i++) gb[i] -= sgn * v[b * SD + i], f -= bv[i] * v[b * SD + i];
+            for (int j = 0; j < SH; j++) {
+                double a = bh[j];
+                for (int i = 0; i < SD; i++) a += w[j * SD + i] * v[b * SD + i];
+                f -= softplus_d(a);
+                gc[j] -= sgn * sig(a);
+                for (int i = 0; i < SD; i++) gw[j * SD + i] -= sgn * sig(a) * v[b * SD + i];
+                if (!ph) q[j] += sig(a) / SB;
+            }
+            *(ph ? fn : fp) += f / SB;
+        }
+    }
+    for (int j = 0; j < SH; j++)
+        for (int b = 0; b < SB; b++) {
+            double a = bh[j];
+            for (int i = 0; i < SD; i++) a += w[j * SD + i] * vpd[b * SD + i];
+            double d = cost * 2 * (q[j] - rho) * sig(a) * (1 - sig(a)) / SB;
+            gc[j] += d;
+            for (int i = 0; i < SD; i++) gw[j * SD + i] += d * vpd[b * SD + i];
+        }
+    for (int k = 0; k < SH * SD; k++) dw[k] = -lr * gw[k];
+    for (int i = 0; i < SD; i++) dbv[i] = -lr * gb[i];
+    for (int j = 0; j < SH; j++) dbh[j] = -lr * gc[j];
+}
+
+static int read_params(run_t *r, double *w, double *bv, double *bh) {
+    float f[SH * SD];
+    const char *names[3] = {"weight", "visible_bias", "hidden_bias"};
+    double *dst[3] = {w, bv, bh};
+    int n[3] = {SH * SD, SD, SH};
+    for (int p = 0; p < 3; p++) {
+        if (ebm_tensor_read(ebm_params_find(r->ps, names[p]), f) != EBM_OK) return 0;
+        for (int k = 0; k < n[p]; k++) dst[p][k] = f[k];
+    }
+    return 1;
+}
+
+static void test_step(void) {
+    /* Two iterations of run.method = rbm (k = 1, SGD lr 0.5 without momentum, sparsity cost 0.5, target
+     * 0.2) on toy:bars2, CD and PCD, against host_step: the change of every parameter, mean F(v+) and
+     * mean F(v-). For PCD the second iteration's chains must be the first one's negatives. Tolerance:
+     * each change is lr times a mean of 8 products of float32 probabilities (rounding ~1e-7 relative),
+     * read back as the difference of two float32 parameters of size ~1 (6e-8 each): 1e-6 absolute is
+     * ~10x that; a missing phase, a sample instead of a probability, or the wrong chain start changes
+     * them by ~1e-2 or more. */
+    for (int pcd = 0; pcd < 2; pcd++) {
+        const char *sets[] = {"run.method=rbm", "model.net=rbm_free_energy", "model.hidden=3", "run.batch=8", "optim.kind=sgd",
+                              "optim.lr=0.5", "rbm.k=1", "rbm.sparsity_cost=0.5", "rbm.sparsity_target=0.2", "run.seed=3",
+                              pcd ? "rbm.persistent=true" : "rbm.persistent=false", NULL};
+        char err[512], what[240];
+        ebm_config_t *cfg = ebm_train_config_new();
+        ebm_dataset_t ds;
+        run_t r = {0};
+        int ok = cfg != NULL;
+        for (int i = 0; ok && sets[i]; i++) ok = ebm_config_set(cfg, sets[i], err, sizeof err) == EBM_OK;
+        ok = ok && ebm_dataset_open(&ds, "toy:bars2", &(ebm_data_opts_t){0}, err, sizeof err) == EBM_OK;
+        const ebm_method_t *meth = ok ? ebm_method_of(cfg) : NULL;
+        ok = meth && run_build(&r, cfg, meth, NULL, ds.ndim, ds.shape);
+        if (ok) {   /* weights of size ~1 so that the probabilities are far from 1/2 */
+            float wf[SH * SD], bf[SD + SH];
+            ebm_rng_t g = ebm_rng_make(4, 4);
+            ebm_rng_host_normal(&g, wf, SH * SD), ebm_rng_host_normal(&g, bf, SD + SH);
+            ok = ebm_tensor_write(ebm_params_find(r.ps, "weight"), wf) == EBM_OK &&
+                 ebm_tensor_write(ebm_params_find(r.ps, "visible_bias"), bf) == EBM_OK &&
+                 ebm_tensor_write(ebm_params_find(r.ps, "hidden_bias"), bf + SD) == EBM_OK;
+        }
+        double chains[SB * SD];
+        float xh[SB * SD];
+        for (int it = 0; ok && it < 2; it++) {
+            double w[SH * SD], bv[SD], bh[SH], w1[SH * SD], bv1[SD], bh1[SH], dw[SH * SD], dbv[SD], dbh[SH], vneg[SB * SD], fp, fn, v0[SB * SD];
+            ok = read_params(&r, w, bv, bh);
+            ebm_rng_t rng = run_iter_rng(&r, r.iter);
+            stats_t st = {0};
+            ok = ok && r.m->step(&r, &ds, xh, &st) == 1 && read_params(&r, w1, bv1, bh1);
+            if (!ok) break;
+            for (int k = 0; k < SB * SD; k++) v0[k] = pcd && it == 1 ? chains[k] : xh[k];
+            host_step(w, bv, bh, xh, v0, rng, 0.5, 0.5, 0.2, dw, dbv, dbh, vneg, &fp, &fn);
+            memcpy(chains, vneg, sizeof chains);
+            double worst = 0;
+            for (int k = 0; k < SH * SD; k++) worst = fmax(worst, fabs((w1[k] - w[k]) - dw[k]));
+            for (int i = 0; i < SD; i++) worst = fmax(worst, fabs((bv1[i] - bv[i]) - dbv[i]));
+            for (int j = 0; j < SH; j++) worst = fmax(worst, fabs((bh1[j] - bh[j]) - dbh[j]));
+            snprintf(what, sizeof what, "%s step %d: every parameter change equals the host CD-1 update (worst |diff| %.2g)",
+                     pcd ? "PCD" : "CD", it + 1, worst);
+            check(worst < 1e-6, what);
+            snprintf(what, sizeof what, "  mean F(v+) %.6f, F(v-) %.6f against the host's %.6f, %.6f", st.s[0].v, st.s[1].v, fp, fn);
+            check(fabs(st.s[0].v - fp) < 1e-5 * (1 + fabs(fp)) && fabs(st.s[1].v - fn) < 1e-5 * (1 + fabs(fn)), what);
+            r.iter++;
+        }
+        check(ok, pcd ? "PCD: two iterations ran" : "CD: two iterations ran");
+        run_free(&r);
+        ebm_dataset_free(&ds);
+        ebm_config_free(cfg);
+    }
+}
+
 int main(void) {
     ebm_ctx_t *ctx;
     if (ebm_ctx_create(&ctx, NULL) != EBM_OK) {
@@ -412,6 +549,7 @@ int main(void) {
     test_gibbs(ctx);
     test_gibbs_gaussian(ctx);
     test_ais(ctx);
+    test_step();
     if (ebm_ctx_status(ctx) != EBM_OK) check_msg(0, "no engine error", ebm_ctx_error(ctx));
     ebm_ctx_free(ctx);
     return test_summary();
