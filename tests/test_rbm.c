@@ -16,6 +16,9 @@
  *   - one and two iterations of the method (CD-1 and PCD-1 with the sparsity term, SGD) change every
  *     parameter as the host's CD update from the same replayed Philox draws, and PCD's second iteration
  *     starts from the first one's negatives;
+ *   - toy:bars4 holds the 32 bars-and-stripes rows (30 distinct) and ebm_bars_best_loglik is their
+ *     sum p log p; [data] binarize thresholds at 0.5, and its stochastic copy has the right frequencies
+ *     and is the same on every open;
  *   - AIS (rbm_ais) agrees with the exact log Z within 3 of its reported standard errors, on Bernoulli
  *     and Gaussian RBMs small enough for both, and that error is small (< 0.05 nats) so the check has
  *     teeth. */
@@ -537,6 +540,59 @@ static void test_step(void) {
     }
 }
 
+/* ---- data: bars and stripes, binarisation ----------------------------------------------------- */
+static void test_data(void) {
+    ebm_dataset_t ds;
+    char err[512], what[200];
+    int ok = ebm_dataset_open(&ds, "toy:bars4", &(ebm_data_opts_t){0}, err, sizeof err) == EBM_OK;
+    int n = ok ? ds.n : 0, distinct = 0, bars = 1;
+    double ent = 0;
+    for (int a = 0; a < n; a++) {   /* every row lights whole rows or whole columns; count and frequencies */
+        const float *x = ds.x + 16 * a;
+        int rows = 1, cols = 1, same = 0, first = 1;
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) rows &= x[i * 4 + j] == x[i * 4], cols &= x[i * 4 + j] == x[j];
+        bars &= rows || cols;
+        for (int b = 0; b < n; b++) {
+            int eq = !memcmp(x, ds.x + 16 * b, sizeof(float) * 16);
+            same += eq;
+            if (eq && b < a) first = 0;
+        }
+        distinct += first;
+        ent += log((double)same / n) / n;   /* the mean over rows of log p(x) = sum_x p(x) log p(x) */
+    }
+    snprintf(what, sizeof what, "toy:bars4: 32 rows of 1x4x4 bars or stripes, %d distinct (30)", distinct);
+    check(ok && n == 32 && ds.ndim == 3 && ds.shape[1] == 4 && bars && distinct == 30, what);
+    snprintf(what, sizeof what, "  the best mean log-likelihood %.6f is the rows' sum p log p %.6f", ebm_bars_best_loglik(4), ent);
+    check(ok && fabs(ebm_bars_best_loglik(4) - ent) < 1e-12, what);
+    if (ok) ebm_dataset_free(&ds);
+    /* binarisation of a CSV of 2000 rows (0.3, 0.5, 0.7, 1): threshold x > 0.5; stochastic: frequencies within
+     * 4 standard errors of x, the same draws on every open */
+    const char *path = "test_rbm_binarize.csv";
+    FILE *f = fopen(path, "w");
+    for (int i = 0; f && i < 2000; i++) fprintf(f, "0.3,0.5,0.7,1\n");
+    if (f) fclose(f);
+    ebm_dataset_t t, s1, s2;
+    ok = f && ebm_dataset_open(&t, path, &(ebm_data_opts_t){.binarize = EBM_BINARIZE_THRESHOLD}, err, sizeof err) == EBM_OK;
+    int thr = ok && t.x[0] == 0 && t.x[1] == 0 && t.x[2] == 1 && t.x[3] == 1;
+    if (ok) ebm_dataset_free(&t);
+    check(thr, "binarize = threshold: 0.3, 0.5 -> 0 and 0.7, 1 -> 1");
+    ok = f && ebm_dataset_open(&s1, path, &(ebm_data_opts_t){.binarize = EBM_BINARIZE_STOCHASTIC}, err, sizeof err) == EBM_OK &&
+         ebm_dataset_open(&s2, path, &(ebm_data_opts_t){.binarize = EBM_BINARIZE_STOCHASTIC, .seed = 99}, err, sizeof err) == EBM_OK;
+    double worst = 0;
+    int same = ok && !memcmp(s1.x, s2.x, sizeof(float) * 8000), binary = ok;
+    const double p[4] = {0.3, 0.5, 0.7, 1};
+    for (int j = 0; ok && j < 4; j++) {
+        int ones = 0;
+        for (int i = 0; i < 2000; i++) ones += s1.x[i * 4 + j] == 1, binary &= s1.x[i * 4 + j] == 0 || s1.x[i * 4 + j] == 1;
+        worst = fmax(worst, j < 3 ? fabs(ones / 2000.0 - p[j]) / sqrt(p[j] * (1 - p[j]) / 2000) : (ones == 2000 ? 0 : 99));
+    }
+    snprintf(what, sizeof what, "binarize = stochastic: 0/1 with frequencies %.2f standard errors (< 4) from x, the same copy for any seed", worst);
+    check(ok && binary && same && worst < 4, what);
+    if (ok) ebm_dataset_free(&s1), ebm_dataset_free(&s2);
+    remove(path);
+}
+
 int main(void) {
     ebm_ctx_t *ctx;
     if (ebm_ctx_create(&ctx, NULL) != EBM_OK) {
@@ -550,6 +606,7 @@ int main(void) {
     test_gibbs_gaussian(ctx);
     test_ais(ctx);
     test_step();
+    test_data();
     if (ebm_ctx_status(ctx) != EBM_OK) check_msg(0, "no engine error", ebm_ctx_error(ctx));
     ebm_ctx_free(ctx);
     return test_summary();
