@@ -378,8 +378,8 @@ static ebm_tensor_t *rbm_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_r
         ERR("init = buffer, but the checkpoint has no persistent chains ([rbm] persistent)\n");
     } else if (!strcmp(init, "noise") || !o) {
         int was = ebm_grad_set_enabled(r->ctx, 0);
-        v = sample_visible(&m, ebm_tensor_zeros(r->ctx, 2, (int[]){n, m.H}), m.sigma ? 1.0f : 0.0f, rng);
-        if (!m.sigma) v = ebm_bernoulli(ebm_tensor_full(r->ctx, 2, (int[]){n, m.D}, 0.5f), rng);
+        v = m.sigma ? sample_visible(&m, ebm_tensor_zeros(r->ctx, 2, (int[]){n, m.H}), 1.0f, rng)   /* N(b, sigma^2) */
+                    : ebm_bernoulli(ebm_tensor_full(r->ctx, 2, (int[]){n, m.D}, 0.5f), rng);
         ebm_grad_set_enabled(r->ctx, was);
     } else
         ERR("init = \"%s\": expected noise or buffer\n", init);
