@@ -217,6 +217,18 @@ kernel void rows_scatter(global float *buf, global const float *x, ulong xo, glo
 #endif
 }
 
+/* Bernoulli draws: y_i = 1 where u_i < p_i, else 0, u_i = uniform word i % 4 of Philox block counter + i/4
+ * (the draw ebm_rng_host_uniform makes), so host and every device give the same 0/1 pattern. */
+kernel void bernoulli(global float *y, ulong yo, global const float *p, ulong po, ulong seed, ulong stream, ulong counter,
+                      ulong n) {
+    ulong b = get_global_id(0);
+    if (b * 4 >= n) return;
+    uint w[4];
+    rng_block(seed, stream, counter + b, w);
+    for (int j = 0; j < 4; j++)
+        if (b * 4 + j < n) y[yo + b * 4 + j] = rng_u01(w[j]) < p[po + b * 4 + j] ? 1.0f : 0.0f;
+}
+
 kernel void rng_normal(global float *y, ulong yo, ulong seed, ulong stream, ulong counter, float mean, float std, ulong n) {
     ulong b = get_global_id(0);
     if (b * 4 >= n) return;

@@ -51,6 +51,9 @@ ebm_tensor_t *ebm_langevin_update(ebm_tensor_t *x, ebm_tensor_t *g, float eta, f
 /* Metropolis-Hastings for a batch of chains: x (B, ...) takes proposal (B, ...) for chain c when
  * u_c < exp(log_alpha[c]), u_c ~ U[0,1) from r. Returns the (B) tensor of 0/1 acceptances. */
 ebm_tensor_t *ebm_mh_accept(ebm_tensor_t *x, ebm_tensor_t *proposal, ebm_tensor_t *log_alpha, ebm_rng_t *r);
+/* Bernoulli draws (Gibbs sampling of binary units): y_i = 1 where u_i < p_i, else 0, with u drawn from r
+ * exactly as ebm_rng_host_uniform would draw p's numel uniforms; p contiguous, no graph recorded. */
+ebm_tensor_t *ebm_bernoulli(ebm_tensor_t *p, ebm_rng_t *r);
 
 #ifdef __cplusplus
 }

@@ -132,3 +132,18 @@ ebm_tensor_t *ebm_mh_accept(ebm_tensor_t *x, ebm_tensor_t *proposal, ebm_tensor_
         return NULL;
     return acc;
 }
+
+ebm_tensor_t *ebm_bernoulli(ebm_tensor_t *p, ebm_rng_t *r) {
+    if (!p || !r) return NULL;
+    ebm_ctx_t *ctx = p->ctx;
+    if (ctx->status != EBM_OK) return NULL;
+    ebm_tensor_t *y = ebm_tensor_like(p);
+    cl_kernel k = ebm_kernel(ctx, EBM_K_BERNOULLI);
+    if (!y || !k) return NULL;
+    if (ebm_kargs(ctx, k, "mlmlllll", y->buf, y->off, p->buf, p->off, (size_t)r->seed, (size_t)r->stream, (size_t)r->counter,
+                  p->numel) != EBM_OK ||
+        ebm_launch1(ctx, k, (size_t)blocks_for(p->numel)) != EBM_OK)
+        return NULL;
+    r->counter += blocks_for(p->numel);
+    return y;
+}

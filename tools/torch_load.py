@@ -11,7 +11,7 @@
                                                                        #   outputs (build/tests/net_outputs)
 
 Every network the engine builds has a module here ([model] net = mlp, convnet, multiscale, resnet,
-poe, dcgan, quadratic; a classifier's mlp or dcgan; [generator] net = mlp with or without batch norm, or dcgan;
+poe, dcgan, quadratic, rbm_free_energy; a classifier's mlp or dcgan; [generator] net = mlp with or without batch norm, or dcgan;
 MEG's statistics network; Dual-MCMC's inference network), with the parameter names of the checkpoint:
 the energy's tensors have no prefix ("ema.<name>": its EMA weights, loaded by default as `ebm score`
 does; --raw for the trained ones), the generator's start with "generator.", MEG's statistics network's
@@ -205,6 +205,25 @@ class Quadratic(nn.Module):
         return 0.5 * ((x.flatten(1) - self.mean) @ self.factor).square().sum(1)
 
 
+class RBMFreeEnergy(nn.Module):
+    """a restricted Boltzmann machine's free energy (models/nn/nets.h): Bernoulli visible units
+    F(v) = -b.v - sum_j softplus(c_j + W_j.v); Gaussian F(v) = |(v - b) / sigma|^2 / 2 - sum_j softplus(c_j +
+    W_j.(v / sigma)), sigma = exp(log_sigma) when learnt, else fixed"""
+    def __init__(self, d, hidden, gaussian, sigma, learn_sigma):
+        super().__init__()
+        self.weight, self.hidden_bias = nn.Parameter(torch.zeros(hidden, d)), nn.Parameter(torch.zeros(hidden))
+        self.visible_bias, self.gaussian, self.sigma = nn.Parameter(torch.zeros(d)), gaussian, sigma
+        if gaussian and learn_sigma:
+            self.log_sigma = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x):
+        v = x.flatten(1)
+        if not self.gaussian:
+            return -(v @ self.visible_bias) - F.softplus(F.linear(v, self.weight, self.hidden_bias)).sum(1)
+        s = self.log_sigma.exp() if hasattr(self, "log_sigma") else torch.full_like(self.visible_bias, self.sigma)
+        return ((v - self.visible_bias) / s).square().sum(1) / 2 - F.softplus(F.linear(v / s, self.weight, self.hidden_bias)).sum(1)
+
+
 def dcgan_sizes(size):
     """the DCGAN ladder ending at size: s[4] = size, s[i] = ceil(s[i + 1] / 2)"""
     s = [0, 0, 0, 0, size]
@@ -307,6 +326,9 @@ def build(cfg, shape, meta=None, which="energy"):
             return DCGANTrunk(shape[0], base, shape[1], n_out, act)
         if net == "quadratic":
             return Quadratic(D)
+        if net == "rbm_free_energy":
+            return RBMFreeEnergy(D, widths(m["hidden"])[0], m["rbm_visible"] == "gaussian", float(m["rbm_sigma"]),
+                                 m["rbm_learn_sigma"].lower() in ("true", "1", "yes", "on"))
         raise SystemExit(f"unknown [model] net = {net}")
     if method not in ("meg", "ddgm", "dual"):
         return None

@@ -13,7 +13,8 @@
 /* what sample/eval may change of a trained run's config: how it samples, not what it is */
 static int settable(const char *a) {
     if (!strncmp(a, "sampler.init=", 13)) return 0;   /* where training chains started: the trained model's (its buffer) */
-    static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=", NULL};
+    static const char *ok[] = {"sampler.", "eval.", "generator.mala_steps=", "generator.mala_step_size=", "generator.langevin_steps=",
+                               "rbm.log_z=", "rbm.exact_max=", "rbm.ais_betas=", "rbm.ais_runs=", "rbm.eval_limit=", NULL};
     for (int i = 0; ok[i]; i++)
         if (!strncmp(a, ok[i], strlen(ok[i]))) return 1;
     return 0;
@@ -27,7 +28,7 @@ static int open_checkpoint_with(run_t *r, ebm_config_t *cfg, const char *path, c
     for (int i = 0; i < n_sets; i++) {
         if (!settable(sets[i])) {
             ERR("--set %s: sampling and evaluation may change [sampler], [eval] and generator.mala_steps, mala_step_size, "
-                "langevin_steps; the rest is the trained model's\n", sets[i]);
+                "langevin_steps, rbm.log_z, exact_max, ais_betas, ais_runs, eval_limit; the rest is the trained model's\n", sets[i]);
             return 0;
         }
         if (ebm_config_set(cfg, sets[i], err, sizeof err) != EBM_OK) {
@@ -295,6 +296,13 @@ sample_done:
     return rc;
 }
 
+/* the run's [data] binarize, applied to the data it scores and evaluates on too */
+static int run_binarize(const run_t *r) {
+    int b = EBM_BINARIZE_NONE;
+    ebm_data_binarize_of(ebm_config_str(r->cfg, "data", "binarize"), &b);
+    return b;
+}
+
 /* E and (g2 not NULL) |grad_x E|^2 of n host rows of the run's sample shape; 0 after printing why */
 static int score_rows(run_t *r, const float *xh, int n, float *e, float *g2) {
     enum { CHUNK = 256 };
@@ -333,7 +341,7 @@ int ebm_score(const char *checkpoint, const char *data, const char *device, cons
     float *e = NULL, *g2 = NULL;
     if (!cfg || !open_checkpoint(&r, cfg, checkpoint, device, raw)) goto done;
     ebm_data_opts_t dopts = {.size = r.ndim == 3 ? r.shape[1] : 0, .channels = r.ndim == 3 ? r.shape[0] : 0, .toy_n = 1000,
-                             .limit = limit};
+                             .limit = limit, .binarize = run_binarize(&r)};
     if (ebm_dataset_open(&ds, data, &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
         goto done;
@@ -405,7 +413,7 @@ static int eval_anomaly(run_t *r, const ebm_sample_opts_t *o, const char *checkp
     const char *src = ebm_config_str(r->cfg, "data", "source");
     int k = (int)ebm_config_int(r->cfg, "data", "anomaly_class"), rc = 1;
     ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .limit = o->n > 0 ? o->n : 0,
-                             .anomaly = EBM_ANOMALY_TEST, .anomaly_class = k};
+                             .anomaly = EBM_ANOMALY_TEST, .anomaly_class = k, .binarize = run_binarize(r)};
     ebm_dataset_t ds;
     char err[1024];
     if (ebm_dataset_open(&ds, src, &dopts, err, sizeof err) != EBM_OK) {
@@ -447,7 +455,8 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
     char in[700];   /* what the in-distribution images are, for the report */
     if (k >= 0) snprintf(in, sizeof in, "%s, normal test examples of the anomaly split (class %d held out)", src, k);
     else snprintf(in, sizeof in, "%s", run_test_source(r));
-    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .anomaly = k >= 0 ? EBM_ANOMALY_TEST : 0, .anomaly_class = k};
+    ebm_data_opts_t dopts = {.size = r->shape[1], .channels = r->shape[0], .anomaly = k >= 0 ? EBM_ANOMALY_TEST : 0, .anomaly_class = k,
+                             .binarize = run_binarize(r)};
     ebm_dataset_t ds, fold = {0};
     char err[1024];
     if (r->ndim != 3) {
@@ -459,7 +468,7 @@ static int eval_ood(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
         return 1;
     }
     if (o->ood_folder) {
-        ebm_data_opts_t fo = {.size = r->shape[1], .channels = r->shape[0]};
+        ebm_data_opts_t fo = {.size = r->shape[1], .channels = r->shape[0], .binarize = run_binarize(r)};
         if (ebm_dataset_open(&fold, o->ood_folder, &fo, err, sizeof err) != EBM_OK) {
             ERR("%s\n", err);
             ebm_dataset_free(&ds);

@@ -27,16 +27,20 @@ static const ebm_config_key_t common_keys[] = {
     {"run", "rollback_lr_scale", EBM_CFG_FLOAT, "1", "learning rate multiplied by this at each rollback (1: only a new RNG stream)", 1e-6, 1},
     {"run", "method", EBM_CFG_STRING, NULL, NULL, 0, 0},   /* the registry's first method and list (ebm_train_schema) */
     {"data", "source", EBM_CFG_STRING, "fashion-mnist",
-     "fashion-mnist | IDX file (.gz ok) | toy:8gaussians|25gaussians|swissroll|2spirals|rings | file.csv | image folder", 0, 0},
+     "fashion-mnist | IDX file (.gz ok) | toy:8gaussians|25gaussians|swissroll|2spirals|rings | toy:barsN (bars and stripes, N x N) | file.csv | image folder", 0, 0},
     {"data", "size", EBM_CFG_INT, "0", "image side after centre-crop and resize (folders need it; 0: the file's size)", 0, 4096},
     {"data", "channels", EBM_CFG_INT, "0", "image-folder channels: 1 or 3 (0: 3)", 0, 3},
     {"data", "limit", EBM_CFG_INT, "0", "use only the first N examples (0: all)", 0, 1e9},
     {"data", "toy_n", EBM_CFG_INT, "50000", "points drawn for a 2-D toy data set", 1, 1e8},
     {"data", "anomaly_class", EBM_CFG_INT, "-1", "MEG anomaly protocol: hold this class out, train on 80% of the others (ebm eval: AUPRC on the rest); -1: off", -1, 1000},
+    {"data", "binarize", EBM_CFG_STRING, "none", "none | threshold (x > 0.5) | stochastic (1 with probability x, drawn once from a fixed Philox stream, the same for every run); ebm score and eval binarise their data alike", 0, 0},
     {"data", "dequantize", EBM_CFG_BOOL, "true", "images: x*255/256 + U(0, 1/256), as ICD (ignored for vectors)", 0, 0},
     {"model", "net", EBM_CFG_STRING, "convnet",
-     "mlp | convnet | multiscale (convnets on x, avgpool2(x), ...) | resnet (improved CD's) | poe (Kim & Bengio's experts) | dcgan (MEG's conv energy) | quadratic (a Gaussian energy, score matching and NCE tests)", 0, 0},
-    {"model", "hidden", EBM_CFG_STRING, "128,128,128", "mlp: hidden widths", 0, 0},
+     "mlp | convnet | multiscale (convnets on x, avgpool2(x), ...) | resnet (improved CD's) | poe (Kim & Bengio's experts) | dcgan (MEG's conv energy) | quadratic (a Gaussian energy, score matching and NCE tests) | rbm_free_energy (a restricted Boltzmann machine's)", 0, 0},
+    {"model", "hidden", EBM_CFG_STRING, "128,128,128", "mlp: hidden widths; rbm_free_energy: the number of hidden units", 0, 0},
+    {"model", "rbm_visible", EBM_CFG_STRING, "bernoulli", "rbm: visible units bernoulli | gaussian", 0, 0},
+    {"model", "rbm_sigma", EBM_CFG_FLOAT, "1", "rbm, gaussian visible units: sigma (fixed, or the initial value with rbm_learn_sigma)", 1e-6, 1e6},
+    {"model", "rbm_learn_sigma", EBM_CFG_BOOL, "false", "rbm, gaussian visible units: learn log sigma per visible unit", 0, 0},
     {"model", "activation", EBM_CFG_STRING, "auto", "auto (the net's own: lrelu for dcgan, swish for the others) or one of" EBM_NET_ACTIVATION_NAMES " (lrelu: leaky ReLU, slope 0.2)", 0, 0},
     {"model", "base", EBM_CFG_INT, "32", "convnet: channels of the first layer (then 2x, 4x, 4x)", 1, 4096},
     {"model", "scales", EBM_CFG_INT, "3", "multiscale, resnet: number of resolutions (full, half, quarter, ...), one network each", 1, 8},
@@ -56,6 +60,7 @@ static const ebm_config_key_t common_keys[] = {
     {"optim", "kind", EBM_CFG_STRING, "adam", "adam | adagrad | sgd (every network of the run)", 0, 0},
     {"optim", "lr", EBM_CFG_FLOAT, "3e-4", "learning rate of the energy", 0, 10},
     {"optim", "weight_decay", EBM_CFG_FLOAT, "0", "L2 on the energy's parameters (Kim & Bengio 1e-5)", 0, 1},
+    {"optim", "momentum", EBM_CFG_FLOAT, "0", "SGD momentum (PyTorch's: buf = m buf + g)", 0, 0.999999},
     {"optim", "beta1", EBM_CFG_FLOAT, "0", "Adam beta1", 0, 0.999999},
     {"optim", "beta2", EBM_CFG_FLOAT, "0.999", "Adam beta2", 0, 0.999999},
     {"optim", "eps", EBM_CFG_FLOAT, "1e-8", "Adam epsilon", 0, 1e3},
@@ -237,6 +242,10 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
                              .seed = (uint64_t)ebm_config_int(c, "run", "seed"),
                              .anomaly = ebm_config_int(c, "data", "anomaly_class") >= 0 ? EBM_ANOMALY_TRAIN : 0,
                              .anomaly_class = (int)ebm_config_int(c, "data", "anomaly_class")};
+    if (!ebm_data_binarize_of(ebm_config_str(c, "data", "binarize"), &dopts.binarize)) {
+        ERR("[data] binarize = \"%s\": expected none, threshold or stochastic\n", ebm_config_str(c, "data", "binarize"));
+        return 2;
+    }
     if (ebm_dataset_open(&ds, ebm_config_str(c, "data", "source"), &dopts, err, sizeof err) != EBM_OK) {
         ERR("%s\n", err);
         return 1;

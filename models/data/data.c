@@ -193,7 +193,40 @@ static ebm_status_t anomaly_split(ebm_dataset_t *ds, const ebm_data_opts_t *o, c
     return EBM_OK;
 }
 
+int ebm_data_binarize_of(const char *name, int *out) {
+    static const char *const names[] = {"none", "threshold", "stochastic"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) return *out = i, 1;
+    return 0;
+}
+
+double ebm_bars_best_loglik(int n) {
+    double rows = ldexp(1.0, n + 1);
+    return (rows - 4) / rows * log(1 / rows) + 4 / rows * log(2 / rows);
+}
+
+/* toy:barsN: rows 0 .. 2^N - 1 light the image rows of the bits of their index, the next 2^N the columns */
+static ebm_status_t open_bars(ebm_dataset_t *ds, const char *name, char *err, size_t errn) {
+    char *end;
+    long n = strtol(name + 4, &end, 10);
+    if (end == name + 4 || *end || n < 2 || n > 8) {
+        snprintf(err, errn, "toy:%s: bars and stripes are toy:barsN with 2 <= N <= 8", name);
+        return EBM_STATUS_INVALID_ARGUMENT;
+    }
+    int N = (int)n, half = 1 << N;
+    ds->n = 2 * half;
+    ds->ndim = 3;
+    ds->shape[0] = 1, ds->shape[1] = N, ds->shape[2] = N;
+    ds->sample_numel = (size_t)N * N;
+    if (!(ds->x = malloc(sizeof(float) * ds->sample_numel * ds->n))) return EBM_STATUS_OUT_OF_MEMORY;
+    for (int k = 0; k < ds->n; k++)
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) ds->x[(size_t)k * N * N + i * N + j] = (float)(((k % half) >> (k < half ? i : j)) & 1);
+    return EBM_OK;
+}
+
 static ebm_status_t open_toy(ebm_dataset_t *ds, const char *name, const ebm_data_opts_t *o, char *err, size_t errn) {
+    if (!strncmp(name, "bars", 4)) return open_bars(ds, name, err, errn);
     ds->n = o->toy_n > 0 ? o->toy_n : 50000;
     ds->ndim = 1;
     ds->shape[0] = 2;
@@ -464,6 +497,15 @@ ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_d
         st = EBM_STATUS_FORMAT;
     }
     if (st == EBM_OK) st = ebm_dataset_check_finite(ds, err, errn);
+    if (st == EBM_OK && o->binarize) {
+        size_t m = ds->sample_numel * ds->n;
+        float *u = o->binarize == EBM_BINARIZE_STOCHASTIC ? malloc(sizeof(float) * m) : NULL;
+        if (o->binarize == EBM_BINARIZE_STOCHASTIC && !u) st = EBM_STATUS_OUT_OF_MEMORY;
+        ebm_rng_t r = ebm_rng_make(0x42494eull, 0);
+        if (u) ebm_rng_host_uniform(&r, u, m);
+        for (size_t i = 0; st == EBM_OK && i < m; i++) ds->x[i] = (u ? u[i] < ds->x[i] : ds->x[i] > 0.5f) ? 1.0f : 0.0f;
+        free(u);
+    }
     if (st == EBM_OK && !(ds->perm = malloc(sizeof(int) * ds->n))) st = EBM_STATUS_OUT_OF_MEMORY;
     if (st != EBM_OK) ebm_dataset_free(ds);
     return st;

@@ -11,6 +11,10 @@
  *   fashion-mnist        /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz (Debian package)
  *   FILE.idx / .gz       IDX unsigned-byte images (N, H, W) or (N, C, H, W), scaled to [0, 1]
  *   toy:NAME             2-D toys of ebm_io.h (8gaussians, 25gaussians, swissroll, 2spirals, rings)
+ *   toy:barsN            bars and stripes, (1, N, N) binary images, 2 <= N <= 8: every one of the 2^N
+ *                        choices of lit rows and every one of the 2^N choices of lit columns, 2^(N+1)
+ *                        rows; the blank and the full image are both a row and a column choice, so each
+ *                        is in the set twice (2^(N+1) - 2 distinct images; ebm_bars_best_loglik)
  *   FILE.csv             numeric table, one row per example (a non-numeric first line is a header)
  *   DIRECTORY            PNG/JPEG/BMP images, centre-cropped to a square and resized to size x size
  * Every failure names the file (and line or image) and the problem. */
@@ -32,7 +36,18 @@ typedef struct ebm_data_opts {
     uint64_t seed;     /* toys, stacked images: RNG seed of the drawn points / image triples */
     int anomaly;       /* EBM_ANOMALY_TRAIN or _TEST: MEG's held-out-class split (below); 0: every example */
     int anomaly_class; /* the class held out as the anomaly */
+    int binarize;      /* EBM_BINARIZE_*: images and vectors made 0/1 after loading */
 } ebm_data_opts_t;
+
+/* [data] binarize: none; threshold: x > 0.5; stochastic: 1 with probability x (x clamped to [0, 1]),
+ * drawn once when the data are opened from Philox(0x42494e, 0) ("BIN"), the same for every run and
+ * seed (a fixed binarised copy, as Salakhutdinov & Murray's binarised MNIST) */
+enum { EBM_BINARIZE_NONE = 0, EBM_BINARIZE_THRESHOLD = 1, EBM_BINARIZE_STOCHASTIC = 2 };
+/* the EBM_BINARIZE_* of a name (none, threshold, stochastic) into *out: 1, or 0 for an unknown name */
+int ebm_data_binarize_of(const char *name, int *out);
+/* the best mean log-likelihood of any model on toy:barsN's 2^(N+1) rows, in nats: sum_x p(x) log p(x)
+ * with p the rows' frequencies (the blank and full images 2 / 2^(N+1), the others 1 / 2^(N+1)) */
+double ebm_bars_best_loglik(int n);
 
 /* MEG's anomaly protocol (README, Anomaly detection): of a labelled source (fashion-mnist: its train and test
  * files together, 70 000 images), the examples of anomaly_class are anomalies; a fixed permutation

@@ -6,10 +6,10 @@
 #include "method.h"
 
 extern const ebm_method_t ebm_method_cd, ebm_method_meg, ebm_method_ddgm, ebm_method_dual, ebm_method_classify;
-extern const ebm_method_t ebm_method_sm, ebm_method_nce, ebm_method_jem;
+extern const ebm_method_t ebm_method_rbm, ebm_method_sm, ebm_method_nce, ebm_method_jem;
 
-const ebm_method_t *const ebm_methods[] = {&ebm_method_cd,  &ebm_method_meg, &ebm_method_ddgm, &ebm_method_dual,     &ebm_method_sm,
-                                           &ebm_method_nce, &ebm_method_jem, &ebm_method_classify, NULL};
+const ebm_method_t *const ebm_methods[] = {&ebm_method_cd,  &ebm_method_meg, &ebm_method_ddgm, &ebm_method_dual, &ebm_method_rbm,
+                                           &ebm_method_sm,  &ebm_method_nce, &ebm_method_jem,  &ebm_method_classify, NULL};
 
 const ebm_method_t *ebm_method_find(const char *name) {
     for (int i = 0; ebm_methods[i]; i++)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { NET_MLP, NET_CONV, NET_MULTI, NET_RESNET, NET_POE, NET_DCGAN_G, NET_DCGAN_D, NET_QUAD } net_kind_t;
+typedef enum { NET_MLP, NET_CONV, NET_MULTI, NET_RESNET, NET_POE, NET_DCGAN_G, NET_DCGAN_D, NET_QUAD, NET_RBM } net_kind_t;
 
 /* improved CD's residual block (docs/METHODS.md, Networks) */
 typedef struct rblock {
@@ -30,6 +30,11 @@ struct ebm_net {
     /* product of experts: E = |x|^2/sigma^2 - b.x - sum_k softplus(w_k.f(x) + c_k), f = layers 0..n-2 */
     ebm_tensor_t *vis_b;
     float poe_sigma;
+    /* RBM (ebm_net_rbm): w[0] (H, D), b[0] the hidden biases, vis_b; Gaussian visible units with
+     * sigma = exp(log_sigma) (learnt) or rbm_sigma (fixed) */
+    int rbm_gaussian;
+    ebm_tensor_t *log_sigma;
+    float rbm_sigma;
     /* DCGAN generator: linear z -> (c0, s0, s0), then transposed convs; discriminator trunk: convs */
     int c0, s0, out_pad[MAX_LAYERS], n_out;
     /* resnet */
@@ -161,6 +166,31 @@ ebm_net_t *ebm_net_poe(ebm_params_t *ps, const char *prefix, int in, const int *
     n->vis_b = param(ps, prefix, "visible_bias", 1, &in);
     n->poe_sigma = sigma;
     return n;
+}
+
+ebm_net_t *ebm_net_rbm(ebm_params_t *ps, const char *prefix, int visible, int hidden, int gaussian, float sigma, int learn_sigma) {
+    ebm_net_t *n = net_new(NET_RBM);
+    if (!n || visible < 1 || hidden < 1 || !(sigma > 0)) {
+        free(n);
+        return NULL;
+    }
+    n->w[0] = param(ps, prefix, "weight", 2, (int[]){hidden, visible});
+    n->b[0] = param(ps, prefix, "hidden_bias", 1, &hidden);
+    n->vis_b = param(ps, prefix, "visible_bias", 1, &visible);
+    n->n_layers = 1;
+    n->rbm_gaussian = gaussian;
+    n->rbm_sigma = sigma;
+    if (gaussian && learn_sigma) n->log_sigma = param(ps, prefix, "log_sigma", 1, &visible);
+    if (!n->w[0] || !n->b[0] || !n->vis_b || (gaussian && learn_sigma && !n->log_sigma)) {
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+ebm_tensor_t *ebm_net_rbm_sigma(const ebm_net_t *n) {
+    if (n->kind != NET_RBM || !n->rbm_gaussian) return NULL;
+    return n->log_sigma ? ebm_exp(n->log_sigma) : ebm_tensor_full(ebm_tensor_ctx(n->vis_b), 1, (int[]){ebm_tensor_dim(n->vis_b, 0)}, n->rbm_sigma);
 }
 
 /* sizes of the DCGAN ladder ending at `size`: s[4] = size, s[i] = ceil(s[i + 1] / 2) */
@@ -401,6 +431,13 @@ ebm_status_t ebm_net_init(ebm_net_t *n, ebm_rng_t *rng) {
         free(eye);
         return st == EBM_OK ? ebm_tensor_fill(n->b[0], 0.0f) : st;
     }
+    if (n->kind == NET_RBM) {   /* Hinton's practical guide: W ~ N(0, 0.01^2), biases 0; log sigma of rbm_sigma */
+        ebm_status_t st = ebm_tensor_fill_normal(n->w[0], rng, 0.0f, 0.01f);
+        if (st == EBM_OK) st = ebm_tensor_fill(n->b[0], 0.0f);
+        if (st == EBM_OK) st = ebm_tensor_fill(n->vis_b, 0.0f);
+        if (st == EBM_OK && n->log_sigma) st = ebm_tensor_fill(n->log_sigma, logf(n->rbm_sigma));
+        return st;
+    }
     if (n->vis_b) ebm_tensor_fill(n->vis_b, 0.0f);
     for (int l = 0; l < n->n_layers; l++) {   /* PyTorch: Linear/Conv2d kaiming-uniform(a = sqrt 5), BatchNorm 1 and 0 */
         if (n->bn_g[l]) ebm_tensor_fill(n->bn_g[l], 1.0f), ebm_tensor_fill(n->bn_b[l], 0.0f);
@@ -437,6 +474,16 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
     case NET_QUAD: {   /* |(x - mean) factor|^2 / 2 */
         ebm_tensor_t *d = ebm_sub(ebm_reshape(x, 2, (int[]){B, -1}), ebm_reshape(n->b[0], 2, (int[]){1, -1}));
         return ebm_scale(ebm_sum(ebm_square(ebm_matmul(d, n->w[0], 0, 0)), 0x2u, 0), 0.5f);
+    }
+    case NET_RBM: {   /* the free energy F(v) = -log sum_h exp(-E(v, h)) (nets.h) */
+        ebm_tensor_t *v = ebm_reshape(x, 2, (int[]){B, -1}), *sig = ebm_net_rbm_sigma(n);
+        ebm_tensor_t *vis, *in = v;
+        if (sig) {   /* sum_i (v_i - b_i)^2 / (2 sigma_i^2), hidden input W (v / sigma) + c */
+            in = ebm_div(v, sig);
+            vis = ebm_scale(ebm_sum(ebm_square(ebm_div(ebm_sub(v, n->vis_b), sig)), 0x2u, 0), 0.5f);
+        } else
+            vis = ebm_neg(ebm_reshape(ebm_linear(v, ebm_reshape(n->vis_b, 2, (int[]){1, -1}), NULL), 1, &B));
+        return ebm_sub(vis, ebm_sum(ebm_softplus(ebm_linear(in, n->w[0], n->b[0])), 0x2u, 0));
     }
     case NET_DCGAN_D:
     case NET_DCGAN_G:
@@ -522,6 +569,7 @@ double ebm_net_flops(const ebm_net_t *n, const int *s) {
     case NET_MLP:
     case NET_POE:
     case NET_QUAD:
+    case NET_RBM:
         for (int l = 0; l < n->n_layers; l++) f += 2.0 * ebm_tensor_numel(n->w[l]);
         return f;
     case NET_DCGAN_G:

@@ -48,6 +48,17 @@ ebm_net_t *ebm_net_mlp_bn(ebm_params_t *ps, const char *prefix, int in, const in
  * MLP (features.0.*, features.2.*, ...; activation after every layer), experts.* (K x last width),
  * visible_bias (D). */
 ebm_net_t *ebm_net_poe(ebm_params_t *ps, const char *prefix, int in, const int *hidden, int n_hidden, int experts, float sigma);
+/* A restricted Boltzmann machine's free energy: weight (H x D), hidden_bias c (H), visible_bias b (D), and
+ * for Gaussian visible units with learnt sigma log_sigma (D). Bernoulli visible units (v in {0, 1}^D):
+ *   E(v, h) = -b.v - c.h - h.W v,               F(v) = -b.v - sum_j softplus(c_j + W_j.v);
+ * Gaussian visible units (the convention of Cho, Ilin & Raiko 2011 without their sigma^2 on W):
+ *   E(v, h) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - c.h - h.W (v / sigma),
+ *   F(v) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j softplus(c_j + W_j.(v / sigma)),
+ * so p(h_j = 1 | v) = sigmoid(c_j + W_j.(v / sigma)) and p(v_i | h) = N(b_i + sigma_i (W^T h)_i, sigma_i^2).
+ * sigma: the fixed value, or the initial one when learn_sigma. Init W ~ N(0, 0.01^2), biases 0. */
+ebm_net_t *ebm_net_rbm(ebm_params_t *ps, const char *prefix, int visible, int hidden, int gaussian, float sigma, int learn_sigma);
+/* an RBM's sigma (D) for Gaussian visible units (a graph on log_sigma when learnt); NULL for Bernoulli */
+ebm_tensor_t *ebm_net_rbm_sigma(const ebm_net_t *net);
 /* MEG's StackedMNIST generator: fc (z -> 8b x s0 x s0), BatchNorm2d, ReLU, then four ConvTranspose5x5
  * stride 2 (8b -> 4b -> 2b -> b -> cout; BN + ReLU between; output padding to reach `size`), tanh.
  * Names fc.*, norm0..3.*, deconv1..4.*. Init N(0, 0.02), BN gamma N(1, 0.02) (MEG). */

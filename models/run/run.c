@@ -134,7 +134,8 @@ int run_optim_config(const ebm_config_t *c, float lr, ebm_optim_config_t *oc) {
                                .beta1 = (float)ebm_config_float(c, "optim", "beta1"),
                                .beta2 = (float)ebm_config_float(c, "optim", "beta2"),
                                .eps = (float)ebm_config_float(c, "optim", "eps"),
-                               .clip_norm = (float)ebm_config_float(c, "optim", "clip_norm")};
+                               .clip_norm = (float)ebm_config_float(c, "optim", "clip_norm"),
+                               .momentum = (float)ebm_config_float(c, "optim", "momentum")};
     if (!strcmp(kind, "adam")) oc->kind = EBM_OPTIM_ADAM;
     else if (!strcmp(kind, "adagrad")) oc->kind = EBM_OPTIM_ADAGRAD;
     else if (!strcmp(kind, "sgd")) oc->kind = EBM_OPTIM_SGD;
@@ -247,8 +248,20 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
             return 0;
         }
         r->net = ebm_net_resnet(r->ps, "", shape[0], base, stages, ebm_config_bool(c, "model", "attention"), scales);
+    } else if (!strcmp(net, "rbm_free_energy")) {
+        int hidden[8], nh = run_parse_widths(c, "model", "hidden", hidden);
+        const char *vis = ebm_config_str(c, "model", "rbm_visible");
+        if (nh < 0) return 0;
+        if (nh != 1 || (strcmp(vis, "bernoulli") && strcmp(vis, "gaussian"))) {
+            ERR("[model] net = rbm_free_energy needs one hidden width (hidden = \"%s\") and rbm_visible = bernoulli or gaussian (\"%s\")\n",
+                ebm_config_str(c, "model", "hidden"), vis);
+            return 0;
+        }
+        r->flatten = ndim > 1;
+        r->net = ebm_net_rbm(r->ps, "", (int)r->numel, hidden[0], !strcmp(vis, "gaussian"), (float)ebm_config_float(c, "model", "rbm_sigma"),
+                             ebm_config_bool(c, "model", "rbm_learn_sigma"));
     } else {
-        ERR("[model] net = \"%s\": expected mlp, convnet, multiscale, resnet, poe, dcgan or quadratic\n", net);
+        ERR("[model] net = \"%s\": expected mlp, convnet, multiscale, resnet, poe, dcgan, quadratic or rbm_free_energy\n", net);
         return 0;
     }
     /* auto: the network's own (MEG's leaky ReLU 0.2 for dcgan, swish for the others), written into the
