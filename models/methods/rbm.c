@@ -440,7 +440,7 @@ static int rbm_eval(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint
     double ll = -sum_f / ds.n - logz;
     int bars = !strncmp(src, "toy:bars", 8);
     if (ok) {
-        cJSON *row = run_eval_row(checkpoint);
+        cJSON *row = run_eval_row(r, checkpoint);
         cJSON_AddStringToObject(row, "data", test);
         cJSON_AddNumberToObject(row, "examples", ds.n);
         cJSON_AddStringToObject(row, "log_z_method", exact ? "exact" : "ais");
