@@ -1,5 +1,4 @@
-/* test_jem.c — JEM (models/methods/jem.c) and CD chains started at the data (sampler.init = data,
- * models/methods/chains.c) against independent double-precision host computations on a tiny case:
+/* test_jem.c — JEM (models/methods/jem.c) against independent double-precision host computations on a tiny case:
  * 8-gaussian points labelled by their mode, an MLP 2 -> 3 (swish) -> 8 logits f(x), a batch of 4.
  *   - one JEM step from the replay buffer (with data noise): the cross-entropy, accuracy, E(x+) =
  *     -logsumexp f(x+), E(x-) of the buffer's negatives, the loss CE + w (mean E+ - mean E-) + reg
@@ -8,14 +7,11 @@
  *     with the host's E = -logsumexp f and its gradient by central differences (a sampler on another
  *     energy, e.g. one logit, is off by O(1));
  *   - run_energy and run_class_energy on JEM runs: -logsumexp f(x) and -f(x)[k];
- *   - cd with sampler.init = data: with 0 Langevin steps the negatives are the data (E+ = E- bit for
- *     bit, the loss without its regulariser exactly 0); with one noiseless step, x- = x+ - eta grad E(x+)
- *     on the host (a chain started anywhere else is off by O(1));
  *   - the 8-gaussian labels: every point within 6 standard deviations of its label's centre, every
  *     class present about n/8 times;
  *   - the expected calibration error against a hand computation.
- * Tolerances as tests/test_methods.c: float32 sums of a few products, 3e-5 * (1 + largest magnitude);
- * the host's finite differences in double add ~1e-9. */
+ * Tolerances as tests/test_methods.c (the harness is tests/method_case.h): float32 sums of a few
+ * products, 3e-5 * (1 + largest magnitude); the host's finite differences in double add ~1e-9. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,10 +20,11 @@
 #include "data.h"
 #include "metrics.h"
 #include "run.h"
+#include "method_case.h"
 #include "testing.h"
 #include "train.h"
 
-enum { B = 4, H = 3, D = 2, K = 8, MAXP = 64, NP = H * D + H + K * H + K, NE = H * D + H + H + 1 };
+enum { B = 4, H = 3, D = 2, K = 8, MAXP = CASE_MAXP, NP = H * D + H + K * H + K, NE = H * D + H + H + 1 };
 
 /* ---- the host networks: 2 -> 3 (swish) -> out, parameters w1 (H x D), b1, w2 (out x H), b2 ---- */
 static void mlp(const double *th, int out, const double *x, double *y) {
@@ -56,12 +53,6 @@ static double jem_e(const double *th, const double *x) {   /* E(x) = -logsumexp 
     return -lse(f, K);
 }
 
-static double cd_e(const double *th, const double *x) {   /* a one-output energy */
-    double e;
-    mlp(th, 1, x, &e);
-    return e;
-}
-
 /* grad_x of e at x by central differences in double */
 static void grad_x(double (*e)(const double *, const double *), const double *th, const double *x, double *g) {
     for (int d = 0; d < D; d++) {
@@ -74,94 +65,10 @@ static void grad_x(double (*e)(const double *, const double *), const double *th
 /* ---- the run's parameters by name ------------------------------------------------------------ */
 static const char *const NAMES[] = {"0.weight", "0.bias", "2.weight", "2.bias", NULL};
 
-static int gather(ebm_params_t *ps, int grad, double *out, int n) {
-    int k = 0;
-    for (int j = 0; NAMES[j]; j++) {
-        ebm_tensor_t *t = NULL;
-        for (int i = 0; i < ebm_params_count(ps); i++)
-            if (!strcmp(ebm_params_name(ps, i), NAMES[j])) t = grad ? ebm_params_grad(ps, i) : ebm_params_get(ps, i);
-        float buf[MAXP];
-        size_t m = t ? ebm_tensor_numel(t) : 0;
-        if (!t || k + (int)m > n || ebm_tensor_read(t, buf) != EBM_OK) return 0;
-        for (size_t i = 0; i < m; i++) out[k++] = buf[i];
-    }
-    return k == n;
-}
+/* the overrides of every case here, after method_case.h's: Langevin without clipping or clamping */
+static const char *const SAMPLER[] = {"sampler.grad_clip=0", "sampler.clamp=false", "sampler.init_lo=-3", "sampler.init_hi=3", NULL};
 
-typedef double (*loss_fn)(const double *th, void *ctx);
-
-static void check_grad(const char *what, ebm_params_t *ps, loss_fn f, const double *th0, int n, void *ctx) {
-    double got[MAXP], want[MAXP], th[MAXP], scale = 0, worst = 0;
-    int ok = gather(ps, 1, got, n);
-    memcpy(th, th0, sizeof(double) * n);
-    for (int i = 0; i < n; i++) {
-        double h = 1e-6 * fmax(1, fabs(th0[i]));
-        th[i] = th0[i] + h;
-        double up = f(th, ctx);
-        th[i] = th0[i] - h;
-        double dn = f(th, ctx);
-        th[i] = th0[i];
-        want[i] = (up - dn) / (2 * h);
-        scale = fmax(scale, fabs(want[i]));
-    }
-    for (int i = 0; ok && i < n; i++) worst = fmax(worst, fabs(got[i] - want[i]) / (3e-5 * (1 + scale)));
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s: %d components, largest %.3g, worst error %.3g of the tolerance", what, n, scale, worst);
-    check(ok && worst <= 1 && scale > 1e-3, msg);
-}
-
-static double stat(const stats_t *s, const char *key) {
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->s[i].key, key)) return s->s[i].v;
-    return NAN;
-}
-
-static void check_stat(const char *what, const stats_t *s, const char *key, double want) {
-    double got = stat(s, key);
-    char msg[200];
-    snprintf(msg, sizeof msg, "%s: %s = %.7g, host %.7g", what, key, got, want);
-    check(fabs(got - want) <= 3e-5 * (1 + fabs(want)), msg);
-}
-
-/* ---- a run from config overrides on 8-gaussian points ------------------------------------------ */
-typedef struct {
-    run_t r;
-    ebm_config_t *cfg;
-    ebm_dataset_t ds;
-    float xhost[B * D];
-    stats_t s;
-} case_t;
-
-static int open_case(case_t *c, const char *const *sets) {
-    char err[512];
-    memset(c, 0, sizeof *c);
-    c->cfg = ebm_train_config_new();
-    const char *common[] = {"data.toy_n=64", "model.net=mlp", "model.hidden=3", "model.activation=swish", "run.batch=4",
-                            "optim.kind=sgd", "optim.lr=0.01", "run.seed=7", "sampler.grad_clip=0", "sampler.clamp=false",
-                            "sampler.init_lo=-3", "sampler.init_hi=3", NULL};
-    for (int i = 0; c->cfg && common[i]; i++)
-        if (ebm_config_set(c->cfg, common[i], err, sizeof err) != EBM_OK) return 0;
-    for (int i = 0; c->cfg && sets[i]; i++)
-        if (ebm_config_set(c->cfg, sets[i], err, sizeof err) != EBM_OK) {
-            fprintf(stderr, "%s\n", err);
-            return 0;
-        }
-    ebm_data_opts_t dopts = {.toy_n = 64, .seed = 7};
-    if (!c->cfg || ebm_dataset_open(&c->ds, "toy:8gaussians", &dopts, err, sizeof err) != EBM_OK) {
-        fprintf(stderr, "%s\n", err);
-        return 0;
-    }
-    const ebm_method_t *m = ebm_method_of(c->cfg);
-    return m && run_build(&c->r, c->cfg, m, NULL, c->ds.ndim, c->ds.shape);
-}
-
-static void close_case(case_t *c) {
-    run_free(&c->r);
-    ebm_dataset_free(&c->ds);
-    ebm_config_free(c->cfg);
-}
-
-static int step(case_t *c) { return c->r.m->step(&c->r, &c->ds, c->xhost, &c->s) == 1; }
+static int open_case(case_t *c, const char *const *sets) { return open_case_with(c, SAMPLER, sets, "toy:8gaussians"); }
 
 /* ---- JEM --------------------------------------------------------------------------------------- */
 typedef struct {
@@ -205,7 +112,7 @@ static void check_jem_step(const char *what, case_t *c, jem_ctx_t *x, const doub
     check_stat(what, &c->s, "e_pos", mp);
     check_stat(what, &c->s, "e_neg", mn);
     check_stat(what, &c->s, "loss", jem_loss(th, x));
-    check_grad(what, c->r.ps, jem_loss, th, NP, x);
+    check_grad(what, c->r.ps, NAMES, jem_loss, th, NP, x);
 }
 
 /* negatives from the buffer (pushed into the empty buffer of 4 rows), data noise on */
@@ -217,7 +124,7 @@ static void test_jem_buffer(void) {
     double th[NP];
     jem_ctx_t x = {.w = 0.7, .reg = 0.3};
     float xn[B * D], clean[B * D];
-    int ok = open_case(&c, sets) && gather(c.r.ps, 0, th, NP) && step(&c);
+    int ok = open_case(&c, sets) && gather(c.r.ps, NAMES, 0, th, NP) && step(&c);
     ebm_tensor_t *buf = ok ? ebm_replay_export(c.r.rb) : NULL;
     ok = ok && buf && ebm_tensor_numel(buf) == B * D && ebm_tensor_read(buf, xn) == EBM_OK;
     check(ok, "jem: one step from the replay buffer; its negatives read back from the buffer");
@@ -246,7 +153,7 @@ static void test_jem_sgld(void) {
     double th[NP];
     jem_ctx_t x = {.w = 1.3, .reg = 0};
     float x0[B * D];
-    int ok = open_case(&c, sets) && gather(c.r.ps, 0, th, NP) && step(&c);
+    int ok = open_case(&c, sets) && gather(c.r.ps, NAMES, 0, th, NP) && step(&c);
     ebm_rng_t rng = ok ? run_iter_rng(&c.r, 0) : ebm_rng_make(0, 0);
     ebm_tensor_t *t = ok ? run_noise(&c.r, B, &rng) : NULL;   /* the chains' start: the iteration's first draw */
     ok = ok && t && ebm_tensor_read(t, x0) == EBM_OK;
@@ -271,7 +178,7 @@ static void test_jem_energies(void) {
     const char *sets[] = {"run.method=jem", "jem.classes=8", NULL};
     double th[NP];
     float xh[B * D] = {0.3f, -1.2f, 2.0f, 0.1f, -0.7f, -0.4f, 1.1f, 1.9f}, e[B], ek[B];
-    int ok = open_case(&c, sets) && gather(c.r.ps, 0, th, NP);
+    int ok = open_case(&c, sets) && gather(c.r.ps, NAMES, 0, th, NP);
     if (ok) {
         ebm_scope_begin(c.r.ctx);
         ebm_tensor_t *xt = ebm_tensor_from_host(c.r.ctx, 2, (int[]){B, D}, xh);
@@ -289,60 +196,6 @@ static void test_jem_energies(void) {
     char msg[200];
     snprintf(msg, sizeof msg, "jem: run_energy = -logsumexp f(x), run_class_energy(k = 5) = -f(x)[5]; worst %.3g of the tolerance", worst);
     check(worst <= 1, msg);
-    close_case(&c);
-}
-
-/* ---- CD from the data (sampler.init = data) --------------------------------------------------- */
-typedef struct {
-    double xp[B * D], xn[B * D], alpha;
-} cd_ctx_t;
-
-static double cd_loss(const double *th, void *p) {
-    cd_ctx_t *c = p;
-    double mp = 0, mn = 0, sp = 0, sn = 0;
-    for (int i = 0; i < B; i++) {
-        double ep = cd_e(th, c->xp + i * D), en = cd_e(th, c->xn + i * D);
-        mp += ep / B, mn += en / B, sp += ep * ep / B, sn += en * en / B;
-    }
-    return mp - mn + c->alpha * (sp + sn);
-}
-
-static void test_cd_from_data(void) {
-    case_t c;
-    /* 0 steps, no regulariser: the negatives are the data, so the loss is exactly 0 */
-    const char *zero[] = {"run.method=cd", "sampler.init=data", "sampler.steps=0", "loss.reg=0", NULL};
-    int ok = open_case(&c, zero) && c.r.rb == NULL && step(&c);
-    double ep = stat(&c.s, "e_pos"), en = stat(&c.s, "e_neg"), l = stat(&c.s, "loss");
-    char msg[200];
-    snprintf(msg, sizeof msg, "cd, sampler.init = data, 0 steps: no buffer, E+ = %.9g, E- = %.9g, loss = %.3g (exactly 0)", ep, en, l);
-    check(ok && ep == en && l == 0, msg);
-    close_case(&c);
-
-    /* one noiseless step from the data: x- = x+ - eta grad_x E(x+) */
-    const char *one[] = {"run.method=cd", "sampler.init=data", "buffer.capacity=100", "sampler.steps=1", "sampler.step_size=0.6",
-                         "sampler.noise=0", "loss.reg=0.5", "model.net=mlp", NULL};
-    double th[NE];
-    cd_ctx_t x = {.alpha = 0.5};
-    ok = open_case(&c, one) && c.r.rb == NULL && gather(c.r.ps, 0, th, NE) && step(&c);
-    check(ok, "cd, sampler.init = data: one step of chains started at the data (buffer.capacity ignored)");
-    if (ok) {
-        double mn = 0;
-        for (int i = 0; i < B; i++) {
-            double a[D] = {c.xhost[i * D], c.xhost[i * D + 1]}, g[D];
-            grad_x(cd_e, th, a, g);
-            for (int d = 0; d < D; d++) x.xp[i * D + d] = a[d], x.xn[i * D + d] = a[d] - 0.6 * g[d];
-            mn += cd_e(th, x.xn + i * D) / B;
-        }
-        check_stat("cd from data", &c.s, "e_neg", mn);
-        check_stat("cd from data", &c.s, "loss", cd_loss(th, &x));
-        check_grad("cd from data: dL/dtheta", c.r.ps, cd_loss, th, NE, &x);
-    }
-    close_case(&c);
-
-    const char *bad[] = {"run.method=cd", "sampler.init=prior", NULL};
-    fprintf(stderr, "(an error message follows)\n");
-    ok = open_case(&c, bad);
-    check(!ok, "cd: sampler.init = prior refused");
     close_case(&c);
 }
 
@@ -394,7 +247,6 @@ int main(void) {
     test_jem_buffer();
     test_jem_sgld();
     test_jem_energies();
-    test_cd_from_data();
     test_toy_labels();
     test_ece();
     return test_summary();

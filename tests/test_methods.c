@@ -7,7 +7,9 @@
  *   - the stats the step reports (energies, losses) with the host's values,
  *   - every parameter gradient the step left (energy, generator, statistics or inference network)
  *     with central differences of the host's loss in double precision.
- * Cases: CD (Langevin negatives into the buffer), improved CD's KL term (x_kl = x - eta grad_x E_theta(x)
+ * Cases: CD (Langevin negatives into the buffer), CD from the data (sampler.init = data: with 0
+ * Langevin steps E+ = E- bit for bit and the loss exactly 0; one noiseless step x- = x+ - eta grad E(x+)),
+ * improved CD's KL term (x_kl = x - eta grad_x E_theta(x)
  * through the energy frozen), MEG (G/H step on the mutual-information BCE, then E with the gradient
  * penalty, whose grad_x E is analytic here), Kim & Bengio (batch-norm generator and its entropy),
  * Dual-MCMC (generator, inference network and energy with chains of 0 steps, so the z-chain start
@@ -18,7 +20,8 @@
  * sum of the magnitudes of its terms, which is at most ~10 times the largest component here. The
  * comparisons allow 3e-5 * (1 + largest reference magnitude); central differences in double add
  * ~1e-9. A missing term, a wrong sign or a factor of 2 in a loss is off by O(1) of it. (Measured on
- * PoCL: at most 3e-3 of this tolerance.) */
+ * PoCL: at most 3e-3 of this tolerance.) The harness (runs from config overrides, comparisons) is
+ * tests/method_case.h. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,10 +30,11 @@
 #include <unistd.h>
 #include "data.h"
 #include "run.h"
+#include "method_case.h"
 #include "testing.h"
 #include "train.h"
 
-enum { B = 4, H = 3, D = 2, Z = 2, MAXP = 64 };
+enum { B = 4, H = 3, D = 2, Z = 2, MAXP = CASE_MAXP };
 
 /* ---- host networks: MLPs of one hidden layer, parameters in one flat array ------------------- */
 typedef enum { A_SWISH, A_LRELU, A_RELU } act_t;
@@ -101,113 +105,7 @@ static double mean_energy(const double *th, const double *x, int n) {
     return m;
 }
 
-/* ---- the run's parameters by name, into and out of flat arrays ------------------------------ */
-static ebm_tensor_t *named(ebm_params_t *ps, const char *name, int grad) {
-    for (int i = 0; i < ebm_params_count(ps); i++)
-        if (!strcmp(ebm_params_name(ps, i), name)) return grad ? ebm_params_grad(ps, i) : ebm_params_get(ps, i);
-    return NULL;
-}
-
-/* the tensors names[] of ps (values, or gradients) one after the other into out; 0 if one is missing */
-static int gather(ebm_params_t *ps, const char *const *names, int grad, double *out, int n) {
-    int k = 0;
-    for (int j = 0; names[j]; j++) {
-        ebm_tensor_t *t = named(ps, names[j], grad);
-        float buf[MAXP];
-        size_t m = t ? ebm_tensor_numel(t) : 0;
-        if (!t || k + (int)m > n || ebm_tensor_read(t, buf) != EBM_OK) return 0;
-        for (size_t i = 0; i < m; i++) out[k++] = buf[i];
-    }
-    return k == n;
-}
-
 static const char *const E_NAMES[] = {"0.weight", "0.bias", "2.weight", "2.bias", NULL};
-
-/* ---- comparisons ----------------------------------------------------------------------------- */
-typedef double (*loss_fn)(const double *th, void *ctx);
-
-static void numeric_grad(loss_fn f, const double *th0, int n, void *ctx, double *g) {
-    double th[MAXP];
-    memcpy(th, th0, sizeof(double) * n);
-    for (int i = 0; i < n; i++) {
-        double h = 1e-6 * fmax(1, fabs(th0[i]));
-        th[i] = th0[i] + h;
-        double up = f(th, ctx);
-        th[i] = th0[i] - h;
-        double dn = f(th, ctx);
-        th[i] = th0[i];
-        g[i] = (up - dn) / (2 * h);
-    }
-}
-
-/* the engine's gradient of ps (names) against the numeric gradient of f at th0 */
-static void check_grad(const char *what, ebm_params_t *ps, const char *const *names, loss_fn f, const double *th0, int n, void *ctx) {
-    double got[MAXP], want[MAXP], scale = 0, worst = 0;
-    int ok = gather(ps, names, 1, got, n);
-    numeric_grad(f, th0, n, ctx, want);
-    for (int i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    for (int i = 0; ok && i < n; i++) worst = fmax(worst, fabs(got[i] - want[i]) / (3e-5 * (1 + scale)));
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s: %d components, largest %.3g, worst error %.3g of the tolerance", what, n, scale, worst);
-    check(ok && worst <= 1 && scale > 1e-3, msg);
-}
-
-/* a reported stat against the host's value */
-static void check_stat(const char *method, const stats_t *s, const char *key, double want) {
-    double got = NAN;
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->s[i].key, key)) got = s->s[i].v;
-    char msg[200];
-    snprintf(msg, sizeof msg, "%s: %s = %.7g, host %.7g", method, key, got, want);
-    check(fabs(got - want) <= 3e-5 * (1 + fabs(want)), msg);
-}
-
-/* ---- a run of the method from config overrides, its data set --------------------------------- */
-typedef struct {
-    run_t r;
-    ebm_config_t *cfg;
-    ebm_dataset_t ds;
-    float xhost[B * 8];
-    stats_t s;
-    int st;
-} case_t;
-
-static int open_case(case_t *c, const char *const *sets, const char *source) {
-    char err[512];
-    memset(c, 0, sizeof *c);
-    c->cfg = ebm_train_config_new();
-    const char *common[] = {"data.toy_n=64", "model.net=mlp", "model.hidden=3", "model.activation=swish", "run.batch=4",
-                            "optim.kind=sgd", "optim.lr=0.01", "run.seed=7", NULL};
-    for (int i = 0; c->cfg && common[i]; i++)
-        if (ebm_config_set(c->cfg, common[i], err, sizeof err) != EBM_OK) return 0;
-    for (int i = 0; c->cfg && sets[i]; i++)
-        if (ebm_config_set(c->cfg, sets[i], err, sizeof err) != EBM_OK) {
-            fprintf(stderr, "%s\n", err);
-            return 0;
-        }
-    ebm_data_opts_t dopts = {.toy_n = 64, .seed = 7};
-    if (!c->cfg || ebm_dataset_open(&c->ds, source, &dopts, err, sizeof err) != EBM_OK) {
-        fprintf(stderr, "%s\n", err);
-        return 0;
-    }
-    const ebm_method_t *m = ebm_method_of(c->cfg);
-    return m && run_build(&c->r, c->cfg, m, NULL, c->ds.ndim, c->ds.shape);
-}
-
-static void close_case(case_t *c) {
-    run_free(&c->r);
-    ebm_dataset_free(&c->ds);
-    ebm_config_free(c->cfg);
-}
-
-static int step(case_t *c) {
-    c->st = c->r.m->step(&c->r, &c->ds, c->xhost, &c->s);
-    return c->st == 1;
-}
-
-static void to_double(const float *f, double *d, int n) {
-    for (int i = 0; i < n; i++) d[i] = f[i];
-}
 
 /* ---- CD ---------------------------------------------------------------------------------------- */
 typedef struct {
@@ -230,7 +128,7 @@ static void test_cd(void) {
                           "sampler.grad_clip=0", "sampler.init_lo=-3", "sampler.init_hi=3", "loss.reg=0.5", NULL};
     double th[13];
     cd_ctx_t x = {.alpha = 0.5};
-    int ok = open_case(&c, sets, "toy:8gaussians") && gather(c.r.ps, E_NAMES, 0, th, 13) && step(&c);
+    int ok = open_case_with(&c, NULL, sets, "toy:8gaussians") && gather(c.r.ps, E_NAMES, 0, th, 13) && step(&c);
     float xn[B * D];
     ebm_tensor_t *buf = ok ? ebm_replay_export(c.r.rb) : NULL;   /* the step's negatives, pushed into the empty buffer */
     ok = ok && buf && ebm_tensor_numel(buf) == B * D && ebm_tensor_read(buf, xn) == EBM_OK;
@@ -248,6 +146,49 @@ static void test_cd(void) {
 }
 
 /* improved CD's KL term: chains of one step without noise; x_kl = x0 - eta grad_x E_theta(x0) */
+/* ---- CD from the data (sampler.init = data) --------------------------------------------------- */
+/* Langevin without clipping or clamping */
+static const char *const SAMPLER[] = {"sampler.grad_clip=0", "sampler.clamp=false", "sampler.init_lo=-3", "sampler.init_hi=3", NULL};
+
+static void test_cd_from_data(void) {
+    case_t c;
+    /* 0 steps, no regulariser: the negatives are the data, so the loss is exactly 0 */
+    const char *zero[] = {"run.method=cd", "sampler.init=data", "sampler.steps=0", "loss.reg=0", NULL};
+    int ok = open_case_with(&c, SAMPLER, zero, "toy:8gaussians") && c.r.rb == NULL && step(&c);
+    double ep = stat(&c.s, "e_pos"), en = stat(&c.s, "e_neg"), l = stat(&c.s, "loss");
+    char msg[200];
+    snprintf(msg, sizeof msg, "cd, sampler.init = data, 0 steps: no buffer, E+ = %.9g, E- = %.9g, loss = %.3g (exactly 0)", ep, en, l);
+    check(ok && ep == en && l == 0, msg);
+    close_case(&c);
+
+    /* one noiseless step from the data: x- = x+ - eta grad_x E(x+) */
+    const char *one[] = {"run.method=cd", "sampler.init=data", "buffer.capacity=100", "sampler.steps=1", "sampler.step_size=0.6",
+                         "sampler.noise=0", "loss.reg=0.5", "model.net=mlp", NULL};
+    double th[13];
+    cd_ctx_t x = {.alpha = 0.5};
+    ok = open_case_with(&c, SAMPLER, one, "toy:8gaussians") && c.r.rb == NULL && gather(c.r.ps, E_NAMES, 0, th, 13) && step(&c);
+    check(ok, "cd, sampler.init = data: one step of chains started at the data (buffer.capacity ignored)");
+    if (ok) {
+        double mn = 0;
+        for (int i = 0; i < B; i++) {
+            double a[D] = {c.xhost[i * D], c.xhost[i * D + 1]}, g[D];
+            energy_grad_x(th, a, g);
+            for (int d = 0; d < D; d++) x.xp[i * D + d] = a[d], x.xn[i * D + d] = a[d] - 0.6 * g[d];
+            mn += energy(th, x.xn + i * D) / B;
+        }
+        check_stat("cd from data", &c.s, "e_neg", mn);
+        check_stat("cd from data", &c.s, "loss", cd_loss(th, &x));
+        check_grad("cd from data: dL/dtheta", c.r.ps, E_NAMES, cd_loss, th, 13, &x);
+    }
+    close_case(&c);
+
+    const char *bad[] = {"run.method=cd", "sampler.init=prior", NULL};
+    fprintf(stderr, "(an error message follows)\n");
+    ok = open_case_with(&c, SAMPLER, bad, "toy:8gaussians");
+    check(!ok, "cd: sampler.init = prior refused");
+    close_case(&c);
+}
+
 typedef struct {
     double xp[B * D], x0[B * D], xkl0[B * D], th0[13], eta, alpha, kl;
 } kl_ctx_t;
@@ -278,7 +219,7 @@ static void test_cd_kl(void) {
                           "sampler.grad_clip=0", "sampler.clamp=false", "sampler.init_lo=-2", "sampler.init_hi=2", "loss.reg=0.3",
                           "loss.kl=true", "loss.kl_coeff=2", "loss.entropy_coeff=0", NULL};
     kl_ctx_t x = {.eta = 0.7, .alpha = 0.3, .kl = 2};
-    int ok = open_case(&c, sets, "toy:8gaussians") && gather(c.r.ps, E_NAMES, 0, x.th0, 13) && step(&c);
+    int ok = open_case_with(&c, NULL, sets, "toy:8gaussians") && gather(c.r.ps, E_NAMES, 0, x.th0, 13) && step(&c);
     /* the chains' start: the iteration's first draw, U(init_lo, init_hi) */
     float x0[B * D];
     ebm_rng_t rng = ok ? run_iter_rng(&c.r, 0) : ebm_rng_make(0, 0);
@@ -351,7 +292,7 @@ static void test_meg(void) {
     meg_ctx_t x = {.lambda = 0.5};
     int ng = mlp_size(&GEN), nh = mlp_size(&STATS);
     ebm_params_t *pg = NULL, *ph = NULL;
-    int ok = open_case(&c, sets, "toy:25gaussians") && c.r.n_groups == 2;
+    int ok = open_case_with(&c, NULL, sets, "toy:25gaussians") && c.r.n_groups == 2;
     if (ok) pg = c.r.groups[0].ps, ph = c.r.groups[1].ps;
     ok = ok && gather(c.r.ps, E_NAMES, 0, x.the, 13) && gather(pg, G_NAMES, 0, x.thg, ng) && gather(ph, H_NAMES, 0, x.thh, nh) && step(&c);
     /* the iteration's draws: z and its row shuffle on the host, then the energy step's z2 on the device */
@@ -418,7 +359,7 @@ static void test_ddgm(void) {
     int ng = mlp_size(&GBN);
     double thg[MAXP], thg1[MAXP];
     ebm_params_t *pg = NULL;
-    int ok = open_case(&c, sets, "toy:8gaussians") && c.r.n_groups == 1;
+    int ok = open_case_with(&c, NULL, sets, "toy:8gaussians") && c.r.n_groups == 1;
     if (ok) pg = c.r.groups[0].ps;
     ok = ok && gather(c.r.ps, E_NAMES, 0, x.the, 13) && gather(pg, GBN_NAMES, 0, thg, ng) && step(&c);
     float z[B * Z];
@@ -487,7 +428,7 @@ static void test_dual(void) {
     int ng = mlp_size(&GEN), ni = mlp_size(&INF);
     double the[13], thg[MAXP], thi[MAXP], thg1[MAXP];
     ebm_params_t *pg = NULL, *pi = NULL;
-    int ok = open_case(&c, sets, "toy:8gaussians") && c.r.n_groups == 2;
+    int ok = open_case_with(&c, NULL, sets, "toy:8gaussians") && c.r.n_groups == 2;
     if (ok) pg = c.r.groups[0].ps, pi = c.r.groups[1].ps;
     ok = ok && gather(c.r.ps, E_NAMES, 0, the, 13) && gather(pg, G_NAMES, 0, thg, ng) && gather(pi, I_NAMES, 0, thi, ni) && step(&c);
     /* the draws: z ~ N(0, I), then eps of the z-chain's start z0 = mu + exp(logvar / 2) eps */
@@ -566,7 +507,7 @@ static void test_classify(void) {
     int n = mlp_size(&CLS);
     double th[MAXP];
     const char *src = mkdtemp(dir) ? write_idx(dir, path, sizeof path) : NULL;
-    int ok = src && open_case(&c, sets, src) && gather(c.r.ps, names, 0, th, n) && step(&c);
+    int ok = src && open_case_with(&c, NULL, sets, src) && gather(c.r.ps, names, 0, th, n) && step(&c);
     if (ok) ebm_dataset_batch_labels(&c.ds, c.r.seed, 0, B, x.y);
     check(ok, "classify: one step on 2x2 IDX images with labels");
     if (ok) {
@@ -595,6 +536,7 @@ static void test_classify(void) {
 
 int main(void) {
     test_cd();
+    test_cd_from_data();
     test_cd_kl();
     test_meg();
     test_ddgm();
