@@ -24,34 +24,21 @@ the parameters back from the checkpoints, so how well they trained does not matt
 """
 import json
 import os
-import shutil
 import struct
-import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.path.exists("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
-    print("compose_cli: SKIPPED, python3 cannot import numpy (apt-get install python3-numpy)")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
+
+np = clitest.need("numpy", "python3-numpy", "compose_cli")
 
 EBM, SRC, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what)
-    failures += not cond
+clitest.workdir(WORK)
+check = clitest.check
 
 
 def ebm(*args):
-    p = subprocess.run([EBM, *args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+    return clitest.run(EBM, *args)
 
 
 def w(name):
@@ -194,4 +181,4 @@ rc, _, err = ebm("train", os.path.join(SRC, "configs", "toy-8gaussians.ini"), "-
                  "--set", "run.iters=1", "--set", "run.batch=8", "--set", "sampler.steps=1", "--set", "run.sample_every=0")
 rc, out, err = ebm("sample", "--compose", q0, "--compose", w("three"))
 check(rc == 1 and "shape (3)" in err and "(2)" in err, f"runs of different shapes ({err.strip()})")
-sys.exit(1 if failures else 0)
+clitest.finish()

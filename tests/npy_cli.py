@@ -14,33 +14,20 @@
 Exits 77 (skipped) when numpy is missing.
 """
 import os
-import shutil
-import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.path.exists("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
-    print("npy_cli: SKIPPED, python3 cannot import numpy (apt-get install python3-numpy)")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
+
+np = clitest.need("numpy", "python3-numpy", "npy_cli")
 
 EBM, SRC, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what)
-    failures += not cond
+clitest.workdir(WORK)
+check = clitest.check
 
 
 def ebm(*args):
-    p = subprocess.run([EBM, *args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+    return clitest.run(EBM, *args)
 
 
 def scores(run, data, *extra):
@@ -127,4 +114,4 @@ check(su8 is not None and su8 == su8f and len(su8) == 6, f"uint8 images score as
 np.save(w("big.npy"), rng.random((3, 1, 20, 20), dtype=np.float32))
 rc, out, err = ebm("score", w("img"), w("big.npy"))
 check(rc != 0 and "big.npy" in err and "20x20" in err, f"20x20 images for a 16x16 model: refused ({err.strip()})")
-sys.exit(1 if failures else 0)
+clitest.finish()

@@ -15,37 +15,23 @@ Exits 77 (skipped) when matplotlib is not installed (Debian: python3-matplotlib)
 """
 import json
 import os
-import shutil
 import struct
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
 
 SRC, WORK = sys.argv[1], sys.argv[2]
 EBM = sys.argv[3] if len(sys.argv) > 3 else None
 TOOL = os.path.join(SRC, "tools", "plot_metrics.py")
-try:
-    import matplotlib  # noqa: F401
-except ImportError:
-    # a pyenv or virtualenv python3 first on PATH may lack Debian's matplotlib
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.path.exists("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
-    print("plot_metrics: SKIPPED, python3 cannot import matplotlib (apt-get install python3-matplotlib)")
-    sys.exit(77)
+clitest.need("matplotlib", "python3-matplotlib", "plot_metrics")
 
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what)
-    failures += not cond
+clitest.workdir(WORK)
+check = clitest.check
 
 
 def run(*args):
-    p = subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+    return clitest.run(sys.executable, TOOL, *args)
 
 
 def png_size(path):
@@ -110,12 +96,11 @@ check(rc == 1 and "--width-px 5" in err, f"a bad width is refused (rc {rc}: {err
 # ---- 3. a real run ----
 if EBM:
     rd = os.path.join(WORK, "toy")
-    p = subprocess.run([EBM, "train", os.path.join(SRC, "configs", "toy-8gaussians.ini"), "--out", rd, "--set", "run.iters=20",
-                        "--set", "run.log_every=5", "--set", "run.sample_every=0", "--set", "sampler.steps=5"],
-                       capture_output=True, text=True)
-    check(p.returncode == 0, f"ebm train (rc {p.returncode}: {p.stderr[-500:]})")
-    p = subprocess.run([EBM, "eval", rd, "--n", "500"], capture_output=True, text=True)
-    check(p.returncode == 0, f"ebm eval (rc {p.returncode}: {p.stderr[-500:]})")
+    rc, _, err = clitest.run(EBM, "train", os.path.join(SRC, "configs", "toy-8gaussians.ini"), "--out", rd, "--set", "run.iters=20",
+                             "--set", "run.log_every=5", "--set", "run.sample_every=0", "--set", "sampler.steps=5")
+    check(rc == 0, f"ebm train (rc {rc}: {err[-500:]})")
+    rc, _, err = clitest.run(EBM, "eval", rd, "--n", "500")
+    check(rc == 0, f"ebm eval (rc {rc}: {err[-500:]})")
     rc, out, err = run(rd, "--summary")
     got = json.loads(out) if rc == 0 else {"series": []}
     have = {(s["panel"], s["key"]): (s["points"], s["first_iter"], s["last_iter"]) for s in got["series"]}
@@ -124,4 +109,4 @@ if EBM:
           f"the run's energies, loss and gradient norm, 4 rows at 5..20 ({rc}: {have})")
     evals = {k[1]: v for k, v in have.items() if k[0].startswith("evaluations")}
     check(evals and all(v[1:] == (20, 20) for v in evals.values()), f"the eval's numbers at iteration 20: {evals}")
-sys.exit(1 if failures else 0)
+clitest.finish()
