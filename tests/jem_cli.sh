@@ -18,6 +18,7 @@ set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/cli_lib.sh"
 num() { echo "$1" | sed -n "s/.*\"$2\":\([-0-9.e]*\).*/\1/p"; }
 cfg=$CONFIGS/jem-8gaussians.ini
 
@@ -31,19 +32,7 @@ awk -v a="$acc" -v e="$ece" 'BEGIN { exit !(a >= 0.99 && e < 0.05) }' || fail "t
 awk -v h="$hq" 'BEGIN { exit !(h >= 0.8) }' || fail "high-quality fraction $hq < 0.8"
 
 echo "== 2. kill -9 mid-run, resume, compare"
-"$EBM" train "$cfg" --out "$WORK/killed" 2> "$WORK/killed.log" > /dev/null &
-pid=$!
-for _ in $(seq 1 1200); do   # until the checkpoint of iteration 200 has been written
-    grep -q '"iter":300' "$WORK/killed/metrics.jsonl" 2>/dev/null && break
-    sleep 0.1
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-grep -q '"iter":600' "$WORK/killed/metrics.jsonl" && fail "the run finished before it was killed"
-grep -q '"iter":200' "$WORK/killed/metrics.jsonl" || fail "the run was killed before its first checkpoint"
-"$EBM" train --resume "$WORK/killed" 2> "$WORK/resumed.log" > /dev/null || { cat "$WORK/resumed.log"; fail "resume"; }
-grep "resumed" "$WORK/resumed.log"
-cmp "$WORK/full/checkpoint.safetensors" "$WORK/killed/checkpoint.safetensors" ||
-    fail "resumed JEM run's checkpoint differs from the uninterrupted run's"
+kill_and_resume "$WORK/full" "$WORK/killed" 200 300 600 "$cfg"   # after the checkpoint of iteration 200
 
 echo "== 3. class-conditional samples judged by a separately trained classifier"
 "$EBM" train "$cfg" --out "$WORK/cls" --set run.method=classify --set classify.classes=8 --set run.iters=200 \

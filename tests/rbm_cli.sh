@@ -18,6 +18,7 @@ set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/cli_lib.sh"
 cfg=$CONFIGS/rbm-bars4.ini
 num() { sed -n "s/.*\"$1\":\([-0-9.e+]*\).*/\1/p"; }
 
@@ -53,17 +54,7 @@ awk -v a="$az" -v s="$se" -v e="$logz" 'BEGIN { d = a - e; if (d < 0) d = -d; ex
 echo "== 4. persistent CD: kill -9 and resume, half and resume"
 pcd=(--set rbm.persistent=true --set rbm.k=1 --set optim.lr=0.05 --set optim.momentum=0.9 --set model.hidden=16 --set run.iters=1500)
 "$EBM" train "$cfg" --out "$WORK/pcd" "${pcd[@]}" 2> /dev/null > /dev/null || fail "PCD run"
-"$EBM" train "$cfg" --out "$WORK/pcd-killed" "${pcd[@]}" 2> /dev/null > /dev/null &
-pid=$!
-for _ in $(seq 1 600); do   # until the checkpoint of iteration 500 has been written (logged at 500, 1000)
-    grep -q '"iter":1000' "$WORK/pcd-killed/metrics.jsonl" 2>/dev/null && break
-    sleep 0.05
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-grep -q '"iter":1500' "$WORK/pcd-killed/metrics.jsonl" && fail "the PCD run finished before it was killed"
-grep -q '"iter":500' "$WORK/pcd-killed/metrics.jsonl" || fail "the PCD run was killed before its first checkpoint"
-"$EBM" train --resume "$WORK/pcd-killed" 2> "$WORK/pcd-resumed.log" > /dev/null || { cat "$WORK/pcd-resumed.log"; fail "resume"; }
-cmp "$WORK/pcd/checkpoint.safetensors" "$WORK/pcd-killed/checkpoint.safetensors" || fail "the killed and resumed PCD run differs"
+kill_and_resume "$WORK/pcd" "$WORK/pcd-killed" 500 1000 1500 "$cfg" "${pcd[@]}"   # after the checkpoint of iteration 500
 "$EBM" train "$cfg" --out "$WORK/pcd-half" "${pcd[@]}" --set run.iters=700 2> /dev/null > /dev/null || fail "PCD to 700"
 "$EBM" train --resume "$WORK/pcd-half" --set run.iters=1500 2> /dev/null > /dev/null || fail "PCD resumed to 1500"
 cmp "$WORK/pcd/checkpoint.safetensors" "$WORK/pcd-half/checkpoint.safetensors" || fail "the PCD run stopped at 700 and resumed differs"

@@ -25,21 +25,13 @@ resumes_identically() {   # NAME CONFIG HALF TOTAL [--set k=v]...
     cmp "$WORK/$name-full/checkpoint.safetensors" "$WORK/$name-half/checkpoint.safetensors" || fail "$name: resumed run differs"
     echo "ok $name resumes byte-identically"
 }
-covers() {   # RUN: eval must cover 8 of 8 modes with >= 70% high-quality samples; prints the JSON
-    local out covered hq
-    out=$("$EBM" eval "$1") || fail "eval $1"
-    echo "$out"
-    covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
-    hq=$(echo "$out" | sed -n 's/.*"high_quality":\([0-9.]*\).*/\1/p')
-    [ "$covered" = 8 ] || fail "$1: covered $covered of 8 modes"
-    awk -v h="$hq" 'BEGIN { exit !(h >= 0.7) }' || fail "$1: high-quality fraction $hq < 0.7"
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 echo "== 1. train + eval"
 "$EBM" train "$CONFIGS/sm-8gaussians.ini" --out "$WORK/sm" 2> "$WORK/sm.log" || { cat "$WORK/sm.log"; fail "sm training"; }
-covers "$WORK/sm"
+covers "$WORK/sm" 0.7
 "$EBM" train "$CONFIGS/nce-8gaussians.ini" --out "$WORK/nce" 2> "$WORK/nce.log" || { cat "$WORK/nce.log"; fail "nce training"; }
-out=$(covers "$WORK/nce") || { echo "$out"; exit 1; }
+out=$(covers "$WORK/nce" 0.7) || { echo "$out"; exit 1; }
 echo "$out"
 lz=$(echo "$out" | tail -1 | sed -n 's/.*"log_z":\([-0-9.e]*\).*/\1/p')
 last=$(grep '"iter":1500' "$WORK/nce/metrics.jsonl" | sed -n 's/.*"log_z":\([-0-9.e]*\).*/\1/p')

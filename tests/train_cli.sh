@@ -24,6 +24,7 @@ set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/cli_lib.sh"
 # resumes_identically NAME CONFIG FULL_RUN HALF TOTAL [--set k=v]...: train CONFIG with the settings
 # FULL_RUN had (the --set arguments; the saved config is part of the checkpoint) to HALF iterations,
 # resume to TOTAL, and the checkpoint must equal FULL_RUN's (trained straight to TOTAL) byte for byte
@@ -42,27 +43,10 @@ echo "== 1. train + eval"
 grep -q "^it 600/600" "$WORK/full.log" || fail "no progress line for the last iteration"
 [ -s "$WORK/full/metrics.jsonl" ] && [ -s "$WORK/full/samples/heatmap_000600.png" ] && [ -s "$WORK/full/config.ini" ] ||
     fail "run directory lacks metrics.jsonl, config.ini or the heat map"
-out=$("$EBM" eval "$WORK/full") || fail "eval"
-echo "$out"
-covered=$(echo "$out" | sed -n 's/.*"modes_covered":\([0-9]*\).*/\1/p')
-hq=$(echo "$out" | sed -n 's/.*"high_quality":\([0-9.]*\).*/\1/p')
-[ "$covered" = 8 ] || fail "covered $covered of 8 modes"
-awk -v h="$hq" 'BEGIN { exit !(h >= 0.8) }' || fail "high-quality fraction $hq < 0.8"
+covers "$WORK/full" 0.8
 
 echo "== 2. kill -9 mid-run, resume, compare"
-"$EBM" train "$cfg" --out "$WORK/killed" 2> "$WORK/killed.log" &
-pid=$!
-for _ in $(seq 1 600); do   # until the checkpoint of iteration 200 has been written
-    grep -q '"iter":300' "$WORK/killed/metrics.jsonl" 2>/dev/null && break
-    sleep 0.1
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-grep -q '"iter":600' "$WORK/killed/metrics.jsonl" && fail "the run finished before it was killed"
-grep -q '"iter":200' "$WORK/killed/metrics.jsonl" || fail "the run was killed before its first checkpoint"
-"$EBM" train --resume "$WORK/killed" 2> "$WORK/resumed.log" || { cat "$WORK/resumed.log"; fail "resume"; }
-grep "resumed" "$WORK/resumed.log"
-cmp "$WORK/full/checkpoint.safetensors" "$WORK/killed/checkpoint.safetensors" ||
-    fail "resumed run's checkpoint differs from the uninterrupted run's"
+kill_and_resume "$WORK/full" "$WORK/killed" 200 300 600 "$cfg"   # after the checkpoint of iteration 200
 
 echo "== 2a. Ctrl-C: the run finishes its iteration, writes its checkpoint and exits 130; resuming ends identical"
 "$EBM" train "$cfg" --out "$WORK/int" 2> "$WORK/int.log" > /dev/null &
