@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cli_args.sh EBM — the `ebm` command line itself (no device is opened): every command's --help,
 # numbers that are not integers in their range, unknown options, options missing their value, a
-# command's options given to another, extra or missing operands. Each is refused with exit status 2
-# and a message naming the command and the option, before anything is read or run.
+# command's options given to another, extra or missing operands, a build without MPI started as
+# several MPI ranks. Each is refused with exit status 2 and a message naming the command and the
+# option, before anything is read or run.
 set -u
 EBM=$1
 fail() { echo "FAIL: $*"; exit 1; }
@@ -64,6 +65,17 @@ refused nosuch -- "ebm: unknown command \"nosuch\""
 sets=(); for i in $(seq 0 64); do sets+=(--set run.iters=$i); done
 refused train --print-config "${sets[@]}" -- "ebm train: more than 64 --set options"
 echo "ok   unknown options, missing values, another command's options, extra and missing operands"
+
+# a build without MPI started as several MPI ranks refuses to run N copies into one folder; one rank runs
+for cmd in train eval; do
+  out=$(OMPI_COMM_WORLD_SIZE=2 "$EBM" $cmd RUN 2>&1 >/dev/null); rc=$?
+  [ $rc = 2 ] && echo "$out" | grep -q "ebm $cmd: started as one of 2 MPI ranks (OMPI_COMM_WORLD_SIZE=2), but this ebm is built without MPI" ||
+    fail "ebm $cmd under 2 Open MPI ranks: exit $rc, $out"
+done
+out=$(PMI_SIZE=4 "$EBM" train --print-config 2>&1 >/dev/null); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "one of 4 MPI ranks (PMI_SIZE=4)" || fail "ebm train under 4 Hydra ranks: exit $rc, $out"
+OMPI_COMM_WORLD_SIZE=1 PMI_SIZE=1 "$EBM" train --print-config > /dev/null || fail "ebm train as a single MPI rank refused"
+echo "ok   a build without MPI refuses to run as several MPI ranks (Open MPI, Hydra) and runs as one"
 
 # options after operands, --name=value, and -- before an operand that starts with a dash
 out=$("$EBM" train --print-config --set=run.iters=7 | grep "^iters") && [ "$out" = "iters = 7" ] || fail "--set=VALUE: $out"

@@ -435,6 +435,23 @@ static const char *checkpoint_path(const char *arg, char *buf, size_t n) {
     return buf;
 }
 
+/* This build has no MPI: started as one of N > 1 ranks (mpirun, mpiexec), every rank would train,
+ * sample or evaluate on its own into the same run folder. 1 after printing why (exit status 2), 0 to
+ * go on. Open MPI sets OMPI_COMM_WORLD_SIZE, MPICH and Intel MPI's Hydra PMI_SIZE. */
+static int started_as_ranks(const char *cmd) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", NULL};
+    for (int i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        long n = v ? strtol(v, NULL, 10) : 0;
+        if (n > 1) {
+            fprintf(stderr, "ebm %s: started as one of %ld MPI ranks (%s=%s), but this ebm is built without MPI: the ranks "
+                            "would run %ld independent copies into one run folder. Run a single process.\n", cmd, n, vars[i], v, n);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -442,6 +459,8 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+    if ((!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval") || !strcmp(cmd, "score")) && started_as_ranks(cmd))
+        return 2;
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "sample") || !strcmp(cmd, "eval")) {
         ebm_sample_opts_t o = {.steps = -1, .mala = -1, .augment_every = -1};
