@@ -51,7 +51,8 @@ rows[2]["loss"] = None
 rows[2]["nonfinite"] = {"loss": "nan"}
 rows.insert(3, {"event": "divergence", "iter": 30, "e_pos": None, "nonfinite": {"e_pos": "inf"}})
 rows.insert(4, {"event": "rollback", "iter": 20, "rollbacks": 1, "lr": 5e-5})
-rows.append({"event": "eval", "checkpoint": "runs/x", "iter": 40, "modes": 8, "high_quality": 0.93})
+rows.append({"event": "eval", "checkpoint": "runs/x", "iter": 40, "modes": 25, "modes_covered": 24, "samples": 5000,
+             "high_quality": 0.93})   # modes, samples: sizes, not scores (not drawn)
 rows.append({"event": "eval", "checkpoint": "runs/x", "auroc_uniform": 0.99})   # before evals had an iteration
 text = "".join(json.dumps(r) + "\n" for r in rows) + '{"iter": 50, "e_po'   # torn last line
 mj = os.path.join(WORK, "metrics.jsonl")
@@ -65,7 +66,7 @@ want = {
     ("energies", "e_pos"): (4, 0, 10, 40), ("energies", "e_neg"): (4, 0, 10, 40),
     ("losses", "loss"): (3, 1, 10, 40), ("losses", "kl"): (4, 0, 10, 40),
     ("gradient norm", "grad_norm"): (4, 0, 10, 40), ("learning rate", "lr"): (4, 0, 10, 40),
-    ("evaluations, other", "modes"): (1, 0, 40, 40), ("evaluations", "high_quality"): (1, 0, 40, 40),
+    ("evaluations, other", "modes_covered"): (1, 0, 40, 40), ("evaluations", "high_quality"): (1, 0, 40, 40),
     ("evaluations", "auroc_uniform"): (1, 0, 40, 40),   # placed at the last training row, 40
 }
 have = {(s["panel"], s["key"]): (s["points"], s["nonfinite"], s["first_iter"], s["last_iter"]) for s in got["series"]}

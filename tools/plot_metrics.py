@@ -8,7 +8,8 @@ Reads RUN_DIR/metrics.jsonl (what `ebm train` and `ebm eval` append) and writes 
   - energies: the method's statistics named e_* (E(x+), E(x-), E(G(z)), ...),
   - losses: every other statistic of the training rows (loss, KL and entropy terms, accuracy, ...),
   - gradient norm (log scale) and learning rate (log scale),
-  - evaluations: every number of the `ebm eval` rows, at the iteration of the checkpoint evaluated:
+  - evaluations: every score of the `ebm eval` rows (not the sizes and settings they record, such as
+    samples or feature_dim), at the iteration of the checkpoint evaluated:
     scores in [0, 1] (AUROC, accuracy, fractions) in one panel, other numbers (counts, energies) in another
     (rows written before evaluations carried an iteration are placed at the last training row
     before them, and the legend says so).
@@ -28,6 +29,9 @@ import os
 import sys
 
 SKIP = {"iter", "it_per_s", "elapsed_s", "rollbacks", "event", "checkpoint", "nonfinite"}
+# sizes and settings an eval row records beside its scores: not drawn
+EVAL_SETTINGS = {"samples", "examples", "real_examples", "feature_dim", "modes", "min_per_mode", "ece_bins", "folder_examples",
+                 "anomalies", "anomaly_class"}
 
 
 def fail(msg):
@@ -87,7 +91,7 @@ def collect(path):
             if not isinstance(it, (int, float)) or isinstance(it, bool):
                 it, eval_guessed = last_iter, True
             for k in row:
-                if k in SKIP:
+                if k in SKIP or k in EVAL_SETTINGS:
                     continue
                 v = number(row, k)
                 if v is not None:
