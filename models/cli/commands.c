@@ -383,27 +383,17 @@ done:
 
 /* a classifier-energy run (network outputs > 1): the largest softmax probability of each of n host rows */
 static int msp_rows(run_t *r, const float *xh, int n, float *msp) {
-    enum { CHUNK = 256 };
-    int K = r->n_out, ok = 1;
-    float *lg = malloc(sizeof(float) * CHUNK * K);
-    for (int i0 = 0; lg && ok && i0 < n; i0 += CHUNK) {
-        int m = n - i0 < CHUNK ? n - i0 : CHUNK, shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
-        ebm_scope_begin(r->ctx);
-        int was = ebm_grad_set_enabled(r->ctx, 0);
-        ebm_tensor_t *l = run_forward(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, xh + r->numel * i0));
-        ebm_grad_set_enabled(r->ctx, was);
-        ok = l && ebm_tensor_read(l, lg) == EBM_OK;
-        ebm_scope_end(r->ctx);
-        for (int i = 0; ok && i < m; i++) {   /* 1 / sum_k exp(f_k - max f) */
-            const float *v = lg + (size_t)i * K;
-            double mx = v[run_argmax_row(v, K)], z = 0;
-            for (int k = 0; k < K; k++) z += exp((double)v[k] - mx);
-            msp[i0 + i] = (float)(1 / z);
-        }
+    int K = r->n_out;
+    float *lg;
+    if (!run_outputs(r, xh, n, &lg)) return 0;
+    for (int i = 0; i < n; i++) {   /* 1 / sum_k exp(f_k - max f) */
+        const float *v = lg + (size_t)i * K;
+        double mx = v[run_argmax_row(v, K)], z = 0;
+        for (int k = 0; k < K; k++) z += exp((double)v[k] - mx);
+        msp[i] = (float)(1 / z);
     }
-    if (!lg || !ok) ERR("classifying: %s\n", lg ? ebm_ctx_error(r->ctx) : "out of host memory");
     free(lg);
-    return lg && ok;
+    return 1;
 }
 
 /* MEG's anomaly protocol (data.h): the run trained on the training split of [data] anomaly_class; score

@@ -17,29 +17,21 @@ int labels_eval(run_t *r, int n_max, int bins, const char *checkpoint) {
         return 1;
     }
     int K = r->n_out, n = n_max > 0 && n_max < ds.n ? n_max : ds.n, rc = 1;
-    float *lg = malloc(sizeof(float) * 256 * K);
+    float *lg = NULL;
     double *conf = malloc(sizeof(double) * n), nll = 0;
-    int *right = malloc(sizeof(int) * n), correct = 0, ok = lg && conf && right && ds.y;
+    int *right = malloc(sizeof(int) * n), correct = 0, ok = conf && right && ds.y;
     if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
-    for (int i0 = 0; ok && i0 < n; i0 += 256) {
-        int m = n - i0 < 256 ? n - i0 : 256, shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
-        ebm_scope_begin(r->ctx);
-        int was = ebm_grad_set_enabled(r->ctx, 0);
-        ebm_tensor_t *l = run_forward(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, ds.x + r->numel * i0));
-        ebm_grad_set_enabled(r->ctx, was);
-        ok = l && ebm_tensor_read(l, lg) == EBM_OK;
-        ebm_scope_end(r->ctx);
-        if (!ok) ERR("classifying: %s\n", ebm_ctx_error(r->ctx));
-        for (int i = 0; ok && i < m; i++) {   /* softmax in double */
-            const float *v = lg + i * K;
-            int best = run_argmax_row(v, K);
-            double z = 0;
-            for (int k = 0; k < K; k++) z += exp((double)v[k] - v[best]);
-            conf[i0 + i] = 1 / z;
-            right[i0 + i] = best == ds.y[i0 + i];
-            correct += right[i0 + i];
-            nll += (log(z) + v[best] - v[ds.y[i0 + i]]) / n;
-        }
+    else if (!conf || !right) ERR("out of host memory\n");
+    ok = ok && run_outputs(r, ds.x, n, &lg);
+    for (int i = 0; ok && i < n; i++) {   /* softmax in double */
+        const float *v = lg + (size_t)i * K;
+        int best = run_argmax_row(v, K);
+        double z = 0;
+        for (int k = 0; k < K; k++) z += exp((double)v[k] - v[best]);
+        conf[i] = 1 / z;
+        right[i] = best == ds.y[i];
+        correct += right[i];
+        nll += (log(z) + v[best] - v[ds.y[i]]) / n;
     }
     if (ok) {
         double ece = ebm_ece(conf, right, n, bins);

@@ -34,43 +34,59 @@ ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x) {
     return ebm_net_forward(r->net, x);
 }
 
-int run_features(run_t *r, const float *x, int n, double **out, int *dim) {
-    *out = NULL, *dim = 0;
-    double *f = NULL;
-    float *h = NULL;
-    int ok = 1, F = 0;
-    for (int i0 = 0; ok && i0 < n; i0 += 256) {
-        int m = n - i0 < 256 ? n - i0 : 256;
-        int shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
+static ebm_tensor_t *run_net_features(run_t *r, ebm_tensor_t *x) {
+    if (r->flatten) x = ebm_reshape(x, 2, (int[]){ebm_tensor_dim(x, 0), -1});
+    return ebm_net_features(r->net, x);
+}
+
+/* f(r, x) (B, width) of n host rows of the sample shape, 256 rows at a time without gradients:
+ * n x *width floats into *out (free it); 0 after printing why (`what` begins the message) */
+static int map_rows(run_t *r, const float *x, int n, ebm_tensor_t *(*f)(run_t *, ebm_tensor_t *), const char *what, float **out,
+                    int *width) {
+    enum { CHUNK = 256 };
+    float *o = NULL;
+    int ok = 1, w = 0, oom = 0;
+    for (int i0 = 0; ok && i0 < n; i0 += CHUNK) {
+        int m = n - i0 < CHUNK ? n - i0 : CHUNK, shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
         ebm_scope_begin(r->ctx);
         int was = ebm_grad_set_enabled(r->ctx, 0);
-        ebm_tensor_t *in = ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, x + r->numel * i0);
-        if (r->flatten) in = ebm_reshape(in, 2, (int[]){m, -1});
-        ebm_tensor_t *t = ebm_net_features(r->net, in);
+        ebm_tensor_t *t = f(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, x + r->numel * i0));
         ebm_grad_set_enabled(r->ctx, was);
-        if (!t && in) {
-            ebm_scope_end(r->ctx);
-            ERR("%s: features need a classifier of [model] net = mlp or dcgan (this one is %s)\n", r->dir,
-                ebm_config_str(r->cfg, "model", "net"));
-            free(f), free(h);
-            return 0;
+        if (t && !o) {
+            w = (int)(ebm_tensor_numel(t) / (size_t)m);
+            oom = !(o = malloc(sizeof(float) * (size_t)n * (size_t)w));
         }
-        if (t && !F) {
-            F = ebm_tensor_dim(t, 1);
-            f = malloc(sizeof(double) * (size_t)n * F), h = malloc(sizeof(float) * 256 * (size_t)F);
-        }
-        ok = t && f && h && ebm_tensor_read(t, h) == EBM_OK;
+        ok = t && o && ebm_tensor_read(t, o + (size_t)i0 * w) == EBM_OK;
         ebm_scope_end(r->ctx);
-        for (size_t k = 0; ok && k < (size_t)m * F; k++) f[(size_t)i0 * F + k] = h[k];
     }
-    free(h);
     if (!ok) {
-        ERR("classifier features: %s\n", f ? ebm_ctx_error(r->ctx) : "out of host memory");
-        free(f);
+        ERR("%s: %s\n", what, oom ? "out of host memory" : ebm_ctx_error(r->ctx));
+        free(o);
         return 0;
     }
-    *out = f, *dim = F;
+    *out = o, *width = w;
     return 1;
+}
+
+int run_outputs(run_t *r, const float *x, int n, float **out) {
+    int w;
+    return map_rows(r, x, n, run_forward, "classifying", out, &w);
+}
+
+int run_features(run_t *r, const float *x, int n, double **out, int *dim) {
+    const char *net = ebm_config_str(r->cfg, "model", "net");
+    float *h;
+    *out = NULL, *dim = 0;
+    if (strcmp(net, "mlp") && strcmp(net, "dcgan")) {
+        ERR("%s: features need a classifier of [model] net = mlp or dcgan (this one is %s)\n", r->dir, net);
+        return 0;
+    }
+    if (!map_rows(r, x, n, run_net_features, "classifier features", &h, dim)) return 0;
+    size_t m = (size_t)n * (size_t)*dim;
+    if (!(*out = malloc(sizeof(double) * (m ? m : 1)))) ERR("classifier features: out of host memory\n");
+    for (size_t k = 0; *out && k < m; k++) (*out)[k] = h[k];
+    free(h);
+    return *out != NULL;
 }
 
 int run_argmax_row(const float *v, int K) {
@@ -81,23 +97,11 @@ int run_argmax_row(const float *v, int K) {
 }
 
 int run_argmax(run_t *r, const float *x, int n, int *out) {
-    int K = r->n_out;
-    float *lg = malloc(sizeof(float) * 256 * K);
-    int ok = lg != NULL;
-    for (int i0 = 0; ok && i0 < n; i0 += 256) {
-        int m = n - i0 < 256 ? n - i0 : 256;
-        int shape[4] = {m, r->shape[0], r->shape[1], r->shape[2]};
-        ebm_scope_begin(r->ctx);
-        int was = ebm_grad_set_enabled(r->ctx, 0);
-        ebm_tensor_t *l = run_forward(r, ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, x + r->numel * i0));
-        ebm_grad_set_enabled(r->ctx, was);
-        ok = l && ebm_tensor_read(l, lg) == EBM_OK;
-        ebm_scope_end(r->ctx);
-        for (int i = 0; ok && i < m; i++) out[i0 + i] = run_argmax_row(lg + i * K, K);
-    }
+    float *lg;
+    if (!run_outputs(r, x, n, &lg)) return 0;
+    for (int i = 0; i < n; i++) out[i] = run_argmax_row(lg + (size_t)i * r->n_out, r->n_out);
     free(lg);
-    if (!ok) ERR("classifying: %s\n", lg ? ebm_ctx_error(r->ctx) : "out of host memory");
-    return ok;
+    return 1;
 }
 
 int run_parse_ints(const char *s, int *out, int max) {

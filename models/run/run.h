@@ -69,6 +69,9 @@ ebm_tensor_t *run_class_energy(void *user, ebm_tensor_t *x);
 /* the held-out images of a run's source: Fashion-MNIST's t10k for fashion-mnist, else the source itself */
 const char *run_test_source(const run_t *r);
 ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x);   /* the network's outputs (B, n_out) */
+/* the network's outputs of n host rows of the sample shape (no gradients, 256 rows at a time): n x n_out
+ * floats into *out (free it); 0 after printing why */
+int run_outputs(run_t *r, const float *x, int n, float **out);
 /* host rows of the sample shape -> argmax of the outputs (a classifier's classes); 0 after printing why */
 int run_argmax(run_t *r, const float *x, int n, int *out);
 int run_argmax_row(const float *v, int K);   /* index of the largest of v[0..K), the first on ties */
