@@ -104,22 +104,13 @@ static int cd_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
     const cd_t *cd = r->state;
     int kl = cd->kl;
     float alpha = cd->reg;
-    ebm_dataset_batch(ds, r->seed, r->iter, B, xpos_host);
-    if (r->dequantize) {
-        float *u = malloc(sizeof(float) * B * r->numel);
-        if (!u) {
-            ERR("iteration %ld: out of host memory\n", r->iter);
-            return -1;
-        }
-        ebm_rng_host_uniform(&rng, u, B * r->numel);
-        for (size_t i = 0; i < B * r->numel; i++) xpos_host[i] = xpos_host[i] * (255.0f / 256.0f) + u[i] / 256.0f;
-        free(u);
-    }
-    int shape[4] = {B, r->shape[0], r->shape[1], r->shape[2]};
     ebm_scope_begin(ctx);
-    ebm_tensor_t *xpos = ebm_tensor_from_host(ctx, r->ndim + 1, shape, xpos_host);
-    ebm_tensor_t *x0;
-    x0 = chains_start(r, &cd->chains, xpos, B, &rng);
+    ebm_tensor_t *xpos = chains_data_batch(r, ds, xpos_host, &rng);   /* dequantized images: x 255/256 + U(0, 1/256) */
+    if (!xpos) {
+        ebm_scope_end(ctx);
+        return -1;
+    }
+    ebm_tensor_t *x0 = chains_start(r, &cd->chains, xpos, B, &rng);
     if (r->rb) x0 = augment(r, x0, &rng);
     ebm_langevin_cfg_t lc = r->lc;
     if (kl && lc.steps > 0) lc.steps--;

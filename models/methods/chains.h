@@ -10,7 +10,8 @@
  *      ebm_tensor_t *x0 = chains_start(r, &ch, xpos, B, &rng); // in its step (a buffer draw: augment it yourself)
  *
  *  - for the sampling-free methods (score matching, NCE): their samples, Langevin chains from noise on
- *    the learned energy with the [sampler] settings, and the iteration's data batch. */
+ *    the learned energy with the [sampler] settings;
+ *  - for cd, sm and nce: the iteration's data batch, dequantized as [data] dequantize says. */
 #ifndef EBM_CHAINS_H
 #define EBM_CHAINS_H
 #include "data.h"
