@@ -35,6 +35,10 @@ ebm_tensor_t *ebm_replay_sample(ebm_replay_t *rb, int B, ebm_rng_t *rng);
 /* Stores the rows of x (B, sample_shape). */
 ebm_status_t ebm_replay_push(ebm_replay_t *rb, ebm_tensor_t *x, ebm_rng_t *rng);
 int ebm_replay_size(const ebm_replay_t *rb);
+/* The rows the last call touched, one per row of its batch (valid until the next sample or push):
+ * after ebm_replay_sample the row each chain was drawn from (-1: fresh noise), after ebm_replay_push
+ * the row each was stored in (-1: not stored); lets a caller keep its own data beside the rows. */
+const int *ebm_replay_indices(const ebm_replay_t *rb);
 /* Rows it holds at most (the capacity it was made with). */
 int ebm_replay_capacity(const ebm_replay_t *rb);
 long ebm_replay_seen(const ebm_replay_t *rb);

@@ -78,6 +78,8 @@ static int *idx_array(ebm_replay_t *rb, int B) {
     return p;
 }
 
+const int *ebm_replay_indices(const ebm_replay_t *rb) { return rb->host_idx; }
+
 ebm_tensor_t *ebm_replay_sample(ebm_replay_t *rb, int B, ebm_rng_t *rng) {
     ebm_ctx_t *ctx = rb->ctx;
     if (ctx->status != EBM_OK || B < 1) return NULL;

@@ -181,9 +181,9 @@ static int sample_composed(const char *device, const ebm_sample_opts_t *o) {
             ERR("--compose %s: a run.method = %s run has no energy to compose\n", o->compose[i], c.r[i].m->name);
             goto done;
         }
-        if (c.cls[i].k >= 0 && (!c.r[i].m->class_energy || c.cls[i].k >= c.r[i].n_out)) {
-            if (!c.r[i].m->class_energy) ERR("--compose %s: a run.method = %s run's energy has no classes\n", o->compose[i], c.r[i].m->name);
-            else ERR("--compose %s: the run has classes 0 .. %d\n", o->compose[i], c.r[i].n_out - 1);
+        if (c.cls[i].k >= 0 && c.cls[i].k >= run_classes(&c.r[i])) {
+            if (!run_classes(&c.r[i])) ERR("--compose %s: this run.method = %s run's energy has no classes\n", o->compose[i], c.r[i].m->name);
+            else ERR("--compose %s: the run has classes 0 .. %d\n", o->compose[i], run_classes(&c.r[i]) - 1);
             goto done;
         }
         if (c.r[i].ndim != c.r[0].ndim || memcmp(c.r[i].shape, c.r[0].shape, sizeof(int) * c.r[0].ndim)) {
@@ -239,7 +239,7 @@ done:
 
 /* --class all: n samples of every class on E(x, k), a row per class (images) or one heat map (2-D) */
 static int sample_classes(run_t *r, const ebm_sample_opts_t *o, int n, const char *path) {
-    int K = r->n_out, ok = 1;
+    int K = run_classes(r), ok = 1;
     float *h = malloc(sizeof(float) * (size_t)K * n * r->numel);
     char err[1024];
     for (int k = 0; h && ok && k < K; k++) {
@@ -272,9 +272,9 @@ int ebm_sample(const char *checkpoint, const char *device, const ebm_sample_opts
         snprintf(path, sizeof path, "%s", o->out ? o->out : "");
         if (!o->out) snprintf(path, sizeof path, "%s/%s.png", r.dir, r.toy ? "sample-heatmap" : "samples");
         snprintf(cls, sizeof cls, o->label < 0 ? "all" : "%d", o->label);
-        if (o->conditional && (!r.m->class_energy || o->label >= r.n_out)) {
-            if (!r.m->class_energy) ERR("--class %s: %s is a run.method = %s run, whose energy has no classes\n", cls, checkpoint, r.m->name);
-            else ERR("--class %s: %s has classes 0 .. %d\n", cls, checkpoint, r.n_out - 1);
+        if (o->conditional && (!run_classes(&r) || o->label >= run_classes(&r))) {
+            if (!run_classes(&r)) ERR("--class %s: %s is a run.method = %s run, whose energy has no classes\n", cls, checkpoint, r.m->name);
+            else ERR("--class %s: %s has classes 0 .. %d\n", cls, checkpoint, run_classes(&r) - 1);
             goto sample_done;
         }
         if (o->conditional && o->label < 0) {   /* --class all */
@@ -725,13 +725,13 @@ done:
     return rc;
 }
 
-/* Class-conditional samples of a method with classes (m->class_energy), judged by a classifier run of
+/* Class-conditional samples of a run with classes (run_classes), judged by a classifier run of
  * the same data shape and classes: o->n (default 100) samples of each class k drawn on E(x, k), the
  * fraction the classifier assigns to k, per class and overall */
 static int eval_conditional(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint, const char *cpath, const char *device) {
     ebm_config_t *ccfg = ebm_train_config_new();
     run_t cl = {0};
-    int rc = 1, K = r->n_out;
+    int rc = 1, K = run_classes(r);
     if (!ccfg || !open_checkpoint(&cl, ccfg, cpath, device, 0)) goto done;
     if (cl.n_out != K || cl.ndim != r->ndim || memcmp(cl.shape, r->shape, sizeof(int) * r->ndim)) {
         char a[64];
@@ -784,7 +784,7 @@ int ebm_eval(const char *checkpoint, const char *device, const ebm_sample_opts_t
     if (!cfg || !open_checkpoint_with(&r, cfg, checkpoint, device, o->raw, o->sets, o->n_sets)) goto done;
     if (r.m->eval && (rc = r.m->eval(&r, o, checkpoint)) >= 0) goto done;   /* the method's own (a classifier's accuracy) */
     rc = 1;
-    if (o->classifier && r.m->class_energy && !o->fd) {
+    if (o->classifier && run_classes(&r) > 0 && !o->fd) {
         rc = eval_conditional(&r, o, checkpoint, o->classifier, device);
         goto done;
     }

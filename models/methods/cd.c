@@ -40,6 +40,12 @@ static const ebm_config_key_t cd_keys[] = {
     {"loss", "entropy_min_buffer", EBM_CFG_INT, "1000", "entropy term only once the buffer holds more rows than this", 0, 1e9},
     {NULL, NULL, 0, NULL, NULL, 0, 0}};
 
+/* class conditioning: E(x | y) trained on labelled data (run.c builds the net; chains.c the labels) */
+static const ebm_config_key_t cd_cond_keys[] = {
+    {"model", "classes", EBM_CFG_INT, "0", "cd: a class-conditional energy E(x | y) of this many classes (FiLM: per-class channel scale and shift after each conv block; convnet, multiscale, resnet; 0: unconditional)", 0, 100000},
+    {"data", "label_channel", EBM_CFG_INT, "-1", "cd with model.classes, stacked images: the label is the class of this channel (-1: the data's own label)", -1, 2},
+    {NULL, NULL, 0, NULL, NULL, 0, 0}};
+
 /* [sampler] init, [buffer], [augment] and [loss], read once (cd_build) */
 typedef struct cd {
     chains_t chains;         /* where the chains start: the buffer (r->rb), noise or the data batch */
@@ -50,6 +56,7 @@ typedef struct cd {
     float reg, kl_coeff, entropy_coeff;
     int kl, entropy_samples;
     long entropy_min_buffer;
+    int *ypos, *yneg;        /* model.classes: the batch's labels and its chains' */
 } cd_t;
 
 static int cd_build(run_t *r) {
@@ -80,10 +87,22 @@ static int cd_build(run_t *r) {
     cd->entropy_coeff = (float)ebm_config_float(c, "loss", "entropy_coeff");
     cd->entropy_samples = (int)ebm_config_int(c, "loss", "entropy_samples");
     cd->entropy_min_buffer = ebm_config_int(c, "loss", "entropy_min_buffer");
-    return chains_build(r, &cd->chains);
+    if (!chains_build(r, &cd->chains)) return 0;
+    if (r->classes > 0) {
+        cd->ypos = malloc(sizeof(int) * (size_t)r->batch);
+        cd->yneg = malloc(sizeof(int) * (size_t)r->batch);
+        if (r->rb) r->rb_labels = calloc((size_t)ebm_replay_capacity(r->rb), sizeof(int));
+        if (!cd->ypos || !cd->yneg || (r->rb && !r->rb_labels)) {
+            ERR("out of host memory\n");
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static void cd_free(run_t *r) {
+    cd_t *cd = r->state;
+    if (cd) free(cd->ypos), free(cd->yneg);
     free(r->state);
     r->state = NULL;
 }
@@ -96,7 +115,7 @@ static ebm_tensor_t *augment(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng) {
 
 /* One iteration: 1 done, 0 diverged (non-finite, or |mean E(x+)| over run.diverge_bound; nothing
  * updated), -1 error. */
-static int cd_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
+static int cd_step_(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
     double bound = ((const cd_t *)r->state)->bound;
     int B = r->batch;
     ebm_rng_t rng = run_iter_rng(r, r->iter);
@@ -110,8 +129,17 @@ static int cd_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
         ebm_scope_end(ctx);
         return -1;
     }
-    ebm_tensor_t *x0 = chains_start(r, &cd->chains, xpos, B, &rng);
+    int K = r->classes;   /* a conditioned energy: E(x+ | y+), the chains on E(x | their labels) */
+    if (K > 0 && !chains_data_labels(r, ds, cd->ypos)) {
+        ebm_scope_end(ctx);
+        return -1;
+    }
+    ebm_tensor_t *x0 = K > 0 ? chains_start_labels(r, &cd->chains, xpos, cd->ypos, B, &rng, cd->yneg) : chains_start(r, &cd->chains, xpos, B, &rng);
     if (r->rb) x0 = augment(r, x0, &rng);
+    if (K > 0 && !run_set_labels(r, cd->yneg, B)) {
+        ebm_scope_end(ctx);
+        return -1;
+    }
     ebm_langevin_cfg_t lc = r->lc;
     if (kl && lc.steps > 0) lc.steps--;
     ebm_tensor_t *xneg = ebm_langevin(ctx, run_energy, r, x0, &lc, &rng), *xkl = NULL;
@@ -131,7 +159,16 @@ static int cd_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
             if (!lc.noise_first && lc.noise > 0) xneg = ebm_langevin_update(xneg, xneg, 0.0f, lc.noise, 0.0f, lo, hi, &rng);
         }
     }
-    ebm_tensor_t *epos = run_energy(r, xpos), *eneg = run_energy(r, xneg);
+    if (K > 0 && !run_set_labels(r, cd->ypos, B)) {
+        ebm_scope_end(ctx);
+        return -1;
+    }
+    ebm_tensor_t *epos = run_energy(r, xpos);
+    if (K > 0 && !run_set_labels(r, cd->yneg, B)) {
+        ebm_scope_end(ctx);
+        return -1;
+    }
+    ebm_tensor_t *eneg = run_energy(r, xneg);
     ebm_tensor_t *mp = ebm_mean_all(epos), *mn = ebm_mean_all(eneg);
     ebm_tensor_t *loss = ebm_add(ebm_sub(mp, mn), ebm_scale(ebm_add(ebm_mean_all(ebm_square(epos)), ebm_mean_all(ebm_square(eneg))), alpha));
     ebm_tensor_t *klt = NULL, *entt = NULL;
@@ -167,12 +204,35 @@ static int cd_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
         return 0;
     }
     if (ebm_params_zero_grad(r->ps) != EBM_OK || ebm_params_backward(r->ps, loss) != EBM_OK || ebm_optim_step(r->opt) != EBM_OK ||
-        (r->ema && ebm_ema_update(r->ema) != EBM_OK) || (r->rb && ebm_replay_push(r->rb, xneg, &rng) != EBM_OK)) {
+        (r->ema && ebm_ema_update(r->ema) != EBM_OK) || (r->rb && (K > 0 ? chains_push(r, xneg, cd->yneg, &rng) : ebm_replay_push(r->rb, xneg, &rng)) != EBM_OK)) {
         ebm_scope_end(ctx);
         ERR("iteration %ld: %s\n", r->iter, ebm_ctx_error(ctx));
         return -1;
     }
     ebm_scope_end(ctx);
+    return 1;
+}
+
+static int cd_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
+    int rc = cd_step_(r, ds, xpos_host, s);
+    run_clear_labels(r);   /* the labels' tensor ended with the step's scope */
+    return rc;
+}
+
+/* a conditioned run's chain labels for drawing n chains (labels NULL: none): class o->label with
+ * --class, the buffer rows' own when x came from the buffer (from_buffer), else 0, 1, ..., K-1, 0, ... */
+static int draw_labels(run_t *r, const ebm_sample_opts_t *o, int n, int from_buffer, int **labels) {
+    *labels = NULL;
+    if (r->classes <= 0) return 1;
+    int *y = malloc(sizeof(int) * (size_t)n);
+    if (!y) {
+        ERR("out of host memory\n");
+        return 0;
+    }
+    const int *idx = from_buffer ? ebm_replay_indices(r->rb) : NULL;
+    for (int i = 0; i < n; i++)
+        y[i] = o && o->conditional && o->label >= 0 ? o->label : idx && idx[i] >= 0 ? r->rb_labels[idx[i]] : i % r->classes;
+    *labels = y;
     return 1;
 }
 
@@ -183,10 +243,16 @@ static ebm_tensor_t *cd_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rn
     const ebm_config_t *c = r->cfg;
     (void)accept;
     ebm_langevin_cfg_t lc = r->lc;
+    int *y = NULL;
     if (!o) {
-        ebm_tensor_t *x = r->rb && ebm_replay_size(r->rb) > 0 ? ebm_replay_sample(r->rb, n, rng) : run_noise(r, n, rng);
+        int buf = r->rb && ebm_replay_size(r->rb) > 0;
+        ebm_tensor_t *x = buf ? ebm_replay_sample(r->rb, n, rng) : run_noise(r, n, rng);
         lc.steps = (int)ebm_config_int(c, "eval", "steps");
-        return ebm_langevin(r->ctx, run_energy, r, x, &lc, rng);
+        if (!draw_labels(r, o, n, buf, &y) || (y && !run_set_labels(r, y, n))) x = NULL;
+        x = x ? ebm_langevin(r->ctx, run_energy, r, x, &lc, rng) : NULL;
+        run_clear_labels(r);
+        free(y);
+        return x;
     }
     const char *init = o->init ? o->init : ebm_config_str(c, "eval", "init");
     int steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(c, "eval", "steps");
@@ -211,6 +277,7 @@ static ebm_tensor_t *cd_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rn
         done += lc.steps;
         if (aug_every > 0 && done < steps) x = augment(r, x, rng);
     }
+    run_clear_labels(r);
     if (!x) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
     return x;
 }
@@ -218,11 +285,12 @@ static ebm_tensor_t *cd_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rn
 const ebm_method_t ebm_method_cd = {
     .name = "cd",
     .title = "IGEBM, improved CD",
-    .keys = (const ebm_config_key_t *const[]){chains_buffer_keys, cd_keys, NULL},
+    .keys = (const ebm_config_key_t *const[]){chains_buffer_keys, cd_keys, cd_cond_keys, NULL},
     .summary = "contrastive divergence with Langevin negatives from a replay buffer (IGEBM; improved CD with loss.kl)",
     .build = cd_build,
     .free = cd_free,
     .sampler_density = 1,
+    .conditional = 1,
     .step = cd_step,
     .draw = cd_draw,
 };

@@ -39,6 +39,63 @@ ebm_tensor_t *chains_start(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, int
     return ch->init == CHAINS_DATA ? xpos : run_noise(r, B, rng);
 }
 
+int chains_data_labels(run_t *r, ebm_dataset_t *ds, int *y) {
+    int B = r->batch, ch = (int)ebm_config_int(r->cfg, "data", "label_channel");
+    if (!ds->y) {
+        ERR("[model] classes = %d needs labelled data; %s has no labels\n", r->classes, ds->source);
+        return 0;
+    }
+    if (ch >= 0 && (ds->ndim != 3 || ch >= ds->shape[0] || ds->n_classes != 1000 || ds->shape[0] != 3)) {
+        ERR("[data] label_channel = %d: only stacked three-channel images (fashion-mnist-stacked) have a class per channel\n", ch);
+        return 0;
+    }
+    ebm_dataset_batch_labels(ds, r->seed, r->iter, B, y);
+    static const int div[3] = {100, 10, 1};
+    for (int i = 0; i < B; i++) {
+        if (ch >= 0) y[i] = y[i] / div[ch] % 10;
+        if (y[i] < 0 || y[i] >= r->classes) {
+            ERR("%s: label %d, but [model] classes = %d%s\n", ds->source, y[i], r->classes,
+                ds->n_classes == 1000 && ch < 0 ? " (stacked images: [data] label_channel picks one channel's class)" : "");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* labels uniform over the run's classes from rng into y[i], for every i (keep NULL) or where keep[i] < 0 */
+static void uniform_labels(run_t *r, int n, ebm_rng_t *rng, int *y, const int *keep) {
+    for (int i = 0; i < n; i++) {
+        if (keep && keep[i] >= 0) continue;
+        float u;
+        ebm_rng_host_uniform(rng, &u, 1);
+        int k = (int)(u * (float)r->classes);
+        y[i] = k < r->classes ? k : r->classes - 1;
+    }
+}
+
+ebm_tensor_t *chains_start_labels(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, const int *ypos, int B, ebm_rng_t *rng, int *y) {
+    ebm_tensor_t *x = chains_start(r, ch, xpos, B, rng);
+    if (!x) return NULL;
+    if (r->rb) {
+        const int *idx = ebm_replay_indices(r->rb);
+        for (int i = 0; i < B; i++) y[i] = idx[i] >= 0 ? r->rb_labels[idx[i]] : -1;
+        uniform_labels(r, B, rng, y, y);   /* the fresh ones (-1) */
+    } else if (ch->init == CHAINS_DATA)
+        memcpy(y, ypos, sizeof(int) * B);
+    else
+        uniform_labels(r, B, rng, y, NULL);
+    return x;
+}
+
+ebm_status_t chains_push(run_t *r, ebm_tensor_t *x, const int *y, ebm_rng_t *rng) {
+    ebm_status_t st = ebm_replay_push(r->rb, x, rng);
+    if (st != EBM_OK || !r->rb_labels) return st;
+    const int *slot = ebm_replay_indices(r->rb);
+    for (int i = 0; i < ebm_tensor_dim(x, 0); i++)
+        if (slot[i] >= 0) r->rb_labels[slot[i]] = y[i];
+    return EBM_OK;
+}
+
 ebm_tensor_t *chains_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rng_t *rng, double *accept) {
     (void)accept;
     const char *init = o && o->init ? o->init : ebm_config_str(r->cfg, "eval", "init");

@@ -34,6 +34,17 @@ int chains_build(run_t *r, chains_t *ch);
  * sampler, which returns new tensors) */
 ebm_tensor_t *chains_start(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, int B, ebm_rng_t *rng);
 
+/* Class-conditioned runs (r->classes > 0: E(x | y), cd):
+ * the labels of the iteration's data batch (ebm_dataset_batch_labels; [data] label_channel c >= 0:
+ * the class of channel c of stacked images, whose label is 100 y0 + 10 y1 + y2) into y; 0 after
+ * printing why (unlabelled data, a label outside the run's classes) */
+int chains_data_labels(run_t *r, ebm_dataset_t *ds, int *y);
+/* chains_start with the chains' labels into y: a buffer row's own, ypos's with init = data, a uniform
+ * draw from rng for fresh noise (drawn after the chains) */
+ebm_tensor_t *chains_start_labels(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, const int *ypos, int B, ebm_rng_t *rng, int *y);
+/* the final chains x (B rows, labels y) into the buffer, the labels beside their rows */
+ebm_status_t chains_push(run_t *r, ebm_tensor_t *x, const int *y, ebm_rng_t *rng);
+
 /* n chains from U(init_lo, init_hi), o->steps (< 0 or o NULL: eval.steps) Langevin steps; NULL after
  * printing why (eval.init = buffer: these runs keep no replay buffer) */
 ebm_tensor_t *chains_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rng_t *rng, double *accept);

@@ -41,6 +41,11 @@ struct ebm_net {
     rblock_t *blocks;
     int n_blocks, attn_after;   /* attention after block attn_after (-1: none) */
     ebm_tensor_t *in_w, *in_b, *aw[3], *ab[3], *gamma, *fc_w, *fc_b;
+    /* class conditioning (ebm_net_condition): FiLM embeddings of conditioned block l (convnet: layer l,
+     * resnet: block l), the labels of the next forwards */
+    int classes, n_film;
+    ebm_tensor_t **film_s, **film_b;
+    ebm_tensor_t *onehot;
 };
 
 enum {
@@ -71,6 +76,17 @@ static ebm_tensor_t *act(const ebm_net_t *n, ebm_tensor_t *x) {
 }
 
 static ebm_tensor_t *param(ebm_params_t *ps, const char *prefix, const char *name, int ndim, const int *shape);
+
+/* FiLM of conditioned block l: h (B, C, H, W) -> h (1 + y S_l) + y T_l with y the one-hot labels (B, K),
+ * S_l, T_l (K, C); h itself when the net is not conditioned */
+static ebm_tensor_t *film(const ebm_net_t *n, int l, ebm_tensor_t *h) {
+    if (!n->classes || !h) return h;
+    if (!n->onehot || ebm_tensor_dim(n->onehot, 0) != ebm_tensor_dim(h, 0)) return NULL;   /* (ebm_net_energy refuses it first) */
+    int B = ebm_tensor_dim(h, 0), C = ebm_tensor_dim(h, 1);
+    ebm_tensor_t *s = ebm_reshape(ebm_matmul(n->onehot, n->film_s[l], 0, 0), 4, (int[]){B, C, 1, 1});
+    ebm_tensor_t *t = ebm_reshape(ebm_matmul(n->onehot, n->film_b[l], 0, 0), 4, (int[]){B, C, 1, 1});
+    return ebm_add(ebm_mul(h, ebm_add_scalar(s, 1.0f)), t);
+}
 
 static ebm_net_t *net_new(net_kind_t kind) {
     ebm_net_t *n = calloc(1, sizeof *n);
@@ -370,7 +386,7 @@ static ebm_tensor_t *resnet_energy(const ebm_net_t *n, ebm_tensor_t *x) {
         const rblock_t *b = &n->blocks[i];
         ebm_tensor_t *r = act(n, norm(b, ebm_conv2d(h, ebm_weight_standardize(b->c1w, 1e-5f), b->c1b, p), b->n1g, b->n1b));
         r = act(n, norm(b, ebm_conv2d(r, ebm_weight_standardize(b->c2w, 1e-5f), b->c2b, p), b->n2g, b->n2b));
-        h = ebm_add(h, r);
+        h = film(n, i, ebm_add(h, r));
         if (b->down) h = act(n, ebm_avg_pool2d(ebm_conv2d(h, b->dw, b->db, p), 3, 2, 1));
         if (i == n->attn_after) h = ebm_self_attention(h, n->aw[0], n->ab[0], n->aw[1], n->ab[1], n->aw[2], n->ab[2], n->gamma);
     }
@@ -381,11 +397,17 @@ static ebm_tensor_t *resnet_energy(const ebm_net_t *n, ebm_tensor_t *x) {
 void ebm_net_free(ebm_net_t *n) {
     if (!n) return;
     free(n->blocks);
+    free(n->film_s), free(n->film_b);
     for (int i = 0; i < n->n_sub; i++) ebm_net_free(n->sub[i]);
     free(n);
 }
 
 ebm_status_t ebm_net_init(ebm_net_t *n, ebm_rng_t *rng) {
+    for (int l = 0; l < n->n_film; l++) {   /* the conditioned net starts as the unconditioned one */
+        ebm_status_t st = ebm_tensor_fill(n->film_s[l], 0.0f);
+        if (st == EBM_OK) st = ebm_tensor_fill(n->film_b[l], 0.0f);
+        if (st != EBM_OK) return st;
+    }
     for (int i = 0; i < n->n_sub; i++) {
         ebm_status_t st = ebm_net_init(n->sub[i], rng);
         if (st != EBM_OK) return st;
@@ -449,15 +471,56 @@ ebm_status_t ebm_net_init(ebm_net_t *n, ebm_rng_t *rng) {
     return EBM_OK;
 }
 
+ebm_status_t ebm_net_condition(ebm_net_t *n, ebm_params_t *ps, const char *prefix, int classes) {
+    if (classes < 1 || n->classes) return EBM_STATUS_INVALID_ARGUMENT;
+    if (n->kind == NET_MULTI) {
+        for (int s = 0; s < n->n_sub; s++) {
+            char p[96];
+            snprintf(p, sizeof p, "%snets.%d.", prefix, s);
+            ebm_status_t st = ebm_net_condition(n->sub[s], ps, p, classes);
+            if (st != EBM_OK) return st;
+        }
+        n->classes = classes;
+        return EBM_OK;
+    }
+    if (n->kind != NET_CONV && n->kind != NET_RESNET) return EBM_STATUS_INVALID_ARGUMENT;
+    int m = n->kind == NET_CONV ? 4 : n->n_blocks;
+    n->film_s = calloc((size_t)m, sizeof *n->film_s);
+    n->film_b = calloc((size_t)m, sizeof *n->film_b);
+    if (!n->film_s || !n->film_b) return EBM_STATUS_OUT_OF_MEMORY;
+    for (int l = 0; l < m; l++) {
+        int C = n->kind == NET_CONV ? ebm_tensor_dim(n->w[l], 0) : n->blocks[l].cin;
+        char name[160];
+        snprintf(name, sizeof name, "%scond.%d.scale", prefix, l);
+        n->film_s[l] = ebm_params_add(ps, name, 2, (int[]){classes, C});
+        snprintf(name, sizeof name, "%scond.%d.shift", prefix, l);
+        n->film_b[l] = ebm_params_add(ps, name, 2, (int[]){classes, C});
+        if (!n->film_s[l] || !n->film_b[l]) return EBM_STATUS_OUT_OF_MEMORY;
+    }
+    n->n_film = m, n->classes = classes;
+    return EBM_OK;
+}
+
+int ebm_net_classes(const ebm_net_t *n) { return n->classes; }
+
+void ebm_net_set_condition(ebm_net_t *n, ebm_tensor_t *onehot) {
+    n->onehot = onehot;
+    for (int s = 0; s < n->n_sub; s++) ebm_net_set_condition(n->sub[s], onehot);
+}
+
+ebm_tensor_t *ebm_net_get_condition(const ebm_net_t *n) { return n->onehot; }
+
 ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
     if (!x) return NULL;
+    /* a conditioned net without labels for every input: nothing (run.c always sets them) */
+    if (n->classes && (!n->onehot || ebm_tensor_dim(n->onehot, 0) != ebm_tensor_dim(x, 0))) return NULL;
     ebm_tensor_t *h = x;
     int B = ebm_tensor_dim(x, 0);
     switch (n->kind) {
     case NET_MLP:
         return ebm_reshape(ebm_net_forward(n, x), 1, &B);
     case NET_CONV:
-        for (int l = 0; l < 4; l++) h = act(n, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(n->stride[l], 1)));
+        for (int l = 0; l < 4; l++) h = act(n, film(n, l, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(n->stride[l], 1))));
         h = ebm_mean(h, 0xCu, 0);   /* (B, 4b) */
         return ebm_reshape(ebm_linear(h, n->w[4], n->b[4]), 1, &B);
     case NET_RESNET:

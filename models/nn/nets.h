@@ -85,6 +85,20 @@ int ebm_net_bn_gammas(const ebm_net_t *net, ebm_tensor_t **out, int max);
 /* EBM_STATUS_INVALID_ARGUMENT for a name not in EBM_NET_ACTIVATIONS. */
 ebm_status_t ebm_net_set_activation(ebm_net_t *net, const char *name);
 
+/* Class conditioning (FiLM): E(x | y) for labels y in 0 .. classes-1. Adds per conditioned block l
+ * the embeddings cond.<l>.scale and cond.<l>.shift (classes x channels), and the block's output h
+ * becomes h (1 + onehot(y) scale) + onehot(y) shift, per channel: for convnet after each of its four
+ * convs (before the activation), for resnet after each residual block's sum; a multi-scale net
+ * conditions every scale (nets.<s>.cond.*). ebm_net_init sets the embeddings to 0, so a conditioned
+ * net starts as the unconditioned one. EBM_STATUS_INVALID_ARGUMENT for other nets. */
+ebm_status_t ebm_net_condition(ebm_net_t *net, ebm_params_t *ps, const char *prefix, int classes);
+int ebm_net_classes(const ebm_net_t *net);   /* 0: not conditioned */
+/* The labels of the next forwards as one-hot rows (B, classes), B the batch the forwards get (NULL:
+ * none; a conditioned net's forward without labels fails). The net only points at it: clear it
+ * before the tensor's scope ends. */
+void ebm_net_set_condition(ebm_net_t *net, ebm_tensor_t *onehot);
+ebm_tensor_t *ebm_net_get_condition(const ebm_net_t *net);
+
 /* PyTorch's default init for Linear and Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
  * (kaiming_uniform with a = sqrt(5)) and biases. */
 ebm_status_t ebm_net_init(ebm_net_t *net, ebm_rng_t *rng);

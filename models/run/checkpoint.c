@@ -38,6 +38,15 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
         int shape[4] = {ebm_replay_capacity(r->rb), r->shape[0], r->shape[1], r->shape[2]};
         ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
     }
+    if (r->rb_labels) {   /* a conditioned run's buffer labels, as floats (exact below 2^24) */
+        int cap = ebm_replay_capacity(r->rb);
+        ebm_tensor_t *t = ebm_tensor_zeros(r->ctx, 1, &cap);
+        float *h = for_save && t ? malloc(sizeof(float) * (size_t)cap) : NULL;
+        for (int i = 0; h && i < cap; i++) h[i] = (float)r->rb_labels[i];
+        if (h) ebm_tensor_write(t, h);
+        free(h);
+        ts[n++] = (ebm_named_tensor_t){"replay.labels", t};
+    }
     for (int k = 0; k < r->n_groups; k++) {   /* the method's other networks (generator.*, ...) and their optimizer moments */
         const run_group_t *g = &r->groups[k];
         for (int i = 0; i < ebm_params_count(g->ps); i++) ts[n++] = (ebm_named_tensor_t){ebm_params_name(g->ps, i), ebm_params_get(g->ps, i)};
@@ -54,7 +63,7 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
 
 /* room for every tensor ckpt_tensors lists */
 static size_t ckpt_capacity(const run_t *r) {
-    size_t n = 2 * (size_t)ebm_params_count(r->ps) + 4;
+    size_t n = 2 * (size_t)ebm_params_count(r->ps) + 5;
     for (int k = 0; k < r->n_groups; k++) n += (size_t)ebm_params_count(r->groups[k].ps) + 2;
     return n;
 }
@@ -160,6 +169,24 @@ int ebm_checkpoint_load_config(const char *path, ebm_config_t *cfg) {
     return ckpt_config(path, cfg, &nd, sh);
 }
 
+/* a conditioned run's buffer labels from t (capacity floats); 0 after printing why */
+static int load_labels(run_t *r, ebm_tensor_t *t, const char *path) {
+    int cap = ebm_replay_capacity(r->rb), ok = 1;
+    float *h = malloc(sizeof(float) * (size_t)cap);
+    if (!h || ebm_tensor_read(t, h) != EBM_OK) {
+        ERR("%s: reading replay.labels: %s\n", path, h ? ebm_ctx_error(r->ctx) : "out of host memory");
+        free(h);
+        return 0;
+    }
+    for (int i = 0; ok && i < cap; i++) {
+        ok = h[i] >= 0 && h[i] < r->classes && h[i] == (float)(int)h[i];
+        if (ok) r->rb_labels[i] = (int)h[i];
+        else ERR("%s: replay.labels[%d] = %g is not a class 0 .. %d\n", path, i, h[i], r->classes - 1);
+    }
+    free(h);
+    return ok;
+}
+
 /* Loads everything the run has (EMA, optimizer and buffer when present) and the counters. */
 int ckpt_load(run_t *r, const char *path) {
     int np = ebm_params_count(r->ps), ok = 0;
@@ -181,6 +208,8 @@ int ckpt_load(run_t *r, const char *path) {
         }
         for (int i = 0; r->rb && i < n; i++)
             if (!strcmp(ts[i].name, "replay.buffer")) ebm_replay_import(r->rb, ts[i].t);
+        for (int i = 0; r->rb_labels && i < n; i++)
+            if (!strcmp(ts[i].name, "replay.labels") && !load_labels(r, ts[i].t, path)) goto labels_bad;
         cJSON *m = cJSON_Parse(meta ? meta : "");
         /* the ranges of what a run can reach: the config's ranges, the buffer's capacity */
         long cap = r->rb ? ebm_replay_capacity(r->rb) : 0, it, rbk, st, sz, ps, sn, ms;
@@ -208,6 +237,7 @@ int ckpt_load(run_t *r, const char *path) {
         }
         cJSON_Delete(m);
     }
+labels_bad:
     free(meta);
     ebm_scope_end(r->ctx);
     free_names(names, ckpt_names(r));

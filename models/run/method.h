@@ -55,6 +55,9 @@ typedef struct ebm_method {
     /* the energy of x and class k, E(x, k) (B) from the outputs: `ebm sample --class K` draws
      * class-conditional samples from it, `ebm eval --classifier` judges them (NULL: no classes) */
     ebm_tensor_t *(*class_energy)(run_t *r, ebm_tensor_t *outputs, int k);
+    /* trains E(x | y) with [model] classes > 0 (the net conditioned on labels: run_set_labels); its
+     * class-conditional samples and compositions then go through run_class_energy */
+    int conditional;
     int sampler_density;   /* E is learnt at the Langevin sampler's temperature (heat maps show exp(-E/T)) */
     /* after the energy network, optimizer, EMA and buffer: the method's own networks (run_add_group)
      * and r->state; 0 after printing why (NULL: nothing to add) */

@@ -17,8 +17,56 @@ const char *run_test_source(const run_t *r) {
 
 ebm_rng_t run_iter_rng(const run_t *r, long it) { return ebm_rng_make(r->seed, 1 + (uint64_t)it + ((uint64_t)r->rollbacks << 40)); }
 
+int run_classes(const run_t *r) { return r->classes > 0 ? r->classes : r->m->class_energy ? r->n_out : 0; }
+
+/* one-hot rows of y into the net's condition */
+static int set_onehot(run_t *r, const int *y, int B, int k) {
+    int K = r->classes;
+    float *h = calloc((size_t)B * K, sizeof(float));
+    if (!h) {
+        ERR("out of host memory\n");
+        return 0;
+    }
+    for (int i = 0; i < B; i++) {
+        int c = y ? y[i] : k;
+        if (c < 0 || c >= K) {
+            ERR("label %d: the run's energy has classes 0 .. %d\n", c, K - 1);
+            free(h);
+            return 0;
+        }
+        h[(size_t)i * K + c] = 1;
+    }
+    ebm_tensor_t *t = ebm_tensor_from_host(r->ctx, 2, (int[]){B, K}, h);
+    free(h);
+    ebm_net_set_condition(r->net, t);
+    return t != NULL;
+}
+
+int run_set_labels(run_t *r, const int *y, int B) { return set_onehot(r, y, B, 0); }
+void run_clear_labels(run_t *r) {
+    if (r->net) ebm_net_set_condition(r->net, NULL);
+}
+
+/* a conditioned energy without labels: the marginal -log sum_k exp(-E(x | k)) */
+static ebm_tensor_t *marginal_energy(run_t *r, ebm_tensor_t *x) {
+    enum { MAX_K = 64 };
+    int B = ebm_tensor_dim(x, 0), K = r->classes;
+    if (K > MAX_K) {
+        ERR("the marginal energy of a conditioned run sums at most %d classes (it has %d): give a class\n", MAX_K, K);
+        return NULL;
+    }
+    ebm_tensor_t *terms[MAX_K];
+    for (int k = 0; k < K; k++) {
+        if (!set_onehot(r, NULL, B, k)) return NULL;
+        terms[k] = ebm_reshape(ebm_neg(ebm_net_energy(r->net, x)), 2, (int[]){B, 1});
+    }
+    run_clear_labels(r);
+    return ebm_neg(ebm_logsumexp(ebm_concat(terms, K, 1), 1, 0));
+}
+
 ebm_tensor_t *run_energy(void *user, ebm_tensor_t *x) {
     run_t *r = user;
+    if (r->classes > 0 && !ebm_net_get_condition(r->net)) return x ? marginal_energy(r, x) : NULL;
     if (r->m->energy) return r->m->energy(r, run_forward(r, x));
     if (r->flatten) x = ebm_reshape(x, 2, (int[]){ebm_tensor_dim(x, 0), -1});
     return ebm_net_energy(r->net, x);
@@ -26,6 +74,12 @@ ebm_tensor_t *run_energy(void *user, ebm_tensor_t *x) {
 
 ebm_tensor_t *run_class_energy(void *user, ebm_tensor_t *x) {
     run_class_t *c = user;
+    if (c->r->classes > 0) {   /* E(x | k): the conditioned net with label k on every row */
+        if (!x || !set_onehot(c->r, NULL, ebm_tensor_dim(x, 0), c->k)) return NULL;
+        ebm_tensor_t *e = run_energy(c->r, x);
+        run_clear_labels(c->r);
+        return e;
+    }
     return c->r->m->class_energy(c->r, run_forward(c->r, x), c->k);
 }
 
@@ -124,6 +178,7 @@ void run_free(run_t *r) {
         ebm_params_free(r->groups[i].ps);
     }
     ebm_replay_free(r->rb);
+    free(r->rb_labels);
     ebm_ema_free(r->ema);
     ebm_optim_free(r->opt);
     ebm_net_free(r->net);
@@ -266,6 +321,15 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
                              ebm_config_bool(c, "model", "rbm_learn_sigma"));
     } else {
         ERR("[model] net = \"%s\": expected mlp, convnet, multiscale, resnet, poe, dcgan, quadratic or rbm_free_energy\n", net);
+        return 0;
+    }
+    r->classes = (int)ebm_config_int(c, "model", "classes");
+    if (r->classes > 0 && !m->conditional) {
+        ERR("[model] classes = %d: run.method = %s trains no class-conditional energy (run.method = cd does)\n", r->classes, m->name);
+        return 0;
+    }
+    if (r->classes > 0 && r->net && ebm_net_condition(r->net, r->ps, "", r->classes) != EBM_OK) {
+        ERR("[model] classes = %d: class conditioning needs [model] net = convnet, multiscale or resnet (this one is %s)\n", r->classes, net);
         return 0;
     }
     /* auto: the network's own (MEG's leaky ReLU 0.2 for dcgan, swish for the others), written into the

@@ -40,6 +40,8 @@ typedef struct run {
     size_t numel;
     int flatten;          /* images into an MLP */
     int n_out;            /* network outputs: 1 (energies) or the method's (a classifier's classes) */
+    int classes;          /* [model] classes > 0: the energy is E(x | y), y in 0 .. classes-1 (m->conditional) */
+    int *rb_labels;       /* with classes and a replay buffer: the label of each buffer row (checkpointed) */
     int toy;
     char toy_name[32];
     /* read once from the common sections */
@@ -66,6 +68,14 @@ typedef struct run_class {
     int k;
 } run_class_t;
 ebm_tensor_t *run_class_energy(void *user, ebm_tensor_t *x);
+/* the classes E(x, k) knows: a conditioned energy's (r->classes), a method's with m->class_energy (its
+ * n_out), else 0 */
+int run_classes(const run_t *r);
+/* A conditioned energy (r->classes): the labels y[0..B) of the next run_energy calls (inputs of B
+ * rows), as a one-hot tensor of the current scope; run_clear_labels before that scope ends. Without
+ * labels run_energy is the marginal -log sum_k exp(-E(x | k)). 0 after printing why (a label out of range). */
+int run_set_labels(run_t *r, const int *y, int B);
+void run_clear_labels(run_t *r);
 /* the held-out images of a run's source: Fashion-MNIST's t10k for fashion-mnist, else the source itself */
 const char *run_test_source(const run_t *r);
 ebm_tensor_t *run_forward(run_t *r, ebm_tensor_t *x);   /* the network's outputs (B, n_out) */
