@@ -182,7 +182,7 @@ static int sample_composed(const char *device, const ebm_sample_opts_t *o) {
             goto done;
         }
         if (c.cls[i].k >= 0 && c.cls[i].k >= run_classes(&c.r[i])) {
-            if (!run_classes(&c.r[i])) ERR("--compose %s: this run.method = %s run's energy has no classes\n", o->compose[i], c.r[i].m->name);
+            if (!run_classes(&c.r[i])) ERR("--compose %s: a run.method = %s run's energy has no classes\n", o->compose[i], c.r[i].m->name);
             else ERR("--compose %s: the run has classes 0 .. %d\n", o->compose[i], run_classes(&c.r[i]) - 1);
             goto done;
         }

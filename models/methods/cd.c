@@ -271,6 +271,8 @@ static ebm_tensor_t *cd_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rn
         ERR("init = \"%s\": expected noise or buffer\n", init);
         return NULL;
     }
+    if (!draw_labels(r, o, n, !strcmp(init, "buffer"), &y) || (y && !run_set_labels(r, y, n))) x = NULL;
+    free(y);
     for (int done = 0; x && done < steps;) {
         lc.steps = aug_every > 0 ? (steps - done < aug_every ? steps - done : aug_every) : steps - done;
         x = ebm_langevin(r->ctx, run_energy, r, x, &lc, rng);
