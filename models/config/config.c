@@ -235,34 +235,39 @@ static size_t render(const ebm_config_t *c, char *buf, size_t n) {
     size_t len = 0;
     const char *section = NULL;
 #define OUT(...) len += (size_t)snprintf(buf ? buf + len : NULL, buf && len < n ? n - len : 0, __VA_ARGS__)
-    for (int i = 0; i < c->n; i++) {
-        if (!is_shown(c, c->keys[i].section)) continue;
-        if (!section || strcmp(section, c->keys[i].section)) {
-            OUT("%s[%s]\n", section ? "\n" : "", c->keys[i].section);
-            section = c->keys[i].section;
-        }
-        const ebm_config_key_t *k = &c->keys[i];
-        char note[512], range[80] = "";
-        if (k->type == EBM_CFG_INT || k->type == EBM_CFG_FLOAT) {
-            range_text(k, range, sizeof range);
-            snprintf(note, sizeof note, "%s (default %s; range %s)", k->help, k->def, range);
-        } else {
-            snprintf(note, sizeof note, "%s (default %s)", k->help, k->def);
-        }
-        /* inih reads the tail of a line over INI_MAX_LINE - 1 characters as a line of its own: a long
-         * comment goes on lines of at most ~100 characters */
-        size_t wrap = strlen(note) + 3 < INI_MAX_LINE ? sizeof note : 96;
-        for (const char *p = note; *p;) {
-            size_t take = strlen(p);
-            if (take > wrap) {
-                take = wrap;
-                while (take > 40 && p[take] != ' ') take--;
+    /* each section once, at its first key, with every key of it (tables may add keys to a section
+     * another table began: a method's [model] or [data] keys) */
+    for (int first = 0; first < c->n; first++) {
+        int seen = 0;
+        for (int j = 0; j < first && !seen; j++) seen = !strcmp(c->keys[j].section, c->keys[first].section);
+        if (seen || !is_shown(c, c->keys[first].section)) continue;
+        OUT("%s[%s]\n", section ? "\n" : "", c->keys[first].section);
+        section = c->keys[first].section;
+        for (int i = first; i < c->n; i++) {
+            if (strcmp(section, c->keys[i].section)) continue;
+            const ebm_config_key_t *k = &c->keys[i];
+            char note[512], range[80] = "";
+            if (k->type == EBM_CFG_INT || k->type == EBM_CFG_FLOAT) {
+                range_text(k, range, sizeof range);
+                snprintf(note, sizeof note, "%s (default %s; range %s)", k->help, k->def, range);
+            } else {
+                snprintf(note, sizeof note, "%s (default %s)", k->help, k->def);
             }
-            OUT("# %.*s\n", (int)take, p);
-            p += take;
-            while (*p == ' ') p++;
+            /* inih reads the tail of a line over INI_MAX_LINE - 1 characters as a line of its own: a long
+             * comment goes on lines of at most ~100 characters */
+            size_t wrap = strlen(note) + 3 < INI_MAX_LINE ? sizeof note : 96;
+            for (const char *p = note; *p;) {
+                size_t take = strlen(p);
+                if (take > wrap) {
+                    take = wrap;
+                    while (take > 40 && p[take] != ' ') take--;
+                }
+                OUT("# %.*s\n", (int)take, p);
+                p += take;
+                while (*p == ' ') p++;
+            }
+            OUT("%s = %s\n", k->key, c->values[i]);
         }
-        OUT("%s = %s\n", k->key, c->values[i]);
     }
 #undef OUT
     return len;

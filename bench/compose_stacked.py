@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Measured composition of class-conditional energies on stacked Fashion-MNIST.
+
+    /usr/bin/python3 bench/compose_stacked.py RUN0 RUN1 CLASSIFIER --pairs 1,8 7,3 ... [--n 100] [--steps 100]
+        [--not-weight -0.5] [--ebm build/ebm] [--work DIR] [--out bench/results/compose-stacked-fmnist.md]
+        [--png bench/results/compose-stacked-fmnist-and.png]
+
+RUN0 is a run.method = cd run with [model] classes = 10 conditioned on the class of channel 0
+([data] label_channel = 0), RUN1 on channel 1's; CLASSIFIER a one-channel Fashion-MNIST classifier run
+(configs/fmnist-classifier.ini). For every pair (a, b) it draws, with `ebm sample --compose` (one
+Langevin chain from noise on the composed energy, --n chains of --steps steps, seed 1):
+    AND     E0(x | a) + E1(x | b)
+    RUN0    E0(x | a) alone
+    RUN1    E1(x | b) alone
+    NOT     E0(x | a) + w E1(x | b), w = --not-weight < 0 (channel 0 a, channel 1 NOT b)
+classifies channel 0 and channel 1 of every sample with the classifier (tools/torch_load.py loads it
+into PyTorch) and reports the fractions with channel 0 = a, channel 1 = b and both. Chance for both is
+1/100. Writes the table with the exact commands as Markdown, and the first pair's AND samples as a PNG
+grid (the three channels as RGB).
+"""
+import argparse, configparser, json, os, struct, subprocess, sys, zlib
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import torch_load  # noqa: E402
+
+NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def write_png(path, x, cols):
+    """x (N, 3, H, W) in [0, 1] as an RGB grid of cols columns, 2-pixel gaps"""
+    n, c, h, w = x.shape
+    rows = (n + cols - 1) // cols
+    H, W = rows * (h + 2) + 2, cols * (w + 2) + 2
+    img = np.zeros((H, W, 3), np.uint8)
+    for i in range(n):
+        r, q = divmod(i, cols)
+        tile = (np.clip(x[i], 0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+        img[2 + r * (h + 2):2 + r * (h + 2) + h, 2 + q * (w + 2):2 + q * (w + 2) + w] = tile if c == 3 else tile[:, :, :1]
+    raw = b"".join(b"\0" + img[y].tobytes() for y in range(H))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def classify(model, x):
+    """argmax class of channels 0 and 1 of x (N, C, H, W): (N,), (N,)"""
+    with torch.no_grad():
+        t = torch.from_numpy(np.ascontiguousarray(x[:, :2])).float().reshape(-1, 1, x.shape[2], x.shape[3])
+        p = model(t).argmax(1).numpy().reshape(-1, 2)
+    return p[:, 0], p[:, 1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run0"), ap.add_argument("run1"), ap.add_argument("classifier")
+    ap.add_argument("--pairs", nargs="+", required=True)
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--not-weight", type=float, default=-0.5)
+    ap.add_argument("--ebm", default="build/ebm")
+    ap.add_argument("--work", default="/tmp/compose-stacked")
+    ap.add_argument("--out", default="bench/results/compose-stacked-fmnist.md")
+    ap.add_argument("--png", default="bench/results/compose-stacked-fmnist-and.png")
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    ck = a.classifier if a.classifier.endswith(".safetensors") else os.path.join(a.classifier, "checkpoint.safetensors")
+    tensors, meta = torch_load.read_safetensors(ck)
+    cfg = configparser.ConfigParser(inline_comment_prefixes=None, interpolation=None, strict=False)   # as ebm's INI reader
+    cfg.read_string(meta["config"])
+    shape = [int(s) for s in meta["sample_shape"].split(",")]
+    model = torch_load.load_from(tensors, meta, cfg, shape, True, "energy")
+    assert shape[0] == 1, "need a one-channel classifier"
+    common = ["--n", str(a.n), "--steps", str(a.steps), "--seed", "1"]
+    rows, cmds, res = [], [], {}
+    for pair in a.pairs:
+        ca, cb = (int(v) for v in pair.split(","))
+        kinds = {"and": [f"{a.run0}:class={ca}", f"{a.run1}:class={cb}"], "run0": [f"{a.run0}:class={ca}"],
+                 "run1": [f"{a.run1}:class={cb}"], "not": [f"{a.run0}:class={ca}", f"{a.run1}:class={cb}:weight={a.not_weight:g}"]}
+        r = {}
+        for kind, specs in kinds.items():
+            out = os.path.join(a.work, f"{kind}-{ca}-{cb}.npy")
+            cmd = [a.ebm, "sample"] + sum((["--compose", s] for s in specs), []) + common + ["--out", out]
+            cmds.append(" ".join(cmd))
+            print("$", " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            x = np.load(out)
+            p0, p1 = classify(model, x)
+            r[kind] = {"ch0": float((p0 == ca).mean()), "ch1": float((p1 == cb).mean()), "both": float(((p0 == ca) & (p1 == cb)).mean())}
+            print(kind, ca, cb, json.dumps(r[kind]), flush=True)
+            if kind == "and" and pair == a.pairs[0] and a.png:
+                write_png(a.png, x[:100], 10)
+        res[pair] = r
+        pct = lambda v: f"{100 * v:.0f}%"
+        rows.append(f"| {ca} {NAMES[ca]}, {cb} {NAMES[cb]} | **{pct(r['and']['both'])}** ({pct(r['and']['ch0'])}, {pct(r['and']['ch1'])}) "
+                    f"| {pct(r['run0']['both'])} ({pct(r['run0']['ch0'])}, {pct(r['run0']['ch1'])}) "
+                    f"| {pct(r['run1']['both'])} ({pct(r['run1']['ch0'])}, {pct(r['run1']['ch1'])}) "
+                    f"| {pct(r['not']['ch0'])} | **{pct(r['not']['ch1'])}** (alone {pct(r['run0']['ch1'])}) |")
+    mean = lambda k, f: sum(res[p][k][f] for p in a.pairs) / len(a.pairs)
+    pct = lambda v: f"{100 * v:.1f}%"
+    rows.append(f"| mean of {len(a.pairs)} pairs | **{pct(mean('and', 'both'))}** | {pct(mean('run0', 'both'))} | {pct(mean('run1', 'both'))} "
+                f"| {pct(mean('not', 'ch0'))} | **{pct(mean('not', 'ch1'))}** (alone {pct(mean('run0', 'ch1'))}) |")
+    with open(a.out + ".json", "w") as f:
+        json.dump({"n": a.n, "steps": a.steps, "not_weight": a.not_weight, "results": res}, f, indent=1)
+    print("\n".join(rows))
+    return rows, cmds
+
+
+if __name__ == "__main__":
+    main()
