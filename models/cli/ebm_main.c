@@ -46,7 +46,7 @@ static const struct command_help {
      "  sample --compose RUN[:class=K][:weight=W] --compose ...  [--compose-op and|or] [options above]\n"
      "                    one Langevin chain on several runs' energies (E(x, K) of runs with classes): and\n"
      "                    (default): sum W E (a product of the models; W < 0: NOT), or: -logsumexp(-W E) (a\n"
-     "                    mixture); the first run's sampler settings\n"},
+     "                    mixture); the first run's sampler settings and augmentation transitions\n"},
     {"score",
      "  score CHECKPOINT DATA [--out CSV] [--limit N] [--raw]   energy and |grad_x E|^2 of every example\n"
      "                                (of the first N with --limit; data as in [data] source: IDX, CSV,\n"
