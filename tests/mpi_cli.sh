@@ -9,7 +9,9 @@
 #   2. a 2-rank CD run with replay buffers killed (SIGKILL to mpirun and its ranks) after a checkpoint
 #      and resumed with 2 ranks ends byte-identical to the uninterrupted 2-rank run (every rank's buffer
 #      is in the checkpoint; ordered all-reduce); resuming it with 1 rank is refused with a message;
-#      SIGTERM to the job checkpoints once and exits cleanly (resumable);
+#      SIGTERM to the job checkpoints once and exits cleanly (resumable); a rank killed by SIGKILL ends
+#      the job with a message naming it and the last checkpoint resumes; a diverging job rolls back on
+#      every rank together and finishes;
 #   3. a heterogeneous job, rank 0 on PoCL and rank 1 on Intel's CPU runtime (--device pocl,intel),
 #      matches the PoCL-only 2-rank run within the same tolerance (skipped without both runtimes).
 # Exits 77 (skipped) when mpirun is missing or ebm is built without MPI.
@@ -91,6 +93,32 @@ echo "SIGTERM: checkpoint of iteration $it"
 [ "${it:-0}" -ge 20 ] || { cat "$WORK/term.log"; fail "SIGTERM: no checkpoint of the iteration the job stopped at"; }
 "${MPI[@]}" "$EBM" train --resume "$WORK/term" --set run.iters=$((it + 10)) > "$WORK/term2.log" 2>&1 ||
     { cat "$WORK/term2.log"; fail "resume after SIGTERM"; }
+
+echo "== 2b. a rank killed (SIGKILL): the job ends with mpirun's message, the last checkpoint resumes"
+setsid "${MPI[@]}" "$EBM" "${RUN[@]}" --set run.iters=100000 --out "$WORK/dead" > "$WORK/dead.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 2400); do
+    grep -q '"iter":30[,}]' "$WORK/dead/metrics.jsonl" 2> /dev/null && break
+    sleep 0.05
+done
+for p in $(pgrep -P $pid); do   # the process of rank 1
+    tr '\0' '\n' < /proc/$p/environ | grep -qx "OMPI_COMM_WORLD_RANK=1" && kill -9 $p && echo "killed rank 1 (pid $p)"
+done
+for _ in $(seq 1 600); do kill -0 $pid 2> /dev/null || break; sleep 0.1; done   # the job must end by itself
+kill -0 $pid 2> /dev/null && { kill -9 $(pgrep -P $pid) $pid; fail "the job did not end when a rank died"; }
+wait $pid && fail "the job exited 0 after a rank died"
+grep -i "rank 1" "$WORK/dead.log" | grep -i "signal 9\|killed" | head -2
+grep -qi "rank 1.*\(signal 9\|killed\)" "$WORK/dead.log" || { cat "$WORK/dead.log"; fail "no message naming the dead rank"; }
+"${MPI[@]}" "$EBM" train --resume "$WORK/dead" --set run.iters=50 > "$WORK/dead2.log" 2>&1 || { cat "$WORK/dead2.log"; fail "resume after a rank died"; }
+grep "resumed" "$WORK/dead2.log"
+
+echo "== 2c. divergence: every rank rolls back together and the job finishes"
+"${MPI[@]}" "$EBM" train "$CONFIGS/toy-8gaussians.ini" --out "$WORK/unstable" --set optim.lr=0.5 --set run.rollback_lr_scale=0.3 \
+    --set run.max_rollbacks=8 --set run.iters=200 > "$WORK/unstable.log" 2>&1 || { cat "$WORK/unstable.log"; fail "unstable 2-rank run did not recover"; }
+grep "diverged on\|rolled back" "$WORK/unstable.log"
+grep -q "rolled back to the checkpoint of iteration" "$WORK/unstable.log" || fail "no rollback reported"
+grep '"event":"rollback"' "$WORK/unstable/metrics.jsonl" | grep -q '"ranks":2' || fail "no rollback event of 2 ranks in metrics.jsonl"
+grep -q "iteration [0-9]* diverged on [12] of 2 ranks" "$WORK/unstable.log" || fail "no agreed divergence reported"
 
 echo "== 3. heterogeneous job: rank 0 on PoCL, rank 1 on Intel's CPU runtime"
 if "$EBM" devices 2> /dev/null | grep -qi "intel" && "$EBM" devices 2> /dev/null | grep -qi "pocl"; then

@@ -33,7 +33,9 @@ static const struct command_help {
      "  train CONFIG [--out DIR] [--overwrite] [--set section.key=value]... [--device D]\n"
      "                                (a DIR holding a run is refused: --resume it, or --overwrite it)\n"
      "  train --resume DIR [--set section.key=value]... [--device D]\n"
-     "  train [CONFIG] --print-config print the full configuration with every default\n"},
+     "  train [CONFIG] --print-config print the full configuration with every default\n"
+     "  mpirun -np N ebm train ...    data-parallel over N ranks (a build with MPI): run.batch / N rows each,\n"
+     "                                --device SEL,SEL,...: the local rank's entry (else its match of SEL)\n"},
     {"sample",
      "  sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--raw] [--seed S]\n"
      "                    [--out PNG|NPY]  Langevin samples (EMA weights unless --raw) as a PNG grid or heat map,\n"

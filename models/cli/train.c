@@ -240,6 +240,40 @@ static int bcast_tensor(ebm_tensor_t *t) {
     return ok;
 }
 
+/* FNV-1a over a tensor's float bits */
+static uint64_t hash_tensor(ebm_tensor_t *t, uint64_t h, int *ok) {
+    if (!t || !*ok) return h;
+    size_t n = ebm_tensor_numel(t);
+    float *v = malloc(sizeof(float) * n);
+    if (!v || ebm_tensor_read(t, v) != EBM_OK) *ok = 0;
+    const unsigned char *b = (const unsigned char *)v;
+    for (size_t i = 0; *ok && i < n * sizeof(float); i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    free(v);
+    return h;
+}
+
+static int bcast_state(run_t *r);
+/* Before a checkpoint: every rank's parameters, EMA and optimizer moments must be rank 0's bits. They
+ * are when every rank's device rounds the update kernels alike; devices of different vendors may not
+ * (a fused multiply-add where another rounds twice): then rank 0's state is broadcast, and rank 0 says so. */
+static int resync(run_t *r) {
+    int ok = 1;
+    uint64_t h = hash_tensor(ebm_params_flat(r->ps), 0xcbf29ce484222325ull, &ok), h0;
+    if (r->ema) h = hash_tensor(ebm_ema_flat(r->ema), h, &ok);
+    h = hash_tensor(ebm_optim_state(r->opt, 0), h, &ok), h = hash_tensor(ebm_optim_state(r->opt, 1), h, &ok);
+    for (int k = 0; k < r->n_groups; k++) {
+        h = hash_tensor(ebm_params_flat(r->groups[k].ps), h, &ok);
+        h = hash_tensor(ebm_optim_state(r->groups[k].opt, 0), h, &ok), h = hash_tensor(ebm_optim_state(r->groups[k].opt, 1), h, &ok);
+    }
+    h0 = h;
+    if (!dist_all(ok) || !dist_bcast_bytes(&h0, sizeof h0)) return 0;
+    if (dist_all(h == h0)) return 1;
+    if (r->rank == 0)
+        fprintf(stderr, "ebm: iteration %ld: the ranks' states differ in their last bits (their devices round differently): "
+                        "every rank continues from rank 0's\n", r->iter);
+    return bcast_state(r);
+}
+
 static int bcast_state(run_t *r) {
     int ok = bcast_tensor(ebm_params_flat(r->ps)) && (!r->ema || bcast_tensor(ebm_ema_flat(r->ema))) &&
              bcast_tensor(ebm_optim_state(r->opt, 0)) && bcast_tensor(ebm_optim_state(r->opt, 1));
@@ -458,12 +492,12 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             if (!metrics_append(r.dir, row)) goto done;
             t_log = t, it_log = r.iter;
         }
-        if (r.iter % ckpt_every == 0 && r.iter < iters && !ckpt_save(&r, ckpt)) goto done;
+        if (r.iter % ckpt_every == 0 && r.iter < iters && ((ranks > 1 && !resync(&r)) || !ckpt_save(&r, ckpt))) goto done;
         if (sample_every > 0 && r.iter % sample_every == 0 && r.iter < iters && root && !save_pictures(&r)) goto done;
     }
     sigaction(SIGINT, &old_sa, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (!ckpt_save(&r, ckpt) || (root && !save_pictures(&r))) goto done;
+    if ((ranks > 1 && !resync(&r)) || !ckpt_save(&r, ckpt) || (root && !save_pictures(&r))) goto done;
     char last[1300];
     snprintf(last, sizeof last, "%s/samples/%s_%06ld.png", r.dir, r.toy ? "heatmap" : "samples", r.iter);
     if (root) {
