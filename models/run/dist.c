@@ -250,7 +250,7 @@ int dist_iteration_end(int diverged, int *stop) {
         int ended = 1, void_ = 0, any_stop = 0;
         for (int k = 0; k < size_; k++) {
             ended &= all[2 * k] < 0;
-            void_ += all[2 * k] == HDR_END_DIVERGED || all[2 * k] == HDR_END_TAINTED;
+            void_ += all[2 * k] == HDR_END_DIVERGED;   /* (a tainted rank implies a diverged one) */
             any_stop |= all[2 * k + 1] != 0;
         }
         if (ended) {

@@ -52,8 +52,8 @@ int dist_root_send(void *v, size_t n, int to);
 int dist_grad_hook(void *user, ebm_tensor_t *flat_grad);
 /* The end of an iteration on every rank: diverged says this rank's step diverged, *stop that this
  * rank was asked to stop (signal) and on return whether any rank was. Returns the number of ranks
- * whose iteration is void (diverged, or skipped an all-reduce because another rank diverged): 0 when
- * every rank completed it; -1 on error. */
+ * whose step diverged (> 0: the iteration is void on every rank, also where an all-reduce was skipped
+ * because another rank had ended it); 0 when every rank completed it; -1 on error. */
 int dist_iteration_end(int diverged, int *stop);
 /* seconds spent in collectives since the last call (the communication share of an iteration) */
 double dist_comm_seconds(void);
