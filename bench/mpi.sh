@@ -2,9 +2,10 @@
 # bench/mpi.sh [-b BUILD] [-n ITERS] [-r "1 2"] CONFIG [--set k=v]... — data-parallel training speed:
 # trains CONFIG for 2 x ITERS iterations with each rank count of -r (mpirun; 1 rank: a plain run) and
 # prints a markdown row per rank count from the second half's metrics.jsonl row (the first half holds
-# kernel builds and warm-up): milliseconds per iteration, of them in collectives on rank 0 (gradient
-# all-reduces and the iteration's end, including waiting for the slowest rank), the rest (compute),
-# and the gradient's size. Needs a build with MPI (EBM_MPI) and mpirun.
+# kernel builds and warm-up): milliseconds per iteration on rank 0, of them transfers (the gradient
+# all-reduces with their device-host copies), waiting for the slowest rank (the header exchanges that
+# open each all-reduce and end each iteration), and the rest (compute), and the gradients' size (every
+# network's parameters). Needs a build with MPI (EBM_MPI) and mpirun.
 set -eu
 BUILD=build ITERS=50 RANKS="1 2"
 while getopts "b:n:r:" o; do
@@ -21,8 +22,8 @@ shift
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-echo "| config | ranks | batch per rank | parameters (all networks) | ms / iteration | of them collectives | compute |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| config | ranks | batch per rank | parameters (all networks) | ms / iteration | transfers | waiting | compute |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for n in $RANKS; do
     args=(train "$CONFIG" --out "$WORK/r$n" --set run.iters=$((2 * ITERS)) --set run.log_every="$ITERS" --set run.sample_every=0
           --set run.ckpt_every=$((2 * ITERS)) "$@")
@@ -46,6 +47,7 @@ for k, v in h.items():
 batch = int([l.split("=")[1] for l in meta["config"].splitlines() if l.startswith("batch")][0])
 ms = 1e3 / last["it_per_s"]
 comm = 1e3 * last.get("comm_s_per_it", 0.0)
-print(f"| {config.split('/')[-1]} | {n} | {batch // n} | {params} ({4 * params / 1e6:.2f} MB) | {ms:.1f} | {comm:.1f} | {ms - comm:.1f} |")
+wait = 1e3 * last.get("wait_s_per_it", 0.0)
+print(f"| {config.split('/')[-1]} | {n} | {batch // n} | {params} ({4 * params / 1e6:.2f} MB) | {ms:.1f} | {comm:.1f} | {wait:.1f} | {ms - comm - wait:.1f} |")
 EOF
 done

@@ -413,9 +413,9 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
     sigaction(SIGINT, &sa, &old_sa);
     sigaction(SIGTERM, &sa, &old_term);
     interrupted = 0;
-    double t0 = now_s(), t_log = t0, comm = 0;
+    double t0 = now_s(), t_log = t0, comm = 0, wait = 0, w;
     long it_log = r.iter;
-    dist_comm_seconds();
+    dist_comm_seconds(NULL);
     while (r.iter < iters && !interrupted) {
         stats_t s = {0};
         int st = r.m->step(&r, &ds, xhost, &s);
@@ -461,14 +461,15 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             continue;
         }
         r.iter++;
-        comm += dist_comm_seconds();
+        comm += dist_comm_seconds(&w);
+        wait += w;
         if (r.iter % log_every == 0 || r.iter == iters) {
             if (ranks > 1) {   /* the iteration's numbers averaged over the ranks (each a mean over its rows) */
                 float v[STATS_MAX];
                 for (int i = 0; i < s.n; i++) v[i] = s.s[i].v;
                 if (!dist_sum(v, (size_t)s.n)) goto done;
                 for (int i = 0; i < s.n; i++) s.s[i].v = v[i] / (float)ranks;
-                dist_comm_seconds();   /* (not the iteration's communication) */
+                dist_comm_seconds(NULL);   /* (not the iteration's communication) */
             }
             double t = now_s(), rate = (r.iter - it_log) / fmax(t - t_log, 1e-9);
             float gn = NAN;
@@ -485,9 +486,13 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             stats_json(&s, row);
             run_json_num(row, "grad_norm", gn), run_json_num(row, "it_per_s", rate), run_json_num(row, "lr", ebm_optim_lr(r.opt));
             cJSON_AddNumberToObject(row, "elapsed_s", round((t - t0) * 1e3) / 1e3);
-            /* rank 0's seconds per iteration in collectives (gradient all-reduces, the iteration's end) */
-            if (ranks > 1) run_json_num(row, "comm_s_per_it", comm / (double)(r.iter - it_log));
-            comm = 0;
+            /* rank 0's seconds per iteration in collectives: transfers (the gradient all-reduces with their
+             * host staging) and waiting for the other ranks (dist.h) */
+            if (ranks > 1) {
+                run_json_num(row, "comm_s_per_it", comm / (double)(r.iter - it_log));
+                run_json_num(row, "wait_s_per_it", wait / (double)(r.iter - it_log));
+            }
+            comm = wait = 0;
             /* a row that cannot be written (a full disk) stops the run: the last checkpoint stays */
             if (!metrics_append(r.dir, row)) goto done;
             t_log = t, it_log = r.iter;

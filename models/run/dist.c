@@ -11,7 +11,7 @@
 #define DERR(...) fprintf(stderr, "ebm: " __VA_ARGS__)
 
 static int rank_, size_ = 1, local_rank_, local_size_ = 1, ordered_ = 1, inited_;
-static double comm_s_;
+static double comm_s_, wait_s_;   /* seconds in transfers (with host staging), in header exchanges (waiting for the others) */
 static float *stage_;   /* host copy of a gradient, and rank 0's gather buffer */
 static size_t stage_n_;
 static int tainted_;    /* this iteration skipped an all-reduce: another rank ended it early */
@@ -27,9 +27,10 @@ int dist_size(void) { return size_; }
 int dist_local_rank(void) { return local_rank_; }
 int dist_local_size(void) { return local_size_; }
 void dist_set_ordered(int ordered) { ordered_ = ordered; }
-double dist_comm_seconds(void) {
+double dist_comm_seconds(double *wait) {
     double s = comm_s_;
-    comm_s_ = 0;
+    if (wait) *wait = wait_s_;
+    comm_s_ = wait_s_ = 0;
     return s;
 }
 
@@ -193,7 +194,7 @@ static int exchange(long code, int stop, long *all) {
     long mine[2] = {code, stop};
     double t = now_s();
     int ok = mpi_ok(MPI_Allgather(mine, 2, MPI_LONG, all, 2, MPI_LONG, MPI_COMM_WORLD), "header exchange");
-    comm_s_ += now_s() - t;
+    wait_s_ += now_s() - t;
     return ok;
 }
 
@@ -201,6 +202,8 @@ int dist_grad_hook(void *user, ebm_tensor_t *g) {
     (void)user;
     if (size_ == 1) return 1;
     size_t n = ebm_tensor_numel(g);
+    /* the device's queued work (the backward pass) done first: it is compute, not communication */
+    if (ebm_ctx_finish(ebm_tensor_ctx(g)) != EBM_OK) return -1;
     long *all = malloc(sizeof(long) * 2 * (size_t)size_);
     if (!all || !exchange((long)n, 0, all)) {
         free(all);
@@ -221,15 +224,17 @@ int dist_grad_hook(void *user, ebm_tensor_t *g) {
         tainted_ = 1;
         return 0;
     }
-    /* host-staged: OpenCL has no device-side collectives */
+    /* host-staged: OpenCL has no device-side collectives (the copies count as communication) */
+    double t = now_s();
     float *h = malloc(sizeof(float) * n);
-    int ok = h && ebm_tensor_read(g, h) == EBM_OK && dist_sum(h, n);
+    int ok = h && ebm_tensor_read(g, h) == EBM_OK && sum_floats(h, n);
     if (ok) {
         float inv = 1.0f / (float)size_;   /* each rank's loss is a mean over its rows: the mean of the means */
         for (size_t i = 0; i < n; i++) h[i] *= inv;
         ok = ebm_tensor_write(g, h) == EBM_OK;
     }
     free(h);
+    comm_s_ += now_s() - t;
     return ok ? 1 : -1;
 }
 
@@ -283,7 +288,7 @@ int dist_all(int ok) { return ok; }
 int dist_grad_hook(void *user, ebm_tensor_t *g) { return (void)user, (void)g, 1; }
 int dist_iteration_end(int diverged, int *stop) {
     (void)stop;
-    (void)tainted_, (void)inited_, (void)stage, (void)now_s;
+    (void)tainted_, (void)inited_, (void)stage, (void)now_s, (void)wait_s_;
     return diverged != 0;
 }
 #endif

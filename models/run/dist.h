@@ -55,6 +55,8 @@ int dist_grad_hook(void *user, ebm_tensor_t *flat_grad);
  * whose step diverged (> 0: the iteration is void on every rank, also where an all-reduce was skipped
  * because another rank had ended it); 0 when every rank completed it; -1 on error. */
 int dist_iteration_end(int diverged, int *stop);
-/* seconds spent in collectives since the last call (the communication share of an iteration) */
-double dist_comm_seconds(void);
+/* seconds spent in collectives since the last call: returned, the transfers (gradient all-reduces with
+ * their host staging, broadcasts, sums); *wait (NULL: not asked), the header exchanges that open each
+ * gradient all-reduce and end each iteration, where a rank waits for the slowest */
+double dist_comm_seconds(double *wait);
 #endif
