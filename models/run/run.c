@@ -202,6 +202,12 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
             return 0;
         }
         r->batch /= r->ranks;
+        if ((size_t)r->batch * r->numel % 4) {   /* a rank's slice of a device draw starts at a Philox block (ebm_rng.h) */
+            ERR("run.batch = %d over %d ranks: %d rows of %zu numbers per rank; their product must be a multiple of 4 "
+                "(each rank's random draws start at a 4-number Philox block): choose another run.batch\n",
+                r->batch * r->ranks, r->ranks, r->batch, r->numel);
+            return 0;
+        }
     }
     r->dequantize = ndim == 3 && ebm_config_bool(c, "data", "dequantize");
     r->lr_scale = 1;
