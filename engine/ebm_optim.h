@@ -41,6 +41,12 @@ ebm_tensor_t *ebm_optim_last_grad_norm(const ebm_optim_t *opt);
 /* Optimizer state as flat tensors (for checkpoints): index 0, 1 = first/second moment or sum. */
 ebm_tensor_t *ebm_optim_state(const ebm_optim_t *opt, int index);
 void ebm_optim_set_steps(ebm_optim_t *opt, long steps);
+/* A function ebm_optim_step calls on the flat gradient before clipping and updating (data-parallel
+ * training: the all-reduce over processes): 1 update, 0 skip this step (nothing changes, the step is
+ * not counted), -1 error (the step fails with EBM_STATUS_INVALID_ARGUMENT unless the context holds an
+ * error). NULL: none. */
+typedef int (*ebm_grad_hook_t)(void *user, ebm_tensor_t *flat_grad);
+void ebm_optim_set_grad_hook(ebm_optim_t *opt, ebm_grad_hook_t hook, void *user);
 /* learning rate for the following steps (divergence rollbacks may lower it) */
 void ebm_optim_set_lr(ebm_optim_t *opt, float lr);
 float ebm_optim_lr(const ebm_optim_t *opt);

@@ -9,6 +9,12 @@
  * i % 4 of block c + i / 4, then advances the counter past them. Uniforms are (w >> 8) * 2^-24;
  * normals use Box–Muller with log/sqrt/sin/cos evaluated by the same float polynomial code on both
  * sides (no FMA contraction, no library transcendental), so they too match bit for bit.
+ *
+ * A partitioned stream (parts > 1, data-parallel training: one part per process) draws, for a
+ * request of n numbers, elements [part*n, part*n + n) of the draw of n*parts numbers the whole
+ * stream would make at its counter, then advances past all n*parts: the parts of a batch's rows
+ * together are the rows one process would draw alone. Device draws need part*n to be a multiple of 4
+ * (a draw starts at a block); host draws take any n. ebm_rng_host_permutation always draws whole.
  */
 #ifndef EBM_RNG_H
 #define EBM_RNG_H
@@ -25,6 +31,7 @@ typedef struct ebm_rng {
     uint64_t seed;
     uint64_t stream;
     uint64_t counter;   /* next Philox block */
+    uint32_t part, parts;   /* parts > 1: this stream draws the part-th slice of every draw (above) */
 } ebm_rng_t;
 
 ebm_rng_t ebm_rng_make(uint64_t seed, uint64_t stream);

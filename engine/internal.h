@@ -236,6 +236,10 @@ struct ebm_ctx {
  * (the old array and *cap untouched) when memory runs out. Call when the array is full. */
 void *ebm_grow_array(void *items, int *cap, size_t elem, int initial);
 
+/* The first Philox block of r's draw of n numbers on the device (a partitioned stream: its part's,
+ * ebm_rng.h), advancing r past the draw; 0 after ebm_fail when the part does not start at a block. */
+int ebm_rng_claim(ebm_ctx_t *ctx, ebm_rng_t *r, size_t n, uint64_t *start);
+
 /* ---- errors ---- */
 /* Records the first error on ctx (sticky), logs it, returns st. */
 ebm_status_t ebm_fail(ebm_ctx_t *ctx, ebm_status_t st, const char *fmt, ...)

@@ -10,6 +10,8 @@ struct ebm_optim {
     ebm_tensor_t *scale, *norm;  /* device scalars */
     ebm_tensor_t *partials;
     long steps;
+    ebm_grad_hook_t hook;
+    void *hook_user;
 };
 
 struct ebm_ema {
@@ -61,6 +63,7 @@ void ebm_optim_free(ebm_optim_t *o) {
 }
 
 long ebm_optim_steps(const ebm_optim_t *o) { return o->steps; }
+void ebm_optim_set_grad_hook(ebm_optim_t *o, ebm_grad_hook_t hook, void *user) { o->hook = hook, o->hook_user = user; }
 void ebm_optim_set_steps(ebm_optim_t *o, long steps) { o->steps = steps; }
 void ebm_optim_set_lr(ebm_optim_t *o, float lr) { o->cfg.lr = lr; }
 float ebm_optim_lr(const ebm_optim_t *o) { return o->cfg.lr; }
@@ -86,6 +89,11 @@ ebm_status_t ebm_optim_step(ebm_optim_t *o) {
     ebm_tensor_t *p = ebm_params_flat(o->ps), *g = ebm_params_flat_grad(o->ps);
     ebm_ctx_t *ctx = p->ctx;
     if (ctx->status != EBM_OK) return ctx->status;
+    if (o->hook) {
+        int h = o->hook(o->hook_user, g);
+        if (h < 0) return ctx->status != EBM_OK ? ctx->status : EBM_STATUS_INVALID_ARGUMENT;
+        if (h == 0) return EBM_OK;
+    }
     if (grad_norm(o) != EBM_OK) return ctx->status;
     o->steps++;
     const ebm_optim_config_t *c = &o->cfg;

@@ -102,13 +102,12 @@ ebm_tensor_t *ebm_replay_sample(ebm_replay_t *rb, int B, ebm_rng_t *rng) {
     shape[0] = B;
     ebm_tensor_t *y = ebm_tensor_new(ctx, rb->ndim, shape);
     cl_kernel k = rb->cfg.uint8 ? ebm_kernel_variant(ctx, EBM_K_ROWS_GATHER, EBM_RB_U8_DEFINES) : ebm_kernel(ctx, EBM_K_ROWS_GATHER);
-    if (!y || !k || upload_idx(rb, B) != EBM_OK) return NULL;
-    size_t elems = (size_t)B * rb->row_len;
+    uint64_t c0;
+    if (!y || !k || upload_idx(rb, B) != EBM_OK || !ebm_rng_claim(ctx, rng, (size_t)B * rb->row_len, &c0)) return NULL;
     if (ebm_kargs(ctx, k, "mmmiiffl" "ll", y->buf, rb->storage->buf, rb->idx, rb->row_len, B, (double)rb->cfg.init_lo,
-                  (double)rb->cfg.init_hi, (size_t)rng->seed, (size_t)rng->stream, (size_t)rng->counter) != EBM_OK ||
+                  (double)rb->cfg.init_hi, (size_t)rng->seed, (size_t)rng->stream, (size_t)c0) != EBM_OK ||
         ebm_launch3(ctx, k, (size_t)rb->row_len, (size_t)B, 1) != EBM_OK)
         return NULL;
-    rng->counter += (elems + 3) / 4;
     return y;
 }
 

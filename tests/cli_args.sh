@@ -66,7 +66,15 @@ sets=(); for i in $(seq 0 64); do sets+=(--set run.iters=$i); done
 refused train --print-config "${sets[@]}" -- "ebm train: more than 64 --set options"
 echo "ok   unknown options, missing values, another command's options, extra and missing operands"
 
-# a build without MPI started as several MPI ranks refuses to run N copies into one folder; one rank runs
+# a build without MPI started as several MPI ranks refuses to run N copies into one folder; one rank runs.
+# A build with MPI (tests/mpi_cli.sh tests its training) refuses only the one-process commands.
+if ldd "$EBM" 2> /dev/null | grep -q libmpi; then
+  for cmd in eval sample; do
+    out=$(OMPI_COMM_WORLD_SIZE=2 "$EBM" $cmd RUN 2>&1 >/dev/null); rc=$?
+    [ $rc = 2 ] && echo "$out" | grep -q "ebm $cmd: started as one of 2 MPI ranks (OMPI_COMM_WORLD_SIZE=2), but only \`ebm train\` runs data-parallel" ||
+      fail "ebm $cmd under 2 Open MPI ranks (a build with MPI): exit $rc, $out"
+  done
+else
 for cmd in train eval; do
   out=$(OMPI_COMM_WORLD_SIZE=2 "$EBM" $cmd RUN 2>&1 >/dev/null); rc=$?
   [ $rc = 2 ] && echo "$out" | grep -q "ebm $cmd: started as one of 2 MPI ranks (OMPI_COMM_WORLD_SIZE=2), but this ebm is built without MPI" ||
@@ -74,8 +82,9 @@ for cmd in train eval; do
 done
 out=$(PMI_SIZE=4 "$EBM" train --print-config 2>&1 >/dev/null); rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q "one of 4 MPI ranks (PMI_SIZE=4)" || fail "ebm train under 4 Hydra ranks: exit $rc, $out"
+fi
 OMPI_COMM_WORLD_SIZE=1 PMI_SIZE=1 "$EBM" train --print-config > /dev/null || fail "ebm train as a single MPI rank refused"
-echo "ok   a build without MPI refuses to run as several MPI ranks (Open MPI, Hydra) and runs as one"
+echo "ok   a build without MPI refuses to run as several MPI ranks (Open MPI, Hydra) and runs as one (with MPI: eval, sample refused)"
 
 # options after operands, --name=value, and -- before an operand that starts with a dash
 out=$("$EBM" train --print-config --set=run.iters=7 | grep "^iters") && [ "$out" = "iters = 7" ] || fail "--set=VALUE: $out"

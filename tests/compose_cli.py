@@ -19,6 +19,9 @@ the parameters back from the checkpoints, so how well they trained does not matt
 - a run with classes (JEM, a few iterations on 8 gaussians): RUN:class=K composed alone samples
   exactly as `ebm sample RUN --class K`, and so do two halves of it with class and weight in either
   order; a class the run does not have, a class of a run without classes, an unknown part refused;
+- an image run with improved CD's augmentation: composed alone with --augment-every 2, its chain is
+  bit for bit `ebm sample RUN --init noise --augment-every 2` (the transitions happen inside the
+  composed chain), and differs with --augment-every 0;
 - refusals: a weight that is not a number, runs of different shapes, a missing run, --compose-op
   without --compose, a CHECKPOINT beside --compose.
 """
@@ -164,6 +167,23 @@ rc, out, err = ebm("sample", "--compose", f"{q0}:class=1")
 check(rc == 1 and "no classes" in err, f"a class of a run without classes ({err.strip()})")
 rc, out, err = ebm("sample", "--compose", f"{q0}:colour=1")
 check(rc == 1 and "expected RUN[:class=K][:weight=W]" in err, f"an unknown part of a --compose argument ({err.strip()})")
+
+# ---- improved CD's augmentation transitions inside the composed chain ----
+# an image run with [augment] enable (a few iterations on random 8x8 images): composed alone, its chain
+# takes the transition every --augment-every steps exactly as `ebm sample RUN` does; without them it differs
+np.save(w("img.npy"), rng.random((64, 1, 8, 8)).astype(np.float32))
+rc, _, err = ebm("train", os.path.join(SRC, "configs", "icd-fmnist-laptop.ini"), "--out", w("aug"), "--set", f"data.source={w('img.npy')}",
+                 "--set", "run.iters=2", "--set", "run.batch=8", "--set", "sampler.steps=2", "--set", "model.base=4",
+                 "--set", "model.scales=1", "--set", "run.sample_every=0")
+check(rc == 0, f"an image run with augmentation trains ({err[-300:]})")
+achain = ["--n", "16", "--steps", "6", "--seed", "5"]
+rc, _, e1 = ebm("sample", w("aug"), "--init", "noise", "--augment-every", "2", *achain, "--out", w("a1.npy"))
+rc2, _, e2 = ebm("sample", "--compose", w("aug"), "--augment-every", "2", *achain, "--out", w("a2.npy"))
+rc3, _, e3 = ebm("sample", "--compose", w("aug"), "--augment-every", "0", *achain, "--out", w("a3.npy"))
+ok = rc == 0 and rc2 == 0 and rc3 == 0
+check(ok and np.array_equal(np.load(w("a1.npy")), np.load(w("a2.npy"))) and "transition every 2 steps" in e2,
+      f"a composed chain takes the run's augmentation transitions as ebm sample RUN does ({e1[-200:]}{e2[-200:]})")
+check(ok and not np.array_equal(np.load(w("a1.npy")), np.load(w("a3.npy"))), "and without them (--augment-every 0) samples differently")
 
 # ---- refusals ----
 rc, out, err = ebm("sample", "--compose", f"{q0}:weight=abc")

@@ -28,7 +28,7 @@ import math
 import os
 import sys
 
-SKIP = {"iter", "it_per_s", "elapsed_s", "rollbacks", "event", "checkpoint", "nonfinite"}
+SKIP = {"iter", "ranks", "it_per_s", "elapsed_s", "rollbacks", "event", "checkpoint", "nonfinite"}
 # sizes and settings an eval row records beside its scores: not drawn
 EVAL_SETTINGS = {"samples", "examples", "real_examples", "feature_dim", "modes", "min_per_mode", "ece_bins", "folder_examples",
                  "anomalies", "anomaly_class"}

@@ -209,8 +209,18 @@ static int sample_composed(const char *device, const ebm_sample_opts_t *o) {
     lc.steps = o->steps >= 0 ? o->steps : (int)ebm_config_int(r->cfg, "eval", "steps");
     /* draw_samples' stream: one run composed alone samples exactly as `ebm sample RUN --init noise` */
     ebm_rng_t rng = ebm_rng_make(o->seed ? o->seed : r->seed, 0x53414d50ull);   /* "SAMP" */
+    /* the first run's transitions between Langevin segments (improved CD's augmentation), as `ebm sample RUN` */
+    int every = r->m->transition_every ? r->m->transition_every(r) : -1, steps = lc.steps;
+    every = every < 0 || !r->m->transition ? 0 : o->augment_every >= 0 ? o->augment_every : every;
     ebm_scope_begin(ctx);
-    ebm_tensor_t *x = ebm_langevin(ctx, compose_energy, &c, run_noise(r, n, &rng), &lc, &rng);
+    ebm_tensor_t *x = run_noise(r, n, &rng);
+    for (int done = 0; x && done < steps;) {
+        lc.steps = every > 0 && steps - done > every ? every : steps - done;
+        x = ebm_langevin(ctx, compose_energy, &c, x, &lc, &rng);
+        done += lc.steps;
+        if (x && every > 0 && done < steps) x = r->m->transition(r, x, &rng);
+    }
+    lc.steps = steps;
     if (!x) ERR("sampling: %s\n", ebm_ctx_error(ctx));
     else if (is_npy(path) ? write_npy(r, path, x) : run_write_samples(r, path, x)) {
         fprintf(stderr, "ebm sample: %d chains of %d Langevin steps on %s", n, lc.steps, c.or ? "-logsumexp(" : "");
@@ -223,7 +233,9 @@ static int sample_composed(const char *device, const ebm_sample_opts_t *o) {
             if (c.cls[i].k >= 0) snprintf(k, sizeof k, ", class %d", c.cls[i].k);
             fprintf(stderr, "%s%s%g E(%.*s%s)", i ? (c.or ? ", " : " + ") : "", c.or ? "-" : "", c.w[i], len, spec, k);
         }
-        fprintf(stderr, "%s\n", c.or ? ")" : "");
+        fprintf(stderr, "%s", c.or ? ")" : "");
+        if (every > 0 && every < steps) fprintf(stderr, ", the first run's augmentation transition every %d steps", every);
+        fprintf(stderr, "\n");
         printf("%s\n", path);
         rc = 0;
     }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dist.h"
 #include "ebm.h"
 #include "train.h"
 
@@ -32,7 +33,9 @@ static const struct command_help {
      "  train CONFIG [--out DIR] [--overwrite] [--set section.key=value]... [--device D]\n"
      "                                (a DIR holding a run is refused: --resume it, or --overwrite it)\n"
      "  train --resume DIR [--set section.key=value]... [--device D]\n"
-     "  train [CONFIG] --print-config print the full configuration with every default\n"},
+     "  train [CONFIG] --print-config print the full configuration with every default\n"
+     "  mpirun -np N ebm train ...    data-parallel over N ranks (a build with MPI): run.batch / N rows each,\n"
+     "                                --device SEL,SEL,...: the local rank's entry (else its match of SEL)\n"},
     {"sample",
      "  sample CHECKPOINT [--n N] [--steps K] [--init noise|buffer] [--augment-every N] [--raw] [--seed S]\n"
      "                    [--out PNG|NPY]  Langevin samples (EMA weights unless --raw) as a PNG grid or heat map,\n"
@@ -46,7 +49,7 @@ static const struct command_help {
      "  sample --compose RUN[:class=K][:weight=W] --compose ...  [--compose-op and|or] [options above]\n"
      "                    one Langevin chain on several runs' energies (E(x, K) of runs with classes): and\n"
      "                    (default): sum W E (a product of the models; W < 0: NOT), or: -logsumexp(-W E) (a\n"
-     "                    mixture); the first run's sampler settings\n"},
+     "                    mixture); the first run's sampler settings and augmentation transitions\n"},
     {"score",
      "  score CHECKPOINT DATA [--out CSV] [--limit N] [--raw]   energy and |grad_x E|^2 of every example\n"
      "                                (of the first N with --limit; data as in [data] source: IDX, CSV,\n"
@@ -444,8 +447,12 @@ static int started_as_ranks(const char *cmd) {
         const char *v = getenv(vars[i]);
         long n = v ? strtol(v, NULL, 10) : 0;
         if (n > 1) {
-            fprintf(stderr, "ebm %s: started as one of %ld MPI ranks (%s=%s), but this ebm is built without MPI: the ranks "
-                            "would run %ld independent copies into one run folder. Run a single process.\n", cmd, n, vars[i], v, n);
+            if (dist_built())
+                fprintf(stderr, "ebm %s: started as one of %ld MPI ranks (%s=%s), but only `ebm train` runs data-parallel: the "
+                                "ranks would run %ld independent copies. Run a single process.\n", cmd, n, vars[i], v, n);
+            else
+                fprintf(stderr, "ebm %s: started as one of %ld MPI ranks (%s=%s), but this ebm is built without MPI: the ranks "
+                                "would run %ld independent copies into one run folder. Run a single process.\n", cmd, n, vars[i], v, n);
             return 1;
         }
     }
@@ -459,9 +466,16 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
-    if ((!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval") || !strcmp(cmd, "score")) && started_as_ranks(cmd))
+    /* train runs data-parallel when built with MPI; the other commands are one process */
+    if ((!strcmp(cmd, "train") ? !dist_built() : !strcmp(cmd, "sample") || !strcmp(cmd, "eval") || !strcmp(cmd, "score")) &&
+        started_as_ranks(cmd))
         return 2;
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) {
+        if (!dist_init(&argc, &argv)) return 1;
+        int rc = cmd_train(argc - 1, argv + 1);
+        dist_finalize();
+        return rc;
+    }
     if (!strcmp(cmd, "sample") || !strcmp(cmd, "eval")) {
         ebm_sample_opts_t o = {.steps = -1, .mala = -1, .augment_every = -1};
         const char *device = NULL, *checkpoint = NULL;

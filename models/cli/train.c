@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "data.h"
+#include "dist.h"
 #include "run.h"
 
 /* The sections every method reads; each method's own are in its file (methods/). Defaults are
@@ -25,7 +26,8 @@ static const ebm_config_key_t common_keys[] = {
     {"run", "diverge_bound", EBM_CFG_FLOAT, "10", "divergence when |mean E(x+)| exceeds this (ICD aborts at 10; 0: NaN/Inf only)", 0, 1e30},
     {"run", "max_rollbacks", EBM_CFG_INT, "5", "divergences rolled back (last checkpoint, new RNG stream) before the run stops", 0, 1000},
     {"run", "rollback_lr_scale", EBM_CFG_FLOAT, "1", "learning rate multiplied by this at each rollback (1: only a new RNG stream)", 1e-6, 1},
-    {"run", "method", EBM_CFG_STRING, NULL, NULL, 0, 0},   /* the registry's first method and list (ebm_train_schema) */
+    {"run", "method", EBM_CFG_STRING, NULL, NULL, 0, 0},
+    {"run", "allreduce", EBM_CFG_STRING, "ordered", "data-parallel jobs (mpirun): ordered (gathered and summed in rank order: bit-for-bit reproducible for a given rank count) | mpi (MPI_Allreduce)", 0, 0},   /* the registry's first method and list (ebm_train_schema) */
     {"data", "source", EBM_CFG_STRING, "fashion-mnist",
      "fashion-mnist | IDX file (.gz ok) | toy:8gaussians|25gaussians|swissroll|2spirals|rings | toy:barsN (bars and stripes, N x N) | file.csv | image folder", 0, 0},
     {"data", "size", EBM_CFG_INT, "0", "image side after centre-crop and resize (folders need it; 0: the file's size)", 0, 4096},
@@ -130,7 +132,7 @@ ebm_config_t *ebm_train_config_new(void) {
     return cfg;
 }
 
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted;   /* SIGINT or SIGTERM: checkpoint once and stop */
 static void on_sigint(int sig) {
     (void)sig;
     interrupted = 1;
@@ -191,7 +193,95 @@ static cJSON *metrics_row(const char *event, long iter) {
     cJSON *row = cJSON_CreateObject();
     if (row && event) cJSON_AddStringToObject(row, "event", event);
     if (row) cJSON_AddNumberToObject(row, "iter", (double)iter);
+    if (row) cJSON_AddNumberToObject(row, "ranks", dist_size());
     return row;
+}
+
+/* rank 0 writes the metrics (the others' rows are dropped: 1 as if written) */
+static int metrics_append(const char *dir, cJSON *row) {
+    if (dist_rank() == 0) return rundir_metrics_append(dir, row, NULL);
+    cJSON_Delete(row);
+    return 1;
+}
+
+/* The device of this rank of a data-parallel job: the local rank's entry of a list "SEL,SEL,..."
+ * (cyclically), else the local rank's among the devices a selector matches (no selector: among the
+ * GPUs; none: the default device); one rank on a machine: sel itself. */
+static const char *rank_device(const char *sel, char *buf, size_t n) {
+    if (!sel || !*sel) sel = getenv("EBM_DEVICE");
+    int lr = dist_local_rank(), ls = dist_local_size();
+    if (sel && strchr(sel, ',')) {
+        int count = 1;
+        for (const char *p = sel; *p; p++) count += *p == ',';
+        const char *p = sel;
+        for (int k = lr % count; k > 0; k--) p = strchr(p, ',') + 1;
+        size_t len = strcspn(p, ",");
+        snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), p);
+        return buf;
+    }
+    if (ls < 2) return sel;
+    ebm_device_info_t list[64];
+    int nd = ebm_devices_list(list, 64), match[64], nm = 0;
+    for (int i = 0; i < nd && i < 64; i++)
+        if (sel && *sel ? ebm_device_select(&list[i], 1, sel) == 0 : list[i].is_gpu) match[nm++] = i;
+    if (nm < 2) return sel;
+    const ebm_device_info_t *d = &list[match[lr % nm]];
+    snprintf(buf, n, "%d:%d", d->platform_index, d->device_index);
+    return buf;
+}
+
+/* a data-parallel job starts from rank 0's state (parameters, EMA, optimizer moments of every network) */
+static int bcast_tensor(ebm_tensor_t *t) {
+    if (!t) return 1;
+    size_t n = ebm_tensor_numel(t);
+    float *h = malloc(sizeof(float) * n);
+    int ok = h && ebm_tensor_read(t, h) == EBM_OK && dist_bcast(h, n) && ebm_tensor_write(t, h) == EBM_OK;
+    free(h);
+    return ok;
+}
+
+/* FNV-1a over a tensor's float bits */
+static uint64_t hash_tensor(ebm_tensor_t *t, uint64_t h, int *ok) {
+    if (!t || !*ok) return h;
+    size_t n = ebm_tensor_numel(t);
+    float *v = malloc(sizeof(float) * n);
+    if (!v || ebm_tensor_read(t, v) != EBM_OK) *ok = 0;
+    const unsigned char *b = (const unsigned char *)v;
+    for (size_t i = 0; *ok && i < n * sizeof(float); i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    free(v);
+    return h;
+}
+
+static int bcast_state(run_t *r);
+/* Before a checkpoint: every rank's parameters, EMA and optimizer moments must be rank 0's bits. They
+ * are when every rank's device rounds the update kernels alike; devices of different vendors may not
+ * (a fused multiply-add where another rounds twice): then rank 0's state is broadcast, and rank 0 says so. */
+static int resync(run_t *r) {
+    int ok = 1;
+    uint64_t h = hash_tensor(ebm_params_flat(r->ps), 0xcbf29ce484222325ull, &ok), h0;
+    if (r->ema) h = hash_tensor(ebm_ema_flat(r->ema), h, &ok);
+    h = hash_tensor(ebm_optim_state(r->opt, 0), h, &ok), h = hash_tensor(ebm_optim_state(r->opt, 1), h, &ok);
+    for (int k = 0; k < r->n_groups; k++) {
+        h = hash_tensor(ebm_params_flat(r->groups[k].ps), h, &ok);
+        h = hash_tensor(ebm_optim_state(r->groups[k].opt, 0), h, &ok), h = hash_tensor(ebm_optim_state(r->groups[k].opt, 1), h, &ok);
+    }
+    h0 = h;
+    if (!dist_all(ok) || !dist_bcast_bytes(&h0, sizeof h0)) return 0;
+    if (dist_all(h == h0)) return 1;
+    if (r->rank == 0)
+        fprintf(stderr, "ebm: iteration %ld: the ranks' states differ in their last bits (their devices round differently): "
+                        "every rank continues from rank 0's\n", r->iter);
+    return bcast_state(r);
+}
+
+static int bcast_state(run_t *r) {
+    int ok = bcast_tensor(ebm_params_flat(r->ps)) && (!r->ema || bcast_tensor(ebm_ema_flat(r->ema))) &&
+             bcast_tensor(ebm_optim_state(r->opt, 0)) && bcast_tensor(ebm_optim_state(r->opt, 1));
+    for (int k = 0; ok && k < r->n_groups; k++)
+        ok = bcast_tensor(ebm_params_flat(r->groups[k].ps)) && bcast_tensor(ebm_optim_state(r->groups[k].opt, 0)) &&
+             bcast_tensor(ebm_optim_state(r->groups[k].opt, 1));
+    if (!ok) ERR("rank %d: broadcasting the parameters: %s\n", dist_rank(), ebm_ctx_error(r->ctx));
+    return ok;
 }
 
 /* The run directory: created, locked for this process, not another run's unless overwrite or
@@ -251,15 +341,27 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
         return 1;
     }
     run_t r = {0};
-    int rc = 1, lock = -1;
+    int rc = 1, lock = -1, ranks = dist_size(), root = dist_rank() == 0;
     float *xhost = malloc(sizeof(float) * B * ds.sample_numel);
+    char devbuf[256];
+    r.rank = dist_rank(), r.ranks = ranks;   /* (1: one process; a checkpoint of several ranks' buffers is refused) */
+    if (ranks > 1) {   /* this rank's rows of every batch, its device */
+        ds.part = r.rank, ds.parts = ranks;
+        device = rank_device(device, devbuf, sizeof devbuf);
+        const char *ar = ebm_config_str(c, "run", "allreduce");
+        if (strcmp(ar, "ordered") && strcmp(ar, "mpi")) {
+            ERR("[run] allreduce = \"%s\": expected ordered or mpi\n", ar);
+            goto done;
+        }
+        dist_set_ordered(!strcmp(ar, "ordered"));
+    }
     snprintf(r.dir, sizeof r.dir, "%s", out_dir ? out_dir : resume_dir);
     snprintf(ckpt, sizeof ckpt, "%s/" CKPT_NAME, r.dir);
     if (!xhost) {
         ERR("out of host memory\n");
         goto done;
     }
-    if ((lock = open_run_dir(r.dir, resume_dir != NULL, overwrite)) < 0) {
+    if (root && (lock = open_run_dir(r.dir, resume_dir != NULL, overwrite)) < 0) {   /* rank 0 owns the folder */
         rc = 2;
         goto done;
     }
@@ -273,10 +375,15 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
     if (resume_dir) {
         char from[1200];
         snprintf(from, sizeof from, "%s/" CKPT_NAME, resume_dir);
-        if (!ckpt_load(&r, from) || !rundir_metrics_trim(r.dir, r.iter)) goto done;
-        fprintf(stderr, "ebm: resumed %s at iteration %ld\n", from, r.iter);
+        if (!ckpt_load(&r, from) || (root && !rundir_metrics_trim(r.dir, r.iter))) goto done;
+        if (root) fprintf(stderr, "ebm: resumed %s at iteration %ld\n", from, r.iter);
     }
-    {   /* the full config, every default visible */
+    if (ranks > 1) {   /* every rank from rank 0's state; gradients averaged over the ranks before every update */
+        if (!bcast_state(&r)) goto done;
+        ebm_optim_set_grad_hook(r.opt, dist_grad_hook, NULL);
+        for (int k = 0; k < r.n_groups; k++) ebm_optim_set_grad_hook(r.groups[k].opt, dist_grad_hook, NULL);
+    }
+    if (root) {   /* the full config, every default visible */
         char *text = ebm_config_to_string(cfg), path[1200];
         snprintf(path, sizeof path, "%s/config.ini", r.dir);
         int ok = text && ebm_write_atomic(path, text, strlen(text), err, sizeof err) == EBM_OK;
@@ -288,27 +395,52 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
     }
     if (!resume_dir && !ckpt_save(&r, ckpt)) goto done;   /* iteration 0: the first rollback target */
     const ebm_device_info_t *dev = ebm_ctx_device(r.ctx);
-    fprintf(stderr, "ebm: training %s on %s (%d examples of %zu numbers) on %s; %ld iterations into %s\n",
-            ebm_config_str(c, "model", "net"), ds.source, ds.n, ds.sample_numel, dev->name, iters, r.dir);
-    struct sigaction sa = {0}, old_sa;
+    if (ranks > 1) {   /* each rank's device, then the first progress line */
+        char tag[32];
+        ebm_device_tag(dev, tag, sizeof tag);
+        fprintf(stderr, "ebm: rank %d of %d: %s (%s), %d rows of every batch of %d\n", r.rank, ranks, dev->name, tag, r.batch, B);
+        if (!dist_barrier()) goto done;
+    }
+    char job[160] = "";
+    if (ranks > 1)
+        snprintf(job, sizeof job, " with %d ranks (data-parallel: %d rows each, run.allreduce = %s)", ranks, r.batch,
+                 ebm_config_str(c, "run", "allreduce"));
+    if (root)
+        fprintf(stderr, "ebm: training %s on %s (%d examples of %zu numbers) on %s; %ld iterations into %s%s\n",
+                ebm_config_str(c, "model", "net"), ds.source, ds.n, ds.sample_numel, dev->name, iters, r.dir, job);
+    struct sigaction sa = {0}, old_sa, old_term;
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old_sa);
+    sigaction(SIGTERM, &sa, &old_term);
     interrupted = 0;
-    double t0 = now_s(), t_log = t0;
+    double t0 = now_s(), t_log = t0, comm = 0, wait = 0, w;
     long it_log = r.iter;
+    dist_comm_seconds(NULL);
     while (r.iter < iters && !interrupted) {
         stats_t s = {0};
         int st = r.m->step(&r, &ds, xhost, &s);
         if (st < 0) goto done;
+        if (ranks > 1) {   /* every rank's verdict: any rank diverged (or was stopped) and all act alike */
+            int stop = interrupted, nvoid = dist_iteration_end(st == 0, &stop);
+            if (nvoid < 0) goto done;
+            if (stop) interrupted = 1;
+            if (nvoid > 0 && st == 1) {
+                st = 0;
+                s.n = 0;
+            }
+            if (nvoid > 0 && root) fprintf(stderr, "ebm: iteration %ld diverged on %d of %d ranks\n", r.iter, nvoid, ranks);
+        }
         if (st == 0) {
-            fprintf(stderr, "ebm: divergence at iteration %ld:", r.iter);
-            stats_print(&s, stderr);
-            fprintf(stderr, " (run.diverge_bound = %g)\n", ebm_config_float(c, "run", "diverge_bound"));
+            if (root) {
+                fprintf(stderr, "ebm: divergence at iteration %ld:", r.iter);
+                stats_print(&s, stderr);
+                fprintf(stderr, " (run.diverge_bound = %g)\n", ebm_config_float(c, "run", "diverge_bound"));
+            }
             cJSON *row = metrics_row("divergence", r.iter);
             stats_json(&s, row);
-            if (!rundir_metrics_append(r.dir, row, NULL)) goto done;
+            if (!metrics_append(r.dir, row)) goto done;
             if (r.rollbacks >= max_rb) {
-                ERR("stopping: %d divergences rolled back already (run.max_rollbacks = %d). Lower optim.lr or "
+                if (root) ERR("stopping: %d divergences rolled back already (run.max_rollbacks = %d). Lower optim.lr or "
                     "sampler.step_size, raise loss.reg, or raise run.max_rollbacks; %s holds the last good state.\n",
                     r.rollbacks, max_rb, ckpt);
                 goto done;
@@ -319,46 +451,72 @@ int ebm_train(ebm_config_t *cfg, const char *device, const char *out_dir, const 
             r.rollbacks = rollbacks;
             r.lr_scale = scale;
             run_apply_lr_scale(&r);
-            fprintf(stderr, "ebm: rolled back to the checkpoint of iteration %ld with a new RNG stream (rollback %d of at most %d; lr %g)\n",
-                    r.iter, r.rollbacks, max_rb, ebm_optim_lr(r.opt));
+            if (root)
+                fprintf(stderr, "ebm: rolled back to the checkpoint of iteration %ld with a new RNG stream (rollback %d of at most %d; lr %g)\n",
+                        r.iter, r.rollbacks, max_rb, ebm_optim_lr(r.opt));
             row = metrics_row("rollback", r.iter);
             cJSON_AddNumberToObject(row, "rollbacks", r.rollbacks);
             run_json_num(row, "lr", ebm_optim_lr(r.opt));
-            if (!rundir_metrics_append(r.dir, row, NULL)) goto done;
+            if (!metrics_append(r.dir, row)) goto done;
             continue;
         }
         r.iter++;
+        comm += dist_comm_seconds(&w);
+        wait += w;
         if (r.iter % log_every == 0 || r.iter == iters) {
+            if (ranks > 1) {   /* the iteration's numbers averaged over the ranks (each a mean over its rows) */
+                float v[STATS_MAX];
+                for (int i = 0; i < s.n; i++) v[i] = s.s[i].v;
+                if (!dist_sum(v, (size_t)s.n)) goto done;
+                for (int i = 0; i < s.n; i++) s.s[i].v = v[i] / (float)ranks;
+                dist_comm_seconds(NULL);   /* (not the iteration's communication) */
+            }
             double t = now_s(), rate = (r.iter - it_log) / fmax(t - t_log, 1e-9);
             float gn = NAN;
             ebm_tensor_t *g = ebm_optim_last_grad_norm(r.opt);
             if (g) ebm_tensor_read(g, &gn);
             char eta[32];
             fmt_duration((iters - r.iter) / fmax(rate, 1e-9), eta, sizeof eta);
-            fprintf(stderr, "it %ld/%ld  %.2f it/s", r.iter, iters, rate);
-            stats_print(&s, stderr);
-            fprintf(stderr, "  |grad| %.3g  ETA %s\n", gn, eta);
+            if (root) {
+                fprintf(stderr, "it %ld/%ld  %.2f it/s", r.iter, iters, rate);
+                stats_print(&s, stderr);
+                fprintf(stderr, "  |grad| %.3g  ETA %s\n", gn, eta);
+            }
             cJSON *row = metrics_row(NULL, r.iter);
             stats_json(&s, row);
             run_json_num(row, "grad_norm", gn), run_json_num(row, "it_per_s", rate), run_json_num(row, "lr", ebm_optim_lr(r.opt));
             cJSON_AddNumberToObject(row, "elapsed_s", round((t - t0) * 1e3) / 1e3);
+            /* rank 0's seconds per iteration in collectives: transfers (the gradient all-reduces with their
+             * host staging) and waiting for the other ranks (dist.h) */
+            if (ranks > 1) {
+                run_json_num(row, "comm_s_per_it", comm / (double)(r.iter - it_log));
+                run_json_num(row, "wait_s_per_it", wait / (double)(r.iter - it_log));
+            }
+            comm = wait = 0;
             /* a row that cannot be written (a full disk) stops the run: the last checkpoint stays */
-            if (!rundir_metrics_append(r.dir, row, NULL)) goto done;
+            if (!metrics_append(r.dir, row)) goto done;
             t_log = t, it_log = r.iter;
         }
-        if (r.iter % ckpt_every == 0 && r.iter < iters && !ckpt_save(&r, ckpt)) goto done;
-        if (sample_every > 0 && r.iter % sample_every == 0 && r.iter < iters && !save_pictures(&r)) goto done;
+        if (r.iter % ckpt_every == 0 && r.iter < iters && ((ranks > 1 && !resync(&r)) || !ckpt_save(&r, ckpt))) goto done;
+        if (sample_every > 0 && r.iter % sample_every == 0 && r.iter < iters && root && !save_pictures(&r)) goto done;
     }
     sigaction(SIGINT, &old_sa, NULL);
-    if (!ckpt_save(&r, ckpt) || !save_pictures(&r)) goto done;
+    sigaction(SIGTERM, &old_term, NULL);
+    if ((ranks > 1 && !resync(&r)) || !ckpt_save(&r, ckpt) || (root && !save_pictures(&r))) goto done;
     char last[1300];
     snprintf(last, sizeof last, "%s/samples/%s_%06ld.png", r.dir, r.toy ? "heatmap" : "samples", r.iter);
-    fprintf(stderr, "ebm: %s after %ld iterations (%.1f s); checkpoint %s\n", interrupted ? "interrupted" : "done", r.iter,
-            now_s() - t0, ckpt);
-    printf("%s\n", r.m->draw ? last : ckpt);
+    if (root) {
+        fprintf(stderr, "ebm: %s after %ld iterations (%.1f s); checkpoint %s\n", interrupted ? "interrupted" : "done", r.iter,
+                now_s() - t0, ckpt);
+        printf("%s\n", r.m->draw ? last : ckpt);
+    }
     rc = interrupted ? 130 : 0;
 done:
-    rundir_unlock(lock);
+    if (rc != 0 && rc != 130 && ranks > 1) {   /* the other ranks would wait for this one: end the job (the last checkpoint stays) */
+        ERR("rank %d of %d stops the job (exit status %d)\n", dist_rank(), ranks, rc);
+        dist_abort(rc);
+    }
+    if (lock >= 0) rundir_unlock(lock);
     free(xhost);
     ebm_dataset_free(&ds);
     run_free(&r);

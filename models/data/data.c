@@ -538,9 +538,14 @@ static void make_perm(ebm_dataset_t *ds, uint64_t seed, long epoch) {
     ds->perm_seed = seed;
 }
 
+/* position of row b of a batch of B rows of iteration iter (of this part's rows) */
+static long batch_pos(const ebm_dataset_t *ds, long iter, int B, int b) {
+    return ds->parts > 1 ? iter * (long)B * ds->parts + (long)ds->part * B + b : iter * (long)B + b;
+}
+
 void ebm_dataset_batch(ebm_dataset_t *ds, uint64_t seed, long iter, int B, float *out) {
     for (int b = 0; b < B; b++) {
-        long pos = iter * (long)B + b;
+        long pos = batch_pos(ds, iter, B, b);
         make_perm(ds, seed, pos / ds->n);
         int row = ds->perm[pos % ds->n];
         memcpy(out + ds->sample_numel * b, ds->x + ds->sample_numel * row, sizeof(float) * ds->sample_numel);
@@ -549,7 +554,7 @@ void ebm_dataset_batch(ebm_dataset_t *ds, uint64_t seed, long iter, int B, float
 
 void ebm_dataset_batch_labels(ebm_dataset_t *ds, uint64_t seed, long iter, int B, int *out) {
     for (int b = 0; b < B; b++) {
-        long pos = iter * (long)B + b;
+        long pos = batch_pos(ds, iter, B, b);
         make_perm(ds, seed, pos / ds->n);
         out[b] = ds->y[ds->perm[pos % ds->n]];
     }

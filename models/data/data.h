@@ -70,6 +70,9 @@ typedef struct ebm_dataset {
     int *perm;
     long perm_epoch;
     uint64_t perm_seed;
+    /* parts > 1 (data-parallel training, one part per process): a batch of B rows is rows
+     * [part*B, part*B + B) of the batch of B*parts rows (0 after ebm_dataset_open: whole batches) */
+    int part, parts;
 } ebm_dataset_t;
 
 ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_data_opts_t *opts, char *err, size_t errn);

@@ -236,6 +236,11 @@ static int draw_labels(run_t *r, const ebm_sample_opts_t *o, int n, int from_buf
     return 1;
 }
 
+static int cd_transition_every(const run_t *r) {
+    const cd_t *cd = r->state;
+    return cd->augment ? cd->augment_every : -1;
+}
+
 /* what `ebm sample` draws (chains from eval.init, eval.steps Langevin steps, an augmentation every
  * augment.sample_every steps), or for the training pictures (o NULL): chains from the buffer (noise
  * while it is empty) and eval.steps steps */
@@ -295,4 +300,6 @@ const ebm_method_t ebm_method_cd = {
     .conditional = 1,
     .step = cd_step,
     .draw = cd_draw,
+    .transition_every = cd_transition_every,
+    .transition = augment,
 };

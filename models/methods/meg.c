@@ -84,18 +84,28 @@ static int meg_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
     ebm_ctx_t *ctx = r->ctx;
     ebm_rng_t rng = run_iter_rng(r, r->iter);
     int B = r->batch, nE = m->energy_steps, Z = m->g.z_dim;
+    /* data-parallel: the shuffle pairs rows across the global batch, so every rank draws all of z
+     * and the permutation, and keeps its rows [row0, row0 + B) */
+    int Bg = r->ranks > 1 ? B * r->ranks : B, row0 = r->ranks > 1 ? B * r->rank : 0;
     float lambda = m->gp, hv[5] = {0};
-    float *z = malloc(sizeof(float) * 2 * B * Z), *zp = z ? z + B * Z : NULL;
-    int *perm = malloc(sizeof(int) * B);
-    if (!z || !perm) {
-        free(z), free(perm);
+    float *zall = malloc(sizeof(float) * ((size_t)Bg + 2 * (size_t)B) * Z), *z = zall ? zall + (size_t)Bg * Z : NULL;
+    float *zp = z ? z + B * Z : NULL;
+    int *perm = malloc(sizeof(int) * Bg);
+    if (!zall || !perm) {
+        free(zall), free(perm);
         ERR("iteration %ld: out of host memory\n", r->iter);
         return -1;
     }
     /* z and its row shuffle on the host stream */
-    ebm_rng_host_normal(&rng, z, (size_t)B * Z);
-    ebm_rng_host_permutation(&rng, perm, B);
-    for (int i = 0; i < B; i++) memcpy(zp + i * Z, z + perm[i] * Z, sizeof(float) * Z);
+    ebm_rng_t whole = rng;
+    whole.parts = 0;
+    ebm_rng_host_normal(&whole, zall, (size_t)Bg * Z);
+    ebm_rng_host_permutation(&whole, perm, Bg);
+    rng.counter = whole.counter;
+    for (int i = 0; i < B; i++) {
+        memcpy(z + i * Z, zall + (size_t)(row0 + i) * Z, sizeof(float) * Z);
+        memcpy(zp + i * Z, zall + (size_t)perm[row0 + i] * Z, sizeof(float) * Z);
+    }
     ebm_scope_begin(ctx);
     ebm_tensor_t *zt = ebm_tensor_from_host(ctx, 2, (int[]){B, Z}, z), *zpt = ebm_tensor_from_host(ctx, 2, (int[]){B, Z}, zp);
     ebm_tensor_t *x = gen_x(r, zt);
@@ -103,7 +113,7 @@ static int meg_step(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
     ebm_tensor_t *bce = ebm_add(ebm_mean_all(ebm_softplus(ebm_neg(ebm_slice(t, 0, 0, B)))), ebm_mean_all(ebm_softplus(ebm_slice(t, 0, B, B))));
     ebm_tensor_t *lg = ebm_add(ebm_mean_all(run_energy(r, x)), bce);
     int ok = gen_read_scalars((ebm_tensor_t *[]){lg, bce}, &hv[3], 2);
-    free(z), free(perm);
+    free(zall), free(perm);
     if (ok && !gen_finite(&hv[3], 2)) {   /* NaN or Inf: diverged, nothing updated */
         ebm_scope_end(ctx);
         hv[0] = hv[1] = hv[2] = NAN;

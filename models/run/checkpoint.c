@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dist.h"
 #include "run.h"
 #include "train.h"
 
@@ -34,9 +35,14 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
         if (ebm_optim_state(r->opt, 0)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg", ebm_optim_state(r->opt, 0)};
         if (ebm_optim_state(r->opt, 1)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg_sq", ebm_optim_state(r->opt, 1)};
     }
-    if (r->rb) {   /* values, or 8-bit codes 0..255 (buffer.uint8) */
+    if (r->rb) {   /* values, or 8-bit codes 0..255 (buffer.uint8); rank k > 0 of a job loads its own */
         int shape[4] = {ebm_replay_capacity(r->rb), r->shape[0], r->shape[1], r->shape[2]};
-        ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
+        if (!for_save && r->ranks > 1 && r->rank > 0) {
+            names[n_names] = malloc(48);
+            if (names[n_names]) snprintf(names[n_names], 48, "replay.buffer.rank%d", r->rank);
+            ts[n++] = (ebm_named_tensor_t){names[n_names++], ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
+        } else
+            ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
     }
     if (r->rb_labels) {   /* a conditioned run's buffer labels, as floats (exact below 2^24) */
         int cap = ebm_replay_capacity(r->rb);
@@ -69,7 +75,40 @@ static size_t ckpt_capacity(const run_t *r) {
 }
 
 /* room for the names ckpt_tensors allocates: ema.* and the groups' optimizer moments */
-static size_t ckpt_names(const run_t *r) { return (size_t)ebm_params_count(r->ps) + 2 * (size_t)r->n_groups + 1; }
+static size_t ckpt_names(const run_t *r) { return (size_t)ebm_params_count(r->ps) + 2 * (size_t)r->n_groups + 2; }
+
+/* A data-parallel job's other ranks' replay buffers, for rank 0's checkpoint: "replay.buffer.rank<k>"
+ * tensors into ts[n..] and "replay_state.rank<k>" = "size,pos,seen" into meta[nm..]; every rank calls
+ * it. Returns the new n (-1 after printing why); *nm advanced. */
+enum { RANK_META_LEN = 80 };
+static int rank_buffers(run_t *r, ebm_named_tensor_t *ts, int n, char **names, ebm_kv_t *meta, int *nm, char (*text)[RANK_META_LEN]) {
+    if (!r->rb || r->ranks < 2) return n;
+    size_t numel = (size_t)ebm_replay_capacity(r->rb) * r->numel;
+    int shape[4] = {ebm_replay_capacity(r->rb), r->shape[0], r->shape[1], r->shape[2]}, ok = 1;
+    float *h = malloc(sizeof(float) * numel);
+    for (int k = 1; k < r->ranks; k++) {
+        long st[3] = {0, 0, 0};
+        if (r->rank == k) {   /* mine, to rank 0 */
+            ebm_replay_state(r->rb, &st[0], &st[1], &st[2]);
+            ebm_tensor_t *t = ebm_replay_export(r->rb);
+            ok = h && t && ebm_tensor_read(t, h) == EBM_OK;
+        }
+        if (!dist_all(ok) || !dist_send_to_root(st, sizeof st, k) || !dist_send_to_root(h, sizeof(float) * numel, k)) {
+            free(h);
+            return -1;
+        }
+        if (r->rank == 0) {
+            names[k - 1] = malloc(48);
+            if (names[k - 1]) snprintf(names[k - 1], 48, "replay.buffer.rank%d", k);
+            ts[n++] = (ebm_named_tensor_t){names[k - 1], ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, h)};
+            snprintf(text[2 * (k - 1)], RANK_META_LEN, "replay_state.rank%d", k);
+            snprintf(text[2 * (k - 1) + 1], RANK_META_LEN, "%ld,%ld,%ld", st[0], st[1], st[2]);
+            meta[(*nm)++] = (ebm_kv_t){text[2 * (k - 1)], text[2 * (k - 1) + 1]};
+        }
+    }
+    free(h);
+    return n;
+}
 
 static void free_names(char **names, size_t n) {
     for (size_t i = 0; names && i < n; i++) free(names[i]);
@@ -77,17 +116,25 @@ static void free_names(char **names, size_t n) {
 }
 
 int ckpt_save(run_t *r, const char *path) {
-    int ok;
-    ebm_named_tensor_t *ts = calloc(ckpt_capacity(r), sizeof *ts);
+    int ok, ranks = r->ranks > 1 ? r->ranks : 1;
+    ebm_named_tensor_t *ts = calloc(ckpt_capacity(r) + (size_t)ranks, sizeof *ts);
     char **names = calloc(ckpt_names(r), sizeof *names), err[1024];
-    if (!ts || !names) {
-        free(ts), free(names);
+    char **rnames = calloc((size_t)ranks, sizeof *rnames), (*rtext)[RANK_META_LEN] = calloc(2 * (size_t)ranks, RANK_META_LEN);
+    ebm_kv_t *rmeta = calloc((size_t)ranks, sizeof *rmeta);
+    int nrm = 0;
+    if (!ts || !names || !rnames || !rtext || !rmeta) {
+        free(ts), free(names), free(rnames), free(rtext), free(rmeta);
         ERR("writing checkpoint: out of host memory\n");
         return 0;
     }
     ebm_scope_begin(r->ctx);
     int n = ckpt_tensors(r, ts, names, 1);
-    char iter[32], seed[32], rb[32], lrs[32], steps[32], rsize[32], rpos[32], rseen[32], shape[64], msteps[32];
+    if ((n = rank_buffers(r, ts, n, rnames, rmeta, &nrm, rtext)) < 0) {   /* a data-parallel job: every rank's buffer */
+        ebm_scope_end(r->ctx);
+        free(ts), free_names(names, ckpt_names(r)), free_names(rnames, (size_t)ranks), free(rtext), free(rmeta);
+        return 0;
+    }
+    char iter[32], seed[32], rb[32], lrs[32], steps[32], rsize[32], rpos[32], rseen[32], shape[64], msteps[32], nranks[32];
     long size = 0, pos = 0, seen = 0;
     if (r->rb) ebm_replay_state(r->rb, &size, &pos, &seen);
     snprintf(iter, sizeof iter, "%ld", r->iter);
@@ -99,20 +146,27 @@ int ckpt_save(run_t *r, const char *path) {
     snprintf(rpos, sizeof rpos, "%ld", pos);
     snprintf(rseen, sizeof rseen, "%ld", seen);
     snprintf(msteps, sizeof msteps, "%ld", r->n_groups ? ebm_optim_steps(r->groups[0].opt) : 0L);
+    snprintf(nranks, sizeof nranks, "%d", ranks);
     char *config = ebm_config_to_string(r->cfg);
     ebm_kv_t meta[] = {{"format", CKPT_FORMAT},    {"ebm_version", EBM_VERSION},   {"config", config ? config : ""},
                        {"sample_shape", run_shape_string(r->ndim, r->shape, shape, sizeof shape)},   {"iter", iter},
                        {"seed", seed},             {"rollbacks", rb},              {"lr_scale", lrs},
                        {"optim_steps", steps},     {"replay_size", rsize},         {"replay_pos", rpos},
-                       {"replay_seen", rseen},     {"gen_optim_steps", msteps}};
-    ok = ebm_ctx_status(r->ctx) == EBM_OK &&
-         ebm_safetensors_save(path, ts, n, meta, (int)(sizeof meta / sizeof *meta), err, sizeof err) == EBM_OK;
-    if (!ok) ERR("writing checkpoint: %s\n", ebm_ctx_status(r->ctx) != EBM_OK ? ebm_ctx_error(r->ctx) : err);
+                       {"replay_seen", rseen},     {"gen_optim_steps", msteps},    {"ranks", nranks}};
+    int nmeta = (int)(sizeof meta / sizeof *meta) - (ranks == 1);   /* one process: no "ranks", as before */
+    ebm_kv_t *all = calloc((size_t)(nmeta + nrm), sizeof *all);
+    if (all) memcpy(all, meta, sizeof(ebm_kv_t) * nmeta), memcpy(all + nmeta, rmeta, sizeof(ebm_kv_t) * nrm);
+    ok = all && ebm_ctx_status(r->ctx) == EBM_OK;
+    if (ok && r->rank == 0) ok = ebm_safetensors_save(path, ts, n, all, nmeta + nrm, err, sizeof err) == EBM_OK;   /* rank 0 writes */
+    if (!ok) ERR("writing checkpoint: %s\n", !all ? "out of host memory" : ebm_ctx_status(r->ctx) != EBM_OK ? ebm_ctx_error(r->ctx) : err);
     ebm_scope_end(r->ctx);
+    free(all);
     free(config);
     free_names(names, ckpt_names(r));
+    free_names(rnames, (size_t)ranks);
+    free(rtext), free(rmeta);
     free(ts);
-    return ok;
+    return r->ranks > 1 ? dist_all(ok) : ok;   /* every rank knows the checkpoint is complete */
 }
 
 static const char *meta_get(cJSON *m, const char *key) {
@@ -207,16 +261,22 @@ int ckpt_load(run_t *r, const char *path) {
             ebm_ema_swap(r->ema);
         }
         for (int i = 0; r->rb && i < n; i++)
-            if (!strcmp(ts[i].name, "replay.buffer")) ebm_replay_import(r->rb, ts[i].t);
+            if (!strncmp(ts[i].name, "replay.buffer", 13)) ebm_replay_import(r->rb, ts[i].t);
         for (int i = 0; r->rb_labels && i < n; i++)
             if (!strcmp(ts[i].name, "replay.labels") && !load_labels(r, ts[i].t, path)) goto labels_bad;
         cJSON *m = cJSON_Parse(meta ? meta : "");
         /* the ranges of what a run can reach: the config's ranges, the buffer's capacity */
-        long cap = r->rb ? ebm_replay_capacity(r->rb) : 0, it, rbk, st, sz, ps, sn, ms;
+        long cap = r->rb ? ebm_replay_capacity(r->rb) : 0, it, rbk, st, sz, ps, sn, ms, ckranks = 1;
+        int ranks = r->ranks > 1 ? r->ranks : 1, rank_ok = meta_count(m, "ranks", 1, 1 << 20, 0, 1, &ckranks, path);
+        if (rank_ok && r->rb && r->ranks > 0 && ckranks != ranks) {   /* (sample, eval: r->ranks 0, rank 0's buffer) */
+            ERR("%s was written by a job of %ld rank%s, each with its own replay buffer: resume it with %ld rank%s "
+                "(mpirun -np %ld), not %d\n", path, ckranks, ckranks > 1 ? "s" : "", ckranks, ckranks > 1 ? "s" : "", ckranks, ranks);
+            rank_ok = 0;
+        }
         const char *lrs = meta_get(m, "lr_scale");
         char *end = NULL;
         double lr_scale = lrs ? strtod(lrs, &end) : 0;
-        if (meta_count(m, "iter", 0, 1000000000L, 1, 0, &it, path) && meta_count(m, "rollbacks", 0, 1000, 1, 0, &rbk, path) &&
+        if (rank_ok && meta_count(m, "iter", 0, 1000000000L, 1, 0, &it, path) && meta_count(m, "rollbacks", 0, 1000, 1, 0, &rbk, path) &&
             meta_count(m, "optim_steps", 0, 1L << 40, 1, 0, &st, path) && meta_count(m, "replay_size", 0, cap, 1, 0, &sz, path) &&
             meta_count(m, "replay_pos", 0, cap ? cap - 1 : 0, 1, 0, &ps, path) &&
             meta_count(m, "replay_seen", sz, 1L << 50, 1, 0, &sn, path) &&
@@ -229,10 +289,19 @@ int ckpt_load(run_t *r, const char *path) {
                 r->lr_scale = (float)lr_scale;
                 ebm_optim_set_steps(r->opt, st);
                 run_apply_lr_scale(r);
-                if (r->rb) ebm_replay_set_state(r->rb, sz, ps, sn);
+                if (r->rb && r->ranks > 1 && r->rank > 0) {   /* this rank's buffer's counters */
+                    char key[48];
+                    snprintf(key, sizeof key, "replay_state.rank%d", r->rank);
+                    const char *v = meta_get(m, key);
+                    if (!v || sscanf(v, "%ld,%ld,%ld", &sz, &ps, &sn) != 3 || sz < 0 || sz > cap || ps < 0 || (cap && ps >= cap) || sn < sz) {
+                        ERR("%s: __metadata__ %s = \"%.40s\" is not size,pos,seen of a buffer of %ld rows\n", path, key, v ? v : "(missing)", cap);
+                        sz = -1;
+                    }
+                }
+                if (r->rb && sz >= 0) ebm_replay_set_state(r->rb, sz, ps, sn);
                 for (int k = 0; k < r->n_groups; k++) ebm_optim_set_steps(r->groups[k].opt, ms);
-                ok = ebm_ctx_status(r->ctx) == EBM_OK;
-                if (!ok) ERR("%s: %s\n", path, ebm_ctx_error(r->ctx));
+                ok = ebm_ctx_status(r->ctx) == EBM_OK && sz >= 0;
+                if (!ok && sz >= 0) ERR("%s: %s\n", path, ebm_ctx_error(r->ctx));
             }
         }
         cJSON_Delete(m);

@@ -69,6 +69,12 @@ typedef struct ebm_method {
     /* n samples as `ebm sample` draws them (o NULL: the training loop's pictures, o->steps < 0 and
      * o->mala < 0: the config's); NULL: the method draws nothing */
     ebm_tensor_t *(*draw)(run_t *r, const struct ebm_sample_opts *o, int n, ebm_rng_t *rng, double *accept);
+    /* a transition between the Langevin segments of sampling chains (improved CD's augmentation of
+     * images, [augment] enable): the Langevin steps between two (augment.sample_every), or -1 when the
+     * run has none (NULL hook: none); `ebm sample` of the run and `ebm sample --compose` with the run
+     * first apply it every that many steps (--augment-every N instead) */
+    int (*transition_every)(const run_t *r);
+    ebm_tensor_t *(*transition)(run_t *r, ebm_tensor_t *x, ebm_rng_t *rng);
     /* `ebm eval` of this method's runs, returning the exit status (NULL, or -1 returned: the energy
      * evaluations, after what the method reported) */
     int (*eval)(run_t *r, const struct ebm_sample_opts *o, const char *checkpoint);

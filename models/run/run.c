@@ -15,7 +15,11 @@ const char *run_test_source(const run_t *r) {
     return !strcmp(src, "fashion-mnist") ? "fashion-mnist:test" : src;
 }
 
-ebm_rng_t run_iter_rng(const run_t *r, long it) { return ebm_rng_make(r->seed, 1 + (uint64_t)it + ((uint64_t)r->rollbacks << 40)); }
+ebm_rng_t run_iter_rng(const run_t *r, long it) {
+    ebm_rng_t rng = ebm_rng_make(r->seed, 1 + (uint64_t)it + ((uint64_t)r->rollbacks << 40));
+    if (r->ranks > 1) rng.part = (uint32_t)r->rank, rng.parts = (uint32_t)r->ranks;
+    return rng;
+}
 
 int run_classes(const run_t *r) { return r->classes > 0 ? r->classes : r->m->class_energy ? r->n_out : 0; }
 
@@ -247,6 +251,19 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
     for (int i = 0; i < ndim; i++) r->numel *= (size_t)shape[i];
     r->seed = (uint64_t)ebm_config_int(c, "run", "seed");
     r->batch = (int)ebm_config_int(c, "run", "batch");
+    if (r->ranks > 1) {
+        if (r->batch % r->ranks) {
+            ERR("run.batch = %d is not divisible by the %d ranks of the job: each rank takes run.batch / ranks rows\n", r->batch, r->ranks);
+            return 0;
+        }
+        r->batch /= r->ranks;
+        if ((size_t)r->batch * r->numel % 4) {   /* a rank's slice of a device draw starts at a Philox block (ebm_rng.h) */
+            ERR("run.batch = %d over %d ranks: %d rows of %zu numbers per rank; their product must be a multiple of 4 "
+                "(each rank's random draws start at a 4-number Philox block): choose another run.batch\n",
+                r->batch * r->ranks, r->ranks, r->batch, r->numel);
+            return 0;
+        }
+    }
     r->dequantize = ndim == 3 && ebm_config_bool(c, "data", "dequantize");
     r->lr_scale = 1;
     if (r->ctx) r->ctx_shared = 1;
@@ -326,6 +343,10 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
     r->classes = (int)ebm_config_int(c, "model", "classes");
     if (r->classes > 0 && !m->conditional) {
         ERR("[model] classes = %d: run.method = %s trains no class-conditional energy (run.method = cd does)\n", r->classes, m->name);
+        return 0;
+    }
+    if (r->classes > 0 && r->ranks > 1) {   /* each rank's buffer would need its rows' labels in the checkpoint */
+        ERR("[model] classes = %d: a class-conditional run trains on one rank (this job has %d)\n", r->classes, r->ranks);
         return 0;
     }
     if (r->classes > 0 && r->net && ebm_net_condition(r->net, r->ps, "", r->classes) != EBM_OK) {

@@ -56,6 +56,10 @@ typedef struct run {
     char dir[1024];
     run_group_t groups[RUN_MAX_GROUPS];   /* the method's other networks (run_add_group) */
     int n_groups;
+    /* training (set before run_build; 0: sample, eval, score): this process is rank `rank` of
+     * `ranks`; r->batch is then its run.batch / ranks rows of the global batch, and every random draw of
+     * run_iter_rng is this rank's slice of the global batch's draw (ebm_rng.h: partitioned streams) */
+    int rank, ranks;
 } run_t;
 
 /* run.c */
