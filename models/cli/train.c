@@ -269,8 +269,8 @@ static int resync(run_t *r) {
     if (!dist_all(ok) || !dist_bcast_bytes(&h0, sizeof h0)) return 0;
     if (dist_all(h == h0)) return 1;
     if (r->rank == 0)
-        fprintf(stderr, "ebm: iteration %ld: the ranks' states differ in their last bits (their devices round differently): "
-                        "every rank continues from rank 0's\n", r->iter);
+        fprintf(stderr, "ebm: iteration %ld: the ranks' states differ (expected only when their devices round differently; "
+                        "on identical devices, a bug): every rank continues from rank 0's\n", r->iter);
     return bcast_state(r);
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include "chains.h"
 #include "data.h"
+#include "dist.h"
 
 /* [nce] */
 static const ebm_config_key_t nce_keys[] = {
@@ -225,6 +226,11 @@ static int nce_step(run_t *r, ebm_dataset_t *ds, float *host, stats_t *st) {
             for (int i = 0; i < m; i++) s += (double)ehost[i] + lpx[i0 + i] + lognu;
         }
         e0 = (float)(s / B);
+        if (r->ranks > 1) {   /* the mean over the global batch, the same c on every rank */
+            float v[2] = {(float)s, (float)B};
+            if (!dist_sum(v, 2)) goto out;
+            e0 = v[0] / v[1];
+        }
         if (ebm_tensor_fill(n->c, e0) != EBM_OK) goto out;
     }
     /* G = -E + c - log p_n - log nu, (B) and (M) */
