@@ -26,8 +26,8 @@ static const ebm_config_key_t common_keys[] = {
     {"run", "diverge_bound", EBM_CFG_FLOAT, "10", "divergence when |mean E(x+)| exceeds this (ICD aborts at 10; 0: NaN/Inf only)", 0, 1e30},
     {"run", "max_rollbacks", EBM_CFG_INT, "5", "divergences rolled back (last checkpoint, new RNG stream) before the run stops", 0, 1000},
     {"run", "rollback_lr_scale", EBM_CFG_FLOAT, "1", "learning rate multiplied by this at each rollback (1: only a new RNG stream)", 1e-6, 1},
-    {"run", "method", EBM_CFG_STRING, NULL, NULL, 0, 0},
-    {"run", "allreduce", EBM_CFG_STRING, "ordered", "data-parallel jobs (mpirun): ordered (gathered and summed in rank order: bit-for-bit reproducible for a given rank count) | mpi (MPI_Allreduce)", 0, 0},   /* the registry's first method and list (ebm_train_schema) */
+    {"run", "method", EBM_CFG_STRING, NULL, NULL, 0, 0},   /* the registry's first method and list (ebm_train_schema) */
+    {"run", "allreduce", EBM_CFG_STRING, "ordered", "data-parallel jobs (mpirun): ordered (gathered and summed in rank order: bit-for-bit reproducible for a given rank count) | mpi (MPI_Allreduce)", 0, 0},
     {"data", "source", EBM_CFG_STRING, "fashion-mnist",
      "fashion-mnist | IDX file (.gz ok) | toy:8gaussians|25gaussians|swissroll|2spirals|rings | toy:barsN (bars and stripes, N x N) | file.csv | image folder", 0, 0},
     {"data", "size", EBM_CFG_INT, "0", "image side after centre-crop and resize (folders need it; 0: the file's size)", 0, 4096},
@@ -230,7 +230,7 @@ static const char *rank_device(const char *sel, char *buf, size_t n) {
     return buf;
 }
 
-/* a data-parallel job starts from rank 0's state (parameters, EMA, optimizer moments of every network) */
+/* rank 0's values of a tensor on every rank */
 static int bcast_tensor(ebm_tensor_t *t) {
     if (!t) return 1;
     size_t n = ebm_tensor_numel(t);
@@ -252,19 +252,35 @@ static uint64_t hash_tensor(ebm_tensor_t *t, uint64_t h, int *ok) {
     return h;
 }
 
-static int bcast_state(run_t *r);
-/* Before a checkpoint: every rank's parameters, EMA and optimizer moments must be rank 0's bits. They
- * are when every rank's device rounds the update kernels alike; devices of different vendors may not
- * (a fused multiply-add where another rounds twice): then rank 0's state is broadcast, and rank 0 says so. */
+/* every tensor of a run's state that the ranks must agree on: the parameters, EMA and optimizer
+ * moments of the energy and of the method's other networks (NULL entries: none, e.g. SGD's moments) */
+enum { STATE_MAX = 4 + 3 * RUN_MAX_GROUPS };
+static int state_tensors(run_t *r, ebm_tensor_t **t) {
+    int n = 0;
+    t[n++] = ebm_params_flat(r->ps), t[n++] = r->ema ? ebm_ema_flat(r->ema) : NULL;
+    t[n++] = ebm_optim_state(r->opt, 0), t[n++] = ebm_optim_state(r->opt, 1);
+    for (int k = 0; k < r->n_groups; k++)
+        t[n++] = ebm_params_flat(r->groups[k].ps), t[n++] = ebm_optim_state(r->groups[k].opt, 0), t[n++] = ebm_optim_state(r->groups[k].opt, 1);
+    return n;
+}
+
+/* a data-parallel job starts from rank 0's state */
+static int bcast_state(run_t *r) {
+    ebm_tensor_t *t[STATE_MAX];
+    int n = state_tensors(r, t), ok = 1;
+    for (int i = 0; ok && i < n; i++) ok = bcast_tensor(t[i]);
+    if (!ok) ERR("rank %d: broadcasting the parameters: %s\n", dist_rank(), ebm_ctx_error(r->ctx));
+    return ok;
+}
+
+/* Before a checkpoint: every rank's state must be rank 0's bits. It is when every rank's device rounds
+ * the update kernels alike; devices of different vendors may not (a fused multiply-add where another
+ * rounds twice): then rank 0's state is broadcast, and rank 0 says so. */
 static int resync(run_t *r) {
-    int ok = 1;
-    uint64_t h = hash_tensor(ebm_params_flat(r->ps), 0xcbf29ce484222325ull, &ok), h0;
-    if (r->ema) h = hash_tensor(ebm_ema_flat(r->ema), h, &ok);
-    h = hash_tensor(ebm_optim_state(r->opt, 0), h, &ok), h = hash_tensor(ebm_optim_state(r->opt, 1), h, &ok);
-    for (int k = 0; k < r->n_groups; k++) {
-        h = hash_tensor(ebm_params_flat(r->groups[k].ps), h, &ok);
-        h = hash_tensor(ebm_optim_state(r->groups[k].opt, 0), h, &ok), h = hash_tensor(ebm_optim_state(r->groups[k].opt, 1), h, &ok);
-    }
+    ebm_tensor_t *t[STATE_MAX];
+    int n = state_tensors(r, t), ok = 1;
+    uint64_t h = 0xcbf29ce484222325ull, h0;
+    for (int i = 0; i < n; i++) h = hash_tensor(t[i], h, &ok);
     h0 = h;
     if (!dist_all(ok) || !dist_bcast_bytes(&h0, sizeof h0)) return 0;
     if (dist_all(h == h0)) return 1;
@@ -272,16 +288,6 @@ static int resync(run_t *r) {
         fprintf(stderr, "ebm: iteration %ld: the ranks' states differ (expected only when their devices round differently; "
                         "on identical devices, a bug): every rank continues from rank 0's\n", r->iter);
     return bcast_state(r);
-}
-
-static int bcast_state(run_t *r) {
-    int ok = bcast_tensor(ebm_params_flat(r->ps)) && (!r->ema || bcast_tensor(ebm_ema_flat(r->ema))) &&
-             bcast_tensor(ebm_optim_state(r->opt, 0)) && bcast_tensor(ebm_optim_state(r->opt, 1));
-    for (int k = 0; ok && k < r->n_groups; k++)
-        ok = bcast_tensor(ebm_params_flat(r->groups[k].ps)) && bcast_tensor(ebm_optim_state(r->groups[k].opt, 0)) &&
-             bcast_tensor(ebm_optim_state(r->groups[k].opt, 1));
-    if (!ok) ERR("rank %d: broadcasting the parameters: %s\n", dist_rank(), ebm_ctx_error(r->ctx));
-    return ok;
 }
 
 /* The run directory: created, locked for this process, not another run's unless overwrite or

@@ -119,31 +119,24 @@ int dist_bcast_bytes(void *v, size_t n) {
 
 int dist_bcast(float *v, size_t n) { return dist_bcast_bytes(v, sizeof(float) * n); }
 
-int dist_send_to_root(void *v, size_t n, int from) {
-    if (size_ == 1 || (rank_ != 0 && rank_ != from)) return 1;
+/* n bytes between rank 0 and rank peer (> 0): to the root (peer sends, rank 0 receives) or from it;
+ * other ranks do nothing */
+static int root_p2p(void *v, size_t n, int peer, int to_root) {
+    if (size_ == 1 || (rank_ != 0 && rank_ != peer)) return 1;
+    int recv = (rank_ == 0) == to_root, other = rank_ == 0 ? peer : 0, tag = to_root ? 7 : 8;
     double t = now_s();
     int ok = 1;
-    for (size_t off = 0; ok && off < n; off += 1u << 30) {
+    for (size_t off = 0; ok && off < n; off += 1u << 30) {   /* MPI counts are ints */
         size_t m = n - off < (1u << 30) ? n - off : (1u << 30);
-        ok = rank_ == 0 ? mpi_ok(MPI_Recv((char *)v + off, (int)m, MPI_BYTE, from, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "receive")
-                        : mpi_ok(MPI_Send((char *)v + off, (int)m, MPI_BYTE, 0, 7, MPI_COMM_WORLD), "send");
+        ok = recv ? mpi_ok(MPI_Recv((char *)v + off, (int)m, MPI_BYTE, other, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "receive")
+                  : mpi_ok(MPI_Send((char *)v + off, (int)m, MPI_BYTE, other, tag, MPI_COMM_WORLD), "send");
     }
     comm_s_ += now_s() - t;
     return ok;
 }
 
-int dist_root_send(void *v, size_t n, int to) {
-    if (size_ == 1 || (rank_ != 0 && rank_ != to)) return 1;
-    double t = now_s();
-    int ok = 1;
-    for (size_t off = 0; ok && off < n; off += 1u << 30) {
-        size_t m = n - off < (1u << 30) ? n - off : (1u << 30);
-        ok = rank_ == 0 ? mpi_ok(MPI_Send((char *)v + off, (int)m, MPI_BYTE, to, 8, MPI_COMM_WORLD), "send")
-                        : mpi_ok(MPI_Recv((char *)v + off, (int)m, MPI_BYTE, 0, 8, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "receive");
-    }
-    comm_s_ += now_s() - t;
-    return ok;
-}
+int dist_send_to_root(void *v, size_t n, int from) { return root_p2p(v, n, from, 1); }
+int dist_root_send(void *v, size_t n, int to) { return root_p2p(v, n, to, 0); }
 
 /* The sum over ranks of v (n floats) on every rank. Ordered: rank 0 gathers every rank's v and adds
  * them in rank order (((v0 + v1) + v2) + ...), then broadcasts: the same bits for a given rank count
