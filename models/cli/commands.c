@@ -213,14 +213,7 @@ static int sample_composed(const char *device, const ebm_sample_opts_t *o) {
     int every = r->m->transition_every ? r->m->transition_every(r) : -1, steps = lc.steps;
     every = every < 0 || !r->m->transition ? 0 : o->augment_every >= 0 ? o->augment_every : every;
     ebm_scope_begin(ctx);
-    ebm_tensor_t *x = run_noise(r, n, &rng);
-    for (int done = 0; x && done < steps;) {
-        lc.steps = every > 0 && steps - done > every ? every : steps - done;
-        x = ebm_langevin(ctx, compose_energy, &c, x, &lc, &rng);
-        done += lc.steps;
-        if (x && every > 0 && done < steps) x = r->m->transition(r, x, &rng);
-    }
-    lc.steps = steps;
+    ebm_tensor_t *x = run_langevin_transitions(r, compose_energy, &c, run_noise(r, n, &rng), &lc, every, &rng);
     if (!x) ERR("sampling: %s\n", ebm_ctx_error(ctx));
     else if (is_npy(path) ? write_npy(r, path, x) : run_write_samples(r, path, x)) {
         fprintf(stderr, "ebm sample: %d chains of %d Langevin steps on %s", n, lc.steps, c.or ? "-logsumexp(" : "");

@@ -278,12 +278,8 @@ static ebm_tensor_t *cd_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_rn
     }
     if (!draw_labels(r, o, n, !strcmp(init, "buffer"), &y) || (y && !run_set_labels(r, y, n))) x = NULL;
     free(y);
-    for (int done = 0; x && done < steps;) {
-        lc.steps = aug_every > 0 ? (steps - done < aug_every ? steps - done : aug_every) : steps - done;
-        x = ebm_langevin(r->ctx, run_energy, r, x, &lc, rng);
-        done += lc.steps;
-        if (aug_every > 0 && done < steps) x = augment(r, x, rng);
-    }
+    lc.steps = steps;
+    x = run_langevin_transitions(r, run_energy, r, x, &lc, aug_every, rng);
     run_clear_labels(r);
     if (!x) ERR("sampling: %s\n", ebm_ctx_error(r->ctx));
     return x;

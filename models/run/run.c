@@ -404,3 +404,16 @@ ebm_tensor_t *run_noise(run_t *r, int n, ebm_rng_t *rng) {
     int shape[4] = {n, r->shape[0], r->shape[1], r->shape[2]};
     return ebm_rand_uniform(r->ctx, rng, r->ndim + 1, shape, r->init_lo, r->init_hi);
 }
+
+ebm_tensor_t *run_langevin_transitions(run_t *r, ebm_energy_fn energy, void *user, ebm_tensor_t *x, const ebm_langevin_cfg_t *lc,
+                                       int every, ebm_rng_t *rng) {
+    ebm_langevin_cfg_t seg = *lc;
+    if (!r->m->transition) every = 0;
+    for (int done = 0; x && done < lc->steps;) {
+        seg.steps = every > 0 && lc->steps - done > every ? every : lc->steps - done;
+        x = ebm_langevin(r->ctx, energy, user, x, &seg, rng);
+        done += seg.steps;
+        if (x && every > 0 && done < lc->steps) x = r->m->transition(r, x, rng);
+    }
+    return x;
+}

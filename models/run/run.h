@@ -109,6 +109,11 @@ int run_group_optimizer(run_t *r, run_group_t *g, float lr);
 int run_optim_config(const ebm_config_t *c, float lr, ebm_optim_config_t *oc);
 /* learning rates of every optimizer from their bases times r->lr_scale */
 void run_apply_lr_scale(run_t *r);
+/* lc->steps Langevin steps on energy(user, .) from x, with r's method transition (m->transition, an
+ * augmentation) after every `every` steps (0: none): what `ebm sample` of a run and of a composition
+ * draw; NULL on failure (the context's error) */
+ebm_tensor_t *run_langevin_transitions(run_t *r, ebm_energy_fn energy, void *user, ebm_tensor_t *x, const ebm_langevin_cfg_t *lc,
+                                       int every, ebm_rng_t *rng);
 /* n fresh chains from U(sampler.init_lo, sampler.init_hi), (n, sample shape) */
 ebm_tensor_t *run_noise(run_t *r, int n, ebm_rng_t *rng);
 
