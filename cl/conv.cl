@@ -25,26 +25,32 @@ kernel void im2col(global float *col, ulong co, global const float *x, ulong xo,
 /* im2col straight into GEMM panels (cl/gemm.cl), skipping the separate packing pass.
  * Panels along the pixel axis (forward: B(l = r, j = n*Ho*Wo + pixel)):
  *   dst[(j / 16) * R + r][j % 16], R = C*KH*KW, zero for j >= N*Ho*Wo.
- * NDRange (R, panels): one work item writes 16 contiguous floats. */
+ * NDRange (panels, C): one work item writes the KH*KW contiguous panel rows of one channel, 16
+ * floats at a time; the 16 pixels' coordinates are decoded once (per-element index division is
+ * what costs on CPUs) and every load is clamped in bounds, then masked (no branches per element). */
 kernel void im2col_panels(global float *dst, global const float *x, ulong xo, int N, int C, int H, int W, int KH,
                           int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
-    int r = (int)get_global_id(0), p = (int)get_global_id(1);
+    int p = (int)get_global_id(0), c = (int)get_global_id(1);
     int R = C * KH * KW, NP = N * Ho * Wo;
-    if (r >= R || p * 16 >= NP) return;
-    int kw = r % KW, t = r / KW, kh = t % KH, c = t / KH;
-    int j = p * 16;
-    int ow = j % Wo, u = j / Wo, oh = u % Ho, n = u / Ho;
-    global float *d = dst + ((size_t)p * R + r) * 16;
-    for (int jj = 0; jj < 16; jj++, j++) {
-        float v = 0.0f;
-        if (j < NP) {
-            int ih = oh * sh - ph + kh * dh, iw = ow * sw - pw + kw * dw;
-            if (ih >= 0 && ih < H && iw >= 0 && iw < W) v = x[xo + (((size_t)n * C + c) * H + ih) * W + iw];
-        }
-        d[jj] = v;
-        if (++ow == Wo) {
-            ow = 0;
-            if (++oh == Ho) oh = 0, n++;
+    if (p * 16 >= NP || c >= C) return;
+    int16 j = p * 16 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int16 ow = j % Wo, u = j / Wo, oh = u % Ho, n = u / Ho;
+    int n0 = p * 16 / (Ho * Wo);
+    int16 live = j < NP;
+    int16 ih0 = select((int16)(-(1 << 28)), oh * sh - ph, live), iw0 = ow * sw - pw;
+    int16 img = select((int16)0, (n - n0) * (C * H * W), live);   /* lanes past the first image */
+    global const float *xb = x + xo + ((size_t)n0 * C + c) * H * W;
+    global float *d = dst + ((size_t)p * R + (size_t)c * KH * KW) * 16;
+    for (int kh = 0; kh < KH; kh++) {
+        int16 ih = ih0 + kh * dh;
+        int16 rok = ih >= 0 && ih < H;
+        for (int kw = 0; kw < KW; kw++, d += 16) {
+            int16 iw = iw0 + kw * dw;
+            int16 ok = rok & (iw >= 0 && iw < W);
+            int16 o = select((int16)0, img + ih * W + iw, ok);
+            float16 v = (float16)(xb[o.s0], xb[o.s1], xb[o.s2], xb[o.s3], xb[o.s4], xb[o.s5], xb[o.s6], xb[o.s7], xb[o.s8],
+                                  xb[o.s9], xb[o.sa], xb[o.sb], xb[o.sc], xb[o.sd], xb[o.se], xb[o.sf]);
+            vstore16(select((float16)0.0f, v, ok), 0, d);
         }
     }
 }
@@ -71,27 +77,36 @@ kernel void im2col_panels_t(global float *dst, global const float *x, ulong xo, 
     }
 }
 
-/* NDRange (H, N*C): one work item owns one input row and adds every column entry that read it,
- * pass by pass over (kh, kw); the row stays in L1 (no atomics, fixed summation order). */
+/* NDRange (N*C): one work item owns one (image, channel) plane and adds every column entry that
+ * read it, pass by pass over (kh, kw): each pass reads a contiguous Ho*Wo block of col and adds it
+ * to a strided window of the plane, which stays in L1 (no atomics, fixed summation order). Each
+ * pass's window is computed up front, so the inner loops have no bounds tests. */
 kernel void col2im(global float *x, ulong xo, global const float *col, ulong co, int N, int C, int H, int W,
                    int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
-    int ih = (int)get_global_id(0), nc = (int)get_global_id(1);
-    if (ih >= H || nc >= N * C) return;
-    int n = nc / C, c = nc - n * C;
+    size_t nc = get_global_id(0);
+    if (nc >= (size_t)N * C) return;
+    int n = (int)(nc / (size_t)C), c = (int)(nc - (size_t)n * C);
     size_t NP = (size_t)N * Ho * Wo;
-    global float *dst = x + xo + ((size_t)nc * H + ih) * W;
-    for (int iw = 0; iw < W; iw++) dst[iw] = 0.0f;
+    global float *dst = x + xo + nc * H * W;
+    for (int i = 0; i < H * W; i++) dst[i] = 0.0f;
+    global const float *src = col + co + (size_t)c * KH * KW * NP + (size_t)n * Ho * Wo;
     for (int kh = 0; kh < KH; kh++) {
-        int th = ih + ph - kh * dh;
-        if (th < 0 || th % sh) continue;
-        int oh = th / sh;
-        if (oh >= Ho) continue;
-        for (int kw = 0; kw < KW; kw++) {
-            global const float *src = col + co + (((size_t)c * KH + kh) * KW + kw) * NP + ((size_t)n * Ho + oh) * Wo;
-            /* iw = ow*sw - pw + kw*dw for ow in [0, Wo) */
-            int iw = kw * dw - pw;
-            for (int ow = 0; ow < Wo; ow++, iw += sw)
-                if (iw >= 0 && iw < W) dst[iw] += src[ow];
+        /* ih = oh*sh + offh lies in [0, H) for oh in [hlo, hhi) */
+        int offh = kh * dh - ph;
+        int hlo = offh >= 0 ? 0 : (-offh + sh - 1) / sh;
+        int hhi = min(Ho, offh < H ? (H - 1 - offh) / sh + 1 : 0);
+        for (int kw = 0; kw < KW; kw++, src += NP) {
+            int offw = kw * dw - pw;
+            int wlo = offw >= 0 ? 0 : (-offw + sw - 1) / sw;
+            int whi = min(Wo, offw < W ? (W - 1 - offw) / sw + 1 : 0);
+            for (int oh = hlo; oh < hhi; oh++) {
+                global float *d = dst + (oh * sh + offh) * W + offw;
+                global const float *s = src + oh * Wo;
+                if (sw == 1)
+                    for (int ow = wlo; ow < whi; ow++) d[ow] += s[ow];
+                else
+                    for (int ow = wlo; ow < whi; ow++) d[ow * sw] += s[ow];
+            }
         }
     }
 }

@@ -35,7 +35,7 @@ static ebm_status_t run_im2col(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *co
     if (ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiii", dst->buf, dst->off, src->buf, src->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
                   g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w) != EBM_OK)
         return ctx->status;
-    if (adjoint) return ebm_launch3(ctx, k, (size_t)g->H, (size_t)g->N * g->C, 1);
+    if (adjoint) return ebm_launch_groups(ctx, k, ((size_t)g->N * g->C + 7) / 8, 8);   /* small groups: few, large planes */
     return ebm_launch3(ctx, k, (size_t)g->N * g->Ho, (size_t)g->C * g->KH * g->KW, 1);
 }
 
@@ -112,7 +112,8 @@ static ebm_status_t run_panels(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *ds
         return ctx->status;
     int R = g->C * g->KH * g->KW, NP = g->N * g->Ho * g->Wo;
     if (transposed) return ebm_launch3(ctx, k, (size_t)g->N * g->Ho, (size_t)(R + 15) / 16, 1);
-    return ebm_launch3(ctx, k, (size_t)R, (size_t)(NP + 15) / 16, 1);
+    (void)R;
+    return ebm_launch3(ctx, k, (size_t)(NP + 15) / 16, (size_t)g->C, 1);
 }
 
 /* y (N, O, P) = W (O, R) x col (R, N*P), col written as panels, y stored in place */
