@@ -64,16 +64,59 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         for (int jj = 0; jj < TN; jj++) d[(size_t)(l0 + ll) * TN + jj] = t[jj][ll];
 }
 
+#ifdef FN
+static float8 act8(float8 v, float a, float b) {
+    return (float8)(FN(0, v.s0, a, b), FN(0, v.s1, a, b), FN(0, v.s2, a, b), FN(0, v.s3, a, b), FN(0, v.s4, a, b),
+                    FN(0, v.s5, a, b), FN(0, v.s6, a, b), FN(0, v.s7, a, b));
+}
+#define ACT8(v) act8(v, fa, fb)
+#define HAS_ACT 1
+#else
+#define ACT8(v) (v)
+#define HAS_ACT 0
+#endif
+
+/* The epilogue of row r of the tile: alpha and bias folded in (the stores below then use alpha 1),
+ * Z written where asked, the activation applied. */
+#define EPILOGUE(r, x0, x1)                                                                     \
+    if (r < mr) {                                                                               \
+        float bv = has_bias ? bias[biaso + i0 + r] : 0.0f;                                      \
+        x0 = alpha * x0 + bv;                                                                   \
+        x1 = alpha * x1 + bv;                                                                   \
+        if (store_z) {                                                                          \
+            global float *zp = Z + (long)(i0 + r) * ldc + (long)jn * cjn + jp;                  \
+            if (contiguous) {                                                                   \
+                vstore8(x0, 0, zp);                                                             \
+                vstore8(x1, 1, zp);                                                             \
+            } else {                                                                            \
+                float t[TN];                                                                    \
+                vstore8(x0, 0, t);                                                              \
+                vstore8(x1, 1, t);                                                              \
+                int n_ = jn, p_ = jp;                                                           \
+                for (int c = 0; c < min(TN, N - j0); c++, p_++) {                               \
+                    if (p_ == csplit) p_ = 0, n_++;                                             \
+                    Z[(long)(i0 + r) * ldc + (long)n_ * cjn + p_] = t[c];                       \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        x0 = ACT8(x0);                                                                          \
+        x1 = ACT8(x1);                                                                          \
+    }
+
 /* NDRange: (ceil(M/TM), panels, batch); dim 0 walks row tiles so consecutive work items share a
  * B panel while it is in cache.
  * A(i, l) = A[i*sai + (l / lsplit)*sln + (l % lsplit)*sal]   (lsplit = K: plain strides)
  * C[i, j] at C[i*ldc + (j / csplit)*cjn + j % csplit]        (csplit = N: plain row-major)
  * The splits let convolutions read and write (batch, channel, H*W) tensors in place.
  * Panels are kpanel rows long (kpanel = K unless K is split into chunks along the batch axis);
- * batch bt reads its B from Bp + bo + bt*b_bs. */
+ * batch bt reads its B from Bp + bo + bt*b_bs.
+ * Epilogue (beta == 0 only): v = alpha * sum + bias[i] (has_bias), then, in the variants built with
+ * -DFN=fn_<name> (cl/fns.cl), Z = v (store_z: at Z + zo, laid out as C) and C = FN(0, v, fa, fb):
+ * a convolution's bias and activation without two more passes over its output. */
 kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
                       int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int kpanel, float beta,
-                      global float *C, ulong co, int ldc, int csplit, int cjn, ulong c_bs) {
+                      global float *C, ulong co, int ldc, int csplit, int cjn, ulong c_bs, global const float *bias,
+                      ulong biaso, int has_bias, global float *Z, ulong zo, int store_z, float fa, float fb) {
     int it = (int)get_global_id(0), jt = (int)get_global_id(1);
     size_t bt = get_global_id(2);
     int i0 = it * TM, j0 = jt * TN;
@@ -114,6 +157,19 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     }
     int jn = j0 / csplit, jp = j0 - jn * csplit;
     int contiguous = j0 + TN <= N && jp + TN <= csplit;
+#if !HAS_ACT
+    (void)fa, (void)fb;
+#endif
+    if (has_bias || store_z || HAS_ACT) {
+        Z += zo + bt * c_bs;
+        EPILOGUE(0, c00, c01)
+        EPILOGUE(1, c10, c11)
+        EPILOGUE(2, c20, c21)
+        EPILOGUE(3, c30, c31)
+        EPILOGUE(4, c40, c41)
+        EPILOGUE(5, c50, c51)
+        alpha = 1.0f;
+    }
 #define STORE(r, x0, x1)                                                                        \
     if (r < mr) {                                                                               \
         global float *cp = C + (long)(i0 + r) * ldc + (long)jn * cjn + jp;                      \

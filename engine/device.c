@@ -725,15 +725,20 @@ static char *load_source(const char *file, size_t *len, char *err, size_t errn) 
     return c;
 }
 
+/* Programs that apply the scalar functions get cl/fns.cl between common.cl and their own text. */
+static int wants_fns(const char *file) { return !strcmp(file, "elementwise.cl") || !strcmp(file, "gemm.cl"); }
+
 char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn) {
-    size_t lc = 0, lf = 0;
+    size_t lc = 0, lf = 0, lp = 0;
     char *common = load_source("common.cl", &lc, err, errn);
-    char *body = common ? load_source(file, &lf, err, errn) : NULL;
+    char *prelude = common && wants_fns(file) ? load_source("fns.cl", &lp, err, errn) : NULL;
+    char *body = common && (prelude || !wants_fns(file)) ? load_source(file, &lf, err, errn) : NULL;
     /* EBM_BREAK=file: a line this compiler (any compiler) rejects, to test the fallbacks */
     static const char broken[] = "\n#error \"EBM_BREAK: this program is made to fail\"\n";
-    char *src = body ? malloc(lc + lf + 64 + sizeof broken) : NULL;
+    char *src = body ? malloc(lc + lp + lf + 128 + sizeof broken) : NULL;
     if (src) {
-        int n = sprintf(src, "%s\n#line 1 \"%s\"\n", common, file);
+        int n = sprintf(src, "%s\n%s%s#line 1 \"%s\"\n", common, prelude ? "#line 1 \"fns.cl\"\n" : "", prelude ? prelude : "",
+                        file);
         memcpy(src + n, body, lf + 1);
         *len = (size_t)n + lf;
         if (ebm_env_breaks(file)) {
@@ -744,6 +749,7 @@ char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn) {
         snprintf(err, errn, "out of host memory");
     }
     free(common);
+    free(prelude);
     free(body);
     return src;
 }

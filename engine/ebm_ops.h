@@ -125,6 +125,10 @@ typedef struct ebm_conv2d_params {
 
 /* x (B, C, H, W), w (O, C, kH, kW), b (O) or NULL -> (B, O, Ho, Wo) */
 ebm_tensor_t *ebm_conv2d(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p);
+/* f(conv2d(x, w, b)) with f = fn (parameter a as in EBM_FNS; b = 0), e.g. EBM_FN_SWISH: equal to
+ * ebm_unary(ebm_conv2d(x, w, b, p), fn, 0, a, 0) with the same gradients of every order, and where
+ * the convolution runs as the tile GEMM (CPUs), the bias and f are applied as it stores its output. */
+ebm_tensor_t *ebm_conv2d_act(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p, ebm_fn_t fn, float a);
 /* The adjoint of conv2d in x: g (B, O, Ho, Wo), w (O, C, kH, kW) -> (B, C, H, W). */
 ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *g, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p);
 /* The adjoint of conv2d in w: x (B, C, H, W), g (B, O, Ho, Wo) -> (O, C, kH, kW). */

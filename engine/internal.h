@@ -286,6 +286,8 @@ size_t ebm_shape_numel(int ndim, const int *shape);
 /* ---- autograd recording ---- */
 /* Returns a node attached to `out` when any of the inputs needs a gradient, else NULL. */
 ebm_node_t *ebm_record(ebm_tensor_t *out, const char *name, ebm_backward_fn bw, int n_in, ebm_tensor_t *const *in);
+/* records y = f(x), computed by another kernel (ops/conv.c: the GEMM epilogue), as ebm_unary's node */
+void ebm_record_unary(ebm_tensor_t *y, ebm_tensor_t *x, ebm_fn_t fn, float a, float b);
 /* gx += g (g may be NULL); returns the sum */
 ebm_tensor_t *ebm_accumulate(ebm_tensor_t *acc, ebm_tensor_t *g);
 
@@ -302,6 +304,21 @@ ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, 
                                   int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
                                   size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
                                   int cjn, size_t c_stride, size_t batch);
+/* The tile GEMM's epilogue (beta 0): C = f(alpha A B + bias[row]), Z = alpha A B + bias[row] (cl/gemm.cl).
+ * bias (per row of C) when bias != NULL; Z (laid out as C) when z != NULL; f = fn (with a, b) when
+ * fn >= 0, else the identity. */
+typedef struct ebm_gemm_epilogue {
+    cl_mem bias;
+    size_t bias_off;
+    cl_mem z;
+    size_t z_off;
+    int fn;
+    float a, b;
+} ebm_gemm_epilogue_t;
+ebm_status_t ebm_gemm_tile_packed_epi(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                                      int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
+                                      size_t bp_stride, int kpanel, cl_mem c, size_t c_off, int ldc, int csplit, int cjn,
+                                      size_t c_stride, size_t batch, const ebm_gemm_epilogue_t *epi);
 /* Packs B(l, j) = B[b_off + l*sbl + (j / jsplit)*sjn + (j % jsplit)*sbj] into panels in dst. */
 ebm_status_t ebm_pack_b(ebm_ctx_t *ctx, ebm_tensor_t *dst, cl_mem b, size_t b_off, int sbl, int sbj, size_t b_stride,
                         size_t k, size_t n, int jsplit, int sjn, size_t batch);

@@ -248,6 +248,16 @@ static void r_conv(const op_case_t *c, double *const *in, double *out, int *ond,
         for (size_t i = 0; i < ref_numel(4, os); i++) out[i] += in[2][(i / ((size_t)Ho * Wo)) % (size_t)w[0]];
 }
 
+/* f(conv2d(x, w, b)), f = ip[5] with a = fp[0]: fused into the tile GEMM's store where that path runs */
+static ebm_tensor_t *b_conv_act(const op_case_t *c, ebm_tensor_t **in) {
+    return ebm_conv2d_act(in[0], in[1], c->n_in > 2 ? in[2] : NULL, conv_p(c), (ebm_fn_t)c->ip[5], (float)c->fp[0]);
+}
+static void r_conv_act(const op_case_t *c, double *const *in, double *out, int *ond, int *os) {
+    r_conv(c, in, out, ond, os);
+    if (out)
+        for (size_t i = 0; i < ref_numel(4, os); i++) out[i] = ref_fn(c->ip[5], out[i], c->fp[0], 0.0);
+}
+
 /* input-grad: in0 = g (N,O,Ho,Wo), in1 = w; ip[3], ip[4] = H, W */
 static ebm_tensor_t *b_igrad(const op_case_t *c, ebm_tensor_t **in) {
     return ebm_conv2d_input_grad(in[0], in[1], c->ip[3], c->ip[4], conv_p(c));
@@ -505,6 +515,10 @@ static const op_case_t cases[] = {
     /* large filters: the FFT path is a candidate for stride-1 convolutions with k >= 5 */
     {"conv2d", 3, {4, 4, 1}, {{2, 3, 9, 12}, {4, 3, 7, 7}, {4}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 3, 1}, {0}, 147, 0, 0, NULL},
     {"conv2d", 2, {4, 4}, {{3, 2, 8, 9}, {3, 2, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 0, 1}, {0}, 50, 0, 0, NULL},
+    /* smooth activations only: finite differences across a kink would test the kink */
+    {"conv2d_act", 3, {4, 4, 1}, {{2, 3, 7, 9}, {5, 3, 3, 3}, {5}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv_act, r_conv_act, {1, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 28, 8, 0, NULL},
+    {"conv2d_act", 3, {4, 4, 1}, {{3, 4, 9, 8}, {6, 4, 3, 3}, {6}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv_act, r_conv_act, {2, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 37, 8, 0, NULL},
+    {"conv2d_act", 2, {4, 4}, {{2, 2, 11, 10}, {3, 2, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv_act, r_conv_act, {1, 2, 2, 0, 0, EBM_FN_TANH}, {0}, 50, 8, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 7, 9}, {4, 3, 5, 5}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 2, 1, 7, 9}, {0}, 100, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 9, 8}, {2, 4, 9, 8}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 2, 1, 5, 5}, {0}, 144, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 4, 4}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 8}, {0}, 45, 0, 0, NULL},

@@ -129,6 +129,22 @@ static ebm_tensor_t *conv_fwd_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t
     return y;
 }
 
+/* The same with the bias and an activation in the GEMM's store: y = f(z), z = conv(x, w) + b (each
+ * optional: b NULL, fn < 0); z, when given, receives the pre-activation the graph needs. */
+static ebm_tensor_t *conv_fwd_tile_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b,
+                                       int fn, float a, ebm_tensor_t *z) {
+    int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
+    ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(NP + 15) / 16 * 16 * R});
+    ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo});
+    ebm_gemm_epilogue_t epi = {b ? b->buf : NULL, b ? b->off : 0, z ? z->buf : NULL, z ? z->off : 0, fn, a, 0.0f};
+    if (!bp || !y || run_panels(ctx, g, bp, x, 0) != EBM_OK ||
+        ebm_gemm_tile_packed_epi(ctx, g->O, NP, R, 1.0f, w->buf, w->off, R, 1, R, 0, 0, bp->buf, bp->off, 0, R, y->buf, y->off, P,
+                                 P, g->O * P, 0, 1, &epi) != EBM_OK)
+        return NULL;
+    ebm_tensor_free(bp);
+    return y;
+}
+
 /* col (R, N*P) = W^T (R, O) x g (O, N*P) read in place from (N, O, P); then col2im */
 static ebm_tensor_t *conv_igrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w) {
     int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
@@ -192,6 +208,8 @@ static double conv_wall_s(void) {
 static const ebm_algo_t conv_algo_id[4] = {0, EBM_ALGO_CONV_IM2COL, EBM_ALGO_CONV_FFT, EBM_ALGO_CONV_TILE};
 
 static int conv_usable(ebm_ctx_t *ctx, int algo, const geom_t *g) {
+    /* the tile path's im2col addresses the 16 images a panel may span with int offsets */
+    if (algo == 3 && (double)g->C * g->H * g->W * 16 >= 2147483647.0) return 0;
     return (algo != 2 || ebm_fftconv_applicable(g)) && ebm_algo_available(ctx, conv_algo_id[algo]);
 }
 
@@ -246,13 +264,20 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
     return algo;
 }
 
-static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
+/* The algorithm for (kind, geometry): forced by EBM_CONV, remembered, or measured now (0: none ran;
+ * the context's status says whether that is an error). */
+static int conv_choose(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
     int algo = ebm_env()->conv;
     if (algo == 2 && !ebm_fftconv_applicable(g)) algo = 1;
     for (int i = 0; i < ctx->n_conv_choices && !algo; i++)
         if (ctx->conv_choices[i].kind == (int)kind && !memcmp(&ctx->conv_choices[i].g, g, sizeof *g)) algo = ctx->conv_choices[i].algo;
     if (algo && !conv_usable(ctx, algo, g)) algo = 0;
     if (!algo) algo = conv_measure(ctx, kind, g, a, b);
+    return algo;
+}
+
+static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
+    int algo = conv_choose(ctx, kind, g, a, b);
     if (ctx->status != EBM_OK) return NULL;
     /* the chosen algorithm, then the others (an algorithm can fail for the first time here) */
     const int order[4] = {algo, 1, 3, 2};
@@ -302,22 +327,27 @@ static void wgrad_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm
     if (need[1]) gx[1] = conv_nobias(x, gy, p);
 }
 
-static ebm_tensor_t *conv_nobias(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p) {
-    if (!x || !w || x->ctx->status != EBM_OK) return NULL;
+/* The geometry of conv2d(x, w) with p, checked (0 and the context failed when it is not valid). */
+static int fwd_geom(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, geom_t *g) {
+    if (!x || !w || x->ctx->status != EBM_OK) return 0;
     ebm_ctx_t *ctx = x->ctx;
     char s1[64], s2[64];
     if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1]) {
         ebm_fail(ctx, EBM_STATUS_SHAPE, "conv2d: input %s and weight %s (need (B, C, H, W) and (O, C, kH, kW))",
                  ebm_tensor_shape_str(x, s1, 64), ebm_tensor_shape_str(w, s2, 64));
-        return NULL;
+        return 0;
     }
+    memset(g, 0, sizeof *g);
+    *g = (geom_t){x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0, p};
+    g->Ho = out_size(g->H, g->KH, p.stride_h, p.pad_h, p.dil_h);
+    g->Wo = out_size(g->W, g->KW, p.stride_w, p.pad_w, p.dil_w);
+    return geom_check(ctx, g, "conv2d");
+}
+
+static ebm_tensor_t *conv_nobias(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p) {
     geom_t g;
-    memset(&g, 0, sizeof g);
-    g = (geom_t){x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0, p};
-    g.Ho = out_size(g.H, g.KH, p.stride_h, p.pad_h, p.dil_h);
-    g.Wo = out_size(g.W, g.KW, p.stride_w, p.pad_w, p.dil_w);
-    if (!geom_check(ctx, &g, "conv2d")) return NULL;
-    ebm_tensor_t *y = conv_dispatch(ctx, CONV_FWD, &g, x, w);
+    if (!fwd_geom(x, w, p, &g)) return NULL;
+    ebm_tensor_t *y = conv_dispatch(x->ctx, CONV_FWD, &g, x, w);
     if (!y) return NULL;
     ebm_node_t *n = ebm_record(y, "conv2d", conv_backward, 2, (ebm_tensor_t *[]){x, w});
     if (n) store_params(n, p, 0, 0);
@@ -333,8 +363,71 @@ static ebm_tensor_t *add_channel_bias(ebm_tensor_t *y, ebm_tensor_t *b) {
     return ebm_add(y, ebm_reshape(b, 3, (int[]){y->shape[1], 1, 1}));
 }
 
+/* z = conv2d(x, w) + b as one node (the bias added in the tile GEMM's store): the backward of both */
+static void conv_bias_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
+    conv_backward(n, gy, need, gx);
+    ebm_tensor_t *b = n->in[2];
+    if (need[2]) gx[2] = ebm_reshape(ebm_sum_to(gy, 3, (int[]){(int)b->numel, 1, 1}), b->ndim, b->shape);
+}
+
+/* f(conv2d(x, w) + b) (fn < 0: no f). Where the measured algorithm is the tile path, the bias and f
+ * are applied in the GEMM's store, and the pre-activation (which f's derivative needs) is written
+ * beside the output only when a gradient can flow; the graph is the unfused one (a conv2d+bias node,
+ * then a unary node), so derivatives of every order are those of the composition. Elsewhere the
+ * ops run one by one. */
+static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p, int fn, float a) {
+    geom_t g;
+    if (!fwd_geom(x, w, p, &g)) return NULL;
+    ebm_ctx_t *ctx = x->ctx;
+    if (b && (int)b->numel != g.O) {
+        ebm_fail(ctx, EBM_STATUS_SHAPE, "bias of %zu elements for %d channels", b->numel, g.O);
+        return NULL;
+    }
+    if (fn >= EBM_FN_COUNT) {
+        ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT, "conv2d_act: unknown elementwise function %d", fn);
+        return NULL;
+    }
+    if ((b || fn >= 0) && conv_choose(ctx, CONV_FWD, &g, x, w) == 3) {
+        int graph = ctx->grad_enabled && (ebm_tensor_live_requires_grad(x) || ebm_tensor_live_requires_grad(w) ||
+                                          (b && ebm_tensor_live_requires_grad(b)));
+        ebm_tensor_t *z = NULL, *y = NULL;
+        ebm_algo_try_begin(ctx);
+        ebm_scope_begin(ctx);
+        if (graph && fn >= 0) z = ebm_tensor_new(ctx, 4, (int[]){g.N, g.O, g.Ho, g.Wo});
+        if (!graph || fn < 0 || z) y = conv_fwd_tile_epi(ctx, &g, x, w, b, fn, a, z);
+        if (y && ctx->status == EBM_OK) {
+            ebm_tensor_keep(y);
+            if (z) ebm_tensor_keep(z);
+        }
+        ebm_scope_end(ctx);
+        int r = ebm_algo_try_end(ctx, EBM_ALGO_CONV_TILE);
+        if (r < 0) return NULL;
+        if (r > 0) {
+            ebm_tensor_t *pre = fn >= 0 ? z : y;   /* the conv2d+bias node's output */
+            if (pre) {
+                ebm_node_t *n = b ? ebm_record(pre, "conv2d", conv_bias_backward, 3, (ebm_tensor_t *[]){x, w, b})
+                                  : ebm_record(pre, "conv2d", conv_backward, 2, (ebm_tensor_t *[]){x, w});
+                if (n) store_params(n, p, 0, 0);
+            }
+            if (fn >= 0 && z) ebm_record_unary(y, z, (ebm_fn_t)fn, a, 0.0f);
+            return y;
+        }
+        /* the tile path became unavailable: the ops one by one */
+    }
+    ebm_tensor_t *z = add_channel_bias(conv_nobias(x, w, p), b);
+    return fn >= 0 ? ebm_unary(z, (ebm_fn_t)fn, 0, a, 0.0f) : z;
+}
+
 ebm_tensor_t *ebm_conv2d(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p) {
-    return add_channel_bias(conv_nobias(x, w, p), b);
+    return conv_forward(x, w, b, p, -1, 0.0f);
+}
+
+ebm_tensor_t *ebm_conv2d_act(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p, ebm_fn_t fn, float a) {
+    if ((int)fn < 0) {
+        if (x) ebm_fail(x->ctx, EBM_STATUS_INVALID_ARGUMENT, "conv2d_act: unknown elementwise function %d", (int)fn);
+        return NULL;
+    }
+    return conv_forward(x, w, b, p, (int)fn, a);
 }
 
 ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p) {

@@ -64,6 +64,17 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
     return y;
 }
 
+/* Records y = f(x) computed elsewhere (a GEMM's epilogue) as the unary node ebm_unary would. */
+void ebm_record_unary(ebm_tensor_t *y, ebm_tensor_t *x, ebm_fn_t fn, float a, float b) {
+    ebm_node_t *n = ebm_record(y, "unary", unary_backward, 1, &x);
+    if (n) {
+        n->ip[0] = (int)fn;
+        n->ip[1] = 0;
+        n->fp[0] = a;
+        n->fp[1] = b;
+    }
+}
+
 ebm_tensor_t *ebm_unary(ebm_tensor_t *x, ebm_fn_t fn, int order, float a, float b) {
     return unary_impl(NULL, x, fn, order, a, b);
 }

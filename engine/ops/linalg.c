@@ -5,19 +5,46 @@
 #include <time.h>
 #include "../internal.h"
 
-ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
-                                  int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
-                                  size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
-                                  int cjn, size_t c_stride, size_t batch) {
-    cl_kernel kt = ebm_kernel(ctx, EBM_K_GEMM_TILE);
+static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                                     int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
+                                     size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
+                                     int cjn, size_t c_stride, size_t batch, const ebm_gemm_epilogue_t *epi) {
+    cl_kernel kt;
+    if (epi && epi->fn >= 0) {
+        char defines[EBM_UNARY_DEFINES_SIZE];
+        snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[epi->fn], 0);
+        kt = ebm_kernel_variant(ctx, EBM_K_GEMM_TILE, defines);
+    } else {
+        kt = ebm_kernel(ctx, EBM_K_GEMM_TILE);
+    }
     if (!kt) return ctx->status;
     EBM_ASSERT(lsplit > 0 && k % (size_t)lsplit == 0);
-    if (ebm_kargs(ctx, kt, "iiifmliiiilmllifmliiil", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal, lsplit, sln,
-                  a_stride, bp, bp_off, bp_stride, kpanel, (double)beta, c, c_off, ldc, csplit, cjn, c_stride) != EBM_OK)
+    int has_bias = epi && epi->bias, store_z = epi && epi->z;
+    if (ebm_kargs(ctx, kt, "iiifmliiiilmllifmliiilmlimliff", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal, lsplit,
+                  sln, a_stride, bp, bp_off, bp_stride, kpanel, (double)beta, c, c_off, ldc, csplit, cjn, c_stride,
+                  has_bias ? epi->bias : c, has_bias ? epi->bias_off : (size_t)0, has_bias, store_z ? epi->z : c,
+                  store_z ? epi->z_off : (size_t)0, store_z, (double)(epi ? epi->a : 0.0f),
+                  (double)(epi ? epi->b : 0.0f)) != EBM_OK)
         return ctx->status;
     size_t gt[3] = {(m + 5) / 6, (n + 15) / 16, batch};
     EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx, "gemm_tile")));
     return EBM_OK;
+}
+
+ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                                  int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
+                                  size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
+                                  int cjn, size_t c_stride, size_t batch) {
+    return gemm_tile_launch(ctx, m, n, k, alpha, a, a_off, sai, sal, lsplit, sln, a_stride, bp, bp_off, bp_stride, kpanel, beta,
+                            c, c_off, ldc, csplit, cjn, c_stride, batch, NULL);
+}
+
+ebm_status_t ebm_gemm_tile_packed_epi(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                                      int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
+                                      size_t bp_stride, int kpanel, cl_mem c, size_t c_off, int ldc, int csplit, int cjn,
+                                      size_t c_stride, size_t batch, const ebm_gemm_epilogue_t *epi) {
+    return gemm_tile_launch(ctx, m, n, k, alpha, a, a_off, sai, sal, lsplit, sln, a_stride, bp, bp_off, bp_stride, kpanel, 0.0f,
+                            c, c_off, ldc, csplit, cjn, c_stride, batch, epi);
 }
 
 ebm_status_t ebm_pack_b(ebm_ctx_t *ctx, ebm_tensor_t *dst, cl_mem b, size_t b_off, int sbl, int sbj, size_t b_stride,

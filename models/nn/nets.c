@@ -75,6 +75,11 @@ static ebm_tensor_t *act(const ebm_net_t *n, ebm_tensor_t *x) {
     return ebm_unary(x, acts[n->act].fn, 0, acts[n->act].a, 0.0f);
 }
 
+/* act(conv2d(...)) as one op: on the tile path the bias and activation go into the GEMM's store */
+static ebm_tensor_t *conv_act(const ebm_net_t *n, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p) {
+    return ebm_conv2d_act(x, w, b, p, acts[n->act].fn, acts[n->act].a);
+}
+
 static ebm_tensor_t *param(ebm_params_t *ps, const char *prefix, const char *name, int ndim, const int *shape);
 
 /* FiLM of conditioned block l: h (B, C, H, W) -> h (1 + y S_l) + y T_l with y the one-hot labels (B, K),
@@ -381,7 +386,7 @@ static ebm_tensor_t *norm(const rblock_t *b, ebm_tensor_t *h, ebm_tensor_t *g, e
 static ebm_tensor_t *resnet_energy(const ebm_net_t *n, ebm_tensor_t *x) {
     int B = ebm_tensor_dim(x, 0);
     ebm_conv2d_params_t p = EBM_CONV2D(1, 1);
-    ebm_tensor_t *h = act(n, ebm_conv2d(x, n->in_w, n->in_b, p));
+    ebm_tensor_t *h = conv_act(n, x, n->in_w, n->in_b, p);
     for (int i = 0; i < n->n_blocks; i++) {
         const rblock_t *b = &n->blocks[i];
         ebm_tensor_t *r = act(n, norm(b, ebm_conv2d(h, ebm_weight_standardize(b->c1w, 1e-5f), b->c1b, p), b->n1g, b->n1b));
@@ -520,7 +525,10 @@ ebm_tensor_t *ebm_net_energy(ebm_net_t *n, ebm_tensor_t *x) {
     case NET_MLP:
         return ebm_reshape(ebm_net_forward(n, x), 1, &B);
     case NET_CONV:
-        for (int l = 0; l < 4; l++) h = act(n, film(n, l, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(n->stride[l], 1))));
+        for (int l = 0; l < 4; l++) {
+            ebm_conv2d_params_t p = EBM_CONV2D(n->stride[l], 1);
+            h = n->classes ? act(n, film(n, l, ebm_conv2d(h, n->w[l], n->b[l], p))) : conv_act(n, h, n->w[l], n->b[l], p);
+        }
         h = ebm_mean(h, 0xCu, 0);   /* (B, 4b) */
         return ebm_reshape(ebm_linear(h, n->w[4], n->b[4]), 1, &B);
     case NET_RESNET:
@@ -590,7 +598,7 @@ ebm_tensor_t *ebm_net_forward(ebm_net_t *n, ebm_tensor_t *x) {
         }
         return h;
     case NET_DCGAN_D:
-        for (int l = 0; l < 4; l++) h = act(n, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(2, 2)));
+        for (int l = 0; l < 4; l++) h = conv_act(n, h, n->w[l], n->b[l], EBM_CONV2D(2, 2));
         return ebm_linear(ebm_reshape(h, 2, (int[]){B, -1}), n->w[4], n->b[4]);
     default:
         return ebm_net_energy(n, x);
@@ -607,7 +615,7 @@ ebm_tensor_t *ebm_net_features(ebm_net_t *n, ebm_tensor_t *x) {
         for (int l = 0; l + 1 < n->n_layers; l++) h = act(n, bn(n, l, ebm_linear(h, n->w[l], n->b[l])));
         return h;
     case NET_DCGAN_D:
-        for (int l = 0; l < 4; l++) h = act(n, ebm_conv2d(h, n->w[l], n->b[l], EBM_CONV2D(2, 2)));
+        for (int l = 0; l < 4; l++) h = conv_act(n, h, n->w[l], n->b[l], EBM_CONV2D(2, 2));
         return ebm_reshape(h, 2, (int[]){B, -1});
     default:
         return NULL;
