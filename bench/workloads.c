@@ -203,10 +203,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_workloads: cannot write %s\n", csv_path);
         return 1;
     }
-    if (csv) fprintf(csv, "workload,device,ms_per_iter,gp_ms,gflop_per_iter,gflops,fraction_of_peak\n");
+    if (csv) fprintf(csv, "workload,device,ms_per_iter,gp_ms,gflop_per_iter,gflops,fraction_of_peak,launches_per_step\n");
     if (peak > 0) printf("device: %s (%s), FP32 peak estimate %.0f GFLOP/s\n", di->name, di->platform, peak);
     else printf("device: %s (%s), FP32 peak unknown (no clock reported): peak%% left blank\n", di->name, di->platform);
-    printf("%-10s %12s %12s %10s %9s %7s\n", "workload", "ms/iter", "GP ms/step", "GFLOP/it", "GFLOP/s", "peak%");
+    printf("%-10s %12s %12s %10s %9s %7s %9s\n", "workload", "ms/iter", "GP ms/step", "GFLOP/it", "GFLOP/s", "peak%", "launch/st");
     int fails = 0;
     for (size_t wi = 0; wi < sizeof WL / sizeof WL[0]; wi++) {
         const workload_t *w = &WL[wi];
@@ -259,15 +259,27 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n; i++) gp_iteration(&b);
         ebm_ctx_finish(ctx);
         double dg = (now_s() - t0) / n;
+        /* launches per Langevin step: a 3-step chain less a 1-step one (what the chain's set-up costs cancels) */
+        unsigned long lc[2];
+        for (int r = 0; r < 2; r++) {
+            ebm_scope_begin(ctx);
+            ebm_tensor_t *x0 = ebm_rand_uniform(ctx, &b.rng, w->ndim, w->shape, 0.0f, 1.0f);
+            ebm_langevin_cfg_t lcfg = {.steps = r ? 3 : 1, .step_size = w->eta, .noise = w->sigma, .clamp_lo = 0, .clamp_hi = 1};
+            unsigned long l0 = ebm_ctx_launches(ctx);
+            ebm_langevin(ctx, energy_cb, b.net, x0, &lcfg, &b.rng);
+            lc[r] = ebm_ctx_launches(ctx) - l0;
+            ebm_scope_end(ctx);
+        }
+        double per_step = (double)(lc[1] - lc[0]) / 2;
         double fwd = ebm_net_flops(b.net, w->shape + 1) * w->shape[0];
         double flop = (2.0 * w->K + 6) * fwd;
         double frac = peak > 0 ? flop / dt * 1e-9 / peak : NAN;   /* unknown peak: no fraction (blank in the CSV) */
-        printf("%-10s %12.2f %12.2f %10.2f %9.1f %6.1f%%   (validated: energy err %.1e)\n", w->name, dt * 1e3, dg * 1e3,
-               flop * 1e-9, flop / dt * 1e-9, 100 * frac, max_err);
+        printf("%-10s %12.2f %12.2f %10.2f %9.1f %6.1f%% %9.0f   (validated: energy err %.1e)\n", w->name, dt * 1e3, dg * 1e3,
+               flop * 1e-9, flop / dt * 1e-9, 100 * frac, per_step, max_err);
         if (csv) {
             fprintf(csv, "%s,\"%s\",%.3f,%.3f,%.4f,%.2f,", w->name, di->name, dt * 1e3, dg * 1e3, flop * 1e-9, flop / dt * 1e-9);
             if (peak > 0) fprintf(csv, "%.4f", frac);
-            fprintf(csv, "\n");
+            fprintf(csv, ",%.0f\n", per_step);
         }
         fflush(stdout);
         ebm_optim_free(b.opt);

@@ -4,12 +4,13 @@
 # The reference workloads of docs/WORKLOADS.md on every OpenCL device `ebm devices` lists
 # (build/bench_workloads validates each network against a double-precision forward before timing),
 # then PyTorch on the same machine when python3 has torch (bench/torch_reference.py, the same
-# networks: CPU with all cores, and CUDA when available). Writes OUTDIR/workloads.csv (one row per
-# device and workload, with the PyTorch times and ratios) and prints it as a markdown table.
+# networks: CPU with all cores, and CUDA when available; PYTHON=... picks the interpreter, default
+# python3). Writes OUTDIR/workloads.csv (one row per device and workload, with the PyTorch times and
+# ratios, and the engine's kernel launches per Langevin step) and prints it as a markdown table.
 # Ratio = PyTorch ms / engine ms: above 1 the engine is faster.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=$here/../build workloads=toy2d,fmnist-ms,cifar32 iters=0 out=bench-out
+build=$here/../build workloads=toy2d,fmnist-ms,cifar32 iters=0 out=bench-out py=${PYTHON:-python3}
 while getopts "b:w:n:o:" o; do
     case $o in
         b) build=$OPTARG ;; w) workloads=$OPTARG ;; n) iters=$OPTARG ;; o) out=$OPTARG ;;
@@ -28,37 +29,37 @@ for d in $devices; do
 done
 
 torch_lines() {   # "workload ms gp_ms" per line for one PyTorch device
-    python3 "$here/torch_reference.py" "$@" 2>/dev/null |
+    "$py" "$here/torch_reference.py" "$@" 2>/dev/null |
         awk '/ms\/iter/ {for (i = 1; i <= NF; i++) if ($i == "ms/iter") v[++k] = $(i - 1); print $1, v[1], v[2]; k = 0}'
 }
 : > "$out/torch-cpu.txt"; : > "$out/torch-cuda.txt"
-if python3 -c "import torch" 2>/dev/null; then
+if "$py" -c "import torch" 2>/dev/null; then
     echo "== PyTorch CPU ($(nproc) threads)" >&2
     torch_lines cpu "$(nproc)" "$workloads" > "$out/torch-cpu.txt" || true
-    if python3 -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+    if "$py" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
         echo "== PyTorch CUDA" >&2
         torch_lines cuda 1 "$workloads" > "$out/torch-cuda.txt" || true
     fi
 else
-    echo "python3 has no torch: no PyTorch columns" >&2
+    echo "$py has no torch: no PyTorch columns" >&2
 fi
 
 awk -F, -v cpu="$out/torch-cpu.txt" -v cuda="$out/torch-cuda.txt" '
     BEGIN {
         while ((getline l < cpu) > 0) { split(l, a, " "); tc[a[1]] = a[2]; tcg[a[1]] = a[3] }
         while ((getline l < cuda) > 0) { split(l, a, " "); tg[a[1]] = a[2]; tgg[a[1]] = a[3] }
-        print "workload,device,ms_per_iter,gp_ms,gflops,fraction_of_peak,torch_cpu_ms,torch_cpu_gp_ms,ratio_cpu,torch_cuda_ms,torch_cuda_gp_ms,ratio_cuda"
+        print "workload,device,ms_per_iter,gp_ms,gflops,fraction_of_peak,torch_cpu_ms,torch_cpu_gp_ms,ratio_cpu,torch_cuda_ms,torch_cuda_gp_ms,ratio_cuda,launches_per_step"
     }
     FNR == 1 { next }
     {
         w = $1; rc = (w in tc) ? sprintf("%.2f", tc[w] / $3) : ""; rg = (w in tg) ? sprintf("%.2f", tg[w] / $3) : ""
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg, $8
     }' "$out"/engine-*.csv > "$out/workloads.csv"
 
 awk -F, 'NR == 1 {
-        print "| workload | device | engine ms/iter (GP step) | GFLOP/s (% peak) | PyTorch CPU ms (GP) | CPU ratio | PyTorch CUDA ms (GP) | CUDA ratio |"
-        print "|---|---|---:|---:|---:|---:|---:|---:|"; next }
-    { printf "| %s | %s | %.1f (%.1f) | %.0f (%.0f%%) | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, 100 * $6,
+        print "| workload | device | engine ms/iter (GP step) | GFLOP/s (% peak) | launches/step | PyTorch CPU ms (GP) | CPU ratio | PyTorch CUDA ms (GP) | CUDA ratio |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|"; next }
+    { printf "| %s | %s | %.1f (%.1f) | %.0f (%.0f%%) | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, 100 * $6, $13,
              $7 == "" ? "-" : sprintf("%.1f (%.1f)", $7, $8), $9 == "" ? "-" : $9,
              $10 == "" ? "-" : sprintf("%.1f (%.1f)", $10, $11), $12 == "" ? "-" : $12 }' "$out/workloads.csv"
 echo "CSV: $out/workloads.csv" >&2

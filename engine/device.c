@@ -435,6 +435,7 @@ struct ebm_prof_entry {
 };
 
 cl_event *ebm_profile_event(ebm_ctx_t *ctx, const char *name) {
+    ctx->launches++;
     if (!ctx->profile) return NULL;
     if (ctx->n_events == ctx->cap_events) {
         int cap = ctx->cap_events ? ctx->cap_events * 2 : 256;
@@ -510,6 +511,8 @@ double ebm_ctx_profile_ms(ebm_ctx_t *ctx) {
     profile_collect(ctx);
     return ctx->profile_ms;
 }
+
+unsigned long ebm_ctx_launches(const ebm_ctx_t *ctx) { return ctx ? ctx->launches : 0; }
 
 /* ------------------------------------------------------------------------------------------ */
 /* programs                                                                                   */

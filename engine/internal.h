@@ -227,6 +227,7 @@ struct ebm_ctx {
     cl_event *events;
     const char **event_names;
     int n_events, cap_events;
+    unsigned long launches;   /* kernels and copies enqueued (a CLBlast or clFFT call once): ebm_ctx_launches */
     double profile_ms;
     struct ebm_prof_entry *prof_table;   /* EBM_PROFILE=2: time per kernel name */
     int n_prof, cap_prof;
