@@ -228,10 +228,11 @@ static int conv_try(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g,
 }
 
 /* Measures every usable algorithm (each once to warm up: kernel and plan compilation, then the best
- * of two timed runs) and remembers the fastest; 0 when none ran. */
+ * of three timed runs, interleaved, so a burst of load on a shared machine hits all alike) and
+ * remembers the fastest; 0 when none ran. */
 static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
     double t[4] = {0, 1e30, 1e30, 1e30};
-    for (int rep = 0; rep < 3; rep++)
+    for (int rep = 0; rep < 4; rep++)
         for (int alg = 1; alg <= 3; alg++) {
             if (!conv_usable(ctx, alg, g)) continue;
             clFinish(ctx->queue);
