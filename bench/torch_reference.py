@@ -68,6 +68,17 @@ def bench(name, E, shape, K, eps, noise, iters):
     total = K*2*F1 + 6*F1   # Langevin: fwd + input-grad per step; loss: fwd+bwd on 2 batches
     print(f"{name:10s} dev={dev} batch={shape[0]} K={K}: {dt*1e3:9.2f} ms/iter (Langevin CD) | {dg*1e3:8.2f} ms/iter (grad-penalty step) | fwd {F1/1e9:.3f} GFLOP, iter ~{total/1e9:.1f} GFLOP -> {total/dt/1e12:.2f} TFLOP/s achieved", flush=True)
 print("torch", torch.__version__, "threads", torch.get_num_threads())
+if dev == "cpu":
+    # the BLAS the process actually loaded: on Debian, libblas.so.3 is an alternative, and the netlib
+    # reference one (no libopenblas0 installed) makes PyTorch several times slower than it can be
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    try:
+        libs = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l.split()[-1]})
+    except OSError:
+        libs = []
+    print("BLAS:", ", ".join(libs) or "not visible")
+    if any("/blas/libblas" in l for l in libs) and not any("openblas" in l or "mkl" in l for l in libs):
+        print("warning: the reference (netlib) BLAS is loaded; apt-get install libopenblas0-pthread", file=sys.stderr)
 bench("toy2d", mlp(), (1000,2), 20, 0.01, 0.005, 20)
 bench("fmnist-ms", MultiScale(1), (128,1,28,28), 40, 10.0, 0.005, 5)
 bench("cifar32", convnet(3), (128,3,32,32), 60, 10.0, 0.005, 5)

@@ -52,7 +52,7 @@ awk -F, -v cpu="$out/torch-cpu.txt" -v cuda="$out/torch-cuda.txt" '
     }
     FNR == 1 { next }
     {
-        w = $1; rc = (w in tc) ? sprintf("%.2f", tc[w] / $3) : ""; rg = (w in tg) ? sprintf("%.2f", tg[w] / $3) : ""
+        w = $1; rc = tc[w] != "" ? sprintf("%.2f", tc[w] / $3) : ""; rg = tg[w] != "" ? sprintf("%.2f", tg[w] / $3) : ""
         printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg, $8
     }' "$out"/engine-*.csv > "$out/workloads.csv"
 

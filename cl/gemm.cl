@@ -125,32 +125,33 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     C += co + bt * c_bs;
     global const float *bp = Bp + bo + bt * b_bs + (size_t)jt * kpanel * TN;
     int mr = min(TM, M - i0);
-    global const float *a0p = A + (long)i0 * sai, *a1p = A + (long)(i0 + min(1, mr - 1)) * sai,
-                       *a2p = A + (long)(i0 + min(2, mr - 1)) * sai, *a3p = A + (long)(i0 + min(3, mr - 1)) * sai,
-                       *a4p = A + (long)(i0 + min(4, mr - 1)) * sai, *a5p = A + (long)(i0 + min(5, mr - 1)) * sai;
+    /* one pointer walks A along l; rows are fixed offsets from it (one address update per step, not six) */
+    int o1 = min(1, mr - 1) * sai, o2 = min(2, mr - 1) * sai, o3 = min(3, mr - 1) * sai, o4 = min(4, mr - 1) * sai,
+        o5 = min(5, mr - 1) * sai;
+    global const float *arow = A + (long)i0 * sai;
     float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
     int nseg = K / lsplit;
     for (int seg = 0; seg < nseg; seg++) {
-        long ao_l = (long)seg * sln;
-        for (int l = 0; l < lsplit; l++, ao_l += sal, bp += TN) {
+        global const float *ap = arow + (long)seg * sln;
+        for (int l = 0; l < lsplit; l++, ap += sal, bp += TN) {
             float8 b0 = vload8(0, bp), b1 = vload8(1, bp);
             float8 a;
-            a = (float8)(a0p[ao_l]);
+            a = (float8)(ap[0]);
             c00 = fma(a, b0, c00);
             c01 = fma(a, b1, c01);
-            a = (float8)(a1p[ao_l]);
+            a = (float8)(ap[o1]);
             c10 = fma(a, b0, c10);
             c11 = fma(a, b1, c11);
-            a = (float8)(a2p[ao_l]);
+            a = (float8)(ap[o2]);
             c20 = fma(a, b0, c20);
             c21 = fma(a, b1, c21);
-            a = (float8)(a3p[ao_l]);
+            a = (float8)(ap[o3]);
             c30 = fma(a, b0, c30);
             c31 = fma(a, b1, c31);
-            a = (float8)(a4p[ao_l]);
+            a = (float8)(ap[o4]);
             c40 = fma(a, b0, c40);
             c41 = fma(a, b1, c41);
-            a = (float8)(a5p[ao_l]);
+            a = (float8)(ap[o5]);
             c50 = fma(a, b0, c50);
             c51 = fma(a, b1, c51);
         }

@@ -116,21 +116,9 @@ static ebm_status_t run_panels(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *ds
     return ebm_launch3(ctx, k, (size_t)(NP + 15) / 16, (size_t)g->C, 1);
 }
 
-/* y (N, O, P) = W (O, R) x col (R, N*P), col written as panels, y stored in place */
-static ebm_tensor_t *conv_fwd_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
-    int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
-    ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(NP + 15) / 16 * 16 * R});
-    ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo});
-    if (!bp || !y || run_panels(ctx, g, bp, x, 0) != EBM_OK ||
-        ebm_gemm_tile_packed(ctx, g->O, NP, R, 1.0f, w->buf, w->off, R, 1, R, 0, 0, bp->buf, bp->off, 0, R, 0.0f, y->buf,
-                             y->off, P, P, g->O * P, 0, 1) != EBM_OK)
-        return NULL;
-    ebm_tensor_free(bp);
-    return y;
-}
-
-/* The same with the bias and an activation in the GEMM's store: y = f(z), z = conv(x, w) + b (each
- * optional: b NULL, fn < 0); z, when given, receives the pre-activation the graph needs. */
+/* y (N, O, P) = f(W (O, R) x col (R, N*P) + b), col written as panels, y stored in place; the bias
+ * and activation are applied in the GEMM's store (each optional: b NULL, fn < 0), and z, when given,
+ * receives the pre-activation the graph needs. */
 static ebm_tensor_t *conv_fwd_tile_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b,
                                        int fn, float a, ebm_tensor_t *z) {
     int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
@@ -143,6 +131,10 @@ static ebm_tensor_t *conv_fwd_tile_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tens
         return NULL;
     ebm_tensor_free(bp);
     return y;
+}
+
+static ebm_tensor_t *conv_fwd_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
+    return conv_fwd_tile_epi(ctx, g, x, w, NULL, -1, 0.0f, NULL);
 }
 
 /* col (R, N*P) = W^T (R, O) x g (O, N*P) read in place from (N, O, P); then col2im */
