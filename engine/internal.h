@@ -56,7 +56,8 @@ typedef struct {
 
 struct ebm_conv_choice {
     ebm_conv_geom_t g;
-    int kind, algo;     /* kind 0 forward, 1 input-grad, 2 weight-grad; algo 1 im2col+GEMM, 2 FFT, 3 tile path */
+    int kind, algo;     /* kind 0 forward, 1 input-grad, 2 weight-grad, 3 forward with bias and/or activation;
+                           algo 1 im2col+GEMM, 2 FFT, 3 tile path */
 };
 
 /* Loads the choices saved for this device (at context creation); saves them (at ebm_ctx_free, when new ones were made). */

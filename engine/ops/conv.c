@@ -177,16 +177,28 @@ static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
 
 /* ---- algorithm choice: im2col + GEMM, tile path, or FFT, measured per (op, geometry) ---- */
 
-typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD } conv_kind_t;
+/* CONV_FWD_EPI: a forward followed by a bias and/or an activation, measured as it runs (the tile path
+ * with both in its GEMM's store, the others with the two passes after the convolution) */
+typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD, CONV_FWD_EPI } conv_kind_t;
+typedef struct { ebm_tensor_t *b; int fn; float a; } conv_epi_t;
 
-
-static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
+static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
+                              const conv_epi_t *epi) {
     static ebm_tensor_t *(*const gemm_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
         conv_fwd_gemm, conv_igrad_gemm, conv_wgrad_gemm};
     static ebm_tensor_t *(*const fft_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
         ebm_fftconv_fwd, ebm_fftconv_igrad, ebm_fftconv_wgrad};
     static ebm_tensor_t *(*const tile_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
         conv_fwd_tile, conv_igrad_tile, conv_wgrad_tile};
+    if (kind == CONV_FWD_EPI) {   /* measured only: nothing recorded */
+        if (algo == 3) return conv_fwd_tile_epi(ctx, g, a, b, epi->b, epi->fn, epi->a, NULL);
+        int was = ebm_grad_set_enabled(ctx, 0);
+        ebm_tensor_t *y = run_algo(ctx, CONV_FWD, algo, g, a, b, NULL);
+        if (epi->b) y = ebm_add(y, ebm_reshape(epi->b, 3, (int[]){g->O, 1, 1}));
+        if (epi->fn >= 0) y = ebm_unary(y, (ebm_fn_t)epi->fn, 0, epi->a, 0.0f);
+        ebm_grad_set_enabled(ctx, was);
+        return y;
+    }
     if (algo == 3) return tile_fn[kind](ctx, g, a, b);
     return algo == 2 ? fft_fn[kind](ctx, g, a, b) : gemm_fn[kind](ctx, g, a, b);
 }
@@ -208,10 +220,10 @@ static int conv_usable(ebm_ctx_t *ctx, int algo, const geom_t *g) {
 /* One run of algo as an algorithm try (1 ran, 0 unavailable now, -1 failed for good); *out, when
  * given, receives the result. Temporaries of a failed run go back to the pool with the scope. */
 static int conv_try(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
-                    ebm_tensor_t **out) {
+                    const conv_epi_t *epi, ebm_tensor_t **out) {
     ebm_algo_try_begin(ctx);
     ebm_scope_begin(ctx);
-    ebm_tensor_t *y = run_algo(ctx, kind, algo, g, a, b);
+    ebm_tensor_t *y = run_algo(ctx, kind, algo, g, a, b, epi);
     if (out && y && ctx->status == EBM_OK) ebm_tensor_keep(y);
     ebm_scope_end(ctx);
     int r = ebm_algo_try_end(ctx, conv_algo_id[algo]);
@@ -222,14 +234,15 @@ static int conv_try(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g,
 /* Measures every usable algorithm (each once to warm up: kernel and plan compilation, then the best
  * of three timed runs, interleaved, so a burst of load on a shared machine hits all alike) and
  * remembers the fastest; 0 when none ran. */
-static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
+static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
+                        const conv_epi_t *epi) {
     double t[4] = {0, 1e30, 1e30, 1e30};
     for (int rep = 0; rep < 4; rep++)
         for (int alg = 1; alg <= 3; alg++) {
             if (!conv_usable(ctx, alg, g)) continue;
             clFinish(ctx->queue);
             double t0 = conv_wall_s();
-            int r = conv_try(ctx, kind, alg, g, a, b, NULL);
+            int r = conv_try(ctx, kind, alg, g, a, b, epi, NULL);
             if (r < 0) return 0;
             clFinish(ctx->queue);
             if (r > 0 && rep > 0 && conv_wall_s() - t0 < t[alg]) t[alg] = conv_wall_s() - t0;
@@ -259,25 +272,29 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
 
 /* The algorithm for (kind, geometry): forced by EBM_CONV, remembered, or measured now (0: none ran;
  * the context's status says whether that is an error). */
-static int conv_choose(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
+static int conv_choose(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
+                       const conv_epi_t *epi) {
     int algo = ebm_env()->conv;
     if (algo == 2 && !ebm_fftconv_applicable(g)) algo = 1;
     for (int i = 0; i < ctx->n_conv_choices && !algo; i++)
         if (ctx->conv_choices[i].kind == (int)kind && !memcmp(&ctx->conv_choices[i].g, g, sizeof *g)) algo = ctx->conv_choices[i].algo;
     if (algo && !conv_usable(ctx, algo, g)) algo = 0;
-    if (!algo) algo = conv_measure(ctx, kind, g, a, b);
+    if (!algo) algo = conv_measure(ctx, kind, g, a, b, epi);
     return algo;
 }
 
-static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b) {
-    int algo = conv_choose(ctx, kind, g, a, b);
+/* Runs kind (not CONV_FWD_EPI) with the chosen algorithm, or with prefer when it is not 0 (the
+ * choice made for the forward with its epilogue). */
+static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
+                                   int prefer) {
+    int algo = prefer && conv_usable(ctx, prefer, g) ? prefer : conv_choose(ctx, kind, g, a, b, NULL);
     if (ctx->status != EBM_OK) return NULL;
     /* the chosen algorithm, then the others (an algorithm can fail for the first time here) */
     const int order[4] = {algo, 1, 3, 2};
     for (int i = 0; i < 4; i++) {
         if (!order[i] || (i && order[i] == algo) || !conv_usable(ctx, order[i], g)) continue;
         ebm_tensor_t *y;
-        int r = conv_try(ctx, kind, order[i], g, a, b, &y);
+        int r = conv_try(ctx, kind, order[i], g, a, b, NULL, &y);
         if (r) return r > 0 ? y : NULL;
     }
     static const char *const op[3] = {"conv2d", "conv2d input-grad", "conv2d weight-grad"};
@@ -295,7 +312,8 @@ static ebm_conv2d_params_t load_params(const ebm_node_t *n) {
     return (ebm_conv2d_params_t){n->ip[0], n->ip[1], n->ip[2], n->ip[3], n->ip[4], n->ip[5]};
 }
 
-static ebm_tensor_t *conv_nobias(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p);
+static ebm_tensor_t *conv_nobias_as(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, int prefer);
+#define conv_nobias(x, w, p) conv_nobias_as(x, w, p, 0)
 
 static void conv_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
     ebm_conv2d_params_t p = load_params(n);
@@ -337,10 +355,11 @@ static int fwd_geom(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, geo
     return geom_check(ctx, g, "conv2d");
 }
 
-static ebm_tensor_t *conv_nobias(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p) {
+/* conv2d without bias, with the forward's algorithm choice or prefer (not 0) */
+static ebm_tensor_t *conv_nobias_as(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, int prefer) {
     geom_t g;
     if (!fwd_geom(x, w, p, &g)) return NULL;
-    ebm_tensor_t *y = conv_dispatch(x->ctx, CONV_FWD, &g, x, w);
+    ebm_tensor_t *y = conv_dispatch(x->ctx, CONV_FWD, &g, x, w, prefer);
     if (!y) return NULL;
     ebm_node_t *n = ebm_record(y, "conv2d", conv_backward, 2, (ebm_tensor_t *[]){x, w});
     if (n) store_params(n, p, 0, 0);
@@ -380,7 +399,10 @@ static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t
         ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT, "conv2d_act: unknown elementwise function %d", fn);
         return NULL;
     }
-    if ((b || fn >= 0) && conv_choose(ctx, CONV_FWD, &g, x, w) == 3) {
+    conv_epi_t epi = {b, fn, a};
+    int algo = b || fn >= 0 ? conv_choose(ctx, CONV_FWD_EPI, &g, x, w, &epi) : 0;
+    if (ctx->status != EBM_OK) return NULL;
+    if (algo == 3) {
         int graph = ctx->grad_enabled && (ebm_tensor_live_requires_grad(x) || ebm_tensor_live_requires_grad(w) ||
                                           (b && ebm_tensor_live_requires_grad(b)));
         ebm_tensor_t *z = NULL, *y = NULL;
@@ -407,7 +429,7 @@ static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t
         }
         /* the tile path became unavailable: the ops one by one */
     }
-    ebm_tensor_t *z = add_channel_bias(conv_nobias(x, w, p), b);
+    ebm_tensor_t *z = add_channel_bias(conv_nobias_as(x, w, p, algo == 3 ? 0 : algo), b);
     return fn >= 0 ? ebm_unary(z, (ebm_fn_t)fn, 0, a, 0.0f) : z;
 }
 
@@ -443,7 +465,7 @@ ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, in
                  g.Wo, ebm_tensor_shape_str(gy, s1, 64));
         return NULL;
     }
-    ebm_tensor_t *x = conv_dispatch(ctx, CONV_IGRAD, &g, gy, w);
+    ebm_tensor_t *x = conv_dispatch(ctx, CONV_IGRAD, &g, gy, w, 0);
     if (!x) return NULL;
     ebm_node_t *n = ebm_record(x, "conv2d_input_grad", igrad_backward, 2, (ebm_tensor_t *[]){gy, w});
     if (n) store_params(n, p, H, W);
@@ -470,7 +492,7 @@ ebm_tensor_t *ebm_conv2d_weight_grad(ebm_tensor_t *x, ebm_tensor_t *gy, int KH, 
                  ebm_tensor_shape_str(gy, s1, 64));
         return NULL;
     }
-    ebm_tensor_t *dw = conv_dispatch(ctx, CONV_WGRAD, &g, x, gy);
+    ebm_tensor_t *dw = conv_dispatch(ctx, CONV_WGRAD, &g, x, gy, 0);
     if (!dw) return NULL;
     ebm_node_t *n = ebm_record(dw, "conv2d_weight_grad", wgrad_backward, 2, (ebm_tensor_t *[]){x, gy});
     if (n) store_params(n, p, KH, KW);
