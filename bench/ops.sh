@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 device=${2:-${EBM_DEVICE:-}}
 mkdir -p bench/results
-tag=$(echo "${device:-default}" | tr -c 'A-Za-z0-9_-' '_')
+tag=$(printf '%s' "${device:-default}" | tr -c 'A-Za-z0-9_-' '_')
 "$build/tests/test_ops" perf ${device:+-d "$device"} --csv "bench/results/ops-$tag.csv"
 echo "wrote bench/results/ops-$tag.csv"

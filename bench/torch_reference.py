@@ -3,7 +3,7 @@
 Usage: python3 bench/torch_reference.py [cpu|cuda] [threads] [workloads], workloads a comma-separated
 filter (toy2d,fmnist-ms,cifar32). The workloads are described in docs/WORKLOADS.md; bench/workloads.c
 builds the same networks."""
-import time, sys, torch, torch.nn as nn, torch.nn.functional as F
+import resource, time, sys, torch, torch.nn as nn, torch.nn.functional as F
 dev = sys.argv[1] if len(sys.argv) > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
 torch.manual_seed(0)
 if dev == "cpu": torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
@@ -66,7 +66,9 @@ def bench(name, E, shape, K, eps, noise, iters):
     dg=(time.perf_counter()-t)/iters
     F1 = fwd_flops(E, x)
     total = K*2*F1 + 6*F1   # Langevin: fwd + input-grad per step; loss: fwd+bwd on 2 batches
-    print(f"{name:10s} dev={dev} batch={shape[0]} K={K}: {dt*1e3:9.2f} ms/iter (Langevin CD) | {dg*1e3:8.2f} ms/iter (grad-penalty step) | fwd {F1/1e9:.3f} GFLOP, iter ~{total/1e9:.1f} GFLOP -> {total/dt/1e12:.2f} TFLOP/s achieved", flush=True)
+    # peak memory: the CUDA allocator's peak on a GPU, else the process's peak resident set (Linux: KiB)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if dev == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{name:10s} dev={dev} batch={shape[0]} K={K}: {dt*1e3:9.2f} ms/iter (Langevin CD) | {dg*1e3:8.2f} ms/iter (grad-penalty step) | fwd {F1/1e9:.3f} GFLOP, iter ~{total/1e9:.1f} GFLOP -> {total/dt/1e12:.2f} TFLOP/s achieved | peak {peak:.0f} MiB", flush=True)
 print("torch", torch.__version__, "threads", torch.get_num_threads())
 if dev == "cpu":
     # the BLAS the process actually loaded: on Debian, libblas.so.3 is an alternative, and the netlib

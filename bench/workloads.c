@@ -7,11 +7,14 @@
  * mean E(x-) + mean(E(x+)^2 + E(x-)^2); backward to theta; Adam(1e-4, betas (0, 0.999)).
  * Gradient-penalty step: mean E(x+) - mean E(x-) + 0.1 mean ||dE/dx(x+)||^2 (double backward) + Adam.
  * Before timing, the network's energies on two samples are checked against a double-precision
- * forward (tests/ref.c) and the first losses must be finite. */
+ * forward (tests/ref.c) and the first losses must be finite. Also reported: kernel launches per
+ * Langevin step and the process's peak resident memory so far (on a CPU device the device buffers
+ * are host memory; one workload per process, as bench/workloads.sh runs them, gives its own peak). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "ebm.h"
 #include "nets.h"
@@ -203,10 +206,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_workloads: cannot write %s\n", csv_path);
         return 1;
     }
-    if (csv) fprintf(csv, "workload,device,ms_per_iter,gp_ms,gflop_per_iter,gflops,fraction_of_peak,launches_per_step\n");
+    if (csv) fprintf(csv, "workload,device,ms_per_iter,gp_ms,gflop_per_iter,gflops,fraction_of_peak,launches_per_step,peak_rss_mib\n");
     if (peak > 0) printf("device: %s (%s), FP32 peak estimate %.0f GFLOP/s\n", di->name, di->platform, peak);
     else printf("device: %s (%s), FP32 peak unknown (no clock reported): peak%% left blank\n", di->name, di->platform);
-    printf("%-10s %12s %12s %10s %9s %7s %9s\n", "workload", "ms/iter", "GP ms/step", "GFLOP/it", "GFLOP/s", "peak%", "launch/st");
+    printf("%-10s %12s %12s %10s %9s %7s %9s %9s\n", "workload", "ms/iter", "GP ms/step", "GFLOP/it", "GFLOP/s", "peak%",
+           "launch/st", "RSS MiB");
     int fails = 0;
     for (size_t wi = 0; wi < sizeof WL / sizeof WL[0]; wi++) {
         const workload_t *w = &WL[wi];
@@ -271,15 +275,17 @@ int main(int argc, char **argv) {
             ebm_scope_end(ctx);
         }
         double per_step = (double)(lc[1] - lc[0]) / 2;
+        struct rusage ru;
+        double rss_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : NAN;   /* Linux: KiB */
         double fwd = ebm_net_flops(b.net, w->shape + 1) * w->shape[0];
         double flop = (2.0 * w->K + 6) * fwd;
         double frac = peak > 0 ? flop / dt * 1e-9 / peak : NAN;   /* unknown peak: no fraction (blank in the CSV) */
-        printf("%-10s %12.2f %12.2f %10.2f %9.1f %6.1f%% %9.0f   (validated: energy err %.1e)\n", w->name, dt * 1e3, dg * 1e3,
-               flop * 1e-9, flop / dt * 1e-9, 100 * frac, per_step, max_err);
+        printf("%-10s %12.2f %12.2f %10.2f %9.1f %6.1f%% %9.0f %9.0f   (validated: energy err %.1e)\n", w->name, dt * 1e3,
+               dg * 1e3, flop * 1e-9, flop / dt * 1e-9, 100 * frac, per_step, rss_mib, max_err);
         if (csv) {
             fprintf(csv, "%s,\"%s\",%.3f,%.3f,%.4f,%.2f,", w->name, di->name, dt * 1e3, dg * 1e3, flop * 1e-9, flop / dt * 1e-9);
             if (peak > 0) fprintf(csv, "%.4f", frac);
-            fprintf(csv, ",%.0f\n", per_step);
+            fprintf(csv, ",%.0f,%.0f\n", per_step, rss_mib);
         }
         fflush(stdout);
         ebm_optim_free(b.opt);

@@ -18,27 +18,34 @@ while getopts "b:w:n:o:" o; do
     esac
 done
 mkdir -p "$out"
+rm -f "$out"/engine-*.csv   # this run's files only
 devices=$("$build/ebm" devices | awk '/^[0-9]+:[0-9]+ / {print $1}')
 [ -n "$devices" ] || { echo "no OpenCL device (see: $build/ebm devices)" >&2; exit 1; }
 
+# one process per workload, so that each peak memory figure is that workload's own
 for d in $devices; do
     echo "== engine on device $d" >&2
-    args=(-d "$d" -w "$workloads" --csv "$out/engine-${d/:/_}.csv")
-    [ "$iters" -gt 0 ] && args+=(-n "$iters")
-    "$build/bench_workloads" "${args[@]}" >&2
+    for w in ${workloads//,/ }; do
+        args=(-d "$d" -w "$w" --csv "$out/engine-${d/:/_}-$w.csv")
+        [ "$iters" -gt 0 ] && args+=(-n "$iters")
+        "$build/bench_workloads" "${args[@]}" >&2
+    done
 done
 
-torch_lines() {   # "workload ms gp_ms" per line for one PyTorch device
-    "$py" "$here/torch_reference.py" "$@" 2>/dev/null |
-        awk '/ms\/iter/ {for (i = 1; i <= NF; i++) if ($i == "ms/iter") v[++k] = $(i - 1); print $1, v[1], v[2]; k = 0}'
+torch_lines() {   # "workload ms gp_ms peak_MiB" per line for one PyTorch device; args: device threads
+    for w in ${workloads//,/ }; do
+        "$py" "$here/torch_reference.py" "$@" "$w" 2>/dev/null |
+            awk '/ms\/iter/ {for (i = 1; i <= NF; i++) { if ($i == "ms/iter") v[++k] = $(i - 1); if ($i == "MiB") m = $(i - 1) }
+                             print $1, v[1], v[2], m; k = 0}'
+    done
 }
 : > "$out/torch-cpu.txt"; : > "$out/torch-cuda.txt"
 if "$py" -c "import torch" 2>/dev/null; then
     echo "== PyTorch CPU ($(nproc) threads)" >&2
-    torch_lines cpu "$(nproc)" "$workloads" > "$out/torch-cpu.txt" || true
+    torch_lines cpu "$(nproc)" > "$out/torch-cpu.txt" || true
     if "$py" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
         echo "== PyTorch CUDA" >&2
-        torch_lines cuda 1 "$workloads" > "$out/torch-cuda.txt" || true
+        torch_lines cuda 1 > "$out/torch-cuda.txt" || true
     fi
 else
     echo "$py has no torch: no PyTorch columns" >&2
@@ -46,20 +53,22 @@ fi
 
 awk -F, -v cpu="$out/torch-cpu.txt" -v cuda="$out/torch-cuda.txt" '
     BEGIN {
-        while ((getline l < cpu) > 0) { split(l, a, " "); tc[a[1]] = a[2]; tcg[a[1]] = a[3] }
-        while ((getline l < cuda) > 0) { split(l, a, " "); tg[a[1]] = a[2]; tgg[a[1]] = a[3] }
-        print "workload,device,ms_per_iter,gp_ms,gflops,fraction_of_peak,torch_cpu_ms,torch_cpu_gp_ms,ratio_cpu,torch_cuda_ms,torch_cuda_gp_ms,ratio_cuda,launches_per_step"
+        while ((getline l < cpu) > 0) { split(l, a, " "); tc[a[1]] = a[2]; tcg[a[1]] = a[3]; tcm[a[1]] = a[4] }
+        while ((getline l < cuda) > 0) { split(l, a, " "); tg[a[1]] = a[2]; tgg[a[1]] = a[3]; tgm[a[1]] = a[4] }
+        print "workload,device,ms_per_iter,gp_ms,gflops,fraction_of_peak,torch_cpu_ms,torch_cpu_gp_ms,ratio_cpu,torch_cuda_ms,torch_cuda_gp_ms,ratio_cuda,launches_per_step,peak_rss_mib,torch_cpu_peak_mib,torch_cuda_peak_mib"
     }
     FNR == 1 { next }
     {
         w = $1; rc = tc[w] != "" ? sprintf("%.2f", tc[w] / $3) : ""; rg = tg[w] != "" ? sprintf("%.2f", tg[w] / $3) : ""
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg, $8
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg, $8, $9,
+               tcm[w], tgm[w]
     }' "$out"/engine-*.csv > "$out/workloads.csv"
 
 awk -F, 'NR == 1 {
-        print "| workload | device | engine ms/iter (GP step) | GFLOP/s (% peak) | launches/step | PyTorch CPU ms (GP) | CPU ratio | PyTorch CUDA ms (GP) | CUDA ratio |"
-        print "|---|---|---:|---:|---:|---:|---:|---:|---:|"; next }
-    { printf "| %s | %s | %.1f (%.1f) | %.0f (%.0f%%) | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, 100 * $6, $13,
+        print "| workload | device | engine ms/iter (GP step) | GFLOP/s (% peak) | launches/step | peak RSS MiB (PyTorch CPU) | PyTorch CPU ms (GP) | CPU ratio | PyTorch CUDA ms (GP) | CUDA ratio |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"; next }
+    { printf "| %s | %s | %.1f (%.1f) | %.0f (%.0f%%) | %s | %s (%s) | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, 100 * $6, $13, $14,
+             $15 == "" ? "-" : $15,
              $7 == "" ? "-" : sprintf("%.1f (%.1f)", $7, $8), $9 == "" ? "-" : $9,
              $10 == "" ? "-" : sprintf("%.1f (%.1f)", $10, $11), $12 == "" ? "-" : $12 }' "$out/workloads.csv"
 echo "CSV: $out/workloads.csv" >&2

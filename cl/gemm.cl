@@ -76,6 +76,30 @@ static float8 act8(float8 v, float a, float b) {
 #define HAS_ACT 0
 #endif
 
+/* Stores row r of the tile (x0, x1: its 16 values) at P (C or Z, laid out as C[i, j] below) as
+ * al * x + be * P (be == 0 never reads P). */
+#define STORE_ROW(P, r, x0, x1, al, be)                                                         \
+    if (r < mr) {                                                                               \
+        global float *cp = P + (long)(i0 + r) * ldc + (long)jn * cjn + jp;                      \
+        if (contiguous && be == 0.0f) {                                                         \
+            vstore8(al * x0, 0, cp);                                                            \
+            vstore8(al * x1, 1, cp);                                                            \
+        } else if (contiguous) {                                                                \
+            vstore8(al * x0 + be * vload8(0, cp), 0, cp);                                       \
+            vstore8(al * x1 + be * vload8(1, cp), 1, cp);                                       \
+        } else {                                                                                \
+            float t[TN];                                                                        \
+            vstore8(x0, 0, t);                                                                  \
+            vstore8(x1, 1, t);                                                                  \
+            int n_ = jn, p_ = jp;                                                               \
+            for (int c = 0; c < min(TN, N - j0); c++, p_++) {                                   \
+                if (p_ == csplit) p_ = 0, n_++;                                                 \
+                global float *q = P + (long)(i0 + r) * ldc + (long)n_ * cjn + p_;               \
+                *q = be == 0.0f ? al * t[c] : al * t[c] + be * *q;                              \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
 /* The epilogue of row r of the tile: alpha and bias folded in (the stores below then use alpha 1),
  * Z written where asked, the activation applied. */
 #define EPILOGUE(r, x0, x1)                                                                     \
@@ -83,22 +107,7 @@ static float8 act8(float8 v, float a, float b) {
         float bv = has_bias ? bias[biaso + i0 + r] : 0.0f;                                      \
         x0 = alpha * x0 + bv;                                                                   \
         x1 = alpha * x1 + bv;                                                                   \
-        if (store_z) {                                                                          \
-            global float *zp = Z + (long)(i0 + r) * ldc + (long)jn * cjn + jp;                  \
-            if (contiguous) {                                                                   \
-                vstore8(x0, 0, zp);                                                             \
-                vstore8(x1, 1, zp);                                                             \
-            } else {                                                                            \
-                float t[TN];                                                                    \
-                vstore8(x0, 0, t);                                                              \
-                vstore8(x1, 1, t);                                                              \
-                int n_ = jn, p_ = jp;                                                           \
-                for (int c = 0; c < min(TN, N - j0); c++, p_++) {                               \
-                    if (p_ == csplit) p_ = 0, n_++;                                             \
-                    Z[(long)(i0 + r) * ldc + (long)n_ * cjn + p_] = t[c];                       \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+        if (store_z) STORE_ROW(Z, r, x0, x1, 1.0f, 0.0f)                                        \
         x0 = ACT8(x0);                                                                          \
         x1 = ACT8(x1);                                                                          \
     }
@@ -171,27 +180,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
         EPILOGUE(5, c50, c51)
         alpha = 1.0f;
     }
-#define STORE(r, x0, x1)                                                                        \
-    if (r < mr) {                                                                               \
-        global float *cp = C + (long)(i0 + r) * ldc + (long)jn * cjn + jp;                      \
-        if (contiguous && beta == 0.0f) {                                                       \
-            vstore8(alpha * x0, 0, cp);                                                         \
-            vstore8(alpha * x1, 1, cp);                                                         \
-        } else if (contiguous) {                                                                \
-            vstore8(alpha * x0 + beta * vload8(0, cp), 0, cp);                                  \
-            vstore8(alpha * x1 + beta * vload8(1, cp), 1, cp);                                  \
-        } else {                                                                                \
-            float t[TN];                                                                        \
-            vstore8(x0, 0, t);                                                                  \
-            vstore8(x1, 1, t);                                                                  \
-            int n_ = jn, p_ = jp;                                                               \
-            for (int c = 0; c < min(TN, N - j0); c++, p_++) {                                   \
-                if (p_ == csplit) p_ = 0, n_++;                                                 \
-                global float *q = C + (long)(i0 + r) * ldc + (long)n_ * cjn + p_;               \
-                *q = beta == 0.0f ? alpha * t[c] : alpha * t[c] + beta * *q;                    \
-            }                                                                                   \
-        }                                                                                       \
-    }
+#define STORE(r, x0, x1) STORE_ROW(C, r, x0, x1, alpha, beta)
     STORE(0, c00, c01)
     STORE(1, c10, c11)
     STORE(2, c20, c21)
