@@ -170,22 +170,15 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
 #if !HAS_ACT
     (void)fa, (void)fb;
 #endif
+    /* the tile's six rows: (row, its two accumulators) */
+#define TILE_ROWS(X) X(0, c00, c01) X(1, c10, c11) X(2, c20, c21) X(3, c30, c31) X(4, c40, c41) X(5, c50, c51)
     if (has_bias || store_z || HAS_ACT) {
         Z += zo + bt * c_bs;
-        EPILOGUE(0, c00, c01)
-        EPILOGUE(1, c10, c11)
-        EPILOGUE(2, c20, c21)
-        EPILOGUE(3, c30, c31)
-        EPILOGUE(4, c40, c41)
-        EPILOGUE(5, c50, c51)
+        TILE_ROWS(EPILOGUE)
         alpha = 1.0f;
     }
 #define STORE(r, x0, x1) STORE_ROW(C, r, x0, x1, alpha, beta)
-    STORE(0, c00, c01)
-    STORE(1, c10, c11)
-    STORE(2, c20, c21)
-    STORE(3, c30, c31)
-    STORE(4, c40, c41)
-    STORE(5, c50, c51)
+    TILE_ROWS(STORE)
 #undef STORE
+#undef TILE_ROWS
 }
