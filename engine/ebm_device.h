@@ -81,8 +81,8 @@ int ebm_device_select(const ebm_device_info_t *list, int n, const char *selector
 void ebm_ctx_profile_reset(ebm_ctx_t *ctx);
 double ebm_ctx_profile_ms(ebm_ctx_t *ctx);
 /* Kernels and buffer copies enqueued on the context so far (a CLBlast GEMM or a clFFT transform
- * counted once); the
- * difference over a piece of work is its launch count (bench_workloads: per Langevin step). */
+ * counted once); the difference over a piece of work is its launch count (bench_workloads: per
+ * Langevin step). */
 unsigned long ebm_ctx_launches(const ebm_ctx_t *ctx);
 
 /* Why an algorithm cannot run on the context's device ("gemm:clblast", "gemm:tile", "conv:im2col",

@@ -69,6 +69,15 @@ int main(void) {
     y = ebm_conv2d(x, ebm_tensor_zeros(ctx, 4, (int[]){4, 3, 11, 11}), NULL, EBM_CONV2D(1, 0));
     check_msg(y == NULL && ebm_ctx_status(ctx) == EBM_STATUS_SHAPE, "conv2d kernel larger than its input", ebm_ctx_error(ctx));
     ebm_ctx_clear_error(ctx);
+    ebm_tensor_t *w3 = ebm_tensor_zeros(ctx, 4, (int[]){4, 3, 3, 3});
+    y = ebm_conv2d_act(x, w3, NULL, EBM_CONV2D(1, 1), EBM_FN_COUNT, 0.0f);
+    check_msg(y == NULL && ebm_ctx_status(ctx) == EBM_STATUS_INVALID_ARGUMENT && strstr(ebm_ctx_error(ctx), "unknown elementwise function"),
+              "conv2d_act with an unknown function", ebm_ctx_error(ctx));
+    ebm_ctx_clear_error(ctx);
+    y = ebm_conv2d_act(x, w3, ebm_tensor_zeros(ctx, 1, (int[]){3}), EBM_CONV2D(1, 1), EBM_FN_SWISH, 0.0f);
+    check_msg(y == NULL && ebm_ctx_status(ctx) == EBM_STATUS_SHAPE && strstr(ebm_ctx_error(ctx), "bias of 3 elements for 4 channels"),
+              "conv2d_act with a 3-element bias for 4 channels", ebm_ctx_error(ctx));
+    ebm_ctx_clear_error(ctx);
     y = ebm_reshape(a, 2, (int[]){4, 2});
     check_msg(y == NULL && ebm_ctx_status(ctx) == EBM_STATUS_SHAPE, "reshape to a different element count", ebm_ctx_error(ctx));
     ebm_ctx_clear_error(ctx);

@@ -112,7 +112,6 @@ static ebm_status_t run_panels(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *ds
         return ctx->status;
     int R = g->C * g->KH * g->KW, NP = g->N * g->Ho * g->Wo;
     if (transposed) return ebm_launch3(ctx, k, (size_t)g->N * g->Ho, (size_t)(R + 15) / 16, 1);
-    (void)R;
     return ebm_launch3(ctx, k, (size_t)(NP + 15) / 16, (size_t)g->C, 1);
 }
 
@@ -182,6 +181,8 @@ static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
 typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD, CONV_FWD_EPI } conv_kind_t;
 typedef struct { ebm_tensor_t *b; int fn; float a; } conv_epi_t;
 
+static ebm_tensor_t *add_channel_bias(ebm_tensor_t *y, ebm_tensor_t *b);
+
 static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
                               const conv_epi_t *epi) {
     static ebm_tensor_t *(*const gemm_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
@@ -194,7 +195,7 @@ static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const 
         if (algo == 3) return conv_fwd_tile_epi(ctx, g, a, b, epi->b, epi->fn, epi->a, NULL);
         int was = ebm_grad_set_enabled(ctx, 0);
         ebm_tensor_t *y = run_algo(ctx, CONV_FWD, algo, g, a, b, NULL);
-        if (epi->b) y = ebm_add(y, ebm_reshape(epi->b, 3, (int[]){g->O, 1, 1}));
+        y = add_channel_bias(y, epi->b);
         if (epi->fn >= 0) y = ebm_unary(y, (ebm_fn_t)epi->fn, 0, epi->a, 0.0f);
         ebm_grad_set_enabled(ctx, was);
         return y;
@@ -395,10 +396,6 @@ static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t
         ebm_fail(ctx, EBM_STATUS_SHAPE, "bias of %zu elements for %d channels", b->numel, g.O);
         return NULL;
     }
-    if (fn >= EBM_FN_COUNT) {
-        ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT, "conv2d_act: unknown elementwise function %d", fn);
-        return NULL;
-    }
     conv_epi_t epi = {b, fn, a};
     int algo = b || fn >= 0 ? conv_choose(ctx, CONV_FWD_EPI, &g, x, w, &epi) : 0;
     if (ctx->status != EBM_OK) return NULL;
@@ -438,7 +435,7 @@ ebm_tensor_t *ebm_conv2d(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_
 }
 
 ebm_tensor_t *ebm_conv2d_act(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p, ebm_fn_t fn, float a) {
-    if ((int)fn < 0) {
+    if ((int)fn < 0 || fn >= EBM_FN_COUNT) {
         if (x) ebm_fail(x->ctx, EBM_STATUS_INVALID_ARGUMENT, "conv2d_act: unknown elementwise function %d", (int)fn);
         return NULL;
     }

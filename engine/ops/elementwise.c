@@ -11,6 +11,15 @@ const char *const ebm_fn_names[EBM_FN_COUNT] = {
 
 static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, int order, float a, float b);
 
+/* the function of a unary or unary_mul node, as their backward rules read it */
+static void set_fn(ebm_node_t *n, ebm_fn_t fn, int order, float a, float b) {
+    if (!n) return;
+    n->ip[0] = (int)fn;
+    n->ip[1] = order;
+    n->fp[0] = a;
+    n->fp[1] = b;
+}
+
 static void unary_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
     (void)need;
     gx[0] = unary_impl(gy, n->in[0], (ebm_fn_t)n->ip[0], n->ip[1] + 1, n->fp[0], n->fp[1]);
@@ -53,26 +62,15 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
                                     (double)b, x->numel)
                         : ebm_kargs(ctx, k, "mlmlffl", y->buf, y->off, x->buf, x->off, (double)a, (double)b, x->numel);
     if (st != EBM_OK || ebm_launch1(ctx, k, x->numel) != EBM_OK) return NULL;
-    ebm_node_t *n = g ? ebm_record(y, "unary_mul", unary_mul_backward, 2, (ebm_tensor_t *[]){g, x})
-                      : ebm_record(y, "unary", unary_backward, 1, &x);
-    if (n) {
-        n->ip[0] = (int)fn;
-        n->ip[1] = order;
-        n->fp[0] = a;
-        n->fp[1] = b;
-    }
+    set_fn(g ? ebm_record(y, "unary_mul", unary_mul_backward, 2, (ebm_tensor_t *[]){g, x})
+             : ebm_record(y, "unary", unary_backward, 1, &x),
+           fn, order, a, b);
     return y;
 }
 
 /* Records y = f(x) computed elsewhere (a GEMM's epilogue) as the unary node ebm_unary would. */
 void ebm_record_unary(ebm_tensor_t *y, ebm_tensor_t *x, ebm_fn_t fn, float a, float b) {
-    ebm_node_t *n = ebm_record(y, "unary", unary_backward, 1, &x);
-    if (n) {
-        n->ip[0] = (int)fn;
-        n->ip[1] = 0;
-        n->fp[0] = a;
-        n->fp[1] = b;
-    }
+    set_fn(ebm_record(y, "unary", unary_backward, 1, &x), fn, 0, a, b);
 }
 
 ebm_tensor_t *ebm_unary(ebm_tensor_t *x, ebm_fn_t fn, int order, float a, float b) {
