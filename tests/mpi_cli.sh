@@ -32,6 +32,15 @@ ckpt_iter() {
     python3 -c "import json,struct,sys; b=open(sys.argv[1],'rb').read(); print(json.loads(b[8:8+struct.unpack('<Q',b[:8])[0]])['__metadata__']['iter'])" "$1"
 }
 
+# compare A B INIT STEPS: tests/mpi_compare.py (numpy: Debian's python3 when the first python3 on PATH
+# lacks it); exit status 1 when they differ, and this whole test skips (77) when no python3 has numpy
+compare() {
+    python3 "$HERE/mpi_compare.py" "$@"
+    local rc=$?
+    [ $rc -eq 77 ] && exit 77
+    return $rc
+}
+
 # equal NAME CONFIG STEPS [--set k=v]...: 1 rank vs 2 ranks from the same initial checkpoint
 equal() {
     local name=$1 cfg=$2 steps=$3
@@ -43,7 +52,7 @@ equal() {
     grep -q "with 2 ranks" "$d-2.log" || fail "$name: the first progress line does not say 2 ranks"
     [ "$(grep -c '"ranks":2' "$d-2/metrics.jsonl")" = "$(wc -l < "$d-2/metrics.jsonl")" ] || fail "$name: a metrics row lacks \"ranks\":2"
     grep -q '"ranks":1' "$d-1/metrics.jsonl" || fail "$name: a 1-rank row lacks \"ranks\":1"
-    python3 "$HERE/mpi_compare.py" "$d-1/checkpoint.safetensors" "$d-2/checkpoint.safetensors" "$d-init/checkpoint.safetensors" "$steps" ||
+    compare "$d-1/checkpoint.safetensors" "$d-2/checkpoint.safetensors" "$d-init/checkpoint.safetensors" "$steps" ||
         fail "$name: 2 ranks x batch/2 differ from 1 rank x batch"
 }
 
@@ -159,7 +168,7 @@ if "$EBM" devices 2> /dev/null | grep -qi "intel" && "$EBM" devices 2> /dev/null
     grep "rank [01] of 2" "$WORK/hetero.log"
     grep -q "rank 1 of 2: .*(intel)" "$WORK/hetero.log" || fail "rank 1 is not on Intel's runtime"
     grep -q "rank 0 of 2: .*(pocl)" "$WORK/hetero.log" || fail "rank 0 is not on PoCL"
-    python3 "$HERE/mpi_compare.py" "$WORK/homo/checkpoint.safetensors" "$WORK/hetero/checkpoint.safetensors" \
+    compare "$WORK/homo/checkpoint.safetensors" "$WORK/hetero/checkpoint.safetensors" \
         "$WORK/cd-init/checkpoint.safetensors" 5 || fail "the heterogeneous job differs from the PoCL-only one"
 else
     echo "(skipped: needs both PoCL and Intel's runtime; eval \"\$(tools/opencl_vendors.sh)\" registers Intel's)"

@@ -20,10 +20,14 @@ its slice of the global batch's, moves its parameters by a different batch's gra
 change, far above 1e-3.
 """
 import json
+import os
 import struct
 import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
+
+np = clitest.need("numpy", "python3-numpy", "mpi_compare")
 
 
 def load(path):
