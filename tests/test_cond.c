@@ -8,7 +8,8 @@
  *     the negatives (kept beside their replay-buffer rows), E+, E-, the loss, and the gradients of the
  *     FiLM embeddings and the last layer against central differences of the host's loss; the host's
  *     loss with any label changed differs by far more than the tolerance, so a step that used the
- *     wrong labels fails;
+ *     wrong labels fails; after it, the run's energy without a label (score, --compose RUN) is the
+ *     marginal -log sum_k exp(-E(x | k)) of the host's per-class energies;
  *   - bad configurations refused with a message (an MLP conditioned, a method without conditioning,
  *     unlabelled data).
  * Tolerances: the net comparisons allow 1e-5 (1 + sum of the magnitudes of the final layer's terms):
@@ -336,6 +337,36 @@ static double host_mean(step_ctx_t *c, const double *x, const int *y) {
 static const char *const CHECKED[] = {"cond.0.scale", "cond.0.shift", "cond.1.scale", "cond.1.shift", "cond.3.scale", "cond.3.shift",
                                       "10.weight", "10.bias", NULL};
 
+/* run_energy of a conditioned run without labels (score, --compose RUN without a class): the marginal
+ * -log sum_k exp(-E(x | k)), against the host's per-class energies of the step's positives; it must
+ * also differ from every single class's energy (else a marginal that took one class would pass). The
+ * tolerance is the net comparisons' 1e-5 (1 + magnitudes), the largest over the classes: the
+ * log-sum-exp of K = 3 terms adds a few roundings of |E| */
+static void check_marginal(case_t *c, const step_ctx_t *x) {
+    hconv_t net = {.cin = 1, .base = 1, .K = K};   /* the parameters after the step's update */
+    hconv_load(&net, c->r.ps, "", 1);
+    ebm_scope_begin(c->r.ctx);
+    float xf[B * S * S], got[B];
+    for (int i = 0; i < B * S * S; i++) xf[i] = (float)x->xp[i];
+    ebm_tensor_t *e = run_energy(&c->r, ebm_tensor_from_host(c->r.ctx, 4, (int[]){B, 1, S, S}, xf));
+    int ok = e && ebm_tensor_numel(e) == B && ebm_tensor_read(e, got) == EBM_OK && !ebm_net_get_condition(c->r.net);
+    double worst = 0, apart = INFINITY, mag;
+    for (int i = 0; ok && i < B; i++) {
+        double ek[K], lo = INFINITY, scale = 1, s = 0;
+        for (int k = 0; k < K; k++) ek[k] = hconv_energy(&net, x->xp + i * S * S, S, k, &mag), lo = fmin(lo, ek[k]), scale = fmax(scale, 1 + mag);
+        for (int k = 0; k < K; k++) s += exp(-(ek[k] - lo));
+        double want = lo - log(s);
+        worst = fmax(worst, fabs(got[i] - want) / (1e-5 * scale));
+        for (int k = 0; k < K; k++) apart = fmin(apart, fabs(ek[k] - want) / (1e-5 * scale));
+    }
+    ebm_scope_end(c->r.ctx);
+    hconv_free(&net);
+    char msg[200];
+    snprintf(msg, sizeof msg, "conditional cd: the energy without a label is -log sum_k exp(-E(x | k)) (worst %.3g of the tolerance; "
+             "every single class's energy >= %.3g tolerances away); the labels cleared after", worst, apart);
+    check(ok && worst <= 1 && apart > 10, msg);
+}
+
 static void test_cd_step(const char *images) {
     case_t c;
     char src[700];
@@ -405,6 +436,7 @@ static void test_cd_step(const char *images) {
         }
     snprintf(msg, sizeof msg, "conditional cd: any one label changed moves the host loss by >= %.3g tolerances", moved);
     check(moved > 10, msg);
+    check_marginal(&c, &x);
     hconv_free(&x.net);
     close_case(&c);
 }
