@@ -12,7 +12,10 @@
 #      SIGTERM to the job checkpoints once and exits cleanly (resumable); a rank killed by SIGKILL ends
 #      the job with a message naming it and the last checkpoint resumes; a diverging job rolls back on
 #      every rank together and finishes;
-#   2d. the toy configs of ddgm, dual, sm, nce, jem, rbm and CD-k train 4 iterations with 2 ranks and
+#   2d. class-conditional CD (model.classes): 2 ranks x batch/2 = 1 rank x batch with chains from noise
+#      (uniform labels drawn as one rank would); with replay buffers every rank's buffer labels are in
+#      the checkpoint (replay.labels.rank1) and a resumed 2-rank run ends byte-identical;
+#   2e. the toy configs of ddgm, dual, sm, nce, jem, rbm and CD-k train 4 iterations with 2 ranks and
 #      end with the same state on both (no "states differ" at the checkpoint);
 #   3. a heterogeneous job, rank 0 on PoCL and rank 1 on Intel's CPU runtime (--device pocl,intel),
 #      matches the PoCL-only 2-rank run within the same tolerance (skipped without both runtimes).
@@ -146,7 +149,45 @@ grep '"event":"rollback"' "$WORK/unstable/metrics.jsonl" | grep -q '"ranks":2' |
 grep -q "states differ" "$WORK/unstable.log" && fail "the ranks' states drifted apart on one device"
 [ "$(ckpt_iter "$WORK/unstable/checkpoint.safetensors")" = 12 ] || fail "the job did not reach iteration 12"
 
-echo "== 2d. every other method's toy config trains with 2 ranks and the ranks end in the same state"
+echo "== 2d. class-conditional CD: 2 ranks x B/2 = 1 rank x B; with buffers, every rank's labels in the checkpoint"
+# 24 labelled 8x8 images (3 classes); chains from noise draw uniform labels: the two ranks' draws together
+# must be the labels one rank draws for the whole batch
+python3 - "$WORK" <<'EOF' || fail "writing the labelled images"
+import struct, sys, random
+random.seed(1)
+n, s = 24, 8
+px = bytes(random.randrange(256) for _ in range(n * s * s))
+open(sys.argv[1] + "/train-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, s, s) + px)
+open(sys.argv[1] + "/train-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n)))
+EOF
+COND=(--set data.source="$WORK/train-images-idx3-ubyte" --set data.label_channel=-1 --set model.classes=3 --set model.base=2
+      --set model.scales=1 --set run.batch=8 --set sampler.steps=2 --set eval.n=8 --set eval.steps=2)
+equal cond "$CONFIGS/cond-stacked-fmnist-laptop.ini" 5 "${SGD[@]}" "${COND[@]}" --set buffer.capacity=0
+CB=(train "$CONFIGS/cond-stacked-fmnist-laptop.ini" "${COND[@]}" --set buffer.capacity=16 --set run.sample_every=0 --set run.log_every=1
+    --set run.ckpt_every=4)
+"${MPI[@]}" "$EBM" "${CB[@]}" --set run.iters=8 --out "$WORK/cb-full" > "$WORK/cb-full.log" 2>&1 ||
+    { cat "$WORK/cb-full.log"; fail "conditioned 2-rank run"; }
+"${MPI[@]}" "$EBM" "${CB[@]}" --set run.iters=4 --out "$WORK/cb-half" > "$WORK/cb-half.log" 2>&1 ||
+    { cat "$WORK/cb-half.log"; fail "conditioned 2-rank run, 4 iterations"; }
+python3 - "$WORK/cb-half/checkpoint.safetensors" <<'EOF' || fail "the conditioned checkpoint lacks a rank's labels"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+for name in ("replay.labels", "replay.labels.rank1"):
+    a, e = h[name]["data_offsets"]
+    v = struct.unpack(f"<{(e - a) // 4}f", b[8 + n + a:8 + n + e])
+    assert len(v) == 16 and all(x in (0.0, 1.0, 2.0) for x in v) and len(set(v)) > 1, (name, v)
+print("ok   the checkpoint holds replay.labels and replay.labels.rank1 (16 classes each, not all the same)")
+EOF
+"${MPI[@]}" "$EBM" train --resume "$WORK/cb-half" --set run.iters=8 > "$WORK/cb-resumed.log" 2>&1 ||
+    { cat "$WORK/cb-resumed.log"; fail "conditioned 2-rank resume"; }
+grep -q "states differ" "$WORK/cb-full.log" "$WORK/cb-resumed.log" && fail "the conditioned ranks' states differ"
+cmp "$WORK/cb-full/checkpoint.safetensors" "$WORK/cb-half/checkpoint.safetensors" ||
+    fail "a conditioned 2-rank run resumed at iteration 4 differs from the uninterrupted one"
+echo "ok   a conditioned 2-rank run resumed at iteration 4 ends byte-identical to the uninterrupted one"
+
+echo "== 2e. every other method's toy config trains with 2 ranks and the ranks end in the same state"
 # At each checkpoint the ranks compare a hash of their parameters and optimizer state and print "states
 # differ" when they do (on one device that is a bug: a rank-local quantity that was not reduced, as NCE's
 # c once was, initialised from each rank's half of the first batch).

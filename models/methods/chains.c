@@ -62,29 +62,36 @@ int chains_data_labels(run_t *r, ebm_dataset_t *ds, int *y) {
     return 1;
 }
 
-/* labels uniform over the run's classes from rng into y[i], for every i (keep NULL) or where keep[i] < 0 */
-static void uniform_labels(run_t *r, int n, ebm_rng_t *rng, int *y, const int *keep) {
+/* labels uniform over the run's classes from rng into y[i], for every i (keep NULL) or where keep[i] < 0:
+ * one draw of n uniforms, so that a data-parallel job's ranks (partitioned streams) draw together the
+ * labels one process draws for the global batch; 0 when out of host memory */
+static int uniform_labels(run_t *r, int n, ebm_rng_t *rng, int *y, const int *keep) {
+    float *u = malloc(sizeof(float) * (size_t)n);
+    if (!u) return 0;
+    ebm_rng_host_uniform(rng, u, (size_t)n);
     for (int i = 0; i < n; i++) {
         if (keep && keep[i] >= 0) continue;
-        float u;
-        ebm_rng_host_uniform(rng, &u, 1);
-        int k = (int)(u * (float)r->classes);
+        int k = (int)(u[i] * (float)r->classes);
         y[i] = k < r->classes ? k : r->classes - 1;
     }
+    free(u);
+    return 1;
 }
 
 ebm_tensor_t *chains_start_labels(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, const int *ypos, int B, ebm_rng_t *rng, int *y) {
     ebm_tensor_t *x = chains_start(r, ch, xpos, B, rng);
     if (!x) return NULL;
+    int ok = 1;
     if (r->rb) {
         const int *idx = ebm_replay_indices(r->rb);
         for (int i = 0; i < B; i++) y[i] = idx[i] >= 0 ? r->rb_labels[idx[i]] : -1;
-        uniform_labels(r, B, rng, y, y);   /* the fresh ones (-1) */
+        ok = uniform_labels(r, B, rng, y, y);   /* the fresh ones (-1) */
     } else if (ch->init == CHAINS_DATA)
         memcpy(y, ypos, sizeof(int) * B);
     else
-        uniform_labels(r, B, rng, y, NULL);
-    return x;
+        ok = uniform_labels(r, B, rng, y, NULL);
+    if (!ok) ERR("the chains' labels: out of host memory\n");
+    return ok ? x : NULL;
 }
 
 ebm_status_t chains_push(run_t *r, ebm_tensor_t *x, const int *y, ebm_rng_t *rng) {

@@ -44,14 +44,20 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
         } else
             ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
     }
-    if (r->rb_labels) {   /* a conditioned run's buffer labels, as floats (exact below 2^24) */
+    if (r->rb_labels) {   /* a conditioned run's buffer labels, as floats (exact below 2^24); rank k > 0 loads its own */
         int cap = ebm_replay_capacity(r->rb);
         ebm_tensor_t *t = ebm_tensor_zeros(r->ctx, 1, &cap);
         float *h = for_save && t ? malloc(sizeof(float) * (size_t)cap) : NULL;
         for (int i = 0; h && i < cap; i++) h[i] = (float)r->rb_labels[i];
         if (h) ebm_tensor_write(t, h);
         free(h);
-        ts[n++] = (ebm_named_tensor_t){"replay.labels", t};
+        const char *name = "replay.labels";
+        if (!for_save && r->ranks > 1 && r->rank > 0) {
+            names[n_names] = malloc(48);
+            if (names[n_names]) snprintf(names[n_names], 48, "replay.labels.rank%d", r->rank);
+            name = names[n_names++];
+        }
+        ts[n++] = (ebm_named_tensor_t){name, t};
     }
     for (int k = 0; k < r->n_groups; k++) {   /* the method's other networks (generator.*, ...) and their optimizer moments */
         const run_group_t *g = &r->groups[k];
@@ -78,35 +84,45 @@ static size_t ckpt_capacity(const run_t *r) {
 static size_t ckpt_names(const run_t *r) { return (size_t)ebm_params_count(r->ps) + 2 * (size_t)r->n_groups + 2; }
 
 /* A data-parallel job's other ranks' replay buffers, for rank 0's checkpoint: "replay.buffer.rank<k>"
- * tensors into ts[n..] and "replay_state.rank<k>" = "size,pos,seen" into meta[nm..]; every rank calls
- * it. Returns the new n (-1 after printing why); *nm advanced. */
+ * (and a conditioned run's "replay.labels.rank<k>") tensors into ts[n..], their names into
+ * names[2 (k - 1)] and names[2 (k - 1) + 1], and "replay_state.rank<k>" = "size,pos,seen" into
+ * meta[nm..]; every rank calls it. Returns the new n (-1 after printing why); *nm advanced. */
 enum { RANK_META_LEN = 80 };
 static int rank_buffers(run_t *r, ebm_named_tensor_t *ts, int n, char **names, ebm_kv_t *meta, int *nm, char (*text)[RANK_META_LEN]) {
     if (!r->rb || r->ranks < 2) return n;
-    size_t numel = (size_t)ebm_replay_capacity(r->rb) * r->numel;
-    int shape[4] = {ebm_replay_capacity(r->rb), r->shape[0], r->shape[1], r->shape[2]}, ok = 1;
-    float *h = malloc(sizeof(float) * numel);
+    int cap = ebm_replay_capacity(r->rb);
+    size_t numel = (size_t)cap * r->numel;
+    int shape[4] = {cap, r->shape[0], r->shape[1], r->shape[2]}, ok = 1;
+    float *h = malloc(sizeof(float) * numel), *lab = r->rb_labels ? malloc(sizeof(float) * (size_t)cap) : NULL;
     for (int k = 1; k < r->ranks; k++) {
         long st[3] = {0, 0, 0};
         if (r->rank == k) {   /* mine, to rank 0 */
             ebm_replay_state(r->rb, &st[0], &st[1], &st[2]);
             ebm_tensor_t *t = ebm_replay_export(r->rb);
-            ok = h && t && ebm_tensor_read(t, h) == EBM_OK;
+            ok = h && t && ebm_tensor_read(t, h) == EBM_OK && (!r->rb_labels || lab);
+            for (int i = 0; ok && lab && i < cap; i++) lab[i] = (float)r->rb_labels[i];
         }
-        if (!dist_all(ok) || !dist_send_to_root(st, sizeof st, k) || !dist_send_to_root(h, sizeof(float) * numel, k)) {
-            free(h);
+        if (!dist_all(ok) || !dist_send_to_root(st, sizeof st, k) || !dist_send_to_root(h, sizeof(float) * numel, k) ||
+            (lab && !dist_send_to_root(lab, sizeof(float) * (size_t)cap, k))) {
+            free(h), free(lab);
             return -1;
         }
         if (r->rank == 0) {
-            names[k - 1] = malloc(48);
-            if (names[k - 1]) snprintf(names[k - 1], 48, "replay.buffer.rank%d", k);
-            ts[n++] = (ebm_named_tensor_t){names[k - 1], ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, h)};
+            char **name = &names[2 * (k - 1)];
+            name[0] = malloc(48);
+            if (name[0]) snprintf(name[0], 48, "replay.buffer.rank%d", k);
+            ts[n++] = (ebm_named_tensor_t){name[0], ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, h)};
+            if (lab) {
+                name[1] = malloc(48);
+                if (name[1]) snprintf(name[1], 48, "replay.labels.rank%d", k);
+                ts[n++] = (ebm_named_tensor_t){name[1], ebm_tensor_from_host(r->ctx, 1, &cap, lab)};
+            }
             snprintf(text[2 * (k - 1)], RANK_META_LEN, "replay_state.rank%d", k);
             snprintf(text[2 * (k - 1) + 1], RANK_META_LEN, "%ld,%ld,%ld", st[0], st[1], st[2]);
             meta[(*nm)++] = (ebm_kv_t){text[2 * (k - 1)], text[2 * (k - 1) + 1]};
         }
     }
-    free(h);
+    free(h), free(lab);
     return n;
 }
 
@@ -117,9 +133,9 @@ static void free_names(char **names, size_t n) {
 
 int ckpt_save(run_t *r, const char *path) {
     int ok, ranks = r->ranks > 1 ? r->ranks : 1;
-    ebm_named_tensor_t *ts = calloc(ckpt_capacity(r) + (size_t)ranks, sizeof *ts);
+    ebm_named_tensor_t *ts = calloc(ckpt_capacity(r) + 2 * (size_t)ranks, sizeof *ts);
     char **names = calloc(ckpt_names(r), sizeof *names), err[1024];
-    char **rnames = calloc((size_t)ranks, sizeof *rnames), (*rtext)[RANK_META_LEN] = calloc(2 * (size_t)ranks, RANK_META_LEN);
+    char **rnames = calloc(2 * (size_t)ranks, sizeof *rnames), (*rtext)[RANK_META_LEN] = calloc(2 * (size_t)ranks, RANK_META_LEN);
     ebm_kv_t *rmeta = calloc((size_t)ranks, sizeof *rmeta);
     int nrm = 0;
     if (!ts || !names || !rnames || !rtext || !rmeta) {
@@ -131,7 +147,7 @@ int ckpt_save(run_t *r, const char *path) {
     int n = ckpt_tensors(r, ts, names, 1);
     if ((n = rank_buffers(r, ts, n, rnames, rmeta, &nrm, rtext)) < 0) {   /* a data-parallel job: every rank's buffer */
         ebm_scope_end(r->ctx);
-        free(ts), free_names(names, ckpt_names(r)), free_names(rnames, (size_t)ranks), free(rtext), free(rmeta);
+        free(ts), free_names(names, ckpt_names(r)), free_names(rnames, 2 * (size_t)ranks), free(rtext), free(rmeta);
         return 0;
     }
     char iter[32], seed[32], rb[32], lrs[32], steps[32], rsize[32], rpos[32], rseen[32], shape[64], msteps[32], nranks[32];
@@ -163,7 +179,7 @@ int ckpt_save(run_t *r, const char *path) {
     free(all);
     free(config);
     free_names(names, ckpt_names(r));
-    free_names(rnames, (size_t)ranks);
+    free_names(rnames, 2 * (size_t)ranks);
     free(rtext), free(rmeta);
     free(ts);
     return r->ranks > 1 ? dist_all(ok) : ok;   /* every rank knows the checkpoint is complete */
@@ -263,7 +279,7 @@ int ckpt_load(run_t *r, const char *path) {
         for (int i = 0; r->rb && i < n; i++)
             if (!strncmp(ts[i].name, "replay.buffer", 13)) ebm_replay_import(r->rb, ts[i].t);
         for (int i = 0; r->rb_labels && i < n; i++)
-            if (!strcmp(ts[i].name, "replay.labels") && !load_labels(r, ts[i].t, path)) goto labels_bad;
+            if (!strncmp(ts[i].name, "replay.labels", 13) && !load_labels(r, ts[i].t, path)) goto labels_bad;
         cJSON *m = cJSON_Parse(meta ? meta : "");
         /* the ranges of what a run can reach: the config's ranges, the buffer's capacity */
         long cap = r->rb ? ebm_replay_capacity(r->rb) : 0, it, rbk, st, sz, ps, sn, ms, ckranks = 1;

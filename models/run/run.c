@@ -345,10 +345,6 @@ int run_build(run_t *r, ebm_config_t *cfg, const ebm_method_t *m, const char *de
         ERR("[model] classes = %d: run.method = %s trains no class-conditional energy (run.method = cd does)\n", r->classes, m->name);
         return 0;
     }
-    if (r->classes > 0 && r->ranks > 1) {   /* each rank's buffer would need its rows' labels in the checkpoint */
-        ERR("[model] classes = %d: a class-conditional run trains on one rank (this job has %d)\n", r->classes, r->ranks);
-        return 0;
-    }
     if (r->classes > 0 && r->net && ebm_net_condition(r->net, r->ps, "", r->classes) != EBM_OK) {
         ERR("[model] classes = %d: class conditioning needs [model] net = convnet, multiscale or resnet (this one is %s)\n", r->classes, net);
         return 0;
