@@ -3,7 +3,8 @@
  * U(sampler.init_lo, sampler.init_hi) (a classifier: its logits), and for generator runs the
  * generator's raw output (before the [-1, 1] -> [0, 1] map of images) on N draws of its prior, MEG's
  * statistics network on those (x, z) pairs and Dual-MCMC's inference network on the same x.
- * Tensors: energy.x, energy.out | classify.x, classify.out; generator.z, generator.out; stats.x,
+ * Tensors: energy.x, energy.out (a class-conditional energy: the marginal, and energy.y, labels i mod K,
+ * with energy.cout, E(x | y)) | classify.x, classify.out; generator.z, generator.out; stats.x,
  * stats.z, stats.out; inference.x, inference.out. EMA weights unless --raw, as `ebm score`.
  *
  * The run is opened as `ebm sample` opens it and the energy and generator are the run's own. The
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
         ebm_scope_begin(r.ctx);
         ebm_grad_set_enabled(r.ctx, 0);
         ebm_rng_t rng = ebm_rng_make(1234, 0x4f5554ull);   /* "OUT" */
-        ebm_named_tensor_t ts[11];
+        ebm_named_tensor_t ts[13];
         int k = 0, ok = 1;
         ebm_tensor_t *x = run_noise(&r, n, &rng);
         if (r.n_out > 1) {
@@ -71,7 +72,17 @@ int main(int argc, char **argv) {
             ts[k++] = (ebm_named_tensor_t){"classify.out", run_forward(&r, x)};
         } else {
             ts[k++] = (ebm_named_tensor_t){"energy.x", x};
-            ts[k++] = (ebm_named_tensor_t){"energy.out", run_energy(&r, x)};
+            ts[k++] = (ebm_named_tensor_t){"energy.out", run_energy(&r, x)};   /* conditioned: the marginal */
+            if (r.classes > 0) {   /* and E(x | y) with y_i = i mod K */
+                int *y = malloc(sizeof(int) * (size_t)n);
+                float *yf = malloc(sizeof(float) * (size_t)n);
+                for (int i = 0; y && yf && i < n; i++) y[i] = i % r.classes, yf[i] = (float)y[i];
+                ok = y && yf && run_set_labels(&r, y, n);
+                ts[k++] = (ebm_named_tensor_t){"energy.y", ok ? ebm_tensor_from_host(r.ctx, 1, &n, yf) : NULL};
+                ts[k++] = (ebm_named_tensor_t){"energy.cout", ok ? run_energy(&r, x) : NULL};
+                run_clear_labels(&r);
+                free(y), free(yf);
+            }
         }
         if (group(&r, "optim_generator")) {   /* a generator method: its state begins with the gen_t */
             const gen_t *g = r.state;

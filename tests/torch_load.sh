@@ -10,7 +10,8 @@
 # self-attention, two scales; poe with a batch-norm MLP generator on vectors and on images (tanh); MEG on
 # vectors (statistics MLP) and on images (dcgan energy, dcgan generator, statistics trunk + head);
 # Dual-MCMC on vectors (inference MLP) and on images (inference trunk); a dcgan energy with leaky ReLU;
-# classifiers (dcgan, mlp); RBM free energies (Bernoulli, Gaussian with learnt and with fixed sigma).
+# classifiers (dcgan, mlp); class-conditional convnet, multiscale and resnet energies (FiLM: the
+# marginal, E(x | y), and E(x | another label) far from it); RBM free energies (Bernoulli, Gaussian with learnt and with fixed sigma).
 # Exits 77 (skipped) when python3 cannot import torch (Debian: python3-torch).
 set -u
 EBM=$1 NETOUT=$2 SRC=$3 WORK=$4
@@ -66,6 +67,11 @@ run classify-dcgan fmnist-classifier "${small[@]}"
 run rbm-bernoulli rbm-bars4 --set model.hidden=8
 run rbm-gaussian rbm-bars4 --set data.source=toy:8gaussians --set model.rbm_visible=gaussian --set model.rbm_learn_sigma=true --set model.hidden=5
 run rbm-fixed-sigma rbm-bars4 --set data.source=toy:8gaussians --set model.rbm_visible=gaussian --set model.rbm_sigma=0.5 --set model.hidden=5
+# class-conditional energies (FiLM); lr 0.05 so that two Adam steps move every class's embedding far from 0
+cond=("${small[@]}" --set data.label_channel=-1 --set model.classes=10 --set optim.lr=0.05)
+run cond-convnet cond-stacked-fmnist-laptop "${cond[@]}"
+run cond-multiscale cond-stacked-fmnist-laptop "${cond[@]}" --set model.net=multiscale --set model.scales=2
+run cond-resnet fmnist-gpu "${cond[@]}" --set model.stages=3 --set model.scales=2
 run classify-mlp fmnist-classifier "${small[@]}" --set model.net=mlp --set model.hidden=32,16 --set model.activation=elu
 "$EBM" score "$WORK/mlp" "$WORK/points.csv" --out "$WORK/mlp.scores.csv" > /dev/null || fail "mlp: ebm score"
 "$EBM" score "$WORK/convnet" "$IDX" --out "$WORK/convnet.scores.csv" > /dev/null || fail "convnet: ebm score"

@@ -11,7 +11,8 @@
                                                                        #   outputs (build/tests/net_outputs)
 
 Every network the engine builds has a module here ([model] net = mlp, convnet, multiscale, resnet,
-poe, dcgan, quadratic, rbm_free_energy; a classifier's mlp or dcgan; [generator] net = mlp with or without batch norm, or dcgan;
+poe, dcgan, quadratic, rbm_free_energy; convnet, multiscale and resnet with [model] classes (FiLM class
+conditioning: model(x, y) is E(x | y), model(x) the marginal -log sum_k exp(-E(x | k))); a classifier's mlp or dcgan; [generator] net = mlp with or without batch norm, or dcgan;
 MEG's statistics network; Dual-MCMC's inference network), with the parameter names of the checkpoint:
 the energy's tensors have no prefix ("ema.<name>": its EMA weights, loaded by default as `ebm score`
 does; --raw for the trained ones), the generator's start with "generator.", MEG's statistics network's
@@ -81,6 +82,51 @@ def mlp(n_in, hidden, n_out, act, batch_norm=False, tanh=False):
     return FlatSequential(*layers)
 
 
+class FiLM(nn.Module):
+    """class conditioning of one block ([model] classes): h (1 + y S) + y T per channel, y the one-hot
+    labels (B, K), S = scale and T = shift (K, C), both starting at 0 (models/nn/nets.c film())"""
+    def __init__(self, classes, c):
+        super().__init__()
+        self.scale, self.shift = nn.Parameter(torch.zeros(classes, c)), nn.Parameter(torch.zeros(classes, c))
+
+    def forward(self, h, y):
+        B, C = h.shape[:2]
+        return h * (1 + (y @ self.scale).view(B, C, 1, 1)) + (y @ self.shift).view(B, C, 1, 1)
+
+
+class Conditioned(nn.Module):
+    """a class-conditional energy E(x | y): forward(x, y) with y the labels (B,) (integers), or the
+    marginal -log sum_k exp(-E(x | k)) without y, as `ebm score` and `--compose RUN` compute it"""
+    def energy(self, x, onehot):
+        raise NotImplementedError
+
+    def forward(self, x, y=None):
+        K, B = self.classes, x.shape[0]
+        if y is not None:
+            return self.energy(x, F.one_hot(y.long().view(-1), K).to(x.dtype))
+        terms = [-self.energy(x, F.one_hot(torch.full((B,), k, dtype=torch.long), K).to(x.dtype)).view(B) for k in range(K)]
+        return -torch.logsumexp(torch.stack(terms, 1), 1)
+
+
+class CondConvNet(Conditioned):
+    """convnet() with FiLM after each conv (before the activation): the same tensor names (0, 2, 4, 6, 10)
+    and cond.<l>.scale / cond.<l>.shift"""
+    def __init__(self, cin, base, act, classes):
+        super().__init__()
+        self.classes, self.act = classes, act()
+        chans = [(cin, base, 1), (base, 2 * base, 2), (2 * base, 4 * base, 2), (4 * base, 4 * base, 2)]
+        for l, (ci, co, st) in enumerate(chans):
+            self.add_module(str(2 * l), nn.Conv2d(ci, co, 3, st, 1))
+        self.add_module("10", nn.Linear(4 * base, 1))
+        self.cond = nn.ModuleList([FiLM(classes, co) for _, co, _ in chans])
+
+    def energy(self, x, onehot):
+        h = x
+        for l in range(4):
+            h = self.act(self.cond[l](getattr(self, str(2 * l))(h), onehot))
+        return getattr(self, "10")(h.mean(dim=(2, 3)))
+
+
 def convnet(cin, base, act):
     return nn.Sequential(nn.Conv2d(cin, base, 3, 1, 1), act(), nn.Conv2d(base, 2 * base, 3, 2, 1), act(),
                          nn.Conv2d(2 * base, 4 * base, 3, 2, 1), act(), nn.Conv2d(4 * base, 4 * base, 3, 2, 1), act(),
@@ -130,19 +176,22 @@ class ResBlock(nn.Module):
         self.conv_down = nn.Conv2d(cin, cout, 3, padding=1) if down else None
         self.act = act()
 
-    def forward(self, x):
+    def forward(self, x, film=None):
         h = self.act(self.norm1(self.conv1(x)))
         h = x + self.act(self.norm2(self.conv2(h)))
+        if film is not None:   # a conditioned energy: FiLM after the residual sum, before the downsampling
+            h = film(h)
         if self.conv_down is not None:
             h = self.act(F.avg_pool2d(self.conv_down(h), 3, 2, 1))
         return h
 
 
-class ResNetEnergy(nn.Module):
-    """improved CD's ResNet energy (models/nets.h ebm_net_resnet)"""
-    def __init__(self, cin, f, stages, attention, act):
+class ResNetEnergy(Conditioned):
+    """improved CD's ResNet energy (models/nets.h ebm_net_resnet); with classes > 0 a FiLM per block
+    (cond.<i>.scale / cond.<i>.shift, i the block)"""
+    def __init__(self, cin, f, stages, attention, act, classes=0):
         super().__init__()
-        self.conv_in, self.act = nn.Conv2d(cin, f, 3, padding=1), act()
+        self.conv_in, self.act, self.classes = nn.Conv2d(cin, f, 3, padding=1), act(), classes
         blocks, c, self.attn_after = [], f, -1
         for s in range(stages):
             cout = c if s == 0 else 2 * c
@@ -151,29 +200,38 @@ class ResNetEnergy(nn.Module):
             if attention and s == 1 and stages > 2:
                 self.attn_after, self.attn = len(blocks) - 1, SelfAttn(c)
         self.blocks, self.fc = nn.ModuleList(blocks), nn.Linear(c, 1)
+        if classes:
+            self.cond = nn.ModuleList([FiLM(classes, b.conv1.in_channels) for b in blocks])
 
-    def forward(self, x):
+    def energy(self, x, onehot):
         h = self.act(self.conv_in(x))
         for i, b in enumerate(self.blocks):
-            h = b(h)
+            h = b(h, None if onehot is None else (lambda t, i=i: self.cond[i](t, onehot)))
             if i == self.attn_after:
                 h = self.attn(h)
         return self.fc(self.act(h).mean(dim=(2, 3)))
 
+    def forward(self, x, y=None):
+        return super().forward(x, y) if self.classes else self.energy(x, None)
 
-class MultiScale(nn.Module):
-    """E(x) = sum_s E_s(pool^s(x)): names nets.<s>.*"""
-    def __init__(self, nets, pool):
+
+class MultiScale(Conditioned):
+    """E(x) = sum_s E_s(pool^s(x)): names nets.<s>.*; conditioned nets take the same labels at every
+    scale, and the marginal is over the sum"""
+    def __init__(self, nets, pool, classes=0):
         super().__init__()
-        self.nets, self.pool = nn.ModuleList(nets), pool
+        self.nets, self.pool, self.classes = nn.ModuleList(nets), pool, classes
 
-    def forward(self, x):
+    def energy(self, x, onehot):
         e = 0
         for s, net in enumerate(self.nets):
             if s:
                 x = self.pool(x)
-            e = e + net(x).view(-1)
+            e = e + (net(x) if onehot is None else net.energy(x, onehot)).view(-1)
         return e
+
+    def forward(self, x, y=None):
+        return super().forward(x, y) if self.classes else self.energy(x, None)
 
 
 class PoE(nn.Module):
@@ -308,18 +366,20 @@ def build(cfg, shape, meta=None, which="energy"):
         net = m["net"]
         act = ACT[activation(cfg, meta, "model", "lrelu" if net == "dcgan" else "swish")]
         base, scales = int(m["base"]), int(m["scales"])
+        K = int(m.get("classes", "0")) if method == "cd" else 0   # a class-conditional energy (FiLM)
         if net == "mlp":
             return mlp(D, widths(m["hidden"]), n_out, act)
         if net == "convnet":
-            return convnet(shape[0], base, act)
+            return CondConvNet(shape[0], base, act, K) if K else convnet(shape[0], base, act)
         if net == "multiscale":
-            return MultiScale([convnet(shape[0], base, act) for _ in range(scales)], lambda x: F.avg_pool2d(x, 2))
+            return MultiScale([CondConvNet(shape[0], base, act, K) if K else convnet(shape[0], base, act) for _ in range(scales)],
+                              lambda x: F.avg_pool2d(x, 2), K)
         if net == "resnet":
             stages, att = int(m["stages"]), m["attention"].lower() in ("true", "1", "yes", "on")
             if scales <= 1:
-                return ResNetEnergy(shape[0], base, stages, att, act)
-            return MultiScale([ResNetEnergy(shape[0], base, max(stages - s, 1), att, act) for s in range(scales)],
-                              lambda x: F.avg_pool2d(x, 3, 2, 1))
+                return ResNetEnergy(shape[0], base, stages, att, act, K)
+            return MultiScale([ResNetEnergy(shape[0], base, max(stages - s, 1), att, act, K) for s in range(scales)],
+                              lambda x: F.avg_pool2d(x, 3, 2, 1), K)
         if net == "poe":
             return PoE(D, widths(m["hidden"]), int(m["experts"]), float(m["poe_sigma"]), act)
         if net == "dcgan":
@@ -428,6 +488,15 @@ def compare_outputs(checkpoint, outputs, which=None, ema=True):
             f64 = model.double()(*[t.double() for t in ins])
         ok &= compare(key, out[f"{key}.out"], f32, f64)
         n += 1
+        if f"{key}.y" in out:   # a conditioned energy: E(x | y) too, and E(x | another label) must differ from it
+            x, y = out[f"{key}.x"], out[f"{key}.y"].long()
+            with torch.no_grad():
+                f64 = model(x.double(), y)
+                ok &= compare(f"{key}|y", out[f"{key}.cout"], model.float()(x, y), f64)
+                other = model.double()(x.double(), (y + 1) % model.classes)
+            d = (other.view(-1) - f64.view(-1)).abs().max().item() / max(f64.abs().max().item(), 1e-30)
+            print(f"{'ok  ' if d > 1e-4 else 'FAIL'} {key}|y+1: E(x | another label) differs by {d:.3g} of max |E| (> 1e-4: the labels matter)")
+            ok &= d > 1e-4
     if n == 0:
         raise SystemExit(f"{outputs} holds no outputs of these networks")
     return ok
