@@ -34,3 +34,16 @@ covers() {
     [ "$covered" = 8 ] || fail "$run: covered $covered of 8 modes"
     awk -v h="$hq" -v m="$min" 'BEGIN { exit !(h >= m) }' || fail "$run: high-quality fraction $hq < $min"
 }
+
+# labelled_idx DIR: 24 random 8x8 images in three classes (label i mod 3) as DIR/train-images-idx3-ubyte
+# and DIR/train-labels-idx1-ubyte (MNIST's naming: the labels file beside the images)
+labelled_idx() {
+    python3 - "$1" <<'EOF'
+import struct, sys, random
+random.seed(1)
+n, s = 24, 8
+px = bytes(random.randrange(256) for _ in range(n * s * s))
+open(sys.argv[1] + "/train-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, s, s) + px)
+open(sys.argv[1] + "/train-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n)))
+EOF
+}

@@ -15,14 +15,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
 . "$(dirname "$0")/cli_lib.sh"
 
-python3 - "$WORK" <<'EOF' || fail "writing the labelled images"
-import struct, sys, random
-random.seed(1)
-n, s = 24, 8
-px = bytes(random.randrange(256) for _ in range(n * s * s))
-open(sys.argv[1] + "/train-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, s, s) + px)
-open(sys.argv[1] + "/train-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n)))
-EOF
+labelled_idx "$WORK" || fail "writing the labelled images"
 sets=(--set data.source="$WORK/train-images-idx3-ubyte" --set model.net=convnet --set model.base=2 --set model.scales=1
       --set model.classes=3 --set data.label_channel=-1 --set buffer.capacity=16 --set run.batch=4 --set sampler.steps=2 --set run.log_every=1
       --set run.sample_every=0 --set run.ckpt_every=200 --set eval.n=8 --set eval.steps=2)

@@ -25,6 +25,7 @@ EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
 fail() { echo "FAIL: $*"; exit 1; }
 HERE=$(dirname "$0")
+. "$HERE/cli_lib.sh"
 command -v mpirun > /dev/null || { echo "SKIP: mpirun not found (Debian: openmpi-bin)"; exit 77; }
 ldd "$EBM" 2> /dev/null | grep -q libmpi || { echo "SKIP: $EBM is built without MPI (cmake -DEBM_MPI=ON, libopenmpi-dev)"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -152,14 +153,7 @@ grep -q "states differ" "$WORK/unstable.log" && fail "the ranks' states drifted 
 echo "== 2d. class-conditional CD: 2 ranks x B/2 = 1 rank x B; with buffers, every rank's labels in the checkpoint"
 # 24 labelled 8x8 images (3 classes); chains from noise draw uniform labels: the two ranks' draws together
 # must be the labels one rank draws for the whole batch
-python3 - "$WORK" <<'EOF' || fail "writing the labelled images"
-import struct, sys, random
-random.seed(1)
-n, s = 24, 8
-px = bytes(random.randrange(256) for _ in range(n * s * s))
-open(sys.argv[1] + "/train-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, s, s) + px)
-open(sys.argv[1] + "/train-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n)))
-EOF
+labelled_idx "$WORK" || fail "writing the labelled images"
 COND=(--set data.source="$WORK/train-images-idx3-ubyte" --set data.label_channel=-1 --set model.classes=3 --set model.base=2
       --set model.scales=1 --set run.batch=8 --set sampler.steps=2 --set eval.n=8 --set eval.steps=2)
 equal cond "$CONFIGS/cond-stacked-fmnist-laptop.ini" 5 "${SGD[@]}" "${COND[@]}" --set buffer.capacity=0
