@@ -11,7 +11,7 @@
  *     wrong labels fails; after it, the run's energy without a label (score, --compose RUN) is the
  *     marginal -log sum_k exp(-E(x | k)) of the host's per-class energies;
  *   - bad configurations refused with a message (an MLP conditioned, a method without conditioning,
- *     unlabelled data).
+ *     labels beyond the classes, a label channel on one-channel images).
  * Tolerances: the net comparisons allow 1e-5 (1 + sum of the magnitudes of the final layer's terms):
  * each energy is a float32 chain of sums of at most ~300 products, whose rounding is a few hundred
  * 2^-24 ~ 6e-8 of those magnitudes; the CD step uses method_case.h's 3e-5 (1 + largest magnitude). */

@@ -67,8 +67,9 @@ run classify-dcgan fmnist-classifier "${small[@]}"
 run rbm-bernoulli rbm-bars4 --set model.hidden=8
 run rbm-gaussian rbm-bars4 --set data.source=toy:8gaussians --set model.rbm_visible=gaussian --set model.rbm_learn_sigma=true --set model.hidden=5
 run rbm-fixed-sigma rbm-bars4 --set data.source=toy:8gaussians --set model.rbm_visible=gaussian --set model.rbm_sigma=0.5 --set model.hidden=5
-# class-conditional energies (FiLM); lr 0.05 so that two Adam steps move every class's embedding far from 0
-cond=("${small[@]}" --set data.label_channel=-1 --set model.classes=10 --set optim.lr=0.05)
+# class-conditional energies (FiLM); lr 0.05 and no EMA (whose weights would hold 1% of the steps) so that two
+# Adam steps move every class's embedding far from 0
+cond=("${small[@]}" --set data.label_channel=-1 --set model.classes=10 --set optim.lr=0.05 --set optim.ema=0)
 run cond-convnet cond-stacked-fmnist-laptop "${cond[@]}"
 run cond-multiscale cond-stacked-fmnist-laptop "${cond[@]}" --set model.net=multiscale --set model.scales=2
 run cond-resnet fmnist-gpu "${cond[@]}" --set model.stages=3 --set model.scales=2

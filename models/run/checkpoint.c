@@ -92,18 +92,20 @@ static int rank_buffers(run_t *r, ebm_named_tensor_t *ts, int n, char **names, e
     if (!r->rb || r->ranks < 2) return n;
     int cap = ebm_replay_capacity(r->rb);
     size_t numel = (size_t)cap * r->numel;
-    int shape[4] = {cap, r->shape[0], r->shape[1], r->shape[2]}, ok = 1;
+    int shape[4] = {cap, r->shape[0], r->shape[1], r->shape[2]};
     float *h = malloc(sizeof(float) * numel), *lab = r->rb_labels ? malloc(sizeof(float) * (size_t)cap) : NULL;
+    int alloc_ok = h && (!r->rb_labels || lab);   /* every rank's, rank 0's included: all ranks agree before any transfer */
     for (int k = 1; k < r->ranks; k++) {
         long st[3] = {0, 0, 0};
-        if (r->rank == k) {   /* mine, to rank 0 */
+        int ok = alloc_ok;
+        if (r->rank == k && ok) {   /* mine, to rank 0 */
             ebm_replay_state(r->rb, &st[0], &st[1], &st[2]);
             ebm_tensor_t *t = ebm_replay_export(r->rb);
-            ok = h && t && ebm_tensor_read(t, h) == EBM_OK && (!r->rb_labels || lab);
+            ok = t && ebm_tensor_read(t, h) == EBM_OK;
             for (int i = 0; ok && lab && i < cap; i++) lab[i] = (float)r->rb_labels[i];
         }
         if (!dist_all(ok) || !dist_send_to_root(st, sizeof st, k) || !dist_send_to_root(h, sizeof(float) * numel, k) ||
-            (lab && !dist_send_to_root(lab, sizeof(float) * (size_t)cap, k))) {
+            (r->rb_labels && !dist_send_to_root(lab, sizeof(float) * (size_t)cap, k))) {
             free(h), free(lab);
             return -1;
         }
@@ -239,19 +241,19 @@ int ebm_checkpoint_load_config(const char *path, ebm_config_t *cfg) {
     return ckpt_config(path, cfg, &nd, sh);
 }
 
-/* a conditioned run's buffer labels from t (capacity floats); 0 after printing why */
-static int load_labels(run_t *r, ebm_tensor_t *t, const char *path) {
+/* a conditioned run's buffer labels from t (capacity floats, the tensor `name`); 0 after printing why */
+static int load_labels(run_t *r, ebm_tensor_t *t, const char *name, const char *path) {
     int cap = ebm_replay_capacity(r->rb), ok = 1;
     float *h = malloc(sizeof(float) * (size_t)cap);
     if (!h || ebm_tensor_read(t, h) != EBM_OK) {
-        ERR("%s: reading replay.labels: %s\n", path, h ? ebm_ctx_error(r->ctx) : "out of host memory");
+        ERR("%s: reading %s: %s\n", path, name, h ? ebm_ctx_error(r->ctx) : "out of host memory");
         free(h);
         return 0;
     }
     for (int i = 0; ok && i < cap; i++) {
         ok = h[i] >= 0 && h[i] < r->classes && h[i] == (float)(int)h[i];
         if (ok) r->rb_labels[i] = (int)h[i];
-        else ERR("%s: replay.labels[%d] = %g is not a class 0 .. %d\n", path, i, h[i], r->classes - 1);
+        else ERR("%s: %s[%d] = %g is not a class 0 .. %d\n", path, name, i, h[i], r->classes - 1);
     }
     free(h);
     return ok;
@@ -277,9 +279,9 @@ int ckpt_load(run_t *r, const char *path) {
             ebm_ema_swap(r->ema);
         }
         for (int i = 0; r->rb && i < n; i++)
-            if (!strncmp(ts[i].name, "replay.buffer", 13)) ebm_replay_import(r->rb, ts[i].t);
+            if (ts[i].name && !strncmp(ts[i].name, "replay.buffer", 13)) ebm_replay_import(r->rb, ts[i].t);
         for (int i = 0; r->rb_labels && i < n; i++)
-            if (!strncmp(ts[i].name, "replay.labels", 13) && !load_labels(r, ts[i].t, path)) goto labels_bad;
+            if (ts[i].name && !strncmp(ts[i].name, "replay.labels", 13) && !load_labels(r, ts[i].t, ts[i].name, path)) goto labels_bad;
         cJSON *m = cJSON_Parse(meta ? meta : "");
         /* the ranges of what a run can reach: the config's ranges, the buffer's capacity */
         long cap = r->rb ? ebm_replay_capacity(r->rb) : 0, it, rbk, st, sz, ps, sn, ms, ckranks = 1;
