@@ -206,15 +206,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_workloads: cannot write %s\n", csv_path);
         return 1;
     }
-    if (csv) fprintf(csv, "workload,device,ms_per_iter,gp_ms,gflop_per_iter,gflops,fraction_of_peak,launches_per_step,peak_rss_mib\n");
+    if (csv)
+        fprintf(csv, "workload,device,ms_per_iter,gp_ms,gflop_per_iter,gflops,fraction_of_peak,launches_per_step,peak_rss_mib,"
+                     "device_peak_mib,device_held_mib\n");
     if (peak > 0) printf("device: %s (%s), FP32 peak estimate %.0f GFLOP/s\n", di->name, di->platform, peak);
     else printf("device: %s (%s), FP32 peak unknown (no clock reported): peak%% left blank\n", di->name, di->platform);
-    printf("%-10s %12s %12s %10s %9s %7s %9s %9s\n", "workload", "ms/iter", "GP ms/step", "GFLOP/it", "GFLOP/s", "peak%",
-           "launch/st", "RSS MiB");
+    printf("%-10s %12s %12s %10s %9s %7s %9s %9s %9s\n", "workload", "ms/iter", "GP ms/step", "GFLOP/it", "GFLOP/s", "peak%",
+           "launch/st", "RSS MiB", "dev MiB");
     int fails = 0;
     for (size_t wi = 0; wi < sizeof WL / sizeof WL[0]; wi++) {
         const workload_t *w = &WL[wi];
         if (which && !strstr(which, w->name)) continue;
+        ebm_pool_trim(ctx);   /* this workload's device memory peak, not the one before it */
+        ebm_pool_peak_reset(ctx);
         bench_t b = {ctx, ebm_params_new(ctx), NULL, NULL, ebm_rng_make(1234 + wi, 0), NULL, w};
         if (!strcmp(w->name, "toy2d")) b.net = ebm_net_mlp(b.ps, "", 2, (int[]){128, 128, 128}, 3, 1);
         else if (!strcmp(w->name, "cifar32")) b.net = ebm_net_convnet(b.ps, "", 3, 64);
@@ -277,15 +281,17 @@ int main(int argc, char **argv) {
         double per_step = (double)(lc[1] - lc[0]) / 2;
         struct rusage ru;
         double rss_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : NAN;   /* Linux: KiB */
+        size_t dev_live, dev_held;   /* device buffers: live tensors' peak (torch's max_memory_allocated), with the pool's cache */
+        ebm_pool_peak(ctx, &dev_live, &dev_held);
         double fwd = ebm_net_flops(b.net, w->shape + 1) * w->shape[0];
         double flop = (2.0 * w->K + 6) * fwd;
         double frac = peak > 0 ? flop / dt * 1e-9 / peak : NAN;   /* unknown peak: no fraction (blank in the CSV) */
-        printf("%-10s %12.2f %12.2f %10.2f %9.1f %6.1f%% %9.0f %9.0f   (validated: energy err %.1e)\n", w->name, dt * 1e3,
-               dg * 1e3, flop * 1e-9, flop / dt * 1e-9, 100 * frac, per_step, rss_mib, max_err);
+        printf("%-10s %12.2f %12.2f %10.2f %9.1f %6.1f%% %9.0f %9.0f %9.0f   (validated: energy err %.1e)\n", w->name, dt * 1e3,
+               dg * 1e3, flop * 1e-9, flop / dt * 1e-9, 100 * frac, per_step, rss_mib, dev_live / 1048576.0, max_err);
         if (csv) {
             fprintf(csv, "%s,\"%s\",%.3f,%.3f,%.4f,%.2f,", w->name, di->name, dt * 1e3, dg * 1e3, flop * 1e-9, flop / dt * 1e-9);
             if (peak > 0) fprintf(csv, "%.4f", frac);
-            fprintf(csv, ",%.0f,%.0f\n", per_step, rss_mib);
+            fprintf(csv, ",%.0f,%.0f,%.1f,%.1f\n", per_step, rss_mib, dev_live / 1048576.0, dev_held / 1048576.0);
         }
         fflush(stdout);
         ebm_optim_free(b.opt);

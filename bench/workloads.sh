@@ -55,20 +55,20 @@ awk -F, -v cpu="$out/torch-cpu.txt" -v cuda="$out/torch-cuda.txt" '
     BEGIN {
         while ((getline l < cpu) > 0) { split(l, a, " "); tc[a[1]] = a[2]; tcg[a[1]] = a[3]; tcm[a[1]] = a[4] }
         while ((getline l < cuda) > 0) { split(l, a, " "); tg[a[1]] = a[2]; tgg[a[1]] = a[3]; tgm[a[1]] = a[4] }
-        print "workload,device,ms_per_iter,gp_ms,gflops,fraction_of_peak,torch_cpu_ms,torch_cpu_gp_ms,ratio_cpu,torch_cuda_ms,torch_cuda_gp_ms,ratio_cuda,launches_per_step,peak_rss_mib,torch_cpu_peak_mib,torch_cuda_peak_mib"
+        print "workload,device,ms_per_iter,gp_ms,gflops,fraction_of_peak,torch_cpu_ms,torch_cpu_gp_ms,ratio_cpu,torch_cuda_ms,torch_cuda_gp_ms,ratio_cuda,launches_per_step,peak_rss_mib,torch_cpu_peak_mib,torch_cuda_peak_mib,device_peak_mib,device_held_mib"
     }
     FNR == 1 { next }
     {
         w = $1; rc = tc[w] != "" ? sprintf("%.2f", tc[w] / $3) : ""; rg = tg[w] != "" ? sprintf("%.2f", tg[w] / $3) : ""
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg, $8, $9,
-               tcm[w], tgm[w]
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg, $8, $9,
+               tcm[w], tgm[w], $10, $11
     }' "$out"/engine-*.csv > "$out/workloads.csv"
 
 awk -F, 'NR == 1 {
-        print "| workload | device | engine ms/iter (GP step) | GFLOP/s (% peak) | launches/step | peak RSS MiB (PyTorch CPU) | PyTorch CPU ms (GP) | CPU ratio | PyTorch CUDA ms (GP) | CUDA ratio |"
-        print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"; next }
-    { printf "| %s | %s | %.1f (%.1f) | %.0f (%.0f%%) | %s | %s (%s) | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, 100 * $6, $13, $14,
-             $15 == "" ? "-" : $15,
+        print "| workload | device | engine ms/iter (GP step) | GFLOP/s (% peak) | launches/step | peak RSS MiB (PyTorch CPU) | device peak MiB (PyTorch CUDA) | PyTorch CPU ms (GP) | CPU ratio | PyTorch CUDA ms (GP) | CUDA ratio |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"; next }
+    { printf "| %s | %s | %.1f (%.1f) | %.0f (%.0f%%) | %s | %s (%s) | %s (%s) | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, 100 * $6, $13, $14,
+             $15 == "" ? "-" : $15, $17 == "" ? "-" : $17, $16 == "" ? "-" : $16,
              $7 == "" ? "-" : sprintf("%.1f (%.1f)", $7, $8), $9 == "" ? "-" : $9,
              $10 == "" ? "-" : sprintf("%.1f (%.1f)", $10, $11), $12 == "" ? "-" : $12 }' "$out/workloads.csv"
 echo "CSV: $out/workloads.csv" >&2

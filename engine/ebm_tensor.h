@@ -65,6 +65,11 @@ int ebm_scope_depth(const ebm_ctx_t *ctx);
 /* Bytes held by live tensors and by the pool's free lists. */
 void ebm_pool_stats(const ebm_ctx_t *ctx, size_t *live_bytes, size_t *cached_bytes, size_t *n_device_allocs);
 void ebm_pool_trim(ebm_ctx_t *ctx);
+/* High-water marks of device memory since the context began or ebm_pool_peak_reset: bytes held by live
+ * tensors (PyTorch's torch.cuda.max_memory_allocated), and by live tensors plus the pool's free lists
+ * (max_memory_reserved). Both count buffers as allocated, rounded up to the pool's size classes. */
+void ebm_pool_peak(const ebm_ctx_t *ctx, size_t *peak_live_bytes, size_t *peak_held_bytes);
+void ebm_pool_peak_reset(ebm_ctx_t *ctx);
 
 /* Debugging: with guards on, every new device buffer gets EBM_GUARD_FLOATS sentinel floats past
  * the tensor's end; ebm_debug_check_guards returns how many live buffers had them overwritten

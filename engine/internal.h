@@ -136,6 +136,7 @@ typedef struct ebm_pool {
     ebm_block_t **free_lists[EBM_POOL_CLASSES];
     int free_n[EBM_POOL_CLASSES], free_cap[EBM_POOL_CLASSES];
     size_t live_bytes, cached_bytes, n_allocs;
+    size_t peak_live, peak_held;   /* high-water marks of live_bytes and of live_bytes + cached_bytes */
     cl_mem *retired;            /* EBM_EXACT_BUFFERS: buffers no tensor uses, released with the context */
     int n_retired, cap_retired;
 } ebm_pool_t;

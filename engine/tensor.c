@@ -46,6 +46,7 @@ static ebm_block_t *pool_get(ebm_ctx_t *ctx, size_t bytes) {
         ebm_block_t *b = p->free_lists[cls][--p->free_n[cls]];
         p->cached_bytes -= b->bytes;
         p->live_bytes += b->bytes;
+        if (p->live_bytes > p->peak_live) p->peak_live = p->live_bytes;
         return b;
     }
     if (rounded > ctx->info.max_alloc && ctx->info.max_alloc) {
@@ -77,6 +78,8 @@ static ebm_block_t *pool_get(ebm_ctx_t *ctx, size_t bytes) {
     b->cls = cls;
     p->live_bytes += rounded;
     p->n_allocs++;
+    if (p->live_bytes > p->peak_live) p->peak_live = p->live_bytes;
+    if (p->live_bytes + p->cached_bytes > p->peak_held) p->peak_held = p->live_bytes + p->cached_bytes;
     return b;
 }
 
@@ -133,6 +136,16 @@ void ebm_pool_stats(const ebm_ctx_t *ctx, size_t *live, size_t *cached, size_t *
     if (live) *live = ctx->pool.live_bytes;
     if (cached) *cached = ctx->pool.cached_bytes;
     if (n_allocs) *n_allocs = ctx->pool.n_allocs;
+}
+
+void ebm_pool_peak(const ebm_ctx_t *ctx, size_t *peak_live, size_t *peak_held) {
+    if (peak_live) *peak_live = ctx->pool.peak_live;
+    if (peak_held) *peak_held = ctx->pool.peak_held;
+}
+
+void ebm_pool_peak_reset(ebm_ctx_t *ctx) {
+    ctx->pool.peak_live = ctx->pool.live_bytes;
+    ctx->pool.peak_held = ctx->pool.live_bytes + ctx->pool.cached_bytes;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -287,6 +287,33 @@ int main(void) {
         check(alive && live1 == live0, msg);
     }
 
+    /* the pool's high-water marks: the peak of live bytes is the largest live total since the reset,
+     * kept after the tensors are gone; taking a cached buffer again raises neither mark */
+    {
+        size_t live0, both, after, pl, ph, pl2, ph2;
+        ebm_pool_peak_reset(ctx);
+        ebm_pool_stats(ctx, &live0, NULL, NULL);
+        ebm_pool_peak(ctx, &pl, NULL);
+        int ok = pl == live0;
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *a = ebm_tensor_zeros(ctx, 2, (int[]){96, 96}), *b = ebm_tensor_zeros(ctx, 2, (int[]){40, 40});
+        ebm_pool_stats(ctx, &both, NULL, NULL);
+        ebm_scope_end(ctx);
+        ebm_pool_peak(ctx, &pl, &ph);
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *c = ebm_tensor_zeros(ctx, 2, (int[]){96, 96});   /* a's buffer, from the cache */
+        ebm_scope_end(ctx);
+        ebm_pool_stats(ctx, &after, NULL, NULL);
+        ebm_pool_peak(ctx, &pl2, &ph2);
+        ok = ok && a && b && c && both >= live0 + (96 * 96 + 40 * 40) * sizeof(float) && pl == both && ph >= pl && after == live0 &&
+             pl2 == pl && ph2 == ph;
+        ebm_pool_peak_reset(ctx);
+        ebm_pool_peak(ctx, &pl2, NULL);
+        snprintf(msg, sizeof msg, "pool peaks: live peak %zu = the live total with both tensors (%zu), held peak %zu; "
+                 "unchanged by a cached reuse; reset to the live %zu", pl, both, ph, pl2);
+        check(ok && pl2 == live0, msg);
+    }
+
     /* batch norm in training updates running statistics (momentum 0.1, unbiased variance), without
      * recording a graph for them */
     ebm_scope_begin(ctx);
