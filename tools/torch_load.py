@@ -95,12 +95,17 @@ class FiLM(nn.Module):
 
 
 class Conditioned(nn.Module):
-    """a class-conditional energy E(x | y): forward(x, y) with y the labels (B,) (integers), or the
-    marginal -log sum_k exp(-E(x | k)) without y, as `ebm score` and `--compose RUN` compute it"""
+    """an energy that may be class-conditional (self.classes > 0): forward(x, y) is E(x | y) with y the
+    labels (B,) (integers), forward(x) the marginal -log sum_k exp(-E(x | k)), as `ebm score` and
+    `--compose RUN` compute it; with classes = 0, forward(x) is energy(x, None)"""
+    classes = 0
+
     def energy(self, x, onehot):
         raise NotImplementedError
 
     def forward(self, x, y=None):
+        if not self.classes:
+            return self.energy(x, None)
         K, B = self.classes, x.shape[0]
         if y is not None:
             return self.energy(x, F.one_hot(y.long().view(-1), K).to(x.dtype))
@@ -211,9 +216,6 @@ class ResNetEnergy(Conditioned):
                 h = self.attn(h)
         return self.fc(self.act(h).mean(dim=(2, 3)))
 
-    def forward(self, x, y=None):
-        return super().forward(x, y) if self.classes else self.energy(x, None)
-
 
 class MultiScale(Conditioned):
     """E(x) = sum_s E_s(pool^s(x)): names nets.<s>.*; conditioned nets take the same labels at every
@@ -229,9 +231,6 @@ class MultiScale(Conditioned):
                 x = self.pool(x)
             e = e + (net(x) if onehot is None else net.energy(x, onehot)).view(-1)
         return e
-
-    def forward(self, x, y=None):
-        return super().forward(x, y) if self.classes else self.energy(x, None)
 
 
 class PoE(nn.Module):

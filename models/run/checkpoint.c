@@ -14,6 +14,14 @@ char *run_shape_string(int ndim, const int *shape, char *buf, size_t n) {
     return buf;
 }
 
+/* "<tensor>.rank<k>": rank k's own copy of a per-rank tensor (replay.buffer, replay.labels), malloc'ed;
+ * NULL when out of host memory */
+static char *rank_name(const char *tensor, int k) {
+    char *s = malloc(48);
+    if (s) snprintf(s, 48, "%s.rank%d", tensor, k);
+    return s;
+}
+
 /* params, ema.<name>, optim.<k>, replay.buffer; for_save: the EMA weights and buffer contents, else
  * empty tensors to load them into */
 static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_save) {
@@ -35,29 +43,23 @@ static int ckpt_tensors(run_t *r, ebm_named_tensor_t *ts, char **names, int for_
         if (ebm_optim_state(r->opt, 0)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg", ebm_optim_state(r->opt, 0)};
         if (ebm_optim_state(r->opt, 1)) ts[n++] = (ebm_named_tensor_t){"optim.exp_avg_sq", ebm_optim_state(r->opt, 1)};
     }
-    if (r->rb) {   /* values, or 8-bit codes 0..255 (buffer.uint8); rank k > 0 of a job loads its own */
+    int own = !for_save && r->ranks > 1 && r->rank > 0;   /* rank k > 0 of a job loads its own buffer and labels */
+    if (r->rb) {   /* values, or 8-bit codes 0..255 (buffer.uint8) */
         int shape[4] = {ebm_replay_capacity(r->rb), r->shape[0], r->shape[1], r->shape[2]};
-        if (!for_save && r->ranks > 1 && r->rank > 0) {
-            names[n_names] = malloc(48);
-            if (names[n_names]) snprintf(names[n_names], 48, "replay.buffer.rank%d", r->rank);
+        if (own) {
+            names[n_names] = rank_name("replay.buffer", r->rank);
             ts[n++] = (ebm_named_tensor_t){names[n_names++], ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
         } else
             ts[n++] = (ebm_named_tensor_t){"replay.buffer", for_save ? ebm_replay_export(r->rb) : ebm_tensor_zeros(r->ctx, r->ndim + 1, shape)};
     }
-    if (r->rb_labels) {   /* a conditioned run's buffer labels, as floats (exact below 2^24); rank k > 0 loads its own */
+    if (r->rb_labels) {   /* a conditioned run's buffer labels, as floats (exact below 2^24) */
         int cap = ebm_replay_capacity(r->rb);
         ebm_tensor_t *t = ebm_tensor_zeros(r->ctx, 1, &cap);
         float *h = for_save && t ? malloc(sizeof(float) * (size_t)cap) : NULL;
         for (int i = 0; h && i < cap; i++) h[i] = (float)r->rb_labels[i];
         if (h) ebm_tensor_write(t, h);
         free(h);
-        const char *name = "replay.labels";
-        if (!for_save && r->ranks > 1 && r->rank > 0) {
-            names[n_names] = malloc(48);
-            if (names[n_names]) snprintf(names[n_names], 48, "replay.labels.rank%d", r->rank);
-            name = names[n_names++];
-        }
-        ts[n++] = (ebm_named_tensor_t){name, t};
+        ts[n++] = (ebm_named_tensor_t){own ? (names[n_names++] = rank_name("replay.labels", r->rank)) : "replay.labels", t};
     }
     for (int k = 0; k < r->n_groups; k++) {   /* the method's other networks (generator.*, ...) and their optimizer moments */
         const run_group_t *g = &r->groups[k];
@@ -111,12 +113,10 @@ static int rank_buffers(run_t *r, ebm_named_tensor_t *ts, int n, char **names, e
         }
         if (r->rank == 0) {
             char **name = &names[2 * (k - 1)];
-            name[0] = malloc(48);
-            if (name[0]) snprintf(name[0], 48, "replay.buffer.rank%d", k);
+            name[0] = rank_name("replay.buffer", k);
             ts[n++] = (ebm_named_tensor_t){name[0], ebm_tensor_from_host(r->ctx, r->ndim + 1, shape, h)};
             if (lab) {
-                name[1] = malloc(48);
-                if (name[1]) snprintf(name[1], 48, "replay.labels.rank%d", k);
+                name[1] = rank_name("replay.labels", k);
                 ts[n++] = (ebm_named_tensor_t){name[1], ebm_tensor_from_host(r->ctx, 1, &cap, lab)};
             }
             snprintf(text[2 * (k - 1)], RANK_META_LEN, "replay_state.rank%d", k);
