@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/workloads.sh [-b BUILD] [-w toy2d,fmnist-ms,cifar32] [-n ITERS] [-o OUTDIR]
+# bench/workloads.sh [-b BUILD] [-w toy2d,fmnist-ms,cifar32] [-n ITERS] [-o OUTDIR] [-g]
 #
 # The reference workloads of docs/WORKLOADS.md on every OpenCL device `ebm devices` lists
 # (build/bench_workloads validates each network against a double-precision forward before timing),
@@ -7,14 +7,15 @@
 # networks: CPU with all cores, and CUDA when available; PYTHON=... picks the interpreter, default
 # python3). Writes OUTDIR/workloads.csv (one row per device and workload, with the PyTorch times and
 # ratios, and the engine's kernel launches per Langevin step) and prints it as a markdown table.
+# -g: PyTorch on CUDA only (a GPU machine's table: no CPU columns, and no minutes of PyTorch CPU).
 # Ratio = PyTorch ms / engine ms: above 1 the engine is faster.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=$here/../build workloads=toy2d,fmnist-ms,cifar32 iters=0 out=bench-out py=${PYTHON:-python3}
-while getopts "b:w:n:o:" o; do
+build=$here/../build workloads=toy2d,fmnist-ms,cifar32 iters=0 out=bench-out py=${PYTHON:-python3} torch_cpu=1
+while getopts "b:w:n:o:g" o; do
     case $o in
-        b) build=$OPTARG ;; w) workloads=$OPTARG ;; n) iters=$OPTARG ;; o) out=$OPTARG ;;
-        *) sed -n '2,9p' "$0"; exit 2 ;;
+        b) build=$OPTARG ;; w) workloads=$OPTARG ;; n) iters=$OPTARG ;; o) out=$OPTARG ;; g) torch_cpu=0 ;;
+        *) sed -n '2,10p' "$0"; exit 2 ;;
     esac
 done
 mkdir -p "$out"
@@ -41,8 +42,10 @@ torch_lines() {   # "workload ms gp_ms peak_MiB" per line for one PyTorch device
 }
 : > "$out/torch-cpu.txt"; : > "$out/torch-cuda.txt"
 if "$py" -c "import torch" 2>/dev/null; then
-    echo "== PyTorch CPU ($(nproc) threads)" >&2
-    torch_lines cpu "$(nproc)" > "$out/torch-cpu.txt" || true
+    if [ "$torch_cpu" = 1 ]; then
+        echo "== PyTorch CPU ($(nproc) threads)" >&2
+        torch_lines cpu "$(nproc)" > "$out/torch-cpu.txt" || true
+    fi
     if "$py" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
         echo "== PyTorch CUDA" >&2
         torch_lines cuda 1 > "$out/torch-cuda.txt" || true
