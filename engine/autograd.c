@@ -133,6 +133,25 @@ static int mark_needed(ebm_tensor_t *root, unsigned gen, tlist_t *order) {
     return 0;
 }
 
+/* Gradients without a graph (no EBM_GRAD_CREATE_GRAPH) run inside a scope of their own, at depth
+ * `level`, and free as they go, as a caching allocator's backward frees each gradient once used:
+ * every node's rule runs in a nested scope (its temporaries go when it returns), and a gradient made
+ * here is freed once no tensor's accumulator holds its storage (acc_refs) and its node has run. Only
+ * tensors made at `level` are ever freed: the graph, the caller's grad_outputs and the results
+ * (kept into the caller's scope) are not. */
+static ebm_tensor_t *owner_of(ebm_tensor_t *t) { return t && t->base ? t->base : t; }
+
+static void acc_hold(ebm_tensor_t *t) {
+    if (t) owner_of(t)->acc_refs++;
+}
+
+static void acc_drop(ebm_tensor_t *t, int level) {
+    ebm_tensor_t *o = owner_of(t);
+    if (!o) return;
+    if (o->acc_refs > 0) o->acc_refs--;
+    if (level > 0 && o->acc_refs == 0 && o->scope == level && !o->keep) ebm_tensor_free(o);
+}
+
 ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *const *grad_outputs,
                       ebm_tensor_t *const *inputs, int n_in, ebm_tensor_t **grads, unsigned flags) {
     ebm_ctx_t *ctx = NULL;
@@ -155,7 +174,13 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
             return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
         }
     }
-    int was = ebm_grad_set_enabled(ctx, (flags & EBM_GRAD_CREATE_GRAPH) != 0);
+    int graph = (flags & EBM_GRAD_CREATE_GRAPH) != 0;
+    int was = ebm_grad_set_enabled(ctx, graph);
+    int level = 0;   /* the scope of this call's gradients (0: a graph is recorded, nothing is freed) */
+    if (!graph) {
+        ebm_scope_begin(ctx);
+        level = ebm_scope_depth(ctx);
+    }
     /* seeds */
     for (int j = 0; j < n_out && ctx->status == EBM_OK; j++) {
         ebm_tensor_t *o = outputs[j];
@@ -169,7 +194,12 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
         }
         if (!g) g = ebm_tensor_full(ctx, o->ndim, o->shape, 1.0f);
         else if (!ebm_shape_eq(g->ndim, g->shape, o->ndim, o->shape)) g = ebm_reshape(g, o->ndim, o->shape);
-        o->acc = ebm_accumulate(o->acc, g);
+        ebm_tensor_t *sum = ebm_accumulate(o->acc, g);
+        if (level) {
+            acc_hold(sum);
+            if (o->acc && sum != o->acc) acc_drop(o->acc, level);
+        }
+        o->acc = sum;
     }
     /* reverse topological order: the post-order list read backwards */
     for (int k = order.n - 1; k >= 0 && ctx->status == EBM_OK; k--) {
@@ -184,6 +214,7 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
         }
         if (!any) continue;
         ebm_tensor_t *gx[EBM_NODE_MAX_IN] = {0};
+        if (level) ebm_scope_begin(ctx);
         nd->backward(nd, t->acc, need, gx);
         for (int i = 0; i < nd->n_in && ctx->status == EBM_OK; i++) {
             if (!need[i] || !gx[i]) continue;
@@ -194,7 +225,25 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
                 break;
             }
             if (!ebm_shape_eq(gx[i]->ndim, gx[i]->shape, c->ndim, c->shape)) gx[i] = ebm_reshape(gx[i], c->ndim, c->shape);
-            c->acc = ebm_accumulate(c->acc, gx[i]);
+            if (level && gx[i] && gx[i]->scope == level + 1) ebm_tensor_keep(gx[i]);   /* made by the rule: out to `level` */
+        }
+        if (level) ebm_scope_end(ctx);   /* the rule's temporaries */
+        for (int i = 0; i < nd->n_in && ctx->status == EBM_OK; i++) {
+            if (!need[i] || !gx[i]) continue;
+            ebm_tensor_t *c = nd->in[i];
+            ebm_tensor_t *sum = ebm_accumulate(c->acc, gx[i]);
+            if (level) {
+                acc_hold(sum);
+                if (c->acc && sum != c->acc) {
+                    acc_drop(c->acc, level);
+                    acc_hold(gx[i]), acc_drop(gx[i], level);   /* added into the sum: free unless held */
+                }
+            }
+            c->acc = sum;
+        }
+        if (level && t->in_gen != gen) {   /* used: t's gradient is no result */
+            acc_drop(t->acc, level);
+            t->acc = NULL;
         }
     }
     for (int i = 0; i < n_in && ctx->status == EBM_OK; i++) {
@@ -204,10 +253,15 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
         } else if (!(flags & EBM_GRAD_ALLOW_UNUSED)) {
             grads[i] = ebm_tensor_zeros(ctx, t->ndim, t->shape);
         }
+        if (level && grads[i] && grads[i]->scope == level) ebm_tensor_keep(grads[i]);   /* into the caller's scope */
     }
-    for (int k = 0; k < order.n; k++) order.items[k]->acc = NULL;
+    for (int k = 0; k < order.n; k++) {
+        if (level && order.items[k]->acc) acc_drop(order.items[k]->acc, 0);
+        order.items[k]->acc = NULL;
+    }
     for (int j = 0; j < n_out; j++) outputs[j]->acc = NULL;
     free(order.items);
+    if (level) ebm_scope_end(ctx);   /* every other gradient made here */
     ebm_grad_set_enabled(ctx, was);
     if (ctx->status != EBM_OK)
         for (int i = 0; i < n_in; i++) grads[i] = NULL;

@@ -178,6 +178,7 @@ struct ebm_tensor {
     int state;               /* 0 unvisited, 1 needed, 2 not needed */
     unsigned in_gen;         /* == gen: t is one of the requested inputs */
     ebm_tensor_t *acc;       /* accumulated gradient */
+    int acc_refs;            /* storage owners: how many tensors' acc hold it (ebm_grad without a graph) */
 };
 
 typedef struct ebm_scope_list {

@@ -314,6 +314,48 @@ int main(void) {
         check(ok && pl2 == live0, msg);
     }
 
+    /* A gradient without a graph frees as it goes. Through L layers h' = swish(h) + h / 2 on NF floats
+     * (the add hands one gradient to both branches: two accumulators share it), the device memory
+     * live during ebm_grad stays within a few tensors of NF (the incoming gradient, the two branches'
+     * and their sum), where keeping every gradient and temporary to the scope's end holds ~4 L. The
+     * gradient is the product of the layers' derivatives swish'(h) + 1/2 (double on the host, from
+     * the float input); each layer's float forward and backward add a few roundings of relative 2^-24,
+     * so 64 L 2^-24 relative bounds it. It is still right after new tensors have taken the freed
+     * buffers (the result was kept), and the same with a graph (create_graph: nothing freed). */
+    {
+        enum { NF = 4096, NL = 8 };
+        static float xh[NF], g1[NF], g2[NF];
+        for (int i = 0; i < NF; i++) xh[i] = (float)(2.5 * sin(0.013 * i));
+        size_t live0, peak, per = NF * sizeof(float);
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *xt = ebm_tensor_from_host(ctx, 1, (int[]){NF}, xh), *hh = xt, *gx = NULL, *gg = NULL;
+        ebm_tensor_set_requires_grad(xt, 1);
+        for (int l = 0; l < NL; l++) hh = ebm_add(ebm_swish(hh), ebm_scale(hh, 0.5f));
+        ebm_tensor_t *tot = ebm_sum_all(hh);
+        ebm_pool_stats(ctx, &live0, NULL, NULL);
+        ebm_pool_peak_reset(ctx);
+        int ok = ebm_grad(&tot, 1, NULL, &xt, 1, &gx, 0) == EBM_OK;
+        ebm_pool_peak(ctx, &peak, NULL);
+        for (int i = 0; i < 8; i++) ebm_tensor_full(ctx, 1, (int[]){NF}, 7.0f);   /* into the freed buffers */
+        ok = ok && ebm_tensor_read(gx, g1) == EBM_OK && ebm_grad(&tot, 1, NULL, &xt, 1, &gg, EBM_GRAD_CREATE_GRAPH) == EBM_OK &&
+             ebm_tensor_read(gg, g2) == EBM_OK;
+        ebm_scope_end(ctx);
+        double worst = 0, rtol = 64.0 * NL / 16777216.0;
+        for (int i = 0; i < NF; i++) {
+            double v = xh[i], d = 1;
+            for (int l = 0; l < NL; l++) {
+                double sg = 1 / (1 + exp(-v));
+                d *= sg + v * sg * (1 - sg) + 0.5;
+                v = v * sg + 0.5 * v;
+            }
+            worst = fmax(worst, fmax(fabs(g1[i] - d), fabs(g2[i] - d)) / (rtol * fabs(d) + 1e-30));
+        }
+        snprintf(msg, sizeof msg, "a gradient without a graph frees as it goes: %.1f tensors of %d floats live at most during "
+                 "ebm_grad through %d layers (at most 6); the gradient (kept, then with a graph) within %.3f of the tolerance",
+                 (double)(peak - live0) / per, NF, NL, worst);
+        check(ok && peak - live0 <= 6 * per && worst <= 1, msg);
+    }
+
     /* batch norm in training updates running statistics (momentum 0.1, unbiased variance), without
      * recording a graph for them */
     ebm_scope_begin(ctx);
