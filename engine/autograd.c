@@ -138,7 +138,10 @@ static int mark_needed(ebm_tensor_t *root, unsigned gen, tlist_t *order) {
  * every node's rule runs in a nested scope (its temporaries go when it returns), and a gradient made
  * here is freed once no tensor's accumulator holds its storage (acc_refs) and its node has run. Only
  * tensors made at `level` are ever freed: the graph, the caller's grad_outputs and the results
- * (kept into the caller's scope) are not. */
+ * (kept into the caller's scope) are not. A freed owner's views stay in the scope's list until it
+ * ends, their base dangling: harmless, as ebm_scope_end follows base only from kept tensors, whose
+ * owners are held. Not re-entrant (nor was ebm_grad before): one call's counters and accumulators
+ * at a time. */
 static ebm_tensor_t *owner_of(ebm_tensor_t *t) { return t && t->base ? t->base : t; }
 
 static void acc_hold(ebm_tensor_t *t) {
@@ -228,19 +231,22 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
             if (level && gx[i] && gx[i]->scope == level + 1) ebm_tensor_keep(gx[i]);   /* made by the rule: out to `level` */
         }
         if (level) ebm_scope_end(ctx);   /* the rule's temporaries */
+        /* the rule's results are held while they are accumulated (one tensor may fill two slots), then
+         * go unless an accumulator took them */
+        for (int i = 0; i < nd->n_in && level; i++)
+            if (need[i]) acc_hold(gx[i]);
         for (int i = 0; i < nd->n_in && ctx->status == EBM_OK; i++) {
             if (!need[i] || !gx[i]) continue;
             ebm_tensor_t *c = nd->in[i];
             ebm_tensor_t *sum = ebm_accumulate(c->acc, gx[i]);
             if (level) {
                 acc_hold(sum);
-                if (c->acc && sum != c->acc) {
-                    acc_drop(c->acc, level);
-                    acc_hold(gx[i]), acc_drop(gx[i], level);   /* added into the sum: free unless held */
-                }
+                if (c->acc && sum != c->acc) acc_drop(c->acc, level);
             }
             c->acc = sum;
         }
+        for (int i = 0; i < nd->n_in && level; i++)
+            if (need[i]) acc_drop(gx[i], level);
         if (level && t->in_gen != gen) {   /* used: t's gradient is no result */
             acc_drop(t->acc, level);
             t->acc = NULL;

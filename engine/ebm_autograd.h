@@ -30,10 +30,11 @@ enum {
 };
 
 /* grads[i] = sum_j d(<grad_outputs[j], outputs[j]>)/d inputs[i]. grad_outputs NULL means ones.
- * Inputs unreachable from the outputs get a zero tensor unless ALLOW_UNUSED (then NULL). The grads
- * belong to the caller's scope. Without CREATE_GRAPH every other gradient and temporary goes back to
- * the pool as soon as it has been used (device memory: the graph plus a frontier of gradients, as
- * PyTorch's backward); with it they are part of the new graph and live to the scope's end. */
+ * Inputs unreachable from the outputs get a zero tensor unless ALLOW_UNUSED (then NULL). Grads made
+ * by the call belong to the caller's scope. Without CREATE_GRAPH the other gradients and temporaries
+ * go back to the pool once used (device memory: the graph plus a frontier of gradients, as PyTorch's
+ * backward), or at the latest when the call returns; with it they are part of the new graph and
+ * live to the scope's end. */
 ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *const *grad_outputs,
                       ebm_tensor_t *const *inputs, int n_in, ebm_tensor_t **grads, unsigned flags);
 
