@@ -232,7 +232,9 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
         }
         if (level) ebm_scope_end(ctx);   /* the rule's temporaries */
         /* the rule's results are held while they are accumulated (one tensor may fill two slots), then
-         * go unless an accumulator took them */
+         * go unless an accumulator took them (after a failure, results past it were not kept: none is
+         * touched, the call's scope frees them all) */
+        if (ctx->status != EBM_OK) break;
         for (int i = 0; i < nd->n_in && level; i++)
             if (need[i]) acc_hold(gx[i]);
         for (int i = 0; i < nd->n_in && ctx->status == EBM_OK; i++) {
