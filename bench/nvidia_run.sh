@@ -22,8 +22,10 @@
 #     $COND_SECONDS (default 240; SIGINT saves the checkpoint), then bench/compose_stacked.py with the
 #     classifier runs/fmnist-classifier (carried, or trained here first) if $COMPOSE_SECONDS (default
 #     150) remain before $DEADLINE_SECONDS (default: none) since the start; the runs go to $OUT/cond-ch*
-# PYTHON (default python3) runs compose_stacked.py (numpy, torch); BENCH_WORKLOADS picks the bench stage's workloads, COMPOSE_ARGS compose_stacked.py's pairs, --n and --steps; PACK=1 leaves in $OUT only results.tgz (every
-# log, table and picture) and the cond runs' checkpoints (cond-ch0.safetensors, cond-ch1.safetensors).
+# PYTHON (default python3) runs compose_stacked.py (numpy, torch); BENCH_WORKLOADS picks the bench
+# stage's workloads, COMPOSE_ARGS compose_stacked.py's pairs, --n and --steps; PACK=1 leaves in $OUT
+# only results.tgz (every log, table and picture) and the cond runs' checkpoints (cond-ch0.safetensors,
+# cond-ch1.safetensors).
 #
 # EBM_RUN_DEVICE overrides the device (default nvidia); on a machine without the NVIDIA driver it
 # falls back to whatever OpenCL device is registered, which is how this script is checked off-GPU.
@@ -89,11 +91,14 @@ if [[ $what == *" bench "* ]]; then   # first, alone on the device: timings
   echo "bench done ($((SECONDS - t0)) s)"
 fi
 ctest_pid=
+ctest_wait() {   # the background ctest's end and its summary line
+  wait "$ctest_pid"; echo "ctest exit $?: $(grep -E 'tests passed|tests failed' "$out/ctest.log")"; ctest_pid=
+}
 if [[ $what == *" ctest "* ]]; then
   EBM_TEST_DEVICES=$device timeout $((deadline - (SECONDS - t0))) \
     ctest --test-dir build-nv --output-on-failure ${CTEST_ARGS:-} > "$out/ctest.log" 2>&1 &
   ctest_pid=$!
-  [[ $what == *" cond "* ]] || { wait $ctest_pid; echo "ctest exit $?: $(grep -E 'tests passed|tests failed' "$out/ctest.log")"; ctest_pid=; }
+  [[ $what == *" cond "* ]] || ctest_wait
 fi
 if [[ $what == *" cond "* ]]; then   # two class-conditional models side by side, then their composition
   pids=()
@@ -118,9 +123,7 @@ if [[ $what == *" cond "* ]]; then   # two class-conditional models side by side
     echo "compose skipped: $left s left before the deadline"
   fi
 fi
-if [ -n "$ctest_pid" ]; then
-  wait "$ctest_pid"; echo "ctest exit $?: $(grep -E 'tests passed|tests failed' "$out/ctest.log")"
-fi
+[ -z "$ctest_pid" ] || ctest_wait
 if [[ $what == *" compare "* ]]; then
   EBM=build-nv/ebm OUT_DIR=/tmp/ebm-compare tools/compare_devices.sh pocl "$device" > "$out/compare.txt" 2>&1
   echo "compare exit $?"; cat "$out/compare.txt"

@@ -228,7 +228,7 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
                 break;
             }
             if (!ebm_shape_eq(gx[i]->ndim, gx[i]->shape, c->ndim, c->shape)) gx[i] = ebm_reshape(gx[i], c->ndim, c->shape);
-            if (level && gx[i] && gx[i]->scope == level + 1) ebm_tensor_keep(gx[i]);   /* made by the rule: out to `level` */
+            if (level && gx[i]->scope == level + 1) ebm_tensor_keep(gx[i]);   /* made by the rule: out to `level` */
         }
         if (level) ebm_scope_end(ctx);   /* the rule's temporaries */
         /* the rule's results are held while they are accumulated (one tensor may fill two slots), then

@@ -202,16 +202,16 @@ static unsigned char *read_bmp(FILE *f, const char *path, int want, int *w, int 
      * padded to 4 bytes, that must be in the file: a 29-byte file declaring 2048 x 15230 pixels
      * made it decode 31 million pixels of nothing */
     int comp;
-    double least = 0;
-    if (!stbi_info_from_memory(bytes, (int)size, w, h, &comp))
+    if (!stbi_info_from_memory(bytes, (int)size, w, h, &comp)) {
         snprintf(err, errn, "%s: not a readable BMP image (%s)", path, stbi_failure_reason());
-    else if (!dims_ok(path, *w, *h, err, errn))
-        ;
-    else if ((least = (double)((*w + 31) / 32 * 4) * (double)*h) > (double)size)
-        snprintf(err, errn, "%s: a truncated BMP (%d x %d pixels need at least %.0f bytes, the file has %ld)", path, *w, *h, least,
-                 size);
-    else if (!(px = stbi_load_from_memory(bytes, (int)size, w, h, &comp, want)))
-        snprintf(err, errn, "%s: not a readable BMP image (%s)", path, stbi_failure_reason());
+    } else if (dims_ok(path, *w, *h, err, errn)) {
+        double least = (double)((*w + 31) / 32 * 4) * (double)*h;
+        if (least > (double)size)
+            snprintf(err, errn, "%s: a truncated BMP (%d x %d pixels need at least %.0f bytes, the file has %ld)", path, *w, *h,
+                     least, size);
+        else if (!(px = stbi_load_from_memory(bytes, (int)size, w, h, &comp, want)))
+            snprintf(err, errn, "%s: not a readable BMP image (%s)", path, stbi_failure_reason());
+    }
     free(bytes);
     return px;   /* malloc'd by stb: stbi_image_free is free */
 }
