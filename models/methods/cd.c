@@ -43,7 +43,7 @@ static const ebm_config_key_t cd_keys[] = {
 /* class conditioning: E(x | y) trained on labelled data (run.c builds the net; chains.c the labels) */
 static const ebm_config_key_t cd_cond_keys[] = {
     {"model", "classes", EBM_CFG_INT, "0", "cd: a class-conditional energy E(x | y) of this many classes (FiLM: per-class channel scale and shift after each conv block; convnet, multiscale, resnet; 0: unconditional)", 0, 100000},
-    {"data", "label_channel", EBM_CFG_INT, "-1", "cd with model.classes, stacked images: the label is the class of this channel (-1: the data's own label)", -1, 2},
+    {"data", "label_channel", EBM_CFG_INT, "-1", "cd with model.classes, and jem, on stacked images: the label is the class of this channel (-1: the data's own label)", -1, 2},
     {NULL, NULL, 0, NULL, NULL, 0, 0}};
 
 /* [sampler] init, [buffer], [augment] and [loss], read once (cd_build) */
@@ -130,7 +130,7 @@ static int cd_step_(run_t *r, ebm_dataset_t *ds, float *xpos_host, stats_t *s) {
         return -1;
     }
     int K = r->classes;   /* a conditioned energy: E(x+ | y+), the chains on E(x | their labels) */
-    if (K > 0 && !chains_data_labels(r, ds, cd->ypos)) {
+    if (K > 0 && !chains_data_labels(r, ds, cd->ypos, K, "[model] classes")) {
         ebm_scope_end(ctx);
         return -1;
     }

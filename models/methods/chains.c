@@ -39,22 +39,32 @@ ebm_tensor_t *chains_start(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, int
     return ch->init == CHAINS_DATA ? xpos : run_noise(r, B, rng);
 }
 
-int chains_data_labels(run_t *r, ebm_dataset_t *ds, int *y) {
+int chains_channel_label(int y, int channel) {
+    static const int div[3] = {100, 10, 1};
+    return channel < 0 || channel > 2 ? y : y / div[channel] % 10;
+}
+
+int chains_check_label_channel(const ebm_dataset_t *ds, int channel) {
+    if (channel >= 0 && (ds->ndim != 3 || ds->shape[0] != 3 || ds->n_classes != 1000)) {
+        ERR("[data] label_channel = %d: only stacked three-channel images (fashion-mnist-stacked) have a class per channel\n",
+            channel);
+        return 0;
+    }
+    return 1;
+}
+
+int chains_data_labels(run_t *r, ebm_dataset_t *ds, int *y, int K, const char *what) {
     int B = r->batch, ch = (int)ebm_config_int(r->cfg, "data", "label_channel");
     if (!ds->y) {
-        ERR("[model] classes = %d needs labelled data; %s has no labels\n", r->classes, ds->source);
+        ERR("%s = %d needs labelled data; %s has no labels\n", what, K, ds->source);
         return 0;
     }
-    if (ch >= 0 && (ds->ndim != 3 || ch >= ds->shape[0] || ds->n_classes != 1000 || ds->shape[0] != 3)) {
-        ERR("[data] label_channel = %d: only stacked three-channel images (fashion-mnist-stacked) have a class per channel\n", ch);
-        return 0;
-    }
+    if (!chains_check_label_channel(ds, ch)) return 0;
     ebm_dataset_batch_labels(ds, r->seed, r->iter, B, y);
-    static const int div[3] = {100, 10, 1};
     for (int i = 0; i < B; i++) {
-        if (ch >= 0) y[i] = y[i] / div[ch] % 10;
-        if (y[i] < 0 || y[i] >= r->classes) {
-            ERR("%s: label %d, but [model] classes = %d%s\n", ds->source, y[i], r->classes,
+        y[i] = chains_channel_label(y[i], ch);
+        if (y[i] < 0 || y[i] >= K) {
+            ERR("%s: label %d, but %s = %d%s\n", ds->source, y[i], what, K,
                 ds->n_classes == 1000 && ch < 0 ? " (stacked images: [data] label_channel picks one channel's class)" : "");
             return 0;
         }

@@ -34,11 +34,15 @@ int chains_build(run_t *r, chains_t *ch);
  * sampler, which returns new tensors) */
 ebm_tensor_t *chains_start(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, int B, ebm_rng_t *rng);
 
-/* Class-conditioned runs (r->classes > 0: E(x | y), cd):
+/* Labelled runs (cd with r->classes > 0: E(x | y); jem):
  * the labels of the iteration's data batch (ebm_dataset_batch_labels; [data] label_channel c >= 0:
  * the class of channel c of stacked images, whose label is 100 y0 + 10 y1 + y2) into y; 0 after
- * printing why (unlabelled data, a label outside the run's classes) */
-int chains_data_labels(run_t *r, ebm_dataset_t *ds, int *y);
+ * printing why (unlabelled data, a label outside [0, K); what names K's key, e.g. "[model] classes") */
+int chains_data_labels(run_t *r, ebm_dataset_t *ds, int *y, int K, const char *what);
+/* the class of channel c of a stacked image's label 100 y0 + 10 y1 + y2 (c < 0: the label itself) */
+int chains_channel_label(int y, int c);
+/* 1 when [data] label_channel = c suits ds (c < 0, or stacked three-channel images), else 0 after printing why */
+int chains_check_label_channel(const ebm_dataset_t *ds, int c);
 /* chains_start with the chains' labels into y: a buffer row's own, ypos's with init = data, a uniform
  * draw from rng for fresh noise (drawn after the chains) */
 ebm_tensor_t *chains_start_labels(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, const int *ypos, int B, ebm_rng_t *rng, int *y);

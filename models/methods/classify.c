@@ -71,7 +71,7 @@ static int classify_eval(run_t *r, const ebm_sample_opts_t *o, const char *check
             "energy models\n", checkpoint);
         return 1;
     }
-    return labels_eval(r, o->n, 15, checkpoint);
+    return labels_eval(r, o->n, 15, -1, checkpoint);
 }
 
 const ebm_method_t ebm_method_classify = {

@@ -95,15 +95,11 @@ static int jem_step(run_t *r, ebm_dataset_t *ds, float *xh, stats_t *s) {
         return -1;
     }
     ebm_dataset_batch(ds, r->seed, r->iter, B, xh);
-    ebm_dataset_batch_labels(ds, r->seed, r->iter, B, y);
-    for (int i = 0; i < B; i++) {
-        if (y[i] < 0 || y[i] >= K) {
-            ERR("%s: label %d outside [0, %d) ([jem] classes)\n", ds->source, y[i], K);
-            free(y), free(onehot), free(lg), free(u);
-            return -1;
-        }
-        onehot[i * K + y[i]] = 1;
+    if (!chains_data_labels(r, ds, y, K, "[jem] classes")) {
+        free(y), free(onehot), free(lg), free(u);
+        return -1;
     }
+    for (int i = 0; i < B; i++) onehot[i * K + y[i]] = 1;
     if (r->dequantize) {
         ebm_rng_host_uniform(&rng, u, B * D);
         for (size_t i = 0; i < B * D; i++) xh[i] = xh[i] * (255.0f / 256.0f) + u[i] / 256.0f;
@@ -189,7 +185,8 @@ static ebm_tensor_t *jem_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_r
  * mode coverage (returns -1) */
 static int jem_eval(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint) {
     if (o->classifier || o->ood || o->ood_folder) return -1;
-    int rc = labels_eval(r, o->n, (int)ebm_config_int(r->cfg, "jem", "ece_bins"), checkpoint);
+    int rc = labels_eval(r, o->n, (int)ebm_config_int(r->cfg, "jem", "ece_bins"), (int)ebm_config_int(r->cfg, "data", "label_channel"),
+                         checkpoint);
     return rc == 0 && r->toy ? -1 : rc;
 }
 

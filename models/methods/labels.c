@@ -3,10 +3,11 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
+#include "chains.h"
 #include "data.h"
 #include "metrics.h"
 
-int labels_eval(run_t *r, int n_max, int bins, const char *checkpoint) {
+int labels_eval(run_t *r, int n_max, int bins, int channel, const char *checkpoint) {
     const char *test = run_test_source(r);
     ebm_dataset_t ds;
     char err[1024];
@@ -22,16 +23,25 @@ int labels_eval(run_t *r, int n_max, int bins, const char *checkpoint) {
     int *right = malloc(sizeof(int) * n), correct = 0, ok = conf && right && ds.y;
     if (!ds.y) ERR("%s: no labels to evaluate against\n", test);
     else if (!conf || !right) ERR("out of host memory\n");
+    ok = ok && chains_check_label_channel(&ds, channel);
+    for (int i = 0; ok && i < n; i++) {
+        int y = chains_channel_label(ds.y[i], channel);
+        if (y < 0 || y >= K) {
+            ERR("%s: label %d of example %d outside the run's %d classes%s\n", test, y, i, K,
+                ds.n_classes == 1000 && channel < 0 ? " (stacked images: [data] label_channel picks one channel's class)" : "");
+            ok = 0;
+        }
+    }
     ok = ok && run_outputs(r, ds.x, n, &lg);
     for (int i = 0; ok && i < n; i++) {   /* softmax in double */
         const float *v = lg + (size_t)i * K;
-        int best = run_argmax_row(v, K);
+        int best = run_argmax_row(v, K), y = chains_channel_label(ds.y[i], channel);
         double z = 0;
         for (int k = 0; k < K; k++) z += exp((double)v[k] - v[best]);
         conf[i] = 1 / z;
-        right[i] = best == ds.y[i];
+        right[i] = best == y;
         correct += right[i];
-        nll += (log(z) + v[best] - v[ds.y[i]]) / n;
+        nll += (log(z) + v[best] - v[y]) / n;
     }
     if (ok) {
         double ece = ebm_ece(conf, right, n, bins);
