@@ -14,7 +14,8 @@
 #      8 of 8 modes with >= 80% high-quality samples (measured 94.4%);
 #   6. with Fashion-MNIST installed: a shrunk JEM image run reports accuracy and ECE, --ood AUROC by
 #      -E and by max softmax, and --classifier the class-conditional samples' accuracy; on stacked
-#      images with [data] label_channel = 1 the label is channel 1's class in training and in eval.
+#      images with [data] label_channel = 1 the label is channel 1's class in training and in eval, and
+#      labels 0 .. 999 against 10 classes are refused in training and in eval.
 set -u
 EBM=$1 CONFIGS=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
@@ -100,23 +101,30 @@ if [ -f "${EBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}/train-label
         { cat "$WORK/stk.log"; fail "JEM on stacked images, label_channel = 1"; }
     out=$("$EBM" eval "$WORK/stk" --n 1000) || fail "stacked eval"
     acc1=$(num "$out" accuracy)
-    mkdir -p "$WORK/stk0"
-    python3 - "$WORK/stk/checkpoint.safetensors" "$WORK/stk0/checkpoint.safetensors" <<'PY' || fail "rewriting the checkpoint's label_channel"
+    relabel() {   # relabel CHANNEL: the checkpoint with its config's label_channel = CHANNEL into $WORK/stk$CHANNEL
+        mkdir -p "$WORK/stk$1"
+        python3 - "$WORK/stk/checkpoint.safetensors" "$WORK/stk$1/checkpoint.safetensors" "$1" <<'PY' || fail "rewriting label_channel"
 import json, struct, sys
 blob = open(sys.argv[1], "rb").read()
 (n,) = struct.unpack("<Q", blob[:8])
 h = json.loads(blob[8:8 + n])
 cfg = h["__metadata__"]["config"]
 assert "label_channel = 1\n" in cfg, "the stored config lacks label_channel = 1"
-h["__metadata__"]["config"] = cfg.replace("label_channel = 1\n", "label_channel = 0\n")
+h["__metadata__"]["config"] = cfg.replace("label_channel = 1\n", f"label_channel = {sys.argv[3]}\n")
 head = json.dumps(h).encode()
 head += b" " * (-len(head) % 8)
 open(sys.argv[2], "wb").write(struct.pack("<Q", len(head)) + head + blob[8 + n:])
 PY
+    }
+    relabel 0
     out=$("$EBM" eval "$WORK/stk0/checkpoint.safetensors" --n 1000) || fail "stacked eval against channel 0"
     acc0=$(num "$out" accuracy)
     echo "stacked, label_channel = 1: accuracy $acc1 against channel 1's classes, $acc0 against channel 0's"
     awk -v a="$acc1" -v b="$acc0" 'BEGIN { exit !(a >= 0.5 && b <= 0.2) }' || fail "accuracy $acc1 (channel 1), $acc0 (channel 0)"
+    relabel -1   # the stacked labels 0 .. 999 against 10 logits: refused, not read past the logits
+    "$EBM" eval "$WORK/stk-1/checkpoint.safetensors" --n 100 2> "$WORK/stk-1.log" > /dev/null && fail "eval of labels 0 .. 999 accepted"
+    grep -q "label [0-9]* of example [0-9]* outside the run's 10 classes (stacked images: \[data\] label_channel" "$WORK/stk-1.log" ||
+        fail "unclear eval error: $(cat "$WORK/stk-1.log")"
     "$EBM" train "$CONFIGS/jem-stacked-fmnist-laptop.ini" --out "$WORK/stkall" "${stk[@]}" --set data.label_channel=-1 \
         --set run.iters=1 2> "$WORK/stkall.log" > /dev/null && fail "labels 0 .. 999 with [jem] classes = 10 accepted"
     grep -q "label [0-9]*, but \[jem\] classes = 10 (stacked images: \[data\] label_channel picks one channel's class)" "$WORK/stkall.log" ||
