@@ -236,6 +236,18 @@ int main(int argc, char **argv) {
                      "stacked images with a label of 40 are refused");
         write_file(p2, lab40, 9);   /* one label for two images: the images are freed too (the sanitizer build sees a leak) */
         expect_error("fashion-mnist-stacked", &(ebm_data_opts_t){0}, "truncated IDX data", "(the labels of", "stacked images with a short labels file");
+        /* fashion-mnist-stacked:test stacks the t10k files (labels 5 and 7 here), not the broken train files */
+        snprintf(p2, sizeof p2, "%s/t10k-images-idx3-ubyte.gz", fm);
+        write_file(p2, idx, sizeof idx);
+        unsigned char lab57[10] = {0, 0, 8, 1, 0, 0, 0, 2, 5, 7};
+        snprintf(p2, sizeof p2, "%s/t10k-labels-idx1-ubyte.gz", fm);
+        write_file(p2, lab57, sizeof lab57);
+        st = ebm_dataset_open(&ds, "fashion-mnist-stacked:test", &(ebm_data_opts_t){0}, err, sizeof err);
+        int digits_ok = st == EBM_OK && ds.n == 2 && ds.y && ds.shape[0] == 3 && ds.n_classes == 1000;
+        for (int i = 0; digits_ok && i < ds.n; i++)
+            for (int d = 1; d <= 100; d *= 10) digits_ok &= ds.y[i] / d % 10 == 5 || ds.y[i] / d % 10 == 7;
+        check(digits_ok, "fashion-mnist-stacked:test: two triples of the t10k images, every channel's class 5 or 7");
+        if (st == EBM_OK) ebm_dataset_free(&ds);
         unsetenv("EBM_FASHION_MNIST_DIR");
     }
 

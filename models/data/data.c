@@ -460,11 +460,13 @@ ebm_status_t ebm_dataset_open(ebm_dataset_t *ds, const char *source, const ebm_d
     ebm_status_t st;
     ebm_data_opts_t o1 = *o;   /* the anomaly split keeps o->limit for after the split */
     if (o->anomaly) o1.limit = 0;
-    if (!strcmp(source, "fashion-mnist") || !strcmp(source, "fashion-mnist:test") || !strcmp(source, "fashion-mnist-stacked")) {
+    int stacked = !strcmp(source, "fashion-mnist-stacked") || !strcmp(source, "fashion-mnist-stacked:test");
+    if (!strcmp(source, "fashion-mnist") || !strcmp(source, "fashion-mnist:test") || stacked) {
         char path[600];
         const char *env = getenv("EBM_FASHION_MNIST_DIR"), *dir = env && *env ? env : EBM_FASHION_MNIST_DIR;
-        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, strcmp(source, "fashion-mnist:test") ? "train" : "t10k");
-        st = strcmp(source, "fashion-mnist-stacked") ? open_idx(ds, path, &o1, err, errn) : open_stacked(ds, path, &o1, err, errn);
+        int test = strstr(source, ":test") != NULL;
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, test ? "t10k" : "train");
+        st = stacked ? open_stacked(ds, path, &o1, err, errn) : open_idx(ds, path, &o1, err, errn);
         if (st == EBM_OK && o->anomaly && !strcmp(source, "fashion-mnist")) {   /* MEG: train and test together */
             ebm_dataset_t t;
             memset(&t, 0, sizeof t);

@@ -3,12 +3,14 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "chains.h"
 #include "data.h"
 #include "metrics.h"
 
 int labels_eval(run_t *r, int n_max, int bins, int channel, const char *checkpoint) {
     const char *test = run_test_source(r);
+    if (!strcmp(test, "fashion-mnist-stacked")) test = "fashion-mnist-stacked:test";   /* triples of the test images */
     ebm_dataset_t ds;
     char err[1024];
     ebm_data_opts_t dopts = {.size = r->ndim == 3 ? r->shape[1] : 0, .channels = r->ndim == 3 ? r->shape[0] : 0, .toy_n = 10000,
