@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "chains.h"
 #include "method_case.h"
 #include "ref.h"
 
@@ -441,6 +442,14 @@ static void test_cd_step(const char *images) {
     close_case(&c);
 }
 
+/* [data] label_channel: stacked label 100 y0 + 10 y1 + y2 -> channel c's class (test_data ties each
+ * digit to the image in its channel) */
+static void test_channel_label(void) {
+    check(chains_channel_label(537, 0) == 5 && chains_channel_label(537, 1) == 3 && chains_channel_label(537, 2) == 7 &&
+              chains_channel_label(537, -1) == 537 && chains_channel_label(9, 0) == 0 && chains_channel_label(9, 2) == 9,
+          "label_channel 0, 1, 2 of the stacked label 537: 5, 3, 7 (-1: 537 itself)");
+}
+
 /* ---- refusals ---------------------------------------------------------------------------------- */
 static void test_refusals(const char *images) {
     case_t c;
@@ -472,6 +481,7 @@ int main(void) {
     }
     test_cd_step(images);
     test_refusals(images);
+    test_channel_label();
     char lpath[600];
     snprintf(lpath, sizeof lpath, "%s/train-labels-idx1-ubyte", dir);
     remove(images), remove(lpath), rmdir(dir);

@@ -243,10 +243,16 @@ int main(int argc, char **argv) {
         snprintf(p2, sizeof p2, "%s/t10k-labels-idx1-ubyte.gz", fm);
         write_file(p2, lab57, sizeof lab57);
         st = ebm_dataset_open(&ds, "fashion-mnist-stacked:test", &(ebm_data_opts_t){0}, err, sizeof err);
-        int digits_ok = st == EBM_OK && ds.n == 2 && ds.y && ds.shape[0] == 3 && ds.n_classes == 1000;
+        /* image 0 (black) has label 5, image 1 (white) label 7: channel c of a triple is black exactly
+         * when the label's digit for channel c (hundreds for 0, tens for 1, units for 2) is 5 */
+        int digits_ok = st == EBM_OK && ds.n == 2 && ds.y && ds.shape[0] == 3 && ds.n_classes == 1000, black = 0, white = 0;
         for (int i = 0; digits_ok && i < ds.n; i++)
-            for (int d = 1; d <= 100; d *= 10) digits_ok &= ds.y[i] / d % 10 == 5 || ds.y[i] / d % 10 == 7;
-        check(digits_ok, "fashion-mnist-stacked:test: two triples of the t10k images, every channel's class 5 or 7");
+            for (int c = 0, d = 100; c < 3; c++, d /= 10) {
+                int digit = ds.y[i] / d % 10, dark = ds.x[ds.sample_numel * i + (size_t)c * 9] == 0.0f;
+                digits_ok &= (digit == 5 || digit == 7) && dark == (digit == 5);
+                black += dark, white += !dark;
+            }
+        check(digits_ok && black && white, "fashion-mnist-stacked:test: two triples of the t10k images, each channel's class the digit of its place");
         if (st == EBM_OK) ebm_dataset_free(&ds);
         unsetenv("EBM_FASHION_MNIST_DIR");
     }

@@ -43,7 +43,7 @@ static const ebm_config_key_t cd_keys[] = {
 /* class conditioning: E(x | y) trained on labelled data (run.c builds the net; chains.c the labels) */
 static const ebm_config_key_t cd_cond_keys[] = {
     {"model", "classes", EBM_CFG_INT, "0", "cd: a class-conditional energy E(x | y) of this many classes (FiLM: per-class channel scale and shift after each conv block; convnet, multiscale, resnet; 0: unconditional)", 0, 100000},
-    {"data", "label_channel", EBM_CFG_INT, "-1", "cd with model.classes, and jem, on stacked images: the label is the class of this channel (-1: the data's own label)", -1, 2},
+    {"data", "label_channel", EBM_CFG_INT, "-1", "cd with model.classes, jem, classify, on stacked images: the label is the class of this channel (-1: the data's own label)", -1, 2},
     {NULL, NULL, 0, NULL, NULL, 0, 0}};
 
 /* [sampler] init, [buffer], [augment] and [loss], read once (cd_build) */

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "chains.h"
 #include "data.h"
 #include "labels.h"
 #include "run.h"
@@ -30,15 +31,11 @@ static int classify_step(run_t *r, ebm_dataset_t *ds, float *xhost, stats_t *s) 
     int ok = y && onehot && lg;
     if (ok) {
         ebm_dataset_batch(ds, r->seed, r->iter, B, xhost);
-        ebm_dataset_batch_labels(ds, r->seed, r->iter, B, y);
-        for (int i = 0; i < B; i++) {
-            if (y[i] < 0 || y[i] >= K) {
-                ERR("%s: label %d outside [0, %d) ([classify] classes)\n", ds->source, y[i], K);
-                free(y), free(onehot), free(lg);
-                return -1;
-            }
-            onehot[i * K + y[i]] = 1;
+        if (!chains_data_labels(r, ds, y, K, "[classify] classes")) {   /* [data] label_channel: one channel's class */
+            free(y), free(onehot), free(lg);
+            return -1;
         }
+        for (int i = 0; i < B; i++) onehot[i * K + y[i]] = 1;
     }
     if (ok) {
         int shape[4] = {B, r->shape[0], r->shape[1], r->shape[2]};
@@ -71,7 +68,7 @@ static int classify_eval(run_t *r, const ebm_sample_opts_t *o, const char *check
             "energy models\n", checkpoint);
         return 1;
     }
-    return labels_eval(r, o->n, 15, -1, checkpoint);
+    return labels_eval(r, o->n, 15, (int)ebm_config_int(r->cfg, "data", "label_channel"), checkpoint);
 }
 
 const ebm_method_t ebm_method_classify = {
