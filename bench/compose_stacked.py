@@ -127,7 +127,7 @@ def main():
     ap.add_argument("run0"), ap.add_argument("run1"), ap.add_argument("classifier")
     ap.add_argument("--pairs", nargs="+")
     ap.add_argument("--grid", action="store_true", help="every ordered class pair, AND and each run alone")
-    ap.add_argument("--reuse", action="store_true", help="--grid: read the samples already in --work (same runs, --n, --steps) "
+    ap.add_argument("--reuse", action="store_true", help="read the samples already in --work (same runs, --n, --steps) "
                     "instead of drawing them again, e.g. to judge them with another classifier")
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--steps", type=int, default=100)
@@ -158,12 +158,8 @@ def main():
                  "run1": [f"{a.run1}:class={cb}"], "not": [f"{a.run0}:class={ca}", f"{a.run1}:class={cb}:weight={a.not_weight:g}"]}
         r = {}
         for kind, specs in kinds.items():
-            out = os.path.join(a.work, f"{kind}-{ca}-{cb}.npy")
-            cmd = [a.ebm, "sample"] + sum((["--compose", s] for s in specs), []) + common + ["--out", out]
-            cmds.append(" ".join(cmd))
-            print("$", " ".join(cmd), flush=True)
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            x = np.load(out)
+            x, cmd = sample(a, specs, common, os.path.join(a.work, f"{kind}-{ca}-{cb}.npy"))
+            cmds.append(cmd)
             p0, p1 = classify(model, x)
             r[kind] = {"ch0": float((p0 == ca).mean()), "ch1": float((p1 == cb).mean()), "both": float(((p0 == ca) & (p1 == cb)).mean())}
             print(kind, ca, cb, json.dumps(r[kind]), flush=True)

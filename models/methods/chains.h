@@ -34,7 +34,7 @@ int chains_build(run_t *r, chains_t *ch);
  * sampler, which returns new tensors) */
 ebm_tensor_t *chains_start(run_t *r, const chains_t *ch, ebm_tensor_t *xpos, int B, ebm_rng_t *rng);
 
-/* Labelled runs (cd with r->classes > 0: E(x | y); jem):
+/* Labelled runs (cd with r->classes > 0: E(x | y); jem; classify):
  * the labels of the iteration's data batch (ebm_dataset_batch_labels; [data] label_channel c >= 0:
  * the class of channel c of stacked images, whose label is 100 y0 + 10 y1 + y2) into y; 0 after
  * printing why (unlabelled data, a label outside [0, K); what names K's key, e.g. "[model] classes") */

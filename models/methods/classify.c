@@ -68,7 +68,7 @@ static int classify_eval(run_t *r, const ebm_sample_opts_t *o, const char *check
             "energy models\n", checkpoint);
         return 1;
     }
-    return labels_eval(r, o->n, 15, (int)ebm_config_int(r->cfg, "data", "label_channel"), checkpoint);
+    return labels_eval(r, o->n, 15, checkpoint);
 }
 
 const ebm_method_t ebm_method_classify = {

@@ -185,8 +185,7 @@ static ebm_tensor_t *jem_draw(run_t *r, const ebm_sample_opts_t *o, int n, ebm_r
  * mode coverage (returns -1) */
 static int jem_eval(run_t *r, const ebm_sample_opts_t *o, const char *checkpoint) {
     if (o->classifier || o->ood || o->ood_folder) return -1;
-    int rc = labels_eval(r, o->n, (int)ebm_config_int(r->cfg, "jem", "ece_bins"), (int)ebm_config_int(r->cfg, "data", "label_channel"),
-                         checkpoint);
+    int rc = labels_eval(r, o->n, (int)ebm_config_int(r->cfg, "jem", "ece_bins"), checkpoint);
     return rc == 0 && r->toy ? -1 : rc;
 }
 

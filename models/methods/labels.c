@@ -8,8 +8,9 @@
 #include "data.h"
 #include "metrics.h"
 
-int labels_eval(run_t *r, int n_max, int bins, int channel, const char *checkpoint) {
+int labels_eval(run_t *r, int n_max, int bins, const char *checkpoint) {
     const char *test = run_test_source(r);
+    int channel = (int)ebm_config_int(r->cfg, "data", "label_channel");
     if (!strcmp(test, "fashion-mnist-stacked")) test = "fashion-mnist-stacked:test";   /* triples of the test images */
     ebm_dataset_t ds;
     char err[1024];
