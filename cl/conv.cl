@@ -33,26 +33,10 @@ kernel void im2col_panels(global float *dst, global const float *x, ulong xo, in
     int p = (int)get_global_id(0), c = (int)get_global_id(1);
     int R = C * KH * KW, NP = N * Ho * Wo;
     if (p * 16 >= NP || c >= C) return;
-    int16 j = p * 16 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    int16 ow = j % Wo, u = j / Wo, oh = u % Ho, n = u / Ho;
-    int n0 = p * 16 / (Ho * Wo);
-    int16 live = j < NP;
-    int16 ih0 = select((int16)(-(1 << 28)), oh * sh - ph, live), iw0 = ow * sw - pw;
-    int16 img = select((int16)0, (n - n0) * (C * H * W), live);   /* lanes past the first image */
+    PANEL_PIXELS(p, NP, Ho, Wo, sh, sw, ph, pw, C, H, W)
     global const float *xb = x + xo + ((size_t)n0 * C + c) * H * W;
     global float *d = dst + ((size_t)p * R + (size_t)c * KH * KW) * 16;
-    for (int kh = 0; kh < KH; kh++) {
-        int16 ih = ih0 + kh * dh;
-        int16 rok = ih >= 0 && ih < H;
-        for (int kw = 0; kw < KW; kw++, d += 16) {
-            int16 iw = iw0 + kw * dw;
-            int16 ok = rok & (iw >= 0 && iw < W);
-            int16 o = select((int16)0, img + ih * W + iw, ok);
-            float16 v = (float16)(xb[o.s0], xb[o.s1], xb[o.s2], xb[o.s3], xb[o.s4], xb[o.s5], xb[o.s6], xb[o.s7], xb[o.s8],
-                                  xb[o.s9], xb[o.sa], xb[o.sb], xb[o.sc], xb[o.sd], xb[o.se], xb[o.sf]);
-            vstore16(select((float16)0.0f, v, ok), 0, d);
-        }
-    }
+    PANEL_CHANNEL(d, xb, KH, KW, H, W, dh, dw)
 }
 
 /* Panels along the patch axis (weight-grad: B(l = n*Ho*Wo + pixel, j = r)):
@@ -80,9 +64,13 @@ kernel void im2col_panels_t(global float *dst, global const float *x, ulong xo, 
 /* NDRange (N*C): one work item owns one (image, channel) plane and adds every column entry that
  * read it, pass by pass over (kh, kw): each pass reads a contiguous Ho*Wo block of col and adds it
  * to a strided window of the plane, which stays in L1 (no atomics, fixed summation order). Each
- * pass's window is computed up front, so the inner loops have no bounds tests. */
+ * pass's window is computed up front, so the inner loops have no bounds tests.
+ * fuse (variants built with -DFN only): the plane is then multiplied by f'(Zf) at the same positions
+ * while it is in cache, f = FN: the derivative of the activation that made this convolution's input
+ * (engine/autograd.c, ebm_grad_fuse_offer). */
 kernel void col2im(global float *x, ulong xo, global const float *col, ulong co, int N, int C, int H, int W,
-                   int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
+                   int KH, int KW, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *Zf,
+                   ulong zfo, int fuse, float fa, float fb) {
     size_t nc = get_global_id(0);
     if (nc >= (size_t)N * C) return;
     int n = (int)(nc / (size_t)C), c = (int)(nc - (size_t)n * C);
@@ -109,4 +97,14 @@ kernel void col2im(global float *x, ulong xo, global const float *col, ulong co,
             }
         }
     }
+#ifdef FN
+    if (fuse) {
+        global const float *z = Zf + zfo + nc * H * W;
+        int i = 0;
+        for (; i + 8 <= H * W; i += 8) vstore8(vload8(0, dst + i) * FN_D8(FN)(vload8(0, z + i), fa, fb), 0, dst + i);
+        for (; i < H * W; i++) dst[i] *= FN(1, z[i], fa, fb);
+    }
+#else
+    (void)Zf, (void)zfo, (void)fuse, (void)fa, (void)fb;
+#endif
 }

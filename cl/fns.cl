@@ -1,6 +1,7 @@
 /* fns.cl — the engine's scalar functions f^(n)(x), prepended (after common.cl) to the programs that
- * apply them: elementwise.cl (unary ops and their fused backward products) and gemm.cl (an
- * activation in the GEMM's store, engine/ops/conv.c: ebm_conv2d_act). engine/device.c: preludes. */
+ * apply them: elementwise.cl (unary ops and their fused backward products), gemm.cl (an activation
+ * in the GEMM's store, engine/ops/conv.c: ebm_conv2d_act; its derivative in the implicit input
+ * gradient's) and conv.cl (the derivative in col2im). engine/device.c: preludes. */
 
 static float sigm(float x) { return 1.0f / (1.0f + exp(-x)); }
 
@@ -124,3 +125,38 @@ float fn_gelu(int order, float x, float a, float b) {
     if (order == 2) return phi * (2.0f - x * x);
     return x * phi * (x * x - 4.0f);
 }
+
+/* fn_<name>_d8(x, a, b) = f'(x) for eight values at once, the formulas of order 1 above as vector
+ * code (a convolution's input gradient applies its input's activation derivative as it stores,
+ * engine/autograd.c: ebm_grad_fuse_offer); FN_D8(FN) names the one of a program's FN. */
+#define FN_D8_(f) f##_d8
+#define FN_D8(f) FN_D8_(f)
+#define FN_LANES8(f)                                                                              \
+    (float8)(f(1, x.s0, a, b), f(1, x.s1, a, b), f(1, x.s2, a, b), f(1, x.s3, a, b), f(1, x.s4, a, b), \
+             f(1, x.s5, a, b), f(1, x.s6, a, b), f(1, x.s7, a, b))
+static float8 sigm8(float8 x) { return 1.0f / (1.0f + exp(-x)); }
+float8 fn_affine_d8(float8 x, float a, float b) { return (void)x, (void)b, (float8)(a); }
+float8 fn_pow_d8(float8 x, float a, float b) { return FN_LANES8(fn_pow); }
+float8 fn_exp_d8(float8 x, float a, float b) { return (void)a, (void)b, exp(x); }
+float8 fn_log_d8(float8 x, float a, float b) { return (void)a, (void)b, 1.0f / x; }
+float8 fn_sigmoid_d8(float8 x, float a, float b) {
+    (void)a, (void)b;
+    float8 s = sigm8(x);
+    return s * (1.0f - s);
+}
+float8 fn_tanh_d8(float8 x, float a, float b) {
+    (void)a, (void)b;
+    float8 t = tanh(x);
+    return 1.0f - t * t;
+}
+float8 fn_softplus_d8(float8 x, float a, float b) { return (void)a, (void)b, sigm8(x); }
+float8 fn_swish_d8(float8 x, float a, float b) {
+    (void)a, (void)b;
+    float8 s = sigm8(x);
+    return s + x * s * (1.0f - s);
+}
+float8 fn_relu_d8(float8 x, float a, float b) { return (void)a, (void)b, select((float8)0.0f, (float8)1.0f, x > 0.0f); }
+float8 fn_leaky_relu_d8(float8 x, float a, float b) { return (void)b, select((float8)(a), (float8)1.0f, x > 0.0f); }
+float8 fn_elu_d8(float8 x, float a, float b) { return (void)b, select(a * exp(x), (float8)1.0f, x > 0.0f); }
+float8 fn_clamp_d8(float8 x, float a, float b) { return select((float8)0.0f, (float8)1.0f, x >= a && x <= b); }
+float8 fn_gelu_d8(float8 x, float a, float b) { return FN_LANES8(fn_gelu); }

@@ -112,6 +112,32 @@ static float8 act8(float8 v, float a, float b) {
         x1 = ACT8(x1);                                                                          \
     }
 
+/* One step of the 6 x 16 tile: C rows += A(i0 + r, l) * B panel row l (ap: A(i0, l); o1..o5: the
+ * other rows' offsets from it; bp: the panel row, global or local). */
+#define TILE_STEP(ap, bp)                                                                       \
+    {                                                                                           \
+        float8 b0 = vload8(0, bp), b1 = vload8(1, bp);                                          \
+        float8 a;                                                                               \
+        a = (float8)(ap[0]);                                                                    \
+        c00 = fma(a, b0, c00);                                                                  \
+        c01 = fma(a, b1, c01);                                                                  \
+        a = (float8)(ap[o1]);                                                                   \
+        c10 = fma(a, b0, c10);                                                                  \
+        c11 = fma(a, b1, c11);                                                                  \
+        a = (float8)(ap[o2]);                                                                   \
+        c20 = fma(a, b0, c20);                                                                  \
+        c21 = fma(a, b1, c21);                                                                  \
+        a = (float8)(ap[o3]);                                                                   \
+        c30 = fma(a, b0, c30);                                                                  \
+        c31 = fma(a, b1, c31);                                                                  \
+        a = (float8)(ap[o4]);                                                                   \
+        c40 = fma(a, b0, c40);                                                                  \
+        c41 = fma(a, b1, c41);                                                                  \
+        a = (float8)(ap[o5]);                                                                   \
+        c50 = fma(a, b0, c50);                                                                  \
+        c51 = fma(a, b1, c51);                                                                  \
+    }
+
 /* NDRange: (ceil(M/TM), panels, batch); dim 0 walks row tiles so consecutive work items share a
  * B panel while it is in cache.
  * A(i, l) = A[i*sai + (l / lsplit)*sln + (l % lsplit)*sal]   (lsplit = K: plain strides)
@@ -142,28 +168,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     int nseg = K / lsplit;
     for (int seg = 0; seg < nseg; seg++) {
         global const float *ap = arow + (long)seg * sln;
-        for (int l = 0; l < lsplit; l++, ap += sal, bp += TN) {
-            float8 b0 = vload8(0, bp), b1 = vload8(1, bp);
-            float8 a;
-            a = (float8)(ap[0]);
-            c00 = fma(a, b0, c00);
-            c01 = fma(a, b1, c01);
-            a = (float8)(ap[o1]);
-            c10 = fma(a, b0, c10);
-            c11 = fma(a, b1, c11);
-            a = (float8)(ap[o2]);
-            c20 = fma(a, b0, c20);
-            c21 = fma(a, b1, c21);
-            a = (float8)(ap[o3]);
-            c30 = fma(a, b0, c30);
-            c31 = fma(a, b1, c31);
-            a = (float8)(ap[o4]);
-            c40 = fma(a, b0, c40);
-            c41 = fma(a, b1, c41);
-            a = (float8)(ap[o5]);
-            c50 = fma(a, b0, c50);
-            c51 = fma(a, b1, c51);
-        }
+        for (int l = 0; l < lsplit; l++, ap += sal, bp += TN) TILE_STEP(ap, bp)
     }
     int jn = j0 / csplit, jp = j0 - jn * csplit;
     int contiguous = j0 + TN <= N && jp + TN <= csplit;
@@ -181,4 +186,160 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     TILE_ROWS(STORE)
 #undef STORE
 #undef TILE_ROWS
+}
+
+/* Convolution forward with the im2col in the work-group: each work-group packs one 16-pixel panel
+ * of the patch matrix (R = C*KH*KW rows) into local memory, then its work items (one per 6-row tile
+ * of the O outputs) multiply it as gemm_tile does, with the same epilogue. The panel never goes to
+ * global memory. NDRange (ceil(O/TM), panels, 1), local (ceil(O/TM), 1, 1); panel: R*16 floats. */
+kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, int Cin, int H, int W, int KH, int KW, int Ho,
+                          int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *A, ulong ao,
+                          global float *C, ulong co, global const float *bias, ulong biaso, int has_bias, global float *Z,
+                          ulong zo, int store_z, float fa, float fb, local float *panel) {
+    int it = (int)get_local_id(0), nt = (int)get_local_size(0), p = (int)get_group_id(1);
+    int K = Cin * KH * KW, P = Ho * Wo, N = NB * P;
+    {   /* the panel: work item it packs channels it, it + nt, ... */
+        PANEL_PIXELS(p, N, Ho, Wo, sh, sw, ph, pw, Cin, H, W)
+        for (int c = it; c < Cin; c += nt) {
+            global const float *xb = x + xo + ((size_t)n0 * Cin + c) * H * W;
+            local float *d = panel + c * KH * KW * 16;
+            PANEL_CHANNEL(d, xb, KH, KW, H, W, dh, dw)
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int i0 = it * TM, j0 = p * 16;
+    if (i0 >= M) return;
+    A += ao;
+    C += co;
+    int mr = min(TM, M - i0), sai = K;
+    int o1 = min(1, mr - 1) * sai, o2 = min(2, mr - 1) * sai, o3 = min(3, mr - 1) * sai, o4 = min(4, mr - 1) * sai,
+        o5 = min(5, mr - 1) * sai;
+    global const float *ap = A + (long)i0 * sai;
+    local const float *bp = panel;
+    float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+    for (int l = 0; l < K; l++, ap++, bp += TN) TILE_STEP(ap, bp)
+    int ldc = P, csplit = P, cjn = M * P;
+    int jn = j0 / csplit, jp = j0 - jn * csplit;
+    int contiguous = j0 + TN <= N && jp + TN <= csplit;
+    float alpha = 1.0f, beta = 0.0f;
+#if !HAS_ACT
+    (void)fa, (void)fb;
+#endif
+#define TILE_ROWS(X) X(0, c00, c01) X(1, c10, c11) X(2, c20, c21) X(3, c30, c31) X(4, c40, c41) X(5, c50, c51)
+    if (has_bias || store_z || HAS_ACT) {
+        Z += zo;
+        TILE_ROWS(EPILOGUE)
+    }
+#define STORE(r, x0, x1) STORE_ROW(C, r, x0, x1, alpha, beta)
+    TILE_ROWS(STORE)
+#undef STORE
+#undef TILE_ROWS
+}
+
+/* Convolution input gradient without col2im: the input pixels are split by their position modulo
+ * the stride (sh*sw classes; a class's pixels all take the same filter taps), and each work-group
+ * gathers, for one 16-pixel panel of one class, the output gradients its taps read into local
+ * memory (rows (tap, o)), then its work items (one per 6-channel tile of the C input channels)
+ * multiply it by the matching filter entries, read from Wt (KH*KW, C, O), and store the gradient
+ * (every pixel exactly once: no zeroing, no atomics). NDRange (ceil(C/TM), panels of all classes, 1),
+ * local (ceil(C/TM), 1, 1); panel: (most taps of a class) * O * 16 floats. KH, KW <= 16.
+ * fuse (variants built with -DFN only): each value is stored times f'(Zf[same index]), f = FN: the
+ * derivative of the activation that made this convolution's input (engine/autograd.c,
+ * ebm_grad_fuse_offer). */
+kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho, int Wo,
+                                int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt, ulong wto,
+                                global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse, float fa, float fb,
+                                local float *panel) {
+    int it = (int)get_local_id(0), nt = (int)get_local_size(0), p = (int)get_group_id(1);
+    /* the class (ca, cb) of this panel and the panel's index inside it */
+    int ca = 0, cb = 0, Hc = 0, Wc = 0;
+    for (int cls = 0; cls < sh * sw; cls++) {
+        ca = cls / sw, cb = cls - ca * sw;
+        Hc = ca < H ? (H - ca + sh - 1) / sh : 0, Wc = cb < W ? (W - cb + sw - 1) / sw : 0;
+        int np = (NB * Hc * Wc + 15) / 16;
+        if (p < np) break;
+        p -= np;
+    }
+    /* its taps: kh with (ca + ph - kh*dh) divisible by sh; the output row is then u + offh */
+    int tkh[16], toh[16], tkw[16], tow[16], nth = 0, ntw = 0;
+    for (int kh = 0; kh < KH; kh++) {
+        int q = ca + ph - kh * dh;
+        if (q % sh == 0) tkh[nth] = kh, toh[nth++] = q / sh;
+    }
+    for (int kw = 0; kw < KW; kw++) {
+        int q = cb + pw - kw * dw;
+        if (q % sw == 0) tkw[ntw] = kw, tow[ntw++] = q / sw;
+    }
+    int per = Hc * Wc, count = NB * per;
+    int16 q = p * 16 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int16 live = q < count;
+    int16 n = q / per, r = q - n * per, u = r / Wc, v = r - u * Wc;
+    int n0 = p * 16 / per;
+    {   /* the panel: rows (t, o), t = ti * ntw + tj; work item it packs o = it, it + nt, ... */
+        int16 img = select((int16)0, (n - n0) * (O * Ho * Wo), live);
+        int16 u0 = select((int16)(-(1 << 28)), u, live);
+        for (int ti = 0; ti < nth; ti++) {
+            int16 oh = u0 + toh[ti];
+            int16 rok = oh >= 0 && oh < Ho;
+            for (int tj = 0; tj < ntw; tj++) {
+                int16 ow = v + tow[tj];
+                int16 ok = rok & (ow >= 0 && ow < Wo);
+                int16 off = select((int16)0, img + oh * Wo + ow, ok);
+                for (int o = it; o < O; o += nt) {
+                    global const float *gb = gy + gyo + ((size_t)n0 * O + o) * Ho * Wo;
+                    float16 val = (float16)(gb[off.s0], gb[off.s1], gb[off.s2], gb[off.s3], gb[off.s4], gb[off.s5], gb[off.s6],
+                                            gb[off.s7], gb[off.s8], gb[off.s9], gb[off.sa], gb[off.sb], gb[off.sc], gb[off.sd],
+                                            gb[off.se], gb[off.sf]);
+                    vstore16(select((float16)0.0f, val, ok), 0, panel + ((ti * ntw + tj) * O + o) * 16);
+                }
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int i0 = it * TM;
+    if (i0 >= M) return;
+    int mr = min(TM, M - i0);
+    int o1 = min(1, mr - 1) * O, o2 = min(2, mr - 1) * O, o3 = min(3, mr - 1) * O, o4 = min(4, mr - 1) * O,
+        o5 = min(5, mr - 1) * O;
+    float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+    local const float *bp = panel;
+    for (int ti = 0; ti < nth; ti++)
+        for (int tj = 0; tj < ntw; tj++) {
+            global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[tj]) * M + i0) * O;
+            for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP(ap, bp)
+        }
+    /* X[n, c, ca + sh*u, cb + sw*v] for the live lanes */
+    int16 xoff = n * (M * H * W) + (ca + sh * u) * W + cb + sw * v;
+    global float *xb = X + xo + (size_t)i0 * H * W;
+    global const float *zb = Zf + zfo + (size_t)i0 * H * W;
+    int nlive = min(16, count - p * 16);
+    int o_[TN];
+    vstore16(select((int16)0, xoff, live), 0, o_);   /* dead lanes read (not write) pixel 0 */
+#if HAS_ACT
+    /* x0, x1 times f'(z) at the row's 16 pixels */
+#define DERIV(rr, x0, x1)                                                                       \
+    if (fuse) {                                                                                 \
+        global const float *zr = zb + (size_t)rr * H * W;                                       \
+        x0 *= FN_D8(FN)((float8)(zr[o_[0]], zr[o_[1]], zr[o_[2]], zr[o_[3]], zr[o_[4]], zr[o_[5]],  \
+                                 zr[o_[6]], zr[o_[7]]), fa, fb);                                \
+        x1 *= FN_D8(FN)((float8)(zr[o_[8]], zr[o_[9]], zr[o_[10]], zr[o_[11]], zr[o_[12]],       \
+                                 zr[o_[13]], zr[o_[14]], zr[o_[15]]), fa, fb);                  \
+    }
+#else
+#define DERIV(rr, x0, x1)
+    (void)fuse, (void)fa, (void)fb, (void)zb;
+#endif
+#define STORE_IG(rr, x0, x1)                                                                    \
+    if (rr < mr) {                                                                              \
+        float t[TN];                                                                            \
+        DERIV(rr, x0, x1)                                                                       \
+        vstore8(x0, 0, t);                                                                      \
+        vstore8(x1, 1, t);                                                                      \
+        global float *xr = xb + (size_t)rr * H * W;                                             \
+        for (int e = 0; e < nlive; e++) xr[o_[e]] = t[e];                                       \
+    }
+    STORE_IG(0, c00, c01) STORE_IG(1, c10, c11) STORE_IG(2, c20, c21) STORE_IG(3, c30, c31) STORE_IG(4, c40, c41)
+    STORE_IG(5, c50, c51)
+#undef STORE_IG
+#undef DERIV
 }

@@ -155,6 +155,15 @@ static void acc_drop(ebm_tensor_t *t, int level) {
     if (level > 0 && o->acc_refs == 0 && o->scope == level && !o->keep) ebm_tensor_free(o);
 }
 
+const ebm_grad_fuse_t *ebm_grad_fuse_offer(ebm_ctx_t *ctx, int i) {
+    return i >= 0 && i < EBM_NODE_MAX_IN && ctx->grad_fuse[i].x ? &ctx->grad_fuse[i] : NULL;
+}
+
+void ebm_grad_fuse_take(ebm_ctx_t *ctx, int i) {
+    EBM_ASSERT(ebm_grad_fuse_offer(ctx, i));
+    ctx->grad_fused[i] = 1;
+}
+
 ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *const *grad_outputs,
                       ebm_tensor_t *const *inputs, int n_in, ebm_tensor_t **grads, unsigned flags) {
     ebm_ctx_t *ctx = NULL;
@@ -204,6 +213,13 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
         }
         o->acc = sum;
     }
+    /* consumers of each needed tensor among the needed nodes (for the fusion offers) */
+    for (int k = 0; k < order.n; k++) order.items[k]->n_cons = 0;
+    for (int k = 0; k < order.n; k++) {
+        ebm_node_t *nd = order.items[k]->node;
+        for (int i = 0; nd && i < nd->n_in; i++)
+            if (nd->rg[i] && nd->in[i]->gen == gen && nd->in[i]->state == 1) nd->in[i]->n_cons++;
+    }
     /* reverse topological order: the post-order list read backwards */
     for (int k = order.n - 1; k >= 0 && ctx->status == EBM_OK; k--) {
         ebm_tensor_t *t = order.items[k];
@@ -217,11 +233,31 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
         }
         if (!any) continue;
         ebm_tensor_t *gx[EBM_NODE_MAX_IN] = {0};
+        /* the input's elementwise producer's derivative, offered to the rule: an input with this one
+         * consumer, no gradient of its own yet, not asked for, made by f^(n)(x) from an x that needs
+         * a gradient (its producer's rule is then skipped: its gradient never arrives) */
+        ebm_tensor_t *into[EBM_NODE_MAX_IN] = {0};   /* where each input's gradient goes */
+        for (int i = 0; i < nd->n_in; i++) {
+            ebm_tensor_t *c = nd->in[i];
+            ebm_grad_fuse_t *f = &ctx->grad_fuse[i];
+            f->x = NULL;
+            ctx->grad_fused[i] = 0;
+            into[i] = c;
+            if (level && need[i] && c->n_cons == 1 && !c->acc && c->in_gen != gen && ebm_node_unary(c->node, f)) {
+                ebm_tensor_t *x = f->x;
+                if (!c->node->rg[0] || x->gen != gen || x->state != 1) f->x = NULL;   /* x takes no gradient */
+            }
+        }
         if (level) ebm_scope_begin(ctx);
         nd->backward(nd, t->acc, need, gx);
+        for (int i = 0; i < nd->n_in; i++) {
+            if (ctx->grad_fused[i]) into[i] = ctx->grad_fuse[i].x;
+            ctx->grad_fuse[i].x = NULL;
+            ctx->grad_fused[i] = 0;
+        }
         for (int i = 0; i < nd->n_in && ctx->status == EBM_OK; i++) {
             if (!need[i] || !gx[i]) continue;
-            ebm_tensor_t *c = nd->in[i];
+            ebm_tensor_t *c = into[i];
             if (gx[i]->numel != c->numel) {
                 ebm_fail(ctx, EBM_STATUS_SHAPE, "internal: backward of %s gave %zu elements for an input of %zu",
                          nd->name, gx[i]->numel, c->numel);
@@ -239,7 +275,7 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
             if (need[i]) acc_hold(gx[i]);
         for (int i = 0; i < nd->n_in && ctx->status == EBM_OK; i++) {
             if (!need[i] || !gx[i]) continue;
-            ebm_tensor_t *c = nd->in[i];
+            ebm_tensor_t *c = into[i];
             ebm_tensor_t *sum = ebm_accumulate(c->acc, gx[i]);
             if (level) {
                 acc_hold(sum);

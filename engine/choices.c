@@ -20,8 +20,9 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     uint64_t h = 14695981039346656037ULL;
     /* the work-group size too: algorithms measured, or failing, under one limit (EBM_MAX_WORK_GROUP,
      * a driver's setting) say nothing about another */
-    char wg[32];
-    snprintf(wg, sizeof wg, "wg %zu %zu", ctx->wg_size, ctx->info.max_work_group);
+    /* and the algorithms there are: measurements made without one say nothing about it */
+    char wg[48];
+    snprintf(wg, sizeof wg, "wg %zu %zu algos %d", ctx->wg_size, ctx->info.max_work_group, (int)EBM_ALGO_COUNT);
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
     for (int i = 0; i < 4; i++)
         for (const char *c = parts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
@@ -60,7 +61,7 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
         } else if (sscanf(line, "conv %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &c.kind, &q->N, &q->C, &q->H, &q->W,
                           &q->O, &q->KH, &q->KW, &q->Ho, &q->Wo, &q->p.stride_h, &q->p.stride_w, &q->p.pad_h, &q->p.pad_w,
                           &q->p.dil_h, &q->p.dil_w, &c.algo) == 17 &&
-                   c.algo >= 1 && c.algo <= 3 && c.kind >= 0 && c.kind <= 3) {
+                   c.algo >= 1 && c.algo <= 4 && c.kind >= 0 && c.kind <= 3) {
             if (ctx->n_conv_choices == ctx->cap_conv_choices) {
                 struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
                 if (!nc) break;

@@ -729,7 +729,9 @@ static char *load_source(const char *file, size_t *len, char *err, size_t errn) 
 }
 
 /* Programs that apply the scalar functions get cl/fns.cl between common.cl and their own text. */
-static int wants_fns(const char *file) { return !strcmp(file, "elementwise.cl") || !strcmp(file, "gemm.cl"); }
+static int wants_fns(const char *file) {
+    return !strcmp(file, "elementwise.cl") || !strcmp(file, "gemm.cl") || !strcmp(file, "conv.cl");
+}
 
 char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn) {
     size_t lc = 0, lf = 0, lp = 0;
@@ -876,6 +878,7 @@ ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...) {
         case 'u': { cl_uint v = va_arg(ap, unsigned); e = clSetKernelArg(k, i, sizeof v, &v); break; }
         case 'l': { cl_ulong v = va_arg(ap, size_t); e = clSetKernelArg(k, i, sizeof v, &v); break; }
         case 'f': { cl_float v = (float)va_arg(ap, double); e = clSetKernelArg(k, i, sizeof v, &v); break; }
+        case 'L': { size_t v = va_arg(ap, size_t); e = clSetKernelArg(k, i, v, NULL); break; }   /* local memory, bytes */
         default: EBM_ASSERT(!"bad kernel argument format");
         }
     }

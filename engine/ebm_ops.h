@@ -21,7 +21,7 @@ extern "C" {
 /* ---- elementwise functions f and their derivatives f^(n) (n <= 3) ----------------------- */
 /* The one list of elementwise functions. X(ID, name) gives the enum value EBM_FN_<ID> (row order,
  * from 0), the op's name in errors and graphs, and the kernel function fn_<name> of
- * cl/elementwise.cl (each variant is built with -DFN=fn_<name> -DORDER=<n>; engine/variants.c
+ * cl/fns.cl (each variant is built with -DFN=fn_<name> -DORDER=<n>; engine/variants.c
  * lists them all). Parameters a, b as each row's comment says.
  *
  * Adding a function touches 4 files, adding a [model] activation 6 (before this table: 5 and 10,
@@ -29,10 +29,11 @@ extern "C" {
  * tests/ref.c and tests/test_ops.c, and its name in 5 places of models/ and tools/):
  *   engine/ebm_ops.h      a row here (and a wrapper such as ebm_swish, if wanted, whose body is in
  *                         engine/ops/elementwise.c)
- *   cl/elementwise.cl     fn_<name>(order, x, a, b): f and its derivatives
+ *   cl/fns.cl             fn_<name>(order, x, a, b): f and its derivatives; fn_<name>_d8(x, a, b): f'
+ *                         of eight values (a convolution's input gradient applies it as it stores)
  *   tests/ref.c           its double-precision reference, a case of ref_fn (the count is pinned there)
  *   tests/test_ops.c      its test settings T_<ID> (input domain, a, b, ULP allowance); its ops_test,
- *                         ops_grad and ops_grad2 rows come from this table
+ *                         ops_grad and ops_grad2 rows (and conv2d_of_act's) come from this table
  *   models/nets.h         for an activation, a row of EBM_NET_ACTIVATIONS (names, help, parsing)
  *   tools/torch_load.py   for an activation, its nn.Module */
 #define EBM_FNS(X)                                                                                \

@@ -50,7 +50,8 @@ const ebm_env_t *ebm_env(void) {
     env.gemm = !gemm || !*gemm || !strcasecmp(gemm, "auto") ? 0 : (!strcasecmp(gemm, "clblast") ? 1 : (!strcasecmp(gemm, "tile") ? 2 : 0));
     const char *conv = getenv("EBM_CONV");
     env.conv = !conv || !*conv || !strcasecmp(conv, "auto") ? 0
-               : !strcasecmp(conv, "gemm") ? 1 : !strcasecmp(conv, "fft") ? 2 : !strcasecmp(conv, "tile") ? 3 : 0;
+               : !strcasecmp(conv, "gemm") ? 1 : !strcasecmp(conv, "fft") ? 2 : !strcasecmp(conv, "tile") ? 3
+               : !strcasecmp(conv, "implicit") ? 4 : 0;
     const char *prof = getenv("EBM_PROFILE");
     env.profile = prof && *prof && !is_off(prof) ? (atoi(prof) >= 2 ? 2 : 1) : 0;
     env.max_work_group = size_limit("EBM_MAX_WORK_GROUP");

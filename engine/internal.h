@@ -72,7 +72,8 @@ void ebm_choices_save(ebm_ctx_t *ctx);
     X(EBM_ALGO_GEMM_TILE, "gemm:tile", "GEMM tile kernel (gemm.cl)")   \
     X(EBM_ALGO_CONV_IM2COL, "conv:im2col", "convolution im2col+GEMM") \
     X(EBM_ALGO_CONV_FFT, "conv:fft", "convolution through clFFT")      \
-    X(EBM_ALGO_CONV_TILE, "conv:tile", "convolution tile path")
+    X(EBM_ALGO_CONV_TILE, "conv:tile", "convolution tile path")          \
+    X(EBM_ALGO_CONV_IMPLICIT, "conv:implicit", "convolution implicit path")
 typedef enum ebm_algo {
 #define EBM_ALGO_ENUM(id, key, label) id,
     EBM_ALGOS(EBM_ALGO_ENUM)
@@ -161,6 +162,17 @@ typedef struct ebm_node {
     float fp[4];
 } ebm_node_t;
 
+/* A backward rule's chance to apply, itself, the derivative that the activation which made its input
+ * i would apply next: the gradient it returns for input i may be gx * f'(x), taken as the gradient
+ * of x (the activation's input) and the activation's own rule skipped. Offered by ebm_grad without
+ * a graph only (the fused result has no graph), when input i is f(x) (ebm_unary, order 0), has no
+ * other consumer and is not a requested input; a rule that can fuse calls ebm_grad_fuse_take. */
+typedef struct { struct ebm_tensor *x; int fn; float a, b; } ebm_grad_fuse_t;
+const ebm_grad_fuse_t *ebm_grad_fuse_offer(ebm_ctx_t *ctx, int i);
+void ebm_grad_fuse_take(ebm_ctx_t *ctx, int i);
+/* n is an activation y = f(x) (ebm_unary of order 0): its backward as a fusion offer */
+int ebm_node_unary(const struct ebm_node *n, ebm_grad_fuse_t *f);
+
 struct ebm_tensor {
     ebm_ctx_t *ctx;
     int ndim;
@@ -179,6 +191,7 @@ struct ebm_tensor {
     unsigned in_gen;         /* == gen: t is one of the requested inputs */
     ebm_tensor_t *acc;       /* accumulated gradient */
     int acc_refs;            /* storage owners: how many tensors' acc hold it (ebm_grad without a graph) */
+    int n_cons;              /* needed nodes that take t as an input (each slot counted) */
 };
 
 typedef struct ebm_scope_list {
@@ -211,6 +224,8 @@ struct ebm_ctx {
     int grad_enabled;
     int params_frozen;
     unsigned grad_gen;
+    ebm_grad_fuse_t grad_fuse[EBM_NODE_MAX_IN];   /* the node now running backward: offers (x != NULL) */
+    int grad_fused[EBM_NODE_MAX_IN];              /* and the ones its rule took */
     ebm_status_t status;
     char errmsg[2048];
     int profile;

@@ -27,9 +27,10 @@ void ebm_kernel_variants_each(void (*fn)(const char *file, const char *defines, 
             snprintf(d, sizeof d, EBM_UNARY_DEFINES, ebm_fn_names[f], order);
             fn("elementwise.cl", d, user);
         }
-    for (int f = 0; f < EBM_FN_COUNT; f++) {   /* engine/ops/linalg.c: the tile GEMM's activation epilogue */
+    for (int f = 0; f < EBM_FN_COUNT; f++) {   /* engine/ops/linalg.c, conv.c: activations and their derivatives */
         snprintf(d, sizeof d, EBM_UNARY_DEFINES, ebm_fn_names[f], 0);
         fn("gemm.cl", d, user);
+        fn("conv.cl", d, user);
     }
     for (int op = 0; op < EBM_OP_COUNT; op++) {   /* engine/ops/elementwise.c: binary_impl */
         snprintf(d, sizeof d, EBM_BINARY_DEFINES, op);

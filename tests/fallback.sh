@@ -45,7 +45,7 @@ case_ok() {
 case_ok clfft "conv:fft|convolution through clFFT"
 case_ok fftconv.cl "conv:fft|convolution through clFFT"
 case_ok clblast "gemm:clblast|GEMM through CLBlast"
-case_ok gemm.cl "gemm:tile|GEMM tile kernel (gemm.cl)" "conv:tile|convolution tile path"
+case_ok gemm.cl "gemm:tile|GEMM tile kernel (gemm.cl)" "conv:tile|convolution tile path" "conv:implicit|convolution implicit path"
 
 # no GEMM left: the op fails, naming both reasons
 dir=$WORK/none

@@ -258,6 +258,21 @@ static void r_conv_act(const op_case_t *c, double *const *in, double *out, int *
         for (size_t i = 0; i < ref_numel(4, os); i++) out[i] = ref_fn(c->ip[5], out[i], c->fp[0], 0.0);
 }
 
+/* conv2d(f(x), w), f = ip[5] with a = fp[0]: an activation whose one consumer is a convolution, so
+ * that (grad mode: a gradient without a graph) the input gradient's store applies f'(x) itself
+ * (engine/autograd.c, ebm_grad_fuse_offer) instead of a separate pass */
+static ebm_tensor_t *b_conv_of_act(const op_case_t *c, ebm_tensor_t **in) {
+    return ebm_conv2d(ebm_unary(in[0], (ebm_fn_t)c->ip[5], 0, (float)c->fp[0], (float)c->fp[1]), in[1], NULL, conv_p(c));
+}
+static void r_conv_of_act(const op_case_t *c, double *const *in, double *out, int *ond, int *os) {
+    size_t n = ref_numel(4, c->shape[0]);
+    double *fx = out ? malloc(n * sizeof *fx) : NULL;
+    for (size_t i = 0; fx && i < n; i++) fx[i] = ref_fn(c->ip[5], in[0][i], c->fp[0], c->fp[1]);
+    double *const fin[2] = {fx, in[1]};
+    r_conv(c, fin, out, ond, os);
+    free(fx);
+}
+
 /* input-grad: in0 = g (N,O,Ho,Wo), in1 = w; ip[3], ip[4] = H, W */
 static ebm_tensor_t *b_igrad(const op_case_t *c, ebm_tensor_t **in) {
     return ebm_conv2d_input_grad(in[0], in[1], c->ip[3], c->ip[4], conv_p(c));
@@ -468,6 +483,12 @@ static void r_sqdist(const op_case_t *c, double *const *in, double *out, int *on
 #define T_CLAMP D_AWAY_HALF, -0.5, 0.5, 0, NULL
 #define T_GELU D_ANY, 0, 0, 16, "erf() is 16 ulp in OpenCL 1.2"
 #define FN_ROW(id, name) UN_(name, EBM_FN_##id, T_##id),
+/* conv2d(f(x), w) per function: each one's vector derivative in the convolutions' stores (fn_*_d8) */
+#define COA(name, fnc, dom, a, b, U, why)                                                                          \
+    {"conv2d_of_act", 2, {4, 4}, {{2, 3, 6, 5}, {4, 3, 3, 3}}, {dom, D_ANY}, 0, b_conv_of_act, r_conv_of_act,     \
+     {2, 1, 1, 0, 0, fnc}, {a, b}, 27, (U) > 8 ? (U) : 8, 0, why},
+#define COA_(...) COA(__VA_ARGS__)
+#define COA_ROW(id, name) COA_(name, EBM_FN_##id, T_##id)
 
 static const op_case_t cases[] = {
     /* elementwise functions (f, f', f'' through derivative orders): one row per function, then more
@@ -512,6 +533,8 @@ static const op_case_t cases[] = {
     {"conv2d", 2, {4, 4}, {{2, 2, 11, 10}, {3, 2, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 2, 1}, {0}, 50, 0, 0, NULL},
     {"conv2d", 2, {4, 4}, {{1, 3, 9, 9}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 2, 2}, {0}, 27, 0, 0, NULL},
     {"conv2d", 2, {4, 4}, {{2, 5, 6, 7}, {4, 5, 1, 1}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 0, 1}, {0}, 5, 0, 0, NULL},
+    /* more channels than one 6-row tile: the tile and implicit paths' work-groups split the packing */
+    {"conv2d", 3, {4, 4, 1}, {{2, 13, 9, 7}, {14, 13, 3, 3}, {14}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv, r_conv, {2, 1, 1}, {0}, 118, 0, 0, NULL},
     /* large filters: the FFT path is a candidate for stride-1 convolutions with k >= 5 */
     {"conv2d", 3, {4, 4, 1}, {{2, 3, 9, 12}, {4, 3, 7, 7}, {4}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 3, 1}, {0}, 147, 0, 0, NULL},
     {"conv2d", 2, {4, 4}, {{3, 2, 8, 9}, {3, 2, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 0, 1}, {0}, 50, 0, 0, NULL},
@@ -519,6 +542,14 @@ static const op_case_t cases[] = {
     {"conv2d_act", 3, {4, 4, 1}, {{2, 3, 7, 9}, {5, 3, 3, 3}, {5}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv_act, r_conv_act, {1, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 28, 8, 0, NULL},
     {"conv2d_act", 3, {4, 4, 1}, {{3, 4, 9, 8}, {6, 4, 3, 3}, {6}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv_act, r_conv_act, {2, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 37, 8, 0, NULL},
     {"conv2d_act", 2, {4, 4}, {{2, 2, 11, 10}, {3, 2, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv_act, r_conv_act, {1, 2, 2, 0, 0, EBM_FN_TANH}, {0}, 50, 8, 0, NULL},
+    {"conv2d_act", 3, {4, 4, 1}, {{2, 13, 9, 7}, {14, 13, 3, 3}, {14}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv_act, r_conv_act, {2, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 118, 8, 0, NULL},
+    {"conv2d_of_act", 2, {4, 4}, {{2, 13, 9, 7}, {8, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {2, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 117, 8, 0, NULL},
+    {"conv2d_of_act", 2, {4, 4}, {{2, 4, 8, 9}, {5, 4, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {1, 1, 1, 0, 0, EBM_FN_TANH}, {0}, 36, 8, 0, NULL},
+    {"conv2d_of_act", 2, {4, 4}, {{2, 3, 11, 10}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {3, 2, 2, 0, 0, EBM_FN_SOFTPLUS}, {0}, 27, 8, 0, NULL},
+    EBM_FNS(COA_ROW)
+    /* the input gradient by pixel classes modulo the stride (implicit path): 13 channels, and stride 3 with dilation 2 */
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 8, 4, 5}, {8, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 9}, {0}, 72, 0, 0, NULL},
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 4, 4}, {4, 7, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {3, 2, 2, 11, 10}, {0}, 36, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 7, 9}, {4, 3, 5, 5}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 2, 1, 7, 9}, {0}, 100, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 9, 8}, {2, 4, 9, 8}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 2, 1, 5, 5}, {0}, 144, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 4, 4}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 8}, {0}, 45, 0, 0, NULL},

@@ -12,6 +12,13 @@
 
 typedef ebm_conv_geom_t geom_t;
 
+/* CONV_FWD_EPI: a forward followed by a bias and/or an activation, measured as it runs (the tile path
+ * with both in its GEMM's store, the others with the two passes after the convolution). An input
+ * gradient may carry gf: the derivative of its input's activation, applied as it is stored (by every
+ * algorithm but FFT). */
+typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD, CONV_FWD_EPI } conv_kind_t;
+typedef struct { ebm_tensor_t *b; int fn; float a; const ebm_grad_fuse_t *gf; } conv_epi_t;
+
 static int out_size(int in, int k, int s, int pd, int d) { return (in + 2 * pd - d * (k - 1) - 1) / s + 1; }
 
 static int geom_check(ebm_ctx_t *ctx, geom_t *g, const char *op) {
@@ -28,15 +35,32 @@ static int geom_check(ebm_ctx_t *ctx, geom_t *g, const char *op) {
     return 1;
 }
 
-static ebm_status_t run_im2col(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *col, ebm_tensor_t *x, int adjoint) {
-    cl_kernel k = ebm_kernel(ctx, adjoint ? EBM_K_COL2IM : EBM_K_IM2COL);
-    if (!k) return ctx->status;
-    ebm_tensor_t *dst = adjoint ? x : col, *src = adjoint ? col : x;
-    if (ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiii", dst->buf, dst->off, src->buf, src->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
-                  g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w) != EBM_OK)
+/* The kernel id, or its variant built for the scalar function fn (fn >= 0: an activation or its
+ * derivative applied as the kernel stores). */
+static cl_kernel fn_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn) {
+    if (fn < 0) return ebm_kernel(ctx, id);
+    char defines[EBM_UNARY_DEFINES_SIZE];
+    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[fn], 0);
+    return ebm_kernel_variant(ctx, id, defines);
+}
+
+static ebm_status_t run_im2col(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *col, ebm_tensor_t *x) {
+    cl_kernel k = ebm_kernel(ctx, EBM_K_IM2COL);
+    if (!k || ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiii", col->buf, col->off, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
+                        g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w) != EBM_OK)
         return ctx->status;
-    if (adjoint) return ebm_launch_groups(ctx, k, ((size_t)g->N * g->C + 7) / 8, 8);   /* small groups: few, large planes */
     return ebm_launch3(ctx, k, (size_t)g->N * g->Ho, (size_t)g->C * g->KH * g->KW, 1);
+}
+
+/* x = col2im(col), times f'(gf->x) where gf is given (the fused activation derivative) */
+static ebm_status_t run_col2im(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *col, ebm_tensor_t *x, const ebm_grad_fuse_t *gf) {
+    cl_kernel k = fn_kernel(ctx, EBM_K_COL2IM, gf ? gf->fn : -1);
+    if (!k || ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiiimliff", x->buf, x->off, col->buf, col->off, g->N, g->C, g->H, g->W, g->KH,
+                        g->KW, g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w,
+                        gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf != NULL, (double)(gf ? gf->a : 0.0f),
+                        (double)(gf ? gf->b : 0.0f)) != EBM_OK)
+        return ctx->status;
+    return ebm_launch_groups(ctx, k, ((size_t)g->N * g->C + 7) / 8, 8);   /* small groups: few, large planes */
 }
 
 /* (A, B, P) -> (B, A, P) into dst */
@@ -51,7 +75,7 @@ static ebm_tensor_t *conv_fwd_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t
     int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
     ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo});
     ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){CKK, NP});
-    if (!y || !col || run_im2col(ctx, g, col, x, 0) != EBM_OK) return NULL;
+    if (!y || !col || run_im2col(ctx, g, col, x) != EBM_OK) return NULL;
     ebm_tensor_t *yt = g->N == 1 ? y : ebm_tensor_new(ctx, 2, (int[]){g->O, NP});
     if (!yt) return NULL;
     if (ebm_gemm(ctx, 0, 0, g->O, NP, CKK, 1.0f, w->buf, w->off, CKK, 0, col->buf, col->off, NP, 0, 0.0f, yt->buf, yt->off,
@@ -66,7 +90,8 @@ static ebm_tensor_t *conv_fwd_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t
 }
 
 /* g (N,O,Ho,Wo), w (O,C,KH,KW) -> x (N,C,H,W) */
-static ebm_tensor_t *conv_igrad_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w) {
+static ebm_tensor_t *conv_igrad_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w,
+                                     const ebm_grad_fuse_t *gf) {
     int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
     ebm_tensor_t *gt = gy;
     if (g->N > 1) {
@@ -79,7 +104,7 @@ static ebm_tensor_t *conv_igrad_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
         return NULL;
     if (gt != gy) ebm_tensor_free(gt);
     ebm_tensor_t *x = ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W});
-    if (!x || run_im2col(ctx, g, col, x, 1) != EBM_OK) return NULL;
+    if (!x || run_col2im(ctx, g, col, x, gf) != EBM_OK) return NULL;
     ebm_tensor_free(col);
     return x;
 }
@@ -88,7 +113,7 @@ static ebm_tensor_t *conv_igrad_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
 static ebm_tensor_t *conv_wgrad_gemm(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
     int CKK = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
     ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){CKK, NP});
-    if (!col || run_im2col(ctx, g, col, x, 0) != EBM_OK) return NULL;
+    if (!col || run_im2col(ctx, g, col, x) != EBM_OK) return NULL;
     ebm_tensor_t *gt = gy;
     if (g->N > 1) {
         gt = ebm_tensor_new(ctx, 2, (int[]){g->O, NP});
@@ -137,7 +162,8 @@ static ebm_tensor_t *conv_fwd_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t
 }
 
 /* col (R, N*P) = W^T (R, O) x g (O, N*P) read in place from (N, O, P); then col2im */
-static ebm_tensor_t *conv_igrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w) {
+static ebm_tensor_t *conv_igrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w,
+                                     const ebm_grad_fuse_t *gf) {
     int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
     ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(NP + 15) / 16 * 16 * g->O});
     ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){R, NP});
@@ -147,7 +173,7 @@ static ebm_tensor_t *conv_igrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
         return NULL;
     ebm_tensor_free(bp);
     ebm_tensor_t *x = ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W});
-    if (!x || run_im2col(ctx, g, col, x, 1) != EBM_OK) return NULL;
+    if (!x || run_col2im(ctx, g, col, x, gf) != EBM_OK) return NULL;
     ebm_tensor_free(col);
     return x;
 }
@@ -174,25 +200,117 @@ static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
     return sum;
 }
 
-/* ---- algorithm choice: im2col + GEMM, tile path, or FFT, measured per (op, geometry) ---- */
+/* ---- the implicit path: the patch matrix packed in each work-group's local memory (CPU devices) ---- */
 
-/* CONV_FWD_EPI: a forward followed by a bias and/or an activation, measured as it runs (the tile path
- * with both in its GEMM's store, the others with the two passes after the convolution) */
-typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD, CONV_FWD_EPI } conv_kind_t;
-typedef struct { ebm_tensor_t *b; int fn; float a; } conv_epi_t;
+/* Launches a kernel whose work-groups are one row of ceil(M/6) tiles over n_panels panels. */
+static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size_t n_panels, const char *name) {
+    size_t nt = (size_t)(M + 5) / 6;
+    if (nt > ebm_kernel_wg(ctx, k))
+        return ebm_fail(ctx, EBM_STATUS_OPENCL, "%s: %zu work items per group (%d channels) exceed the kernel's limit %zu", name,
+                        nt, M, ebm_kernel_wg(ctx, k));
+    size_t gt[3] = {nt, n_panels, 1}, lt[3] = {nt, 1, 1};
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gt, lt, 0, NULL, ebm_profile_event(ctx, name)));
+    return EBM_OK;
+}
+
+/* The taps of the input-gradient's pixel classes: the most rows (kh) and columns (kw) a class takes,
+ * and the number of 16-pixel panels over all classes (cl/gemm.cl conv_implicit_igrad). */
+static void igrad_classes(const geom_t *g, int *max_th, int *max_tw, size_t *panels) {
+    int sh = g->p.stride_h, sw = g->p.stride_w;
+    *max_th = *max_tw = 0, *panels = 0;
+    for (int a = 0; a < sh; a++) {
+        int n = 0;
+        for (int kh = 0; kh < g->KH; kh++) n += (a + g->p.pad_h - kh * g->p.dil_h) % sh == 0;
+        if (n > *max_th) *max_th = n;
+    }
+    for (int b = 0; b < sw; b++) {
+        int n = 0;
+        for (int kw = 0; kw < g->KW; kw++) n += (b + g->p.pad_w - kw * g->p.dil_w) % sw == 0;
+        if (n > *max_tw) *max_tw = n;
+    }
+    for (int a = 0; a < sh; a++)
+        for (int b = 0; b < sw; b++) {
+            size_t Hc = a < g->H ? (size_t)(g->H - a + sh - 1) / sh : 0, Wc = b < g->W ? (size_t)(g->W - b + sw - 1) / sw : 0;
+            *panels += ((size_t)g->N * Hc * Wc + 15) / 16;
+        }
+}
+
+/* local memory of the implicit path's kernel for kind (bytes) */
+static size_t implicit_local_bytes(const geom_t *g, int kind) {
+    if (kind == CONV_IGRAD) {
+        int th, tw;
+        size_t panels;
+        igrad_classes(g, &th, &tw, &panels);
+        return (size_t)th * tw * g->O * 16 * sizeof(float);
+    }
+    return (size_t)g->C * g->KH * g->KW * 16 * sizeof(float);
+}
+
+/* y (N, O, P) = f(W (O, R) x patches + b), the patches packed per 16-pixel panel in local memory;
+ * bias, activation and z as in conv_fwd_tile_epi. */
+static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b,
+                                           int fn, float a, ebm_tensor_t *z) {
+    size_t NP = (size_t)g->N * g->Ho * g->Wo;
+    cl_kernel k = fn_kernel(ctx, EBM_K_CONV_IMPLICIT_FWD, fn);
+    ebm_tensor_t *y = k ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo}) : NULL;
+    if (!y || ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimlmlmlimliffL", g->O, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
+                        g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, w->buf,
+                        w->off, y->buf, y->off, b ? b->buf : y->buf, b ? b->off : (size_t)0, b != NULL, z ? z->buf : y->buf,
+                        z ? z->off : (size_t)0, z != NULL, (double)a, 0.0, implicit_local_bytes(g, CONV_FWD)) != EBM_OK ||
+        launch_panel_groups(ctx, k, g->O, (NP + 15) / 16, "conv_implicit_fwd") != EBM_OK)
+        return NULL;
+    return y;
+}
+
+static ebm_tensor_t *conv_fwd_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
+    return conv_fwd_implicit_epi(ctx, g, x, w, NULL, -1, 0.0f, NULL);
+}
+
+/* x (N, C, H, W) from g (N, O, Ho, Wo) and W^T, by pixel classes modulo the stride: no columns, no
+ * col2im. The filter is first laid out as (KH*KW, C, O). */
+static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w,
+                                         const ebm_grad_fuse_t *gf) {
+    int KK = g->KH * g->KW, th, tw;
+    size_t panels;
+    igrad_classes(g, &th, &tw, &panels);
+    cl_kernel k = fn_kernel(ctx, EBM_K_CONV_IMPLICIT_IGRAD, gf ? gf->fn : -1);
+    ebm_tensor_t *wt = k ? ebm_tensor_new(ctx, 3, (int[]){KK, g->C, g->O}) : NULL;
+    ebm_tensor_t *x = wt ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W}) : NULL;
+    if (!x) return NULL;
+    int box[4] = {1, KK, g->C, g->O};
+    long ds[4] = {0, (long)g->C * g->O, g->O, 1}, ss[4] = {0, 1, KK, (long)g->C * KK};
+    if (ebm_copy_strided(ctx, box, wt->buf, wt->off, ds, w->buf, w->off, ss) != EBM_OK ||
+        ebm_kargs(ctx, k, "mliiiiiiiiiiiiiiimlmlmliffL", gy->buf, gy->off, g->N, g->C, g->H, g->W, g->KH, g->KW, g->Ho, g->Wo,
+                  g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, g->O, wt->buf, wt->off, x->buf,
+                  x->off, gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf != NULL, (double)(gf ? gf->a : 0.0f),
+                  (double)(gf ? gf->b : 0.0f), implicit_local_bytes(g, CONV_IGRAD)) != EBM_OK ||
+        launch_panel_groups(ctx, k, g->C, panels, "conv_implicit_igrad") != EBM_OK)
+        return NULL;
+    ebm_tensor_free(wt);
+    return x;
+}
+
+
+/* ---- algorithm choice: im2col + GEMM, tile path, FFT or implicit, measured per (op, geometry) ---- */
 
 static ebm_tensor_t *add_channel_bias(ebm_tensor_t *y, ebm_tensor_t *b);
 
 static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
                               const conv_epi_t *epi) {
     static ebm_tensor_t *(*const gemm_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
-        conv_fwd_gemm, conv_igrad_gemm, conv_wgrad_gemm};
+        conv_fwd_gemm, NULL, conv_wgrad_gemm};
     static ebm_tensor_t *(*const fft_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
         ebm_fftconv_fwd, ebm_fftconv_igrad, ebm_fftconv_wgrad};
     static ebm_tensor_t *(*const tile_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
-        conv_fwd_tile, conv_igrad_tile, conv_wgrad_tile};
+        conv_fwd_tile, NULL, conv_wgrad_tile};
+    if (kind == CONV_IGRAD && algo != 2) {
+        const ebm_grad_fuse_t *gf = epi ? epi->gf : NULL;
+        return algo == 1 ? conv_igrad_gemm(ctx, g, a, b, gf)
+               : algo == 3 ? conv_igrad_tile(ctx, g, a, b, gf) : conv_igrad_implicit(ctx, g, a, b, gf);
+    }
     if (kind == CONV_FWD_EPI) {   /* measured only: nothing recorded */
         if (algo == 3) return conv_fwd_tile_epi(ctx, g, a, b, epi->b, epi->fn, epi->a, NULL);
+        if (algo == 4) return conv_fwd_implicit_epi(ctx, g, a, b, epi->b, epi->fn, epi->a, NULL);
         int was = ebm_grad_set_enabled(ctx, 0);
         ebm_tensor_t *y = run_algo(ctx, CONV_FWD, algo, g, a, b, NULL);
         y = add_channel_bias(y, epi->b);
@@ -201,6 +319,7 @@ static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const 
         return y;
     }
     if (algo == 3) return tile_fn[kind](ctx, g, a, b);
+    if (algo == 4) return conv_fwd_implicit(ctx, g, a, b);
     return algo == 2 ? fft_fn[kind](ctx, g, a, b) : gemm_fn[kind](ctx, g, a, b);
 }
 
@@ -210,11 +329,18 @@ static double conv_wall_s(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static const ebm_algo_t conv_algo_id[4] = {0, EBM_ALGO_CONV_IM2COL, EBM_ALGO_CONV_FFT, EBM_ALGO_CONV_TILE};
+#define CONV_ALGOS 4
+static const ebm_algo_t conv_algo_id[CONV_ALGOS + 1] = {0, EBM_ALGO_CONV_IM2COL, EBM_ALGO_CONV_FFT, EBM_ALGO_CONV_TILE,
+                                                        EBM_ALGO_CONV_IMPLICIT};
 
-static int conv_usable(ebm_ctx_t *ctx, int algo, const geom_t *g) {
-    /* the tile path's im2col addresses the 16 images a panel may span with int offsets */
-    if (algo == 3 && (double)g->C * g->H * g->W * 16 >= 2147483647.0) return 0;
+static int conv_usable(ebm_ctx_t *ctx, int algo, conv_kind_t kind, const geom_t *g) {
+    /* the tile and implicit paths address the 16 images a panel may span with int offsets */
+    if ((algo == 3 || algo == 4) && (double)(g->C > g->O ? g->C : g->O) * g->H * g->W * 16 >= 2147483647.0) return 0;
+    if (algo == 4) {   /* no weight gradient; filters up to 16x16 (the kernel's tap lists); the panel in local memory */
+        size_t local = (size_t)ctx->info.local_mem;
+        if (ebm_env()->max_local_mem && ebm_env()->max_local_mem < local) local = ebm_env()->max_local_mem;
+        if (kind == CONV_WGRAD || g->KH > 16 || g->KW > 16 || implicit_local_bytes(g, kind) > local) return 0;
+    }
     return (algo != 2 || ebm_fftconv_applicable(g)) && ebm_algo_available(ctx, conv_algo_id[algo]);
 }
 
@@ -237,10 +363,10 @@ static int conv_try(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g,
  * remembers the fastest; 0 when none ran. */
 static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
                         const conv_epi_t *epi) {
-    double t[4] = {0, 1e30, 1e30, 1e30};
+    double t[CONV_ALGOS + 1] = {0, 1e30, 1e30, 1e30, 1e30};
     for (int rep = 0; rep < 4; rep++)
-        for (int alg = 1; alg <= 3; alg++) {
-            if (!conv_usable(ctx, alg, g)) continue;
+        for (int alg = 1; alg <= CONV_ALGOS; alg++) {
+            if (!conv_usable(ctx, alg, kind, g)) continue;
             clFinish(ctx->queue);
             double t0 = conv_wall_s();
             int r = conv_try(ctx, kind, alg, g, a, b, epi, NULL);
@@ -249,11 +375,11 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
             if (r > 0 && rep > 0 && conv_wall_s() - t0 < t[alg]) t[alg] = conv_wall_s() - t0;
         }
     int algo = 0;
-    for (int alg = 1; alg <= 3; alg++)
-        if (conv_usable(ctx, alg, g) && t[alg] < 1e30 && (!algo || t[alg] < t[algo])) algo = alg;
+    for (int alg = 1; alg <= CONV_ALGOS; alg++)
+        if (conv_usable(ctx, alg, kind, g) && t[alg] < 1e30 && (!algo || t[alg] < t[algo])) algo = alg;
     if (!algo) return 0;
-    ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms, tile %.3f ms -> %d",
-                    (int)kind, g->N, g->C, g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, algo);
+    ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms, tile %.3f ms, implicit %.3f ms -> %d",
+                    (int)kind, g->N, g->C, g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, t[4] * 1e3, algo);
     if (ctx->n_conv_choices == ctx->cap_conv_choices) {
         struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
         if (!nc) {
@@ -279,7 +405,7 @@ static int conv_choose(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_te
     if (algo == 2 && !ebm_fftconv_applicable(g)) algo = 1;
     for (int i = 0; i < ctx->n_conv_choices && !algo; i++)
         if (ctx->conv_choices[i].kind == (int)kind && !memcmp(&ctx->conv_choices[i].g, g, sizeof *g)) algo = ctx->conv_choices[i].algo;
-    if (algo && !conv_usable(ctx, algo, g)) algo = 0;
+    if (algo && !conv_usable(ctx, algo, kind, g)) algo = 0;
     if (!algo) algo = conv_measure(ctx, kind, g, a, b, epi);
     return algo;
 }
@@ -287,20 +413,21 @@ static int conv_choose(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_te
 /* Runs kind (not CONV_FWD_EPI) with the chosen algorithm, or with prefer when it is not 0 (the
  * choice made for the forward with its epilogue). */
 static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
-                                   int prefer) {
-    int algo = prefer && conv_usable(ctx, prefer, g) ? prefer : conv_choose(ctx, kind, g, a, b, NULL);
+                                   int prefer, const conv_epi_t *epi, int *ran) {
+    int algo = prefer && conv_usable(ctx, prefer, kind, g) ? prefer : conv_choose(ctx, kind, g, a, b, NULL);
     if (ctx->status != EBM_OK) return NULL;
     /* the chosen algorithm, then the others (an algorithm can fail for the first time here) */
-    const int order[4] = {algo, 1, 3, 2};
-    for (int i = 0; i < 4; i++) {
-        if (!order[i] || (i && order[i] == algo) || !conv_usable(ctx, order[i], g)) continue;
+    const int order[CONV_ALGOS + 1] = {algo, 1, 3, 4, 2};
+    for (int i = 0; i <= CONV_ALGOS; i++) {
+        if (!order[i] || (i && order[i] == algo) || !conv_usable(ctx, order[i], kind, g)) continue;
         ebm_tensor_t *y;
-        int r = conv_try(ctx, kind, order[i], g, a, b, NULL, &y);
+        int r = conv_try(ctx, kind, order[i], g, a, b, epi, &y);
+        if (r > 0 && ran) *ran = order[i];
         if (r) return r > 0 ? y : NULL;
     }
     static const char *const op[3] = {"conv2d", "conv2d input-grad", "conv2d weight-grad"};
-    const ebm_algo_t tried[3] = {EBM_ALGO_CONV_IM2COL, EBM_ALGO_CONV_TILE, EBM_ALGO_CONV_FFT};
-    ebm_algo_none_left(ctx, op[kind], tried, ebm_fftconv_applicable(g) ? 3 : 2);
+    const ebm_algo_t tried[4] = {EBM_ALGO_CONV_IM2COL, EBM_ALGO_CONV_TILE, EBM_ALGO_CONV_IMPLICIT, EBM_ALGO_CONV_FFT};
+    ebm_algo_none_left(ctx, op[kind], tried, ebm_fftconv_applicable(g) ? 4 : 3);
     return NULL;
 }
 
@@ -316,10 +443,19 @@ static ebm_conv2d_params_t load_params(const ebm_node_t *n) {
 static ebm_tensor_t *conv_nobias_as(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, int prefer);
 #define conv_nobias(x, w, p) conv_nobias_as(x, w, p, 0)
 
+static ebm_tensor_t *input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p,
+                                const ebm_grad_fuse_t *gf, int *fused);
+
+/* the input's gradient may take its activation's derivative as it is stored (ebm_grad_fuse_offer) */
 static void conv_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
     ebm_conv2d_params_t p = load_params(n);
     ebm_tensor_t *x = n->in[0], *w = n->in[1];
-    if (need[0]) gx[0] = ebm_conv2d_input_grad(gy, w, x->shape[2], x->shape[3], p);
+    if (need[0]) {
+        const ebm_grad_fuse_t *gf = ebm_grad_fuse_offer(x->ctx, 0);
+        int fused = 0;
+        gx[0] = input_grad(gy, w, x->shape[2], x->shape[3], p, gf, &fused);
+        if (fused) ebm_grad_fuse_take(x->ctx, 0);
+    }
     if (need[1]) gx[1] = ebm_conv2d_weight_grad(x, gy, w->shape[2], w->shape[3], p);
 }
 
@@ -360,7 +496,7 @@ static int fwd_geom(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, geo
 static ebm_tensor_t *conv_nobias_as(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, int prefer) {
     geom_t g;
     if (!fwd_geom(x, w, p, &g)) return NULL;
-    ebm_tensor_t *y = conv_dispatch(x->ctx, CONV_FWD, &g, x, w, prefer);
+    ebm_tensor_t *y = conv_dispatch(x->ctx, CONV_FWD, &g, x, w, prefer, NULL, NULL);
     if (!y) return NULL;
     ebm_node_t *n = ebm_record(y, "conv2d", conv_backward, 2, (ebm_tensor_t *[]){x, w});
     if (n) store_params(n, p, 0, 0);
@@ -383,8 +519,8 @@ static void conv_bias_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need,
     if (need[2]) gx[2] = ebm_reshape(ebm_sum_to(gy, 3, (int[]){(int)b->numel, 1, 1}), b->ndim, b->shape);
 }
 
-/* f(conv2d(x, w) + b) (fn < 0: no f). Where the measured algorithm is the tile path, the bias and f
- * are applied in the GEMM's store, and the pre-activation (which f's derivative needs) is written
+/* f(conv2d(x, w) + b) (fn < 0: no f). Where the measured algorithm is the tile or the implicit path,
+ * the bias and f are applied in the GEMM's store, and the pre-activation (which f's derivative needs) is written
  * beside the output only when a gradient can flow; the graph is the unfused one (a conv2d+bias node,
  * then a unary node), so derivatives of every order are those of the composition. Elsewhere the
  * ops run one by one. */
@@ -396,23 +532,24 @@ static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t
         ebm_fail(ctx, EBM_STATUS_SHAPE, "bias of %zu elements for %d channels", b->numel, g.O);
         return NULL;
     }
-    conv_epi_t epi = {b, fn, a};
+    conv_epi_t epi = {b, fn, a, NULL};
     int algo = b || fn >= 0 ? conv_choose(ctx, CONV_FWD_EPI, &g, x, w, &epi) : 0;
     if (ctx->status != EBM_OK) return NULL;
-    if (algo == 3) {
+    if (algo == 3 || algo == 4) {
         int graph = ctx->grad_enabled && (ebm_tensor_live_requires_grad(x) || ebm_tensor_live_requires_grad(w) ||
                                           (b && ebm_tensor_live_requires_grad(b)));
         ebm_tensor_t *z = NULL, *y = NULL;
         ebm_algo_try_begin(ctx);
         ebm_scope_begin(ctx);
         if (graph && fn >= 0) z = ebm_tensor_new(ctx, 4, (int[]){g.N, g.O, g.Ho, g.Wo});
-        if (!graph || fn < 0 || z) y = conv_fwd_tile_epi(ctx, &g, x, w, b, fn, a, z);
+        if (!graph || fn < 0 || z)
+            y = algo == 3 ? conv_fwd_tile_epi(ctx, &g, x, w, b, fn, a, z) : conv_fwd_implicit_epi(ctx, &g, x, w, b, fn, a, z);
         if (y && ctx->status == EBM_OK) {
             ebm_tensor_keep(y);
             if (z) ebm_tensor_keep(z);
         }
         ebm_scope_end(ctx);
-        int r = ebm_algo_try_end(ctx, EBM_ALGO_CONV_TILE);
+        int r = ebm_algo_try_end(ctx, conv_algo_id[algo]);
         if (r < 0) return NULL;
         if (r > 0) {
             ebm_tensor_t *pre = fn >= 0 ? z : y;   /* the conv2d+bias node's output */
@@ -424,9 +561,9 @@ static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t
             if (fn >= 0 && z) ebm_record_unary(y, z, (ebm_fn_t)fn, a, 0.0f);
             return y;
         }
-        /* the tile path became unavailable: the ops one by one */
+        /* the path became unavailable: the ops one by one */
     }
-    ebm_tensor_t *z = add_channel_bias(conv_nobias_as(x, w, p, algo == 3 ? 0 : algo), b);
+    ebm_tensor_t *z = add_channel_bias(conv_nobias_as(x, w, p, algo == 3 || algo == 4 ? 0 : algo), b);
     return fn >= 0 ? ebm_unary(z, (ebm_fn_t)fn, 0, a, 0.0f) : z;
 }
 
@@ -442,7 +579,10 @@ ebm_tensor_t *ebm_conv2d_act(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, 
     return conv_forward(x, w, b, p, (int)fn, a);
 }
 
-ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p) {
+/* the input gradient; with gf, times f'(gf->x) where the algorithm can apply it as it stores
+ * (*fused then says so; nothing is recorded: gf is offered only where no graph is made) */
+static ebm_tensor_t *input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p,
+                                const ebm_grad_fuse_t *gf, int *fused) {
     if (!gy || !w || gy->ctx->status != EBM_OK) return NULL;
     ebm_ctx_t *ctx = gy->ctx;
     char s1[64], s2[64];
@@ -462,11 +602,21 @@ ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, in
                  g.Wo, ebm_tensor_shape_str(gy, s1, 64));
         return NULL;
     }
-    ebm_tensor_t *x = conv_dispatch(ctx, CONV_IGRAD, &g, gy, w, 0);
+    conv_epi_t epi = {NULL, -1, 0.0f, gf};
+    int ran = 0;
+    ebm_tensor_t *x = conv_dispatch(ctx, CONV_IGRAD, &g, gy, w, 0, &epi, &ran);
     if (!x) return NULL;
+    if (gf) {
+        *fused = ran != 2;   /* FFT: not applied */
+        return x;
+    }
     ebm_node_t *n = ebm_record(x, "conv2d_input_grad", igrad_backward, 2, (ebm_tensor_t *[]){gy, w});
     if (n) store_params(n, p, H, W);
     return x;
+}
+
+ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p) {
+    return input_grad(gy, w, H, W, p, NULL, NULL);
 }
 
 ebm_tensor_t *ebm_conv2d_weight_grad(ebm_tensor_t *x, ebm_tensor_t *gy, int KH, int KW, ebm_conv2d_params_t p) {
@@ -489,7 +639,7 @@ ebm_tensor_t *ebm_conv2d_weight_grad(ebm_tensor_t *x, ebm_tensor_t *gy, int KH, 
                  ebm_tensor_shape_str(gy, s1, 64));
         return NULL;
     }
-    ebm_tensor_t *dw = conv_dispatch(ctx, CONV_WGRAD, &g, x, gy, 0);
+    ebm_tensor_t *dw = conv_dispatch(ctx, CONV_WGRAD, &g, x, gy, 0, NULL, NULL);
     if (!dw) return NULL;
     ebm_node_t *n = ebm_record(dw, "conv2d_weight_grad", wgrad_backward, 2, (ebm_tensor_t *[]){x, gy});
     if (n) store_params(n, p, KH, KW);

@@ -68,6 +68,12 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
     return y;
 }
 
+int ebm_node_unary(const ebm_node_t *n, ebm_grad_fuse_t *f) {
+    if (!n || n->backward != unary_backward || n->ip[1] != 0) return 0;
+    *f = (ebm_grad_fuse_t){n->in[0], n->ip[0], n->fp[0], n->fp[1]};
+    return 1;
+}
+
 /* Records y = f(x) computed elsewhere (a GEMM's epilogue) as the unary node ebm_unary would. */
 void ebm_record_unary(ebm_tensor_t *y, ebm_tensor_t *x, ebm_fn_t fn, float a, float b) {
     set_fn(ebm_record(y, "unary", unary_backward, 1, &x), fn, 0, a, b);
