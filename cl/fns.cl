@@ -126,17 +126,34 @@ float fn_gelu(int order, float x, float a, float b) {
     return x * phi * (x * x - 4.0f);
 }
 
-/* fn_<name>_d8(x, a, b) = f'(x) for eight values at once, the formulas of order 1 above as vector
- * code (a convolution's input gradient applies its input's activation derivative as it stores,
- * engine/autograd.c: ebm_grad_fuse_offer); FN_D8(FN) names the one of a program's FN. */
+/* fn_<name>_f8(x, a, b) = f(x) and fn_<name>_d8(x, a, b) = f'(x) for eight values at once: the
+ * formulas of orders 0 and 1 above as vector code, for the activation a convolution applies as it
+ * stores its output (cl/gemm.cl) and the derivative its input gradient applies as it stores
+ * (engine/autograd.c: ebm_grad_fuse_offer). FN_F8(FN), FN_D8(FN) name the ones of a program's FN;
+ * FN_LANES8(f, order) is f lane by lane, for the functions left scalar. */
+#define FN_F8_(f) f##_f8
+#define FN_F8(f) FN_F8_(f)
 #define FN_D8_(f) f##_d8
 #define FN_D8(f) FN_D8_(f)
-#define FN_LANES8(f)                                                                              \
-    (float8)(f(1, x.s0, a, b), f(1, x.s1, a, b), f(1, x.s2, a, b), f(1, x.s3, a, b), f(1, x.s4, a, b), \
-             f(1, x.s5, a, b), f(1, x.s6, a, b), f(1, x.s7, a, b))
+#define FN_LANES8(f, k)                                                                           \
+    (float8)(f(k, x.s0, a, b), f(k, x.s1, a, b), f(k, x.s2, a, b), f(k, x.s3, a, b), f(k, x.s4, a, b), \
+             f(k, x.s5, a, b), f(k, x.s6, a, b), f(k, x.s7, a, b))
 static float8 sigm8(float8 x) { return 1.0f / (1.0f + exp(-x)); }
+float8 fn_affine_f8(float8 x, float a, float b) { return a * x + b; }
+float8 fn_pow_f8(float8 x, float a, float b) { return FN_LANES8(fn_pow, 0); }
+float8 fn_exp_f8(float8 x, float a, float b) { return (void)a, (void)b, exp(x); }
+float8 fn_log_f8(float8 x, float a, float b) { return (void)a, (void)b, log(x); }
+float8 fn_sigmoid_f8(float8 x, float a, float b) { return (void)a, (void)b, sigm8(x); }
+float8 fn_tanh_f8(float8 x, float a, float b) { return (void)a, (void)b, tanh(x); }
+float8 fn_softplus_f8(float8 x, float a, float b) { return (void)a, (void)b, fmax(x, 0.0f) + log1p(exp(-fabs(x))); }
+float8 fn_swish_f8(float8 x, float a, float b) { return (void)a, (void)b, x * sigm8(x); }
+float8 fn_relu_f8(float8 x, float a, float b) { return (void)a, (void)b, fmax(x, 0.0f); }
+float8 fn_leaky_relu_f8(float8 x, float a, float b) { return (void)b, select(a * x, x, x > 0.0f); }
+float8 fn_elu_f8(float8 x, float a, float b) { return (void)b, select(a * (exp(x) - 1.0f), x, x > 0.0f); }
+float8 fn_clamp_f8(float8 x, float a, float b) { return select(fmin(fmax(x, a), b), x, isnan(x)); }
+float8 fn_gelu_f8(float8 x, float a, float b) { return FN_LANES8(fn_gelu, 0); }
 float8 fn_affine_d8(float8 x, float a, float b) { return (void)x, (void)b, (float8)(a); }
-float8 fn_pow_d8(float8 x, float a, float b) { return FN_LANES8(fn_pow); }
+float8 fn_pow_d8(float8 x, float a, float b) { return FN_LANES8(fn_pow, 1); }
 float8 fn_exp_d8(float8 x, float a, float b) { return (void)a, (void)b, exp(x); }
 float8 fn_log_d8(float8 x, float a, float b) { return (void)a, (void)b, 1.0f / x; }
 float8 fn_sigmoid_d8(float8 x, float a, float b) {
@@ -159,4 +176,4 @@ float8 fn_relu_d8(float8 x, float a, float b) { return (void)a, (void)b, select(
 float8 fn_leaky_relu_d8(float8 x, float a, float b) { return (void)b, select((float8)(a), (float8)1.0f, x > 0.0f); }
 float8 fn_elu_d8(float8 x, float a, float b) { return (void)b, select(a * exp(x), (float8)1.0f, x > 0.0f); }
 float8 fn_clamp_d8(float8 x, float a, float b) { return select((float8)0.0f, (float8)1.0f, x >= a && x <= b); }
-float8 fn_gelu_d8(float8 x, float a, float b) { return FN_LANES8(fn_gelu); }
+float8 fn_gelu_d8(float8 x, float a, float b) { return FN_LANES8(fn_gelu, 1); }

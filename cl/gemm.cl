@@ -65,11 +65,7 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
 }
 
 #ifdef FN
-static float8 act8(float8 v, float a, float b) {
-    return (float8)(FN(0, v.s0, a, b), FN(0, v.s1, a, b), FN(0, v.s2, a, b), FN(0, v.s3, a, b), FN(0, v.s4, a, b),
-                    FN(0, v.s5, a, b), FN(0, v.s6, a, b), FN(0, v.s7, a, b));
-}
-#define ACT8(v) act8(v, fa, fb)
+#define ACT8(v) FN_F8(FN)(v, fa, fb)
 #define HAS_ACT 1
 #else
 #define ACT8(v) (v)
