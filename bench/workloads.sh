@@ -3,7 +3,7 @@
 #
 # The reference workloads of docs/WORKLOADS.md on every OpenCL device `ebm devices` lists
 # (build/bench_workloads validates each network against a double-precision forward before timing),
-# then PyTorch on the same machine when python3 has torch (bench/torch_reference.py, the same
+# each followed by PyTorch on the same machine when python3 has torch (bench/torch_reference.py, the same
 # networks: CPU with all cores, and CUDA when available; PYTHON=... picks the interpreter, default
 # python3). Writes OUTDIR/workloads.csv (one row per device and workload, with the PyTorch times and
 # ratios, and the engine's kernel launches per Langevin step) and prints it as a markdown table.
@@ -23,36 +23,40 @@ rm -f "$out"/engine-*.csv   # this run's files only
 devices=$("$build/ebm" devices | awk '/^[0-9]+:[0-9]+ / {print $1}')
 [ -n "$devices" ] || { echo "no OpenCL device (see: $build/ebm devices)" >&2; exit 1; }
 
-# one process per workload, so that each peak memory figure is that workload's own
-for d in $devices; do
-    echo "== engine on device $d" >&2
-    for w in ${workloads//,/ }; do
+torch_line() {   # "workload ms gp_ms peak_MiB" for one workload on one PyTorch device; args: workload device threads
+    local w=$1
+    shift
+    "$py" "$here/torch_reference.py" "$@" "$w" 2>/dev/null |
+        awk '/ms\/iter/ {for (i = 1; i <= NF; i++) { if ($i == "ms/iter") v[++k] = $(i - 1); if ($i == "MiB") m = $(i - 1) }
+                         print $1, v[1], v[2], m; k = 0}'
+}
+has_torch=0 has_cuda=0
+if "$py" -c "import torch" 2>/dev/null; then
+    has_torch=1
+    "$py" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null && has_cuda=1
+else
+    echo "$py has no torch: no PyTorch columns" >&2
+fi
+: > "$out/torch-cpu.txt"; : > "$out/torch-cuda.txt"
+# Workload by workload, the engine on each device and then PyTorch, so that the times compared are
+# minutes apart, not the length of the whole run (a shared machine's load drifts); one process per
+# workload, so that each peak memory figure is that workload's own.
+for w in ${workloads//,/ }; do
+    for d in $devices; do
+        echo "== $w: engine on device $d" >&2
         args=(-d "$d" -w "$w" --csv "$out/engine-${d/:/_}-$w.csv")
         [ "$iters" -gt 0 ] && args+=(-n "$iters")
         "$build/bench_workloads" "${args[@]}" >&2
     done
+    if [ "$has_torch" = 1 ] && [ "$torch_cpu" = 1 ]; then
+        echo "== $w: PyTorch CPU ($(nproc) threads)" >&2
+        torch_line "$w" cpu "$(nproc)" >> "$out/torch-cpu.txt" || true
+    fi
+    if [ "$has_cuda" = 1 ]; then
+        echo "== $w: PyTorch CUDA" >&2
+        torch_line "$w" cuda 1 >> "$out/torch-cuda.txt" || true
+    fi
 done
-
-torch_lines() {   # "workload ms gp_ms peak_MiB" per line for one PyTorch device; args: device threads
-    for w in ${workloads//,/ }; do
-        "$py" "$here/torch_reference.py" "$@" "$w" 2>/dev/null |
-            awk '/ms\/iter/ {for (i = 1; i <= NF; i++) { if ($i == "ms/iter") v[++k] = $(i - 1); if ($i == "MiB") m = $(i - 1) }
-                             print $1, v[1], v[2], m; k = 0}'
-    done
-}
-: > "$out/torch-cpu.txt"; : > "$out/torch-cuda.txt"
-if "$py" -c "import torch" 2>/dev/null; then
-    if [ "$torch_cpu" = 1 ]; then
-        echo "== PyTorch CPU ($(nproc) threads)" >&2
-        torch_lines cpu "$(nproc)" > "$out/torch-cpu.txt" || true
-    fi
-    if "$py" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
-        echo "== PyTorch CUDA" >&2
-        torch_lines cuda 1 > "$out/torch-cuda.txt" || true
-    fi
-else
-    echo "$py has no torch: no PyTorch columns" >&2
-fi
 
 awk -F, -v cpu="$out/torch-cpu.txt" -v cuda="$out/torch-cuda.txt" '
     BEGIN {
