@@ -274,6 +274,11 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     {   /* the panel: rows (t, o), t = ti * ntw + tj; work item it packs o = it, it + nt, ... */
         int16 img = select((int16)0, (n - n0) * (O * Ho * Wo), live);
         int16 u0 = select((int16)(-(1 << 28)), u, live);
+        /* flat: the 16 lanes are consecutive pixels of one image and the class grid is the
+         * gradient's own (stride 2 on even sizes), so a row is 16 consecutive floats of the plane
+         * shifted by the tap, read as one vector (where the window lies inside gy) and masked */
+        int flat = Hc == Ho && Wc == Wo && n.sf == n0 && live.sf;
+        long total = (long)NB * O * Ho * Wo;
         for (int ti = 0; ti < nth; ti++) {
             int16 oh = u0 + toh[ti];
             int16 rok = oh >= 0 && oh < Ho;
@@ -281,11 +286,17 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
                 int16 ow = v + tow[tj];
                 int16 ok = rok & (ow >= 0 && ow < Wo);
                 int16 off = select((int16)0, img + oh * Wo + ow, ok);
+                int shift = r.s0 + toh[ti] * Wo + tow[tj];
                 for (int o = it; o < O; o += nt) {
-                    global const float *gb = gy + gyo + ((size_t)n0 * O + o) * Ho * Wo;
-                    float16 val = (float16)(gb[off.s0], gb[off.s1], gb[off.s2], gb[off.s3], gb[off.s4], gb[off.s5], gb[off.s6],
-                                            gb[off.s7], gb[off.s8], gb[off.s9], gb[off.sa], gb[off.sb], gb[off.sc], gb[off.sd],
-                                            gb[off.se], gb[off.sf]);
+                    long plane = ((long)n0 * O + o) * Ho * Wo;
+                    global const float *gb = gy + gyo + plane;
+                    float16 val;
+                    if (flat && plane + shift >= 0 && plane + shift + 16 <= total)
+                        val = vload16(0, gb + shift);
+                    else
+                        val = (float16)(gb[off.s0], gb[off.s1], gb[off.s2], gb[off.s3], gb[off.s4], gb[off.s5], gb[off.s6],
+                                        gb[off.s7], gb[off.s8], gb[off.s9], gb[off.sa], gb[off.sb], gb[off.sc], gb[off.sd],
+                                        gb[off.se], gb[off.sf]);
                     vstore16(select((float16)0.0f, val, ok), 0, panel + ((ti * ntw + tj) * O + o) * 16);
                 }
             }

@@ -29,6 +29,12 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     return snprintf(path, n, "%s/choices-%016llx.txt", env->cache_dir, (unsigned long long)h) < (int)n;
 }
 
+static int same_gemm(const struct ebm_gemm_choice *a, const struct ebm_gemm_choice *b) {
+    return a->m == b->m && a->n == b->n && a->k == b->k && a->batch == b->batch && a->ta == b->ta && a->tb == b->tb;
+}
+
+/* The file's choices into ctx: an entry ctx lacks is added, one it has takes the file's algorithm
+ * (the file holds the first measurement any process saved). */
 void ebm_choices_load(ebm_ctx_t *ctx) {
     char path[1200], line[512];
     if (!choices_path(ctx, path, sizeof path)) return;
@@ -52,6 +58,10 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
         ebm_conv_geom_t *q = &c.g;
         if (sscanf(line, "gemm %zu %zu %zu %zu %d %d %d", &g.m, &g.n, &g.k, &g.batch, &g.ta, &g.tb, &g.algo) == 7 && g.algo >= 1 &&
             g.algo <= 2) {
+            int have = 0;
+            for (int i = 0; i < ctx->n_gemm_choices && !have; i++)
+                if (same_gemm(&ctx->gemm_choices[i], &g)) ctx->gemm_choices[i].algo = g.algo, have = 1;
+            if (have) continue;
             if (ctx->n_gemm_choices == ctx->cap_gemm_choices) {
                 struct ebm_gemm_choice *nc = ebm_grow_array(ctx->gemm_choices, &ctx->cap_gemm_choices, sizeof *nc, 32);
                 if (!nc) break;
@@ -62,6 +72,11 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
                           &q->O, &q->KH, &q->KW, &q->Ho, &q->Wo, &q->p.stride_h, &q->p.stride_w, &q->p.pad_h, &q->p.pad_w,
                           &q->p.dil_h, &q->p.dil_w, &c.algo) == 17 &&
                    c.algo >= 1 && c.algo <= 4 && c.kind >= 0 && c.kind <= 3) {
+            int have = 0;
+            for (int i = 0; i < ctx->n_conv_choices && !have; i++)
+                if (ctx->conv_choices[i].kind == c.kind && !memcmp(&ctx->conv_choices[i].g, &c.g, sizeof c.g))
+                    ctx->conv_choices[i].algo = c.algo, have = 1;
+            if (have) continue;
             if (ctx->n_conv_choices == ctx->cap_conv_choices) {
                 struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
                 if (!nc) break;
@@ -76,6 +91,8 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
 void ebm_choices_save(ebm_ctx_t *ctx) {
     char path[1200];
     if (!choices_path(ctx, path, sizeof path)) return;
+    ebm_choices_load(ctx);   /* what other processes saved since: kept, and theirs win */
+    ctx->choices_dirty = 0;
     size_t cap = 64 + 96 * (size_t)(ctx->n_gemm_choices + ctx->n_conv_choices) + sizeof ctx->algo_reason, len = 0;
     char *buf = malloc(cap);
     if (!buf) return;

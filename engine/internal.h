@@ -57,10 +57,14 @@ typedef struct {
 struct ebm_conv_choice {
     ebm_conv_geom_t g;
     int kind, algo;     /* kind 0 forward, 1 input-grad, 2 weight-grad, 3 forward with bias and/or activation;
-                           algo 1 im2col+GEMM, 2 FFT, 3 tile path */
+                           algo 1 im2col+GEMM, 2 FFT, 3 tile path, 4 implicit path */
 };
 
-/* Loads the choices saved for this device (at context creation); saves them (at ebm_ctx_free, when new ones were made). */
+/* The choices saved for this device: loaded at context creation, and saved as soon as one is
+ * measured (and at ebm_ctx_free, when an algorithm was found unavailable), merged with the file as
+ * it is then: an entry another process saved first wins, in the file and in this context, so every
+ * process on a machine runs the same algorithm for a shape and its results do not depend on which
+ * process measured (a resumed run ends bit-identical to one never stopped). */
 void ebm_choices_load(ebm_ctx_t *ctx);
 void ebm_choices_save(ebm_ctx_t *ctx);
 

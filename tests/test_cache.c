@@ -27,10 +27,15 @@ static int count(const char *dir, const char *suffix, char *first, size_t n) {
 }
 
 static int hits, misses, saves, measured;
+static char hit_path[512];   /* the last entry a context loaded ("kernel cache HIT name (path)") */
 static void counter(ebm_log_level_t level, const char *msg, void *user) {
     (void)level, (void)user;
     if ((strstr(msg, "gemm ") && strstr(msg, "CLBlast")) || strstr(msg, "conv kind")) measured++;
-    if (strstr(msg, "kernel cache HIT")) hits++;
+    if (strstr(msg, "kernel cache HIT")) {
+        hits++;
+        const char *p = strrchr(msg, '(');
+        if (p) snprintf(hit_path, sizeof hit_path, "%.*s", (int)strcspn(p + 1, ")"), p + 1);
+    }
     if (strstr(msg, "kernel cache MISS")) misses++;
     if (strstr(msg, "kernel cache SAVE ")) saves++;
 }
@@ -65,8 +70,10 @@ int main(void) {
     check(n >= 1 && n < 1000, "compiled programs saved to the cache folder, no temporary files left");
     check(run_op() && hits >= 1 && misses == 0 && measured == 0,
           "second context loads every program from the cache and reuses the saved algorithm choices");
-    /* corrupt an entry: truncate it */
-    FILE *f = fopen(path, "wb");
+    /* corrupt an entry the op loads (the first run also built the programs of the algorithms it
+     * measured and did not choose, which later runs never load): truncate it */
+    check(hit_path[0] != 0, "the second context named an entry it loaded");
+    FILE *f = fopen(hit_path, "wb");
     if (f) {
         fputs("EBMKCACHE1garbage", f);
         fclose(f);

@@ -550,6 +550,8 @@ static const op_case_t cases[] = {
     /* the input gradient by pixel classes modulo the stride (implicit path): 13 channels, and stride 3 with dilation 2 */
     {"conv2d_input_grad", 2, {4, 4}, {{2, 8, 4, 5}, {8, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 9}, {0}, 72, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 4, 4}, {4, 7, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {3, 2, 2, 11, 10}, {0}, 36, 0, 0, NULL},
+    /* even sizes: every class grid is the gradient's, whole panels read as vectors */
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 6, 8, 8}, {6, 9, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 16, 16}, {0}, 54, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 7, 9}, {4, 3, 5, 5}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 2, 1, 7, 9}, {0}, 100, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 9, 8}, {2, 4, 9, 8}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 2, 1, 5, 5}, {0}, 144, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 4, 4}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 8}, {0}, 45, 0, 0, NULL},

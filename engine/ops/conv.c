@@ -388,13 +388,14 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
         }
         ctx->conv_choices = nc;
     }
-    struct ebm_conv_choice *c = &ctx->conv_choices[ctx->n_conv_choices++];
+    int at = ctx->n_conv_choices++;
+    struct ebm_conv_choice *c = &ctx->conv_choices[at];
     memset(c, 0, sizeof *c);
     c->g = *g;
     c->kind = (int)kind;
     c->algo = algo;
-    ctx->choices_dirty = 1;
-    return algo;
+    ebm_choices_save(ctx);   /* at once: another process measuring meanwhile may have saved first, and then wins */
+    return ctx->conv_choices[at].algo;
 }
 
 /* The algorithm for (kind, geometry): forced by EBM_CONV, remembered, or measured now (0: none ran;

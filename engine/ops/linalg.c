@@ -186,8 +186,10 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
             if (!nc) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
             ctx->gemm_choices = nc;
         }
-        ctx->gemm_choices[ctx->n_gemm_choices++] = (struct ebm_gemm_choice){m, n, k, batch, ta, tb, algo};
-        ctx->choices_dirty = 1;
+        int at = ctx->n_gemm_choices++;
+        ctx->gemm_choices[at] = (struct ebm_gemm_choice){m, n, k, batch, ta, tb, algo};
+        ebm_choices_save(ctx);   /* at once: another process measuring meanwhile may have saved first, and then wins */
+        algo = ctx->gemm_choices[at].algo;
         ebm_log_message(EBM_LOG_DEBUG, "gemm %zux%zux%zu batch %zu ta %d tb %d: CLBlast %.3f ms, tile %.3f ms", m, n, k, batch,
                         ta, tb, t[1] * 1e3, t[2] * 1e3);
         if (algo == last) return EBM_OK;   /* the last run was this algorithm: C already holds its result */
