@@ -29,8 +29,58 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     return snprintf(path, n, "%s/choices-%016llx.txt", env->cache_dir, (unsigned long long)h) < (int)n;
 }
 
-static int same_gemm(const struct ebm_gemm_choice *a, const struct ebm_gemm_choice *b) {
-    return a->m == b->m && a->n == b->n && a->k == b->k && a->batch == b->batch && a->ta == b->ta && a->tb == b->tb;
+struct ebm_gemm_choice *ebm_gemm_choice_find(ebm_ctx_t *ctx, const struct ebm_gemm_choice *q) {
+    for (int i = 0; i < ctx->n_gemm_choices; i++) {
+        struct ebm_gemm_choice *g = &ctx->gemm_choices[i];
+        if (g->m == q->m && g->n == q->n && g->k == q->k && g->batch == q->batch && g->ta == q->ta && g->tb == q->tb) return g;
+    }
+    return NULL;
+}
+
+struct ebm_conv_choice *ebm_conv_choice_find(ebm_ctx_t *ctx, int kind, const ebm_conv_geom_t *g) {
+    for (int i = 0; i < ctx->n_conv_choices; i++)
+        if (ctx->conv_choices[i].kind == kind && !memcmp(&ctx->conv_choices[i].g, g, sizeof *g)) return &ctx->conv_choices[i];
+    return NULL;
+}
+
+/* q's algorithm into ctx: over the entry of the same key, else appended (0: out of host memory) */
+static int put_gemm(ebm_ctx_t *ctx, const struct ebm_gemm_choice *q) {
+    struct ebm_gemm_choice *g = ebm_gemm_choice_find(ctx, q);
+    if (g) return g->algo = q->algo, 1;
+    if (ctx->n_gemm_choices == ctx->cap_gemm_choices) {
+        struct ebm_gemm_choice *nc = ebm_grow_array(ctx->gemm_choices, &ctx->cap_gemm_choices, sizeof *nc, 32);
+        if (!nc) return 0;
+        ctx->gemm_choices = nc;
+    }
+    ctx->gemm_choices[ctx->n_gemm_choices++] = *q;
+    return 1;
+}
+
+static int put_conv(ebm_ctx_t *ctx, const struct ebm_conv_choice *q) {
+    struct ebm_conv_choice *c = ebm_conv_choice_find(ctx, q->kind, &q->g);
+    if (c) return c->algo = q->algo, 1;
+    if (ctx->n_conv_choices == ctx->cap_conv_choices) {
+        struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
+        if (!nc) return 0;
+        ctx->conv_choices = nc;
+    }
+    ctx->conv_choices[ctx->n_conv_choices++] = *q;
+    return 1;
+}
+
+int ebm_choices_record_gemm(ebm_ctx_t *ctx, const struct ebm_gemm_choice *q) {
+    if (!put_gemm(ctx, q)) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed"), 0;
+    ebm_choices_save(ctx);
+    return ebm_gemm_choice_find(ctx, q)->algo;
+}
+
+int ebm_choices_record_conv(ebm_ctx_t *ctx, int kind, const ebm_conv_geom_t *g, int algo) {
+    struct ebm_conv_choice c;
+    memset(&c, 0, sizeof c);
+    c.g = *g, c.kind = kind, c.algo = algo;
+    if (!put_conv(ctx, &c)) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed"), 0;
+    ebm_choices_save(ctx);
+    return ebm_conv_choice_find(ctx, kind, g)->algo;
 }
 
 /* The file's choices into ctx: an entry ctx lacks is added, one it has takes the file's algorithm
@@ -58,31 +108,12 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
         ebm_conv_geom_t *q = &c.g;
         if (sscanf(line, "gemm %zu %zu %zu %zu %d %d %d", &g.m, &g.n, &g.k, &g.batch, &g.ta, &g.tb, &g.algo) == 7 && g.algo >= 1 &&
             g.algo <= 2) {
-            int have = 0;
-            for (int i = 0; i < ctx->n_gemm_choices && !have; i++)
-                if (same_gemm(&ctx->gemm_choices[i], &g)) ctx->gemm_choices[i].algo = g.algo, have = 1;
-            if (have) continue;
-            if (ctx->n_gemm_choices == ctx->cap_gemm_choices) {
-                struct ebm_gemm_choice *nc = ebm_grow_array(ctx->gemm_choices, &ctx->cap_gemm_choices, sizeof *nc, 32);
-                if (!nc) break;
-                ctx->gemm_choices = nc;
-            }
-            ctx->gemm_choices[ctx->n_gemm_choices++] = g;
+            if (!put_gemm(ctx, &g)) break;
         } else if (sscanf(line, "conv %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &c.kind, &q->N, &q->C, &q->H, &q->W,
                           &q->O, &q->KH, &q->KW, &q->Ho, &q->Wo, &q->p.stride_h, &q->p.stride_w, &q->p.pad_h, &q->p.pad_w,
                           &q->p.dil_h, &q->p.dil_w, &c.algo) == 17 &&
                    c.algo >= 1 && c.algo <= 4 && c.kind >= 0 && c.kind <= 3) {
-            int have = 0;
-            for (int i = 0; i < ctx->n_conv_choices && !have; i++)
-                if (ctx->conv_choices[i].kind == c.kind && !memcmp(&ctx->conv_choices[i].g, &c.g, sizeof c.g))
-                    ctx->conv_choices[i].algo = c.algo, have = 1;
-            if (have) continue;
-            if (ctx->n_conv_choices == ctx->cap_conv_choices) {
-                struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
-                if (!nc) break;
-                ctx->conv_choices = nc;
-            }
-            ctx->conv_choices[ctx->n_conv_choices++] = c;
+            if (!put_conv(ctx, &c)) break;
         }
     }
     fclose(f);

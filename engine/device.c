@@ -858,6 +858,13 @@ cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id) {
     return k;
 }
 
+cl_kernel ebm_kernel_fn(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn) {
+    if (fn < 0) return ebm_kernel(ctx, id);
+    char defines[EBM_UNARY_DEFINES_SIZE];
+    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[fn], 0);
+    return ebm_kernel_variant(ctx, id, defines);
+}
+
 ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...) {
     cl_uint nargs = 0;
     if (clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL) == CL_SUCCESS && nargs != strlen(fmt)) {

@@ -67,6 +67,13 @@ struct ebm_conv_choice {
  * process measured (a resumed run ends bit-identical to one never stopped). */
 void ebm_choices_load(ebm_ctx_t *ctx);
 void ebm_choices_save(ebm_ctx_t *ctx);
+/* The remembered choice for a GEMM (q's sizes and transposes) or a convolution (NULL: none yet). */
+struct ebm_gemm_choice *ebm_gemm_choice_find(ebm_ctx_t *ctx, const struct ebm_gemm_choice *q);
+struct ebm_conv_choice *ebm_conv_choice_find(ebm_ctx_t *ctx, int kind, const ebm_conv_geom_t *g);
+/* A measured choice, remembered and saved at once: the algorithm to run, which is the file's where
+ * another process saved one first (0: out of host memory, the context failed). */
+int ebm_choices_record_gemm(ebm_ctx_t *ctx, const struct ebm_gemm_choice *q);
+int ebm_choices_record_conv(ebm_ctx_t *ctx, int kind, const ebm_conv_geom_t *g, int algo);
 
 /* Algorithms an op can choose between. One that cannot be built or run on a device (a kernel the
  * compiler rejects, a library that fails) is marked unavailable there, with one warning line, and
@@ -285,6 +292,9 @@ cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id);
 /* A variant of a kernel compiled with extra -D options (e.g. "-DFN=7 -DORDER=1"); cached per
  * (kernel, options), the program per (file, options). */
 cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *defines);
+/* The kernel id, or (fn >= 0) its variant built for the scalar function fn, which the kernel applies
+ * as it stores (an activation, or its derivative: gemm.cl, conv.cl). */
+cl_kernel ebm_kernel_fn(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn);
 /* Sets arguments from a format: m cl_mem, i int, u uint, l ulong (size_t), f float. */
 ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...);
 /* The work-group size for k: wg_size, or the largest power of two the kernel allows when it

@@ -35,15 +35,6 @@ static int geom_check(ebm_ctx_t *ctx, geom_t *g, const char *op) {
     return 1;
 }
 
-/* The kernel id, or its variant built for the scalar function fn (fn >= 0: an activation or its
- * derivative applied as the kernel stores). */
-static cl_kernel fn_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn) {
-    if (fn < 0) return ebm_kernel(ctx, id);
-    char defines[EBM_UNARY_DEFINES_SIZE];
-    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[fn], 0);
-    return ebm_kernel_variant(ctx, id, defines);
-}
-
 static ebm_status_t run_im2col(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *col, ebm_tensor_t *x) {
     cl_kernel k = ebm_kernel(ctx, EBM_K_IM2COL);
     if (!k || ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiii", col->buf, col->off, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
@@ -54,7 +45,7 @@ static ebm_status_t run_im2col(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *co
 
 /* x = col2im(col), times f'(gf->x) where gf is given (the fused activation derivative) */
 static ebm_status_t run_col2im(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *col, ebm_tensor_t *x, const ebm_grad_fuse_t *gf) {
-    cl_kernel k = fn_kernel(ctx, EBM_K_COL2IM, gf ? gf->fn : -1);
+    cl_kernel k = ebm_kernel_fn(ctx, EBM_K_COL2IM, gf ? gf->fn : -1);
     if (!k || ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiiimliff", x->buf, x->off, col->buf, col->off, g->N, g->C, g->H, g->W, g->KH,
                         g->KW, g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w,
                         gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf != NULL, (double)(gf ? gf->a : 0.0f),
@@ -251,7 +242,7 @@ static size_t implicit_local_bytes(const geom_t *g, int kind) {
 static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b,
                                            int fn, float a, ebm_tensor_t *z) {
     size_t NP = (size_t)g->N * g->Ho * g->Wo;
-    cl_kernel k = fn_kernel(ctx, EBM_K_CONV_IMPLICIT_FWD, fn);
+    cl_kernel k = ebm_kernel_fn(ctx, EBM_K_CONV_IMPLICIT_FWD, fn);
     ebm_tensor_t *y = k ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo}) : NULL;
     if (!y || ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimlmlmlimliffL", g->O, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
                         g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, w->buf,
@@ -273,7 +264,7 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
     int KK = g->KH * g->KW, th, tw;
     size_t panels;
     igrad_classes(g, &th, &tw, &panels);
-    cl_kernel k = fn_kernel(ctx, EBM_K_CONV_IMPLICIT_IGRAD, gf ? gf->fn : -1);
+    cl_kernel k = ebm_kernel_fn(ctx, EBM_K_CONV_IMPLICIT_IGRAD, gf ? gf->fn : -1);
     ebm_tensor_t *wt = k ? ebm_tensor_new(ctx, 3, (int[]){KK, g->C, g->O}) : NULL;
     ebm_tensor_t *x = wt ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W}) : NULL;
     if (!x) return NULL;
@@ -380,22 +371,7 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
     if (!algo) return 0;
     ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms, tile %.3f ms, implicit %.3f ms -> %d",
                     (int)kind, g->N, g->C, g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, t[4] * 1e3, algo);
-    if (ctx->n_conv_choices == ctx->cap_conv_choices) {
-        struct ebm_conv_choice *nc = ebm_grow_array(ctx->conv_choices, &ctx->cap_conv_choices, sizeof *nc, 16);
-        if (!nc) {
-            ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
-            return 0;
-        }
-        ctx->conv_choices = nc;
-    }
-    int at = ctx->n_conv_choices++;
-    struct ebm_conv_choice *c = &ctx->conv_choices[at];
-    memset(c, 0, sizeof *c);
-    c->g = *g;
-    c->kind = (int)kind;
-    c->algo = algo;
-    ebm_choices_save(ctx);   /* at once: another process measuring meanwhile may have saved first, and then wins */
-    return ctx->conv_choices[at].algo;
+    return ebm_choices_record_conv(ctx, (int)kind, g, algo);
 }
 
 /* The algorithm for (kind, geometry): forced by EBM_CONV, remembered, or measured now (0: none ran;
@@ -404,8 +380,8 @@ static int conv_choose(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_te
                        const conv_epi_t *epi) {
     int algo = ebm_env()->conv;
     if (algo == 2 && !ebm_fftconv_applicable(g)) algo = 1;
-    for (int i = 0; i < ctx->n_conv_choices && !algo; i++)
-        if (ctx->conv_choices[i].kind == (int)kind && !memcmp(&ctx->conv_choices[i].g, g, sizeof *g)) algo = ctx->conv_choices[i].algo;
+    const struct ebm_conv_choice *known = algo ? NULL : ebm_conv_choice_find(ctx, (int)kind, g);
+    if (known) algo = known->algo;
     if (algo && !conv_usable(ctx, algo, kind, g)) algo = 0;
     if (!algo) algo = conv_measure(ctx, kind, g, a, b, epi);
     return algo;

@@ -9,14 +9,7 @@ static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t 
                                      int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
                                      size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
                                      int cjn, size_t c_stride, size_t batch, const ebm_gemm_epilogue_t *epi) {
-    cl_kernel kt;
-    if (epi && epi->fn >= 0) {
-        char defines[EBM_UNARY_DEFINES_SIZE];
-        snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[epi->fn], 0);
-        kt = ebm_kernel_variant(ctx, EBM_K_GEMM_TILE, defines);
-    } else {
-        kt = ebm_kernel(ctx, EBM_K_GEMM_TILE);
-    }
+    cl_kernel kt = ebm_kernel_fn(ctx, EBM_K_GEMM_TILE, epi ? epi->fn : -1);
     if (!kt) return ctx->status;
     EBM_ASSERT(lsplit > 0 && k % (size_t)lsplit == 0);
     int has_bias = epi && epi->bias, store_z = epi && epi->z;
@@ -154,12 +147,9 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
                       cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch) {
     if (ctx->status != EBM_OK) return ctx->status;
     int algo = ebm_env()->gemm;
-    if (!algo) {
-        for (int i = 0; i < ctx->n_gemm_choices && !algo; i++) {
-            struct ebm_gemm_choice *g = &ctx->gemm_choices[i];
-            if (g->m == m && g->n == n && g->k == k && g->batch == batch && g->ta == ta && g->tb == tb) algo = g->algo;
-        }
-    }
+    struct ebm_gemm_choice key = {m, n, k, batch, ta, tb, 0};
+    const struct ebm_gemm_choice *known = algo ? NULL : ebm_gemm_choice_find(ctx, &key);
+    if (known) algo = known->algo;
     if (!algo && beta != 0.0f) algo = ctx->info.is_gpu ? 1 : 2;   /* measuring would accumulate into C twice */
     if (algo && !ebm_algo_available(ctx, gemm_algo_id[algo])) algo = 3 - algo;
     if (!algo) {
@@ -181,15 +171,8 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
             }
         if (!last) return ebm_algo_none_left(ctx, "GEMM", gemm_algo_id + 1, 2);
         algo = t[1] <= t[2] ? 1 : 2;
-        if (ctx->n_gemm_choices == ctx->cap_gemm_choices) {
-            struct ebm_gemm_choice *nc = ebm_grow_array(ctx->gemm_choices, &ctx->cap_gemm_choices, sizeof *nc, 32);
-            if (!nc) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
-            ctx->gemm_choices = nc;
-        }
-        int at = ctx->n_gemm_choices++;
-        ctx->gemm_choices[at] = (struct ebm_gemm_choice){m, n, k, batch, ta, tb, algo};
-        ebm_choices_save(ctx);   /* at once: another process measuring meanwhile may have saved first, and then wins */
-        algo = ctx->gemm_choices[at].algo;
+        key.algo = algo;
+        if (!(algo = ebm_choices_record_gemm(ctx, &key))) return ctx->status;
         ebm_log_message(EBM_LOG_DEBUG, "gemm %zux%zux%zu batch %zu ta %d tb %d: CLBlast %.3f ms, tile %.3f ms", m, n, k, batch,
                         ta, tb, t[1] * 1e3, t[2] * 1e3);
         if (algo == last) return EBM_OK;   /* the last run was this algorithm: C already holds its result */
