@@ -199,7 +199,7 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
         for (int c = it; c < Cin; c += nt) {
             global const float *xb = x + xo + ((size_t)n0 * Cin + c) * H * W;
             local float *d = panel + c * KH * KW * 16;
-            PANEL_CHANNEL(d, xb, KH, KW, H, W, dh, dw)
+            PANEL_CHANNEL(d, xb, ((long)n0 * Cin + c) * H * W, (long)NB * Cin * H * W, KH, KW, H, W, dh, dw)
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
