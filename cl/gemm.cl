@@ -237,7 +237,7 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
  * gathers, for one 16-pixel panel of one class, the output gradients its taps read into local
  * memory (rows (tap, o)), then its work items (one per 6-channel tile of the C input channels)
  * multiply it by the matching filter entries, read from Wt (KH*KW, C, O), and store the gradient
- * (every pixel exactly once: no zeroing, no atomics). NDRange (ceil(C/TM), panels of all classes, 1),
+ * (every pixel exactly once: no zeroing, no atomics). NDRange (ceil(C/TM), classes x panels of the largest, 1),
  * local (ceil(C/TM), 1, 1); panel: (most taps of a class) * O * 16 floats. KH, KW <= 16.
  * fuse (variants built with -DFN only): each value is stored times f'(Zf[same index]), f = FN: the
  * derivative of the activation that made this convolution's input (engine/autograd.c,
@@ -247,15 +247,13 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
                                 global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse, float fa, float fb,
                                 local float *panel) {
     int it = (int)get_local_id(0), nt = (int)get_local_size(0), p = (int)get_group_id(1);
-    /* the class (ca, cb) of this panel and the panel's index inside it */
-    int ca = 0, cb = 0, Hc = 0, Wc = 0;
-    for (int cls = 0; cls < sh * sw; cls++) {
-        ca = cls / sw, cb = cls - ca * sw;
-        Hc = ca < H ? (H - ca + sh - 1) / sh : 0, Wc = cb < W ? (W - cb + sw - 1) / sw : 0;
-        int np = (NB * Hc * Wc + 15) / 16;
-        if (p < np) break;
-        p -= np;
-    }
+    /* the class (ca, cb) of this panel and the panel's index inside it: the classes take turns, so
+     * the groups that read one region of gy run close together (a class with fewer panels than
+     * the largest leaves its last turns empty) */
+    int cls = p % (sh * sw), ca = cls / sw, cb = cls - ca * sw;
+    int Hc = ca < H ? (H - ca + sh - 1) / sh : 0, Wc = cb < W ? (W - cb + sw - 1) / sw : 0;
+    p /= sh * sw;
+    if (p * 16 >= NB * Hc * Wc) return;
     /* its taps: kh with (ca + ph - kh*dh) divisible by sh; the output row is then u + offh */
     int tkh[16], toh[16], tkw[16], tow[16], nth = 0, ntw = 0;
     for (int kh = 0; kh < KH; kh++) {

@@ -205,7 +205,8 @@ static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size
 }
 
 /* The taps of the input-gradient's pixel classes: the most rows (kh) and columns (kw) a class takes,
- * and the number of 16-pixel panels over all classes (cl/gemm.cl conv_implicit_igrad). */
+ * and the number of work-groups, one per class and 16-pixel panel of the largest class
+ * (cl/gemm.cl conv_implicit_igrad). */
 static void igrad_classes(const geom_t *g, int *max_th, int *max_tw, size_t *panels) {
     int sh = g->p.stride_h, sw = g->p.stride_w;
     *max_th = *max_tw = 0, *panels = 0;
@@ -219,11 +220,10 @@ static void igrad_classes(const geom_t *g, int *max_th, int *max_tw, size_t *pan
         for (int kw = 0; kw < g->KW; kw++) n += (b + g->p.pad_w - kw * g->p.dil_w) % sw == 0;
         if (n > *max_tw) *max_tw = n;
     }
-    for (int a = 0; a < sh; a++)
-        for (int b = 0; b < sw; b++) {
-            size_t Hc = a < g->H ? (size_t)(g->H - a + sh - 1) / sh : 0, Wc = b < g->W ? (size_t)(g->W - b + sw - 1) / sw : 0;
-            *panels += ((size_t)g->N * Hc * Wc + 15) / 16;
-        }
+    /* the classes take turns (cl/gemm.cl): as many turns as the largest class has panels; class
+     * (0, 0) is the largest */
+    size_t Hc = ((size_t)g->H + sh - 1) / sh, Wc = ((size_t)g->W + sw - 1) / sw;
+    *panels = (size_t)sh * sw * (((size_t)g->N * Hc * Wc + 15) / 16);
 }
 
 /* local memory of the implicit path's kernel for kind (bytes) */
