@@ -61,6 +61,11 @@
         if (s_ < 16) nseg = 0;                                                                    \
         seg_hi += 16 * (sw);                                                                      \
     }
+/* b[o.s0], ..., b[o.sf] */
+#define GATHER16(b, o)                                                                            \
+    (float16)((b)[(o).s0], (b)[(o).s1], (b)[(o).s2], (b)[(o).s3], (b)[(o).s4], (b)[(o).s5], (b)[(o).s6], \
+              (b)[(o).s7], (b)[(o).s8], (b)[(o).s9], (b)[(o).sa], (b)[(o).sb], (b)[(o).sc], (b)[(o).sd], \
+              (b)[(o).se], (b)[(o).sf])
 /* 16 floats at stride sw (1 or 2) from q. The even lanes are picked one by one: Oclgrind 21.10's
  * uninitialized-value check crashes on the shuffle that .even compiles to at -O0; optimised, the
  * picks become that shuffle. */
@@ -82,10 +87,7 @@ inline float16 panel_even(float16 a, float16 b) {
                 for (int k_ = 1; k_ < nseg; k_++)                                                 \
                     v_ = select(v_, PANEL_ROW(xb + seg_b[k_] + t_, sw), lane_ >= seg_s[k_]);      \
             } else {                                                                              \
-                int16 o_ = select((int16)0, img + ih_ * (W) + iw_, ok_);                          \
-                v_ = (float16)(xb[o_.s0], xb[o_.s1], xb[o_.s2], xb[o_.s3], xb[o_.s4], xb[o_.s5],  \
-                               xb[o_.s6], xb[o_.s7], xb[o_.s8], xb[o_.s9], xb[o_.sa], xb[o_.sb],  \
-                               xb[o_.sc], xb[o_.sd], xb[o_.se], xb[o_.sf]);                       \
+                v_ = GATHER16(xb, select((int16)0, img + ih_ * (W) + iw_, ok_));                  \
             }                                                                                     \
             vstore16(select((float16)0.0f, v_, ok_), 0, d);                                       \
         }                                                                                         \

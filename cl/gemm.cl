@@ -108,6 +108,22 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         x1 = ACT8(x1);                                                                          \
     }
 
+/* The tile's six rows (row, its two accumulators), and the end of a tile kernel: the epilogue of
+ * every row where there is one (Z advanced by zoff), then the stores of C. Needs i0, j0, mr, N, M,
+ * ldc, csplit, cjn, alpha, beta and the kernel's epilogue arguments. */
+#define TILE_ROWS(X) X(0, c00, c01) X(1, c10, c11) X(2, c20, c21) X(3, c30, c31) X(4, c40, c41) X(5, c50, c51)
+#define STORE_C(r, x0, x1) STORE_ROW(C, r, x0, x1, alpha, beta)
+#define TILE_TAIL(zoff)                                                                         \
+    int jn = j0 / csplit, jp = j0 - jn * csplit;                                                \
+    int contiguous = j0 + TN <= N && jp + TN <= csplit;                                         \
+    (void)fa, (void)fb; /* used by ACT8 in the -DFN variants only */                            \
+    if (has_bias || store_z || HAS_ACT) {                                                       \
+        Z += zoff;                                                                              \
+        TILE_ROWS(EPILOGUE)                                                                     \
+        alpha = 1.0f;                                                                           \
+    }                                                                                           \
+    TILE_ROWS(STORE_C)
+
 /* One step of the 6 x 16 tile: C rows += A(i0 + r, l) * B panel row l (ap: A(i0, l); o1..o5: the
  * other rows' offsets from it; bp: the panel row, global or local). */
 #define TILE_STEP(ap, bp)                                                                       \
@@ -166,22 +182,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
         global const float *ap = arow + (long)seg * sln;
         for (int l = 0; l < lsplit; l++, ap += sal, bp += TN) TILE_STEP(ap, bp)
     }
-    int jn = j0 / csplit, jp = j0 - jn * csplit;
-    int contiguous = j0 + TN <= N && jp + TN <= csplit;
-#if !HAS_ACT
-    (void)fa, (void)fb;
-#endif
-    /* the tile's six rows: (row, its two accumulators) */
-#define TILE_ROWS(X) X(0, c00, c01) X(1, c10, c11) X(2, c20, c21) X(3, c30, c31) X(4, c40, c41) X(5, c50, c51)
-    if (has_bias || store_z || HAS_ACT) {
-        Z += zo + bt * c_bs;
-        TILE_ROWS(EPILOGUE)
-        alpha = 1.0f;
-    }
-#define STORE(r, x0, x1) STORE_ROW(C, r, x0, x1, alpha, beta)
-    TILE_ROWS(STORE)
-#undef STORE
-#undef TILE_ROWS
+    TILE_TAIL(zo + bt * c_bs)
 }
 
 /* Convolution forward with the im2col in the work-group: each work-group packs one 16-pixel panel
@@ -215,21 +216,8 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
     float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
     for (int l = 0; l < K; l++, ap++, bp += TN) TILE_STEP(ap, bp)
     int ldc = P, csplit = P, cjn = M * P;
-    int jn = j0 / csplit, jp = j0 - jn * csplit;
-    int contiguous = j0 + TN <= N && jp + TN <= csplit;
     float alpha = 1.0f, beta = 0.0f;
-#if !HAS_ACT
-    (void)fa, (void)fb;
-#endif
-#define TILE_ROWS(X) X(0, c00, c01) X(1, c10, c11) X(2, c20, c21) X(3, c30, c31) X(4, c40, c41) X(5, c50, c51)
-    if (has_bias || store_z || HAS_ACT) {
-        Z += zo;
-        TILE_ROWS(EPILOGUE)
-    }
-#define STORE(r, x0, x1) STORE_ROW(C, r, x0, x1, alpha, beta)
-    TILE_ROWS(STORE)
-#undef STORE
-#undef TILE_ROWS
+    TILE_TAIL(zo)
 }
 
 /* Convolution input gradient without col2im: the input pixels are split by their position modulo
@@ -292,9 +280,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
                     if (flat && plane + shift >= 0 && plane + shift + 16 <= total)
                         val = vload16(0, gb + shift);
                     else
-                        val = (float16)(gb[off.s0], gb[off.s1], gb[off.s2], gb[off.s3], gb[off.s4], gb[off.s5], gb[off.s6],
-                                        gb[off.s7], gb[off.s8], gb[off.s9], gb[off.sa], gb[off.sb], gb[off.sc], gb[off.sd],
-                                        gb[off.se], gb[off.sf]);
+                        val = GATHER16(gb, off);
                     vstore16(select((float16)0.0f, val, ok), 0, panel + ((ti * ntw + tj) * O + o) * 16);
                 }
             }
@@ -343,8 +329,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
         global float *xr = xb + (size_t)rr * H * W;                                             \
         for (int e = 0; e < nlive; e++) xr[o_[e]] = t[e];                                       \
     }
-    STORE_IG(0, c00, c01) STORE_IG(1, c10, c11) STORE_IG(2, c20, c21) STORE_IG(3, c30, c31) STORE_IG(4, c40, c41)
-    STORE_IG(5, c50, c51)
+    TILE_ROWS(STORE_IG)
 #undef STORE_IG
 #undef DERIV
 }
