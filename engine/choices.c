@@ -112,7 +112,7 @@ void ebm_choices_load(ebm_ctx_t *ctx) {
         } else if (sscanf(line, "conv %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &c.kind, &q->N, &q->C, &q->H, &q->W,
                           &q->O, &q->KH, &q->KW, &q->Ho, &q->Wo, &q->p.stride_h, &q->p.stride_w, &q->p.pad_h, &q->p.pad_w,
                           &q->p.dil_h, &q->p.dil_w, &c.algo) == 17 &&
-                   c.algo >= 1 && c.algo <= 4 && c.kind >= 0 && c.kind <= 3) {
+                   c.algo >= 1 && c.algo <= 4 && c.kind >= 0 && c.kind < EBM_CONV_KINDS) {
             if (!put_conv(ctx, &c)) break;
         }
     }

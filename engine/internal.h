@@ -54,9 +54,11 @@ typedef struct {
     ebm_conv2d_params_t p;
 } ebm_conv_geom_t;
 
+#define EBM_CONV_KINDS 5
 struct ebm_conv_choice {
     ebm_conv_geom_t g;
-    int kind, algo;     /* kind 0 forward, 1 input-grad, 2 weight-grad, 3 forward with bias and/or activation;
+    int kind, algo;     /* kind 0 forward, 1 input-grad, 2 weight-grad, 3 forward with bias and/or activation,
+                           4 input-grad times its input's activation derivative (EBM_CONV_KINDS kinds);
                            algo 1 im2col+GEMM, 2 FFT, 3 tile path, 4 implicit path */
 };
 

@@ -13,10 +13,11 @@
 typedef ebm_conv_geom_t geom_t;
 
 /* CONV_FWD_EPI: a forward followed by a bias and/or an activation, measured as it runs (the tile path
- * with both in its GEMM's store, the others with the two passes after the convolution). An input
- * gradient may carry gf: the derivative of its input's activation, applied as it is stored (by every
- * algorithm but FFT). */
-typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD, CONV_FWD_EPI } conv_kind_t;
+ * with both in its GEMM's store, the others with the two passes after the convolution).
+ * CONV_IGRAD_FUSED: an input gradient times gf, the derivative of its input's activation, measured as
+ * it runs: applied as it is stored by every algorithm but FFT, which takes a pass after. So an
+ * algorithm whose store is slow with the derivative is not chosen on its time without it. */
+typedef enum { CONV_FWD = 0, CONV_IGRAD, CONV_WGRAD, CONV_FWD_EPI, CONV_IGRAD_FUSED } conv_kind_t;
 typedef struct { ebm_tensor_t *b; int fn; float a; const ebm_grad_fuse_t *gf; } conv_epi_t;
 
 static int out_size(int in, int k, int s, int pd, int d) { return (in + 2 * pd - d * (k - 1) - 1) / s + 1; }
@@ -228,7 +229,7 @@ static void igrad_classes(const geom_t *g, int *max_th, int *max_tw, size_t *pan
 
 /* local memory of the implicit path's kernel for kind (bytes) */
 static size_t implicit_local_bytes(const geom_t *g, int kind) {
-    if (kind == CONV_IGRAD) {
+    if (kind == CONV_IGRAD || kind == CONV_IGRAD_FUSED) {
         int th, tw;
         size_t panels;
         igrad_classes(g, &th, &tw, &panels);
@@ -294,8 +295,15 @@ static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const 
         ebm_fftconv_fwd, ebm_fftconv_igrad, ebm_fftconv_wgrad};
     static ebm_tensor_t *(*const tile_fn[3])(ebm_ctx_t *, const geom_t *, ebm_tensor_t *, ebm_tensor_t *) = {
         conv_fwd_tile, NULL, conv_wgrad_tile};
-    if (kind == CONV_IGRAD && algo != 2) {
-        const ebm_grad_fuse_t *gf = epi ? epi->gf : NULL;
+    if (kind == CONV_IGRAD_FUSED && algo == 2) {
+        int was = ebm_grad_set_enabled(ctx, 0);
+        ebm_tensor_t *x = ebm_unary_mul(ebm_fftconv_igrad(ctx, g, a, b), epi->gf->x, (ebm_fn_t)epi->gf->fn, 1, epi->gf->a,
+                                        epi->gf->b);
+        ebm_grad_set_enabled(ctx, was);
+        return x;
+    }
+    if ((kind == CONV_IGRAD || kind == CONV_IGRAD_FUSED) && algo != 2) {
+        const ebm_grad_fuse_t *gf = kind == CONV_IGRAD_FUSED ? epi->gf : NULL;
         return algo == 1 ? conv_igrad_gemm(ctx, g, a, b, gf)
                : algo == 3 ? conv_igrad_tile(ctx, g, a, b, gf) : conv_igrad_implicit(ctx, g, a, b, gf);
     }
@@ -390,8 +398,8 @@ static int conv_choose(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_te
 /* Runs kind (not CONV_FWD_EPI) with the chosen algorithm, or with prefer when it is not 0 (the
  * choice made for the forward with its epilogue). */
 static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
-                                   int prefer, const conv_epi_t *epi, int *ran) {
-    int algo = prefer && conv_usable(ctx, prefer, kind, g) ? prefer : conv_choose(ctx, kind, g, a, b, NULL);
+                                   int prefer, const conv_epi_t *epi) {
+    int algo = prefer && conv_usable(ctx, prefer, kind, g) ? prefer : conv_choose(ctx, kind, g, a, b, epi);
     if (ctx->status != EBM_OK) return NULL;
     /* the chosen algorithm, then the others (an algorithm can fail for the first time here) */
     const int order[CONV_ALGOS + 1] = {algo, 1, 3, 4, 2};
@@ -399,12 +407,11 @@ static ebm_tensor_t *conv_dispatch(ebm_ctx_t *ctx, conv_kind_t kind, const geom_
         if (!order[i] || (i && order[i] == algo) || !conv_usable(ctx, order[i], kind, g)) continue;
         ebm_tensor_t *y;
         int r = conv_try(ctx, kind, order[i], g, a, b, epi, &y);
-        if (r > 0 && ran) *ran = order[i];
         if (r) return r > 0 ? y : NULL;
     }
     static const char *const op[3] = {"conv2d", "conv2d input-grad", "conv2d weight-grad"};
     const ebm_algo_t tried[4] = {EBM_ALGO_CONV_IM2COL, EBM_ALGO_CONV_TILE, EBM_ALGO_CONV_IMPLICIT, EBM_ALGO_CONV_FFT};
-    ebm_algo_none_left(ctx, op[kind], tried, ebm_fftconv_applicable(g) ? 4 : 3);
+    ebm_algo_none_left(ctx, op[kind == CONV_IGRAD_FUSED ? CONV_IGRAD : kind], tried, ebm_fftconv_applicable(g) ? 4 : 3);
     return NULL;
 }
 
@@ -473,7 +480,7 @@ static int fwd_geom(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, geo
 static ebm_tensor_t *conv_nobias_as(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d_params_t p, int prefer) {
     geom_t g;
     if (!fwd_geom(x, w, p, &g)) return NULL;
-    ebm_tensor_t *y = conv_dispatch(x->ctx, CONV_FWD, &g, x, w, prefer, NULL, NULL);
+    ebm_tensor_t *y = conv_dispatch(x->ctx, CONV_FWD, &g, x, w, prefer, NULL);
     if (!y) return NULL;
     ebm_node_t *n = ebm_record(y, "conv2d", conv_backward, 2, (ebm_tensor_t *[]){x, w});
     if (n) store_params(n, p, 0, 0);
@@ -556,8 +563,8 @@ ebm_tensor_t *ebm_conv2d_act(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, 
     return conv_forward(x, w, b, p, (int)fn, a);
 }
 
-/* the input gradient; with gf, times f'(gf->x) where the algorithm can apply it as it stores
- * (*fused then says so; nothing is recorded: gf is offered only where no graph is made) */
+/* the input gradient; with gf, times f'(gf->x) (*fused = 1: every algorithm applies it, FFT by a pass
+ * after; nothing is recorded: gf is offered only where no graph is made) */
 static ebm_tensor_t *input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p,
                                 const ebm_grad_fuse_t *gf, int *fused) {
     if (!gy || !w || gy->ctx->status != EBM_OK) return NULL;
@@ -580,11 +587,10 @@ static ebm_tensor_t *input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W,
         return NULL;
     }
     conv_epi_t epi = {NULL, -1, 0.0f, gf};
-    int ran = 0;
-    ebm_tensor_t *x = conv_dispatch(ctx, CONV_IGRAD, &g, gy, w, 0, &epi, &ran);
+    ebm_tensor_t *x = conv_dispatch(ctx, gf ? CONV_IGRAD_FUSED : CONV_IGRAD, &g, gy, w, 0, &epi);
     if (!x) return NULL;
     if (gf) {
-        *fused = ran != 2;   /* FFT: not applied */
+        *fused = 1;
         return x;
     }
     ebm_node_t *n = ebm_record(x, "conv2d_input_grad", igrad_backward, 2, (ebm_tensor_t *[]){gy, w});
@@ -616,7 +622,7 @@ ebm_tensor_t *ebm_conv2d_weight_grad(ebm_tensor_t *x, ebm_tensor_t *gy, int KH, 
                  ebm_tensor_shape_str(gy, s1, 64));
         return NULL;
     }
-    ebm_tensor_t *dw = conv_dispatch(ctx, CONV_WGRAD, &g, x, gy, 0, NULL, NULL);
+    ebm_tensor_t *dw = conv_dispatch(ctx, CONV_WGRAD, &g, x, gy, 0, NULL);
     if (!dw) return NULL;
     ebm_node_t *n = ebm_record(dw, "conv2d_weight_grad", wgrad_backward, 2, (ebm_tensor_t *[]){x, gy});
     if (n) store_params(n, p, KH, KW);
