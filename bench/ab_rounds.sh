@@ -6,6 +6,9 @@
 # PYTHON=... picks the interpreter), so that each comparison is between runs minutes apart: on a
 # shared machine one run of each side can differ by 20% from the next. Prints each run's ms/iter and
 # gradient-penalty ms, then the medians and the ratios PyTorch median / engine median.
+# Each build gets a kernel cache of its own (EBM_KERNEL_CACHE), filled by one untimed run per device
+# before the rounds: builds with different kernels must not share algorithm choices, measured with
+# one build's kernels. AB_CACHE=DIR keeps those caches in DIR/1, DIR/2, ... (warm for another call).
 #   bench/ab_rounds.sh -r 3 /path/to/old/build build
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,11 +31,26 @@ devices=$("$ebm" devices | awk '/^[0-9]+:[0-9]+ / {print $1}')
 [ -n "$devices" ] || { echo "no OpenCL device (see: $ebm devices)" >&2; exit 1; }
 "$py" -c "import torch" 2>/dev/null || { echo "$py has no torch" >&2; exit 1; }
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+if [ -n "${AB_CACHE:-}" ]; then
+    caches=$AB_CACHE
+    trap 'rm -f "$log"' EXIT
+else
+    caches=$(mktemp -d)
+    trap 'rm -rf "$log" "$caches"' EXIT
+fi
+i=0
+for b in "$@"; do
+    i=$((i + 1))
+    for d in $devices; do   # untimed: compiles the kernels and measures the algorithm choices
+        EBM_KERNEL_CACHE=$caches/$i "$b/bench_workloads" -d "$d" -w "$workload" -n 1 > /dev/null 2>&1 || true
+    done
+done
 for r in $(seq "$rounds"); do
+    i=0
     for b in "$@"; do
+        i=$((i + 1))
         for d in $devices; do
-            "$b/bench_workloads" -d "$d" -w "$workload" -n "$iters" 2>/dev/null |
+            EBM_KERNEL_CACHE=$caches/$i "$b/bench_workloads" -d "$d" -w "$workload" -n "$iters" 2>/dev/null |
                 awk -v who="$b@$d" -v r="$r" '$1 == "'"$workload"'" {print r, who, $2, $3}'
         done
     done
