@@ -31,7 +31,10 @@
 #define EPS32 1.1920928955078125e-07
 #define MAXIN 4
 
-enum { D_ANY = 0, D_POS, D_AWAY0, D_AWAY_HALF, D_UNIT };
+/* D_SPIKED: D_ANY plus 3 (alternating in sign) on the first of the leading axis' rows, a rank-one
+ * term that makes the top singular value of the (rows, rest) matrix about 3*sqrt(rest), several times
+ * the random part's (spectral_norm's power iteration then converges whatever the seed) */
+enum { D_ANY = 0, D_POS, D_AWAY0, D_AWAY_HALF, D_UNIT, D_SPIKED };
 enum { F_NO_GRAD = 1, F_NO_GRAD2 = 2 };
 
 typedef struct op_case op_case_t;
@@ -573,15 +576,16 @@ static const op_case_t cases[] = {
     {"layer_norm", 3, {3, 1, 1}, {{3, 5, 13}, {13}, {13}}, {D_ANY, D_POS, D_ANY}, 0, b_norm, r_norm, {4, 1}, {1e-5}, 13, 0, 0, NULL},
     {"layer_norm", 3, {4, 3, 3}, {{2, 3, 4, 5}, {3, 4, 5}, {3, 4, 5}}, {D_ANY, D_POS, D_ANY}, 0, b_norm, r_norm, {4, 3}, {1e-5}, 60, 0, 0, NULL},
     {"weight_standardize", 1, {4}, {{5, 3, 3, 3}}, {D_ANY}, 0, b_wstd, r_wstd, {0}, {1e-5}, 27, 0, 0, NULL},
-    {"spectral_norm", 1, {4}, {{6, 3, 2, 2}}, {D_ANY}, 0, b_specnorm, r_specnorm, {100}, {0}, 12, 0, F_NO_GRAD2,
+    {"spectral_norm", 1, {4}, {{6, 3, 2, 2}}, {D_SPIKED}, 0, b_specnorm, r_specnorm, {100}, {0}, 12, 0, F_NO_GRAD2,
      "u and v are detached (as in PyTorch), so second derivatives differ by design from those of W/sigma_max(W);"
-     " 100 iterations converge u, v so first derivatives match"},
+     " 100 iterations converge u, v (D_SPIKED: a gap between the top singular values) so first derivatives match"},
     /* composites */
     {"self_attention", 4, {4, 2, 2, 2}, {{2, 16, 3, 3}, {2, 16}, {2, 16}, {16, 16}}, {D_ANY, D_ANY, D_ANY, D_ANY}, 0, b_attn, r_attn, {0}, {0.7}, 16, 0, 0, NULL},
     {"pairwise_sqdist", 2, {2, 2}, {{7, 5}, {9, 5}}, {D_ANY, D_ANY}, 0, b_sqdist, r_sqdist, {0}, {0}, 5, 0, 0, NULL},
-    /* Rows added later go here: a row's data comes from its index, and some rows pass only with
-     * their data (spectral_norm's first derivatives need a top singular value far enough from the
-     * next for 100 iterations to converge u and v: its data has that, the next index's does not). */
+    /* Rows added later go here: a row's data comes from its index, so a row inserted above changes
+     * the data of every row after it (spectral_norm's first derivatives once failed that way, with
+     * two top singular values too close for 100 iterations; its data now has a gap by construction,
+     * D_SPIKED). */
     /* conv2d(f(x)) with 5x5 at stride 1: the FFT path can take it, its input gradient then times f'
      * in a pass after */
     {"conv2d_of_act", 2, {4, 4}, {{2, 3, 8, 7}, {4, 3, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {1, 2, 1, 0, 0, EBM_FN_SWISH}, {0}, 75, 8, 0, NULL},
@@ -649,8 +653,10 @@ static void data_make(const op_case_t *c, data_t *d, uint64_t seed) {
         d->numel[i] = ref_numel(d->nd[i], d->shape[i]);
         d->x[i] = malloc(d->numel[i] * sizeof(double));
         d->v[i] = malloc(d->numel[i] * sizeof(double));
+        size_t row = d->numel[i] / d->shape[i][0];
         for (size_t k = 0; k < d->numel[i]; k++) {
-            d->x[i][k] = (double)(float)draw(c->domain[i]);
+            double spike = c->domain[i] == D_SPIKED && k < row ? (k % 2 ? -3.0 : 3.0) : 0.0;
+            d->x[i][k] = (double)(float)(draw(c->domain[i]) + spike);
             d->v[i][k] = (double)(float)(2 * urand() - 1);
         }
     }
