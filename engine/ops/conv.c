@@ -428,7 +428,7 @@ static ebm_tensor_t *conv_nobias_as(ebm_tensor_t *x, ebm_tensor_t *w, ebm_conv2d
 #define conv_nobias(x, w, p) conv_nobias_as(x, w, p, 0)
 
 static ebm_tensor_t *input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p,
-                                const ebm_grad_fuse_t *gf, int *fused);
+                                const ebm_grad_fuse_t *gf);
 
 /* the input's gradient may take its activation's derivative as it is stored (ebm_grad_fuse_offer) */
 static void conv_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
@@ -436,9 +436,8 @@ static void conv_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_
     ebm_tensor_t *x = n->in[0], *w = n->in[1];
     if (need[0]) {
         const ebm_grad_fuse_t *gf = ebm_grad_fuse_offer(x->ctx, 0);
-        int fused = 0;
-        gx[0] = input_grad(gy, w, x->shape[2], x->shape[3], p, gf, &fused);
-        if (fused) ebm_grad_fuse_take(x->ctx, 0);
+        gx[0] = input_grad(gy, w, x->shape[2], x->shape[3], p, gf);
+        if (gf && gx[0]) ebm_grad_fuse_take(x->ctx, 0);
     }
     if (need[1]) gx[1] = ebm_conv2d_weight_grad(x, gy, w->shape[2], w->shape[3], p);
 }
@@ -563,10 +562,10 @@ ebm_tensor_t *ebm_conv2d_act(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, 
     return conv_forward(x, w, b, p, (int)fn, a);
 }
 
-/* the input gradient; with gf, times f'(gf->x) (*fused = 1: every algorithm applies it, FFT by a pass
- * after; nothing is recorded: gf is offered only where no graph is made) */
+/* the input gradient; with gf, times f'(gf->x) (every algorithm applies it, FFT by a pass after;
+ * nothing is recorded: gf is offered only where no graph is made) */
 static ebm_tensor_t *input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p,
-                                const ebm_grad_fuse_t *gf, int *fused) {
+                                const ebm_grad_fuse_t *gf) {
     if (!gy || !w || gy->ctx->status != EBM_OK) return NULL;
     ebm_ctx_t *ctx = gy->ctx;
     char s1[64], s2[64];
@@ -588,18 +587,14 @@ static ebm_tensor_t *input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W,
     }
     conv_epi_t epi = {NULL, -1, 0.0f, gf};
     ebm_tensor_t *x = conv_dispatch(ctx, gf ? CONV_IGRAD_FUSED : CONV_IGRAD, &g, gy, w, 0, &epi);
-    if (!x) return NULL;
-    if (gf) {
-        *fused = 1;
-        return x;
-    }
+    if (!x || gf) return x;
     ebm_node_t *n = ebm_record(x, "conv2d_input_grad", igrad_backward, 2, (ebm_tensor_t *[]){gy, w});
     if (n) store_params(n, p, H, W);
     return x;
 }
 
 ebm_tensor_t *ebm_conv2d_input_grad(ebm_tensor_t *gy, ebm_tensor_t *w, int H, int W, ebm_conv2d_params_t p) {
-    return input_grad(gy, w, H, W, p, NULL, NULL);
+    return input_grad(gy, w, H, W, p, NULL);
 }
 
 ebm_tensor_t *ebm_conv2d_weight_grad(ebm_tensor_t *x, ebm_tensor_t *gy, int KH, int KW, ebm_conv2d_params_t p) {
