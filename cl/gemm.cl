@@ -4,12 +4,14 @@
  * B is first packed into panels of TN columns, [N/TN][K][TN] (zero-padded), so a work item streams
  * its panel sequentially: row-major B with a power-of-two leading dimension (common here: B*H*W
  * columns) would otherwise map every row of a panel to the same cache set. Each work item then
- * computes a TM x TN tile of C with float8 FMAs, the shape of an AVX2 microkernel (12 accumulators).
+ * computes a TM x TN tile of C, one float16 accumulator per row: eight independent FMA chains, as
+ * many as two FMA units with a latency of four cycles keep busy (AVX-512: one register per row;
+ * AVX2 devices split each into two). Channel counts are mostly multiples of 8, so tiles are full.
  * A is read through two strides (A^T costs nothing); rows past M are clamped (computed, not stored).
  *
  *   C[i, j] = alpha * sum_l A(i, l) B(l, j) + beta * C[i, j],  A(i, l) = A[i*sai + l*sal]
  * beta == 0 never reads C (it may hold NaN garbage from the pool). */
-#define TM 6
+#define TM 8
 #define TN 16
 
 /* dst[b][j / TN][l][j % TN] = B(l, j), zero for j >= N, where
@@ -108,12 +110,27 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         x1 = ACT8(x1);                                                                          \
     }
 
-/* The tile's six rows (row, its two accumulators), and the end of a tile kernel: the epilogue of
- * every row where there is one (Z advanced by zoff), then the stores of C. Needs i0, j0, mr, N, M,
+/* The tile's eight rows (row, the two halves of its accumulator), and the end of a tile kernel:
+ * the epilogue of every row where there is one (Z advanced by zoff), then the stores of C. Needs i0, j0, mr, N, M,
  * ldc, csplit, cjn, alpha, beta and the kernel's epilogue arguments. */
-#define TILE_ROWS(X) X(0, c00, c01) X(1, c10, c11) X(2, c20, c21) X(3, c30, c31) X(4, c40, c41) X(5, c50, c51)
+#define TILE_ROWS(X)                                                                            \
+    X(0, c00, c01) X(1, c10, c11) X(2, c20, c21) X(3, c30, c31) X(4, c40, c41) X(5, c50, c51)  \
+    X(6, c60, c61) X(7, c70, c71)
+/* the rows' halves as the variables TILE_ROWS names, through a private array: Oclgrind 21.10's
+ * --uninitialized check at -O0 takes the lanes of a swizzle such as c0.hi for undefined (optimised,
+ * the array is registers) */
+#define TILE_HALF(r)                                                                            \
+    float8 c##r##0, c##r##1;                                                                    \
+    {                                                                                           \
+        float t_[TN];                                                                           \
+        vstore16(c##r, 0, t_);                                                                  \
+        c##r##0 = vload8(0, t_), c##r##1 = vload8(1, t_);                                       \
+    }
+#define TILE_HALVES                                                                             \
+    TILE_HALF(0) TILE_HALF(1) TILE_HALF(2) TILE_HALF(3) TILE_HALF(4) TILE_HALF(5) TILE_HALF(6) TILE_HALF(7)
 #define STORE_C(r, x0, x1) STORE_ROW(C, r, x0, x1, alpha, beta)
 #define TILE_TAIL(zoff)                                                                         \
+    TILE_HALVES                                                                                 \
     int jn = j0 / csplit, jp = j0 - jn * csplit;                                                \
     int contiguous = j0 + TN <= N && jp + TN <= csplit;                                         \
     (void)fa, (void)fb; /* used by ACT8 in the -DFN variants only */                            \
@@ -124,30 +141,27 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
     }                                                                                           \
     TILE_ROWS(STORE_C)
 
-/* One step of the 6 x 16 tile: C rows += A(i0 + r, l) * B panel row l (ap: A(i0, l); o1..o5: the
+/* The tile's accumulators, and the offsets o1..o7 of rows 1..7 from row 0 in A (row stride s;
+ * rows past mr repeat the last row: computed, never stored). */
+#define TILE_START(s)                                                                           \
+    float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0, c7 = 0;                     \
+    int o1 = min(1, mr - 1) * (s), o2 = min(2, mr - 1) * (s), o3 = min(3, mr - 1) * (s),        \
+        o4 = min(4, mr - 1) * (s), o5 = min(5, mr - 1) * (s), o6 = min(6, mr - 1) * (s),        \
+        o7 = min(7, mr - 1) * (s);
+
+/* One step of the 8 x 16 tile: C rows += A(i0 + r, l) * B panel row l (ap: A(i0, l); o1..o7: the
  * other rows' offsets from it; bp: the panel row, global or local). */
 #define TILE_STEP(ap, bp)                                                                       \
     {                                                                                           \
-        float8 b0 = vload8(0, bp), b1 = vload8(1, bp);                                          \
-        float8 a;                                                                               \
-        a = (float8)(ap[0]);                                                                    \
-        c00 = fma(a, b0, c00);                                                                  \
-        c01 = fma(a, b1, c01);                                                                  \
-        a = (float8)(ap[o1]);                                                                   \
-        c10 = fma(a, b0, c10);                                                                  \
-        c11 = fma(a, b1, c11);                                                                  \
-        a = (float8)(ap[o2]);                                                                   \
-        c20 = fma(a, b0, c20);                                                                  \
-        c21 = fma(a, b1, c21);                                                                  \
-        a = (float8)(ap[o3]);                                                                   \
-        c30 = fma(a, b0, c30);                                                                  \
-        c31 = fma(a, b1, c31);                                                                  \
-        a = (float8)(ap[o4]);                                                                   \
-        c40 = fma(a, b0, c40);                                                                  \
-        c41 = fma(a, b1, c41);                                                                  \
-        a = (float8)(ap[o5]);                                                                   \
-        c50 = fma(a, b0, c50);                                                                  \
-        c51 = fma(a, b1, c51);                                                                  \
+        float16 b = vload16(0, bp);                                                             \
+        c0 = fma((float16)(ap[0]), b, c0);                                                      \
+        c1 = fma((float16)(ap[o1]), b, c1);                                                     \
+        c2 = fma((float16)(ap[o2]), b, c2);                                                     \
+        c3 = fma((float16)(ap[o3]), b, c3);                                                     \
+        c4 = fma((float16)(ap[o4]), b, c4);                                                     \
+        c5 = fma((float16)(ap[o5]), b, c5);                                                     \
+        c6 = fma((float16)(ap[o6]), b, c6);                                                     \
+        c7 = fma((float16)(ap[o7]), b, c7);                                                     \
     }
 
 /* NDRange: (ceil(M/TM), panels, batch); dim 0 walks row tiles so consecutive work items share a
@@ -172,11 +186,9 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     C += co + bt * c_bs;
     global const float *bp = Bp + bo + bt * b_bs + (size_t)jt * kpanel * TN;
     int mr = min(TM, M - i0);
-    /* one pointer walks A along l; rows are fixed offsets from it (one address update per step, not six) */
-    int o1 = min(1, mr - 1) * sai, o2 = min(2, mr - 1) * sai, o3 = min(3, mr - 1) * sai, o4 = min(4, mr - 1) * sai,
-        o5 = min(5, mr - 1) * sai;
+    /* one pointer walks A along l; rows are fixed offsets from it (one address update per step, not eight) */
+    TILE_START(sai)
     global const float *arow = A + (long)i0 * sai;
-    float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
     int nseg = K / lsplit;
     for (int seg = 0; seg < nseg; seg++) {
         global const float *ap = arow + (long)seg * sln;
@@ -186,7 +198,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
 }
 
 /* Convolution forward with the im2col in the work-group: each work-group packs one 16-pixel panel
- * of the patch matrix (R = C*KH*KW rows) into local memory, then its work items (one per 6-row tile
+ * of the patch matrix (R = C*KH*KW rows) into local memory, then its work items (one per 8-row tile
  * of the O outputs) multiply it as gemm_tile does, with the same epilogue. The panel never goes to
  * global memory. NDRange (ceil(O/TM), panels, 1), local (ceil(O/TM), 1, 1); panel: R*16 floats. */
 kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, int Cin, int H, int W, int KH, int KW, int Ho,
@@ -209,11 +221,9 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
     A += ao;
     C += co;
     int mr = min(TM, M - i0), sai = K;
-    int o1 = min(1, mr - 1) * sai, o2 = min(2, mr - 1) * sai, o3 = min(3, mr - 1) * sai, o4 = min(4, mr - 1) * sai,
-        o5 = min(5, mr - 1) * sai;
+    TILE_START(sai)
     global const float *ap = A + (long)i0 * sai;
     local const float *bp = panel;
-    float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
     for (int l = 0; l < K; l++, ap++, bp += TN) TILE_STEP(ap, bp)
     int ldc = P, csplit = P, cjn = M * P;
     float alpha = 1.0f, beta = 0.0f;
@@ -223,7 +233,7 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
 /* Convolution input gradient without col2im: the input pixels are split by their position modulo
  * the stride (sh*sw classes; a class's pixels all take the same filter taps), and each work-group
  * gathers, for one 16-pixel panel of one class, the output gradients its taps read into local
- * memory (rows (tap, o)), then its work items (one per 6-channel tile of the C input channels)
+ * memory (rows (tap, o)), then its work items (one per 8-channel tile of the C input channels)
  * multiply it by the matching filter entries, read from Wt (KH*KW, C, O), and store the gradient
  * (every pixel exactly once: no zeroing, no atomics). NDRange (ceil(C/TM), classes x panels of the largest, 1),
  * local (ceil(C/TM), 1, 1); panel: (most taps of a class) * O * 16 floats. KH, KW <= 16.
@@ -290,9 +300,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     int i0 = it * TM;
     if (i0 >= M) return;
     int mr = min(TM, M - i0);
-    int o1 = min(1, mr - 1) * O, o2 = min(2, mr - 1) * O, o3 = min(3, mr - 1) * O, o4 = min(4, mr - 1) * O,
-        o5 = min(5, mr - 1) * O;
-    float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+    TILE_START(O)
     local const float *bp = panel;
     for (int ti = 0; ti < nth; ti++)
         for (int tj = 0; tj < ntw; tj++) {
@@ -300,6 +308,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
             for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP(ap, bp)
         }
     /* X[n, c, ca + sh*u, cb + sw*v] for the live lanes */
+    TILE_HALVES
     int16 xoff = n * (M * H * W) + (ca + sh * u) * W + cb + sw * v;
     global float *xb = X + xo + (size_t)i0 * H * W;
     global const float *zb = Zf + zfo + (size_t)i0 * H * W;

@@ -536,7 +536,7 @@ static const op_case_t cases[] = {
     {"conv2d", 2, {4, 4}, {{2, 2, 11, 10}, {3, 2, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 2, 1}, {0}, 50, 0, 0, NULL},
     {"conv2d", 2, {4, 4}, {{1, 3, 9, 9}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 2, 2}, {0}, 27, 0, 0, NULL},
     {"conv2d", 2, {4, 4}, {{2, 5, 6, 7}, {4, 5, 1, 1}}, {D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 0, 1}, {0}, 5, 0, 0, NULL},
-    /* more channels than one 6-row tile: the tile and implicit paths' work-groups split the packing */
+    /* more channels than one 8-row tile: the tile and implicit paths' work-groups split the packing */
     {"conv2d", 3, {4, 4, 1}, {{2, 13, 9, 7}, {14, 13, 3, 3}, {14}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv, r_conv, {2, 1, 1}, {0}, 118, 0, 0, NULL},
     /* large filters: the FFT path is a candidate for stride-1 convolutions with k >= 5 */
     {"conv2d", 3, {4, 4, 1}, {{2, 3, 9, 12}, {4, 3, 7, 7}, {4}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv, r_conv, {1, 3, 1}, {0}, 147, 0, 0, NULL},

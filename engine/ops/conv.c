@@ -194,9 +194,9 @@ static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
 
 /* ---- the implicit path: the patch matrix packed in each work-group's local memory (CPU devices) ---- */
 
-/* Launches a kernel whose work-groups are one row of ceil(M/6) tiles over n_panels panels. */
+/* Launches a kernel whose work-groups are one row of ceil(M/8) tiles (TM in cl/gemm.cl) over n_panels panels. */
 static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size_t n_panels, const char *name) {
-    size_t nt = (size_t)(M + 5) / 6;
+    size_t nt = (size_t)(M + 7) / 8;
     if (nt > ebm_kernel_wg(ctx, k))
         return ebm_fail(ctx, EBM_STATUS_OPENCL, "%s: %zu work items per group (%d channels) exceed the kernel's limit %zu", name,
                         nt, M, ebm_kernel_wg(ctx, k));
