@@ -94,6 +94,29 @@ static double os_cpu_mhz(void) {
     return best;
 }
 
+/* FP32 FMA lanes per cycle of one core of this host, for a CPU device's peak: 2 FMA pipes x 8 lanes
+ * (AVX2), or x 16 where the cores have two 512-bit FMA pipes: Intel's with AVX-512 (an upper bound
+ * for the models with one), AMD's from family 1Ah (Zen 5); Zen 4 runs AVX-512 on 256-bit pipes. */
+static double os_cpu_lanes(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return 16;
+    char line[8192];
+    int intel = 0, family = 0, avx512 = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *v = strchr(line, ':');
+        if (!v) continue;
+        if (!strncmp(line, "vendor_id", 9)) intel = strstr(v, "GenuineIntel") != NULL;
+        else if (!strncmp(line, "cpu family", 10)) family = atoi(v + 1);
+        else if (!strncmp(line, "flags", 5)) {
+            for (const char *t = strstr(v, " avx512f"); t && !avx512; t = strstr(t + 1, " avx512f"))
+                avx512 = t[8] == ' ' || t[8] == '\n' || t[8] == '\0';
+            break;   /* the first core's lines are enough */
+        }
+    }
+    fclose(f);
+    return avx512 && (intel || family >= 0x1a) ? 32 : 16;
+}
+
 typedef struct {
     cl_platform_id p;
     cl_device_id d;
@@ -409,8 +432,9 @@ double ebm_device_peak_gflops(const ebm_device_info_t *d) {
     const char *o = getenv("EBM_PEAK_GFLOPS");
     if (o && atof(o) > 0) return atof(o);
     /* FP32 lanes per compute unit x 2 (FMA): NVIDIA SM 128, AMD CU 64, Intel EU 8; a CPU core
-     * (PoCL, Intel's CPU runtime): 2 FMA pipes x 8 lanes (AVX2). */
+     * (PoCL, Intel's CPU runtime: the host's cores): os_cpu_lanes */
     double lanes = 16;
+    if (d->is_cpu) lanes = os_cpu_lanes();
     if (d->is_gpu) {
         if (contains_ci(d->vendor, "nvidia")) lanes = 128;
         else if (contains_ci(d->vendor, "advanced micro") || contains_ci(d->vendor, "amd")) lanes = 64;
