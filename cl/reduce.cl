@@ -14,26 +14,50 @@ static long kept_base(int o, int k1, int k2, int k3, int ks0, int ks1, int ks2, 
     return IDX4(j0, j1, j2, j3, ks0, ks1, ks2, ks3);
 }
 
-static long reduced_off(int r, int r1, int r2, int r3, int rs0, int rs1, int rs2, int rs3) {
-    int i3 = r % r3, u = r / r3;
-    int i2 = u % r2;
-    u /= r2;
-    int i1 = u % r1, i0 = u / r1;
-    return IDX4(i0, i1, i2, i3, rs0, rs1, rs2, rs3);
-}
+/* Reduced index r as digits (i0..i3) of the reduced axes (radices r0..r3; i0 takes the rest) */
+#define REDUCED_DIGITS(r, i0, i1, i2, i3)                                                         \
+    int i3 = (r) % r3, i2, i1, i0;                                                                \
+    {                                                                                             \
+        int u_ = (r) / r3;                                                                        \
+        i2 = u_ % r2, u_ /= r2, i1 = u_ % r1, i0 = u_ / r1;                                       \
+    }
+/* The sum over the reduced index r = start, start + step, ... < R, in that order, of
+ * combine(op, acc, element): the position walks by the step's digits with carries, one division
+ * per work item instead of six per element. */
+#define REDUCED_WALK(start, step)                                                                 \
+    {                                                                                             \
+        REDUCED_DIGITS(start, i0, i1, i2, i3)                                                     \
+        REDUCED_DIGITS(step, d0, d1, d2, d3)                                                      \
+        for (int r = (start); r < R; r += (step)) {                                               \
+            acc = combine(op, acc, x[xo + base + IDX4(i0, i1, i2, i3, rs0, rs1, rs2, rs3)]);      \
+            i3 += d3, i2 += d2, i1 += d1, i0 += d0;                                               \
+            if (i3 >= r3) i3 -= r3, i2++;                                                         \
+            if (i2 >= r2) i2 -= r2, i1++;                                                         \
+            if (i1 >= r1) i1 -= r1, i0++;                                                         \
+        }                                                                                         \
+    }
 
 /* op 0: sum, 1: max (NaN wins, so divergence stays visible) */
 static float combine(int op, float acc, float v) { return op == 0 ? acc + v : ((v > acc || isnan(v)) ? v : acc); }
 
 /* Long reductions: one work-group (of at most EBM_WG items) per output element; items stride over
- * the reduced index space, then a fixed-order tree in local memory. */
+ * the reduced index space (or over each run of a long contiguous innermost axis), then a
+ * fixed-order tree in local memory. */
 kernel void reduce(REDUCE_ARGS) {
     local float buf[EBM_WG];
     int o = (int)get_group_id(0);
     int lid = (int)get_local_id(0), nl = (int)get_local_size(0);
     long base = kept_base(o, k1, k2, k3, ks0, ks1, ks2, ks3);
     float acc = op == 0 ? 0.0f : -INFINITY;
-    for (int r = lid; r < R; r += nl) acc = combine(op, acc, x[xo + base + reduced_off(r, r1, r2, r3, rs0, rs1, rs2, rs3)]);
+    if (rs3 == 1 && r3 >= nl) {
+        /* a contiguous innermost axis at least a group long: the items take consecutive elements
+         * of each of its runs (vector loads), the runs in order */
+        for (int q = 0; q < R / r3; q++) {
+            long run = base + IDX4(q / (r1 * r2), q / r2 % r1, q % r2, 0, rs0, rs1, rs2, 0);
+            for (int i = lid; i < r3; i += nl) acc = combine(op, acc, x[xo + run + i]);
+        }
+    } else
+        REDUCED_WALK(lid, nl)
     buf[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
 #define COMBINE_OP(a, b) combine(op, a, b)
@@ -47,6 +71,9 @@ kernel void reduce_small(REDUCE_ARGS, int n_out) {
     if (o >= n_out) return;
     long base = kept_base(o, k1, k2, k3, ks0, ks1, ks2, ks3);
     float acc = op == 0 ? 0.0f : -INFINITY;
-    for (int r = 0; r < R; r++) acc = combine(op, acc, x[xo + base + reduced_off(r, r1, r2, r3, rs0, rs1, rs2, rs3)]);
+    if (rs3 == 1 && r3 == R)   /* contiguous */
+        for (int r = 0; r < R; r++) acc = combine(op, acc, x[xo + base + r]);
+    else
+        REDUCED_WALK(0, 1)
     y[yo + o] = op == 0 ? acc * scale : acc;
 }

@@ -589,6 +589,12 @@ static const op_case_t cases[] = {
     /* conv2d(f(x)) with 5x5 at stride 1: the FFT path can take it, its input gradient then times f'
      * in a pass after */
     {"conv2d_of_act", 2, {4, 4}, {{2, 3, 8, 7}, {4, 3, 5, 5}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {1, 2, 1, 0, 0, EBM_FN_SWISH}, {0}, 75, 8, 0, NULL},
+    /* reductions: runs of a contiguous innermost axis longer than a work-group, a kept axis between
+     * reduced ones (bias gradients); reduced axes adjacent in memory merged into one, a kept axis
+     * after them */
+    {"sum", 1, {4}, {{3, 2, 16, 20}}, {D_ANY}, 0, b_reduce, r_reduce, {0xD, 0, 0}, {0}, 960, 0, 0, NULL},
+    {"sum", 1, {4}, {{2, 4, 5, 3}}, {D_ANY}, 0, b_reduce, r_reduce, {0x6, 1, 0}, {0}, 20, 0, 0, NULL},
+    {"mean", 1, {4}, {{4, 3, 5, 6}}, {D_ANY}, 0, b_reduce, r_reduce, {0x5, 0, 1}, {0}, 20, 0, 0, NULL},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 

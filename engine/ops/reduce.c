@@ -45,6 +45,16 @@ static ebm_tensor_t *reduce_raw(ebm_tensor_t *x, int nd, const int *shape, int o
         rs[i] = red ? xs[i] : 0;
         R *= r4[i];
     }
+    /* reduced axes that are adjacent in memory become one (the inner keeps them, the outer gets
+     * size 1), so that a contiguous block is one axis of stride 1 (cl/reduce.cl) */
+    for (int inner = 3, j = 2; j >= 0; j--) {
+        if (r4[j] == 1) continue;
+        if (r4[inner] > 1 && rs[j] == (long)rs[inner] * r4[inner]) {
+            r4[inner] *= r4[j], r4[j] = 1, rs[j] = 0;
+            continue;
+        }
+        inner = j;
+    }
     /* a work-group per output for long reductions; a work item per output when the reduced axis is
      * short or the outputs alone fill the device */
     int small = R <= 64 || (R <= 1024 && y->numel >= 4096);
