@@ -151,17 +151,19 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
 
 /* One step of the 8 x 16 tile: C rows += A(i0 + r, l) * B panel row l (ap: A(i0, l); o1..o7: the
  * other rows' offsets from it; bp: the panel row, global or local). */
-#define TILE_STEP(ap, bp)                                                                       \
+#define TILE_STEP(ap, bp) TILE_STEP_ACC(ap, bp, c)
+/* the same into the accumulators acc0..acc7 */
+#define TILE_STEP_ACC(ap, bp, acc)                                                              \
     {                                                                                           \
         float16 b = vload16(0, bp);                                                             \
-        c0 = fma((float16)(ap[0]), b, c0);                                                      \
-        c1 = fma((float16)(ap[o1]), b, c1);                                                     \
-        c2 = fma((float16)(ap[o2]), b, c2);                                                     \
-        c3 = fma((float16)(ap[o3]), b, c3);                                                     \
-        c4 = fma((float16)(ap[o4]), b, c4);                                                     \
-        c5 = fma((float16)(ap[o5]), b, c5);                                                     \
-        c6 = fma((float16)(ap[o6]), b, c6);                                                     \
-        c7 = fma((float16)(ap[o7]), b, c7);                                                     \
+        acc##0 = fma((float16)(ap[0]), b, acc##0);                                              \
+        acc##1 = fma((float16)(ap[o1]), b, acc##1);                                             \
+        acc##2 = fma((float16)(ap[o2]), b, acc##2);                                             \
+        acc##3 = fma((float16)(ap[o3]), b, acc##3);                                             \
+        acc##4 = fma((float16)(ap[o4]), b, acc##4);                                             \
+        acc##5 = fma((float16)(ap[o5]), b, acc##5);                                             \
+        acc##6 = fma((float16)(ap[o6]), b, acc##6);                                             \
+        acc##7 = fma((float16)(ap[o7]), b, acc##7);                                             \
     }
 
 /* NDRange: (ceil(M/TM), panels, batch); dim 0 walks row tiles so consecutive work items share a
@@ -230,6 +232,39 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
     TILE_TAIL(zo)
 }
 
+/* The panel of an input-gradient work-group: rows (ti, tj, o), ti < nth, tj < ncol, of the lanes'
+ * positions (n, u, v) in a grid Hg x Wg per image: gy[n, o, u + toh[ti], v + tcol[tj]], 0 outside;
+ * work item it packs o = it, it + nt, ... Where the grid is the gradient's own (stride 2 on even
+ * sizes) and the 16 lanes are consecutive pixels of one image, a row is 16 consecutive floats of
+ * the plane shifted by the tap, read as one vector (where the window lies inside gy) and masked. */
+#define IGRAD_PANEL(Hg, Wg, nth, toh, ncol, tcol)                                                 \
+    {                                                                                             \
+        int16 img = select((int16)0, (n - n0) * (O * Ho * Wo), live);                             \
+        int16 u0 = select((int16)(-(1 << 28)), u, live);                                          \
+        int flat = (Hg) == Ho && (Wg) == Wo && n.sf == n0 && live.sf;                             \
+        long total = (long)NB * O * Ho * Wo;                                                      \
+        for (int ti = 0; ti < (nth); ti++) {                                                      \
+            int16 oh = u0 + toh[ti];                                                              \
+            int16 rok = oh >= 0 && oh < Ho;                                                       \
+            for (int tj = 0; tj < (ncol); tj++) {                                                 \
+                int16 ow = v + tcol[tj];                                                          \
+                int16 ok = rok & (ow >= 0 && ow < Wo);                                            \
+                int16 off = select((int16)0, img + oh * Wo + ow, ok);                             \
+                int shift = r.s0 + toh[ti] * Wo + tcol[tj];                                       \
+                for (int o = it; o < O; o += nt) {                                                \
+                    long plane = ((long)n0 * O + o) * Ho * Wo;                                    \
+                    global const float *gb = gy + gyo + plane;                                    \
+                    float16 val;                                                                  \
+                    if (flat && plane + shift >= 0 && plane + shift + 16 <= total)                \
+                        val = vload16(0, gb + shift);                                             \
+                    else                                                                          \
+                        val = GATHER16(gb, off);                                                  \
+                    vstore16(select((float16)0.0f, val, ok), 0, panel + ((ti * (ncol) + tj) * O + o) * 16); \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    }
+
 /* Convolution input gradient without col2im: the input pixels are split by their position modulo
  * the stride (sh*sw classes; a class's pixels all take the same filter taps), and each work-group
  * gathers, for one 16-pixel panel of one class, the output gradients its taps read into local
@@ -267,35 +302,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     int16 live = q < count;
     int16 n = q / per, r = q - n * per, u = r / Wc, v = r - u * Wc;
     int n0 = p * 16 / per;
-    {   /* the panel: rows (t, o), t = ti * ntw + tj; work item it packs o = it, it + nt, ... */
-        int16 img = select((int16)0, (n - n0) * (O * Ho * Wo), live);
-        int16 u0 = select((int16)(-(1 << 28)), u, live);
-        /* flat: the 16 lanes are consecutive pixels of one image and the class grid is the
-         * gradient's own (stride 2 on even sizes), so a row is 16 consecutive floats of the plane
-         * shifted by the tap, read as one vector (where the window lies inside gy) and masked */
-        int flat = Hc == Ho && Wc == Wo && n.sf == n0 && live.sf;
-        long total = (long)NB * O * Ho * Wo;
-        for (int ti = 0; ti < nth; ti++) {
-            int16 oh = u0 + toh[ti];
-            int16 rok = oh >= 0 && oh < Ho;
-            for (int tj = 0; tj < ntw; tj++) {
-                int16 ow = v + tow[tj];
-                int16 ok = rok & (ow >= 0 && ow < Wo);
-                int16 off = select((int16)0, img + oh * Wo + ow, ok);
-                int shift = r.s0 + toh[ti] * Wo + tow[tj];
-                for (int o = it; o < O; o += nt) {
-                    long plane = ((long)n0 * O + o) * Ho * Wo;
-                    global const float *gb = gy + gyo + plane;
-                    float16 val;
-                    if (flat && plane + shift >= 0 && plane + shift + 16 <= total)
-                        val = vload16(0, gb + shift);
-                    else
-                        val = GATHER16(gb, off);
-                    vstore16(select((float16)0.0f, val, ok), 0, panel + ((ti * ntw + tj) * O + o) * 16);
-                }
-            }
-        }
-    }
+    IGRAD_PANEL(Hc, Wc, nth, toh, ntw, tow)
     barrier(CLK_LOCAL_MEM_FENCE);
     int i0 = it * TM;
     if (i0 >= M) return;
@@ -341,4 +348,114 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     TILE_ROWS(STORE_IG)
 #undef STORE_IG
 #undef DERIV
+}
+
+/* conv_implicit_igrad for column stride 2, the two column classes of one row class ca in one
+ * work-group: a lane is a pair of input pixels (2v, 2v + 1) of row ca + sh*u, the panel holds the
+ * union of the two classes' tap columns (for 3x3, pad 1: two, where the classes alone pack one and
+ * two), the work items multiply it into two tiles (c: even columns, d: odd), and a row whose 16
+ * lanes are consecutive pairs of one image row is stored as 32 consecutive floats (z read the same
+ * way where fused), the others pixel by pixel. NDRange (ceil(C/TM), sh x panels of the pair grid
+ * of class 0, 1), local (ceil(C/TM), 1, 1); panel: (most row taps) * (union columns) * O * 16 floats. */
+kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho,
+                                 int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt,
+                                 ulong wto, global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse, float fa,
+                                 float fb, local float *panel) {
+    int it = (int)get_local_id(0), nt = (int)get_local_size(0), p = (int)get_group_id(1);
+    int ca = p % sh, Hc = ca < H ? (H - ca + sh - 1) / sh : 0, Wp = (W + 1) / 2;
+    p /= sh;
+    int per = Hc * Wp, count = NB * per;
+    if (p * 16 >= count) return;
+    (void)sw;   /* 2 */
+    int tkh[16], toh[16], nth = 0;
+    for (int kh = 0; kh < KH; kh++) {
+        int q = ca + ph - kh * dh;
+        if (q % sh == 0) tkh[nth] = kh, toh[nth++] = q / sh;
+    }
+    /* the columns: kw with (cb + pw - kw*dw) even, as indices into the union tcol of their offsets */
+    int tcol[16], ncol = 0, tkw[2][16], tcj[2][16], ntw[2] = {0, 0};
+    for (int cb = 0; cb < 2; cb++)
+        for (int kw = 0; kw < KW; kw++) {
+            int q = cb + pw - kw * dw;
+            if (q % 2) continue;
+            int j = 0;
+            while (j < ncol && tcol[j] != q / 2) j++;
+            if (j == ncol) tcol[ncol++] = q / 2;
+            tkw[cb][ntw[cb]] = kw, tcj[cb][ntw[cb]++] = j;
+        }
+    int16 q = p * 16 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int16 live = q < count;
+    int16 n = q / per, r = q - n * per, u = r / Wp, v = r - u * Wp;
+    int n0 = p * 16 / per;
+    IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int i0 = it * TM;
+    if (i0 >= M) return;
+    int mr = min(TM, M - i0);
+    TILE_START(O)
+    float16 d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
+    for (int ti = 0; ti < nth; ti++) {
+        for (int k = 0; k < ntw[0]; k++) {
+            global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[0][k]) * M + i0) * O;
+            local const float *bp = panel + (ti * ncol + tcj[0][k]) * O * TN;
+            for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP_ACC(ap, bp, c)
+        }
+        for (int k = 0; k < ntw[1]; k++) {
+            global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[1][k]) * M + i0) * O;
+            local const float *bp = panel + (ti * ncol + tcj[1][k]) * O * TN;
+            for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP_ACC(ap, bp, d)
+        }
+    }
+    /* X[n, c, ca + sh*u, 2v + cb] for the live lanes; odd pixels where 2v + 1 < W */
+    int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
+    int16 odd = live & (2 * v + 1 < W);
+    int o_[TN], o1_[TN];   /* the odd pixel's offset, or the even one's where there is none */
+    vstore16(xoff, 0, o_);
+    vstore16(select(xoff, xoff + 1, odd), 0, o1_);
+    int nlive = min(16, count - p * 16);
+    int run = nlive == 16 && v.sf == v.s0 + 15 && odd.sf;   /* 32 consecutive pixels of one row */
+    global float *xb = X + xo + (size_t)i0 * H * W;
+    global const float *zb = Zf + zfo + (size_t)i0 * H * W;
+#if HAS_ACT
+#define DERIV_RUN(x8, h) if (fuse) x8 *= FN_D8(FN)(vload8(h, zr + o_[0]), fa, fb);
+#define DERIV_LANES(t, o)                                                                       \
+    if (fuse) {                                                                                 \
+        vstore8(vload8(0, t) * FN_D8(FN)((float8)(zr[o[0]], zr[o[1]], zr[o[2]], zr[o[3]], zr[o[4]], zr[o[5]], \
+                                                  zr[o[6]], zr[o[7]]), fa, fb), 0, t);          \
+        vstore8(vload8(1, t) * FN_D8(FN)((float8)(zr[o[8]], zr[o[9]], zr[o[10]], zr[o[11]], zr[o[12]], \
+                                                  zr[o[13]], zr[o[14]], zr[o[15]]), fa, fb), 1, t); \
+    }
+#else
+#define DERIV_RUN(x8, h)
+#define DERIV_LANES(t, o)
+    (void)fuse, (void)fa, (void)fb, (void)zb;
+#endif
+#define STORE_IG2(rr)                                                                           \
+    if (rr < mr) {                                                                              \
+        float tc[TN], td[TN];                                                                   \
+        vstore16(c##rr, 0, tc);                                                                 \
+        vstore16(d##rr, 0, td);                                                                 \
+        global float *xr = xb + (size_t)rr * H * W;                                             \
+        global const float *zr = zb + (size_t)rr * H * W;                                       \
+        (void)zr;                                                                               \
+        if (run) {                                                                              \
+            for (int h = 0; h < 4; h++) {                                                       \
+                float8 x8 = (float8)(tc[4 * h], td[4 * h], tc[4 * h + 1], td[4 * h + 1], tc[4 * h + 2], \
+                                     td[4 * h + 2], tc[4 * h + 3], td[4 * h + 3]);              \
+                DERIV_RUN(x8, h)                                                                \
+                vstore8(x8, h, xr + o_[0]);                                                     \
+            }                                                                                   \
+        } else {                                                                                \
+            DERIV_LANES(tc, o_)                                                                 \
+            DERIV_LANES(td, o1_)                                                                \
+            for (int e = 0; e < nlive; e++) {                                                   \
+                xr[o_[e]] = tc[e];                                                              \
+                if (o1_[e] != o_[e]) xr[o1_[e]] = td[e];                                        \
+            }                                                                                   \
+        }                                                                                       \
+    }
+    STORE_IG2(0) STORE_IG2(1) STORE_IG2(2) STORE_IG2(3) STORE_IG2(4) STORE_IG2(5) STORE_IG2(6) STORE_IG2(7)
+#undef STORE_IG2
+#undef DERIV_RUN
+#undef DERIV_LANES
 }

@@ -595,6 +595,12 @@ static const op_case_t cases[] = {
     {"sum", 1, {4}, {{3, 2, 16, 20}}, {D_ANY}, 0, b_reduce, r_reduce, {0xD, 0, 0}, {0}, 960, 0, 0, NULL},
     {"sum", 1, {4}, {{2, 4, 5, 3}}, {D_ANY}, 0, b_reduce, r_reduce, {0x6, 1, 0}, {0}, 20, 0, 0, NULL},
     {"mean", 1, {4}, {{4, 3, 5, 6}}, {D_ANY}, 0, b_reduce, r_reduce, {0x5, 0, 1}, {0}, 20, 0, 0, NULL},
+    /* column stride 2 (the implicit path's pixel pairs): rows of 17 pairs, so some panels are 32
+     * consecutive pixels of one row (vector stores, and z read as vectors where fused); dilation 2,
+     * where the odd columns take no tap and get zero */
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 3, 17}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 6, 34}, {0}, 45, 0, 0, NULL},
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 5, 6}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 2, 2, 9, 12}, {0}, 36, 0, 0, NULL},
+    {"conv2d_of_act", 2, {4, 4}, {{2, 3, 5, 34}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {2, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 27, 8, 0, NULL},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 

@@ -207,24 +207,37 @@ static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size
 
 /* The taps of the input-gradient's pixel classes: the most rows (kh) and columns (kw) a class takes,
  * and the number of work-groups, one per class and 16-pixel panel of the largest class
- * (cl/gemm.cl conv_implicit_igrad). */
+ * (cl/gemm.cl conv_implicit_igrad). At column stride 2 the two column classes of a row class share
+ * a work-group (conv_implicit_igrad2): columns are then the union of the two classes' column
+ * offsets, and a panel is 16 pixel pairs. */
 static void igrad_classes(const geom_t *g, int *max_th, int *max_tw, size_t *panels) {
-    int sh = g->p.stride_h, sw = g->p.stride_w;
+    int sh = g->p.stride_h, sw = g->p.stride_w, pairs = sw == 2;
     *max_th = *max_tw = 0, *panels = 0;
     for (int a = 0; a < sh; a++) {
         int n = 0;
         for (int kh = 0; kh < g->KH; kh++) n += (a + g->p.pad_h - kh * g->p.dil_h) % sh == 0;
         if (n > *max_th) *max_th = n;
     }
-    for (int b = 0; b < sw; b++) {
-        int n = 0;
-        for (int kw = 0; kw < g->KW; kw++) n += (b + g->p.pad_w - kw * g->p.dil_w) % sw == 0;
-        if (n > *max_tw) *max_tw = n;
-    }
+    if (pairs) {   /* distinct (b + pad - kw*dil) / 2 over the even ones, b = 0, 1 (at most KW <= 16) */
+        int off[32], n = 0;
+        for (int b = 0; b < 2; b++)
+            for (int kw = 0; kw < g->KW && kw < 16; kw++) {
+                int q = b + g->p.pad_w - kw * g->p.dil_w, j = 0;
+                if (q % 2) continue;
+                while (j < n && off[j] != q / 2) j++;
+                if (j == n) off[n++] = q / 2;
+            }
+        *max_tw = n;
+    } else
+        for (int b = 0; b < sw; b++) {
+            int n = 0;
+            for (int kw = 0; kw < g->KW; kw++) n += (b + g->p.pad_w - kw * g->p.dil_w) % sw == 0;
+            if (n > *max_tw) *max_tw = n;
+        }
     /* the classes take turns (cl/gemm.cl): as many turns as the largest class has panels; class
      * (0, 0) is the largest */
     size_t Hc = ((size_t)g->H + sh - 1) / sh, Wc = ((size_t)g->W + sw - 1) / sw;
-    *panels = (size_t)sh * sw * (((size_t)g->N * Hc * Wc + 15) / 16);
+    *panels = (size_t)sh * (pairs ? 1 : sw) * (((size_t)g->N * Hc * Wc + 15) / 16);
 }
 
 /* local memory of the implicit path's kernel for kind (bytes) */
@@ -265,7 +278,8 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
     int KK = g->KH * g->KW, th, tw;
     size_t panels;
     igrad_classes(g, &th, &tw, &panels);
-    cl_kernel k = ebm_kernel_fn(ctx, EBM_K_CONV_IMPLICIT_IGRAD, gf ? gf->fn : -1);
+    cl_kernel k = ebm_kernel_fn(ctx, g->p.stride_w == 2 ? EBM_K_CONV_IMPLICIT_IGRAD2 : EBM_K_CONV_IMPLICIT_IGRAD,
+                                gf ? gf->fn : -1);
     ebm_tensor_t *wt = k ? ebm_tensor_new(ctx, 3, (int[]){KK, g->C, g->O}) : NULL;
     ebm_tensor_t *x = wt ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W}) : NULL;
     if (!x) return NULL;
