@@ -232,6 +232,14 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
     TILE_TAIL(zo)
 }
 
+/* The lanes of panel p of an input-gradient work-group: positions q = 16p + lane of a grid of per
+ * positions per image, Wg a row: image n, index r in it, row u, column v (n0: lane 0's image). */
+#define IGRAD_LANES(Wg)                                                                           \
+    int16 q = p * 16 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);            \
+    int16 live = q < count;                                                                       \
+    int16 n = q / per, r = q - n * per, u = r / (Wg), v = r - u * (Wg);                           \
+    int n0 = p * 16 / per;
+
 /* The panel of an input-gradient work-group: rows (ti, tj, o), ti < nth, tj < ncol, of the lanes'
  * positions (n, u, v) in a grid Hg x Wg per image: gy[n, o, u + toh[ti], v + tcol[tj]], 0 outside;
  * work item it packs o = it, it + nt, ... Where the grid is the gradient's own (stride 2 on even
@@ -298,10 +306,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
         if (q % sw == 0) tkw[ntw] = kw, tow[ntw++] = q / sw;
     }
     int per = Hc * Wc, count = NB * per;
-    int16 q = p * 16 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    int16 live = q < count;
-    int16 n = q / per, r = q - n * per, u = r / Wc, v = r - u * Wc;
-    int n0 = p * 16 / per;
+    IGRAD_LANES(Wc)
     IGRAD_PANEL(Hc, Wc, nth, toh, ntw, tow)
     barrier(CLK_LOCAL_MEM_FENCE);
     int i0 = it * TM;
@@ -383,10 +388,7 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
             if (j == ncol) tcol[ncol++] = q / 2;
             tkw[cb][ntw[cb]] = kw, tcj[cb][ntw[cb]++] = j;
         }
-    int16 q = p * 16 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    int16 live = q < count;
-    int16 n = q / per, r = q - n * per, u = r / Wp, v = r - u * Wp;
-    int n0 = p * 16 / per;
+    IGRAD_LANES(Wp)
     IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol)
     barrier(CLK_LOCAL_MEM_FENCE);
     int i0 = it * TM;
