@@ -10,7 +10,10 @@
 /* Combines buf[0..n) into buf[0] in a fixed order, for any group size n: at each stride s (the
  * powers of two below n, largest first) item i < s takes item i + s where it exists; for n a power
  * of two, the usual halving tree. COMBINE(a, b) is an expression; every item of the group must
- * reach it (it has barriers), after writing its own buf[lid] and before a barrier. */
+ * reach it (it has barriers), after writing its own buf[lid] and before a barrier. Every item may
+ * read buf[0] after it: the barrier after the loop repeats the loop's last one, which Intel's CPU
+ * runtime 2026.2 on an AVX-512 host did not honour for groups of fewer than 16 items (the other
+ * items read buf[0] before item 0 had written it: tests/test_augment with EBM_MAX_LOCAL_MEM=48). */
 #define EBM_TREE(buf, lid, n, COMBINE)                                                            \
     {                                                                                             \
         int s_ = 1;                                                                               \
@@ -19,6 +22,7 @@
             if ((lid) < s_ && (lid) + s_ < (n)) buf[lid] = COMBINE(buf[lid], buf[(lid) + s_]);    \
             barrier(CLK_LOCAL_MEM_FENCE);                                                         \
         }                                                                                         \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                             \
     }
 #define EBM_ADD(a, b) ((a) + (b))
 
