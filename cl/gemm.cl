@@ -273,6 +273,20 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
         }                                                                                         \
     }
 
+/* An input-gradient row's 16 values t (a private array) times f'(z) at their pixels o (int[16],
+ * offsets from zr, the row's z), where fused (-DFN variants; nothing otherwise) */
+#if HAS_ACT
+#define IGRAD_DERIV(t, o)                                                                         \
+    if (fuse) {                                                                                   \
+        vstore8(vload8(0, t) * FN_D8(FN)((float8)(zr[o[0]], zr[o[1]], zr[o[2]], zr[o[3]], zr[o[4]], zr[o[5]], \
+                                                  zr[o[6]], zr[o[7]]), fa, fb), 0, t);            \
+        vstore8(vload8(1, t) * FN_D8(FN)((float8)(zr[o[8]], zr[o[9]], zr[o[10]], zr[o[11]], zr[o[12]], \
+                                                  zr[o[13]], zr[o[14]], zr[o[15]]), fa, fb), 1, t); \
+    }
+#else
+#define IGRAD_DERIV(t, o)
+#endif
+
 /* Convolution input gradient without col2im: the input pixels are split by their position modulo
  * the stride (sh*sw classes; a class's pixels all take the same filter taps), and each work-group
  * gathers, for one 16-pixel panel of one class, the output gradients its taps read into local
@@ -327,32 +341,22 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     int nlive = min(16, count - p * 16);
     int o_[TN];
     vstore16(select((int16)0, xoff, live), 0, o_);   /* dead lanes read (not write) pixel 0 */
-#if HAS_ACT
-    /* x0, x1 times f'(z) at the row's 16 pixels */
-#define DERIV(rr, x0, x1)                                                                       \
-    if (fuse) {                                                                                 \
-        global const float *zr = zb + (size_t)rr * H * W;                                       \
-        x0 *= FN_D8(FN)((float8)(zr[o_[0]], zr[o_[1]], zr[o_[2]], zr[o_[3]], zr[o_[4]], zr[o_[5]],  \
-                                 zr[o_[6]], zr[o_[7]]), fa, fb);                                \
-        x1 *= FN_D8(FN)((float8)(zr[o_[8]], zr[o_[9]], zr[o_[10]], zr[o_[11]], zr[o_[12]],       \
-                                 zr[o_[13]], zr[o_[14]], zr[o_[15]]), fa, fb);                  \
-    }
-#else
-#define DERIV(rr, x0, x1)
+#if !HAS_ACT
     (void)fuse, (void)fa, (void)fb, (void)zb;
 #endif
 #define STORE_IG(rr, x0, x1)                                                                    \
     if (rr < mr) {                                                                              \
         float t[TN];                                                                            \
-        DERIV(rr, x0, x1)                                                                       \
         vstore8(x0, 0, t);                                                                      \
         vstore8(x1, 1, t);                                                                      \
         global float *xr = xb + (size_t)rr * H * W;                                             \
+        global const float *zr = zb + (size_t)rr * H * W;                                       \
+        (void)zr;                                                                               \
+        IGRAD_DERIV(t, o_)                                                                      \
         for (int e = 0; e < nlive; e++) xr[o_[e]] = t[e];                                       \
     }
     TILE_ROWS(STORE_IG)
 #undef STORE_IG
-#undef DERIV
 }
 
 /* conv_implicit_igrad for column stride 2, the two column classes of one row class ca in one
@@ -364,8 +368,8 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
  * of class 0, 1), local (ceil(C/TM), 1, 1); panel: (most row taps) * (union columns) * O * 16 floats. */
 kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho,
                                  int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt,
-                                 ulong wto, global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse, float fa,
-                                 float fb, local float *panel) {
+                                 ulong wto, global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse,
+                                 float fa, float fb, local float *panel) {
     int it = (int)get_local_id(0), nt = (int)get_local_size(0), p = (int)get_group_id(1);
     int ca = p % sh, Hc = ca < H ? (H - ca + sh - 1) / sh : 0, Wp = (W + 1) / 2;
     p /= sh;
@@ -396,18 +400,18 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     int mr = min(TM, M - i0);
     TILE_START(O)
     float16 d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
-    for (int ti = 0; ti < nth; ti++) {
-        for (int k = 0; k < ntw[0]; k++) {
-            global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[0][k]) * M + i0) * O;
-            local const float *bp = panel + (ti * ncol + tcj[0][k]) * O * TN;
-            for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP_ACC(ap, bp, c)
-        }
-        for (int k = 0; k < ntw[1]; k++) {
-            global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[1][k]) * M + i0) * O;
-            local const float *bp = panel + (ti * ncol + tcj[1][k]) * O * TN;
-            for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP_ACC(ap, bp, d)
-        }
+    /* column class cb's taps of row tap ti into the accumulators acc */
+#define CLASS_TAPS(cb, acc)                                                                     \
+    for (int k = 0; k < ntw[cb]; k++) {                                                         \
+        global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[cb][k]) * M + i0) * O; \
+        local const float *bp = panel + (ti * ncol + tcj[cb][k]) * O * TN;                      \
+        for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP_ACC(ap, bp, acc)                  \
     }
+    for (int ti = 0; ti < nth; ti++) {
+        CLASS_TAPS(0, c)
+        CLASS_TAPS(1, d)
+    }
+#undef CLASS_TAPS
     /* X[n, c, ca + sh*u, 2v + cb] for the live lanes; odd pixels where 2v + 1 < W */
     int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
     int16 odd = live & (2 * v + 1 < W);
@@ -420,16 +424,8 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     global const float *zb = Zf + zfo + (size_t)i0 * H * W;
 #if HAS_ACT
 #define DERIV_RUN(x8, h) if (fuse) x8 *= FN_D8(FN)(vload8(h, zr + o_[0]), fa, fb);
-#define DERIV_LANES(t, o)                                                                       \
-    if (fuse) {                                                                                 \
-        vstore8(vload8(0, t) * FN_D8(FN)((float8)(zr[o[0]], zr[o[1]], zr[o[2]], zr[o[3]], zr[o[4]], zr[o[5]], \
-                                                  zr[o[6]], zr[o[7]]), fa, fb), 0, t);          \
-        vstore8(vload8(1, t) * FN_D8(FN)((float8)(zr[o[8]], zr[o[9]], zr[o[10]], zr[o[11]], zr[o[12]], \
-                                                  zr[o[13]], zr[o[14]], zr[o[15]]), fa, fb), 1, t); \
-    }
 #else
 #define DERIV_RUN(x8, h)
-#define DERIV_LANES(t, o)
     (void)fuse, (void)fa, (void)fb, (void)zb;
 #endif
 #define STORE_IG2(rr)                                                                           \
@@ -448,8 +444,8 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
                 vstore8(x8, h, xr + o_[0]);                                                     \
             }                                                                                   \
         } else {                                                                                \
-            DERIV_LANES(tc, o_)                                                                 \
-            DERIV_LANES(td, o1_)                                                                \
+            IGRAD_DERIV(tc, o_)                                                                 \
+            IGRAD_DERIV(td, o1_)                                                                \
             for (int e = 0; e < nlive; e++) {                                                   \
                 xr[o_[e]] = tc[e];                                                              \
                 if (o1_[e] != o_[e]) xr[o1_[e]] = td[e];                                        \
@@ -459,5 +455,4 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     STORE_IG2(0) STORE_IG2(1) STORE_IG2(2) STORE_IG2(3) STORE_IG2(4) STORE_IG2(5) STORE_IG2(6) STORE_IG2(7)
 #undef STORE_IG2
 #undef DERIV_RUN
-#undef DERIV_LANES
 }
