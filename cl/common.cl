@@ -38,7 +38,8 @@
  * (0, 0), element seg_b[k] + e*sw of image n0's channel (where that pixel is inside the image);
  * nseg = 0 where the lanes span more rows or sw > 2. seg_lo/seg_hi bound the elements the segments'
  * rows read.
- * PANEL_CHANNEL writes channel c's KH*KW rows, 16 floats each, at d (advanced past them) from xb
+ * PANEL_CHANNEL writes channel c's KH*KW rows, 16 floats each, at d, d + step, ... (advanced past
+ * them) from xb
  * (image n0's channel c, at element xrel of the tensor of total elements): each row is one vector
  * load per segment (two for sw = 2, keeping the even lanes) merged by lane, where every segment's
  * read lies inside the tensor, else 16 single loads clamped in bounds; then masked to the pixels
@@ -77,11 +78,11 @@ inline float16 panel_even(float16 a, float16 b) {
     return (float16)(a.s0, a.s2, a.s4, a.s6, a.s8, a.sa, a.sc, a.se, b.s0, b.s2, b.s4, b.s6, b.s8, b.sa, b.sc, b.se);
 }
 #define PANEL_ROW(q, sw) ((sw) == 1 ? vload16(0, q) : panel_even(vload16(0, q), vload16(1, q)))
-#define PANEL_CHANNEL(d, xb, xrel, total, KH, KW, H, W, dh, dw)                                   \
+#define PANEL_CHANNEL(d, step, xb, xrel, total, KH, KW, H, W, dh, dw)                             \
     for (int kh_ = 0; kh_ < (KH); kh_++) {                                                        \
         int16 ih_ = ih0 + kh_ * (dh);                                                             \
         int16 rok_ = ih_ >= 0 && ih_ < (H);                                                       \
-        for (int kw_ = 0; kw_ < (KW); kw_++, d += 16) {                                           \
+        for (int kw_ = 0; kw_ < (KW); kw_++, d += (step)) {                                       \
             int16 iw_ = iw0 + kw_ * (dw);                                                         \
             int16 ok_ = rok_ & (iw_ >= 0 && iw_ < (W));                                           \
             int t_ = kh_ * (dh) * (W) + kw_ * (dw);                                               \

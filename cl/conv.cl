@@ -36,7 +36,7 @@ kernel void im2col_panels(global float *dst, global const float *x, ulong xo, in
     PANEL_PIXELS(p, NP, Ho, Wo, sh, sw, ph, pw, C, H, W)
     global const float *xb = x + xo + ((size_t)n0 * C + c) * H * W;
     global float *d = dst + ((size_t)p * R + (size_t)c * KH * KW) * 16;
-    PANEL_CHANNEL(d, xb, ((long)n0 * C + c) * H * W, (long)N * C * H * W, KH, KW, H, W, dh, dw)
+    PANEL_CHANNEL(d, 16, xb, ((long)n0 * C + c) * H * W, (long)N * C * H * W, KH, KW, H, W, dh, dw)
 }
 
 /* Panels along the patch axis (weight-grad: B(l = n*Ho*Wo + pixel, j = r)):

@@ -4,14 +4,24 @@
  * B is first packed into panels of TN columns, [N/TN][K][TN] (zero-padded), so a work item streams
  * its panel sequentially: row-major B with a power-of-two leading dimension (common here: B*H*W
  * columns) would otherwise map every row of a panel to the same cache set. Each work item then
- * computes a TM x TN tile of C, one float16 accumulator per row: eight independent FMA chains, as
- * many as two FMA units with a latency of four cycles keep busy (AVX-512: one register per row;
- * AVX2 devices split each into two). Channel counts are mostly multiples of 8, so tiles are full.
+ * computes a TM x TN tile of C, one float16 accumulator per row. TM = EBM_TILE_ROWS, which the
+ * engine sets per device (engine/device.c: tile_rows): 8 where a float16 is one register
+ * (AVX-512: eight independent FMA chains, as many as two FMA units with a latency of four cycles
+ * keep busy, and full tiles for channel counts that are multiples of 8), 6 elsewhere (AVX2: a
+ * float16 is two of its sixteen registers; eight rows would spill accumulators in the inner loop).
  * A is read through two strides (A^T costs nothing); rows past M are clamped (computed, not stored).
  *
  *   C[i, j] = alpha * sum_l A(i, l) B(l, j) + beta * C[i, j],  A(i, l) = A[i*sai + l*sal]
  * beta == 0 never reads C (it may hold NaN garbage from the pool). */
-#define TM 8
+#define TM EBM_TILE_ROWS
+/* X(r) for each row r of the tile */
+#if TM == 8
+#define TILE_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#elif TM == 6
+#define TILE_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#else
+#error "EBM_TILE_ROWS is 6 or 8"
+#endif
 #define TN 16
 
 /* dst[b][j / TN][l][j % TN] = B(l, j), zero for j >= N, where
@@ -98,27 +108,23 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         }                                                                                       \
     }
 
-/* The epilogue of row r of the tile: alpha and bias folded in (the stores below then use alpha 1),
- * Z written where asked, the activation applied. */
-#define EPILOGUE(r, x0, x1)                                                                     \
+/* The epilogue of row r of the tile (its halves c<r>0, c<r>1): alpha and bias folded in (the
+ * stores below then use alpha 1), Z written where asked, the activation applied. */
+#define EPILOGUE(r)                                                                             \
     if (r < mr) {                                                                               \
         float bv = has_bias ? bias[biaso + i0 + r] : 0.0f;                                      \
-        x0 = alpha * x0 + bv;                                                                   \
-        x1 = alpha * x1 + bv;                                                                   \
-        if (store_z) STORE_ROW(Z, r, x0, x1, 1.0f, 0.0f)                                        \
-        x0 = ACT8(x0);                                                                          \
-        x1 = ACT8(x1);                                                                          \
+        c##r##0 = alpha * c##r##0 + bv;                                                         \
+        c##r##1 = alpha * c##r##1 + bv;                                                         \
+        if (store_z) STORE_ROW(Z, r, c##r##0, c##r##1, 1.0f, 0.0f)                              \
+        c##r##0 = ACT8(c##r##0);                                                                \
+        c##r##1 = ACT8(c##r##1);                                                                \
     }
 
-/* The tile's eight rows (row, the two halves of its accumulator), and the end of a tile kernel:
- * the epilogue of every row where there is one (Z advanced by zoff), then the stores of C. Needs i0, j0, mr, N, M,
- * ldc, csplit, cjn, alpha, beta and the kernel's epilogue arguments. */
-#define TILE_ROWS(X)                                                                            \
-    X(0, c00, c01) X(1, c10, c11) X(2, c20, c21) X(3, c30, c31) X(4, c40, c41) X(5, c50, c51)  \
-    X(6, c60, c61) X(7, c70, c71)
-/* the rows' halves as the variables TILE_ROWS names, through a private array: Oclgrind 21.10's
- * --uninitialized check at -O0 takes the lanes of a swizzle such as c0.hi for undefined (optimised,
- * the array is registers) */
+/* The end of a tile kernel: the epilogue of every row where there is one (Z advanced by zoff),
+ * then the stores of C. Needs i0, j0, mr, N, M, ldc, csplit, cjn, alpha, beta and the kernel's
+ * epilogue arguments. The rows' halves c<r>0, c<r>1 come through a private array: Oclgrind
+ * 21.10's --uninitialized check at -O0 takes the lanes of a swizzle such as c0.hi for undefined
+ * (optimised, the array is registers). */
 #define TILE_HALF(r)                                                                            \
     float8 c##r##0, c##r##1;                                                                    \
     {                                                                                           \
@@ -126,44 +132,38 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         vstore16(c##r, 0, t_);                                                                  \
         c##r##0 = vload8(0, t_), c##r##1 = vload8(1, t_);                                       \
     }
-#define TILE_HALVES                                                                             \
-    TILE_HALF(0) TILE_HALF(1) TILE_HALF(2) TILE_HALF(3) TILE_HALF(4) TILE_HALF(5) TILE_HALF(6) TILE_HALF(7)
-#define STORE_C(r, x0, x1) STORE_ROW(C, r, x0, x1, alpha, beta)
+#define STORE_C(r) STORE_ROW(C, r, c##r##0, c##r##1, alpha, beta)
 #define TILE_TAIL(zoff)                                                                         \
-    TILE_HALVES                                                                                 \
+    TILE_EACH(TILE_HALF)                                                                        \
     int jn = j0 / csplit, jp = j0 - jn * csplit;                                                \
     int contiguous = j0 + TN <= N && jp + TN <= csplit;                                         \
     (void)fa, (void)fb; /* used by ACT8 in the -DFN variants only */                            \
     if (has_bias || store_z || HAS_ACT) {                                                       \
         Z += zoff;                                                                              \
-        TILE_ROWS(EPILOGUE)                                                                     \
+        TILE_EACH(EPILOGUE)                                                                     \
         alpha = 1.0f;                                                                           \
     }                                                                                           \
-    TILE_ROWS(STORE_C)
+    TILE_EACH(STORE_C)
 
-/* The tile's accumulators, and the offsets o1..o7 of rows 1..7 from row 0 in A (row stride s;
+/* The tile's accumulators c<r>, and the offsets o<r> of its rows from row 0 in A (row stride s;
  * rows past mr repeat the last row: computed, never stored). */
+#define TILE_ACC_(r) float16 c##r = 0;
+#define TILE_OFF_(r) int o##r = min(r, mr - 1) * tile_s_;
 #define TILE_START(s)                                                                           \
-    float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0, c7 = 0;                     \
-    int o1 = min(1, mr - 1) * (s), o2 = min(2, mr - 1) * (s), o3 = min(3, mr - 1) * (s),        \
-        o4 = min(4, mr - 1) * (s), o5 = min(5, mr - 1) * (s), o6 = min(6, mr - 1) * (s),        \
-        o7 = min(7, mr - 1) * (s);
+    int tile_s_ = (s);                                                                          \
+    TILE_EACH(TILE_ACC_) TILE_EACH(TILE_OFF_)
 
-/* One step of the 8 x 16 tile: C rows += A(i0 + r, l) * B panel row l (ap: A(i0, l); o1..o7: the
- * other rows' offsets from it; bp: the panel row, global or local). */
+/* One step of the TM x 16 tile: C rows += A(i0 + r, l) * B panel row l (ap: A(i0, l), global;
+ * o<r>: the rows' offsets from it; bp: the panel row, global or local). */
 #define TILE_STEP(ap, bp) TILE_STEP_ACC(ap, bp, c)
-/* the same into the accumulators acc0..acc7 */
+/* the same into the accumulators acc<r> (acc: c or d) */
+#define TILE_FMA_c(r) c##r = fma((float16)(a_[o##r]), b_, c##r);
+#define TILE_FMA_d(r) d##r = fma((float16)(a_[o##r]), b_, d##r);
 #define TILE_STEP_ACC(ap, bp, acc)                                                              \
     {                                                                                           \
-        float16 b = vload16(0, bp);                                                             \
-        acc##0 = fma((float16)(ap[0]), b, acc##0);                                              \
-        acc##1 = fma((float16)(ap[o1]), b, acc##1);                                             \
-        acc##2 = fma((float16)(ap[o2]), b, acc##2);                                             \
-        acc##3 = fma((float16)(ap[o3]), b, acc##3);                                             \
-        acc##4 = fma((float16)(ap[o4]), b, acc##4);                                             \
-        acc##5 = fma((float16)(ap[o5]), b, acc##5);                                             \
-        acc##6 = fma((float16)(ap[o6]), b, acc##6);                                             \
-        acc##7 = fma((float16)(ap[o7]), b, acc##7);                                             \
+        float16 b_ = vload16(0, bp);                                                            \
+        global const float *a_ = (ap);                                                          \
+        TILE_EACH(TILE_FMA_##acc)                                                               \
     }
 
 /* NDRange: (ceil(M/TM), panels, batch); dim 0 walks row tiles so consecutive work items share a
@@ -199,26 +199,42 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     TILE_TAIL(zo + bt * c_bs)
 }
 
-/* Convolution forward with the im2col in the work-group: each work-group packs one 16-pixel panel
- * of the patch matrix (R = C*KH*KW rows) into local memory, then its work items (one per 8-row tile
- * of the O outputs) multiply it as gemm_tile does, with the same epilogue. The panel never goes to
- * global memory. NDRange (ceil(O/TM), panels, 1), local (ceil(O/TM), 1, 1); panel: R*16 floats. */
+/* Convolution forward with the im2col in the work-group: each work-group packs np (1 or 2)
+ * 16-pixel panels of the patch matrix (R = C*KH*KW rows) into local memory, interleaved as rows of
+ * 16*np floats, then its work items (one per TM-row tile of the O outputs) multiply them as
+ * gemm_tile does, with the same epilogue. With np = 2 each step loads two panel vectors for TM
+ * broadcasts of A and keeps 2*TM accumulator chains (the host asks for it where TM is 8: AVX-512
+ * has the 32 registers). The panels never go to global memory. NDRange (ceil(O/TM), groups, 1),
+ * local (ceil(O/TM), 1, 1); panel: R*16*np floats. */
+#define TILE_FMA2_(r)                                                                           \
+    {                                                                                           \
+        float16 a1_ = (float16)(a_[o##r]);                                                      \
+        c##r = fma(a1_, b_, c##r);                                                              \
+        d##r = fma(a1_, b2_, d##r);                                                             \
+    }
+#define D_ACC_(r) float16 d##r = 0;
+#define D_TO_C_(r) c##r = d##r;
 kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, int Cin, int H, int W, int KH, int KW, int Ho,
                           int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *A, ulong ao,
                           global float *C, ulong co, global const float *bias, ulong biaso, int has_bias, global float *Z,
-                          ulong zo, int store_z, float fa, float fb, local float *panel) {
-    int it = (int)get_local_id(0), nt = (int)get_local_size(0), p = (int)get_group_id(1);
+                          ulong zo, int store_z, float fa, float fb, int np, local float *panel) {
+    int it = (int)get_local_id(0), nt = (int)get_local_size(0), g = (int)get_group_id(1);
     int K = Cin * KH * KW, P = Ho * Wo, N = NB * P;
-    {   /* the panel: work item it packs channels it, it + nt, ... */
+    for (int h = 0; h < np; h++) {   /* panel g*np + h: work item it packs channels it, it + nt, ... */
+        int p = g * np + h;
+        if (p * 16 >= N) {   /* past the last pixel (the group's second panel): zeros, never stored */
+            for (int l = it; l < K; l += nt) vstore16((float16)0.0f, 0, panel + l * 16 * np + h * 16);
+            continue;
+        }
         PANEL_PIXELS(p, N, Ho, Wo, sh, sw, ph, pw, Cin, H, W)
         for (int c = it; c < Cin; c += nt) {
             global const float *xb = x + xo + ((size_t)n0 * Cin + c) * H * W;
-            local float *d = panel + c * KH * KW * 16;
-            PANEL_CHANNEL(d, xb, ((long)n0 * Cin + c) * H * W, (long)NB * Cin * H * W, KH, KW, H, W, dh, dw)
+            local float *d = panel + c * KH * KW * 16 * np + h * 16;
+            PANEL_CHANNEL(d, 16 * np, xb, ((long)n0 * Cin + c) * H * W, (long)NB * Cin * H * W, KH, KW, H, W, dh, dw)
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    int i0 = it * TM, j0 = p * 16;
+    int i0 = it * TM, j0 = g * np * 16;
     if (i0 >= M) return;
     A += ao;
     C += co;
@@ -226,11 +242,27 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
     TILE_START(sai)
     global const float *ap = A + (long)i0 * sai;
     local const float *bp = panel;
-    for (int l = 0; l < K; l++, ap++, bp += TN) TILE_STEP(ap, bp)
     int ldc = P, csplit = P, cjn = M * P;
     float alpha = 1.0f, beta = 0.0f;
-    TILE_TAIL(zo)
+    if (np == 1) {
+        for (int l = 0; l < K; l++, ap++, bp += TN) TILE_STEP(ap, bp)
+        TILE_TAIL(zo)
+        return;
+    }
+    TILE_EACH(D_ACC_)
+    for (int l = 0; l < K; l++, ap++, bp += 2 * TN) {
+        float16 b_ = vload16(0, bp), b2_ = vload16(1, bp);
+        global const float *a_ = ap;
+        TILE_EACH(TILE_FMA2_)
+    }
+    { TILE_TAIL(zo) }
+    j0 += 16;
+    if (j0 >= N) return;
+    TILE_EACH(D_TO_C_)
+    { TILE_TAIL(0) }
 }
+#undef TILE_FMA2_
+#undef D_TO_C_
 
 /* The lanes of panel p of an input-gradient work-group: positions q = 16p + lane of a grid of per
  * positions per image, Wg a row: image n, index r in it, row u, column v (n0: lane 0's image). */
@@ -273,18 +305,66 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
         }                                                                                         \
     }
 
-/* An input-gradient row's 16 values t (a private array) times f'(z) at their pixels o (int[16],
- * offsets from zr, the row's z), where fused (-DFN variants; nothing otherwise) */
+/* An input-gradient tile row goes out in runs: lanes whose pixels follow each other in memory (a
+ * class's pixels at stride 1, also across rows; pairs of one image row at column stride 2) are
+ * one run, moved 8 floats and then 1 at a time. Lane e has len[e] values (1, or 2 where
+ * it is a pair) at t[w*e] of the row's private array; run s covers t[st[s] .. st[s] + sl[s]) at
+ * offset so[s] (o[e]: lane e's offset). A run ends after a lane with fewer than w values. Returns
+ * the number of runs. */
+static int igrad_runs(const int *o, const int *len, int nlive, int w, int *so, int *st, int *sl) {
+    int ns = 0;
+    for (int e = 0; e < nlive; e++) {
+        if (ns > 0 && st[ns - 1] + sl[ns - 1] == w * e && so[ns - 1] + sl[ns - 1] == o[e]) {
+            sl[ns - 1] += len[e];
+        } else {
+            so[ns] = o[e], st[ns] = w * e, sl[ns] = len[e];
+            ns++;
+        }
+    }
+    return ns;
+}
+
+/* the runs' values from the private array t to global memory at g, 8 and then 1 at a time */
+static void igrad_runs_store(global float *g, const float *t, const int *so, const int *st, const int *sl, int ns) {
+    for (int s = 0; s < ns; s++) {
+        global float *d = g + so[s];
+        const float *q = t + st[s];
+        int k = 0;
+        for (; k + 8 <= sl[s]; k += 8) vstore8(vload8(0, q + k), 0, d + k);
+        for (; k < sl[s]; k++) d[k] = q[k];
+    }
+}
 #if HAS_ACT
-#define IGRAD_DERIV(t, o)                                                                         \
-    if (fuse) {                                                                                   \
-        vstore8(vload8(0, t) * FN_D8(FN)((float8)(zr[o[0]], zr[o[1]], zr[o[2]], zr[o[3]], zr[o[4]], zr[o[5]], \
-                                                  zr[o[6]], zr[o[7]]), fa, fb), 0, t);            \
-        vstore8(vload8(1, t) * FN_D8(FN)((float8)(zr[o[8]], zr[o[9]], zr[o[10]], zr[o[11]], zr[o[12]], \
-                                                  zr[o[13]], zr[o[14]], zr[o[15]]), fa, fb), 1, t); \
+/* the reverse: the runs' values from global memory at g into t (for z, where the derivative is fused) */
+static void igrad_runs_load(float *t, global const float *g, const int *so, const int *st, const int *sl, int ns) {
+    for (int s = 0; s < ns; s++) {
+        global const float *q = g + so[s];
+        float *d = t + st[s];
+        int k = 0;
+        for (; k + 8 <= sl[s]; k += 8) vstore8(vload8(0, q + k), 0, d + k);
+        for (; k < sl[s]; k++) d[k] = q[k];
+    }
+}
+#endif
+
+/* Row rr of an input-gradient tile, its nv values in the private array t (nv = 16 or 32: a
+ * multiple of 8), times f'(z) where fused (-DFN variants; z read along the same runs), stored
+ * along the runs (ns, so, st, sl). Needs xb, zb, H, W, fuse, fa, fb. */
+#if HAS_ACT
+#define IGRAD_STORE_ROW(rr, t, nv)                                                                \
+    {                                                                                             \
+        global float *xr = xb + (size_t)(rr) * H * W;                                             \
+        if (fuse) {                                                                               \
+            float zt[32];                                                                         \
+            for (int h = 0; h < (nv) / 8; h++) vstore8((float8)0.0f, h, zt);                      \
+            igrad_runs_load(zt, zb + (size_t)(rr) * H * W, so, st, sl, ns);                       \
+            for (int h = 0; h < (nv) / 8; h++)                                                    \
+                vstore8(vload8(h, t) * FN_D8(FN)(vload8(h, zt), fa, fb), h, t);                   \
+        }                                                                                         \
+        igrad_runs_store(xr, t, so, st, sl, ns);                                                  \
     }
 #else
-#define IGRAD_DERIV(t, o)
+#define IGRAD_STORE_ROW(rr, t, nv) igrad_runs_store(xb + (size_t)(rr) * H * W, t, so, st, sl, ns);
 #endif
 
 /* Convolution input gradient without col2im: the input pixels are split by their position modulo
@@ -334,37 +414,33 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
             for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP(ap, bp)
         }
     /* X[n, c, ca + sh*u, cb + sw*v] for the live lanes */
-    TILE_HALVES
     int16 xoff = n * (M * H * W) + (ca + sh * u) * W + cb + sw * v;
     global float *xb = X + xo + (size_t)i0 * H * W;
     global const float *zb = Zf + zfo + (size_t)i0 * H * W;
     int nlive = min(16, count - p * 16);
-    int o_[TN];
-    vstore16(select((int16)0, xoff, live), 0, o_);   /* dead lanes read (not write) pixel 0 */
+    int o_[TN], len[TN], so[TN], st[TN], sl[TN];
+    vstore16(xoff, 0, o_);
+    vstore16((int16)1, 0, len);
+    int ns = igrad_runs(o_, len, nlive, 1, so, st, sl);
 #if !HAS_ACT
     (void)fuse, (void)fa, (void)fb, (void)zb;
 #endif
-#define STORE_IG(rr, x0, x1)                                                                    \
+#define STORE_IG(rr)                                                                            \
     if (rr < mr) {                                                                              \
         float t[TN];                                                                            \
-        vstore8(x0, 0, t);                                                                      \
-        vstore8(x1, 1, t);                                                                      \
-        global float *xr = xb + (size_t)rr * H * W;                                             \
-        global const float *zr = zb + (size_t)rr * H * W;                                       \
-        (void)zr;                                                                               \
-        IGRAD_DERIV(t, o_)                                                                      \
-        for (int e = 0; e < nlive; e++) xr[o_[e]] = t[e];                                       \
+        vstore16(c##rr, 0, t);                                                                  \
+        IGRAD_STORE_ROW(rr, t, 16)                                                              \
     }
-    TILE_ROWS(STORE_IG)
+    TILE_EACH(STORE_IG)
 #undef STORE_IG
 }
 
 /* conv_implicit_igrad for column stride 2, the two column classes of one row class ca in one
  * work-group: a lane is a pair of input pixels (2v, 2v + 1) of row ca + sh*u, the panel holds the
  * union of the two classes' tap columns (for 3x3, pad 1: two, where the classes alone pack one and
- * two), the work items multiply it into two tiles (c: even columns, d: odd), and a row whose 16
- * lanes are consecutive pairs of one image row is stored as 32 consecutive floats (z read the same
- * way where fused), the others pixel by pixel. NDRange (ceil(C/TM), sh x panels of the pair grid
+ * two), the work items multiply it into two tiles (c: even columns, d: odd), and a tile row is
+ * stored as (even, odd) pairs in runs (igrad_runs: up to 32 consecutive floats where the 16 lanes
+ * are consecutive pairs of one image row). NDRange (ceil(C/TM), sh x panels of the pair grid
  * of class 0, 1), local (ceil(C/TM), 1, 1); panel: (most row taps) * (union columns) * O * 16 floats. */
 kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho,
                                  int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt,
@@ -399,7 +475,7 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     if (i0 >= M) return;
     int mr = min(TM, M - i0);
     TILE_START(O)
-    float16 d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
+    TILE_EACH(D_ACC_)
     /* column class cb's taps of row tap ti into the accumulators acc */
 #define CLASS_TAPS(cb, acc)                                                                     \
     for (int k = 0; k < ntw[cb]; k++) {                                                         \
@@ -415,44 +491,24 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     /* X[n, c, ca + sh*u, 2v + cb] for the live lanes; odd pixels where 2v + 1 < W */
     int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
     int16 odd = live & (2 * v + 1 < W);
-    int o_[TN], o1_[TN];   /* the odd pixel's offset, or the even one's where there is none */
+    int o_[TN], len[TN], so[TN], st[TN], sl[TN];
     vstore16(xoff, 0, o_);
-    vstore16(select(xoff, xoff + 1, odd), 0, o1_);
+    vstore16(select((int16)1, (int16)2, odd), 0, len);
     int nlive = min(16, count - p * 16);
-    int run = nlive == 16 && v.sf == v.s0 + 15 && odd.sf;   /* 32 consecutive pixels of one row */
+    int ns = igrad_runs(o_, len, nlive, 2, so, st, sl);
     global float *xb = X + xo + (size_t)i0 * H * W;
     global const float *zb = Zf + zfo + (size_t)i0 * H * W;
-#if HAS_ACT
-#define DERIV_RUN(x8, h) if (fuse) x8 *= FN_D8(FN)(vload8(h, zr + o_[0]), fa, fb);
-#else
-#define DERIV_RUN(x8, h)
+#if !HAS_ACT
     (void)fuse, (void)fa, (void)fb, (void)zb;
 #endif
+    /* the row's values as (even, odd) pairs */
 #define STORE_IG2(rr)                                                                           \
     if (rr < mr) {                                                                              \
-        float tc[TN], td[TN];                                                                   \
-        vstore16(c##rr, 0, tc);                                                                 \
-        vstore16(d##rr, 0, td);                                                                 \
-        global float *xr = xb + (size_t)rr * H * W;                                             \
-        global const float *zr = zb + (size_t)rr * H * W;                                       \
-        (void)zr;                                                                               \
-        if (run) {                                                                              \
-            for (int h = 0; h < 4; h++) {                                                       \
-                float8 x8 = (float8)(tc[4 * h], td[4 * h], tc[4 * h + 1], td[4 * h + 1], tc[4 * h + 2], \
-                                     td[4 * h + 2], tc[4 * h + 3], td[4 * h + 3]);              \
-                DERIV_RUN(x8, h)                                                                \
-                vstore8(x8, h, xr + o_[0]);                                                     \
-            }                                                                                   \
-        } else {                                                                                \
-            IGRAD_DERIV(tc, o_)                                                                 \
-            IGRAD_DERIV(td, o1_)                                                                \
-            for (int e = 0; e < nlive; e++) {                                                   \
-                xr[o_[e]] = tc[e];                                                              \
-                if (o1_[e] != o_[e]) xr[o1_[e]] = td[e];                                        \
-            }                                                                                   \
-        }                                                                                       \
+        float t[2 * TN];                                                                        \
+        vstore16(shuffle2(c##rr, d##rr, (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)), 0, t); \
+        vstore16(shuffle2(c##rr, d##rr, (uint16)(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)), 1, t); \
+        IGRAD_STORE_ROW(rr, t, 32)                                                              \
     }
-    STORE_IG2(0) STORE_IG2(1) STORE_IG2(2) STORE_IG2(3) STORE_IG2(4) STORE_IG2(5) STORE_IG2(6) STORE_IG2(7)
+    TILE_EACH(STORE_IG2)
 #undef STORE_IG2
-#undef DERIV_RUN
 }

@@ -94,12 +94,13 @@ static double os_cpu_mhz(void) {
     return best;
 }
 
-/* FP32 FMA lanes per cycle of one core of this host, for a CPU device's peak: 2 FMA pipes x 8 lanes
- * (AVX2), or x 16 where the cores have two 512-bit FMA pipes: Intel's with AVX-512 (an upper bound
- * for the models with one), AMD's from family 1Ah (Zen 5); Zen 4 runs AVX-512 on 256-bit pipes. */
-static double os_cpu_lanes(void) {
+/* Whether this host's cores have AVX-512 (flag avx512f), and whether they run it on two 512-bit FMA
+ * pipes: Intel's (an upper bound for the models with one), AMD's from family 1Ah (Zen 5); Zen 4
+ * runs AVX-512 on 256-bit pipes. */
+static int os_cpu_avx512(int *two_pipes) {
+    *two_pipes = 0;
     FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return 16;
+    if (!f) return 0;
     char line[8192];
     int intel = 0, family = 0, avx512 = 0;
     while (fgets(line, sizeof line, f)) {
@@ -114,7 +115,16 @@ static double os_cpu_lanes(void) {
         }
     }
     fclose(f);
-    return avx512 && (intel || family >= 0x1a) ? 32 : 16;
+    *two_pipes = avx512 && (intel || family >= 0x1a);
+    return avx512;
+}
+
+/* FP32 FMA lanes per cycle of one core of this host, for a CPU device's peak: 2 FMA pipes x 8 lanes
+ * (AVX2), or x 16 where there are two 512-bit pipes */
+static double os_cpu_lanes(void) {
+    int two_pipes;
+    os_cpu_avx512(&two_pipes);
+    return two_pipes ? 32 : 16;
 }
 
 typedef struct {
@@ -351,6 +361,12 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     ctx->grad_enabled = 1;
     ctx->profile = env->profile;
     ctx->wg_size = work_group_size(&ctx->info, env);
+    /* cl/gemm.cl's register tile: 8 rows of one float16 where that is one register (a CPU device
+     * on a host with AVX-512), else 6 (with AVX2 eight would spill accumulators in the inner loop;
+     * GPUs keep the 6 rows they were measured with). PoCL reports a native float width of 16 on
+     * AVX2 hosts too, so the host's flags decide. */
+    int two_pipes;
+    ctx->tile_rows = env->tile_rows ? env->tile_rows : ctx->info.is_cpu && os_cpu_avx512(&two_pipes) ? 8 : 6;
     /* OpenCL lets float division and sqrt be off by 2.5 / 3 ulp unless built with
      * -cl-fp32-correctly-rounded-divide-sqrt; ask for it where offered, so that every device rounds
      * x / y and sqrt(x) alike (the NVIDIA driver otherwise approximates: an identity resize that
@@ -681,17 +697,18 @@ static ebm_status_t build_log_fail(ebm_ctx_t *ctx, cl_program prog, const char *
     return EBM_STATUS_BUILD;
 }
 
-void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, const char *defines) {
+void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, const char *defines) {
     const char *user = ebm_env()->build_options;
-    snprintf(out, n, "-cl-std=CL1.2 -DEBM_WG=%zu%s%s%s%s%s", wg, exact_div ? " -cl-fp32-correctly-rounded-divide-sqrt" : "",
-             defines && *defines ? " " : "", defines ? defines : "", user && *user ? " " : "", user ? user : "");
+    snprintf(out, n, "-cl-std=CL1.2 -DEBM_WG=%zu -DEBM_TILE_ROWS=%d%s%s%s%s%s", wg, tile_rows,
+             exact_div ? " -cl-fp32-correctly-rounded-divide-sqrt" : "", defines && *defines ? " " : "", defines ? defines : "",
+             user && *user ? " " : "", user ? user : "");
 }
 
 /* Builds `source` (already including common.cl) with options; uses/fills the disk cache. */
 static cl_program build_program(ebm_ctx_t *ctx, const char *name, const char *source, size_t len, const char *extra) {
     const ebm_env_t *env = ebm_env();
     char options[1024];
-    ebm_program_options(options, sizeof options, ctx->wg_size, ctx->exact_div, extra);
+    ebm_program_options(options, sizeof options, ctx->wg_size, ctx->exact_div, ctx->tile_rows, extra);
     char path[1200] = "";
     if (!env->cache_off) {
         hash128_t h = {14695981039346656037ULL, 0x84222325cbf29ce4ULL};

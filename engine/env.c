@@ -59,6 +59,11 @@ const ebm_env_t *ebm_env(void) {
     env.breaks = getenv("EBM_BREAK");
     const char *exact = getenv("EBM_EXACT_BUFFERS");
     env.exact_buffers = exact && *exact && !is_off(exact);
+    const char *rows = getenv("EBM_TILE_ROWS");
+    if (rows && *rows) {
+        if (!strcmp(rows, "6") || !strcmp(rows, "8")) env.tile_rows = atoi(rows);
+        else ebm_log_message(EBM_LOG_WARN, "EBM_TILE_ROWS=%s is neither 6 nor 8; ignored", rows);
+    }
     return &env;
 }
 

@@ -30,6 +30,7 @@ typedef struct ebm_env {
     const char *breaks;        /* EBM_BREAK: comma-separated kernel files (gemm.cl) and libraries (clblast,
                                 * clfft) made to fail as a compiler that rejects them would (tests) */
     int exact_buffers;         /* EBM_EXACT_BUFFERS=1: a buffer of exactly its size per tensor, for memory checkers (tensor.c) */
+    int tile_rows;             /* EBM_TILE_ROWS=6|8: rows of cl/gemm.cl's register tile (0: per device) */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
 int ebm_env_breaks(const char *what);
@@ -136,7 +137,7 @@ const char *ebm_cl_embedded(const char *file, size_t *len);
  * file, from EBM_CL_DIR or embedded; NULL with the reason in err), and its compiler options
  * (OpenCL C 1.2, EBM_WG, correctly rounded division where offered, the variant's defines, EBM_CL_OPTIONS). */
 char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn);
-void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, const char *defines);
+void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, const char *defines);
 
 /* ---- device buffers and the pool ---- */
 typedef struct ebm_block {
@@ -224,6 +225,7 @@ struct ebm_ctx {
     struct ebm_kernel_wg { cl_kernel k; size_t wg; } *small_wg;   /* kernels that allow less than wg_size */
     int n_small_wg, cap_small_wg;
     int exact_div;           /* device offers correctly rounded float division and sqrt (built with them) */
+    int tile_rows;           /* rows of cl/gemm.cl's register tile, EBM_TILE_ROWS in kernels: 6 or 8 */
     cl_program programs[256];
     const char *program_names[256];
     char *program_options[256];

@@ -194,9 +194,10 @@ static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
 
 /* ---- the implicit path: the patch matrix packed in each work-group's local memory (CPU devices) ---- */
 
-/* Launches a kernel whose work-groups are one row of ceil(M/8) tiles (TM in cl/gemm.cl) over n_panels panels. */
+/* Launches a kernel whose work-groups are one row of ceil(M/TM) tiles (TM = ctx->tile_rows, the rows
+ * of cl/gemm.cl's tile) over n_panels panels. */
 static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size_t n_panels, const char *name) {
-    size_t nt = (size_t)(M + 7) / 8;
+    size_t nt = (size_t)(M + ctx->tile_rows - 1) / ctx->tile_rows;
     if (nt > ebm_kernel_wg(ctx, k))
         return ebm_fail(ctx, EBM_STATUS_OPENCL, "%s: %zu work items per group (%d channels) exceed the kernel's limit %zu", name,
                         nt, M, ebm_kernel_wg(ctx, k));
@@ -251,18 +252,27 @@ static size_t implicit_local_bytes(const geom_t *g, int kind) {
     return (size_t)g->C * g->KH * g->KW * 16 * sizeof(float);
 }
 
+/* The panels per work-group of the implicit forward: 2 (two accumulators per tile row) where the
+ * tile has 8 rows (AVX-512: 16 accumulator registers of 32) and both fit in local memory, else 1 */
+static int fwd_panels(ebm_ctx_t *ctx, const geom_t *g) {
+    size_t local = (size_t)ctx->info.local_mem;
+    if (ebm_env()->max_local_mem && ebm_env()->max_local_mem < local) local = ebm_env()->max_local_mem;
+    return ctx->tile_rows == 8 && 2 * implicit_local_bytes(g, CONV_FWD) <= local ? 2 : 1;
+}
+
 /* y (N, O, P) = f(W (O, R) x patches + b), the patches packed per 16-pixel panel in local memory;
  * bias, activation and z as in conv_fwd_tile_epi. */
 static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b,
                                            int fn, float a, ebm_tensor_t *z) {
     size_t NP = (size_t)g->N * g->Ho * g->Wo;
+    int np = fwd_panels(ctx, g);
     cl_kernel k = ebm_kernel_fn(ctx, EBM_K_CONV_IMPLICIT_FWD, fn);
     ebm_tensor_t *y = k ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo}) : NULL;
-    if (!y || ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimlmlmlimliffL", g->O, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
+    if (!y || ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimlmlmlimliffiL", g->O, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
                         g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, w->buf,
                         w->off, y->buf, y->off, b ? b->buf : y->buf, b ? b->off : (size_t)0, b != NULL, z ? z->buf : y->buf,
-                        z ? z->off : (size_t)0, z != NULL, (double)a, 0.0, implicit_local_bytes(g, CONV_FWD)) != EBM_OK ||
-        launch_panel_groups(ctx, k, g->O, (NP + 15) / 16, "conv_implicit_fwd") != EBM_OK)
+                        z ? z->off : (size_t)0, z != NULL, (double)a, 0.0, np, np * implicit_local_bytes(g, CONV_FWD)) != EBM_OK ||
+        launch_panel_groups(ctx, k, g->O, (NP + 16 * np - 1) / (16 * np), "conv_implicit_fwd") != EBM_OK)
         return NULL;
     return y;
 }

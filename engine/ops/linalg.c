@@ -19,7 +19,7 @@ static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t 
                   store_z ? epi->z_off : (size_t)0, store_z, (double)(epi ? epi->a : 0.0f),
                   (double)(epi ? epi->b : 0.0f)) != EBM_OK)
         return ctx->status;
-    size_t gt[3] = {(m + 7) / 8, (n + 15) / 16, batch};
+    size_t tm = (size_t)ctx->tile_rows, gt[3] = {(m + tm - 1) / tm, (n + 15) / 16, batch};
     EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx, "gemm_tile")));
     return EBM_OK;
 }
