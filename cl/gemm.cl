@@ -203,8 +203,8 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
  * 16-pixel panels of the patch matrix (R = C*KH*KW rows) into local memory, interleaved as rows of
  * 16*np floats, then its work items (one per TM-row tile of the O outputs) multiply them as
  * gemm_tile does, with the same epilogue. With np = 2 each step loads two panel vectors for TM
- * broadcasts of A and keeps 2*TM accumulator chains (the host asks for it where TM is 8: AVX-512
- * has the 32 registers). The panels never go to global memory. NDRange (ceil(O/TM), groups, 1),
+ * broadcasts of A and keeps 2*TM accumulator chains (the host asks for it on PoCL where TM is 8:
+ * AVX-512 has the 32 registers; Intel's CPU runtime ran it at half the speed of np = 1). The panels never go to global memory. NDRange (ceil(O/TM), groups, 1),
  * local (ceil(O/TM), 1, 1); panel: R*16*np floats. */
 #define TILE_FMA2_(r)                                                                           \
     {                                                                                           \

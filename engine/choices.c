@@ -23,8 +23,8 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     /* and the algorithms there are: measurements made without one say nothing about it */
     /* and the tile kernels' rows (EBM_TILE_ROWS) */
     char wg[64];
-    snprintf(wg, sizeof wg, "wg %zu %zu algos %d rows %d", ctx->wg_size, ctx->info.max_work_group, (int)EBM_ALGO_COUNT,
-             ctx->tile_rows);
+    snprintf(wg, sizeof wg, "wg %zu %zu algos %d rows %d %d", ctx->wg_size, ctx->info.max_work_group, (int)EBM_ALGO_COUNT,
+             ctx->tile_rows, ctx->fwd_panels);
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
     for (int i = 0; i < 4; i++)
         for (const char *c = parts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;

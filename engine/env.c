@@ -64,6 +64,11 @@ const ebm_env_t *ebm_env(void) {
         if (!strcmp(rows, "6") || !strcmp(rows, "8")) env.tile_rows = atoi(rows);
         else ebm_log_message(EBM_LOG_WARN, "EBM_TILE_ROWS=%s is neither 6 nor 8; ignored", rows);
     }
+    const char *panels = getenv("EBM_FWD_PANELS");
+    if (panels && *panels) {
+        if (!strcmp(panels, "1") || !strcmp(panels, "2")) env.fwd_panels = atoi(panels);
+        else ebm_log_message(EBM_LOG_WARN, "EBM_FWD_PANELS=%s is neither 1 nor 2; ignored", panels);
+    }
     return &env;
 }
 

@@ -252,12 +252,12 @@ static size_t implicit_local_bytes(const geom_t *g, int kind) {
     return (size_t)g->C * g->KH * g->KW * 16 * sizeof(float);
 }
 
-/* The panels per work-group of the implicit forward: 2 (two accumulators per tile row) where the
- * tile has 8 rows (AVX-512: 16 accumulator registers of 32) and both fit in local memory, else 1 */
+/* The panels per work-group of the implicit forward: the device's (ctx->fwd_panels: 2, two
+ * accumulators per tile row, on PoCL with 8-row tiles) where they fit in local memory, else 1 */
 static int fwd_panels(ebm_ctx_t *ctx, const geom_t *g) {
     size_t local = (size_t)ctx->info.local_mem;
     if (ebm_env()->max_local_mem && ebm_env()->max_local_mem < local) local = ebm_env()->max_local_mem;
-    return ctx->tile_rows == 8 && 2 * implicit_local_bytes(g, CONV_FWD) <= local ? 2 : 1;
+    return ctx->fwd_panels == 2 && 2 * implicit_local_bytes(g, CONV_FWD) <= local ? 2 : 1;
 }
 
 /* y (N, O, P) = f(W (O, R) x patches + b), the patches packed per 16-pixel panel in local memory;
