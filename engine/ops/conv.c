@@ -252,12 +252,17 @@ static size_t implicit_local_bytes(const geom_t *g, int kind) {
     return (size_t)g->C * g->KH * g->KW * 16 * sizeof(float);
 }
 
+/* the local memory the implicit kernels may take: the device's, or EBM_MAX_LOCAL_MEM below it */
+static size_t implicit_local_limit(const ebm_ctx_t *ctx) {
+    size_t local = (size_t)ctx->info.local_mem;
+    if (ebm_env()->max_local_mem && ebm_env()->max_local_mem < local) local = ebm_env()->max_local_mem;
+    return local;
+}
+
 /* The panels per work-group of the implicit forward: the device's (ctx->fwd_panels: 2, two
  * accumulators per tile row, on PoCL with 8-row tiles) where they fit in local memory, else 1 */
 static int fwd_panels(ebm_ctx_t *ctx, const geom_t *g) {
-    size_t local = (size_t)ctx->info.local_mem;
-    if (ebm_env()->max_local_mem && ebm_env()->max_local_mem < local) local = ebm_env()->max_local_mem;
-    return ctx->fwd_panels == 2 && 2 * implicit_local_bytes(g, CONV_FWD) <= local ? 2 : 1;
+    return ctx->fwd_panels == 2 && 2 * implicit_local_bytes(g, CONV_FWD) <= implicit_local_limit(ctx) ? 2 : 1;
 }
 
 /* y (N, O, P) = f(W (O, R) x patches + b), the patches packed per 16-pixel panel in local memory;
@@ -360,9 +365,8 @@ static int conv_usable(ebm_ctx_t *ctx, int algo, conv_kind_t kind, const geom_t 
     /* the tile and implicit paths address the 16 images a panel may span with int offsets */
     if ((algo == 3 || algo == 4) && (double)(g->C > g->O ? g->C : g->O) * g->H * g->W * 16 >= 2147483647.0) return 0;
     if (algo == 4) {   /* no weight gradient; filters up to 16x16 (the kernel's tap lists); the panel in local memory */
-        size_t local = (size_t)ctx->info.local_mem;
-        if (ebm_env()->max_local_mem && ebm_env()->max_local_mem < local) local = ebm_env()->max_local_mem;
-        if (kind == CONV_WGRAD || g->KH > 16 || g->KW > 16 || implicit_local_bytes(g, kind) > local) return 0;
+        if (kind == CONV_WGRAD || g->KH > 16 || g->KW > 16 || implicit_local_bytes(g, kind) > implicit_local_limit(ctx))
+            return 0;
     }
     return (algo != 2 || ebm_fftconv_applicable(g)) && ebm_algo_available(ctx, conv_algo_id[algo]);
 }
