@@ -132,16 +132,17 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         vstore16(c##r, 0, t_);                                                                  \
         c##r##0 = vload8(0, t_), c##r##1 = vload8(1, t_);                                       \
     }
-#define STORE_C(r) STORE_ROW(C, r, c##r##0, c##r##1, alpha, beta)
+#define STORE_C(r) STORE_ROW(C, r, c##r##0, c##r##1, al_, beta)
 #define TILE_TAIL(zoff)                                                                         \
     TILE_EACH(TILE_HALF)                                                                        \
     int jn = j0 / csplit, jp = j0 - jn * csplit;                                                \
     int contiguous = j0 + TN <= N && jp + TN <= csplit;                                         \
     (void)fa, (void)fb; /* used by ACT8 in the -DFN variants only */                            \
+    float al_ = alpha; /* the stores' alpha: 1 where the epilogue applied it */                 \
     if (has_bias || store_z || HAS_ACT) {                                                       \
         Z += zoff;                                                                              \
         TILE_EACH(EPILOGUE)                                                                     \
-        alpha = 1.0f;                                                                           \
+        al_ = 1.0f;                                                                             \
     }                                                                                           \
     TILE_EACH(STORE_C)
 
@@ -166,8 +167,19 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         TILE_EACH(TILE_FMA_##acc)                                                               \
     }
 
-/* NDRange: (ceil(M/TM), panels, batch); dim 0 walks row tiles so consecutive work items share a
- * B panel while it is in cache.
+/* Two 16-column panels at once (np = 2): the second panel's accumulators d<r>; each step loads
+ * both panel vectors (b_, b2_) for the TM broadcasts of A, 2*TM chains (see conv_implicit_fwd). */
+#define TILE_FMA2_(r)                                                                           \
+    {                                                                                           \
+        float16 a1_ = (float16)(a_[o##r]);                                                      \
+        c##r = fma(a1_, b_, c##r);                                                              \
+        d##r = fma(a1_, b2_, d##r);                                                             \
+    }
+#define D_ACC_(r) float16 d##r = 0;
+#define D_TO_C_(r) c##r = d##r;
+
+/* NDRange: (ceil(M/TM), ceil(panels/np), batch); dim 0 walks row tiles so consecutive work items
+ * share B panels while they are in cache. A work item computes np (1 or 2) panels' tiles.
  * A(i, l) = A[i*sai + (l / lsplit)*sln + (l % lsplit)*sal]   (lsplit = K: plain strides)
  * C[i, j] at C[i*ldc + (j / csplit)*cjn + j % csplit]        (csplit = N: plain row-major)
  * The splits let convolutions read and write (batch, channel, H*W) tensors in place.
@@ -179,24 +191,41 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
 kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
                       int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int kpanel, float beta,
                       global float *C, ulong co, int ldc, int csplit, int cjn, ulong c_bs, global const float *bias,
-                      ulong biaso, int has_bias, global float *Z, ulong zo, int store_z, float fa, float fb) {
+                      ulong biaso, int has_bias, global float *Z, ulong zo, int store_z, float fa, float fb, int np) {
     int it = (int)get_global_id(0), jt = (int)get_global_id(1);
     size_t bt = get_global_id(2);
-    int i0 = it * TM, j0 = jt * TN;
+    int i0 = it * TM, j0 = jt * np * TN;
     if (i0 >= M || j0 >= N) return;
     A += ao + bt * a_bs;
     C += co + bt * c_bs;
-    global const float *bp = Bp + bo + bt * b_bs + (size_t)jt * kpanel * TN;
+    global const float *bp = Bp + bo + bt * b_bs + (size_t)jt * np * kpanel * TN;
     int mr = min(TM, M - i0);
     /* one pointer walks A along l; rows are fixed offsets from it (one address update per step, not eight) */
     TILE_START(sai)
     global const float *arow = A + (long)i0 * sai;
     int nseg = K / lsplit;
+    if (np == 1 || j0 + TN >= N) {   /* one panel (the last one where their number is odd) */
+        for (int seg = 0; seg < nseg; seg++) {
+            global const float *ap = arow + (long)seg * sln;
+            for (int l = 0; l < lsplit; l++, ap += sal, bp += TN) TILE_STEP(ap, bp)
+        }
+        TILE_TAIL(zo + bt * c_bs)
+        return;
+    }
+    TILE_EACH(D_ACC_)
+    global const float *bq = bp + (size_t)kpanel * TN;
     for (int seg = 0; seg < nseg; seg++) {
         global const float *ap = arow + (long)seg * sln;
-        for (int l = 0; l < lsplit; l++, ap += sal, bp += TN) TILE_STEP(ap, bp)
+        for (int l = 0; l < lsplit; l++, ap += sal, bp += TN, bq += TN) {
+            float16 b_ = vload16(0, bp), b2_ = vload16(0, bq);
+            global const float *a_ = ap;
+            TILE_EACH(TILE_FMA2_)
+        }
     }
-    TILE_TAIL(zo + bt * c_bs)
+    { TILE_TAIL(zo + bt * c_bs) }
+    j0 += TN;
+    TILE_EACH(D_TO_C_)
+    { TILE_TAIL(0) }
 }
 
 /* Convolution forward with the im2col in the work-group: each work-group packs np (1 or 2)
@@ -206,14 +235,6 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
  * broadcasts of A and keeps 2*TM accumulator chains (the host asks for it on PoCL where TM is 8:
  * AVX-512 has the 32 registers; Intel's CPU runtime ran it at half the speed of np = 1). The panels never go to global memory. NDRange (ceil(O/TM), groups, 1),
  * local (ceil(O/TM), 1, 1); panel: R*16*np floats. */
-#define TILE_FMA2_(r)                                                                           \
-    {                                                                                           \
-        float16 a1_ = (float16)(a_[o##r]);                                                      \
-        c##r = fma(a1_, b_, c##r);                                                              \
-        d##r = fma(a1_, b2_, d##r);                                                             \
-    }
-#define D_ACC_(r) float16 d##r = 0;
-#define D_TO_C_(r) c##r = d##r;
 kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, int Cin, int H, int W, int KH, int KW, int Ho,
                           int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *A, ulong ao,
                           global float *C, ulong co, global const float *bias, ulong biaso, int has_bias, global float *Z,
@@ -261,8 +282,6 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
     TILE_EACH(D_TO_C_)
     { TILE_TAIL(0) }
 }
-#undef TILE_FMA2_
-#undef D_TO_C_
 
 /* The lanes of panel p of an input-gradient work-group: positions q = 16p + lane of a grid of per
  * positions per image, Wg a row: image n, index r in it, row u, column v (n0: lane 0's image). */

@@ -27,6 +27,17 @@ static size_t size_limit(const char *name) {
     return (size_t)n;
 }
 
+/* variable name set to a or b: that number; unset: 0; anything else: 0 and a warning */
+static int either(const char *name, int a, int b) {
+    const char *v = getenv(name);
+    if (!v || !*v) return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*end && (n == a || n == b)) return (int)n;
+    ebm_log_message(EBM_LOG_WARN, "%s=%s is neither %d nor %d; ignored", name, v, a, b);
+    return 0;
+}
+
 const ebm_env_t *ebm_env(void) {
     if (env_loaded) return &env;
     env_loaded = 1;
@@ -59,16 +70,9 @@ const ebm_env_t *ebm_env(void) {
     env.breaks = getenv("EBM_BREAK");
     const char *exact = getenv("EBM_EXACT_BUFFERS");
     env.exact_buffers = exact && *exact && !is_off(exact);
-    const char *rows = getenv("EBM_TILE_ROWS");
-    if (rows && *rows) {
-        if (!strcmp(rows, "6") || !strcmp(rows, "8")) env.tile_rows = atoi(rows);
-        else ebm_log_message(EBM_LOG_WARN, "EBM_TILE_ROWS=%s is neither 6 nor 8; ignored", rows);
-    }
-    const char *panels = getenv("EBM_FWD_PANELS");
-    if (panels && *panels) {
-        if (!strcmp(panels, "1") || !strcmp(panels, "2")) env.fwd_panels = atoi(panels);
-        else ebm_log_message(EBM_LOG_WARN, "EBM_FWD_PANELS=%s is neither 1 nor 2; ignored", panels);
-    }
+    env.tile_rows = either("EBM_TILE_ROWS", 6, 8);
+    env.fwd_panels = either("EBM_FWD_PANELS", 1, 2);
+    env.gemm_panels = either("EBM_GEMM_PANELS", 1, 2);
     return &env;
 }
 

@@ -32,6 +32,7 @@ typedef struct ebm_env {
     int exact_buffers;         /* EBM_EXACT_BUFFERS=1: a buffer of exactly its size per tensor, for memory checkers (tensor.c) */
     int tile_rows;             /* EBM_TILE_ROWS=6|8: rows of cl/gemm.cl's register tile (0: per device) */
     int fwd_panels;            /* EBM_FWD_PANELS=1|2: panels per implicit-forward work-group (0: per device) */
+    int gemm_panels;           /* EBM_GEMM_PANELS=1|2: panels per gemm_tile work item (0: per device) */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
 int ebm_env_breaks(const char *what);
@@ -228,6 +229,7 @@ struct ebm_ctx {
     int exact_div;           /* device offers correctly rounded float division and sqrt (built with them) */
     int tile_rows;           /* rows of cl/gemm.cl's register tile, EBM_TILE_ROWS in kernels: 6 or 8 */
     int fwd_panels;          /* panels per conv_implicit_fwd work-group where they fit in local memory: 1 or 2 */
+    int gemm_panels;         /* 16-column panels per gemm_tile work item: 1 or 2 */
     cl_program programs[256];
     const char *program_names[256];
     char *program_options[256];

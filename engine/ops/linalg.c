@@ -13,13 +13,14 @@ static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t 
     if (!kt) return ctx->status;
     EBM_ASSERT(lsplit > 0 && k % (size_t)lsplit == 0);
     int has_bias = epi && epi->bias, store_z = epi && epi->z;
-    if (ebm_kargs(ctx, kt, "iiifmliiiilmllifmliiilmlimliff", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal, lsplit,
+    int np = ctx->gemm_panels;
+    if (ebm_kargs(ctx, kt, "iiifmliiiilmllifmliiilmlimliffi", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal, lsplit,
                   sln, a_stride, bp, bp_off, bp_stride, kpanel, (double)beta, c, c_off, ldc, csplit, cjn, c_stride,
                   has_bias ? epi->bias : c, has_bias ? epi->bias_off : (size_t)0, has_bias, store_z ? epi->z : c,
                   store_z ? epi->z_off : (size_t)0, store_z, (double)(epi ? epi->a : 0.0f),
-                  (double)(epi ? epi->b : 0.0f)) != EBM_OK)
+                  (double)(epi ? epi->b : 0.0f), np) != EBM_OK)
         return ctx->status;
-    size_t tm = (size_t)ctx->tile_rows, gt[3] = {(m + tm - 1) / tm, (n + 15) / 16, batch};
+    size_t tm = (size_t)ctx->tile_rows, gt[3] = {(m + tm - 1) / tm, ((n + 15) / 16 + np - 1) / np, batch};
     EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx, "gemm_tile")));
     return EBM_OK;
 }
