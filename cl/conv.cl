@@ -101,7 +101,8 @@ kernel void col2im(global float *x, ulong xo, global const float *col, ulong co,
     if (fuse) {
         global const float *z = Zf + zfo + nc * H * W;
         int i = 0;
-        for (; i + 8 <= H * W; i += 8) vstore8(vload8(0, dst + i) * FN_D8(FN)(vload8(0, z + i), fa, fb), 0, dst + i);
+        for (; i + 16 <= H * W; i += 16)
+            vstore16(vload16(0, dst + i) * FN_D16(FN)(vload16(0, z + i), fa, fb), 0, dst + i);
         for (; i < H * W; i++) dst[i] *= FN(1, z[i], fa, fb);
     }
 #else

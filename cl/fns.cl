@@ -126,54 +126,61 @@ float fn_gelu(int order, float x, float a, float b) {
     return x * phi * (x * x - 4.0f);
 }
 
-/* fn_<name>_f8(x, a, b) = f(x) and fn_<name>_d8(x, a, b) = f'(x) for eight values at once: the
+/* fn_<name>_f16(x, a, b) = f(x) and fn_<name>_d16(x, a, b) = f'(x) for sixteen values at once: the
  * formulas of orders 0 and 1 above as vector code, for the activation a convolution applies as it
  * stores its output (cl/gemm.cl) and the derivative its input gradient applies as it stores
- * (engine/autograd.c: ebm_grad_fuse_offer). FN_F8(FN), FN_D8(FN) name the ones of a program's FN;
- * FN_LANES8(f, order) is f lane by lane, for the functions left scalar. */
-#define FN_F8_(f) f##_f8
-#define FN_F8(f) FN_F8_(f)
-#define FN_D8_(f) f##_d8
-#define FN_D8(f) FN_D8_(f)
-#define FN_LANES8(f, k)                                                                           \
-    (float8)(f(k, x.s0, a, b), f(k, x.s1, a, b), f(k, x.s2, a, b), f(k, x.s3, a, b), f(k, x.s4, a, b), \
-             f(k, x.s5, a, b), f(k, x.s6, a, b), f(k, x.s7, a, b))
-static float8 sigm8(float8 x) { return 1.0f / (1.0f + exp(-x)); }
-float8 fn_affine_f8(float8 x, float a, float b) { return a * x + b; }
-float8 fn_pow_f8(float8 x, float a, float b) { return FN_LANES8(fn_pow, 0); }
-float8 fn_exp_f8(float8 x, float a, float b) { return (void)a, (void)b, exp(x); }
-float8 fn_log_f8(float8 x, float a, float b) { return (void)a, (void)b, log(x); }
-float8 fn_sigmoid_f8(float8 x, float a, float b) { return (void)a, (void)b, sigm8(x); }
-float8 fn_tanh_f8(float8 x, float a, float b) { return (void)a, (void)b, tanh(x); }
-float8 fn_softplus_f8(float8 x, float a, float b) { return (void)a, (void)b, fmax(x, 0.0f) + log1p(exp(-fabs(x))); }
-float8 fn_swish_f8(float8 x, float a, float b) { return (void)a, (void)b, x * sigm8(x); }
-float8 fn_relu_f8(float8 x, float a, float b) { return (void)a, (void)b, fmax(x, 0.0f); }
-float8 fn_leaky_relu_f8(float8 x, float a, float b) { return (void)b, select(a * x, x, x > 0.0f); }
-float8 fn_elu_f8(float8 x, float a, float b) { return (void)b, select(a * (exp(x) - 1.0f), x, x > 0.0f); }
-float8 fn_clamp_f8(float8 x, float a, float b) { return select(fmin(fmax(x, a), b), x, isnan(x)); }
-float8 fn_gelu_f8(float8 x, float a, float b) { return FN_LANES8(fn_gelu, 0); }
-float8 fn_affine_d8(float8 x, float a, float b) { return (void)x, (void)b, (float8)(a); }
-float8 fn_pow_d8(float8 x, float a, float b) { return FN_LANES8(fn_pow, 1); }
-float8 fn_exp_d8(float8 x, float a, float b) { return (void)a, (void)b, exp(x); }
-float8 fn_log_d8(float8 x, float a, float b) { return (void)a, (void)b, 1.0f / x; }
-float8 fn_sigmoid_d8(float8 x, float a, float b) {
+ * (engine/autograd.c: ebm_grad_fuse_offer). Sixteen: one tile row, one AVX-512 register (eight
+ * lanes ran the exp and the division twice per row there). FN_F16(FN), FN_D16(FN) name the ones
+ * of a program's FN; FN_LANES16(f, order) is f lane by lane, for the functions left scalar. */
+#define FN_F16_(f) f##_f16
+#define FN_F16(f) FN_F16_(f)
+#define FN_D16_(f) f##_d16
+#define FN_D16(f) FN_D16_(f)
+#define FN_LANES16(f, k)                                                                          \
+    (float16)(f(k, x.s0, a, b), f(k, x.s1, a, b), f(k, x.s2, a, b), f(k, x.s3, a, b), f(k, x.s4, a, b), \
+              f(k, x.s5, a, b), f(k, x.s6, a, b), f(k, x.s7, a, b), f(k, x.s8, a, b), f(k, x.s9, a, b), \
+              f(k, x.sa, a, b), f(k, x.sb, a, b), f(k, x.sc, a, b), f(k, x.sd, a, b), f(k, x.se, a, b), \
+              f(k, x.sf, a, b))
+static float16 sigm16(float16 x) { return 1.0f / (1.0f + exp(-x)); }
+float16 fn_affine_f16(float16 x, float a, float b) { return a * x + b; }
+float16 fn_pow_f16(float16 x, float a, float b) { return FN_LANES16(fn_pow, 0); }
+float16 fn_exp_f16(float16 x, float a, float b) { return (void)a, (void)b, exp(x); }
+float16 fn_log_f16(float16 x, float a, float b) { return (void)a, (void)b, log(x); }
+float16 fn_sigmoid_f16(float16 x, float a, float b) { return (void)a, (void)b, sigm16(x); }
+float16 fn_tanh_f16(float16 x, float a, float b) { return (void)a, (void)b, tanh(x); }
+float16 fn_softplus_f16(float16 x, float a, float b) { return (void)a, (void)b, fmax(x, 0.0f) + log1p(exp(-fabs(x))); }
+float16 fn_swish_f16(float16 x, float a, float b) { return (void)a, (void)b, x * sigm16(x); }
+float16 fn_relu_f16(float16 x, float a, float b) { return (void)a, (void)b, fmax(x, 0.0f); }
+float16 fn_leaky_relu_f16(float16 x, float a, float b) { return (void)b, select(a * x, x, x > 0.0f); }
+float16 fn_elu_f16(float16 x, float a, float b) { return (void)b, select(a * (exp(x) - 1.0f), x, x > 0.0f); }
+float16 fn_clamp_f16(float16 x, float a, float b) { return select(fmin(fmax(x, a), b), x, isnan(x)); }
+float16 fn_gelu_f16(float16 x, float a, float b) { return FN_LANES16(fn_gelu, 0); }
+float16 fn_affine_d16(float16 x, float a, float b) { return (void)x, (void)b, (float16)(a); }
+float16 fn_pow_d16(float16 x, float a, float b) { return FN_LANES16(fn_pow, 1); }
+float16 fn_exp_d16(float16 x, float a, float b) { return (void)a, (void)b, exp(x); }
+float16 fn_log_d16(float16 x, float a, float b) { return (void)a, (void)b, 1.0f / x; }
+float16 fn_sigmoid_d16(float16 x, float a, float b) {
     (void)a, (void)b;
-    float8 s = sigm8(x);
+    float16 s = sigm16(x);
     return s * (1.0f - s);
 }
-float8 fn_tanh_d8(float8 x, float a, float b) {
+float16 fn_tanh_d16(float16 x, float a, float b) {
     (void)a, (void)b;
-    float8 t = tanh(x);
+    float16 t = tanh(x);
     return 1.0f - t * t;
 }
-float8 fn_softplus_d8(float8 x, float a, float b) { return (void)a, (void)b, sigm8(x); }
-float8 fn_swish_d8(float8 x, float a, float b) {
+float16 fn_softplus_d16(float16 x, float a, float b) { return (void)a, (void)b, sigm16(x); }
+float16 fn_swish_d16(float16 x, float a, float b) {
     (void)a, (void)b;
-    float8 s = sigm8(x);
+    float16 s = sigm16(x);
     return s + x * s * (1.0f - s);
 }
-float8 fn_relu_d8(float8 x, float a, float b) { return (void)a, (void)b, select((float8)0.0f, (float8)1.0f, x > 0.0f); }
-float8 fn_leaky_relu_d8(float8 x, float a, float b) { return (void)b, select((float8)(a), (float8)1.0f, x > 0.0f); }
-float8 fn_elu_d8(float8 x, float a, float b) { return (void)b, select(a * exp(x), (float8)1.0f, x > 0.0f); }
-float8 fn_clamp_d8(float8 x, float a, float b) { return select((float8)0.0f, (float8)1.0f, x >= a && x <= b); }
-float8 fn_gelu_d8(float8 x, float a, float b) { return FN_LANES8(fn_gelu, 1); }
+float16 fn_relu_d16(float16 x, float a, float b) {
+    return (void)a, (void)b, select((float16)0.0f, (float16)1.0f, x > 0.0f);
+}
+float16 fn_leaky_relu_d16(float16 x, float a, float b) {
+    return (void)b, select((float16)(a), (float16)1.0f, x > 0.0f);
+}
+float16 fn_elu_d16(float16 x, float a, float b) { return (void)b, select(a * exp(x), (float16)1.0f, x > 0.0f); }
+float16 fn_clamp_d16(float16 x, float a, float b) { return select((float16)0.0f, (float16)1.0f, x >= a && x <= b); }
+float16 fn_gelu_d16(float16 x, float a, float b) { return FN_LANES16(fn_gelu, 1); }

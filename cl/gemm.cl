@@ -77,28 +77,25 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
 }
 
 #ifdef FN
-#define ACT8(v) FN_F8(FN)(v, fa, fb)
+#define ACT16(v) FN_F16(FN)(v, fa, fb)
 #define HAS_ACT 1
 #else
-#define ACT8(v) (v)
+#define ACT16(v) (v)
 #define HAS_ACT 0
 #endif
 
-/* Stores row r of the tile (x0, x1: its 16 values) at P (C or Z, laid out as C[i, j] below) as
+/* Stores row r of the tile (x: its 16 values) at P (C or Z, laid out as C[i, j] below) as
  * al * x + be * P (be == 0 never reads P). */
-#define STORE_ROW(P, r, x0, x1, al, be)                                                         \
+#define STORE_ROW(P, r, x, al, be)                                                              \
     if (r < mr) {                                                                               \
         global float *cp = P + (long)(i0 + r) * ldc + (long)jn * cjn + jp;                      \
         if (contiguous && be == 0.0f) {                                                         \
-            vstore8(al * x0, 0, cp);                                                            \
-            vstore8(al * x1, 1, cp);                                                            \
+            vstore16(al * x, 0, cp);                                                            \
         } else if (contiguous) {                                                                \
-            vstore8(al * x0 + be * vload8(0, cp), 0, cp);                                       \
-            vstore8(al * x1 + be * vload8(1, cp), 1, cp);                                       \
+            vstore16(al * x + be * vload16(0, cp), 0, cp);                                      \
         } else {                                                                                \
             float t[TN];                                                                        \
-            vstore8(x0, 0, t);                                                                  \
-            vstore8(x1, 1, t);                                                                  \
+            vstore16(x, 0, t);                                                                  \
             int n_ = jn, p_ = jp;                                                               \
             for (int c = 0; c < min(TN, N - j0); c++, p_++) {                                   \
                 if (p_ == csplit) p_ = 0, n_++;                                                 \
@@ -108,36 +105,24 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         }                                                                                       \
     }
 
-/* The epilogue of row r of the tile (its halves c<r>0, c<r>1): alpha and bias folded in (the
- * stores below then use alpha 1), Z written where asked, the activation applied. */
+/* The epilogue of row r of the tile (c<r>): alpha and bias folded in (the stores below then use
+ * alpha 1), Z written where asked, the activation applied, all 16 values at once. */
 #define EPILOGUE(r)                                                                             \
     if (r < mr) {                                                                               \
         float bv = has_bias ? bias[biaso + i0 + r] : 0.0f;                                      \
-        c##r##0 = alpha * c##r##0 + bv;                                                         \
-        c##r##1 = alpha * c##r##1 + bv;                                                         \
-        if (store_z) STORE_ROW(Z, r, c##r##0, c##r##1, 1.0f, 0.0f)                              \
-        c##r##0 = ACT8(c##r##0);                                                                \
-        c##r##1 = ACT8(c##r##1);                                                                \
+        c##r = alpha * c##r + bv;                                                               \
+        if (store_z) STORE_ROW(Z, r, c##r, 1.0f, 0.0f)                                          \
+        c##r = ACT16(c##r);                                                                     \
     }
 
 /* The end of a tile kernel: the epilogue of every row where there is one (Z advanced by zoff),
  * then the stores of C. Needs i0, j0, mr, N, M, ldc, csplit, cjn, alpha, beta and the kernel's
- * epilogue arguments. The rows' halves c<r>0, c<r>1 come through a private array: Oclgrind
- * 21.10's --uninitialized check at -O0 takes the lanes of a swizzle such as c0.hi for undefined
- * (optimised, the array is registers). */
-#define TILE_HALF(r)                                                                            \
-    float8 c##r##0, c##r##1;                                                                    \
-    {                                                                                           \
-        float t_[TN];                                                                           \
-        vstore16(c##r, 0, t_);                                                                  \
-        c##r##0 = vload8(0, t_), c##r##1 = vload8(1, t_);                                       \
-    }
-#define STORE_C(r) STORE_ROW(C, r, c##r##0, c##r##1, al_, beta)
+ * epilogue arguments. */
+#define STORE_C(r) STORE_ROW(C, r, c##r, al_, beta)
 #define TILE_TAIL(zoff)                                                                         \
-    TILE_EACH(TILE_HALF)                                                                        \
     int jn = j0 / csplit, jp = j0 - jn * csplit;                                                \
     int contiguous = j0 + TN <= N && jp + TN <= csplit;                                         \
-    (void)fa, (void)fb; /* used by ACT8 in the -DFN variants only */                            \
+    (void)fa, (void)fb; /* used by ACT16 in the -DFN variants only */                           \
     float al_ = alpha; /* the stores' alpha: 1 where the epilogue applied it */                 \
     if (has_bias || store_z || HAS_ACT) {                                                       \
         Z += zoff;                                                                              \
@@ -367,7 +352,7 @@ static void igrad_runs_load(float *t, global const float *g, const int *so, cons
 #endif
 
 /* Row rr of an input-gradient tile, its nv values in the private array t (nv = 16 or 32: a
- * multiple of 8), times f'(z) where fused (-DFN variants; z read along the same runs), stored
+ * multiple of 16), times f'(z) where fused (-DFN variants; z read along the same runs), stored
  * along the runs (ns, so, st, sl). Needs xb, zb, H, W, fuse, fa, fb. */
 #if HAS_ACT
 #define IGRAD_STORE_ROW(rr, t, nv)                                                                \
@@ -375,10 +360,10 @@ static void igrad_runs_load(float *t, global const float *g, const int *so, cons
         global float *xr = xb + (size_t)(rr) * H * W;                                             \
         if (fuse) {                                                                               \
             float zt[32];                                                                         \
-            for (int h = 0; h < (nv) / 8; h++) vstore8((float8)0.0f, h, zt);                      \
+            for (int h = 0; h < (nv) / 16; h++) vstore16((float16)0.0f, h, zt);                   \
             igrad_runs_load(zt, zb + (size_t)(rr) * H * W, so, st, sl, ns);                       \
-            for (int h = 0; h < (nv) / 8; h++)                                                    \
-                vstore8(vload8(h, t) * FN_D8(FN)(vload8(h, zt), fa, fb), h, t);                   \
+            for (int h = 0; h < (nv) / 16; h++)                                                   \
+                vstore16(vload16(h, t) * FN_D16(FN)(vload16(h, zt), fa, fb), h, t);               \
         }                                                                                         \
         igrad_runs_store(xr, t, so, st, sl, ns);                                                  \
     }

@@ -29,8 +29,8 @@ extern "C" {
  * tests/ref.c and tests/test_ops.c, and its name in 5 places of models/ and tools/):
  *   engine/ebm_ops.h      a row here (and a wrapper such as ebm_swish, if wanted, whose body is in
  *                         engine/ops/elementwise.c)
- *   cl/fns.cl             fn_<name>(order, x, a, b): f and its derivatives; fn_<name>_d8(x, a, b): f'
- *                         of eight values (a convolution's input gradient applies it as it stores)
+ *   cl/fns.cl             fn_<name>(order, x, a, b): f and its derivatives; fn_<name>_d16(x, a, b): f'
+ *                         of sixteen values (a convolution's input gradient applies it as it stores)
  *   tests/ref.c           its double-precision reference, a case of ref_fn (the count is pinned there)
  *   tests/test_ops.c      its test settings T_<ID> (input domain, a, b, ULP allowance); its ops_test,
  *                         ops_grad and ops_grad2 rows (and conv2d_of_act's) come from this table

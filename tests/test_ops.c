@@ -486,7 +486,7 @@ static void r_sqdist(const op_case_t *c, double *const *in, double *out, int *on
 #define T_CLAMP D_AWAY_HALF, -0.5, 0.5, 0, NULL
 #define T_GELU D_ANY, 0, 0, 16, "erf() is 16 ulp in OpenCL 1.2"
 #define FN_ROW(id, name) UN_(name, EBM_FN_##id, T_##id),
-/* conv2d(f(x), w) per function: each one's vector derivative in the convolutions' stores (fn_*_d8) */
+/* conv2d(f(x), w) per function: each one's vector derivative in the convolutions' stores (fn_*_d16) */
 #define COA(name, fnc, dom, a, b, U, why)                                                                          \
     {"conv2d_of_act", 2, {4, 4}, {{2, 3, 6, 5}, {4, 3, 3, 3}}, {dom, D_ANY}, 0, b_conv_of_act, r_conv_of_act,     \
      {2, 1, 1, 0, 0, fnc}, {a, b}, 27, (U) > 8 ? (U) : 8, 0, why},
