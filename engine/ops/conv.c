@@ -405,8 +405,12 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
     for (int alg = 1; alg <= CONV_ALGOS; alg++)
         if (conv_usable(ctx, alg, kind, g) && t[alg] < 1e30 && (!algo || t[alg] < t[algo])) algo = alg;
     if (!algo) return 0;
-    ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %.3f ms, FFT %.3f ms, tile %.3f ms, implicit %.3f ms -> %d",
-                    (int)kind, g->N, g->C, g->H, g->W, g->KH, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, t[4] * 1e3, algo);
+    char ms[CONV_ALGOS + 1][24];   /* "-" for the algorithms that did not run */
+    for (int alg = 1; alg <= CONV_ALGOS; alg++)
+        if (t[alg] < 1e30) snprintf(ms[alg], sizeof ms[alg], "%.3f ms", t[alg] * 1e3);
+        else snprintf(ms[alg], sizeof ms[alg], "-");
+    ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %s, FFT %s, tile %s, implicit %s -> %d", (int)kind,
+                    g->N, g->C, g->H, g->W, g->KH, ms[1], ms[2], ms[3], ms[4], algo);
     return ebm_choices_record_conv(ctx, (int)kind, g, algo);
 }
 
