@@ -20,9 +20,11 @@ static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t 
                   store_z ? epi->z_off : (size_t)0, store_z, (double)(epi ? epi->a : 0.0f),
                   (double)(epi ? epi->b : 0.0f), np) != EBM_OK)
         return ctx->status;
-    size_t tm = (size_t)ctx->tile_rows, gt[3] = {(m + tm - 1) / tm, ((n + 15) / 16 + np - 1) / np, batch};
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, kt, 3, NULL, gt, NULL, 0, NULL, ebm_profile_event(ctx, "gemm_tile")));
-    return EBM_OK;
+    /* work-groups of at most 32 x 4 (ebm_launch3), not the runtime's choice: PoCL chose 1024 x 4
+     * for a ddgm config's GEMM at batch 8, and with two panels' accumulators per work item its
+     * worker thread crashed */
+    size_t tm = (size_t)ctx->tile_rows;
+    return ebm_launch3(ctx, kt, (m + tm - 1) / tm, ((n + 15) / 16 + (size_t)np - 1) / (size_t)np, batch);
 }
 
 ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
