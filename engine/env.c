@@ -41,6 +41,13 @@ static int either(const char *name, int a, int b) {
 const ebm_env_t *ebm_env(void) {
     if (env_loaded) return &env;
     env_loaded = 1;
+    /* first: the warnings below go through the logger, which reads it */
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    const char *log = getenv("EBM_LOG");
+    env.log_level = EBM_LOG_WARN;
+    for (int l = 0; log && *log && l < 4; l++)
+        if (!strcasecmp(log, levels[l])) env.log_level = l, log = NULL;
+    if (log && *log) ebm_log_message(EBM_LOG_WARN, "EBM_LOG=%s is not debug, info, warn or error; ignored", log);
     env.device = getenv("EBM_DEVICE");
     env.cl_dir = getenv("EBM_CL_DIR");
     env.build_options = getenv("EBM_CL_OPTIONS");

@@ -33,6 +33,7 @@ typedef struct ebm_env {
     int tile_rows;             /* EBM_TILE_ROWS=6|8: rows of cl/gemm.cl's register tile (0: per device) */
     int fwd_panels;            /* EBM_FWD_PANELS=1|2: panels per implicit-forward work-group (0: per device) */
     int gemm_panels;           /* EBM_GEMM_PANELS=1|2: panels per gemm_tile work item (0: per device) */
+    int log_level;             /* EBM_LOG=debug|info|warn|error: the least level the default logger prints */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
 int ebm_env_breaks(const char *what);

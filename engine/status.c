@@ -24,9 +24,10 @@ const char *ebm_status_str(ebm_status_t st) {
     return status_names[st];
 }
 
+/* stderr, from the level EBM_LOG names (default warn) */
 static void default_log(ebm_log_level_t level, const char *msg, void *user) {
     (void)user;
-    if (level >= EBM_LOG_WARN) fprintf(stderr, "ebm: %s\n", msg);
+    if ((int)level >= ebm_env()->log_level) fprintf(stderr, "ebm: %s\n", msg);
 }
 
 static ebm_log_fn log_fn = default_log;

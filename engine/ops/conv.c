@@ -409,8 +409,11 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
     for (int alg = 1; alg <= CONV_ALGOS; alg++)
         if (t[alg] < 1e30) snprintf(ms[alg], sizeof ms[alg], "%.3f ms", t[alg] * 1e3);
         else snprintf(ms[alg], sizeof ms[alg], "-");
-    ebm_log_message(EBM_LOG_DEBUG, "conv kind %d %dx%dx%dx%d k%d: im2col+GEMM %s, FFT %s, tile %s, implicit %s -> %d", (int)kind,
-                    g->N, g->C, g->H, g->W, g->KH, ms[1], ms[2], ms[3], ms[4], algo);
+    static const char *const kinds[] = {"forward", "input grad", "weight grad", "forward+bias/act", "input grad x act'"};
+    static const char *const algos[CONV_ALGOS + 1] = {"", "im2col+GEMM", "FFT", "tile", "implicit"};
+    ebm_log_message(EBM_LOG_DEBUG, "conv %s %dx%dx%dx%d/%d k%dx%d s%d: im2col+GEMM %s, FFT %s, tile %s, implicit %s -> %s",
+                    kinds[kind], g->N, g->C, g->H, g->W, g->O, g->KH, g->KW, g->p.stride_h, ms[1], ms[2], ms[3], ms[4],
+                    algos[algo]);
     return ebm_choices_record_conv(ctx, (int)kind, g, algo);
 }
 
