@@ -371,7 +371,7 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
      * forward time there; Intel's CPU runtime took twice as long with them (2026-12-05, AVX-512) */
     ctx->fwd_panels = env->fwd_panels ? env->fwd_panels : ctx->tile_rows == 8 && is_pocl(&ctx->info) ? 2 : 1;
     /* and two panels per gemm_tile work item wherever the tile has 8 rows (16 accumulators, 18 of
-     * AVX-512's 32 registers): 25-35% less weight-gradient time on PoCL and on Intel's runtime alike */
+     * AVX-512's 32 registers): 24-40% less weight-gradient time on PoCL and on Intel's runtime alike */
     ctx->gemm_panels = env->gemm_panels ? env->gemm_panels : ctx->tile_rows == 8 ? 2 : 1;
     /* OpenCL lets float division and sqrt be off by 2.5 / 3 ulp unless built with
      * -cl-fp32-correctly-rounded-divide-sqrt; ask for it where offered, so that every device rounds
