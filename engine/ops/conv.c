@@ -394,13 +394,11 @@ static int conv_try(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g,
 static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
                         const conv_epi_t *epi) {
     double t[CONV_ALGOS + 1] = {0, 1e30, 1e30, 1e30, 1e30};
-    unsigned run = 0;   /* the algorithms of this pass */
-    for (int alg = 1; alg <= CONV_ALGOS; alg++)
-        if (conv_usable(ctx, alg, kind, g)) run |= 1u << alg;
+    unsigned run = ~0u;   /* the algorithms of this pass (those of them usable now) */
     for (int pass = 0; pass < 2 && run; pass++) {
         for (int rep = 0; rep < 4; rep++)
             for (int alg = 1; alg <= CONV_ALGOS; alg++) {
-                if (!(run & 1u << alg) || !conv_usable(ctx, alg, kind, g)) continue;   /* usable: not failed since */
+                if (!(run & 1u << alg) || !conv_usable(ctx, alg, kind, g)) continue;
                 clFinish(ctx->queue);
                 double t0 = conv_wall_s();
                 int r = conv_try(ctx, kind, alg, g, a, b, epi, NULL);
