@@ -162,6 +162,21 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
     }
 #define D_ACC_(r) float16 d##r = 0;
 #define D_TO_C_(r) c##r = d##r;
+/* one two-panel step (ap: A(i0, l); bp, bq: the two panel rows) */
+#define TILE_STEP2(ap, bp, bq)                                                                  \
+    {                                                                                           \
+        float16 b_ = vload16(0, bp), b2_ = vload16(0, bq);                                      \
+        global const float *a_ = (ap);                                                          \
+        TILE_EACH(TILE_FMA2_)                                                                   \
+    }
+/* the end of a two-panel tile: the first panel's epilogue and stores (Z advanced by zoff), then,
+ * where the second panel has columns, the second's from the same Z */
+#define TILE_TAIL2(zoff)                                                                        \
+    { TILE_TAIL(zoff) }                                                                         \
+    j0 += TN;                                                                                   \
+    if (j0 >= N) return;                                                                        \
+    TILE_EACH(D_TO_C_)                                                                          \
+    { TILE_TAIL(0) }
 
 /* NDRange: (ceil(M/TM), ceil(panels/np), batch); dim 0 walks row tiles so consecutive work items
  * share B panels while they are in cache. A work item computes np (1 or 2) panels' tiles.
@@ -201,16 +216,9 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     global const float *bq = bp + (size_t)kpanel * TN;
     for (int seg = 0; seg < nseg; seg++) {
         global const float *ap = arow + (long)seg * sln;
-        for (int l = 0; l < lsplit; l++, ap += sal, bp += TN, bq += TN) {
-            float16 b_ = vload16(0, bp), b2_ = vload16(0, bq);
-            global const float *a_ = ap;
-            TILE_EACH(TILE_FMA2_)
-        }
+        for (int l = 0; l < lsplit; l++, ap += sal, bp += TN, bq += TN) TILE_STEP2(ap, bp, bq)
     }
-    { TILE_TAIL(zo + bt * c_bs) }
-    j0 += TN;
-    TILE_EACH(D_TO_C_)
-    { TILE_TAIL(0) }
+    TILE_TAIL2(zo + bt * c_bs)
 }
 
 /* Convolution forward with the im2col in the work-group: each work-group packs np (1 or 2)
@@ -256,16 +264,8 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
         return;
     }
     TILE_EACH(D_ACC_)
-    for (int l = 0; l < K; l++, ap++, bp += 2 * TN) {
-        float16 b_ = vload16(0, bp), b2_ = vload16(1, bp);
-        global const float *a_ = ap;
-        TILE_EACH(TILE_FMA2_)
-    }
-    { TILE_TAIL(zo) }
-    j0 += 16;
-    if (j0 >= N) return;
-    TILE_EACH(D_TO_C_)
-    { TILE_TAIL(0) }
+    for (int l = 0; l < K; l++, ap++, bp += 2 * TN) TILE_STEP2(ap, bp, bp + TN)
+    TILE_TAIL2(zo)
 }
 
 /* The lanes of panel p of an input-gradient work-group: positions q = 16p + lane of a grid of per
