@@ -281,7 +281,7 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
  * work item it packs o = it, it + nt, ... Where the grid is the gradient's own (stride 2 on even
  * sizes) and the 16 lanes are consecutive pixels of one image, a row is 16 consecutive floats of
  * the plane shifted by the tap, read as one vector (where the window lies inside gy) and masked. */
-#define IGRAD_PANEL(Hg, Wg, nth, toh, ncol, tcol)                                                 \
+#define IGRAD_PANEL(Hg, Wg, nth, toh, ncol, tcol, rs, ro)                                         \
     {                                                                                             \
         int16 img = select((int16)0, (n - n0) * (O * Ho * Wo), live);                             \
         int16 u0 = select((int16)(-(1 << 28)), u, live);                                          \
@@ -303,7 +303,7 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
                         val = vload16(0, gb + shift);                                             \
                     else                                                                          \
                         val = GATHER16(gb, off);                                                  \
-                    vstore16(select((float16)0.0f, val, ok), 0, panel + ((ti * (ncol) + tj) * O + o) * 16); \
+                    vstore16(select((float16)0.0f, val, ok), 0, panel + ((ti * (ncol) + tj) * O + o) * (rs) + (ro)); \
                 }                                                                                 \
             }                                                                                     \
         }                                                                                         \
@@ -384,7 +384,8 @@ static void igrad_runs_load(float *t, global const float *g, const int *so, cons
 kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho, int Wo,
                                 int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt, ulong wto,
                                 global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse, float fa, float fb,
-                                local float *panel) {
+                                int np, local float *panel) {
+    (void)np;   /* 1: one panel per work-group (the argument is conv_implicit_igrad2's) */
     int it = (int)get_local_id(0), nt = (int)get_local_size(0), p = (int)get_group_id(1);
     /* the class (ca, cb) of this panel and the panel's index inside it: the classes take turns, so
      * the groups that read one region of gy run close together (a class with fewer panels than
@@ -405,7 +406,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     }
     int per = Hc * Wc, count = NB * per;
     IGRAD_LANES(Wc)
-    IGRAD_PANEL(Hc, Wc, nth, toh, ntw, tow)
+    IGRAD_PANEL(Hc, Wc, nth, toh, ntw, tow, 16, 0)
     barrier(CLK_LOCAL_MEM_FENCE);
     int i0 = it * TM;
     if (i0 >= M) return;
@@ -442,19 +443,22 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
 /* conv_implicit_igrad for column stride 2, the two column classes of one row class ca in one
  * work-group: a lane is a pair of input pixels (2v, 2v + 1) of row ca + sh*u, the panel holds the
  * union of the two classes' tap columns (for 3x3, pad 1: two, where the classes alone pack one and
- * two), the work items multiply it into two tiles (c: even columns, d: odd), and a tile row is
- * stored as (even, odd) pairs in runs (igrad_runs: up to 32 consecutive floats where the 16 lanes
- * are consecutive pairs of one image row). NDRange (ceil(C/TM), sh x panels of the pair grid
- * of class 0, 1), local (ceil(C/TM), 1, 1); panel: (most row taps) * (union columns) * O * 16 floats. */
+ * two), the work items multiply it into the even columns' tile and the odd columns' tile, and a
+ * tile row is stored as (even, odd) pairs in runs (igrad_runs: up to 32 consecutive floats where
+ * the 16 lanes are consecutive pairs of one image row). A work-group takes np (1 or 2) panels of
+ * one row class, interleaved in local memory as rows of 16*np floats; with np = 2 each step loads
+ * two panel vectors for TM broadcasts of the filter (TILE_STEP2), the even tiles of both panels
+ * first, then the odd ones. NDRange (ceil(C/TM), sh x ceil(panels of the pair grid of class 0 / np),
+ * 1), local (ceil(C/TM), 1, 1); local memory: (most row taps) * (union columns) * O * 16 * np floats. */
 kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho,
                                  int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt,
                                  ulong wto, global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse,
-                                 float fa, float fb, local float *panel) {
-    int it = (int)get_local_id(0), nt = (int)get_local_size(0), p = (int)get_group_id(1);
-    int ca = p % sh, Hc = ca < H ? (H - ca + sh - 1) / sh : 0, Wp = (W + 1) / 2;
-    p /= sh;
+                                 float fa, float fb, int np, local float *panel) {
+    int it = (int)get_local_id(0), nt = (int)get_local_size(0), g = (int)get_group_id(1);
+    int ca = g % sh, Hc = ca < H ? (H - ca + sh - 1) / sh : 0, Wp = (W + 1) / 2;
+    int pb = g / sh * np;   /* the group's first panel */
     int per = Hc * Wp, count = NB * per;
-    if (p * 16 >= count) return;
+    if (pb * 16 >= count) return;
     (void)sw;   /* 2 */
     int tkh[16], toh[16], nth = 0;
     for (int kh = 0; kh < KH; kh++) {
@@ -472,47 +476,89 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
             if (j == ncol) tcol[ncol++] = q / 2;
             tkw[cb][ntw[cb]] = kw, tcj[cb][ntw[cb]++] = j;
         }
-    IGRAD_LANES(Wp)
-    IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol)
+    for (int h = 0; h < np; h++) {
+        int p = pb + h;
+        if (p * 16 >= count) {   /* past the last pair (the group's second panel): zeros, never stored */
+            for (int l = it; l < nth * ncol * O; l += nt) vstore16((float16)0.0f, 0, panel + l * 16 * np + h * 16);
+            continue;
+        }
+        IGRAD_LANES(Wp)
+        IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol, 16 * np, h * 16)
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
     int i0 = it * TM;
     if (i0 >= M) return;
     int mr = min(TM, M - i0);
     TILE_START(O)
     TILE_EACH(D_ACC_)
-    /* column class cb's taps of row tap ti into the accumulators acc */
+    /* column class cb's taps of row tap ti into the accumulators acc (np = 1) */
 #define CLASS_TAPS(cb, acc)                                                                     \
     for (int k = 0; k < ntw[cb]; k++) {                                                         \
         global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[cb][k]) * M + i0) * O; \
         local const float *bp = panel + (ti * ncol + tcj[cb][k]) * O * TN;                      \
         for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP_ACC(ap, bp, acc)                  \
     }
-    for (int ti = 0; ti < nth; ti++) {
-        CLASS_TAPS(0, c)
-        CLASS_TAPS(1, d)
+    /* column class cb's taps of every row tap, both panels: the first's into c, the second's into d */
+#define CLASS_TAPS2(cb)                                                                         \
+    for (int ti = 0; ti < nth; ti++)                                                            \
+        for (int k = 0; k < ntw[cb]; k++) {                                                     \
+            global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[cb][k]) * M + i0) * O; \
+            local const float *bp = panel + (ti * ncol + tcj[cb][k]) * O * 2 * TN;              \
+            for (int o = 0; o < O; o++, ap++, bp += 2 * TN) TILE_STEP2(ap, bp, bp + TN)         \
+        }
+    /* the even tiles: e<r> (the first panel's) and f<r> (the second's) */
+#define EVEN_ACC_(r) float16 e##r, f##r;
+#define EVEN_TAKE_(r) e##r = c##r, f##r = d##r, c##r = 0, d##r = 0;
+#define ONE_TAKE_(r) e##r = c##r, c##r = d##r;   /* np = 1: e even, c odd */
+    TILE_EACH(EVEN_ACC_)
+    if (np == 1) {
+        for (int ti = 0; ti < nth; ti++) {
+            CLASS_TAPS(0, c)
+            CLASS_TAPS(1, d)
+        }
+        TILE_EACH(ONE_TAKE_)
+    } else {
+        CLASS_TAPS2(0)
+        TILE_EACH(EVEN_TAKE_)
+        CLASS_TAPS2(1)   /* c: the first panel's odd columns, d: the second's */
     }
 #undef CLASS_TAPS
-    /* X[n, c, ca + sh*u, 2v + cb] for the live lanes; odd pixels where 2v + 1 < W */
-    int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
-    int16 odd = live & (2 * v + 1 < W);
-    int o_[TN], len[TN], so[TN], st[TN], sl[TN];
-    vstore16(xoff, 0, o_);
-    vstore16(select((int16)1, (int16)2, odd), 0, len);
-    int nlive = min(16, count - p * 16);
-    int ns = igrad_runs(o_, len, nlive, 2, so, st, sl);
+#undef CLASS_TAPS2
     global float *xb = X + xo + (size_t)i0 * H * W;
     global const float *zb = Zf + zfo + (size_t)i0 * H * W;
 #if !HAS_ACT
     (void)fuse, (void)fa, (void)fb, (void)zb;
 #endif
-    /* the row's values as (even, odd) pairs */
-#define STORE_IG2(rr)                                                                           \
+    /* row rr of a panel's tiles as (even, odd) pairs: even E<rr>, odd D<rr> */
+#define STORE_IG2(rr, E, D)                                                                     \
     if (rr < mr) {                                                                              \
         float t[2 * TN];                                                                        \
-        vstore16(shuffle2(c##rr, d##rr, (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)), 0, t); \
-        vstore16(shuffle2(c##rr, d##rr, (uint16)(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)), 1, t); \
+        vstore16(shuffle2(E##rr, D##rr, (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)), 0, t); \
+        vstore16(shuffle2(E##rr, D##rr, (uint16)(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)), 1, t); \
         IGRAD_STORE_ROW(rr, t, 32)                                                              \
     }
-    TILE_EACH(STORE_IG2)
+#define STORE_EC_(rr) STORE_IG2(rr, e, c)
+#define STORE_FD_(rr) STORE_IG2(rr, f, d)
+    for (int h = 0; h < np; h++) {
+        int p = pb + h;
+        if (p * 16 >= count) break;
+        IGRAD_LANES(Wp)
+        /* X[n, c, ca + sh*u, 2v + cb] for the live lanes; odd pixels where 2v + 1 < W */
+        int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
+        int16 odd = live & (2 * v + 1 < W);
+        int o_[TN], len[TN], so[TN], st[TN], sl[TN];
+        vstore16(xoff, 0, o_);
+        vstore16(select((int16)1, (int16)2, odd), 0, len);
+        int nlive = min(16, count - p * 16);
+        int ns = igrad_runs(o_, len, nlive, 2, so, st, sl);
+        (void)q, (void)r, (void)n0;
+        if (h == 0) {
+            TILE_EACH(STORE_EC_)
+        } else {
+            TILE_EACH(STORE_FD_)
+        }
+    }
 #undef STORE_IG2
+#undef STORE_EC_
+#undef STORE_FD_
 }

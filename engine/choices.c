@@ -21,10 +21,11 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     /* the work-group size too: algorithms measured, or failing, under one limit (EBM_MAX_WORK_GROUP,
      * a driver's setting) say nothing about another */
     /* and the algorithms there are: measurements made without one say nothing about it */
-    /* and the tile kernels' rows and panels (EBM_TILE_ROWS, EBM_FWD_PANELS, EBM_GEMM_PANELS) */
-    char wg[64];
-    snprintf(wg, sizeof wg, "wg %zu %zu algos %d rows %d %d %d", ctx->wg_size, ctx->info.max_work_group, (int)EBM_ALGO_COUNT,
-             ctx->tile_rows, ctx->fwd_panels, ctx->gemm_panels);
+    /* and the tile kernels' rows and panels (EBM_TILE_ROWS, EBM_FWD_PANELS, EBM_GEMM_PANELS,
+     * EBM_IGRAD_PANELS) */
+    char wg[80];
+    snprintf(wg, sizeof wg, "wg %zu %zu algos %d rows %d %d %d %d", ctx->wg_size, ctx->info.max_work_group,
+             (int)EBM_ALGO_COUNT, ctx->tile_rows, ctx->fwd_panels, ctx->gemm_panels, ctx->igrad_panels);
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
     for (int i = 0; i < 4; i++)
         for (const char *c = parts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;

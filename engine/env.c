@@ -80,6 +80,7 @@ const ebm_env_t *ebm_env(void) {
     env.tile_rows = either("EBM_TILE_ROWS", 6, 8);
     env.fwd_panels = either("EBM_FWD_PANELS", 1, 2);
     env.gemm_panels = either("EBM_GEMM_PANELS", 1, 2);
+    env.igrad_panels = either("EBM_IGRAD_PANELS", 1, 2);
     return &env;
 }
 

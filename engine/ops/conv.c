@@ -282,6 +282,12 @@ static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_
     return y;
 }
 
+/* The panels per conv_implicit_igrad2 work-group: the device's (ctx->igrad_panels) where two fit
+ * in local memory */
+static int igrad_panels(ebm_ctx_t *ctx, const geom_t *g) {
+    return ctx->igrad_panels == 2 && 2 * implicit_local_bytes(g, CONV_IGRAD) <= implicit_local_limit(ctx) ? 2 : 1;
+}
+
 static ebm_tensor_t *conv_fwd_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
     return conv_fwd_implicit_epi(ctx, g, x, w, NULL, -1, 0.0f, NULL);
 }
@@ -295,17 +301,20 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
     igrad_classes(g, &th, &tw, &panels);
     cl_kernel k = ebm_kernel_fn(ctx, g->p.stride_w == 2 ? EBM_K_CONV_IMPLICIT_IGRAD2 : EBM_K_CONV_IMPLICIT_IGRAD,
                                 gf ? gf->fn : -1);
+    /* column stride 2: np panels per work-group (the panels of a row class: panels / sh) */
+    int pairs = g->p.stride_w == 2, np = pairs ? igrad_panels(ctx, g) : 1, sh = g->p.stride_h;
+    size_t groups = pairs ? sh * ((panels / sh + np - 1) / np) : panels;
     ebm_tensor_t *wt = k ? ebm_tensor_new(ctx, 3, (int[]){KK, g->C, g->O}) : NULL;
     ebm_tensor_t *x = wt ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W}) : NULL;
     if (!x) return NULL;
     int box[4] = {1, KK, g->C, g->O};
     long ds[4] = {0, (long)g->C * g->O, g->O, 1}, ss[4] = {0, 1, KK, (long)g->C * KK};
     if (ebm_copy_strided(ctx, box, wt->buf, wt->off, ds, w->buf, w->off, ss) != EBM_OK ||
-        ebm_kargs(ctx, k, "mliiiiiiiiiiiiiiimlmlmliffL", gy->buf, gy->off, g->N, g->C, g->H, g->W, g->KH, g->KW, g->Ho, g->Wo,
+        ebm_kargs(ctx, k, "mliiiiiiiiiiiiiiimlmlmliffiL", gy->buf, gy->off, g->N, g->C, g->H, g->W, g->KH, g->KW, g->Ho, g->Wo,
                   g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, g->O, wt->buf, wt->off, x->buf,
                   x->off, gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf != NULL, (double)(gf ? gf->a : 0.0f),
-                  (double)(gf ? gf->b : 0.0f), implicit_local_bytes(g, CONV_IGRAD)) != EBM_OK ||
-        launch_panel_groups(ctx, k, g->C, panels, "conv_implicit_igrad") != EBM_OK)
+                  (double)(gf ? gf->b : 0.0f), np, np * implicit_local_bytes(g, CONV_IGRAD)) != EBM_OK ||
+        launch_panel_groups(ctx, k, g->C, groups, "conv_implicit_igrad") != EBM_OK)
         return NULL;
     ebm_tensor_free(wt);
     return x;
