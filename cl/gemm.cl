@@ -476,14 +476,14 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
             if (j == ncol) tcol[ncol++] = q / 2;
             tkw[cb][ntw[cb]] = kw, tcj[cb][ntw[cb]++] = j;
         }
-    for (int h = 0; h < np; h++) {
-        int p = pb + h;
+    for (int hp = 0; hp < np; hp++) {
+        int p = pb + hp;
         if (p * 16 >= count) {   /* past the last pair (the group's second panel): zeros, never stored */
-            for (int l = it; l < nth * ncol * O; l += nt) vstore16((float16)0.0f, 0, panel + l * 16 * np + h * 16);
+            for (int l = it; l < nth * ncol * O; l += nt) vstore16((float16)0.0f, 0, panel + l * 16 * np + hp * 16);
             continue;
         }
         IGRAD_LANES(Wp)
-        IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol, 16 * np, h * 16)
+        IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol, 16 * np, hp * 16)
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     int i0 = it * TM;
@@ -539,8 +539,8 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     }
 #define STORE_EC_(rr) STORE_IG2(rr, e, c)
 #define STORE_FD_(rr) STORE_IG2(rr, f, d)
-    for (int h = 0; h < np; h++) {
-        int p = pb + h;
+    for (int hp = 0; hp < np; hp++) {
+        int p = pb + hp;
         if (p * 16 >= count) break;
         IGRAD_LANES(Wp)
         /* X[n, c, ca + sh*u, 2v + cb] for the live lanes; odd pixels where 2v + 1 < W */
@@ -552,7 +552,7 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
         int nlive = min(16, count - p * 16);
         int ns = igrad_runs(o_, len, nlive, 2, so, st, sl);
         (void)q, (void)r, (void)n0;
-        if (h == 0) {
+        if (hp == 0) {
             TILE_EACH(STORE_EC_)
         } else {
             TILE_EACH(STORE_FD_)
