@@ -374,7 +374,7 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
      * AVX-512's 32 registers): 24-40% less weight-gradient time on PoCL and on Intel's runtime alike */
     ctx->gemm_panels = env->gemm_panels ? env->gemm_panels : ctx->tile_rows == 8 ? 2 : 1;
     /* and two panels per stride-2 implicit input-gradient group with 8 rows: 5-16% less kernel time
-     * on PoCL, 3-33% on Intel's runtime at fmnist-ms's shapes (2026-12-05) */
+     * on PoCL, 3-34% on Intel's runtime at fmnist-ms's shapes (2026-12-05) */
     ctx->igrad_panels = env->igrad_panels ? env->igrad_panels : ctx->tile_rows == 8 ? 2 : 1;
     /* OpenCL lets float division and sqrt be off by 2.5 / 3 ulp unless built with
      * -cl-fp32-correctly-rounded-divide-sqrt; ask for it where offered, so that every device rounds
