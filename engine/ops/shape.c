@@ -18,11 +18,25 @@ ebm_status_t ebm_copy_strided(ebm_ctx_t *ctx, const int *box, cl_mem dst, size_t
     cl_kernel k = ebm_kernel(ctx, EBM_K_COPY_STRIDED);
     if (!k) return ctx->status;
     if (total == 0) return EBM_OK;
-    if (ebm_kargs(ctx, k, "mlmliiiiiiiiiiii", dst, d_off, src, s_off, box[0], box[1], box[2], box[3], (int)d_str[0],
-                  (int)d_str[1], (int)d_str[2], (int)d_str[3], (int)s_str[0], (int)s_str[1], (int)s_str[2],
-                  (int)s_str[3]) != EBM_OK)
+    /* Axes of size 1 dropped and neighbours merged where both strides allow (an axis whose strides
+     * are the next one's times its size), from the innermost out: the innermost axis is the launch's
+     * dimension 0, and one of 4 (a broadcast's expand over 4x4 planes) made work-groups of 1 x 4
+     * items. */
+    int b[4] = {1, 1, 1, 1}, n = 0;
+    long ds[4] = {0, 0, 0, 0}, ss[4] = {0, 0, 0, 0};
+    for (int i = 3; i >= 0; i--) {
+        if (box[i] == 1) continue;
+        if (n > 0 && d_str[i] == ds[4 - n] * b[4 - n] && s_str[i] == ss[4 - n] * b[4 - n]) {
+            b[4 - n] *= box[i];
+            continue;
+        }
+        n++;
+        b[4 - n] = box[i], ds[4 - n] = d_str[i], ss[4 - n] = s_str[i];
+    }
+    if (ebm_kargs(ctx, k, "mlmliiiiiiiiiiii", dst, d_off, src, s_off, b[0], b[1], b[2], b[3], (int)ds[0], (int)ds[1],
+                  (int)ds[2], (int)ds[3], (int)ss[0], (int)ss[1], (int)ss[2], (int)ss[3]) != EBM_OK)
         return ctx->status;
-    return ebm_launch3(ctx, k, (size_t)box[3], (size_t)box[2], (size_t)box[0] * box[1]);
+    return ebm_launch3(ctx, k, (size_t)b[3], (size_t)b[2], (size_t)b[0] * b[1]);
 }
 
 /* ---- reshape ---- */
