@@ -491,39 +491,33 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     int mr = min(TM, M - i0);
     TILE_START(O)
     TILE_EACH(D_ACC_)
-    /* column class cb's taps of row tap ti into the accumulators acc (np = 1) */
-#define CLASS_TAPS(cb, acc)                                                                     \
-    for (int k = 0; k < ntw[cb]; k++) {                                                         \
-        global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[cb][k]) * M + i0) * O; \
-        local const float *bp = panel + (ti * ncol + tcj[cb][k]) * O * TN;                      \
-        for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP_ACC(ap, bp, acc)                  \
-    }
-    /* column class cb's taps of every row tap, both panels: the first's into c, the second's into d */
-#define CLASS_TAPS2(cb)                                                                         \
+    /* column class cb's taps of every row tap: the first panel's into c, with np = 2 the second's
+     * into d (STEP: one panel's step or two's) */
+#define STEP1_(ap, bp) TILE_STEP(ap, bp)
+#define STEP2_(ap, bp) TILE_STEP2(ap, bp, bp + TN)
+#define CLASS_TAPS(cb, STEP)                                                                    \
     for (int ti = 0; ti < nth; ti++)                                                            \
         for (int k = 0; k < ntw[cb]; k++) {                                                     \
             global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[cb][k]) * M + i0) * O; \
-            local const float *bp = panel + (ti * ncol + tcj[cb][k]) * O * 2 * TN;              \
-            for (int o = 0; o < O; o++, ap++, bp += 2 * TN) TILE_STEP2(ap, bp, bp + TN)         \
+            local const float *bp = panel + (ti * ncol + tcj[cb][k]) * O * np * TN;             \
+            for (int o = 0; o < O; o++, ap++, bp += np * TN) STEP(ap, bp)                       \
         }
-    /* the even tiles: e<r> (the first panel's) and f<r> (the second's) */
+    /* the even tiles: e<r> (the first panel's) and f<r> (the second's), taken before the odd pass */
 #define EVEN_ACC_(r) float16 e##r, f##r;
 #define EVEN_TAKE_(r) e##r = c##r, f##r = d##r, c##r = 0, d##r = 0;
-#define ONE_TAKE_(r) e##r = c##r, c##r = d##r;   /* np = 1: e even, c odd */
     TILE_EACH(EVEN_ACC_)
     if (np == 1) {
-        for (int ti = 0; ti < nth; ti++) {
-            CLASS_TAPS(0, c)
-            CLASS_TAPS(1, d)
-        }
-        TILE_EACH(ONE_TAKE_)
-    } else {
-        CLASS_TAPS2(0)
+        CLASS_TAPS(0, STEP1_)
         TILE_EACH(EVEN_TAKE_)
-        CLASS_TAPS2(1)   /* c: the first panel's odd columns, d: the second's */
+        CLASS_TAPS(1, STEP1_)
+    } else {
+        CLASS_TAPS(0, STEP2_)
+        TILE_EACH(EVEN_TAKE_)
+        CLASS_TAPS(1, STEP2_)   /* c: the first panel's odd columns, d: the second's */
     }
 #undef CLASS_TAPS
-#undef CLASS_TAPS2
+#undef STEP1_
+#undef STEP2_
     global float *xb = X + xo + (size_t)i0 * H * W;
     global const float *zb = Zf + zfo + (size_t)i0 * H * W;
 #if !HAS_ACT

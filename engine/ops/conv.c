@@ -259,10 +259,11 @@ static size_t implicit_local_limit(const ebm_ctx_t *ctx) {
     return local;
 }
 
-/* The panels per work-group of the implicit forward: the device's (ctx->fwd_panels: 2, two
- * accumulators per tile row, on PoCL with 8-row tiles) where they fit in local memory, else 1 */
-static int fwd_panels(ebm_ctx_t *ctx, const geom_t *g) {
-    return ctx->fwd_panels == 2 && 2 * implicit_local_bytes(g, CONV_FWD) <= implicit_local_limit(ctx) ? 2 : 1;
+/* The panels per work-group of an implicit kernel of kind: the device's (want: ctx->fwd_panels,
+ * 2 on PoCL with 8-row tiles; ctx->igrad_panels, 2 with 8-row tiles) where two fit in local memory,
+ * else 1 */
+static int implicit_panels(ebm_ctx_t *ctx, int want, const geom_t *g, int kind) {
+    return want == 2 && 2 * implicit_local_bytes(g, kind) <= implicit_local_limit(ctx) ? 2 : 1;
 }
 
 /* y (N, O, P) = f(W (O, R) x patches + b), the patches packed per 16-pixel panel in local memory;
@@ -270,7 +271,7 @@ static int fwd_panels(ebm_ctx_t *ctx, const geom_t *g) {
 static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b,
                                            int fn, float a, ebm_tensor_t *z) {
     size_t NP = (size_t)g->N * g->Ho * g->Wo;
-    int np = fwd_panels(ctx, g);
+    int np = implicit_panels(ctx, ctx->fwd_panels, g, CONV_FWD);
     cl_kernel k = ebm_kernel_fn(ctx, EBM_K_CONV_IMPLICIT_FWD, fn);
     ebm_tensor_t *y = k ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo}) : NULL;
     if (!y || ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimlmlmlimliffiL", g->O, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
@@ -280,12 +281,6 @@ static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_
         launch_panel_groups(ctx, k, g->O, (NP + 16 * np - 1) / (16 * np), "conv_implicit_fwd") != EBM_OK)
         return NULL;
     return y;
-}
-
-/* The panels per conv_implicit_igrad2 work-group: the device's (ctx->igrad_panels) where two fit
- * in local memory */
-static int igrad_panels(ebm_ctx_t *ctx, const geom_t *g) {
-    return ctx->igrad_panels == 2 && 2 * implicit_local_bytes(g, CONV_IGRAD) <= implicit_local_limit(ctx) ? 2 : 1;
 }
 
 static ebm_tensor_t *conv_fwd_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
@@ -302,7 +297,7 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
     cl_kernel k = ebm_kernel_fn(ctx, g->p.stride_w == 2 ? EBM_K_CONV_IMPLICIT_IGRAD2 : EBM_K_CONV_IMPLICIT_IGRAD,
                                 gf ? gf->fn : -1);
     /* column stride 2: np panels per work-group (the panels of a row class: panels / sh) */
-    int pairs = g->p.stride_w == 2, np = pairs ? igrad_panels(ctx, g) : 1, sh = g->p.stride_h;
+    int pairs = g->p.stride_w == 2, np = pairs ? implicit_panels(ctx, ctx->igrad_panels, g, CONV_IGRAD) : 1, sh = g->p.stride_h;
     size_t groups = pairs ? sh * ((panels / sh + np - 1) / np) : panels;
     ebm_tensor_t *wt = k ? ebm_tensor_new(ctx, 3, (int[]){KK, g->C, g->O}) : NULL;
     ebm_tensor_t *x = wt ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W}) : NULL;
