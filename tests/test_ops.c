@@ -564,6 +564,14 @@ static const op_case_t cases[] = {
     /* pooling and resampling */
     {"avg_pool2d", 1, {4}, {{2, 3, 8, 9}}, {D_ANY}, 0, b_resample, r_resample, {0, 3, 2, 1}, {0}, 9, 0, 0, NULL},
     {"avg_pool2d", 1, {4}, {{2, 3, 8, 6}}, {D_ANY}, 0, b_resample, r_resample, {0, 2, 2, 0}, {0}, 4, 0, 0, NULL},
+    /* the unrolled kernels take windows up to 4x4 (forward) and up to two windows per pixel and axis
+     * (adjoint, k <= 2s); the cases below reach both sides of both limits */
+    {"avg_pool2d", 1, {4}, {{2, 3, 9, 13}}, {D_ANY}, 0, b_resample, r_resample, {0, 4, 4, 0}, {0}, 16, 0, 0, NULL},
+    {"avg_pool2d", 1, {4}, {{1, 3, 5, 7}}, {D_ANY}, 0, b_resample, r_resample, {0, 2, 1, 0}, {0}, 4, 0, 0, NULL},
+    {"avg_pool2d", 1, {4}, {{2, 2, 6, 5}}, {D_ANY}, 0, b_resample, r_resample, {0, 3, 1, 1}, {0}, 9, 0, 0, NULL},
+    {"avg_pool2d", 1, {4}, {{2, 3, 9, 7}}, {D_ANY}, 0, b_resample, r_resample, {0, 5, 1, 2}, {0}, 25, 0, 0, NULL},
+    /* stride 41: the adjoint's float quotient (ih + p) * (1/41) falls below 1 at ih = 41 (div_floor's correction) */
+    {"avg_pool2d", 1, {4}, {{1, 1, 43, 84}}, {D_ANY}, 0, b_resample, r_resample, {0, 41, 41, 0}, {0}, 1681, 0, 0, NULL},
     {"upsample_nearest", 1, {4}, {{2, 3, 4, 5}}, {D_ANY}, 0, b_resample, r_resample, {1, 2}, {0}, 1, 0, 0, NULL},
     {"upsample_bilinear", 1, {4}, {{2, 3, 4, 5}}, {D_ANY}, 0, b_resample, r_resample, {2, 2}, {0}, 4, 0, 0, NULL},
     {"upsample_bilinear", 1, {4}, {{1, 2, 3, 3}}, {D_ANY}, 0, b_resample, r_resample, {2, 3}, {0}, 4, 0, 0, NULL},

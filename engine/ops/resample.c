@@ -59,12 +59,16 @@ static ebm_tensor_t *resample(ebm_tensor_t *x, rs_kind_t kind, int adjoint, int 
     int oh = adjoint ? H : Ho, ow = adjoint ? W : Wo;
     ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){x->shape[0], x->shape[1], oh, ow});
     if (!y) return NULL;
-    cl_kernel kr = ebm_kernel(ctx, rs_kernels[kind][adjoint]);
+    ebm_kernel_id_t id = rs_kernels[kind][adjoint];
+    /* average pooling's unrolled kernels: windows of at most 4x4, or at most two windows per pixel and axis */
+    if (kind == RS_AVGPOOL && !adjoint && k <= 4) id = EBM_K_AVGPOOL_K4;
+    if (kind == RS_AVGPOOL && adjoint && k <= 2 * s) id = EBM_K_AVGPOOL_T_W2;
+    cl_kernel kr = ebm_kernel(ctx, id);
     if (!kr) return NULL;
     ebm_status_t st = kind == RS_AVGPOOL
                           ? ebm_kargs(ctx, kr, "mlmliiiiiiii", y->buf, y->off, x->buf, x->off, P, H, W, Ho, Wo, k, s, p)
                           : ebm_kargs(ctx, kr, "mlmliiii", y->buf, y->off, x->buf, x->off, P, H, W, k);
-    if (st != EBM_OK || ebm_launch1(ctx, kr, y->numel) != EBM_OK) return NULL;
+    if (st != EBM_OK || ebm_launch3(ctx, kr, (size_t)ow, (size_t)oh, (size_t)P) != EBM_OK) return NULL;
     ebm_node_t *n = ebm_record(y, rs_names[kind][adjoint], rs_backward, 1, &x);
     if (n) {
         n->ip[0] = kind, n->ip[1] = adjoint, n->ip[2] = k, n->ip[3] = s, n->ip[4] = p;
