@@ -3,49 +3,43 @@
  * All tensors (P = N*C planes, H, W), contiguous; every kernel runs on the NDRange (width, height,
  * P) of what it writes (ebm_launch3), so no work item divides its index. */
 
-/* count_include_pad=True and floor mode: every window lies inside the padded input, divisor k*k.
- * NDRange (Wo, Ho, P) over the output (ebm_launch3): no index divisions per element. */
+/* Work item (c, r) of plane pl on the NDRange (cols, rows, P). */
+#define RS_ITEM(c, r, cols, rows)                                                                 \
+    (void)P; /* the planes: the NDRange's third dimension */                                      \
+    int c = (int)get_global_id(0), r = (int)get_global_id(1);                                     \
+    size_t pl = get_global_id(2);                                                                 \
+    if (c >= (cols) || r >= (rows)) return;
+
+/* The unrolled kernels' loops (constant bounds): PoCL vectorises a kernel across its work items
+ * only when no loop is left in its body. */
+#define RS_UNROLL _Pragma("unroll")
+#define RS_LOOP
+
+/* Average pooling, count_include_pad=True and floor mode: every window lies inside the padded
+ * input, divisor k*k. acc = the sum of the window at (h0, w0) of the padded plane xp, rows and
+ * columns below km (at least k: the unrolled kernel passes 4 with RS_UNROLL, the general one k). */
+#define POOL_WINDOW(acc, xp, h0, w0, km, UNROLL)                                                  \
+    float acc = 0.0f;                                                                             \
+    UNROLL for (int a = 0; a < (km); a++)                                                         \
+        UNROLL for (int b = 0; b < (km); b++) {                                                   \
+            int ih_ = (h0) + a, iw_ = (w0) + b;                                                   \
+            if (a < k && b < k && ih_ >= 0 && ih_ < H && iw_ >= 0 && iw_ < W) acc += (xp)[ih_ * W + iw_]; \
+        }
+
 kernel void avgpool2d(global float *y, ulong yo, global const float *x, ulong xo, int P, int H, int W,
                       int Ho, int Wo, int k, int s, int p) {
-    (void)P;   /* the planes: the NDRange's third dimension */
-    int ow = (int)get_global_id(0), oh = (int)get_global_id(1);
-    size_t pl = get_global_id(2);
-    if (ow >= Wo || oh >= Ho) return;
-    global const float *xp = x + xo + pl * H * W;
-    int h0 = oh * s - p, w0 = ow * s - p;
-    float acc = 0.0f;
-    for (int a = 0; a < k; a++) {
-        int ih = h0 + a;
-        if (ih < 0 || ih >= H) continue;
-        for (int b = 0; b < k; b++) {
-            int iw = w0 + b;
-            if (iw >= 0 && iw < W) acc += xp[ih * W + iw];
-        }
-    }
-    y[yo + pl * Ho * Wo + oh * Wo + ow] = acc / (float)(k * k);
+    RS_ITEM(ow, oh, Wo, Ho)
+    POOL_WINDOW(acc, x + xo + pl * H * W, oh * s - p, ow * s - p, k, RS_LOOP)
+    y[yo + (pl * Ho + oh) * Wo + ow] = acc / (float)(k * k);
 }
 
-/* The same for windows of at most 4x4, unrolled: a body without loops, which PoCL vectorises
- * across work items. Same terms in the same order as avgpool2d. */
+/* Windows of at most 4x4: the window unrolled, a body without loops, which PoCL vectorises
+ * across work items. */
 kernel void avgpool2d_k4(global float *y, ulong yo, global const float *x, ulong xo, int P, int H, int W,
                          int Ho, int Wo, int k, int s, int p) {
-    (void)P;   /* the planes: the NDRange's third dimension */
-    int ow = (int)get_global_id(0), oh = (int)get_global_id(1);
-    size_t pl = get_global_id(2);
-    if (ow >= Wo || oh >= Ho) return;
-    global const float *xp = x + xo + pl * H * W;
-    int h0 = oh * s - p, w0 = ow * s - p;
-    float acc = 0.0f;
-#pragma unroll
-    for (int a = 0; a < 4; a++) {
-        int ih = h0 + a;
-#pragma unroll
-        for (int b = 0; b < 4; b++) {
-            int iw = w0 + b;
-            if (a < k && b < k && ih >= 0 && ih < H && iw >= 0 && iw < W) acc += xp[ih * W + iw];
-        }
-    }
-    y[yo + pl * Ho * Wo + oh * Wo + ow] = acc / (float)(k * k);
+    RS_ITEM(ow, oh, Wo, Ho)
+    POOL_WINDOW(acc, x + xo + pl * H * W, oh * s - p, ow * s - p, 4, RS_UNROLL)
+    y[yo + (pl * Ho + oh) * Wo + ow] = acc / (float)(k * k);
 }
 
 /* q = floor(v / s) for 0 <= v < 2^24 and s >= 1 without an integer division (which a vectorised
@@ -58,64 +52,47 @@ static inline int div_floor(int v, int s, float inv) {
     return q;
 }
 
-/* The adjoint, NDRange (W, H, P) over the input side: the windows oh with
- * oh*s - p <= ih <= oh*s - p + k - 1 (at most ceil(k/s) of them per axis), in increasing order. */
+/* The adjoint at one input pixel: acc = gp summed over the windows oh0..oh1 x ow0..ow1 that cover
+ * it, in increasing order, at most nm per axis (ceil(k/s); the unrolled kernel passes 2). */
+#define POOL_ADJOINT_SUM(acc, gp, nm, UNROLL)                                                     \
+    float acc = 0.0f;                                                                             \
+    UNROLL for (int a = 0; a < (nm); a++)                                                         \
+        UNROLL for (int b = 0; b < (nm); b++) {                                                   \
+            int oh_ = oh0 + a, ow_ = ow0 + b;                                                     \
+            if (oh_ <= oh1 && ow_ <= ow1) acc += (gp)[oh_ * Wo + ow_];                            \
+        }
+
+/* NDRange (W, H, P) over the input side: the windows oh with oh*s - p <= ih <= oh*s - p + k - 1. */
 kernel void avgpool2d_adjoint(global float *x, ulong xo, global const float *g, ulong go, int P, int H, int W,
                               int Ho, int Wo, int k, int s, int p) {
-    (void)P;   /* the planes: the NDRange's third dimension */
-    int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
-    size_t pl = get_global_id(2);
-    if (iw >= W || ih >= H) return;
-    global const float *gp = g + go + pl * Ho * Wo;
-    int oh0 = ih + p - k + 1 > 0 ? (ih + p - k + 1 + s - 1) / s : 0;
-    int oh1 = min((ih + p) / s, Ho - 1);
-    int ow0 = iw + p - k + 1 > 0 ? (iw + p - k + 1 + s - 1) / s : 0;
-    int ow1 = min((iw + p) / s, Wo - 1);
-    float acc = 0.0f;
-    for (int oh = oh0; oh <= oh1; oh++)
-        for (int ow = ow0; ow <= ow1; ow++) acc += gp[oh * Wo + ow];
-    x[xo + pl * H * W + ih * W + iw] = acc / (float)(k * k);
+    RS_ITEM(iw, ih, W, H)
+    int oh0 = ih + p - k + 1 > 0 ? (ih + p - k + s) / s : 0, oh1 = min((ih + p) / s, Ho - 1);
+    int ow0 = iw + p - k + 1 > 0 ? (iw + p - k + s) / s : 0, ow1 = min((iw + p) / s, Wo - 1);
+    POOL_ADJOINT_SUM(acc, g + go + pl * Ho * Wo, (k + s - 1) / s, RS_LOOP)
+    x[xo + (pl * H + ih) * W + iw] = acc / (float)(k * k);
 }
 
-/* The same where at most two windows cover a pixel along each axis (k <= 2s), unrolled and without
- * integer division (div_floor): PoCL vectorises it. Same terms in the same order. */
+/* At most two windows per pixel and axis (k <= 2s): unrolled and without integer division
+ * (div_floor), which PoCL vectorises. */
 kernel void avgpool2d_adjoint_w2(global float *x, ulong xo, global const float *g, ulong go, int P, int H, int W,
                                  int Ho, int Wo, int k, int s, int p) {
-    (void)P;   /* the planes: the NDRange's third dimension */
-    int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
-    size_t pl = get_global_id(2);
-    if (iw >= W || ih >= H) return;
-    global const float *gp = g + go + pl * Ho * Wo;
+    RS_ITEM(iw, ih, W, H)
     float inv = 1.0f / (float)s;
-    /* the last window of each axis and the first: ceil((i + p - k + 1) / s) = floor((i + p - k + s) / s) */
-    int oh1 = min(div_floor(ih + p, s, inv), Ho - 1), ow1 = min(div_floor(iw + p, s, inv), Wo - 1);
-    int oh0 = ih + p - k + 1 > 0 ? div_floor(ih + p - k + s, s, inv) : 0;
-    int ow0 = iw + p - k + 1 > 0 ? div_floor(iw + p - k + s, s, inv) : 0;
-    float acc = 0.0f;
-#pragma unroll
-    for (int a = 0; a < 2; a++)
-#pragma unroll
-        for (int b = 0; b < 2; b++) {
-            int oh = oh0 + a, ow = ow0 + b;
-            if (oh <= oh1 && ow <= ow1) acc += gp[oh * Wo + ow];
-        }
-    x[xo + pl * H * W + ih * W + iw] = acc / (float)(k * k);
+    int oh0 = ih + p - k + 1 > 0 ? div_floor(ih + p - k + s, s, inv) : 0, oh1 = min(div_floor(ih + p, s, inv), Ho - 1);
+    int ow0 = iw + p - k + 1 > 0 ? div_floor(iw + p - k + s, s, inv) : 0, ow1 = min(div_floor(iw + p, s, inv), Wo - 1);
+    POOL_ADJOINT_SUM(acc, g + go + pl * Ho * Wo, 2, RS_UNROLL)
+    x[xo + (pl * H + ih) * W + iw] = acc / (float)(k * k);
 }
 
 kernel void upsample_nearest(global float *y, ulong yo, global const float *x, ulong xo, int P, int H, int W, int s) {
-    (void)P;   /* the planes: the NDRange's third dimension */
-    int ow = (int)get_global_id(0), oh = (int)get_global_id(1), Ho = H * s, Wo = W * s;
-    size_t pl = get_global_id(2);
-    if (ow >= Wo || oh >= Ho) return;
+    int Ho = H * s, Wo = W * s;
+    RS_ITEM(ow, oh, Wo, Ho)
     size_t id = (pl * Ho + oh) * Wo + ow;
     y[yo + id] = x[xo + pl * H * W + (oh / s) * W + ow / s];
 }
 
 kernel void upsample_nearest_adjoint(global float *x, ulong xo, global const float *g, ulong go, int P, int H, int W, int s) {
-    (void)P;   /* the planes: the NDRange's third dimension */
-    int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
-    size_t pl = get_global_id(2);
-    if (iw >= W || ih >= H) return;
+    RS_ITEM(iw, ih, W, H)
     size_t id = (pl * H + ih) * W + iw;
     int Wo = W * s;
     global const float *gp = g + go + pl * (size_t)H * s * Wo;
@@ -137,10 +114,8 @@ static void bilin_src(int o, int s, int n, int *i0, int *i1, float *l1) {
 }
 
 kernel void upsample_bilinear(global float *y, ulong yo, global const float *x, ulong xo, int P, int H, int W, int s) {
-    (void)P;   /* the planes: the NDRange's third dimension */
-    int ow = (int)get_global_id(0), oh = (int)get_global_id(1), Ho = H * s, Wo = W * s;
-    size_t pl = get_global_id(2);
-    if (ow >= Wo || oh >= Ho) return;
+    int Ho = H * s, Wo = W * s;
+    RS_ITEM(ow, oh, Wo, Ho)
     size_t id = (pl * Ho + oh) * Wo + ow;
     global const float *xp = x + xo + pl * H * W;
     int h0, h1, w0, w1;
@@ -164,10 +139,7 @@ static float bilin_w(int o, int i, int s, int n) {
 }
 
 kernel void upsample_bilinear_adjoint(global float *x, ulong xo, global const float *g, ulong go, int P, int H, int W, int s) {
-    (void)P;   /* the planes: the NDRange's third dimension */
-    int iw = (int)get_global_id(0), ih = (int)get_global_id(1);
-    size_t pl = get_global_id(2);
-    if (iw >= W || ih >= H) return;
+    RS_ITEM(iw, ih, W, H)
     size_t id = (pl * H + ih) * W + iw;
     int Ho = H * s, Wo = W * s;
     global const float *gp = g + go + pl * (size_t)Ho * Wo;
