@@ -40,9 +40,9 @@ static long kept_base(int o, int k1, int k2, int k3, int ks0, int ks1, int ks2, 
 /* op 0: sum, 1: max (NaN wins, so divergence stays visible) */
 static float combine(int op, float acc, float v) { return op == 0 ? acc + v : ((v > acc || isnan(v)) ? v : acc); }
 
-/* Long reductions: one work-group (of at most EBM_WG items) per output element; items stride over
- * the reduced index space (or over each run of a long contiguous innermost axis), then a
- * fixed-order tree in local memory. */
+/* Long reductions: one work-group per output element of nl = EBM_WG (or the device's limit)
+ * items; item v strides over the reduced index space from v (or over each run of a long contiguous
+ * innermost axis), then a fixed-order tree over the nl sums in local memory. */
 kernel void reduce(REDUCE_ARGS) {
     local float buf[EBM_WG];
     int o = (int)get_group_id(0);
@@ -63,6 +63,52 @@ kernel void reduce(REDUCE_ARGS) {
 #define COMBINE_OP(a, b) combine(op, a, b)
     EBM_TREE(buf, lid, nl, COMBINE_OP)
     if (lid == 0) y[yo + o] = op == 0 ? buf[0] * scale : buf[0];
+}
+
+/* reduce for PoCL, which runs a loop inside a work item as scalar code: a work item carries 16
+ * consecutive items of reduce (nl = 16 x the work-group) in the lanes of a float16. The same sums in
+ * the same order, the same bits. */
+kernel void reduce_lanes(REDUCE_ARGS) {
+    local float buf[EBM_WG];
+    int o = (int)get_group_id(0);
+    int v0 = 16 * (int)get_local_id(0), nl = 16 * (int)get_local_size(0);
+    long base = kept_base(o, k1, k2, k3, ks0, ks1, ks2, ks3);
+    float none = op == 0 ? 0.0f : -INFINITY;
+    if (rs3 == 1 && r3 >= nl) {
+        float16 a = (float16)none;
+        int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (int q = 0; q < R / r3; q++) {
+            global const float *run = x + xo + base + IDX4(q / (r1 * r2), q / r2 % r1, q % r2, 0, rs0, rs1, rs2, 0);
+            for (int i = v0; i < r3; i += nl) {
+                float16 v;
+                if (i + 16 <= r3)
+                    v = vload16(0, run + i);
+                else {
+                    float t[16];
+                    for (int l = 0; l < 16; l++) t[l] = i + l < r3 ? run[i + l] : none;
+                    v = vload16(0, t);
+                }
+                /* the lanes past the run keep their sums */
+                a = select(a, op == 0 ? a + v : select(a, v, (v > a) | isnan(v)), (int16)i + lane < (int16)r3);
+            }
+        }
+        vstore16(a, 0, buf + v0);
+    } else
+        for (int l = 0; l < 16; l++) {
+            float acc = none;
+            REDUCED_WALK(v0 + l, nl)
+            buf[v0 + l] = acc;
+        }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    /* EBM_TREE's pairs, 16 entries per work item */
+    int s_ = 1;
+    while (2 * s_ < nl) s_ *= 2;
+    for (s_ = nl > 1 ? s_ : 0; s_ > 0; s_ >>= 1) {
+        for (int l = 0; l < 16; l++)
+            if (v0 + l < s_ && v0 + l + s_ < nl) buf[v0 + l] = combine(op, buf[v0 + l], buf[v0 + l + s_]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (v0 == 0) y[yo + o] = op == 0 ? buf[0] * scale : buf[0];
 }
 
 /* Short reduced axes: one work item per output element, summing in order. */

@@ -376,6 +376,10 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     /* and two panels per stride-2 implicit input-gradient group with 8 rows: 5-16% less kernel time
      * on PoCL, 3-34% on Intel's runtime at fmnist-ms's shapes (2026-12-05) */
     ctx->igrad_panels = env->igrad_panels ? env->igrad_panels : ctx->tile_rows == 8 ? 2 : 1;
+    /* 16 of the long reduction's items per work item, in the lanes of a vector, on PoCL: it runs a
+     * loop inside a work item as scalar code (a bias gradient over 128x32x28x28 took 4-8 ms there,
+     * 0.6-0.8 on Intel's runtime). The same sums in the same order: the bits do not change. */
+    ctx->reduce_lanes = env->reduce_lanes ? env->reduce_lanes : is_pocl(&ctx->info) ? 16 : 1;
     /* OpenCL lets float division and sqrt be off by 2.5 / 3 ulp unless built with
      * -cl-fp32-correctly-rounded-divide-sqrt; ask for it where offered, so that every device rounds
      * x / y and sqrt(x) alike (the NVIDIA driver otherwise approximates: an identity resize that

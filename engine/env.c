@@ -81,6 +81,7 @@ const ebm_env_t *ebm_env(void) {
     env.fwd_panels = either("EBM_FWD_PANELS", 1, 2);
     env.gemm_panels = either("EBM_GEMM_PANELS", 1, 2);
     env.igrad_panels = either("EBM_IGRAD_PANELS", 1, 2);
+    env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);
     return &env;
 }
 

@@ -34,6 +34,7 @@ typedef struct ebm_env {
     int fwd_panels;            /* EBM_FWD_PANELS=1|2: panels per implicit-forward work-group (0: per device) */
     int gemm_panels;           /* EBM_GEMM_PANELS=1|2: panels per gemm_tile work item (0: per device) */
     int igrad_panels;          /* EBM_IGRAD_PANELS=1|2: panels per conv_implicit_igrad2 work-group (0: per device) */
+    int reduce_lanes;          /* EBM_REDUCE_LANES=1|16: items of the long reduction per work item (reduce_lanes: 16) (0: per device) */
     int log_level;             /* EBM_LOG=debug|info|warn|error: the least level the default logger prints */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
@@ -233,6 +234,7 @@ struct ebm_ctx {
     int fwd_panels;          /* panels per conv_implicit_fwd work-group where they fit in local memory: 1 or 2 */
     int gemm_panels;         /* 16-column panels per gemm_tile work item: 1 or 2 */
     int igrad_panels;        /* panels per conv_implicit_igrad2 work-group where they fit in local memory: 1 or 2 */
+    int reduce_lanes;        /* items of the long reduction per work item: 1 (cl/reduce.cl's reduce) or 16 (reduce_lanes) */
     cl_program programs[256];
     const char *program_names[256];
     char *program_options[256];

@@ -514,6 +514,8 @@ static const op_case_t cases[] = {
     {"expand", 1, {3}, {{5, 1, 7}}, {D_ANY}, 0, b_expand, r_expand, {5, 6, 7}, {0}, 6, 0, 0, NULL},
     {"max_to", 1, {3}, {{5, 6, 7}}, {D_ANY}, 0, b_max_to, r_max_to, {5, 1, 7}, {0}, 1, 0, F_NO_GRAD,
      "max_to has no gradient by design (a constant shift inside softmax/logsumexp)"},
+    {"max_to", 1, {3}, {{2, 3, 401}}, {D_ANY}, 0, b_max_to, r_max_to, {2, 3, 1}, {0}, 1, 0, F_NO_GRAD,
+     "max_to has no gradient by design; a long contiguous axis with a partial last vector"},
     {"softmax", 1, {3}, {{3, 5, 17}}, {D_ANY}, 0, b_softmax, r_softmax, {2}, {0}, 17, 0, 0, NULL},
     {"softmax", 1, {3}, {{3, 5, 17}}, {D_ANY}, 0, b_softmax, r_softmax, {1}, {0}, 5, 0, 0, NULL},
     {"logsumexp", 1, {2}, {{7, 93}}, {D_ANY}, 0, b_logsumexp, r_logsumexp, {1}, {0}, 93, 0, 0, NULL},
@@ -601,6 +603,8 @@ static const op_case_t cases[] = {
      * reduced ones (bias gradients); reduced axes adjacent in memory merged into one, a kept axis
      * after them */
     {"sum", 1, {4}, {{3, 2, 16, 20}}, {D_ANY}, 0, b_reduce, r_reduce, {0xD, 0, 0}, {0}, 960, 0, 0, NULL},
+    /* the same with a partial last vector of the 16-lane long reduction (PoCL: EBM_REDUCE_LANES) */
+    {"sum", 1, {4}, {{3, 2, 17, 19}}, {D_ANY}, 0, b_reduce, r_reduce, {0xD, 0, 0}, {0}, 969, 0, 0, NULL},
     {"sum", 1, {4}, {{2, 4, 5, 3}}, {D_ANY}, 0, b_reduce, r_reduce, {0x6, 1, 0}, {0}, 20, 0, 0, NULL},
     {"mean", 1, {4}, {{4, 3, 5, 6}}, {D_ANY}, 0, b_reduce, r_reduce, {0x5, 0, 1}, {0}, 20, 0, 0, NULL},
     /* column stride 2 (the implicit path's pixel pairs): rows of 17 pairs, so some panels are 32

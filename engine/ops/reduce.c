@@ -58,7 +58,11 @@ static ebm_tensor_t *reduce_raw(ebm_tensor_t *x, int nd, const int *shape, int o
     /* a work-group per output for long reductions; a work item per output when the reduced axis is
      * short or the outputs alone fill the device */
     int small = R <= 64 || (R <= 1024 && y->numel >= 4096);
+    /* the long reduction: ebm_kernel_wg(reduce) items, on PoCL 16 of them per work item (reduce_lanes) */
     cl_kernel k = ebm_kernel(ctx, small ? EBM_K_REDUCE_SMALL : EBM_K_REDUCE);
+    size_t wg = k ? ebm_kernel_wg(ctx, k) : 0;
+    int lanes = !small && ctx->reduce_lanes == 16 && wg % 16 == 0 ? 16 : 1;
+    if (lanes == 16) k = ebm_kernel(ctx, EBM_K_REDUCE_LANES);
     if (!k) return NULL;
     ebm_status_t st = small ? ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiiiiifi", y->buf, y->off, x->buf, x->off, t4[1], t4[2], t4[3],
                                         ks[0], ks[1], ks[2], ks[3], r4[1], r4[2], r4[3], rs[0], rs[1], rs[2], rs[3], R, op,
@@ -67,7 +71,7 @@ static ebm_tensor_t *reduce_raw(ebm_tensor_t *x, int nd, const int *shape, int o
                                         ks[0], ks[1], ks[2], ks[3], r4[1], r4[2], r4[3], rs[0], rs[1], rs[2], rs[3], R, op,
                                         (double)scale);
     if (st != EBM_OK) return NULL;
-    if ((small ? ebm_launch1(ctx, k, y->numel) : ebm_launch_groups(ctx, k, y->numel, ebm_kernel_wg(ctx, k))) != EBM_OK) return NULL;
+    if ((small ? ebm_launch1(ctx, k, y->numel) : ebm_launch_groups(ctx, k, y->numel, wg / (size_t)lanes)) != EBM_OK) return NULL;
     return y;
 }
 
