@@ -60,5 +60,7 @@ foreach(ebm_b IN LISTS ebm_tags)
              "${ebm_a}" "${EBM_TESTS_BIN}/configs_smoke_${ebm_a}" "${ebm_b}" "${EBM_TESTS_BIN}/configs_smoke_${ebm_b}")
     set_tests_properties("configs_agree@${ebm_a}+${ebm_b}" PROPERTIES FIXTURES_REQUIRED "configs_${ebm_a};configs_${ebm_b}"
                          SKIP_RETURN_CODE 77 LABELS "device;${ebm_a};${ebm_b}")
+    add_test("reduce_bits_agree@${ebm_a}+${ebm_b}" bash "${EBM_TESTS_SRC}/reduce_lanes.sh" "${EBM_REDUCE_BITS}" "${ebm_a}" "${ebm_b}")
+    set_tests_properties("reduce_bits_agree@${ebm_a}+${ebm_b}" PROPERTIES LABELS "device;${ebm_a};${ebm_b}")
   endif()
 endforeach()

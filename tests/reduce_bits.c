@@ -19,7 +19,7 @@ int main(void) {
     /* bias-gradient shapes (a contiguous run per image, one with a partial last vector), a long
      * strided axis, one long run, and the same through max */
     static const int shapes[][4] = {{16, 8, 28, 28}, {3, 2, 17, 19}, {7, 5, 9, 300}, {2, 600, 3, 5}, {1, 1, 1, 100003}};
-    static const unsigned masks[] = {0xDu, 0x3u, 0x4u, 0xFu};
+    static const unsigned masks[] = {0xDu, 0x3u, 0x4u, 0x8u, 0xCu, 0xFu};
     int fails = 0;
     uint32_t seed = 12345;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# reduce_lanes.sh REDUCE_BITS — runs tests/reduce_bits.c with the long reduction's 1 and 16 items per
-# work item (EBM_REDUCE_LANES) on the device EBM_DEVICE names and compares the bits of every output.
+# reduce_lanes.sh REDUCE_BITS [DEVICE_A DEVICE_B] — runs tests/reduce_bits.c (the bits of sums and
+# maxima over short and long, contiguous and strided axes) and compares the bits of every output:
+# on the device EBM_DEVICE names, with 1 and with 16 items per work item of the long reduction
+# (EBM_REDUCE_LANES); with two device selectors, those two devices with their own defaults (every
+# device adds in the same order).
 set -u
-bits=${1:?usage: reduce_lanes.sh REDUCE_BITS}
-one=$(EBM_REDUCE_LANES=1 "$bits") || { echo "reduce_bits failed with 1 item per work item:"; echo "$one"; exit 1; }
-sixteen=$(EBM_REDUCE_LANES=16 "$bits") || { echo "reduce_bits failed with 16 items per work item:"; echo "$sixteen"; exit 1; }
-if [ "$one" != "$sixteen" ]; then
-    echo "FAIL: the bits differ between 1 and 16 items per work item"
-    diff <(echo "$one") <(echo "$sixteen")
+bits=${1:?usage: reduce_lanes.sh REDUCE_BITS [DEVICE_A DEVICE_B]}
+if [ $# -ge 3 ]; then
+    names=("$2" "$3") envs=("EBM_DEVICE=$2" "EBM_DEVICE=$3")
+else
+    names=("1 item per work item" "16 items per work item") envs=("EBM_REDUCE_LANES=1" "EBM_REDUCE_LANES=16")
+fi
+for i in 0 1; do
+    out[$i]=$(env "${envs[$i]}" "$bits") || { echo "reduce_bits failed (${names[$i]}):"; echo "${out[$i]}"; exit 1; }
+done
+if [ "${out[0]}" != "${out[1]}" ]; then
+    echo "FAIL: the bits differ between ${names[0]} and ${names[1]}"
+    diff <(echo "${out[0]}") <(echo "${out[1]}")
     exit 1
 fi
-echo "$one"
-echo "ok: $(echo "$one" | wc -l) cases, the same bits with 1 and 16 items per work item"
+echo "${out[0]}"
+echo "ok: $(echo "${out[0]}" | wc -l) cases, the same bits with ${names[0]} and ${names[1]}"
