@@ -77,9 +77,9 @@ kernel void reduce_lanes(REDUCE_ARGS) {
     int v0 = 16 * (int)get_local_id(0), nl = 16 * (int)get_local_size(0);
     long base = kept_base(o, k1, k2, k3, ks0, ks1, ks2, ks3);
     float none = op == 0 ? 0.0f : -INFINITY;
+    int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     if (rs3 == 1 && r3 >= nl) {
         float16 a = (float16)none;
-        int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         for (int q = 0; q < R / r3; q++) {
             global const float *run = x + xo + base + IDX4(q / (r1 * r2), q / r2 % r1, q % r2, 0, rs0, rs1, rs2, 0);
             for (int i = v0; i < r3; i += nl) {
@@ -96,12 +96,35 @@ kernel void reduce_lanes(REDUCE_ARGS) {
             }
         }
         vstore16(a, 0, buf + v0);
-    } else
-        for (int l = 0; l < 16; l++) {
-            float acc = none;
-            REDUCED_WALK(v0 + l, nl)
-            buf[v0 + l] = acc;
+    } else {
+        /* REDUCED_WALK for the 16 items at once: lane l from v0 + l by nl, its digits in int16s */
+        int16 rv = (int16)v0 + lane;
+        int16 i3 = rv % r3, u = rv / r3, i2 = u % r2, i1 = u / r2 % r1, i0 = u / r2 / r1;
+        int d3 = nl % r3, e = nl / r3, d2 = e % r2, d1 = e / r2 % r1, d0 = e / r2 / r1;
+        float16 a = (float16)none;
+        for (int r = v0; r < R; r += nl) {
+            float16 v;
+            if (rs3 == 1 && i3.s0 + 16 <= r3 && r + 16 <= R)   /* the 16 elements within one run: one load */
+                v = vload16(0, x + xo + base + IDX4(i0.s0, i1.s0, i2.s0, i3.s0, rs0, rs1, rs2, rs3));
+            else {
+                int h0[16], h1[16], h2[16], h3[16];
+                vstore16(i0, 0, h0), vstore16(i1, 0, h1), vstore16(i2, 0, h2), vstore16(i3, 0, h3);
+                float t[16];
+                for (int l = 0; l < 16; l++) t[l] = r + l < R ? x[xo + base + IDX4(h0[l], h1[l], h2[l], h3[l], rs0, rs1, rs2, rs3)] : none;
+                v = vload16(0, t);
+            }
+            a = select(a, combine16(op, a, v), (int16)r + lane < (int16)R);
+            /* the step's digits, with carries (a comparison is -1 where true) */
+            i3 += d3, i2 += d2, i1 += d1, i0 += d0;
+            int16 c = i3 >= (int16)r3;
+            i3 = select(i3, i3 - r3, c), i2 -= c;
+            c = i2 >= (int16)r2;
+            i2 = select(i2, i2 - r2, c), i1 -= c;
+            c = i1 >= (int16)r1;
+            i1 = select(i1, i1 - r1, c), i0 -= c;
         }
+        vstore16(a, 0, buf + v0);
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
     /* EBM_TREE's pairs, 16 entries per work item */
     int s_ = 1;

@@ -16,9 +16,11 @@ int main(void) {
         fprintf(stderr, "reduce_bits: %s\n", ebm_ctx_error(NULL));
         return 1;
     }
-    /* bias-gradient shapes (a contiguous run per image, one with a partial last vector), a long
-     * strided axis, one long run, and the same through max */
-    static const int shapes[][4] = {{16, 8, 28, 28}, {3, 2, 17, 19}, {7, 5, 9, 300}, {2, 600, 3, 5}, {1, 1, 1, 100003}};
+    /* bias-gradient shapes (with runs per image longer than the work-group, one with a partial last
+     * vector, and shorter: the strided walk), a long strided axis, one long run, and the same
+     * through max */
+    static const int shapes[][4] = {{16, 8, 28, 28}, {3, 2, 17, 19}, {64, 6, 4, 5}, {40, 3, 7, 7}, {7, 5, 9, 300},
+                                    {2, 600, 3, 5}, {1, 1, 1, 100003}};
     static const unsigned masks[] = {0xDu, 0x3u, 0x4u, 0x8u, 0xCu, 0xFu};
     int fails = 0;
     uint32_t seed = 12345;
