@@ -60,9 +60,11 @@ static ebm_tensor_t *resample(ebm_tensor_t *x, rs_kind_t kind, int adjoint, int 
     ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){x->shape[0], x->shape[1], oh, ow});
     if (!y) return NULL;
     ebm_kernel_id_t id = rs_kernels[kind][adjoint];
-    /* average pooling's unrolled kernels: windows of at most 4x4, or at most two windows per pixel and axis */
+    /* average pooling's unrolled kernels: windows of at most 4x4, or at most two windows per pixel
+     * and axis (its float quotients are exact below 2^24: cl/resample.cl, div_floor) */
     if (kind == RS_AVGPOOL && !adjoint && k <= 4) id = EBM_K_AVGPOOL_K4;
-    if (kind == RS_AVGPOOL && adjoint && k <= 2 * s) id = EBM_K_AVGPOOL_T_W2;
+    if (kind == RS_AVGPOOL && adjoint && k <= 2 * s && (long)H + p + s < (1L << 24) && (long)W + p + s < (1L << 24))
+        id = EBM_K_AVGPOOL_T_W2;
     cl_kernel kr = ebm_kernel(ctx, id);
     if (!kr) return NULL;
     ebm_status_t st = kind == RS_AVGPOOL
