@@ -8,22 +8,26 @@
 #endif
 
 /* Combines buf[0..n) into buf[0] in a fixed order, for any group size n: at each stride s (the
- * powers of two below n, largest first) item i < s takes item i + s where it exists; for n a power
+ * powers of two below n, largest first) entry i < s takes entry i + s where it exists; for n a power
  * of two, the usual halving tree. COMBINE(a, b) is an expression; every item of the group must
- * reach it (it has barriers), after writing its own buf[lid] and before a barrier. Every item may
+ * reach it (it has barriers), after writing its own entries and before a barrier. Every item may
  * read buf[0] after it: the barrier after the loop repeats the loop's last one, which Intel's CPU
  * runtime 2026.2 on an AVX-512 host did not honour for groups of fewer than 16 items (the other
- * items read buf[0] before item 0 had written it: tests/test_augment with EBM_MAX_LOCAL_MEM=48). */
-#define EBM_TREE(buf, lid, n, COMBINE)                                                            \
+ * items read buf[0] before item 0 had written it: tests/test_augment with EBM_MAX_LOCAL_MEM=48).
+ * EBM_TREE: entry lid per item; EBM_TREE_SPAN: entries first .. first + per - 1 per item (the same
+ * pairs in the same order). */
+#define EBM_TREE_SPAN(buf, first, per, n, COMBINE)                                                \
     {                                                                                             \
         int s_ = 1;                                                                               \
         while (2 * s_ < (n)) s_ *= 2;                                                             \
         for (s_ = (n) > 1 ? s_ : 0; s_ > 0; s_ >>= 1) {                                           \
-            if ((lid) < s_ && (lid) + s_ < (n)) buf[lid] = COMBINE(buf[lid], buf[(lid) + s_]);    \
+            for (int e_ = (first); e_ < (first) + (per); e_++)                                    \
+                if (e_ < s_ && e_ + s_ < (n)) buf[e_] = COMBINE(buf[e_], buf[e_ + s_]);           \
             barrier(CLK_LOCAL_MEM_FENCE);                                                         \
         }                                                                                         \
         barrier(CLK_LOCAL_MEM_FENCE);                                                             \
     }
+#define EBM_TREE(buf, lid, n, COMBINE) EBM_TREE_SPAN(buf, lid, 1, n, COMBINE)
 #define EBM_ADD(a, b) ((a) + (b))
 
 /* Element index of a 4-D position (i0..i3) with strides s. */

@@ -14,20 +14,23 @@ static long kept_base(int o, int k1, int k2, int k3, int ks0, int ks1, int ks2, 
     return IDX4(j0, j1, j2, j3, ks0, ks1, ks2, ks3);
 }
 
-/* Reduced index r as digits (i0..i3) of the reduced axes (radices r0..r3; i0 takes the rest) */
-#define REDUCED_DIGITS(r, i0, i1, i2, i3)                                                         \
-    int i3 = (r) % r3, i2, i1, i0;                                                                \
+/* Reduced index r (of type T: int, or int16 for 16 indices at once) as digits (i0..i3) of the
+ * reduced axes (radices r0..r3; i0 takes the rest) */
+#define REDUCED_DIGITS(T, r, i0, i1, i2, i3)                                                      \
+    T i3 = (r) % r3, i2, i1, i0;                                                                  \
     {                                                                                             \
-        int u_ = (r) / r3;                                                                        \
+        T u_ = (r) / r3;                                                                          \
         i2 = u_ % r2, u_ /= r2, i1 = u_ % r1, i0 = u_ / r1;                                       \
     }
+/* The offset of run q of a contiguous innermost reduced axis (the reduced axes outside it) */
+#define RUN_OFFSET(q) IDX4((q) / (r1 * r2), (q) / r2 % r1, (q) % r2, 0, rs0, rs1, rs2, 0)
 /* The sum over the reduced index r = start, start + step, ... < R, in that order, of
  * combine(op, acc, element): the position walks by the step's digits with carries, one division
  * per work item instead of six per element. */
 #define REDUCED_WALK(start, step)                                                                 \
     {                                                                                             \
-        REDUCED_DIGITS(start, i0, i1, i2, i3)                                                     \
-        REDUCED_DIGITS(step, d0, d1, d2, d3)                                                      \
+        REDUCED_DIGITS(int, start, i0, i1, i2, i3)                                                \
+        REDUCED_DIGITS(int, step, d0, d1, d2, d3)                                                 \
         for (int r = (start); r < R; r += (step)) {                                               \
             acc = combine(op, acc, x[xo + base + IDX4(i0, i1, i2, i3, rs0, rs1, rs2, rs3)]);      \
             i3 += d3, i2 += d2, i1 += d1, i0 += d0;                                               \
@@ -39,6 +42,7 @@ static long kept_base(int o, int k1, int k2, int k3, int ks0, int ks1, int ks2, 
 
 /* op 0: sum, 1: max (NaN wins, so divergence stays visible) */
 static float combine(int op, float acc, float v) { return op == 0 ? acc + v : ((v > acc || isnan(v)) ? v : acc); }
+#define COMBINE_OP(a, b) combine(op, a, b)
 
 /* combine for the 16 lanes of a float16 */
 static float16 combine16(int op, float16 acc, float16 v) { return op == 0 ? acc + v : select(acc, v, (v > acc) | isnan(v)); }
@@ -56,14 +60,13 @@ kernel void reduce(REDUCE_ARGS) {
         /* a contiguous innermost axis at least a group long: the items take consecutive elements
          * of each of its runs (vector loads), the runs in order */
         for (int q = 0; q < R / r3; q++) {
-            long run = base + IDX4(q / (r1 * r2), q / r2 % r1, q % r2, 0, rs0, rs1, rs2, 0);
+            long run = base + RUN_OFFSET(q);
             for (int i = lid; i < r3; i += nl) acc = combine(op, acc, x[xo + run + i]);
         }
     } else
         REDUCED_WALK(lid, nl)
     buf[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-#define COMBINE_OP(a, b) combine(op, a, b)
     EBM_TREE(buf, lid, nl, COMBINE_OP)
     if (lid == 0) y[yo + o] = op == 0 ? buf[0] * scale : buf[0];
 }
@@ -81,7 +84,7 @@ kernel void reduce_lanes(REDUCE_ARGS) {
     if (rs3 == 1 && r3 >= nl) {
         float16 a = (float16)none;
         for (int q = 0; q < R / r3; q++) {
-            global const float *run = x + xo + base + IDX4(q / (r1 * r2), q / r2 % r1, q % r2, 0, rs0, rs1, rs2, 0);
+            global const float *run = x + xo + base + RUN_OFFSET(q);
             for (int i = v0; i < r3; i += nl) {
                 float16 v;
                 if (i + 16 <= r3)
@@ -98,9 +101,8 @@ kernel void reduce_lanes(REDUCE_ARGS) {
         vstore16(a, 0, buf + v0);
     } else {
         /* REDUCED_WALK for the 16 items at once: lane l from v0 + l by nl, its digits in int16s */
-        int16 rv = (int16)v0 + lane;
-        int16 i3 = rv % r3, u = rv / r3, i2 = u % r2, i1 = u / r2 % r1, i0 = u / r2 / r1;
-        int d3 = nl % r3, e = nl / r3, d2 = e % r2, d1 = e / r2 % r1, d0 = e / r2 / r1;
+        REDUCED_DIGITS(int16, (int16)v0 + lane, i0, i1, i2, i3)
+        REDUCED_DIGITS(int, nl, d0, d1, d2, d3)
         float16 a = (float16)none;
         for (int r = v0; r < R; r += nl) {
             float16 v;
@@ -126,14 +128,7 @@ kernel void reduce_lanes(REDUCE_ARGS) {
         vstore16(a, 0, buf + v0);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    /* EBM_TREE's pairs, 16 entries per work item */
-    int s_ = 1;
-    while (2 * s_ < nl) s_ *= 2;
-    for (s_ = nl > 1 ? s_ : 0; s_ > 0; s_ >>= 1) {
-        for (int l = 0; l < 16; l++)
-            if (v0 + l < s_ && v0 + l + s_ < nl) buf[v0 + l] = combine(op, buf[v0 + l], buf[v0 + l + s_]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    EBM_TREE_SPAN(buf, v0, 16, nl, COMBINE_OP)   /* EBM_TREE's pairs, 16 entries per work item */
     if (v0 == 0) y[yo + o] = op == 0 ? buf[0] * scale : buf[0];
 }
 
