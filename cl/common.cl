@@ -7,6 +7,11 @@
 #define EBM_WG 256
 #endif
 
+/* Before a loop of constant trip count in a work item's body: PoCL vectorises a kernel across its
+ * work items only when no call, loop or switch is left in the body (the Langevin update and the
+ * average pool's adjoint ran one work item at a time without it). */
+#define EBM_UNROLL _Pragma("unroll")
+
 /* Combines buf[0..n) into buf[0] in a fixed order, for any group size n: at each stride s (the
  * powers of two below n, largest first) entry i < s takes entry i + s where it exists; for n a power
  * of two, the usual halving tree. COMBINE(a, b) is an expression; every item of the group must

@@ -10,14 +10,12 @@
     size_t pl = get_global_id(2);                                                                 \
     if (c >= (cols) || r >= (rows)) return;
 
-/* The unrolled kernels' loops (constant bounds): PoCL vectorises a kernel across its work items
- * only when no loop is left in its body. */
-#define RS_UNROLL _Pragma("unroll")
+/* The loops of the general kernels below (EBM_UNROLL for the unrolled ones) */
 #define RS_LOOP
 
 /* Average pooling, count_include_pad=True and floor mode: every window lies inside the padded
  * input, divisor k*k. acc = the sum of the window at (h0, w0) of the padded plane xp, rows and
- * columns below km (at least k: the unrolled kernel passes 4 with RS_UNROLL, the general one k). */
+ * columns below km (at least k: the unrolled kernel passes 4 with EBM_UNROLL, the general one k). */
 #define POOL_WINDOW(acc, xp, h0, w0, km, UNROLL)                                                  \
     float acc = 0.0f;                                                                             \
     UNROLL for (int a = 0; a < (km); a++)                                                         \
@@ -38,7 +36,7 @@ kernel void avgpool2d(global float *y, ulong yo, global const float *x, ulong xo
 kernel void avgpool2d_k4(global float *y, ulong yo, global const float *x, ulong xo, int P, int H, int W,
                          int Ho, int Wo, int k, int s, int p) {
     RS_ITEM(ow, oh, Wo, Ho)
-    POOL_WINDOW(acc, x + xo + pl * H * W, oh * s - p, ow * s - p, 4, RS_UNROLL)
+    POOL_WINDOW(acc, x + xo + pl * H * W, oh * s - p, ow * s - p, 4, EBM_UNROLL)
     y[yo + (pl * Ho + oh) * Wo + ow] = acc / (float)(k * k);
 }
 
@@ -80,7 +78,7 @@ kernel void avgpool2d_adjoint_w2(global float *x, ulong xo, global const float *
     float inv = 1.0f / (float)s;
     int oh0 = ih + p - k + 1 > 0 ? div_floor(ih + p - k + s, s, inv) : 0, oh1 = min(div_floor(ih + p, s, inv), Ho - 1);
     int ow0 = iw + p - k + 1 > 0 ? div_floor(iw + p - k + s, s, inv) : 0, ow1 = min(div_floor(iw + p, s, inv), Wo - 1);
-    POOL_ADJOINT_SUM(acc, g + go + pl * Ho * Wo, 2, RS_UNROLL)
+    POOL_ADJOINT_SUM(acc, g + go + pl * Ho * Wo, 2, EBM_UNROLL)
     x[xo + (pl * H + ih) * W + iw] = acc / (float)(k * k);
 }
 

@@ -6,10 +6,10 @@
 #pragma OPENCL FP_CONTRACT OFF
 typedef uint rng_u32;
 typedef ulong rng_u64;
-/* Inlined and unrolled on the device: PoCL vectorises a kernel across its work items only when
- * the body has no call, loop or switch left (the Langevin update ran 7x slower otherwise). */
+/* Inlined and unrolled on the device (common.cl, EBM_UNROLL: the Langevin update ran 7x slower on
+ * PoCL otherwise) */
 #define RNG_FN static inline __attribute__((always_inline))
-#define RNG_UNROLL _Pragma("unroll")
+#define RNG_UNROLL EBM_UNROLL
 #define RNG_AS_FLOAT(u) as_float(u)
 #define RNG_AS_UINT(f) as_uint(f)
 #else
