@@ -109,3 +109,62 @@ kernel void col2im(global float *x, ulong xo, global const float *col, ulong co,
     (void)Zf, (void)zfo, (void)fuse, (void)fa, (void)fb;
 #endif
 }
+
+/* The input of conv_implicit_wgrad (cl/gemm.cl): x zero-padded by (ph, pw) and split by the stride
+ * into sh*sw phase planes of Hr x Wr per (channel, image), the images of a phase next to each other
+ * (a row of the weight gradient then reads one stream through the batch), so a strided tap is a
+ * fixed offset and a walk with step 1:
+ *   xq[((((c*sh + a)*sw + b)*N + n)*Hr + i)*Wr + j] = x[n, c, sh*i + a - ph, sw*j + b - pw], 0 outside x.
+ * One launch per phase (a, b); a work item writes row i of one plane, 16 columns at a time, the 16
+ * read as one vector load of x's row at column stride 1 or 2 (PANEL_ROW; single loads where the
+ * read would leave the tensor, or at larger strides) and masked to the columns inside x.
+ * NDRange (Hr, C, N). */
+kernel void pad_phase(global float *xq, global const float *x, ulong xo, int C, int H, int W, int ph, int pw, int sh, int sw,
+                      int a, int b, int Hr, int Wr) {
+    int i = (int)get_global_id(0), c = (int)get_global_id(1);
+    size_t n = get_global_id(2), N = get_global_size(2);
+    if (i >= Hr || c >= C) return;
+    global float *d = xq + (((((size_t)c * sh + a) * sw + b) * N + n) * Hr + i) * Wr;
+    int ih = sh * i + a - ph, rok = ih >= 0 && ih < H;
+    long row = (((long)n * C + c) * H + ih) * W, total = (long)N * C * H * W;
+    int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int j0 = 0; j0 < Wr; j0 += 16) {
+        int16 iw = sw * (j0 + lane) + b - pw;
+        int16 ok = (iw >= 0 && iw < W) & (int16)(-rok);   /* -1 where true, as the vector comparisons */
+        float16 v = 0.0f;
+        long lo = row + sw * j0 + b - pw;
+        if (rok && sw <= 2 && lo >= 0 && lo + 16 * sw <= total)
+            v = PANEL_ROW(x + xo + lo, sw);
+        else if (rok)
+            v = GATHER16(x + xo + row, select((int16)0, iw, ok));
+        v = select((float16)0.0f, v, ok);
+        if (j0 + 16 <= Wr) {
+            vstore16(v, 0, d + j0);
+        } else {
+            float t[16];
+            vstore16(v, 0, t);
+            for (int k = 0; k < Wr - j0; k++) d[j0 + k] = t[k];
+        }
+    }
+}
+
+/* The output gradient of conv_implicit_wgrad: per image n and 16-channel panel q, rows of Wr pixels,
+ *   Bp[((n*panels + q)*Ho + oh)*Wr + ow][e] = gy[n, 16q + e, oh, ow], 0 for ow >= Wo or 16q + e >= O
+ * (the walk's pixels past an output row read other taps, and count nothing). A work item writes
+ * one row oh of one panel. NDRange (Ho, N*panels). */
+kernel void pack_gy_rows(global float *Bp, global const float *gy, ulong gyo, int NB, int O, int Ho, int Wo, int Wr,
+                         int panels) {
+    int oh = (int)get_global_id(0);
+    size_t z = get_global_id(1);
+    if (oh >= Ho || z >= (size_t)NB * panels) return;
+    size_t n = z / (size_t)panels;
+    int q = (int)(z - n * (size_t)panels), live = min(16, O - 16 * q);
+    global float *d = Bp + (z * Ho + oh) * Wr * 16;
+    global const float *s = gy + gyo + ((n * O + 16 * q) * Ho + oh) * Wo;
+    for (int ow = 0; ow < Wo; ow++) {
+        float t[16];
+        for (int e = 0; e < 16; e++) t[e] = e < live ? s[(size_t)e * Ho * Wo + ow] : 0.0f;
+        vstore16(vload16(0, t), ow, d);
+    }
+    for (int ow = Wo; ow < Wr; ow++) vstore16((float16)0.0f, ow, d);
+}

@@ -556,3 +556,59 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
 #undef STORE_EC_
 #undef STORE_FD_
 }
+
+/* Convolution weight gradient without im2col: dW^T (R, O) = patches (R, N*P) x gy^T (N*P, O),
+ * R = C*KH*KW. A work item computes TM patch entries r = (c, kh, kw) (its rows) by np (1 or 2)
+ * 16-channel panels of O, summed over the images of its chunk. The patch entries are read in place
+ * from xq, the input zero-padded and split into stride phases (cl/conv.cl pad_phase: planes of
+ * Hr x Wr, the NB images of a phase next to each other): tap (kh, kw) of output pixel (oh, ow) of
+ * image n is xq[phase (c, kh*dh % sh, kw*dw % sw), image n, row oh + kh*dh / sh, column
+ * ow + kw*dw / sw]. So a row is a fixed offset from the tile's first row, and all rows walk the
+ * pixels t = oh*Wr + ow of an image with step 1, without bounds tests: the Wr - Wo pixels past each
+ * output row read other taps, and the packed gradient is zero there (cl/conv.cl pack_gy_rows:
+ * Bp[((n*panels + q)*Ho + oh)*Wr + ow][o % 16], panels = ceil(O/16)). A non-finite input value read
+ * there still makes NaN (0 * inf); the forward of such an input is not finite either.
+ * NDRange (ceil(R/TM), ceil(panels/np), chunks): chunk b sums images [b*per, min((b+1)*per, NB))
+ * into C + b*O*R, laid out as dW (O, C, KH, KW). The host launches the variant built without -DFN
+ * (an activation has no place here). */
+kernel void conv_implicit_wgrad(int M, global const float *xq, ulong xqo, int NB, int KH, int KW, int sh, int sw, int dh,
+                                int dw, int Hr, int Wr, int Ho, int N, global const float *Bp, int per, global float *C,
+                                int np) {
+    int it = (int)get_global_id(0), jt = (int)get_global_id(1), bt = (int)get_global_id(2);
+    int i0 = it * TM, j0 = jt * np * TN, n0 = bt * per;
+    if (i0 >= M || j0 >= N || n0 >= NB) return;
+    int nimg = min(per, NB - n0), panels = (N + TN - 1) / TN, L = Ho * Wr, KK = KH * KW, plane = Hr * Wr;
+    int mr = min(TM, M - i0);
+    /* row r's offset in xq from image 0 */
+#define PATCH_OFF(r)                                                                               \
+    ((size_t)(((r) / KK * sh + (r) % KK / KW * dh % sh) * sw + (r) % KW * dw % sw) * NB * plane +            \
+     (r) % KK / KW * dh / sh * Wr + (r) % KW * dw / sw)
+    size_t base = PATCH_OFF(i0);
+#define WGRAD_OFF_(r) long o##r = (long)(PATCH_OFF(i0 + min(r, mr - 1)) - base);
+    TILE_EACH(TILE_ACC_) TILE_EACH(D_ACC_) TILE_EACH(WGRAD_OFF_)
+#undef WGRAD_OFF_
+#undef PATCH_OFF
+    size_t bimg = (size_t)panels * L * TN;
+    global const float *xb = xq + xqo + base + (size_t)n0 * plane;
+    global const float *bp = Bp + ((size_t)n0 * panels + (size_t)jt * np) * L * TN;
+    int two = np == 2 && j0 + TN < N;   /* two panels (not the last one where their number is odd) */
+    for (int n = 0; n < nimg; n++, xb += plane, bp += bimg) {
+        global const float *ap = xb, *b = bp;
+        if (two)
+            for (int t = 0; t < L; t++, ap++, b += TN) TILE_STEP2(ap, b, b + L * TN)
+        else
+            for (int t = 0; t < L; t++, ap++, b += TN) TILE_STEP(ap, b)
+    }
+    /* C[i, j] = dW[j, i] at C + b*N*M + j*M + i: ldc 1, a column per j (csplit 1, cjn M) */
+    C += (size_t)bt * N * M;
+    int ldc = 1, csplit = 1, cjn = M, has_bias = 0, store_z = 0;
+    float alpha = 1.0f, beta = 0.0f, fa = 0.0f, fb = 0.0f;
+    global const float *bias = xq;
+    global float *Z = C;
+    ulong biaso = 0;
+    if (!two) {
+        TILE_TAIL(0)
+        return;
+    }
+    TILE_TAIL2(0)
+}

@@ -135,9 +135,8 @@ kernel void reduce_lanes(REDUCE_ARGS) {
 /* Short reduced axes: one work item per output element, summing in order. (Intel's CPU compiler
  * vectorised the contiguous loop with the additions reassociated: one ulp off the other devices'
  * sums of 19 floats; the pragma keeps the order.) */
-kernel void reduce_small(REDUCE_ARGS, int n_out) {
-    int o = (int)get_global_id(0);
-    if (o >= n_out) return;
+/* output o of reduce_small */
+static void reduce_one(REDUCE_ARGS, int o) {
     long base = kept_base(o, k1, k2, k3, ks0, ks1, ks2, ks3);
     float acc = op == 0 ? 0.0f : -INFINITY;
     if (rs3 == 1 && r3 == R) {   /* contiguous */
@@ -146,4 +145,37 @@ kernel void reduce_small(REDUCE_ARGS, int n_out) {
     } else
         REDUCED_WALK(0, 1)
     y[yo + o] = op == 0 ? acc * scale : acc;
+}
+
+#define REDUCE_PASS y, yo, x, xo, k1, k2, k3, ks0, ks1, ks2, ks3, r1, r2, r3, rs0, rs1, rs2, rs3, R, op, scale
+
+kernel void reduce_small(REDUCE_ARGS, int n_out) {
+    int o = (int)get_global_id(0);
+    if (o >= n_out) return;
+    reduce_one(REDUCE_PASS, o);
+}
+
+/* reduce_small on PoCL (EBM_REDUCE_LANES=16): a work item takes 16 consecutive outputs. Where they
+ * are 16 consecutive elements of the innermost kept axis, of stride 1 (a sum over the outer axes,
+ * as of per-chunk partial results), each step of the walk loads them as one vector, and the 16 sums
+ * run in the lanes of a float16; elsewhere the outputs go one at a time. Every output still adds its
+ * R elements in order: the bits of reduce_small. NDRange ceil(n_out / 16). */
+kernel void reduce_small16(REDUCE_ARGS, int n_out) {
+    int o0 = 16 * (int)get_global_id(0);
+    if (o0 >= n_out) return;
+    if (ks3 == 1 && o0 % k3 + 16 <= k3 && o0 + 16 <= n_out) {
+        global const float *xb = x + xo + kept_base(o0, k1, k2, k3, ks0, ks1, ks2, ks3);
+        float16 acc = (float16)(op == 0 ? 0.0f : -INFINITY);
+        REDUCED_DIGITS(int, 0, i0, i1, i2, i3)
+        for (int r = 0; r < R; r++) {
+            acc = combine16(op, acc, vload16(0, xb + IDX4(i0, i1, i2, i3, rs0, rs1, rs2, rs3)));
+            i3++;
+            if (i3 >= r3) i3 -= r3, i2++;
+            if (i2 >= r2) i2 -= r2, i1++;
+            if (i1 >= r1) i1 -= r1, i0++;
+        }
+        vstore16(op == 0 ? acc * scale : acc, 0, y + yo + o0);
+        return;
+    }
+    for (int o = o0; o < min(o0 + 16, n_out); o++) reduce_one(REDUCE_PASS, o);
 }

@@ -1,6 +1,7 @@
-/* reduce_bits — the long reductions' results as bits, for tests/reduce_lanes.sh: PoCL runs them with
- * 16 items per work item (EBM_REDUCE_LANES=16, cl/reduce.cl's reduce_lanes), other devices one
- * (reduce); both must add the same numbers in the same order. Prints, per case, a hash of the
+/* reduce_bits — the reductions' results as bits, for tests/reduce_lanes.sh: PoCL runs the long ones
+ * with 16 items per work item (EBM_REDUCE_LANES=16, cl/reduce.cl's reduce_lanes) and the short ones
+ * with 16 outputs per work item (reduce_small16), other devices one (reduce, reduce_small); both
+ * must add the same numbers in the same order. Prints, per case, a hash of the
  * output's bits; fails when an output is further from the double-precision sum than float32
  * rounding over R terms allows (so equal hashes of wrong numbers do not pass). */
 #include <math.h>
@@ -17,11 +18,12 @@ int main(void) {
         return 1;
     }
     /* bias-gradient shapes (with runs per image longer than the work-group, one with a partial last
-     * vector, and shorter: the strided walk), a long strided axis, one long run, and the same
-     * through max */
+     * vector, and shorter: the strided walk), a long strided axis, one long run, sums over outer
+     * axes (short ones: 16 outputs per work item of reduce_small16 where they are contiguous), and
+     * the same through max */
     static const int shapes[][4] = {{16, 8, 28, 28}, {3, 2, 17, 19}, {64, 6, 4, 5}, {40, 3, 7, 7}, {7, 5, 9, 300},
                                     {2, 600, 3, 5}, {1, 1, 1, 100003}};
-    static const unsigned masks[] = {0xDu, 0x3u, 0x4u, 0x8u, 0xCu, 0xFu};
+    static const unsigned masks[] = {0xDu, 0x3u, 0x4u, 0x8u, 0xCu, 0xFu, 0x1u};
     int fails = 0;
     uint32_t seed = 12345;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)

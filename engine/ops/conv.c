@@ -316,6 +316,53 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
 }
 
 
+/* the rows and columns of the implicit weight gradient's phase planes (cl/conv.cl pad_phase): the
+ * output's, plus the largest tap offset within a phase */
+static void wgrad_phases(const geom_t *g, int *Hr, int *Wr) {
+    *Hr = g->Ho + (g->KH - 1) * g->p.dil_h / g->p.stride_h, *Wr = g->Wo + (g->KW - 1) * g->p.dil_w / g->p.stride_w;
+}
+
+/* dW (O, C, KH, KW) from x and g (N, O, Ho, Wo) without the patch matrix (cl/gemm.cl
+ * conv_implicit_wgrad): the input zero-padded and split into stride phases once (pad_phase), g
+ * packed per image as 16-channel panels of its transpose along rows of Wr pixels (pack_gy_rows),
+ * then one kernel over row tiles of the R patch entries, panels of O and chunks of whole images
+ * (about 4096 pixels each, as the tile path), whose partial sums are added last. */
+static ebm_tensor_t *conv_wgrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
+    int R = g->C * g->KH * g->KW, panels = (g->O + 15) / 16, np = ctx->gemm_panels, sh = g->p.stride_h, sw = g->p.stride_w;
+    int Hr, Wr;
+    wgrad_phases(g, &Hr, &Wr);
+    int L = g->Ho * Wr, per = L >= 4096 ? 1 : 4096 / L, chunks = (g->N + per - 1) / per;
+    size_t planes = (size_t)g->N * g->C * sh * sw;
+    cl_kernel kq = ebm_kernel(ctx, EBM_K_PAD_PHASE), kg = ebm_kernel(ctx, EBM_K_PACK_GY_ROWS), kf = ebm_kernel(ctx, EBM_K_FILL);
+    cl_kernel k = kq && kg && kf ? ebm_kernel(ctx, EBM_K_CONV_IMPLICIT_WGRAD) : NULL;
+    /* the planes, then Wr zeros: the walk's last row in an image reads up to Wr - Wo floats past its planes */
+    ebm_tensor_t *xq = k ? ebm_tensor_new(ctx, 1, (int[]){(int)(planes * Hr * Wr + Wr)}) : NULL;
+    ebm_tensor_t *bp = xq ? ebm_tensor_new(ctx, 1, (int[]){g->N * panels * L * 16}) : NULL;
+    ebm_tensor_t *part = bp ? ebm_tensor_new(ctx, 3, (int[]){chunks, g->O, R}) : NULL;
+    if (!part || ebm_kargs(ctx, kf, "mlfl", xq->buf, xq->off + planes * Hr * Wr, 0.0, (size_t)Wr) != EBM_OK ||
+        ebm_launch1(ctx, kf, (size_t)Wr) != EBM_OK)
+        return NULL;
+    for (int a = 0; a < sh; a++)
+        for (int b = 0; b < sw; b++)
+            if (ebm_kargs(ctx, kq, "mmliiiiiiiiiii", xq->buf, x->buf, x->off, g->C, g->H, g->W, g->p.pad_h, g->p.pad_w, sh, sw, a,
+                          b, Hr, Wr) != EBM_OK ||
+                ebm_launch3(ctx, kq, (size_t)Hr, (size_t)g->C, (size_t)g->N) != EBM_OK)
+                return NULL;
+    size_t tm = (size_t)ctx->tile_rows;
+    if (ebm_kargs(ctx, kg, "mmliiiiii", bp->buf, gy->buf, gy->off, g->N, g->O, g->Ho, g->Wo, Wr, panels) != EBM_OK ||
+        ebm_launch3(ctx, kg, (size_t)g->Ho, (size_t)g->N * panels, 1) != EBM_OK ||
+        ebm_kargs(ctx, k, "imliiiiiiiiiiimimi", R, xq->buf, xq->off, g->N, g->KH, g->KW, sh, sw, g->p.dil_h, g->p.dil_w,
+                  Hr, Wr, g->Ho, g->O, bp->buf, per, part->buf, np) != EBM_OK ||
+        ebm_launch3(ctx, k, (R + tm - 1) / tm, ((size_t)panels + np - 1) / np, (size_t)chunks) != EBM_OK)
+        return NULL;
+    ebm_tensor_free(bp);
+    ebm_tensor_free(xq);
+    int was = ebm_grad_set_enabled(ctx, 0);
+    ebm_tensor_t *sum = ebm_reshape(ebm_sum(part, 0x1u, 0), 4, (int[]){g->O, g->C, g->KH, g->KW});
+    ebm_grad_set_enabled(ctx, was);
+    return sum;
+}
+
 /* ---- algorithm choice: im2col + GEMM, tile path, FFT or implicit, measured per (op, geometry) ---- */
 
 static ebm_tensor_t *add_channel_bias(ebm_tensor_t *y, ebm_tensor_t *b);
@@ -351,7 +398,7 @@ static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const 
         return y;
     }
     if (algo == 3) return tile_fn[kind](ctx, g, a, b);
-    if (algo == 4) return conv_fwd_implicit(ctx, g, a, b);
+    if (algo == 4) return kind == CONV_WGRAD ? conv_wgrad_implicit(ctx, g, a, b) : conv_fwd_implicit(ctx, g, a, b);
     return algo == 2 ? fft_fn[kind](ctx, g, a, b) : gemm_fn[kind](ctx, g, a, b);
 }
 
@@ -368,9 +415,14 @@ static const ebm_algo_t conv_algo_id[CONV_ALGOS + 1] = {0, EBM_ALGO_CONV_IM2COL,
 static int conv_usable(ebm_ctx_t *ctx, int algo, conv_kind_t kind, const geom_t *g) {
     /* the tile and implicit paths address the 16 images a panel may span with int offsets */
     if ((algo == 3 || algo == 4) && (double)(g->C > g->O ? g->C : g->O) * g->H * g->W * 16 >= 2147483647.0) return 0;
-    if (algo == 4) {   /* no weight gradient; filters up to 16x16 (the kernel's tap lists); the panel in local memory */
-        if (kind == CONV_WGRAD || g->KH > 16 || g->KW > 16 || implicit_local_bytes(g, kind) > implicit_local_limit(ctx))
+    if (algo == 4 && kind == CONV_WGRAD) {   /* the phase planes' and the packed gradient's int sizes */
+        int Hr, Wr;
+        wgrad_phases(g, &Hr, &Wr);
+        if ((double)g->N * g->C * g->p.stride_h * g->p.stride_w * Hr * Wr + Wr >= 2147483647.0 ||
+            (double)g->N * g->Ho * Wr * ((g->O + 15) / 16 * 16) >= 2147483647.0)
             return 0;
+    } else if (algo == 4) {   /* filters up to 16x16 (the kernel's tap lists); the panel in local memory */
+        if (g->KH > 16 || g->KW > 16 || implicit_local_bytes(g, kind) > implicit_local_limit(ctx)) return 0;
     }
     return (algo != 2 || ebm_fftconv_applicable(g)) && ebm_algo_available(ctx, conv_algo_id[algo]);
 }

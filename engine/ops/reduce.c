@@ -63,6 +63,10 @@ static ebm_tensor_t *reduce_raw(ebm_tensor_t *x, int nd, const int *shape, int o
     size_t wg = k ? ebm_kernel_wg(ctx, k) : 0;
     int lanes = !small && ctx->reduce_lanes == 16 && wg % 16 == 0 ? 16 : 1;
     if (lanes == 16) k = ebm_kernel(ctx, EBM_K_REDUCE_LANES);
+    /* short reductions on PoCL: 16 outputs per work item where the innermost kept axis is
+     * contiguous and at least 16 long (reduce_small16: vector loads, the same bits) */
+    int outs = small && ctx->reduce_lanes == 16 && ks[3] == 1 && t4[3] >= 16 ? 16 : 1;
+    if (outs == 16) k = ebm_kernel(ctx, EBM_K_REDUCE_SMALL16);
     if (!k) return NULL;
     ebm_status_t st = small ? ebm_kargs(ctx, k, "mlmliiiiiiiiiiiiiiiifi", y->buf, y->off, x->buf, x->off, t4[1], t4[2], t4[3],
                                         ks[0], ks[1], ks[2], ks[3], r4[1], r4[2], r4[3], rs[0], rs[1], rs[2], rs[3], R, op,
@@ -71,7 +75,7 @@ static ebm_tensor_t *reduce_raw(ebm_tensor_t *x, int nd, const int *shape, int o
                                         ks[0], ks[1], ks[2], ks[3], r4[1], r4[2], r4[3], rs[0], rs[1], rs[2], rs[3], R, op,
                                         (double)scale);
     if (st != EBM_OK) return NULL;
-    if ((small ? ebm_launch1(ctx, k, y->numel) : ebm_launch_groups(ctx, k, y->numel, wg / (size_t)lanes)) != EBM_OK) return NULL;
+    if ((small ? ebm_launch1(ctx, k, (y->numel + outs - 1) / outs) : ebm_launch_groups(ctx, k, y->numel, wg / (size_t)lanes)) != EBM_OK) return NULL;
     return y;
 }
 
