@@ -288,7 +288,7 @@ static ebm_tensor_t *conv_fwd_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tens
 }
 
 /* x (N, C, H, W) from g (N, O, Ho, Wo) and W^T, by pixel classes modulo the stride: no columns, no
- * col2im. The filter is first laid out as (KH*KW, C, O). */
+ * col2im. The filter is first laid out as (KH*KW, C, O) (filter_taps). */
 static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w,
                                          const ebm_grad_fuse_t *gf) {
     int KK = g->KH * g->KW, th, tw;
@@ -299,12 +299,12 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
     /* column stride 2: np panels per work-group (the panels of a row class: panels / sh) */
     int pairs = g->p.stride_w == 2, np = pairs ? implicit_panels(ctx, ctx->igrad_panels, g, CONV_IGRAD) : 1, sh = g->p.stride_h;
     size_t groups = pairs ? sh * ((panels / sh + np - 1) / np) : panels;
-    ebm_tensor_t *wt = k ? ebm_tensor_new(ctx, 3, (int[]){KK, g->C, g->O}) : NULL;
+    cl_kernel kt = k ? ebm_kernel(ctx, EBM_K_FILTER_TAPS) : NULL;
+    ebm_tensor_t *wt = kt ? ebm_tensor_new(ctx, 3, (int[]){KK, g->C, g->O}) : NULL;
     ebm_tensor_t *x = wt ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W}) : NULL;
     if (!x) return NULL;
-    int box[4] = {1, KK, g->C, g->O};
-    long ds[4] = {0, (long)g->C * g->O, g->O, 1}, ss[4] = {0, 1, KK, (long)g->C * KK};
-    if (ebm_copy_strided(ctx, box, wt->buf, wt->off, ds, w->buf, w->off, ss) != EBM_OK ||
+    if (ebm_kargs(ctx, kt, "mlmliii", wt->buf, wt->off, w->buf, w->off, g->O, g->C, KK) != EBM_OK ||
+        ebm_launch3(ctx, kt, ((size_t)g->O + 15) / 16, (size_t)g->C, 1) != EBM_OK ||
         ebm_kargs(ctx, k, "mliiiiiiiiiiiiiiimlmlmliffiL", gy->buf, gy->off, g->N, g->C, g->H, g->W, g->KH, g->KW, g->Ho, g->Wo,
                   g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, g->O, wt->buf, wt->off, x->buf,
                   x->off, gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf != NULL, (double)(gf ? gf->a : 0.0f),
