@@ -24,21 +24,24 @@ static long kept_base(int o, int k1, int k2, int k3, int ks0, int ks1, int ks2, 
     }
 /* The offset of run q of a contiguous innermost reduced axis (the reduced axes outside it) */
 #define RUN_OFFSET(q) IDX4((q) / (r1 * r2), (q) / r2 % r1, (q) % r2, 0, rs0, rs1, rs2, 0)
-/* The sum over the reduced index r = start, start + step, ... < R, in that order, of
- * combine(op, acc, element): the position walks by the step's digits with carries, one division
- * per work item instead of six per element. */
-#define REDUCED_WALK(start, step)                                                                 \
+/* STEP(off) for the reduced index r = start, start + step, ... < R, in that order, off the element's
+ * offset from the output's first element: the position walks by the step's digits with carries,
+ * one division per work item instead of six per element. */
+#define REDUCED_WALK_EACH(start, step, STEP)                                                      \
     {                                                                                             \
         REDUCED_DIGITS(int, start, i0, i1, i2, i3)                                                \
         REDUCED_DIGITS(int, step, d0, d1, d2, d3)                                                 \
         for (int r = (start); r < R; r += (step)) {                                               \
-            acc = combine(op, acc, x[xo + base + IDX4(i0, i1, i2, i3, rs0, rs1, rs2, rs3)]);      \
+            STEP(IDX4(i0, i1, i2, i3, rs0, rs1, rs2, rs3))                                        \
             i3 += d3, i2 += d2, i1 += d1, i0 += d0;                                               \
             if (i3 >= r3) i3 -= r3, i2++;                                                         \
             if (i2 >= r2) i2 -= r2, i1++;                                                         \
             if (i1 >= r1) i1 -= r1, i0++;                                                         \
         }                                                                                         \
     }
+/* acc = combine(op, acc, element) along that walk */
+#define WALK_COMBINE_(off) acc = combine(op, acc, x[xo + base + (off)]);
+#define REDUCED_WALK(start, step) REDUCED_WALK_EACH(start, step, WALK_COMBINE_)
 
 /* op 0: sum, 1: max (NaN wins, so divergence stays visible) */
 static float combine(int op, float acc, float v) { return op == 0 ? acc + v : ((v > acc || isnan(v)) ? v : acc); }
@@ -166,14 +169,9 @@ kernel void reduce_small16(REDUCE_ARGS, int n_out) {
     if (ks3 == 1 && o0 % k3 + 16 <= k3 && o0 + 16 <= n_out) {
         global const float *xb = x + xo + kept_base(o0, k1, k2, k3, ks0, ks1, ks2, ks3);
         float16 acc = (float16)(op == 0 ? 0.0f : -INFINITY);
-        REDUCED_DIGITS(int, 0, i0, i1, i2, i3)
-        for (int r = 0; r < R; r++) {
-            acc = combine16(op, acc, vload16(0, xb + IDX4(i0, i1, i2, i3, rs0, rs1, rs2, rs3)));
-            i3++;
-            if (i3 >= r3) i3 -= r3, i2++;
-            if (i2 >= r2) i2 -= r2, i1++;
-            if (i1 >= r1) i1 -= r1, i0++;
-        }
+#define WALK_COMBINE16_(off) acc = combine16(op, acc, vload16(0, xb + (off)));
+        REDUCED_WALK_EACH(0, 1, WALK_COMBINE16_)
+#undef WALK_COMBINE16_
         vstore16(op == 0 ? acc * scale : acc, 0, y + yo + o0);
         return;
     }

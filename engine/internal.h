@@ -314,6 +314,8 @@ ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...);
  * allows less (CL_KERNEL_WORK_GROUP_SIZE). Kernels with local buffers of EBM_WG use this many. */
 size_t ebm_kernel_wg(const ebm_ctx_t *ctx, cl_kernel k);
 ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n);
+/* n floats of buf from element off set to value (ebm_tensor_fill's kernel; part of a buffer) */
+ebm_status_t ebm_fill_range(ebm_ctx_t *ctx, cl_mem buf, size_t off, size_t n, float value);
 /* 3-D launch over (n0, n1, n2) work items; the kernel guards its own bounds. */
 ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size_t n2);
 ebm_status_t ebm_launch_groups(ebm_ctx_t *ctx, cl_kernel k, size_t n_groups, size_t local);

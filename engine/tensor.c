@@ -315,13 +315,16 @@ ebm_tensor_t *ebm_tensor_full(ebm_ctx_t *ctx, int ndim, const int *shape, float 
     return t;
 }
 
-ebm_status_t ebm_tensor_fill(ebm_tensor_t *t, float value) {
-    if (!t) return EBM_STATUS_INVALID_ARGUMENT;
-    ebm_ctx_t *ctx = t->ctx;
+ebm_status_t ebm_fill_range(ebm_ctx_t *ctx, cl_mem buf, size_t off, size_t n, float value) {
     cl_kernel k = ebm_kernel(ctx, EBM_K_FILL);
     if (!k) return ctx->status;
-    if (ebm_kargs(ctx, k, "mlfl", t->buf, t->off, (double)value, t->numel) != EBM_OK) return ctx->status;
-    return ebm_launch1(ctx, k, t->numel);
+    if (ebm_kargs(ctx, k, "mlfl", buf, off, (double)value, n) != EBM_OK) return ctx->status;
+    return ebm_launch1(ctx, k, n);
+}
+
+ebm_status_t ebm_tensor_fill(ebm_tensor_t *t, float value) {
+    if (!t) return EBM_STATUS_INVALID_ARGUMENT;
+    return ebm_fill_range(t->ctx, t->buf, t->off, t->numel, value);
 }
 
 ebm_tensor_t *ebm_tensor_from_host(ebm_ctx_t *ctx, int ndim, const int *shape, const float *data) {

@@ -170,12 +170,17 @@ static ebm_tensor_t *conv_igrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
     return x;
 }
 
+/* Images per chunk of a weight gradient's reduction over the batch (the tile and implicit paths):
+ * about 4096 pixels of rows of 16 floats, 256 KiB, so a chunk's panel stays in cache across the
+ * row tiles; pixels: the pixels an image takes in the reduction */
+static int wgrad_chunk_images(int pixels) { return pixels >= 4096 ? 1 : 4096 / pixels; }
+
 /* dW (O, R) = g (O, N*P) read in place from (N, O, P) x col^T (N*P, R), col^T written as panels.
  * The long reduction over N*P is split into chunks of whole images (run as the batch axis, so a
  * chunk's panel stays in cache across row tiles), then the partial products are summed. */
 static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
     int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
-    int per = P >= 4096 ? 1 : 4096 / P;   /* images per chunk: ~4096 rows of 16 floats = 256 KiB */
+    int per = wgrad_chunk_images(P);
     while (g->N % per) per--;
     int chunks = g->N / per;
     ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(R + 15) / 16 * 16 * NP});
@@ -326,22 +331,20 @@ static void wgrad_phases(const geom_t *g, int *Hr, int *Wr) {
  * conv_implicit_wgrad): the input zero-padded and split into stride phases once (pad_phase), g
  * packed per image as 16-channel panels of its transpose along rows of Wr pixels (pack_gy_rows),
  * then one kernel over row tiles of the R patch entries, panels of O and chunks of whole images
- * (about 4096 pixels each, as the tile path), whose partial sums are added last. */
+ * (wgrad_chunk_images), whose partial sums are added last. */
 static ebm_tensor_t *conv_wgrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
     int R = g->C * g->KH * g->KW, panels = (g->O + 15) / 16, np = ctx->gemm_panels, sh = g->p.stride_h, sw = g->p.stride_w;
     int Hr, Wr;
     wgrad_phases(g, &Hr, &Wr);
-    int L = g->Ho * Wr, per = L >= 4096 ? 1 : 4096 / L, chunks = (g->N + per - 1) / per;
+    int L = g->Ho * Wr, per = wgrad_chunk_images(L), chunks = (g->N + per - 1) / per;
     size_t planes = (size_t)g->N * g->C * sh * sw;
-    cl_kernel kq = ebm_kernel(ctx, EBM_K_PAD_PHASE), kg = ebm_kernel(ctx, EBM_K_PACK_GY_ROWS), kf = ebm_kernel(ctx, EBM_K_FILL);
-    cl_kernel k = kq && kg && kf ? ebm_kernel(ctx, EBM_K_CONV_IMPLICIT_WGRAD) : NULL;
+    cl_kernel kq = ebm_kernel(ctx, EBM_K_PAD_PHASE), kg = ebm_kernel(ctx, EBM_K_PACK_GY_ROWS);
+    cl_kernel k = kq && kg ? ebm_kernel(ctx, EBM_K_CONV_IMPLICIT_WGRAD) : NULL;
     /* the planes, then Wr zeros: the walk's last row in an image reads up to Wr - Wo floats past its planes */
     ebm_tensor_t *xq = k ? ebm_tensor_new(ctx, 1, (int[]){(int)(planes * Hr * Wr + Wr)}) : NULL;
     ebm_tensor_t *bp = xq ? ebm_tensor_new(ctx, 1, (int[]){g->N * panels * L * 16}) : NULL;
     ebm_tensor_t *part = bp ? ebm_tensor_new(ctx, 3, (int[]){chunks, g->O, R}) : NULL;
-    if (!part || ebm_kargs(ctx, kf, "mlfl", xq->buf, xq->off + planes * Hr * Wr, 0.0, (size_t)Wr) != EBM_OK ||
-        ebm_launch1(ctx, kf, (size_t)Wr) != EBM_OK)
-        return NULL;
+    if (!part || ebm_fill_range(ctx, xq->buf, xq->off + planes * Hr * Wr, (size_t)Wr, 0.0f) != EBM_OK) return NULL;
     for (int a = 0; a < sh; a++)
         for (int b = 0; b < sw; b++)
             if (ebm_kargs(ctx, kq, "mmliiiiiiiiiii", xq->buf, x->buf, x->off, g->C, g->H, g->W, g->p.pad_h, g->p.pad_w, sh, sw, a,
