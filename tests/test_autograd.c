@@ -321,6 +321,39 @@ int main(void) {
         check(ok && pl2 == live0, msg);
     }
 
+    /* A request takes a cached buffer of up to twice its size before it makes a new one: after a
+     * 96x96 tensor has gone, an 80x80 one takes its buffer (no new buffer; the live total grows by
+     * the larger buffer), a second 80x80 one beside it gets a new buffer, and a 40x40 one (less than
+     * half of 96x96) does not take the cached 96x96 buffer. */
+    {
+        size_t a0, a1, a2, a3, a4, live0, live1;
+        ebm_pool_trim(ctx);
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *big = ebm_tensor_new(ctx, 2, (int[]){96, 96});
+        ebm_scope_end(ctx);
+        ebm_pool_stats(ctx, &live0, NULL, &a0);
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *mid = ebm_tensor_new(ctx, 2, (int[]){80, 80});
+        ebm_pool_stats(ctx, &live1, NULL, &a1);
+        ebm_tensor_t *mid2 = ebm_tensor_new(ctx, 2, (int[]){80, 80});
+        ebm_pool_stats(ctx, NULL, NULL, &a2);
+        ebm_scope_end(ctx);
+        ebm_pool_trim(ctx);
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *big2 = ebm_tensor_new(ctx, 2, (int[]){96, 96});
+        ebm_scope_end(ctx);
+        ebm_pool_stats(ctx, NULL, NULL, &a3);
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *small = ebm_tensor_new(ctx, 2, (int[]){40, 40});
+        ebm_pool_stats(ctx, NULL, NULL, &a4);
+        ebm_scope_end(ctx);
+        int ok = big && mid && mid2 && big2 && small && a1 == a0 && live1 >= live0 + 96 * 96 * sizeof(float) && a2 == a1 + 1 &&
+                 a4 == a3 + 1;
+        snprintf(msg, sizeof msg, "pool fit: an 80x80 tensor takes a cached 96x96 buffer (%zu -> %zu buffers made), a second "
+                 "one beside it and a 40x40 one make their own (%zu, %zu -> %zu)", a0, a1, a2, a3, a4);
+        check(ok, msg);
+    }
+
     /* A gradient without a graph frees as it goes. Through L layers h' = swish(h) + h / 2 on NF floats
      * (the add hands one gradient to both branches: two accumulators share it), the device memory
      * live during ebm_grad stays within a few tensors of NF (the incoming gradient, the two branches'

@@ -486,6 +486,9 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
     ebm_log_message(EBM_LOG_DEBUG, "conv %s %dx%dx%dx%d/%d k%dx%d s%d: im2col+GEMM %s, FFT %s, tile %s, implicit %s -> %s",
                     kinds[kind], g->N, g->C, g->H, g->W, g->O, g->KH, g->KW, g->p.stride_h, ms[1], ms[2], ms[3], ms[4],
                     algos[algo]);
+    /* the algorithms' temporaries go back to the device: the ones not chosen would otherwise stay
+     * cached for the whole run (the im2col columns of a cifar32 layer are 72 MiB) */
+    ebm_pool_trim(ctx);
     return ebm_choices_record_conv(ctx, (int)kind, g, algo);
 }
 
