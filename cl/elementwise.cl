@@ -23,6 +23,19 @@ kernel void unary_mul(global float *y, ulong yo, global const float *g, ulong go
     if (i < n) y[yo + i] = g[go + i] * FN(ORDER, x[xo + i], a, b);
 }
 
+/* A sum's backward times the derivative of the activation before it, in one pass:
+ * y = (s * g[r]) * f^(ORDER)(x) for the P elements r*P .. r*P + P - 1 of row r (engine/ops/reduce.c:
+ * sum_to's gradient, scaled and broadcast over the trailing axes it summed, fused with its input's
+ * activation; s * g as the affine function computes it, so the bits are those of the scale, the
+ * broadcast and unary_mul it replaces). NDRange (P, rows). */
+kernel void expand_mul(global float *y, ulong yo, global const float *g, ulong go, global const float *x, ulong xo, float s,
+                       float a, float b, int P, int rows) {
+    int p = (int)get_global_id(0), r = (int)get_global_id(1);
+    if (p >= P || r >= rows) return;
+    size_t i = (size_t)r * P + p;
+    y[yo + i] = fn_affine(0, g[go + r], s, 0.0f) * FN(ORDER, x[xo + i], a, b);
+}
+
 #define OP_ADD 0
 #define OP_SUB 1
 #define OP_MUL 2

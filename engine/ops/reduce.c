@@ -82,9 +82,42 @@ static ebm_tensor_t *reduce_raw(ebm_tensor_t *x, int nd, const int *shape, int o
 static ebm_tensor_t *sum_to_scaled(ebm_tensor_t *x, int nd, const int *shape, float scale);
 static ebm_tensor_t *expand_impl(ebm_tensor_t *x, int nd, const int *shape);
 
+/* The scaled broadcast of a sum's gradient times f'(z), where the sum's input is f(z) and its
+ * fusion offer stands (ebm_grad without a graph): one launch (cl/elementwise.cl expand_mul) where
+ * the scale, the broadcast and the activation's backward took three, as a global average pool's
+ * backward does in every Langevin step. Only where the sum took whole trailing axes, so a row of
+ * the gradient covers a contiguous run; NULL otherwise (and then nothing is taken). */
+static ebm_tensor_t *sum_to_backward_fused(ebm_tensor_t *gy, float s, const ebm_grad_fuse_t *f) {
+    ebm_tensor_t *z = f->x;
+    ebm_ctx_t *ctx = z->ctx;
+    int g4[4], t4[4], k = 4;
+    if (z->ndim > 4 || gy->ndim > z->ndim || z->numel > 2147483647u) return NULL;
+    pad4(gy->ndim, gy->shape, g4);
+    pad4(z->ndim, z->shape, t4);
+    while (k > 0 && g4[k - 1] == 1) k--;   /* axes k.. are summed (or of size 1) */
+    for (int i = 0; i < k; i++)
+        if (g4[i] != t4[i]) return NULL;
+    size_t rows = gy->numel, P = z->numel / (rows ? rows : 1);
+    char defines[EBM_UNARY_DEFINES_SIZE];
+    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[f->fn], 1);
+    cl_kernel kn = ebm_kernel_variant(ctx, EBM_K_EXPAND_MUL, defines);
+    ebm_tensor_t *y = kn ? ebm_tensor_new(ctx, z->ndim, z->shape) : NULL;
+    if (!y || ebm_kargs(ctx, kn, "mlmlmlfffii", y->buf, y->off, gy->buf, gy->off, z->buf, z->off, (double)s, (double)f->a,
+                        (double)f->b, (int)P, (int)rows) != EBM_OK ||
+        ebm_launch3(ctx, kn, P, rows, 1) != EBM_OK)
+        return NULL;
+    return y;
+}
+
 static void sum_to_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, ebm_tensor_t **gx) {
     (void)need;
     ebm_tensor_t *x = n->in[0];
+    const ebm_grad_fuse_t *f = ebm_grad_fuse_offer(x->ctx, 0);
+    if (f && gy && (gx[0] = sum_to_backward_fused(gy, n->fp[0], f))) {
+        ebm_grad_fuse_take(x->ctx, 0);
+        return;
+    }
+    if (x->ctx->status != EBM_OK) return;
     ebm_tensor_t *g = n->fp[0] != 1.0f ? ebm_scale(gy, n->fp[0]) : gy;
     gx[0] = expand_impl(g, x->ndim, x->shape);
 }
