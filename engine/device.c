@@ -912,11 +912,14 @@ cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id) {
     return k;
 }
 
-cl_kernel ebm_kernel_fn(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn) {
-    if (fn < 0) return ebm_kernel(ctx, id);
+cl_kernel ebm_kernel_fn_order(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn, int order) {
     char defines[EBM_UNARY_DEFINES_SIZE];
-    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[fn], 0);
+    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[fn], order);
     return ebm_kernel_variant(ctx, id, defines);
+}
+
+cl_kernel ebm_kernel_fn(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn) {
+    return fn < 0 ? ebm_kernel(ctx, id) : ebm_kernel_fn_order(ctx, id, fn, 0);
 }
 
 ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...) {

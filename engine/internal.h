@@ -308,6 +308,8 @@ cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *def
 /* The kernel id, or (fn >= 0) its variant built for the scalar function fn, which the kernel applies
  * as it stores (an activation, or its derivative: gemm.cl, conv.cl). */
 cl_kernel ebm_kernel_fn(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn);
+/* The variant of id built for the order-th derivative of fn (EBM_UNARY_DEFINES; fn >= 0) */
+cl_kernel ebm_kernel_fn_order(ebm_ctx_t *ctx, ebm_kernel_id_t id, int fn, int order);
 /* Sets arguments from a format: m cl_mem, i int, u uint, l ulong (size_t), f float. */
 ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...);
 /* The work-group size for k: wg_size, or the largest power of two the kernel allows when it

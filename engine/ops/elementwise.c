@@ -54,9 +54,7 @@ static ebm_tensor_t *unary_impl(ebm_tensor_t *g, ebm_tensor_t *x, ebm_fn_t fn, i
     /* derivatives of order >= 2 of the piecewise-linear functions are zero everywhere */
     ebm_tensor_t *y = ebm_tensor_like(x);
     if (!y) return NULL;
-    char defines[EBM_UNARY_DEFINES_SIZE];
-    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[fn], order);
-    cl_kernel k = ebm_kernel_variant(ctx, g ? EBM_K_UNARY_MUL : EBM_K_UNARY, defines);
+    cl_kernel k = ebm_kernel_fn_order(ctx, g ? EBM_K_UNARY_MUL : EBM_K_UNARY, (int)fn, order);
     if (!k) return NULL;
     ebm_status_t st = g ? ebm_kargs(ctx, k, "mlmlmlffl", y->buf, y->off, g->buf, g->off, x->buf, x->off, (double)a,
                                     (double)b, x->numel)

@@ -98,9 +98,7 @@ static ebm_tensor_t *sum_to_backward_fused(ebm_tensor_t *gy, float s, const ebm_
     for (int i = 0; i < k; i++)
         if (g4[i] != t4[i]) return NULL;
     size_t rows = gy->numel, P = z->numel / (rows ? rows : 1);
-    char defines[EBM_UNARY_DEFINES_SIZE];
-    snprintf(defines, sizeof defines, EBM_UNARY_DEFINES, ebm_fn_names[f->fn], 1);
-    cl_kernel kn = ebm_kernel_variant(ctx, EBM_K_EXPAND_MUL, defines);
+    cl_kernel kn = ebm_kernel_fn_order(ctx, EBM_K_EXPAND_MUL, f->fn, 1);
     ebm_tensor_t *y = kn ? ebm_tensor_new(ctx, z->ndim, z->shape) : NULL;
     if (!y || ebm_kargs(ctx, kn, "mlmlmlfffii", y->buf, y->off, gy->buf, gy->off, z->buf, z->off, (double)s, (double)f->a,
                         (double)f->b, (int)P, (int)rows) != EBM_OK ||
@@ -117,7 +115,6 @@ static void sum_to_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need, eb
         ebm_grad_fuse_take(x->ctx, 0);
         return;
     }
-    if (x->ctx->status != EBM_OK) return;
     ebm_tensor_t *g = n->fp[0] != 1.0f ? ebm_scale(gy, n->fp[0]) : gy;
     gx[0] = expand_impl(g, x->ndim, x->shape);
 }
