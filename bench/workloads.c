@@ -209,7 +209,10 @@ int main(int argc, char **argv) {
     if (csv)
         fprintf(csv, "workload,device,ms_per_iter,gp_ms,gflop_per_iter,gflops,fraction_of_peak,launches_per_step,peak_rss_mib,"
                      "device_peak_mib,device_held_mib\n");
-    if (peak > 0) printf("device: %s (%s), FP32 peak estimate %.0f GFLOP/s\n", di->name, di->platform, peak);
+    const char *peak_set = getenv("EBM_PEAK_GFLOPS");
+    if (peak > 0 && peak_set && atof(peak_set) > 0)
+        printf("device: %s (%s), FP32 peak %.0f GFLOP/s (EBM_PEAK_GFLOPS)\n", di->name, di->platform, peak);
+    else if (peak > 0) printf("device: %s (%s), FP32 peak estimate %.0f GFLOP/s\n", di->name, di->platform, peak);
     else printf("device: %s (%s), FP32 peak unknown (no clock reported): peak%% left blank\n", di->name, di->platform);
     printf("%-10s %12s %12s %10s %9s %7s %9s %9s %9s\n", "workload", "ms/iter", "GP ms/step", "GFLOP/it", "GFLOP/s", "peak%",
            "launch/st", "RSS MiB", "dev MiB");

@@ -6,7 +6,11 @@
 # each followed by PyTorch on the same machine when python3 has torch (bench/torch_reference.py, the same
 # networks: CPU with all cores, and CUDA when available; PYTHON=... picks the interpreter, default
 # python3). Writes OUTDIR/workloads.csv (one row per device and workload, with the PyTorch times and
-# ratios, and the engine's kernel launches per Langevin step) and prints it as a markdown table.
+# ratios, the engine's kernel launches per Langevin step, and the peak each fraction of peak is of)
+# and prints it as a markdown table. A CPU device's fraction of peak is of this host's FP32 peak as
+# build/bench_cpu_peak measures it just before (FMA chains on every core), not of the estimate from
+# the clock the OS reports: a VM's cores can boost past that clock, or share their pipes with
+# another guest's and run at half of it for minutes. EBM_PEAK_GFLOPS, when set, is used instead.
 # -g: PyTorch on CUDA only (a GPU machine's table: no CPU columns, and no minutes of PyTorch CPU).
 # Ratio = PyTorch ms / engine ms: above 1 the engine is faster.
 set -euo pipefail
@@ -38,6 +42,7 @@ else
     echo "$py has no torch: no PyTorch columns" >&2
 fi
 : > "$out/torch-cpu.txt"; : > "$out/torch-cuda.txt"
+cpu_devices=$("$build/ebm" devices | awk '/^[0-9]+:[0-9]+ / && / CPU / {print $1}')
 # Workload by workload, the engine on each device and then PyTorch, so that the times compared are
 # minutes apart, not the length of the whole run (a shared machine's load drifts); one process per
 # workload, so that each peak memory figure is that workload's own.
@@ -46,7 +51,14 @@ for w in ${workloads//,/ }; do
         echo "== $w: engine on device $d" >&2
         args=(-d "$d" -w "$w" --csv "$out/engine-${d/:/_}-$w.csv")
         [ "$iters" -gt 0 ] && args+=(-n "$iters")
-        "$build/bench_workloads" "${args[@]}" >&2
+        # a CPU device's peak, measured just before (a VM's speed can change by 2x within minutes)
+        if [ -z "${EBM_PEAK_GFLOPS:-}" ] && [ -x "$build/bench_cpu_peak" ] && grep -qx "$d" <<< "$cpu_devices"; then
+            pk=$("$build/bench_cpu_peak" -q -s 1)
+            echo "this host's FP32 peak, measured (bench_cpu_peak): $pk GFLOP/s" >&2
+            EBM_PEAK_GFLOPS=$pk "$build/bench_workloads" "${args[@]}" >&2
+        else
+            "$build/bench_workloads" "${args[@]}" >&2
+        fi
     done
     if [ "$has_torch" = 1 ] && [ "$torch_cpu" = 1 ]; then
         echo "== $w: PyTorch CPU ($(nproc) threads)" >&2
@@ -62,13 +74,14 @@ awk -F, -v cpu="$out/torch-cpu.txt" -v cuda="$out/torch-cuda.txt" '
     BEGIN {
         while ((getline l < cpu) > 0) { split(l, a, " "); tc[a[1]] = a[2]; tcg[a[1]] = a[3]; tcm[a[1]] = a[4] }
         while ((getline l < cuda) > 0) { split(l, a, " "); tg[a[1]] = a[2]; tgg[a[1]] = a[3]; tgm[a[1]] = a[4] }
-        print "workload,device,ms_per_iter,gp_ms,gflops,fraction_of_peak,torch_cpu_ms,torch_cpu_gp_ms,ratio_cpu,torch_cuda_ms,torch_cuda_gp_ms,ratio_cuda,launches_per_step,peak_rss_mib,torch_cpu_peak_mib,torch_cuda_peak_mib,device_peak_mib,device_held_mib"
+        print "workload,device,ms_per_iter,gp_ms,gflops,fraction_of_peak,torch_cpu_ms,torch_cpu_gp_ms,ratio_cpu,torch_cuda_ms,torch_cuda_gp_ms,ratio_cuda,launches_per_step,peak_rss_mib,torch_cpu_peak_mib,torch_cuda_peak_mib,device_peak_mib,device_held_mib,peak_gflops"
     }
     FNR == 1 { next }
     {
         w = $1; rc = tc[w] != "" ? sprintf("%.2f", tc[w] / $3) : ""; rg = tg[w] != "" ? sprintf("%.2f", tg[w] / $3) : ""
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg, $8, $9,
-               tcm[w], tgm[w], $10, $11
+        pk = $7 > 0 ? sprintf("%.1f", $6 / $7) : ""
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", w, $2, $3, $4, $6, $7, tc[w], tcg[w], rc, tg[w], tgg[w], rg, $8, $9,
+               tcm[w], tgm[w], $10, $11, pk
     }' "$out"/engine-*.csv > "$out/workloads.csv"
 
 awk -F, 'NR == 1 {
