@@ -12,9 +12,12 @@ tag=$(printf '%s' "${device:-default}" | tr -c 'A-Za-z0-9_-' '_')
 list=$(EBM_DEVICE=$device "$build/ebm" devices)
 id=$(awk '/^selected: / {print $2}' <<< "$list")
 if [ -z "${EBM_PEAK_GFLOPS:-}" ] && [ -x "$build/bench_cpu_peak" ] && awk -v id="$id" '$1 == id && / CPU /' <<< "$list" | grep -q .; then
-    EBM_PEAK_GFLOPS=$("$build/bench_cpu_peak" -q)
-    export EBM_PEAK_GFLOPS
-    echo "this host's FP32 peak, measured (bench_cpu_peak): $EBM_PEAK_GFLOPS GFLOP/s"
+    if pk=$("$build/bench_cpu_peak" -q); then
+        export EBM_PEAK_GFLOPS=$pk
+        echo "this host's FP32 peak, measured (bench_cpu_peak): $pk GFLOP/s"
+    else
+        echo "bench_cpu_peak failed: the peak estimate instead"
+    fi
 fi
 "$build/tests/test_ops" perf ${device:+-d "$device"} --csv "bench/results/ops-$tag.csv"
 echo "wrote bench/results/ops-$tag.csv"
