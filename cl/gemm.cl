@@ -226,11 +226,15 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
  * 16*np floats, then its work items (one per TM-row tile of the O outputs) multiply them as
  * gemm_tile does, with the same epilogue. With np = 2 each step loads two panel vectors for TM
  * broadcasts of A and keeps 2*TM accumulator chains (the host asks for it on PoCL where TM is 8:
- * AVX-512 has the 32 registers; Intel's CPU runtime ran it at half the speed of np = 1). The panels never go to global memory. NDRange (ceil(O/TM), groups, 1),
- * local (ceil(O/TM), 1, 1); panel: R*16*np floats. */
+ * AVX-512 has the 32 registers; Intel's CPU runtime ran it at half the speed of np = 1). The panels never go to global memory. NDRange (nt, groups, 1),
+ * local (nt, 1, 1), nt = ceil(O/TM) on GPUs (a work item per row tile) and 1 on CPU devices, where a
+ * work-group runs on one thread anyway: its one work item packs the panel and walks every row tile,
+ * and PoCL has no loop over work items keeping their values across the barrier (with 8 work items
+ * and a 27-row panel that loop, not the FMAs, took three quarters of the kernel's time); panel:
+ * R*16*np floats. */
 kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, int Cin, int H, int W, int KH, int KW, int Ho,
                           int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *A, ulong ao,
-                          global float *C, ulong co, global const float *bias, ulong biaso, int has_bias, global float *Z,
+                          global float *C, ulong co, global const float *bias, ulong biaso, int has_bias, global float *Zk,
                           ulong zo, int store_z, float fa, float fb, int np, local float *panel) {
     int it = (int)get_local_id(0), nt = (int)get_local_size(0), g = (int)get_group_id(1);
     int K = Cin * KH * KW, P = Ho * Wo, N = NB * P;
@@ -248,24 +252,33 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    int i0 = it * TM, j0 = g * np * 16;
-    if (i0 >= M) return;
     A += ao;
     C += co;
-    int mr = min(TM, M - i0), sai = K;
-    TILE_START(sai)
-    global const float *ap = A + (long)i0 * sai;
-    local const float *bp = panel;
-    int ldc = P, csplit = P, cjn = M * P;
-    float alpha = 1.0f, beta = 0.0f;
-    if (np == 1) {
-        for (int l = 0; l < K; l++, ap++, bp += TN) TILE_STEP(ap, bp)
-        TILE_TAIL(zo)
-        return;
+    /* work item it takes the row tiles it, it + nt, ...: one where the group has a work item per
+     * tile, all of them where it has one work item (CPU devices, engine/ops/conv.c) */
+    for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
+        int j0 = g * np * 16;
+        int mr = min(TM, M - i0), sai = K;
+        global float *Z = Zk;   /* TILE_TAIL advances it */
+        TILE_START(sai)
+        global const float *ap = A + (long)i0 * sai;
+        local const float *bp = panel;
+        int ldc = P, csplit = P, cjn = M * P;
+        float alpha = 1.0f, beta = 0.0f;
+        if (np == 1) {
+            for (int l = 0; l < K; l++, ap++, bp += TN) TILE_STEP(ap, bp)
+            { TILE_TAIL(zo) }
+            continue;
+        }
+        TILE_EACH(D_ACC_)
+        for (int l = 0; l < K; l++, ap++, bp += 2 * TN) TILE_STEP2(ap, bp, bp + TN)
+        { TILE_TAIL(zo) }
+        if (j0 + TN < N) {   /* the second panel where it has pixels (TILE_TAIL2 without its return) */
+            j0 += TN;
+            TILE_EACH(D_TO_C_)
+            { TILE_TAIL(0) }
+        }
     }
-    TILE_EACH(D_ACC_)
-    for (int l = 0; l < K; l++, ap++, bp += 2 * TN) TILE_STEP2(ap, bp, bp + TN)
-    TILE_TAIL2(zo)
 }
 
 /* The lanes of panel p of an input-gradient work-group: positions q = 16p + lane of a grid of per

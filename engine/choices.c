@@ -26,9 +26,10 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
      * takes a new kind of op (2: the implicit path's weight gradient), so that no older file keeps
      * it from being measured */
     enum { CHOICES_REVISION = 2 };
-    char wg[96];
-    snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d", ctx->wg_size, ctx->info.max_work_group,
-             (int)EBM_ALGO_COUNT, (int)CHOICES_REVISION, ctx->tile_rows, ctx->fwd_panels, ctx->gemm_panels, ctx->igrad_panels);
+    char wg[112];
+    snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d", ctx->wg_size, ctx->info.max_work_group,
+             (int)EBM_ALGO_COUNT, (int)CHOICES_REVISION, ctx->tile_rows, ctx->fwd_panels, ctx->gemm_panels, ctx->igrad_panels,
+             ctx->fwd_items);
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
     for (int i = 0; i < 4; i++)
         for (const char *c = parts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;

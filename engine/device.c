@@ -370,6 +370,11 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     /* two panels per implicit-forward group (16 accumulator chains) with 8 rows on PoCL: 6-23% less
      * forward time there; Intel's CPU runtime took twice as long with them (2026-12-05, AVX-512) */
     ctx->fwd_panels = env->fwd_panels ? env->fwd_panels : ctx->tile_rows == 8 && is_pocl(&ctx->info) ? 2 : 1;
+    /* one work item per implicit-forward group on a CPU, where a group runs on one thread anyway: PoCL
+     * then has no loop over work items keeping their values across the barrier, which took three
+     * quarters of a three-channel forward's time there; Intel's runtime ran the forward with bias
+     * and swish 4.5-7x faster at cifar32's shapes (2026-12-06, Zen 4). A work item per row tile elsewhere. */
+    ctx->fwd_items = env->fwd_items ? env->fwd_items : ctx->info.is_cpu ? 1 : 2;
     /* and two panels per gemm_tile work item wherever the tile has 8 rows (16 accumulators, 18 of
      * AVX-512's 32 registers): 24-40% less weight-gradient time on PoCL and on Intel's runtime alike */
     ctx->gemm_panels = env->gemm_panels ? env->gemm_panels : ctx->tile_rows == 8 ? 2 : 1;

@@ -79,6 +79,10 @@ const ebm_env_t *ebm_env(void) {
     env.exact_buffers = exact && *exact && !is_off(exact);
     env.tile_rows = either("EBM_TILE_ROWS", 6, 8);
     env.fwd_panels = either("EBM_FWD_PANELS", 1, 2);
+    const char *items = getenv("EBM_FWD_ITEMS");
+    env.fwd_items = !items || !*items ? 0 : !strcasecmp(items, "one") ? 1 : !strcasecmp(items, "tiles") ? 2 : 0;
+    if (items && *items && !env.fwd_items)
+        ebm_log_message(EBM_LOG_WARN, "EBM_FWD_ITEMS=%s is neither one nor tiles; ignored", items);
     env.gemm_panels = either("EBM_GEMM_PANELS", 1, 2);
     env.igrad_panels = either("EBM_IGRAD_PANELS", 1, 2);
     env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);
