@@ -22,9 +22,9 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
      * a driver's setting) say nothing about another */
     /* and the algorithms there are: measurements made without one say nothing about it */
     /* and the tile kernels' rows and panels (EBM_TILE_ROWS, EBM_FWD_PANELS, EBM_GEMM_PANELS,
-     * EBM_IGRAD_PANELS); and the revision of what the algorithms cover, raised when one of them
-     * takes a new kind of op (2: the implicit path's weight gradient), so that no older file keeps
-     * it from being measured */
+     * EBM_IGRAD_PANELS) and the implicit forward's work items (EBM_FWD_ITEMS); and the revision of
+     * what the algorithms cover, raised when one of them takes a new kind of op (2: the implicit
+     * path's weight gradient), so that no older file keeps it from being measured */
     enum { CHOICES_REVISION = 2 };
     char wg[112];
     snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d", ctx->wg_size, ctx->info.max_work_group,
