@@ -2,12 +2,13 @@
  * benchmarks. `ebm devices` estimates a CPU device's peak as cores x the clock the OS reports x FMA
  * lanes x 2; on a VM whose cores boost past the reported clock (or that share them) the estimate
  * can be far off, and a benchmark can read above 100% of it. This measures instead: one thread per
- * online core, each running independent chains of fused multiply-adds on the widest vectors the
- * host has (AVX-512, else AVX2 with FMA, else SSE multiply-add), for about a second, and prints the
- * sum in GFLOP/s (an FMA counts as 2 FLOP), the widest of three rounds.
+ * online core, each running independent chains of fused multiply-adds, three rounds at each vector
+ * width the host has from the widest down (AVX-512, AVX2 with FMA; else SSE multiply-add), and
+ * prints the sum over the threads in GFLOP/s (an FMA counts as 2 FLOP) of the fastest round.
  *
  *   build/bench_cpu_peak [-s SECONDS] [-t THREADS] [-q]
  *
+ * -s: the three rounds of one width take about SECONDS (default 1); -t: threads (default: cores).
  * -q prints only the number (bench/workloads.sh passes it to bench_workloads as EBM_PEAK_GFLOPS for
  * the CPU devices). */
 #include <errno.h>

@@ -5,19 +5,14 @@
 # unless EBM_PEAK_GFLOPS is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/peak.sh
 build=${1:-build}
 device=${2:-${EBM_DEVICE:-}}
 mkdir -p bench/results
 tag=$(printf '%s' "${device:-default}" | tr -c 'A-Za-z0-9_-' '_')
 list=$(EBM_DEVICE=$device "$build/ebm" devices)
 id=$(awk '/^selected: / {print $2}' <<< "$list")
-if [ -z "${EBM_PEAK_GFLOPS:-}" ] && [ -x "$build/bench_cpu_peak" ] && awk -v id="$id" '$1 == id && / CPU /' <<< "$list" | grep -q .; then
-    if pk=$("$build/bench_cpu_peak" -q); then
-        export EBM_PEAK_GFLOPS=$pk
-        echo "this host's FP32 peak, measured (bench_cpu_peak): $pk GFLOP/s"
-    else
-        echo "bench_cpu_peak failed: the peak estimate instead"
-    fi
-fi
+pk=$(measured_peak "$build" "$id" "$list")
+if [ -n "$pk" ]; then export EBM_PEAK_GFLOPS=$pk; fi
 "$build/tests/test_ops" perf ${device:+-d "$device"} --csv "bench/results/ops-$tag.csv"
 echo "wrote bench/results/ops-$tag.csv"

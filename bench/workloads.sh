@@ -15,6 +15,7 @@
 # Ratio = PyTorch ms / engine ms: above 1 the engine is faster.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/peak.sh"
 build=$here/../build workloads=toy2d,fmnist-ms,cifar32 iters=0 out=bench-out py=${PYTHON:-python3} torch_cpu=1
 while getopts "b:w:n:o:g" o; do
     case $o in
@@ -24,7 +25,8 @@ while getopts "b:w:n:o:g" o; do
 done
 mkdir -p "$out"
 rm -f "$out"/engine-*.csv   # this run's files only
-devices=$("$build/ebm" devices | awk '/^[0-9]+:[0-9]+ / {print $1}')
+listing=$("$build/ebm" devices)
+devices=$(awk '/^[0-9]+:[0-9]+ / {print $1}' <<< "$listing")
 [ -n "$devices" ] || { echo "no OpenCL device (see: $build/ebm devices)" >&2; exit 1; }
 
 torch_line() {   # "workload ms gp_ms peak_MiB" for one workload on one PyTorch device; args: workload device threads
@@ -42,7 +44,6 @@ else
     echo "$py has no torch: no PyTorch columns" >&2
 fi
 : > "$out/torch-cpu.txt"; : > "$out/torch-cuda.txt"
-cpu_devices=$("$build/ebm" devices | awk '/^[0-9]+:[0-9]+ / && / CPU / {print $1}')
 # Workload by workload, the engine on each device and then PyTorch, so that the times compared are
 # minutes apart, not the length of the whole run (a shared machine's load drifts); one process per
 # workload, so that each peak memory figure is that workload's own.
@@ -52,12 +53,8 @@ for w in ${workloads//,/ }; do
         args=(-d "$d" -w "$w" --csv "$out/engine-${d/:/_}-$w.csv")
         [ "$iters" -gt 0 ] && args+=(-n "$iters")
         # a CPU device's peak, measured just before (a VM's speed can change by 2x within minutes)
-        pk=
-        if [ -z "${EBM_PEAK_GFLOPS:-}" ] && [ -x "$build/bench_cpu_peak" ] && grep -qx "$d" <<< "$cpu_devices"; then
-            pk=$("$build/bench_cpu_peak" -q -s 1) || { echo "bench_cpu_peak failed: the peak estimate instead" >&2; pk=; }
-        fi
+        pk=$(measured_peak "$build" "$d" "$listing")
         if [ -n "$pk" ]; then
-            echo "this host's FP32 peak, measured (bench_cpu_peak): $pk GFLOP/s" >&2
             EBM_PEAK_GFLOPS=$pk "$build/bench_workloads" "${args[@]}" >&2
         else
             "$build/bench_workloads" "${args[@]}" >&2

@@ -170,13 +170,14 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
         TILE_EACH(TILE_FMA2_)                                                                   \
     }
 /* the end of a two-panel tile: the first panel's epilogue and stores (Z advanced by zoff), then,
- * where the second panel has columns, the second's from the same Z */
+ * where the second panel has columns, the second's from the same Z (j0 then that panel's) */
 #define TILE_TAIL2(zoff)                                                                        \
     { TILE_TAIL(zoff) }                                                                         \
-    j0 += TN;                                                                                   \
-    if (j0 >= N) return;                                                                        \
-    TILE_EACH(D_TO_C_)                                                                          \
-    { TILE_TAIL(0) }
+    if (j0 + TN < N) {                                                                          \
+        j0 += TN;                                                                               \
+        TILE_EACH(D_TO_C_)                                                                      \
+        { TILE_TAIL(0) }                                                                        \
+    }
 
 /* NDRange: (ceil(M/TM), ceil(panels/np), batch); dim 0 walks row tiles so consecutive work items
  * share B panels while they are in cache. A work item computes np (1 or 2) panels' tiles.
@@ -267,17 +268,12 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
         float alpha = 1.0f, beta = 0.0f;
         if (np == 1) {
             for (int l = 0; l < K; l++, ap++, bp += TN) TILE_STEP(ap, bp)
-            { TILE_TAIL(zo) }
+            TILE_TAIL(zo)
             continue;
         }
         TILE_EACH(D_ACC_)
         for (int l = 0; l < K; l++, ap++, bp += 2 * TN) TILE_STEP2(ap, bp, bp + TN)
-        { TILE_TAIL(zo) }
-        if (j0 + TN < N) {   /* the second panel where it has pixels (TILE_TAIL2 without its return) */
-            j0 += TN;
-            TILE_EACH(D_TO_C_)
-            { TILE_TAIL(0) }
-        }
+        TILE_TAIL2(zo)
     }
 }
 
