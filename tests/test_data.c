@@ -1,7 +1,10 @@
 /* test_data.c — data sources (models/data.h): image folders (values, centre crop, resize, sort
- * order), CSV tables, the epoch shuffle, and clear errors for corrupt, truncated, crafted
+ * order, a large crop's block means before the resize), PNG channels as stb_image converts them,
+ * CSV tables, the epoch shuffle, and clear errors for corrupt, truncated, crafted
  * (zero-size or huge BMPs, a JPEG with an impossible Huffman table) or non-finite inputs. */
 #include <math.h>
+#include <stb_image.h>
+#include <stb_image_resize.h>
 #include <stb_image_write.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +143,50 @@ int main(int argc, char **argv) {
     expect_error(one, &(ebm_data_opts_t){.size = 4}, "j.jpg", "not a readable JPEG image", "a JPEG whose Huffman counts sum past 256 is refused");
     write_file(path, "GIF89a\x01\x00\x01\x00", 10);   /* named .jpg: the content decides, and only PNG/JPEG/BMP are decoded */
     expect_error(one, &(ebm_data_opts_t){.size = 4}, "j.jpg", "not a PNG, JPEG or BMP image", "another format under an image name is refused");
+    remove(path);
+
+    /* PNG channels as stb_image converts them: gray, gray + alpha, RGB and RGBA files read as gray
+     * and as RGB equal stb_image's own decoding of the same file, byte for byte */
+    unsigned rng = 12345;
+    unsigned char src[7 * 5 * 4];
+    for (int i = 0; i < 7 * 5 * 4; i++) src[i] = (unsigned char)((rng = rng * 1103515245u + 12345u) >> 16);
+    snprintf(path, sizeof path, "%s/c.png", one);
+    for (int have = 1; have <= 4; have++) {
+        stbi_write_png(path, 7, 5, have, src, 7 * have);
+        for (int want = 1; want <= 3; want += 2) {
+            int w = 0, h = 0, sw, sh, sc;
+            unsigned char *ours = ebm_image_decode(path, want, &w, &h, err, sizeof err), *ref = stbi_load(path, &sw, &sh, &sc, want);
+            char what[120];
+            snprintf(what, sizeof what, "a PNG of %d channels read as %d equals stb_image's decoding", have, want);
+            check_msg(ours && ref && w == 7 && h == 5 && sw == 7 && sh == 5 && !memcmp(ours, ref, 7 * 5 * want), what, ours ? NULL : err);
+            free(ours), stbi_image_free(ref);
+        }
+    }
+    /* a crop more than 3x the size is averaged over f x f blocks first: 103 x 100 RGB to 2 x 2 has
+     * f = 100 / 6 = 16, a 96 x 96 crop at (3, 2), 6 x 6 block means (double sums) resampled by
+     * stb_image_resize; equal to that computed here */
+    enum { BW = 103, BH = 100, F = 16, R = 6 };
+    unsigned char *photo = malloc(BW * BH * 3);
+    for (int i = 0; photo && i < BW * BH * 3; i++) photo[i] = (unsigned char)((rng = rng * 1103515245u + 12345u) >> 16);
+    if (photo) stbi_write_png(path, BW, BH, 3, photo, BW * 3);
+    float blocks[R * R * 3], small[2 * 2 * 3], got[3 * 2 * 2];
+    for (int qy = 0; photo && qy < R; qy++)
+        for (int qx = 0; qx < R; qx++)
+            for (int c = 0; c < 3; c++) {
+                double sum = 0;
+                for (int y = 2 + qy * F; y < 2 + (qy + 1) * F; y++)
+                    for (int x = 3 + qx * F; x < 3 + (qx + 1) * F; x++) sum += photo[(y * BW + x) * 3 + c];
+                blocks[(qy * R + qx) * 3 + c] = (float)(sum / (255.0 * F * F));
+            }
+    ok = photo && stbir_resize_float(blocks, R, R, 0, small, 2, 2, 0, 3);
+    st = ebm_image_read(path, 3, 2, got, err, sizeof err);
+    for (int c = 0; ok && c < 3; c++)
+        for (int i = 0; i < 4; i++) {
+            float v = small[i * 3 + c];
+            ok &= got[c * 4 + i] == (v < 0 ? 0 : v > 1 ? 1 : v);
+        }
+    check_msg(st == EBM_OK && ok, "a 103 x 100 PNG to 2 x 2: 16 x 16 block means of the centre 96 x 96, then resampled", st ? err : NULL);
+    free(photo);
     remove(path);
 
     expect_error(sub, &(ebm_data_opts_t){.size = 0}, "images", "needs [data] size", "image folder without a size");

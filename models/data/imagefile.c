@@ -28,16 +28,10 @@ static int dims_ok(const char *path, long w, long h, char *err, size_t errn) {
     return 1;
 }
 
-/* src (w*h pixels of `have` 8-bit channels, 1..4) to `want` channels (1 or 3) in a new buffer */
-static unsigned char *convert(const unsigned char *src, long n, int have, int want) {
-    unsigned char *out = malloc((size_t)n * want);
-    for (long i = 0; out && i < n; i++) {
-        const unsigned char *p = src + i * have;
-        int gray = have < 3;   /* gray or gray + alpha */
-        if (want == 1) out[i] = gray ? p[0] : (unsigned char)((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8);
-        else
-            for (int c = 0; c < 3; c++) out[i * 3 + c] = gray ? p[0] : p[c];
-    }
+/* n RGB pixels to gray in a new buffer, with stb_image's weights */
+static unsigned char *rgb_to_gray(const unsigned char *src, long n) {
+    unsigned char *out = malloc((size_t)n);
+    for (long i = 0; out && i < n; i++, src += 3) out[i] = (unsigned char)((src[0] * 77 + src[1] * 150 + src[2] * 29) >> 8);
     return out;
 }
 
@@ -77,24 +71,26 @@ static unsigned char *read_png(FILE *f, const char *path, int want, int *w, int 
         png_destroy_read_struct(&png, &info, NULL);
         return NULL;
     }
-    /* 8-bit gray, gray + alpha, RGB or RGBA, as stb_image reads them (16 bits: the high byte) */
+    /* 8-bit gray or RGB as stb_image reads them (16 bits: the high byte; alpha dropped), gray as RGB
+     * where RGB is asked for (RGB to gray is ours below: stb_image's weights) */
     png_set_strip_16(png);
     png_set_palette_to_rgb(png);
     png_set_expand_gray_1_2_4_to_8(png);
-    png_set_tRNS_to_alpha(png);
+    png_set_strip_alpha(png);
+    if (want == 3) png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     int have = png_get_channels(png, info);
     size_t stride = png_get_rowbytes(png, info);
-    if (have < 1 || have > 4 || stride != (size_t)pw * have) png_error(png, "unexpected pixel layout");
+    if ((have != 1 && have != 3) || stride != (size_t)pw * have) png_error(png, "unexpected pixel layout");
     px = malloc(stride * ph);
     rows = malloc(sizeof(png_bytep) * ph);
     if (!px || !rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < ph; y++) rows[y] = px + y * stride;
     png_read_image(png, rows);
     png_read_end(png, NULL);
-    out = convert(px, (long)pw * ph, have, want);
-    free(px);
+    out = have == want ? px : rgb_to_gray(px, (long)pw * ph);
+    if (out != px) free(px);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
     if (!out) snprintf(err, errn, "%s: out of memory", path);
