@@ -406,8 +406,9 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
  * gathers, for one 16-pixel panel of one class, the output gradients its taps read into local
  * memory (rows (tap, o)), then its work items (one per 8-channel tile of the C input channels)
  * multiply it by the matching filter entries, read from Wt (KH*KW, C, O), and store the gradient
- * (every pixel exactly once: no zeroing, no atomics). NDRange (ceil(C/TM), classes x panels of the largest, 1),
- * local (ceil(C/TM), 1, 1); panel: (most taps of a class) * O * 16 floats. KH, KW <= 16.
+ * (every pixel exactly once: no zeroing, no atomics). NDRange (nt, classes x panels of the largest, 1),
+ * local (nt, 1, 1), nt = ceil(C/TM) on GPUs and 1 on CPU devices, whose one work item walks every
+ * channel tile (as conv_implicit_fwd); panel: (most taps of a class) * O * 16 floats. KH, KW <= 16.
  * fuse (variants built with -DFN only): each value is stored times f'(Zf[same index]), f = FN: the
  * derivative of the activation that made this convolution's input (engine/autograd.c,
  * ebm_grad_fuse_offer). */
@@ -438,27 +439,15 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     IGRAD_LANES(Wc)
     IGRAD_PANEL(Hc, Wc, nth, toh, ntw, tow, 16, 0)
     barrier(CLK_LOCAL_MEM_FENCE);
-    int i0 = it * TM;
-    if (i0 >= M) return;
-    int mr = min(TM, M - i0);
-    TILE_START(O)
-    local const float *bp = panel;
-    for (int ti = 0; ti < nth; ti++)
-        for (int tj = 0; tj < ntw; tj++) {
-            global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[tj]) * M + i0) * O;
-            for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP(ap, bp)
-        }
-    /* X[n, c, ca + sh*u, cb + sw*v] for the live lanes */
+    /* X[n, c, ca + sh*u, cb + sw*v] for the live lanes, stored in runs */
     int16 xoff = n * (M * H * W) + (ca + sh * u) * W + cb + sw * v;
-    global float *xb = X + xo + (size_t)i0 * H * W;
-    global const float *zb = Zf + zfo + (size_t)i0 * H * W;
     int nlive = min(16, count - p * 16);
     int o_[TN], len[TN], so[TN], st[TN], sl[TN];
     vstore16(xoff, 0, o_);
     vstore16((int16)1, 0, len);
     int ns = igrad_runs(o_, len, nlive, 1, so, st, sl);
 #if !HAS_ACT
-    (void)fuse, (void)fa, (void)fb, (void)zb;
+    (void)fuse, (void)fa, (void)fb;
 #endif
 #define STORE_IG(rr)                                                                            \
     if (rr < mr) {                                                                              \
@@ -466,7 +455,24 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
         vstore16(c##rr, 0, t);                                                                  \
         IGRAD_STORE_ROW(rr, t, 16)                                                              \
     }
-    TILE_EACH(STORE_IG)
+    /* work item it takes the channel tiles it, it + nt, ...: one where the group has a work item
+     * per tile, all of them where it has one work item (CPU devices, engine/ops/conv.c) */
+    for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
+        int mr = min(TM, M - i0);
+        TILE_START(O)
+        local const float *bp = panel;
+        for (int ti = 0; ti < nth; ti++)
+            for (int tj = 0; tj < ntw; tj++) {
+                global const float *ap = Wt + wto + ((size_t)(tkh[ti] * KW + tkw[tj]) * M + i0) * O;
+                for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP(ap, bp)
+            }
+        global float *xb = X + xo + (size_t)i0 * H * W;
+        global const float *zb = Zf + zfo + (size_t)i0 * H * W;
+#if !HAS_ACT
+        (void)zb;
+#endif
+        TILE_EACH(STORE_IG)
+    }
 #undef STORE_IG
 }
 
@@ -478,8 +484,8 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
  * the 16 lanes are consecutive pairs of one image row). A work-group takes np (1 or 2) panels of
  * one row class, interleaved in local memory as rows of 16*np floats; with np = 2 each step loads
  * two panel vectors for TM broadcasts of the filter (TILE_STEP2), the even tiles of both panels
- * first, then the odd ones. NDRange (ceil(C/TM), sh x ceil(panels of the pair grid of class 0 / np),
- * 1), local (ceil(C/TM), 1, 1); local memory: (most row taps) * (union columns) * O * 16 * np floats. */
+ * first, then the odd ones. NDRange (nt, sh x ceil(panels of the pair grid of class 0 / np), 1),
+ * local (nt, 1, 1), nt as in conv_implicit_igrad; local memory: (most row taps) * (union columns) * O * 16 * np floats. */
 kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho,
                                  int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt,
                                  ulong wto, global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse,
@@ -516,11 +522,6 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
         IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol, 16 * np, hp * 16)
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    int i0 = it * TM;
-    if (i0 >= M) return;
-    int mr = min(TM, M - i0);
-    TILE_START(O)
-    TILE_EACH(D_ACC_)
     /* column class cb's taps of every row tap: the first panel's into c, with np = 2 the second's
      * into d (STEP: one panel's step or two's) */
 #define STEP1_(ap, bp) TILE_STEP(ap, bp)
@@ -535,24 +536,6 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     /* the even tiles: e<r> (the first panel's) and f<r> (the second's), taken before the odd pass */
 #define EVEN_ACC_(r) float16 e##r, f##r;
 #define EVEN_TAKE_(r) e##r = c##r, f##r = d##r, c##r = 0, d##r = 0;
-    TILE_EACH(EVEN_ACC_)
-    if (np == 1) {
-        CLASS_TAPS(0, STEP1_)
-        TILE_EACH(EVEN_TAKE_)
-        CLASS_TAPS(1, STEP1_)
-    } else {
-        CLASS_TAPS(0, STEP2_)
-        TILE_EACH(EVEN_TAKE_)
-        CLASS_TAPS(1, STEP2_)   /* c: the first panel's odd columns, d: the second's */
-    }
-#undef CLASS_TAPS
-#undef STEP1_
-#undef STEP2_
-    global float *xb = X + xo + (size_t)i0 * H * W;
-    global const float *zb = Zf + zfo + (size_t)i0 * H * W;
-#if !HAS_ACT
-    (void)fuse, (void)fa, (void)fb, (void)zb;
-#endif
     /* row rr of a panel's tiles as (even, odd) pairs: even E<rr>, odd D<rr> */
 #define STORE_IG2(rr, E, D)                                                                     \
     if (rr < mr) {                                                                              \
@@ -563,25 +546,52 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     }
 #define STORE_EC_(rr) STORE_IG2(rr, e, c)
 #define STORE_FD_(rr) STORE_IG2(rr, f, d)
-    for (int hp = 0; hp < np; hp++) {
-        int p = pb + hp;
-        if (p * 16 >= count) break;
-        IGRAD_LANES(Wp)
-        /* X[n, c, ca + sh*u, 2v + cb] for the live lanes; odd pixels where 2v + 1 < W */
-        int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
-        int16 odd = live & (2 * v + 1 < W);
-        int o_[TN], len[TN], so[TN], st[TN], sl[TN];
-        vstore16(xoff, 0, o_);
-        vstore16(select((int16)1, (int16)2, odd), 0, len);
-        int nlive = min(16, count - p * 16);
-        int ns = igrad_runs(o_, len, nlive, 2, so, st, sl);
-        (void)q, (void)r, (void)n0;
-        if (hp == 0) {
-            TILE_EACH(STORE_EC_)
+#if !HAS_ACT
+    (void)fuse, (void)fa, (void)fb;
+#endif
+    /* work item it takes the channel tiles it, it + nt, ... (conv_implicit_igrad) */
+    for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
+        int mr = min(TM, M - i0);
+        TILE_START(O)
+        TILE_EACH(D_ACC_)
+        TILE_EACH(EVEN_ACC_)
+        if (np == 1) {
+            CLASS_TAPS(0, STEP1_)
+            TILE_EACH(EVEN_TAKE_)
+            CLASS_TAPS(1, STEP1_)
         } else {
-            TILE_EACH(STORE_FD_)
+            CLASS_TAPS(0, STEP2_)
+            TILE_EACH(EVEN_TAKE_)
+            CLASS_TAPS(1, STEP2_)   /* c: the first panel's odd columns, d: the second's */
+        }
+        global float *xb = X + xo + (size_t)i0 * H * W;
+        global const float *zb = Zf + zfo + (size_t)i0 * H * W;
+#if !HAS_ACT
+        (void)zb;
+#endif
+        for (int hp = 0; hp < np; hp++) {
+            int p = pb + hp;
+            if (p * 16 >= count) break;
+            IGRAD_LANES(Wp)
+            /* X[n, c, ca + sh*u, 2v + cb] for the live lanes; odd pixels where 2v + 1 < W */
+            int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
+            int16 odd = live & (2 * v + 1 < W);
+            int o_[TN], len[TN], so[TN], st[TN], sl[TN];
+            vstore16(xoff, 0, o_);
+            vstore16(select((int16)1, (int16)2, odd), 0, len);
+            int nlive = min(16, count - p * 16);
+            int ns = igrad_runs(o_, len, nlive, 2, so, st, sl);
+            (void)q, (void)r, (void)n0;
+            if (hp == 0) {
+                TILE_EACH(STORE_EC_)
+            } else {
+                TILE_EACH(STORE_FD_)
+            }
         }
     }
+#undef CLASS_TAPS
+#undef STEP1_
+#undef STEP2_
 #undef STORE_IG2
 #undef STORE_EC_
 #undef STORE_FD_

@@ -38,6 +38,16 @@ static int either(const char *name, int a, int b) {
     return 0;
 }
 
+/* variable name set to one or tiles: 1 or 2; unset: 0; anything else: 0 and a warning */
+static int one_or_tiles(const char *name) {
+    const char *v = getenv(name);
+    if (!v || !*v) return 0;
+    if (!strcasecmp(v, "one")) return 1;
+    if (!strcasecmp(v, "tiles")) return 2;
+    ebm_log_message(EBM_LOG_WARN, "%s=%s is neither one nor tiles; ignored", name, v);
+    return 0;
+}
+
 const ebm_env_t *ebm_env(void) {
     if (env_loaded) return &env;
     env_loaded = 1;
@@ -79,10 +89,8 @@ const ebm_env_t *ebm_env(void) {
     env.exact_buffers = exact && *exact && !is_off(exact);
     env.tile_rows = either("EBM_TILE_ROWS", 6, 8);
     env.fwd_panels = either("EBM_FWD_PANELS", 1, 2);
-    const char *items = getenv("EBM_FWD_ITEMS");
-    env.fwd_items = !items || !*items ? 0 : !strcasecmp(items, "one") ? 1 : !strcasecmp(items, "tiles") ? 2 : 0;
-    if (items && *items && !env.fwd_items)
-        ebm_log_message(EBM_LOG_WARN, "EBM_FWD_ITEMS=%s is neither one nor tiles; ignored", items);
+    env.fwd_items = one_or_tiles("EBM_FWD_ITEMS");
+    env.igrad_items = one_or_tiles("EBM_IGRAD_ITEMS");
     env.gemm_panels = either("EBM_GEMM_PANELS", 1, 2);
     env.igrad_panels = either("EBM_IGRAD_PANELS", 1, 2);
     env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);

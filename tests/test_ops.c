@@ -620,6 +620,10 @@ static const op_case_t cases[] = {
     {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 3, 17}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 6, 34}, {0}, 45, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 5, 6}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 2, 2, 9, 12}, {0}, 36, 0, 0, NULL},
     {"conv2d_of_act", 2, {4, 4}, {{2, 3, 5, 34}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {2, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 27, 8, 0, NULL},
+    /* stride 1 with 13 input channels: the implicit input gradient's two channel tiles (the last
+     * partial), walked by one work item on a CPU device, plain and times f' */
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 6, 7, 9}, {6, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 1, 1, 7, 9}, {0}, 54, 0, 0, NULL},
+    {"conv2d_of_act", 2, {4, 4}, {{2, 13, 7, 9}, {6, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {1, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 117, 8, 0, NULL},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 

@@ -201,7 +201,8 @@ static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
 
 /* Launches a kernel whose work-groups are one row of ceil(M/TM) tiles (TM = ctx->tile_rows, the rows
  * of cl/gemm.cl's tile) over n_panels panels: a work item per tile, or with `one` a single work item
- * that walks them all (conv_implicit_fwd on a CPU device: ctx->fwd_items). */
+ * that walks them all (the implicit forward and input gradients on a CPU device: ctx->fwd_items,
+ * ctx->igrad_items). */
 static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size_t n_panels, const char *name, int one) {
     size_t nt = one ? 1 : (size_t)(M + ctx->tile_rows - 1) / ctx->tile_rows;
     if (nt > ebm_kernel_wg(ctx, k))
@@ -315,7 +316,7 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
                   g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, g->O, wt->buf, wt->off, x->buf,
                   x->off, gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf != NULL, (double)(gf ? gf->a : 0.0f),
                   (double)(gf ? gf->b : 0.0f), np, np * implicit_local_bytes(g, CONV_IGRAD)) != EBM_OK ||
-        launch_panel_groups(ctx, k, g->C, groups, "conv_implicit_igrad", 0) != EBM_OK)
+        launch_panel_groups(ctx, k, g->C, groups, "conv_implicit_igrad", ctx->igrad_items == 1) != EBM_OK)
         return NULL;
     ebm_tensor_free(wt);
     return x;
