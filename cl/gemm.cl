@@ -597,6 +597,109 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
 #undef STORE_FD_
 }
 
+/* Input gradient of a stride-1 convolution with few input channels and 3 filter rows (a network's
+ * first layer: C of 1 to 4, 3x3), read in place on a CPU device: work item (s, b, n) sums RR rows
+ * of 16 columns, rows RR*b ..., columns 16s ..., of image n's gradient for all CC channels in
+ * RR*CC accumulator chains (8 or 9). For each filter column kw and output channel o, each of the
+ * RR + 2 rows of gy it reads is one vector load (shifted into place by a lane permutation where the
+ * window crosses a row's end: needs Wo >= 16), used by up to 3 output rows times CC filter values.
+ * The per-panel kernel (conv_implicit_igrad) runs only CC rows of its 8-row tile there and packs
+ * 9*O floats per 16 pixels for them. Intel's CPU runtime, 128 images: 3 -> 64 channels at 32x32 in
+ * 5.9 ms (the tile path 8.4), 1 -> 32 at 28x28 in 1.4 (2.3); PoCL keeps the accumulators in memory
+ * and takes longer than its tile path (9.9, 3.9 ms), so the measurement leaves it the tile path.
+ * Same arguments as conv_implicit_igrad (Wt tap-major; sh = sw = 1, dh = 1, KH = 3; np and panel
+ * unused); NDRange (ceil(W/16), ceil(H/RR), NB); fuse as there. */
+#define CONV_DIRECT_IGRAD(CC, RR)                                                                 \
+kernel void conv_direct_igrad##CC(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW,        \
+                                  int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O,                \
+                                  global const float *Wt, ulong wto, global float *X, ulong xo, global const float *Zf, \
+                                  ulong zfo, int fuse, float fa, float fb, int np, local float *panel) {                \
+    int w0 = 16 * (int)get_global_id(0), h0 = RR * (int)get_global_id(1), n = (int)get_global_id(2);                   \
+    (void)M, (void)sh, (void)sw, (void)KH, (void)dh, (void)np, (void)panel, (void)fa, (void)fb, (void)Zf, (void)zfo;   \
+    if (w0 >= W || h0 >= H || n >= NB) return;                                                                        \
+    int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);                                       \
+    float16 acc[RR][CC];                                                                                              \
+    EBM_UNROLL                                                                                                        \
+    for (int r = 0; r < RR; r++) {                                                                                    \
+        EBM_UNROLL                                                                                                    \
+        for (int c = 0; c < CC; c++) acc[r][c] = (float16)0.0f;                                                       \
+    }                                                                                                                 \
+    global const float *gyn = gy + gyo + (size_t)n * O * Ho * Wo;                                                     \
+    int oh0 = h0 + ph - 2;   /* gy row oh0 + j feeds output rows r = j + kh - 2 through filter row kh */             \
+    int inside = oh0 >= 0 && oh0 + RR + 2 <= Ho;                                                                      \
+    for (int kw = 0; kw < KW; kw++) {                                                                                 \
+        int base = w0 + pw - kw * dw, b = clamp(base, 0, Wo - 16);                                                    \
+        int16 idx = lane + (base - b);   /* lane e reads gy column base + e: v[idx], zero outside the row */          \
+        int16 ok = idx >= 0 && idx < 16;                                                                              \
+        uint16 perm = convert_uint16(idx) & 15u;                                                                      \
+        global const float *wt = Wt + wto + (size_t)kw * CC * O;   /* tap (kh, kw): + kh * KW * CC * O */              \
+        global const float *g = gyn + (long)oh0 * Wo + b;                                                             \
+        for (int o = 0; o < O; o++, g += (size_t)Ho * Wo) {                                                           \
+            float wc[3][CC];                                                                                          \
+            EBM_UNROLL                                                                                                \
+            for (int kh = 0; kh < 3; kh++) {                                                                          \
+                EBM_UNROLL                                                                                            \
+                for (int c = 0; c < CC; c++) wc[kh][c] = wt[((size_t)kh * KW * CC + c) * O + o];                      \
+            }                                                                                                         \
+            EBM_UNROLL                                                                                                \
+            for (int j = 0; j < RR + 2; j++) {                                                                        \
+                /* a row outside gy: row 0 read, times 0 */                                                           \
+                int in = inside || (oh0 + j >= 0 && oh0 + j < Ho);                                                    \
+                float16 v = vload16(0, g + (in ? j * Wo : -(long)oh0 * Wo));                                          \
+                v = select((float16)0.0f, shuffle(v, perm), ok & (int16)-in);                                         \
+                EBM_UNROLL                                                                                            \
+                for (int kh = 0; kh < 3; kh++) {                                                                      \
+                    int r = j + kh - 2;                                                                               \
+                    if (r < 0 || r >= RR) continue;                                                                   \
+                    EBM_UNROLL                                                                                        \
+                    for (int c = 0; c < CC; c++) acc[r][c] += v * wc[kh][c];                                          \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+    int nl = min(16, W - w0);                                                                                         \
+    EBM_UNROLL                                                                                                        \
+    for (int r = 0; r < RR; r++) {                                                                                    \
+        if (h0 + r >= H) break;                                                                                       \
+        EBM_UNROLL                                                                                                    \
+        for (int c = 0; c < CC; c++) {                                                                                \
+            size_t off = (((size_t)n * CC + c) * H + h0 + r) * W + w0;                                                \
+            float16 val = acc[r][c];                                                                                  \
+            DIRECT_FUSE(val, off, nl)                                                                                 \
+            if (nl == 16) {                                                                                           \
+                vstore16(val, 0, X + xo + off);                                                                       \
+            } else {                                                                                                  \
+                float t[16];                                                                                          \
+                vstore16(val, 0, t);                                                                                  \
+                for (int e = 0; e < nl; e++) X[xo + off + e] = t[e];                                                  \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+}
+/* times f'(Zf[the same index]) where fused (-DFN variants) */
+#if HAS_ACT
+#define DIRECT_FUSE(val, off, nl)                                                                 \
+    if (fuse) {                                                                                   \
+        float16 z;                                                                                \
+        if (nl == 16) {                                                                           \
+            z = vload16(0, Zf + zfo + off);                                                       \
+        } else {                                                                                  \
+            float t[16];                                                                          \
+            for (int e = 0; e < 16; e++) t[e] = e < nl ? Zf[zfo + off + e] : 0.0f;                \
+            z = vload16(0, t);                                                                    \
+        }                                                                                         \
+        val *= FN_D16(FN)(z, fa, fb);                                                             \
+    }
+#else
+#define DIRECT_FUSE(val, off, nl) (void)fuse;
+#endif
+CONV_DIRECT_IGRAD(1, 8)
+CONV_DIRECT_IGRAD(2, 4)
+CONV_DIRECT_IGRAD(3, 3)
+CONV_DIRECT_IGRAD(4, 2)
+#undef CONV_DIRECT_IGRAD
+#undef DIRECT_FUSE
+
 /* Convolution weight gradient without im2col: dW^T (R, O) = patches (R, N*P) x gy^T (N*P, O),
  * R = C*KH*KW. A work item computes TM patch entries r = (c, kh, kw) (its rows) by np (1 or 2)
  * 16-channel panels of O, summed over the images of its chunk. The patch entries are read in place

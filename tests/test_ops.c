@@ -624,6 +624,16 @@ static const op_case_t cases[] = {
      * partial), walked by one work item on a CPU device, plain and times f' */
     {"conv2d_input_grad", 2, {4, 4}, {{2, 6, 7, 9}, {6, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 1, 1, 7, 9}, {0}, 54, 0, 0, NULL},
     {"conv2d_of_act", 2, {4, 4}, {{2, 13, 7, 9}, {6, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {1, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 117, 8, 0, NULL},
+    /* stride 1 with 1-4 input channels, 3 filter rows and rows of 16 or more: the direct input
+     * gradient on CPU devices (rows of 16 columns, the last partial; windows crossing both ends of
+     * a row; a last block of fewer rows; 3x5; no padding; times f'), and at dilation 2 (the
+     * per-panel kernel) */
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 13, 21}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 1, 1, 13, 21}, {0}, 45, 0, 0, NULL},
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 11, 18}, {4, 1, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 1, 1, 11, 18}, {0}, 36, 0, 0, NULL},
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 3, 11, 17}, {3, 2, 3, 5}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 2, 1, 9, 17}, {0}, 45, 0, 0, NULL},
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 3, 7, 20}, {3, 4, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 2, 2, 7, 20}, {0}, 27, 0, 0, NULL},
+    {"conv2d_input_grad", 2, {4, 4}, {{2, 3, 6, 16}, {3, 4, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 0, 1, 8, 18}, {0}, 27, 0, 0, NULL},
+    {"conv2d_of_act", 2, {4, 4}, {{2, 3, 6, 20}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {1, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 27, 8, 0, NULL},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
