@@ -12,6 +12,11 @@ if dev == "cpu":
 CASES = [  # workload, N, C, H, W, O, k, stride, pad   (keep in step with perf_cases in tests/test_ops.c)
     ("fmnist-ms", 128, 1, 28, 28, 32, 3, 1, 1), ("fmnist-ms", 128, 32, 28, 28, 64, 3, 2, 1),
     ("fmnist-ms", 128, 64, 14, 14, 128, 3, 2, 1), ("fmnist-ms", 128, 128, 7, 7, 128, 3, 2, 1),
+    # its coarser scales' networks, on avgpool2(x) and avgpool4(x)
+    ("fmnist-ms/2", 128, 1, 14, 14, 32, 3, 1, 1), ("fmnist-ms/2", 128, 32, 14, 14, 64, 3, 2, 1),
+    ("fmnist-ms/2", 128, 64, 7, 7, 128, 3, 2, 1), ("fmnist-ms/2", 128, 128, 4, 4, 128, 3, 2, 1),
+    ("fmnist-ms/4", 128, 1, 7, 7, 32, 3, 1, 1), ("fmnist-ms/4", 128, 32, 7, 7, 64, 3, 2, 1),
+    ("fmnist-ms/4", 128, 64, 4, 4, 128, 3, 2, 1), ("fmnist-ms/4", 128, 128, 2, 2, 128, 3, 2, 1),
     ("cifar32", 128, 3, 32, 32, 64, 3, 1, 1), ("cifar32", 128, 64, 32, 32, 128, 3, 2, 1),
     ("cifar32", 128, 128, 16, 16, 256, 3, 2, 1), ("cifar32", 128, 256, 8, 8, 256, 3, 2, 1),
     ("5x5", 128, 32, 28, 28, 32, 5, 1, 2),
