@@ -964,7 +964,7 @@ static int run_perf(ebm_ctx_t *ctx, const char *filter, FILE *csv) {
     const ebm_device_info_t *di = ebm_ctx_device(ctx);
     double peak = ebm_ctx_peak_gflops(ctx);
     if (csv) fprintf(csv, "op,workload,shape,device,ms,gflops,peak_gflops,fraction_of_peak\n");
-    printf("%-22s %-10s %-28s %9s %9s %7s\n", "op", "workload", "x / w", "ms", "GFLOP/s", "peak%");
+    printf("%-22s %-11s %-28s %9s %9s %7s\n", "op", "workload", "x / w", "ms", "GFLOP/s", "peak%");
     const char *ops[3] = {"conv2d", "conv2d_input_grad", "conv2d_weight_grad"};
     for (size_t ci = 0; ci < sizeof perf_cases / sizeof perf_cases[0]; ci++) {
         const perf_case_t *pc = &perf_cases[ci];
@@ -1051,7 +1051,7 @@ static int run_perf(ebm_ctx_t *ctx, const char *filter, FILE *csv) {
                 } while (t < 1.0 || reps < 3);
                 double ms = t / reps * 1e3, gf = flop / (t / reps) * 1e-9;
                 double frac = peak > 0 ? gf / peak : NAN;   /* a device without a clock: unknown peak, no fraction */
-                printf("%-22s %-10s %-28s %9.3f %9.1f %6.1f%%\n", ops[op], pc->workload, shape, ms, gf, 100 * frac);
+                printf("%-22s %-11s %-28s %9.3f %9.1f %6.1f%%\n", ops[op], pc->workload, shape, ms, gf, 100 * frac);
                 if (csv) fprintf(csv, "%s,%s,%s,\"%s\",%.4f,%.2f,%.1f,%.4f\n", ops[op], pc->workload, shape, di->name, ms, gf, peak, frac);
                 g_pass++;
             }
