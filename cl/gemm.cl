@@ -605,8 +605,10 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
  * window crosses a row's end: needs Wo >= 16), used by up to 3 output rows times CC filter values.
  * The per-panel kernel (conv_implicit_igrad) runs only CC rows of its 8-row tile there and packs
  * 9*O floats per 16 pixels for them. Intel's CPU runtime, 128 images: 3 -> 64 channels at 32x32 in
- * 5.9 ms (the tile path 8.4), 1 -> 32 at 28x28 in 1.4 (2.3); PoCL keeps the accumulators in memory
- * and takes longer than its tile path (9.9, 3.9 ms), so the measurement leaves it the tile path.
+ * 5.9 ms (the tile path 8.4), 1 -> 32 at 28x28 in 1.4 (2.3). PoCL's code for it moves values
+ * through the stack and builds the permuted vector from 16 scalar loads, slower than its tile path
+ * (9.9, 3.9 ms), so the measurement leaves it the tile path (constant array indices and masked
+ * loads over a row's ends instead of the permutation did not change that).
  * Same arguments as conv_implicit_igrad (Wt tap-major; sh = sw = 1, dh = 1, KH = 3; np and panel
  * unused); NDRange (ceil(W/16), ceil(H/RR), NB); fuse as there. */
 #define CONV_DIRECT_IGRAD(CC, RR)                                                                 \
