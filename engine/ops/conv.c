@@ -305,7 +305,7 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
      * direct kernel (cl/gemm.cl conv_direct_igrad*) */
     static const ebm_kernel_id_t direct[4] = {EBM_K_CONV_DIRECT_IGRAD1, EBM_K_CONV_DIRECT_IGRAD2, EBM_K_CONV_DIRECT_IGRAD3,
                                               EBM_K_CONV_DIRECT_IGRAD4};
-    static const int direct_rows[4] = {8, 4, 3, 2};
+    static const int direct_rows[4] = {8, 4, 3, 2};   /* rows per work item: RR of cl/gemm.cl CONV_DIRECT_IGRAD(CC, RR) */
     int is_direct = ctx->igrad_items == 1 && g->p.stride_h == 1 && g->p.stride_w == 1 && g->C <= 4 && g->KH == 3 && g->p.dil_h == 1 &&
                     g->Wo >= 16;
     cl_kernel k = ebm_kernel_fn(ctx, is_direct ? direct[g->C - 1]
@@ -323,7 +323,8 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
         ebm_kargs(ctx, k, "mliiiiiiiiiiiiiiimlmlmliffiL", gy->buf, gy->off, g->N, g->C, g->H, g->W, g->KH, g->KW, g->Ho, g->Wo,
                   g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, g->O, wt->buf, wt->off, x->buf,
                   x->off, gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf != NULL, (double)(gf ? gf->a : 0.0f),
-                  (double)(gf ? gf->b : 0.0f), np, is_direct ? (size_t)64 : np * implicit_local_bytes(g, CONV_IGRAD)) != EBM_OK ||
+                  (double)(gf ? gf->b : 0.0f), np,
+                  is_direct ? (size_t)64 /* the direct kernel's panel is unused */ : np * implicit_local_bytes(g, CONV_IGRAD)) != EBM_OK ||
         (is_direct ? ebm_launch3(ctx, k, ((size_t)g->W + 15) / 16, ((size_t)g->H + direct_rows[g->C - 1] - 1) / direct_rows[g->C - 1],
                                  (size_t)g->N)
                    : launch_panel_groups(ctx, k, g->C, groups, "conv_implicit_igrad", ctx->igrad_items == 1)) != EBM_OK)
