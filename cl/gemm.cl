@@ -358,26 +358,69 @@ static void igrad_runs_load(float *t, global const float *g, const int *so, cons
         for (; k < sl[s]; k++) d[k] = q[k];
     }
 }
+/* The same into vectors: the values of a row's runs in its t layout (t[j] of run s is
+ * g[so[s] - st[s] + j]) into z0 (t[0..16)) and, for nv = 32, z1 (t[16..32)), lanes outside every
+ * run left as they are. A run is one vector load per half, kept on its lanes, where its window of
+ * nv floats lies inside the tensor (rel: g's element index in it, of total elements), else its
+ * values one at a time. On PoCL this takes 10-16% off fmnist-ms's input gradients (filling the
+ * private array run by run and reading it back as vectors stalls there); Intel's CPU runtime runs
+ * igrad_runs_load faster. */
+#define IGRAD_RUNS_Z(z0, z1, g, rel, total, nv)                                                   \
+    {                                                                                             \
+        int16 j_ = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);                 \
+        for (int s_ = 0; s_ < ns; s_++) {                                                         \
+            int w_ = so[s_] - st[s_];                                                             \
+            int16 in0_ = j_ >= st[s_] && j_ < st[s_] + sl[s_];                                    \
+            int16 in1_ = j_ + 16 >= st[s_] && j_ + 16 < st[s_] + sl[s_];                          \
+            global const float *q_ = (g) + w_;                                                    \
+            if ((rel) + w_ >= 0 && (rel) + w_ + (nv) <= (total)) {                                \
+                z0 = select(z0, vload16(0, q_), in0_);                                            \
+                if ((nv) == 32) z1 = select(z1, vload16(1, q_), in1_);                            \
+            } else {   /* lanes outside the run read its first value */                           \
+                z0 = select(z0, GATHER16(q_, select((int16)st[s_], j_, in0_)), in0_);             \
+                if ((nv) == 32) z1 = select(z1, GATHER16(q_, select((int16)st[s_], j_ + 16, in1_)), in1_); \
+            }                                                                                     \
+        }                                                                                         \
+    }
 #endif
 
-/* Row rr of an input-gradient tile, its nv values in the private array t (nv = 16 or 32: a
- * multiple of 16), times f'(z) where fused (-DFN variants; z read along the same runs), stored
- * along the runs (ns, so, st, sl). Needs xb, zb, H, W, fuse, fa, fb. */
+/* Row rr of an input-gradient tile, its nv values (nv = 16 or 32) in the vectors v0 and, for
+ * nv = 32, v1 in the runs' t layout, times f'(z) where fused (-DFN variants; z read along the same
+ * runs: fuse 1 by IGRAD_RUNS_Z, 2 by igrad_runs_load; the host's choice per device,
+ * ctx->igrad_zload), stored along the runs (ns, so, st, sl). Needs xb, Zf, zfo, i0, NB, M, H, W,
+ * fuse, fa, fb. */
 #if HAS_ACT
-#define IGRAD_STORE_ROW(rr, t, nv)                                                                \
+#define IGRAD_STORE_ROW(rr, v0, v1, nv)                                                           \
     {                                                                                             \
-        global float *xr = xb + (size_t)(rr) * H * W;                                             \
+        float16 a_ = (v0), b_ = (v1);                                                             \
         if (fuse) {                                                                               \
-            float zt[32];                                                                         \
-            for (int h = 0; h < (nv) / 16; h++) vstore16((float16)0.0f, h, zt);                   \
-            igrad_runs_load(zt, zb + (size_t)(rr) * H * W, so, st, sl, ns);                       \
-            for (int h = 0; h < (nv) / 16; h++)                                                   \
-                vstore16(vload16(h, t) * FN_D16(FN)(vload16(h, zt), fa, fb), h, t);               \
+            float16 z0_ = 1.0f, z1_ = 1.0f;                                                       \
+            long rel_ = (long)(i0 + (rr)) * H * W;                                                \
+            if (fuse == 1) {                                                                      \
+                IGRAD_RUNS_Z(z0_, z1_, Zf + zfo + rel_, rel_, (long)NB * M * H * W, nv)           \
+            } else {                                                                              \
+                float zt_[32];                                                                    \
+                for (int h = 0; h < (nv) / 16; h++) vstore16((float16)1.0f, h, zt_);              \
+                igrad_runs_load(zt_, Zf + zfo + rel_, so, st, sl, ns);                            \
+                z0_ = vload16(0, zt_);                                                            \
+                if ((nv) == 32) z1_ = vload16(1, zt_);                                            \
+            }                                                                                     \
+            a_ *= FN_D16(FN)(z0_, fa, fb);                                                        \
+            if ((nv) == 32) b_ *= FN_D16(FN)(z1_, fa, fb);                                        \
         }                                                                                         \
-        igrad_runs_store(xr, t, so, st, sl, ns);                                                  \
+        float t_[32];                                                                             \
+        vstore16(a_, 0, t_);                                                                      \
+        if ((nv) == 32) vstore16(b_, 1, t_);                                                      \
+        igrad_runs_store(xb + (size_t)(rr) * H * W, t_, so, st, sl, ns);                          \
     }
 #else
-#define IGRAD_STORE_ROW(rr, t, nv) igrad_runs_store(xb + (size_t)(rr) * H * W, t, so, st, sl, ns);
+#define IGRAD_STORE_ROW(rr, v0, v1, nv)                                                           \
+    {                                                                                             \
+        float t_[32];                                                                             \
+        vstore16(v0, 0, t_);                                                                      \
+        if ((nv) == 32) vstore16(v1, 1, t_);                                                      \
+        igrad_runs_store(xb + (size_t)(rr) * H * W, t_, so, st, sl, ns);                          \
+    }
 #endif
 
 /* The filter of an input gradient, tap-major for conv_implicit_igrad*: wt[(t*C + c)*O + o] =
@@ -409,9 +452,9 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
  * (every pixel exactly once: no zeroing, no atomics). NDRange (nt, classes x panels of the largest, 1),
  * local (nt, 1, 1), nt = ceil(C/TM) on GPUs and 1 on CPU devices, whose one work item walks every
  * channel tile (as conv_implicit_fwd); panel: (most taps of a class) * O * 16 floats. KH, KW <= 16.
- * fuse (variants built with -DFN only): each value is stored times f'(Zf[same index]), f = FN: the
- * derivative of the activation that made this convolution's input (engine/autograd.c,
- * ebm_grad_fuse_offer). */
+ * fuse (variants built with -DFN only; 1 or 2: how Zf is read, IGRAD_STORE_ROW): each value is
+ * stored times f'(Zf[same index]), f = FN: the derivative of the activation that made this
+ * convolution's input (engine/autograd.c, ebm_grad_fuse_offer). */
 kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho, int Wo,
                                 int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt, ulong wto,
                                 global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse, float fa, float fb,
@@ -447,13 +490,11 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     vstore16((int16)1, 0, len);
     int ns = igrad_runs(o_, len, nlive, 1, so, st, sl);
 #if !HAS_ACT
-    (void)fuse, (void)fa, (void)fb;
+    (void)fuse, (void)fa, (void)fb, (void)Zf, (void)zfo;
 #endif
 #define STORE_IG(rr)                                                                            \
     if (rr < mr) {                                                                              \
-        float t[TN];                                                                            \
-        vstore16(c##rr, 0, t);                                                                  \
-        IGRAD_STORE_ROW(rr, t, 16)                                                              \
+        IGRAD_STORE_ROW(rr, c##rr, c##rr, 16)                                                   \
     }
     /* work item it takes the channel tiles it, it + nt, ...: one where the group has a work item
      * per tile, all of them where it has one work item (CPU devices, engine/ops/conv.c) */
@@ -467,10 +508,6 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
                 for (int o = 0; o < O; o++, ap++, bp += TN) TILE_STEP(ap, bp)
             }
         global float *xb = X + xo + (size_t)i0 * H * W;
-        global const float *zb = Zf + zfo + (size_t)i0 * H * W;
-#if !HAS_ACT
-        (void)zb;
-#endif
         TILE_EACH(STORE_IG)
     }
 #undef STORE_IG
@@ -539,15 +576,13 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
     /* row rr of a panel's tiles as (even, odd) pairs: even E<rr>, odd D<rr> */
 #define STORE_IG2(rr, E, D)                                                                     \
     if (rr < mr) {                                                                              \
-        float t[2 * TN];                                                                        \
-        vstore16(shuffle2(E##rr, D##rr, (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)), 0, t); \
-        vstore16(shuffle2(E##rr, D##rr, (uint16)(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)), 1, t); \
-        IGRAD_STORE_ROW(rr, t, 32)                                                              \
+        IGRAD_STORE_ROW(rr, shuffle2(E##rr, D##rr, (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)), \
+                        shuffle2(E##rr, D##rr, (uint16)(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)), 32) \
     }
 #define STORE_EC_(rr) STORE_IG2(rr, e, c)
 #define STORE_FD_(rr) STORE_IG2(rr, f, d)
 #if !HAS_ACT
-    (void)fuse, (void)fa, (void)fb;
+    (void)fuse, (void)fa, (void)fb, (void)Zf, (void)zfo;
 #endif
     /* work item it takes the channel tiles it, it + nt, ... (conv_implicit_igrad) */
     for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
@@ -565,10 +600,6 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
             CLASS_TAPS(1, STEP2_)   /* c: the first panel's odd columns, d: the second's */
         }
         global float *xb = X + xo + (size_t)i0 * H * W;
-        global const float *zb = Zf + zfo + (size_t)i0 * H * W;
-#if !HAS_ACT
-        (void)zb;
-#endif
         for (int hp = 0; hp < np; hp++) {
             int p = pb + hp;
             if (p * 16 >= count) break;

@@ -378,6 +378,9 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     /* the same for the implicit input gradients: per op 0-14% less on PoCL, on Intel's runtime up to
      * 3.7x less (cifar32's 128 -> 256 at stride 2: 93 -> 25 ms) (2026-12-06, Zen 4) */
     ctx->igrad_items = env->igrad_items ? env->igrad_items : ctx->info.is_cpu ? 1 : 2;
+    /* PoCL: vectors (fmnist-ms's input gradients 10-16% less device time than with runs); Intel's CPU
+     * runtime: runs (the vectors took 12-18% more there) */
+    ctx->igrad_zload = env->igrad_zload ? env->igrad_zload : is_pocl(&ctx->info) ? 1 : 2;
     /* and two panels per gemm_tile work item wherever the tile has 8 rows (16 accumulators, 18 of
      * AVX-512's 32 registers): 24-40% less weight-gradient time on PoCL and on Intel's runtime alike */
     ctx->gemm_panels = env->gemm_panels ? env->gemm_panels : ctx->tile_rows == 8 ? 2 : 1;
@@ -425,11 +428,13 @@ void ebm_fft_release(ebm_ctx_t *ctx);        /* ops/fftconv.c */
 void ebm_ctx_free(ebm_ctx_t *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
-    if (ctx->profile == 2) {
+    if (ctx->profile >= 2) {
         profile_collect(ctx);
         prof_print(ctx);
     }
     free(ctx->prof_table);
+    for (int i = 0; i < ctx->n_prof_labels; i++) free(ctx->prof_labels[i]);
+    free(ctx->prof_labels);
     free(ctx->event_names);
     if (ctx->choices_dirty) ebm_choices_save(ctx);
     ebm_fft_release(ctx);
@@ -539,11 +544,16 @@ static void prof_print(ebm_ctx_t *ctx) {
     double total = 0;
     for (int i = 0; i < ctx->n_prof; i++) total += ctx->prof_table[i].ms;
     qsort(ctx->prof_table, ctx->n_prof, sizeof *ctx->prof_table, prof_cmp);
-    fprintf(stderr, "ebm profile (%s): %.1f ms of device time\n%-28s %10s %6s %9s %10s\n", ctx->info.name, total, "kernel", "ms",
+    int w = 28;
+    for (int i = 0; i < ctx->n_prof; i++) {
+        int len = (int)strlen(ctx->prof_table[i].name);
+        w = len > w ? len : w;
+    }
+    fprintf(stderr, "ebm profile (%s): %.1f ms of device time\n%-*s %10s %6s %9s %10s\n", ctx->info.name, total, w, "kernel", "ms",
             "%", "launches", "us/launch");
     for (int i = 0; i < ctx->n_prof; i++) {
         struct ebm_prof_entry *e = &ctx->prof_table[i];
-        fprintf(stderr, "%-28s %10.1f %5.1f%% %9ld %10.1f\n", e->name, e->ms, 100 * e->ms / total, e->count, 1e3 * e->ms / e->count);
+        fprintf(stderr, "%-*s %10.1f %5.1f%% %9ld %10.1f\n", w, e->name, e->ms, 100 * e->ms / total, e->count, 1e3 * e->ms / e->count);
     }
 }
 
@@ -556,7 +566,7 @@ static void profile_collect(ebm_ctx_t *ctx) {
         clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
         clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
         if (t1 > t0) ctx->profile_ms += (t1 - t0) * 1e-6;
-        if (ctx->profile == 2 && t1 > t0) prof_add(ctx, ctx->event_names[i], (t1 - t0) * 1e-6);
+        if (ctx->profile >= 2 && t1 > t0) prof_add(ctx, ctx->event_names[i], (t1 - t0) * 1e-6);
         clReleaseEvent(ctx->events[i]);
     }
     ctx->n_events = 0;
@@ -959,9 +969,29 @@ ebm_status_t ebm_kargs(ebm_ctx_t *ctx, cl_kernel k, const char *fmt, ...) {
     return EBM_OK;
 }
 
+const char *ebm_profile_label(ebm_ctx_t *ctx, const char *name, int dims, const size_t *global, int rows) {
+    if (ctx->profile != 3 || !name) return name;
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "%s [%zu", name, global[0]);
+    for (int d = 1; d < dims && n > 0 && n < (int)sizeof buf; d++)
+        n += snprintf(buf + n, sizeof buf - n, " x %zu", global[d]);
+    if (n > 0 && n < (int)sizeof buf) n += snprintf(buf + n, sizeof buf - n, "]");
+    if (rows > 0 && n > 0 && n < (int)sizeof buf) snprintf(buf + n, sizeof buf - n, " rows=%d", rows);
+    for (int i = 0; i < ctx->n_prof_labels; i++)
+        if (!strcmp(ctx->prof_labels[i], buf)) return ctx->prof_labels[i];
+    if (ctx->n_prof_labels == ctx->cap_prof_labels) {
+        char **t = ebm_grow_array(ctx->prof_labels, &ctx->cap_prof_labels, sizeof *t, 32);
+        if (!t) return name;
+        ctx->prof_labels = t;
+    }
+    char *copy = strdup(buf);
+    if (!copy) return name;
+    return ctx->prof_labels[ctx->n_prof_labels++] = copy;
+}
+
 /* the kernel's name for the profile table (only queried when profiling per kernel) */
 static const char *kname(ebm_ctx_t *ctx, cl_kernel k) {
-    if (ctx->profile != 2) return NULL;
+    if (ctx->profile < 2) return NULL;
     for (int i = 0; i < EBM_K_COUNT; i++)
         if (ctx->kernels[i] == k) return kernel_table[i].name;
     for (int i = 0; i < ctx->n_variants; i++)
@@ -973,7 +1003,8 @@ ebm_status_t ebm_launch1(ebm_ctx_t *ctx, cl_kernel k, size_t n) {
     if (n == 0) return EBM_OK;
     size_t local = ebm_kernel_wg(ctx, k);
     size_t global = (n + local - 1) / local * local;
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx, kname(ctx, k))));
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
+                                       ebm_profile_event(ctx, ebm_profile_label(ctx, kname(ctx, k), 1, &global, 0))));
     return EBM_OK;
 }
 
@@ -986,13 +1017,15 @@ ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size
     size_t l1 = wg / l0 >= 4 && ctx->info.max_work_item[1] >= 4 ? 4 : 1;
     size_t local[3] = {l0, l1, 1};
     size_t global[3] = {(n0 + l0 - 1) / l0 * l0, (n1 + l1 - 1) / l1 * l1, n2};
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, ebm_profile_event(ctx, kname(ctx, k))));
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL,
+                                       ebm_profile_event(ctx, ebm_profile_label(ctx, kname(ctx, k), 3, global, 0))));
     return EBM_OK;
 }
 
 ebm_status_t ebm_launch_groups(ebm_ctx_t *ctx, cl_kernel k, size_t n_groups, size_t local) {
     if (n_groups == 0) return EBM_OK;
     size_t global = n_groups * local;
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, ebm_profile_event(ctx, kname(ctx, k))));
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
+                                       ebm_profile_event(ctx, ebm_profile_label(ctx, kname(ctx, k), 1, &global, 0))));
     return EBM_OK;
 }

@@ -38,15 +38,16 @@ static int either(const char *name, int a, int b) {
     return 0;
 }
 
-/* variable name set to one or tiles: 1 or 2; unset: 0; anything else: 0 and a warning */
-static int one_or_tiles(const char *name) {
+/* variable name set to word a or b: 1 or 2; unset: 0; anything else: 0 and a warning */
+static int word_a_or_b(const char *name, const char *a, const char *b) {
     const char *v = getenv(name);
     if (!v || !*v) return 0;
-    if (!strcasecmp(v, "one")) return 1;
-    if (!strcasecmp(v, "tiles")) return 2;
-    ebm_log_message(EBM_LOG_WARN, "%s=%s is neither one nor tiles; ignored", name, v);
+    if (!strcasecmp(v, a)) return 1;
+    if (!strcasecmp(v, b)) return 2;
+    ebm_log_message(EBM_LOG_WARN, "%s=%s is neither %s nor %s; ignored", name, v, a, b);
     return 0;
 }
+static int one_or_tiles(const char *name) { return word_a_or_b(name, "one", "tiles"); }
 
 const ebm_env_t *ebm_env(void) {
     if (env_loaded) return &env;
@@ -81,7 +82,7 @@ const ebm_env_t *ebm_env(void) {
                : !strcasecmp(conv, "gemm") ? 1 : !strcasecmp(conv, "fft") ? 2 : !strcasecmp(conv, "tile") ? 3
                : !strcasecmp(conv, "implicit") ? 4 : 0;
     const char *prof = getenv("EBM_PROFILE");
-    env.profile = prof && *prof && !is_off(prof) ? (atoi(prof) >= 2 ? 2 : 1) : 0;
+    env.profile = prof && *prof && !is_off(prof) ? (atoi(prof) >= 3 ? 3 : atoi(prof) >= 2 ? 2 : 1) : 0;
     env.max_work_group = size_limit("EBM_MAX_WORK_GROUP");
     env.max_local_mem = size_limit("EBM_MAX_LOCAL_MEM");
     env.breaks = getenv("EBM_BREAK");
@@ -91,6 +92,7 @@ const ebm_env_t *ebm_env(void) {
     env.fwd_panels = either("EBM_FWD_PANELS", 1, 2);
     env.fwd_items = one_or_tiles("EBM_FWD_ITEMS");
     env.igrad_items = one_or_tiles("EBM_IGRAD_ITEMS");
+    env.igrad_zload = word_a_or_b("EBM_IGRAD_ZLOAD", "vectors", "runs");
     env.gemm_panels = either("EBM_GEMM_PANELS", 1, 2);
     env.igrad_panels = either("EBM_IGRAD_PANELS", 1, 2);
     env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);

@@ -21,7 +21,8 @@ typedef struct ebm_env {
     int cache_off;             /* EBM_KERNEL_CACHE=off|0 */
     char cache_dir[1024];      /* EBM_KERNEL_CACHE=<dir>, else $XDG_CACHE_HOME/ebm-cl, ~/.cache/ebm-cl */
     int cache_debug;           /* EBM_KERNEL_CACHE_DEBUG=1 */
-    int profile;               /* EBM_PROFILE=1: time kernels; 2: also a table per kernel at ebm_ctx_free */
+    int profile;               /* EBM_PROFILE=1: time kernels; 2: also a table per kernel at ebm_ctx_free; 3: per
+                                  kernel and NDRange */
     const char *build_options; /* EBM_CL_OPTIONS: extra compiler options (e.g. fast math, opt-in) */
     int gemm;                  /* EBM_GEMM: 0 auto (measure per shape), 1 clblast, 2 tile */
     int conv;                  /* EBM_CONV: 0 auto (measure per shape), 1 im2col+GEMM, 2 FFT where applicable, 3 tile path */
@@ -35,6 +36,7 @@ typedef struct ebm_env {
     int fwd_items;             /* EBM_FWD_ITEMS=one|tiles: work items per implicit-forward work-group, one or one
                                 * per row tile (1, 2; 0: per device) */
     int igrad_items;           /* EBM_IGRAD_ITEMS=one|tiles: the same for the implicit input gradients */
+    int igrad_zload;           /* EBM_IGRAD_ZLOAD=vectors|runs: how they read z where f' is fused (1, 2; 0: per device) */
     int gemm_panels;           /* EBM_GEMM_PANELS=1|2: panels per gemm_tile work item (0: per device) */
     int igrad_panels;          /* EBM_IGRAD_PANELS=1|2: panels per conv_implicit_igrad2 work-group (0: per device) */
     int reduce_lanes;          /* EBM_REDUCE_LANES=1|16: items of the long reduction per work item (reduce_lanes: 16) (0: per device) */
@@ -237,6 +239,8 @@ struct ebm_ctx {
     int fwd_panels;          /* panels per conv_implicit_fwd work-group where they fit in local memory: 1 or 2 */
     int fwd_items;           /* work items per conv_implicit_fwd work-group: 1 one (it walks every row tile), 2 one per row tile */
     int igrad_items;         /* the same for conv_implicit_igrad and conv_implicit_igrad2 (their tiles: of input channels) */
+    int igrad_zload;         /* their fused f'(z): z read as vectors kept on each run's lanes (1) or run by run through a
+                              * private array (2): cl/gemm.cl IGRAD_STORE_ROW */
     int gemm_panels;         /* 16-column panels per gemm_tile work item: 1 or 2 */
     int igrad_panels;        /* panels per conv_implicit_igrad2 work-group where they fit in local memory: 1 or 2 */
     int reduce_lanes;        /* items of the long reduction per work item: 1 (cl/reduce.cl's reduce) or 16 (reduce_lanes) */
@@ -276,8 +280,10 @@ struct ebm_ctx {
     int n_events, cap_events;
     unsigned long launches;   /* kernels and copies enqueued (a CLBlast or clFFT call once): ebm_ctx_launches */
     double profile_ms;
-    struct ebm_prof_entry *prof_table;   /* EBM_PROFILE=2: time per kernel name */
+    struct ebm_prof_entry *prof_table;   /* EBM_PROFILE=2, 3: time per kernel name (3: with its NDRange) */
     int n_prof, cap_prof;
+    char **prof_labels;                  /* EBM_PROFILE=3: the names with their NDRanges, each once */
+    int n_prof_labels, cap_prof_labels;
 };
 
 /* Doubles a growable array (capacity *cap, at least `initial`): returns the new array, or NULL
@@ -328,6 +334,10 @@ ebm_status_t ebm_launch3(ebm_ctx_t *ctx, cl_kernel k, size_t n0, size_t n1, size
 ebm_status_t ebm_launch_groups(ebm_ctx_t *ctx, cl_kernel k, size_t n_groups, size_t local);
 /* An event slot for the command about to be enqueued, attributed to `name` (NULL when not profiling). */
 cl_event *ebm_profile_event(ebm_ctx_t *ctx, const char *name);
+/* name, or with EBM_PROFILE=3 "name [g0 x g1 x g2]" (the global NDRange of dims dimensions) and, where
+ * given, " rows=R" (the output rows of a convolution's work-groups: layers with one NDRange apart), for
+ * ebm_profile_event */
+const char *ebm_profile_label(ebm_ctx_t *ctx, const char *name, int dims, const size_t *global, int rows);
 
 /* ---- tensors ---- */
 ebm_tensor_t *ebm_tensor_view(ebm_tensor_t *base, int ndim, const int *shape, size_t off);

@@ -209,7 +209,8 @@ static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size
         return ebm_fail(ctx, EBM_STATUS_OPENCL, "%s: %zu work items per group (%d channels) exceed the kernel's limit %zu", name,
                         nt, M, ebm_kernel_wg(ctx, k));
     size_t gt[3] = {nt, n_panels, 1}, lt[3] = {nt, 1, 1};
-    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gt, lt, 0, NULL, ebm_profile_event(ctx, name)));
+    EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gt, lt, 0, NULL,
+                                       ebm_profile_event(ctx, ebm_profile_label(ctx, name, 3, gt, M))));
     return EBM_OK;
 }
 
@@ -322,7 +323,7 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
         ebm_launch3(ctx, kt, ((size_t)g->O + 15) / 16, (size_t)g->C, 1) != EBM_OK ||
         ebm_kargs(ctx, k, "mliiiiiiiiiiiiiiimlmlmliffiL", gy->buf, gy->off, g->N, g->C, g->H, g->W, g->KH, g->KW, g->Ho, g->Wo,
                   g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, g->O, wt->buf, wt->off, x->buf,
-                  x->off, gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf != NULL, (double)(gf ? gf->a : 0.0f),
+                  x->off, gf ? gf->x->buf : x->buf, gf ? gf->x->off : x->off, gf ? ctx->igrad_zload : 0, (double)(gf ? gf->a : 0.0f),
                   (double)(gf ? gf->b : 0.0f), np,
                   is_direct ? (size_t)64 /* the direct kernel's panel is unused */ : np * implicit_local_bytes(g, CONV_IGRAD)) != EBM_OK ||
         (is_direct ? ebm_launch3(ctx, k, ((size_t)g->W + 15) / 16, ((size_t)g->H + direct_rows[g->C - 1] - 1) / direct_rows[g->C - 1],
