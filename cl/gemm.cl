@@ -362,7 +362,7 @@ static void igrad_runs_load(float *t, global const float *g, const int *so, cons
  * g[so[s] - st[s] + j]) into z0 (t[0..16)) and, for nv = 32, z1 (t[16..32)), lanes outside every
  * run left as they are. A run is one vector load per half, kept on its lanes, where its window of
  * nv floats lies inside the tensor (rel: g's element index in it, of total elements), else its
- * values one at a time. On PoCL this takes 10-16% off fmnist-ms's input gradients (filling the
+ * values one at a time. On PoCL this takes 6-16% off fmnist-ms's input gradients (filling the
  * private array run by run and reading it back as vectors stalls there); Intel's CPU runtime runs
  * igrad_runs_load faster. */
 #define IGRAD_RUNS_Z(z0, z1, g, rel, total, nv)                                                   \
@@ -385,42 +385,38 @@ static void igrad_runs_load(float *t, global const float *g, const int *so, cons
 #endif
 
 /* Row rr of an input-gradient tile, its nv values (nv = 16 or 32) in the vectors v0 and, for
- * nv = 32, v1 in the runs' t layout, times f'(z) where fused (-DFN variants; z read along the same
- * runs: fuse 1 by IGRAD_RUNS_Z, 2 by igrad_runs_load; the host's choice per device,
- * ctx->igrad_zload), stored along the runs (ns, so, st, sl). Needs xb, Zf, zfo, i0, NB, M, H, W,
- * fuse, fa, fb. */
-#if HAS_ACT
+ * nv = 32, v1 in the runs' t layout, times f'(z) where fused (IGRAD_FUSE_), stored along the runs
+ * (ns, so, st, sl). Needs xb, Zf, zfo, i0, NB, M, H, W, fuse, fa, fb. */
 #define IGRAD_STORE_ROW(rr, v0, v1, nv)                                                           \
     {                                                                                             \
         float16 a_ = (v0), b_ = (v1);                                                             \
-        if (fuse) {                                                                               \
-            float16 z0_ = 1.0f, z1_ = 1.0f;                                                       \
-            long rel_ = (long)(i0 + (rr)) * H * W;                                                \
-            if (fuse == 1) {                                                                      \
-                IGRAD_RUNS_Z(z0_, z1_, Zf + zfo + rel_, rel_, (long)NB * M * H * W, nv)           \
-            } else {                                                                              \
-                float zt_[32];                                                                    \
-                for (int h = 0; h < (nv) / 16; h++) vstore16((float16)1.0f, h, zt_);              \
-                igrad_runs_load(zt_, Zf + zfo + rel_, so, st, sl, ns);                            \
-                z0_ = vload16(0, zt_);                                                            \
-                if ((nv) == 32) z1_ = vload16(1, zt_);                                            \
-            }                                                                                     \
-            a_ *= FN_D16(FN)(z0_, fa, fb);                                                        \
-            if ((nv) == 32) b_ *= FN_D16(FN)(z1_, fa, fb);                                        \
-        }                                                                                         \
+        IGRAD_FUSE_(rr, a_, b_, nv)                                                               \
         float t_[32];                                                                             \
         vstore16(a_, 0, t_);                                                                      \
         if ((nv) == 32) vstore16(b_, 1, t_);                                                      \
         igrad_runs_store(xb + (size_t)(rr) * H * W, t_, so, st, sl, ns);                          \
     }
-#else
-#define IGRAD_STORE_ROW(rr, v0, v1, nv)                                                           \
-    {                                                                                             \
-        float t_[32];                                                                             \
-        vstore16(v0, 0, t_);                                                                      \
-        if ((nv) == 32) vstore16(v1, 1, t_);                                                      \
-        igrad_runs_store(xb + (size_t)(rr) * H * W, t_, so, st, sl, ns);                          \
+/* a (and b, nv = 32) times f'(z) in the -DFN variants, z read along the row's runs: fuse 1 by
+ * IGRAD_RUNS_Z, 2 by igrad_runs_load (the host's choice per device, ctx->igrad_zload) */
+#if HAS_ACT
+#define IGRAD_FUSE_(rr, a, b, nv)                                                                 \
+    if (fuse) {                                                                                   \
+        float16 z0_ = 1.0f, z1_ = 1.0f;                                                           \
+        long rel_ = (long)(i0 + (rr)) * H * W;                                                    \
+        if (fuse == 1) {                                                                          \
+            IGRAD_RUNS_Z(z0_, z1_, Zf + zfo + rel_, rel_, (long)NB * M * H * W, nv)               \
+        } else {                                                                                  \
+            float zt_[32];                                                                        \
+            for (int h = 0; h < (nv) / 16; h++) vstore16((float16)1.0f, h, zt_);                  \
+            igrad_runs_load(zt_, Zf + zfo + rel_, so, st, sl, ns);                                \
+            z0_ = vload16(0, zt_);                                                                \
+            if ((nv) == 32) z1_ = vload16(1, zt_);                                                \
+        }                                                                                         \
+        a *= FN_D16(FN)(z0_, fa, fb);                                                             \
+        if ((nv) == 32) b *= FN_D16(FN)(z1_, fa, fb);                                             \
     }
+#else
+#define IGRAD_FUSE_(rr, a, b, nv)
 #endif
 
 /* The filter of an input gradient, tap-major for conv_implicit_igrad*: wt[(t*C + c)*O + o] =

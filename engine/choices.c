@@ -22,11 +22,10 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
      * a driver's setting) say nothing about another */
     /* and the algorithms there are: measurements made without one say nothing about it */
     /* and the tile kernels' rows and panels (EBM_TILE_ROWS, EBM_FWD_PANELS, EBM_GEMM_PANELS,
-     * EBM_IGRAD_PANELS) and the implicit kernels' work items (EBM_FWD_ITEMS, EBM_IGRAD_ITEMS) and fused z loads
-     * (EBM_IGRAD_ZLOAD); and the revision of
-     * what the algorithms cover, raised when one of them takes a new kind of op or a new kernel (2:
-     * the implicit path's weight gradient; 3: its direct input gradient for 1-4 channels), so that
-     * no older file keeps it from being measured */
+     * EBM_IGRAD_PANELS), the implicit kernels' work items (EBM_FWD_ITEMS, EBM_IGRAD_ITEMS) and fused
+     * z loads (EBM_IGRAD_ZLOAD); and the revision of what the algorithms cover, raised when one of
+     * them takes a new kind of op or a new kernel (2: the implicit path's weight gradient; 3: its
+     * direct input gradient for 1-4 channels), so that no older file keeps it from being measured */
     enum { CHOICES_REVISION = 3 };
     char wg[112];
     snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d %d z %d", ctx->wg_size,

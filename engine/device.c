@@ -378,7 +378,7 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     /* the same for the implicit input gradients: per op 0-14% less on PoCL, on Intel's runtime up to
      * 3.7x less (cifar32's 128 -> 256 at stride 2: 93 -> 25 ms) (2026-12-06, Zen 4) */
     ctx->igrad_items = env->igrad_items ? env->igrad_items : ctx->info.is_cpu ? 1 : 2;
-    /* PoCL: vectors (fmnist-ms's input gradients 10-16% less device time than with runs); Intel's CPU
+    /* PoCL: vectors (fmnist-ms's input gradients 6-16% less device time than with runs); Intel's CPU
      * runtime: runs (the vectors took 12-18% more there) */
     ctx->igrad_zload = env->igrad_zload ? env->igrad_zload : is_pocl(&ctx->info) ? 1 : 2;
     /* and two panels per gemm_tile work item wherever the tile has 8 rows (16 accumulators, 18 of
