@@ -729,58 +729,82 @@ CONV_DIRECT_IGRAD(4, 2)
 #undef CONV_DIRECT_IGRAD
 #undef DIRECT_FUSE
 
-/* Convolution weight gradient without im2col: dW^T (R, O) = patches (R, N*P) x gy^T (N*P, O),
- * R = C*KH*KW. A work item computes TM patch entries r = (c, kh, kw) (its rows) by np (1 or 2)
- * 16-channel panels of O, summed over the images of its chunk. The patch entries are read in place
- * from xq, the input zero-padded and split into stride phases (cl/conv.cl pad_phase: planes of
- * Hr x Wr, the NB images of a phase next to each other): tap (kh, kw) of output pixel (oh, ow) of
- * image n is xq[phase (c, kh*dh % sh, kw*dw % sw), image n, row oh + kh*dh / sh, column
- * ow + kw*dw / sw]. So a row is a fixed offset from the tile's first row, and all rows walk the
- * pixels t = oh*Wr + ow of an image with step 1, without bounds tests: the Wr - Wo pixels past each
- * output row read other taps, and the packed gradient is zero there (cl/conv.cl pack_gy_rows:
- * Bp[((n*panels + q)*Ho + oh)*Wr + ow][o % 16], panels = ceil(O/16)). A non-finite input value read
- * there still makes NaN (0 * inf); the forward of such an input is not finite either.
- * NDRange (ceil(R/TM), ceil(panels/np), chunks): chunk b sums images [b*per, min((b+1)*per, NB))
- * into C + b*O*R, laid out as dW (O, C, KH, KW). The host launches the variant built without -DFN
- * (an activation has no place here). */
-kernel void conv_implicit_wgrad(int M, global const float *xq, ulong xqo, int NB, int KH, int KW, int sh, int sw, int dh,
-                                int dw, int Hr, int Wr, int Ho, int N, global const float *Bp, int per, global float *C,
-                                int np) {
-    int it = (int)get_global_id(0), jt = (int)get_global_id(1), bt = (int)get_global_id(2);
-    int i0 = it * TM, j0 = jt * np * TN, n0 = bt * per;
-    if (i0 >= M || j0 >= N || n0 >= NB) return;
-    int nimg = min(per, NB - n0), panels = (N + TN - 1) / TN, L = Ho * Wr, KK = KH * KW, plane = Hr * Wr;
-    int mr = min(TM, M - i0);
-    /* row r's offset in xq from image 0 */
-#define PATCH_OFF(r)                                                                               \
-    ((size_t)(((r) / KK * sh + (r) % KK / KW * dh % sh) * sw + (r) % KW * dw % sw) * NB * plane +            \
-     (r) % KK / KW * dh / sh * Wr + (r) % KW * dw / sw)
-    size_t base = PATCH_OFF(i0);
-#define WGRAD_OFF_(r) long o##r = (long)(PATCH_OFF(i0 + min(r, mr - 1)) - base);
-    TILE_EACH(TILE_ACC_) TILE_EACH(D_ACC_) TILE_EACH(WGRAD_OFF_)
-#undef WGRAD_OFF_
-#undef PATCH_OFF
-    size_t bimg = (size_t)panels * L * TN;
-    global const float *xb = xq + xqo + base + (size_t)n0 * plane;
-    global const float *bp = Bp + ((size_t)n0 * panels + (size_t)jt * np) * L * TN;
-    int two = np == 2 && j0 + TN < N;   /* two panels (not the last one where their number is odd) */
-    for (int n = 0; n < nimg; n++, xb += plane, bp += bimg) {
-        global const float *ap = xb, *b = bp;
-        if (two)
-            for (int t = 0; t < L; t++, ap++, b += TN) TILE_STEP2(ap, b, b + L * TN)
-        else
-            for (int t = 0; t < L; t++, ap++, b += TN) TILE_STEP(ap, b)
+/* Convolution weight gradient without a patch matrix in global memory: dW (O, R) = gy (O, N*P) x
+ * patches^T (N*P, R), R = C*KH*KW, P = Ho*Wo. A work-group owns np (1 or 2) 16-column panels of R
+ * (patch entries r = (c, kh, kw)) and one chunk of whole images (`per` of them). It walks the
+ * chunk's pixels S at a time: packs the patch panel of those S pixels into local memory (rows of
+ * 16*np floats, pixel q's row the 16*np entries x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw],
+ * 0 in the padding and past R), then its work items (one per TM-row tile of O on GPUs, one for
+ * all of them on CPU devices, as conv_implicit_fwd) multiply the gradient, read in place as
+ * scalar broadcasts along each image's pixels, into it as gemm_tile does, and add the tile into
+ * C (beta 1 after the first S pixels). The tile path writes the whole patch matrix to global
+ * memory and reads it back; here a panel of S pixels stays in cache.
+ * NDRange (nt, ceil(panels/np), chunks), local (nt, 1, 1); C + b*O*R receives chunk b's sum, laid
+ * out as dW (O, C, KH, KW). The host launches the variant built without -DFN. */
+kernel void conv_implicit_wgrad(int M, global const float *gy, ulong gyo, int NB, int Cin, int H, int W, int KH, int KW,
+                                int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *x,
+                                ulong xo, int N, int per, int S, global float *Cp, int np, local float *panel) {
+    int it = (int)get_local_id(0), nt = (int)get_local_size(0), jt = (int)get_group_id(1), bt = (int)get_group_id(2);
+    int j0g = jt * np * TN, n0 = bt * per, P = Ho * Wo, KK = KH * KW, PW = TN * np;
+    if (j0g >= N || n0 >= NB) return;   /* uniform per work-group */
+    int total = min(per, NB - n0) * P;   /* the chunk's pixels */
+    global float *Cb = Cp + (size_t)bt * M * N;
+    for (int q0 = 0; q0 < total; q0 += S) {
+        int q1 = min(total, q0 + S);
+        /* the panel: work item it packs columns e = it, it + nt, ... of the 16*np, output row by
+         * output row (a row's pixels in [wlo, whi) read x, the others are padding; no division
+         * per row, where those of short rows took more time than the FMAs) */
+        for (int e = it; e < PW; e += nt) {
+            int r = j0g + e, live = r < N;
+            int c = r / KK, kh = r % KK / KW, kw = r % KW, offw = kw * dw - pw;
+            int wlo = offw < 0 ? min(Wo, (-offw + sw - 1) / sw) : 0;
+            int whi = offw < W ? max(wlo, min(Wo, (W - offw + sw - 1) / sw)) : wlo;
+            local float *d = panel + e;
+            int n = q0 / P, p = q0 - n * P, oh = p / Wo, ow = p - oh * Wo;
+            for (int q = q0; q < q1;) {
+                int cnt = min(Wo - ow, q1 - q), ih = oh * sh - ph + kh * dh, k = 0;
+                if (live && ih >= 0 && ih < H) {
+                    global const float *xr = x + xo + (((size_t)(n0 + n) * Cin + c) * H + ih) * W;
+                    int klo = clamp(wlo - ow, 0, cnt), khi = clamp(whi - ow, klo, cnt);
+                    for (; k < klo; k++, d += PW) *d = 0.0f;
+                    for (; k < khi; k++, d += PW) *d = xr[(ow + k) * sw + offw];
+                }
+                for (; k < cnt; k++, d += PW) *d = 0.0f;
+                q += cnt, ow += cnt;
+                if (ow == Wo) {
+                    ow = 0;
+                    if (++oh == Ho) oh = 0, n++;
+                }
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
+            int j0 = j0g, mr = min(TM, M - i0);
+            TILE_START(P)
+            int two = np == 2 && j0 + TN < N;   /* two panels (not where the second has no columns) */
+            TILE_EACH(D_ACC_)
+            local const float *bp = panel;
+            for (int q = q0; q < q1;) {
+                int n = q / P, p = q - n * P, cnt = min(P - p, q1 - q);
+                global const float *ap = gy + gyo + ((size_t)(n0 + n) * M + i0) * P + p;
+                if (two)
+                    for (int k = 0; k < cnt; k++, ap++, bp += PW) TILE_STEP2(ap, bp, bp + TN)
+                else
+                    for (int k = 0; k < cnt; k++, ap++, bp += PW) TILE_STEP(ap, bp)
+                q += cnt;
+            }
+            global float *C = Cb;
+            int ldc = N, csplit = N, cjn = 0, has_bias = 0, store_z = 0;
+            float alpha = 1.0f, beta = q0 ? 1.0f : 0.0f, fa = 0.0f, fb = 0.0f;
+            global const float *bias = gy;
+            global float *Z = Cb;
+            ulong biaso = 0;
+            if (!two) {
+                TILE_TAIL(0)
+                continue;
+            }
+            TILE_TAIL2(0)
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);   /* the panel is rewritten for the next pixels */
     }
-    /* C[i, j] = dW[j, i] at C + b*N*M + j*M + i: ldc 1, a column per j (csplit 1, cjn M) */
-    C += (size_t)bt * N * M;
-    int ldc = 1, csplit = 1, cjn = M, has_bias = 0, store_z = 0;
-    float alpha = 1.0f, beta = 0.0f, fa = 0.0f, fb = 0.0f;
-    global const float *bias = xq;
-    global float *Z = C;
-    ulong biaso = 0;
-    if (!two) {
-        TILE_TAIL(0)
-        return;
-    }
-    TILE_TAIL2(0)
 }

@@ -561,13 +561,14 @@ static const op_case_t cases[] = {
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 9, 8}, {2, 4, 9, 8}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 2, 1, 5, 5}, {0}, 144, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 4, 4}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 8}, {0}, 45, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 7, 8}, {2, 5, 4, 4}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {2, 1, 1, 3, 3}, {0}, 32, 0, 0, NULL},
-    /* the implicit weight gradient (stride phases of the padded input): 45 patch entries (a part
-     * row tile), 37 channels (two panels and an odd one); stride 3 with dilation 2 (taps in every
-     * phase); 26 images of 12x12 in two chunks of images, the second partial */
+    /* the implicit weight gradient (patch panels in local memory): 45 patch entries (two panels
+     * and an odd one), 37 channels (a part row tile); stride 3 with dilation 2 (padding on both
+     * sides of a row); 30 images of 12x12 in two chunks of images (28 per chunk at 144 pixels), the
+     * second partial, each packed 256 pixels at a time (across rows and images) */
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 5, 9, 8}, {2, 37, 5, 4}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {2, 1, 1, 3, 3}, {0}, 40, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{3, 4, 11, 10}, {3, 6, 4, 4}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {3, 2, 2, 3, 3}, {0}, 48, 0, 0, NULL},
-    {"conv2d_weight_grad", 2, {4, 4}, {{26, 1, 12, 12}, {26, 2, 12, 12}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 1, 1, 3, 3}, {0}, 3744, 0, F_NO_GRAD,
-     "the chunks are in the value; its derivatives are a convolution and an input gradient over 3744 pixels, as other cases test, and take a minute under Oclgrind"},
+    {"conv2d_weight_grad", 2, {4, 4}, {{30, 1, 12, 12}, {30, 2, 12, 12}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 1, 1, 3, 3}, {0}, 4320, 0, F_NO_GRAD,
+     "the chunks are in the value; its derivatives are a convolution and an input gradient over 4320 pixels, as other cases test, and take a minute under Oclgrind"},
     {"conv_transpose2d", 3, {4, 4, 1}, {{2, 4, 4, 5}, {4, 3, 4, 4}, {3}}, {D_ANY, D_ANY, D_ANY}, 0, b_convt, r_convt, {2, 1, 1, 0}, {0}, 17, 0, 0, NULL},
     {"conv_transpose2d", 3, {4, 4, 1}, {{1, 3, 3, 3}, {3, 2, 3, 3}, {2}}, {D_ANY, D_ANY, D_ANY}, 0, b_convt, r_convt, {2, 1, 1, 1}, {0}, 13, 0, 0, NULL},
     /* pooling and resampling */

@@ -200,15 +200,17 @@ static ebm_tensor_t *conv_wgrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor
 /* ---- the implicit path: the patch matrix packed in each work-group's local memory (CPU devices) ---- */
 
 /* Launches a kernel whose work-groups are one row of ceil(M/TM) tiles (TM = ctx->tile_rows, the rows
- * of cl/gemm.cl's tile) over n_panels panels: a work item per tile, or with `one` a single work item
- * that walks them all (the implicit forward and input gradients on a CPU device: ctx->fwd_items,
+ * of cl/gemm.cl's tile) over n_panels panels and n_chunks chunks of images (the weight gradient's;
+ * 1 elsewhere): a work item per tile, or with `one` a single work item that walks them all (the
+ * implicit convolutions on a CPU device: ctx->fwd_items, which the weight gradient follows, and
  * ctx->igrad_items). */
-static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size_t n_panels, const char *name, int one) {
+static ebm_status_t launch_panel_groups(ebm_ctx_t *ctx, cl_kernel k, int M, size_t n_panels, size_t n_chunks, const char *name,
+                                        int one) {
     size_t nt = one ? 1 : (size_t)(M + ctx->tile_rows - 1) / ctx->tile_rows;
     if (nt > ebm_kernel_wg(ctx, k))
         return ebm_fail(ctx, EBM_STATUS_OPENCL, "%s: %zu work items per group (%d channels) exceed the kernel's limit %zu", name,
                         nt, M, ebm_kernel_wg(ctx, k));
-    size_t gt[3] = {nt, n_panels, 1}, lt[3] = {nt, 1, 1};
+    size_t gt[3] = {nt, n_panels, n_chunks}, lt[3] = {nt, 1, 1};
     EBM_CL(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gt, lt, 0, NULL,
                                        ebm_profile_event(ctx, ebm_profile_label(ctx, name, 3, gt, M))));
     return EBM_OK;
@@ -286,7 +288,7 @@ static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_
                         g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, w->buf,
                         w->off, y->buf, y->off, b ? b->buf : y->buf, b ? b->off : (size_t)0, b != NULL, z ? z->buf : y->buf,
                         z ? z->off : (size_t)0, z != NULL, (double)a, 0.0, np, np * implicit_local_bytes(g, CONV_FWD)) != EBM_OK ||
-        launch_panel_groups(ctx, k, g->O, (NP + 16 * np - 1) / (16 * np), "conv_implicit_fwd", ctx->fwd_items == 1) != EBM_OK)
+        launch_panel_groups(ctx, k, g->O, (NP + 16 * np - 1) / (16 * np), 1, "conv_implicit_fwd", ctx->fwd_items == 1) != EBM_OK)
         return NULL;
     return y;
 }
@@ -328,52 +330,39 @@ static ebm_tensor_t *conv_igrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_te
                   is_direct ? (size_t)64 /* the direct kernel's panel is unused */ : np * implicit_local_bytes(g, CONV_IGRAD)) != EBM_OK ||
         (is_direct ? ebm_launch3(ctx, k, ((size_t)g->W + 15) / 16, ((size_t)g->H + direct_rows[g->C - 1] - 1) / direct_rows[g->C - 1],
                                  (size_t)g->N)
-                   : launch_panel_groups(ctx, k, g->C, groups, "conv_implicit_igrad", ctx->igrad_items == 1)) != EBM_OK)
+                   : launch_panel_groups(ctx, k, g->C, groups, 1, "conv_implicit_igrad", ctx->igrad_items == 1)) != EBM_OK)
         return NULL;
     ebm_tensor_free(wt);
     return x;
 }
 
 
-/* the rows and columns of the implicit weight gradient's phase planes (cl/conv.cl pad_phase): the
- * output's, plus the largest tap offset within a phase */
-static void wgrad_phases(const geom_t *g, int *Hr, int *Wr) {
-    *Hr = g->Ho + (g->KH - 1) * g->p.dil_h / g->p.stride_h, *Wr = g->Wo + (g->KW - 1) * g->p.dil_w / g->p.stride_w;
+/* The pixels whose patch panel an implicit weight-gradient work-group packs at a time (cl/gemm.cl
+ * conv_implicit_wgrad): 256 (rows of 16*np floats, 32 KiB with two panels: the panel stays in a
+ * CPU core's first-level cache while every row tile of O walks it), fewer where the device's local
+ * memory is smaller; 0 where not even 16 fit. */
+static int wgrad_panel_pixels(const ebm_ctx_t *ctx, int np) {
+    size_t fit = implicit_local_limit(ctx) / (16 * (size_t)np * sizeof(float));
+    return fit >= 256 ? 256 : fit >= 16 ? (int)fit : 0;
 }
 
-/* dW (O, C, KH, KW) from x and g (N, O, Ho, Wo) without the patch matrix (cl/gemm.cl
- * conv_implicit_wgrad): the input zero-padded and split into stride phases once (pad_phase), g
- * packed per image as 16-channel panels of its transpose along rows of Wr pixels (pack_gy_rows),
- * then one kernel over row tiles of the R patch entries, panels of O and chunks of whole images
- * (wgrad_chunk_images), whose partial sums are added last. */
+/* dW (O, C, KH, KW) from x and g (N, O, Ho, Wo) without a patch matrix in global memory
+ * (cl/gemm.cl conv_implicit_wgrad): work-groups over 16*np-column panels of the R patch entries
+ * and chunks of whole images (wgrad_chunk_images), each packing the patch panel of S pixels at a
+ * time into local memory and reading g in place; the chunks' partial sums are added last. */
 static ebm_tensor_t *conv_wgrad_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *gy) {
-    int R = g->C * g->KH * g->KW, panels = (g->O + 15) / 16, np = ctx->gemm_panels, sh = g->p.stride_h, sw = g->p.stride_w;
-    int Hr, Wr;
-    wgrad_phases(g, &Hr, &Wr);
-    int L = g->Ho * Wr, per = wgrad_chunk_images(L), chunks = (g->N + per - 1) / per;
-    size_t planes = (size_t)g->N * g->C * sh * sw;
-    cl_kernel kq = ebm_kernel(ctx, EBM_K_PAD_PHASE), kg = ebm_kernel(ctx, EBM_K_PACK_GY_ROWS);
-    cl_kernel k = kq && kg ? ebm_kernel(ctx, EBM_K_CONV_IMPLICIT_WGRAD) : NULL;
-    /* the planes, then Wr zeros: the walk's last row in an image reads up to Wr - Wo floats past its planes */
-    ebm_tensor_t *xq = k ? ebm_tensor_new(ctx, 1, (int[]){(int)(planes * Hr * Wr + Wr)}) : NULL;
-    ebm_tensor_t *bp = xq ? ebm_tensor_new(ctx, 1, (int[]){g->N * panels * L * 16}) : NULL;
-    ebm_tensor_t *part = bp ? ebm_tensor_new(ctx, 3, (int[]){chunks, g->O, R}) : NULL;
-    if (!part || ebm_fill_range(ctx, xq->buf, xq->off + planes * Hr * Wr, (size_t)Wr, 0.0f) != EBM_OK) return NULL;
-    for (int a = 0; a < sh; a++)
-        for (int b = 0; b < sw; b++)
-            if (ebm_kargs(ctx, kq, "mmliiiiiiiiiii", xq->buf, x->buf, x->off, g->C, g->H, g->W, g->p.pad_h, g->p.pad_w, sh, sw, a,
-                          b, Hr, Wr) != EBM_OK ||
-                ebm_launch3(ctx, kq, (size_t)Hr, (size_t)g->C, (size_t)g->N) != EBM_OK)
-                return NULL;
-    size_t tm = (size_t)ctx->tile_rows;
-    if (ebm_kargs(ctx, kg, "mmliiiiii", bp->buf, gy->buf, gy->off, g->N, g->O, g->Ho, g->Wo, Wr, panels) != EBM_OK ||
-        ebm_launch3(ctx, kg, (size_t)g->Ho, (size_t)g->N * panels, 1) != EBM_OK ||
-        ebm_kargs(ctx, k, "imliiiiiiiiiiimimi", R, xq->buf, xq->off, g->N, g->KH, g->KW, sh, sw, g->p.dil_h, g->p.dil_w,
-                  Hr, Wr, g->Ho, g->O, bp->buf, per, part->buf, np) != EBM_OK ||
-        ebm_launch3(ctx, k, (R + tm - 1) / tm, ((size_t)panels + np - 1) / np, (size_t)chunks) != EBM_OK)
+    int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, panels = (R + 15) / 16;
+    int np = panels > 1 && wgrad_panel_pixels(ctx, 2) > 0 ? ctx->gemm_panels : 1, S = wgrad_panel_pixels(ctx, np);
+    int per = wgrad_chunk_images(P), chunks = (g->N + per - 1) / per;
+    cl_kernel k = ebm_kernel(ctx, EBM_K_CONV_IMPLICIT_WGRAD);
+    ebm_tensor_t *part = k ? ebm_tensor_new(ctx, 3, (int[]){chunks, g->O, R}) : NULL;
+    if (!part ||
+        ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimliiimiL", g->O, gy->buf, gy->off, g->N, g->C, g->H, g->W, g->KH, g->KW, g->Ho,
+                  g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, x->buf, x->off, R, per,
+                  S, part->buf, np, (size_t)S * 16 * np * sizeof(float)) != EBM_OK ||
+        launch_panel_groups(ctx, k, g->O, (size_t)(panels + np - 1) / np, (size_t)chunks, "conv_implicit_wgrad",
+                            ctx->fwd_items == 1) != EBM_OK)
         return NULL;
-    ebm_tensor_free(bp);
-    ebm_tensor_free(xq);
     int was = ebm_grad_set_enabled(ctx, 0);
     ebm_tensor_t *sum = ebm_reshape(ebm_sum(part, 0x1u, 0), 4, (int[]){g->O, g->C, g->KH, g->KW});
     ebm_grad_set_enabled(ctx, was);
@@ -432,11 +421,9 @@ static const ebm_algo_t conv_algo_id[CONV_ALGOS + 1] = {0, EBM_ALGO_CONV_IM2COL,
 static int conv_usable(ebm_ctx_t *ctx, int algo, conv_kind_t kind, const geom_t *g) {
     /* the tile and implicit paths address the 16 images a panel may span with int offsets */
     if ((algo == 3 || algo == 4) && (double)(g->C > g->O ? g->C : g->O) * g->H * g->W * 16 >= 2147483647.0) return 0;
-    if (algo == 4 && kind == CONV_WGRAD) {   /* the phase planes' and the packed gradient's int sizes */
-        int Hr, Wr;
-        wgrad_phases(g, &Hr, &Wr);
-        if ((double)g->N * g->C * g->p.stride_h * g->p.stride_w * Hr * Wr + Wr >= 2147483647.0 ||
-            (double)g->N * g->Ho * Wr * ((g->O + 15) / 16 * 16) >= 2147483647.0)
+    if (algo == 4 && kind == CONV_WGRAD) {   /* a chunk's pixels; 16 pixels' panel rows in local memory */
+        if ((double)wgrad_chunk_images(g->Ho * g->Wo) * g->Ho * g->Wo >= 2147483647.0 ||
+            wgrad_panel_pixels(ctx, 1) == 0)
             return 0;
     } else if (algo == 4) {   /* filters up to 16x16 (the kernel's tap lists); the panel in local memory */
         if (g->KH > 16 || g->KW > 16 || implicit_local_bytes(g, kind) > implicit_local_limit(ctx)) return 0;
