@@ -33,11 +33,12 @@ typedef struct ebm_env {
     int exact_buffers;         /* EBM_EXACT_BUFFERS=1: a buffer of exactly its size per tensor, for memory checkers (tensor.c) */
     int tile_rows;             /* EBM_TILE_ROWS=6|8: rows of cl/gemm.cl's register tile (0: per device) */
     int fwd_panels;            /* EBM_FWD_PANELS=1|2: panels per implicit-forward work-group (0: per device) */
-    int fwd_items;             /* EBM_FWD_ITEMS=one|tiles: work items per implicit-forward work-group, one or one
-                                * per row tile (1, 2; 0: per device) */
+    int fwd_items;             /* EBM_FWD_ITEMS=one|tiles: work items per implicit-forward and weight-gradient
+                                * work-group, one or one per row tile (1, 2; 0: per device) */
     int igrad_items;           /* EBM_IGRAD_ITEMS=one|tiles: the same for the implicit input gradients */
     int igrad_zload;           /* EBM_IGRAD_ZLOAD=vectors|runs: how they read z where f' is fused (1, 2; 0: per device) */
-    int gemm_panels;           /* EBM_GEMM_PANELS=1|2: panels per gemm_tile work item (0: per device) */
+    int gemm_panels;           /* EBM_GEMM_PANELS=1|2: panels per gemm_tile work item and conv_implicit_wgrad
+                                * work-group (0: per device) */
     int igrad_panels;          /* EBM_IGRAD_PANELS=1|2: panels per conv_implicit_igrad2 work-group (0: per device) */
     int reduce_lanes;          /* EBM_REDUCE_LANES=1|16: items of the long reduction per work item (reduce_lanes: 16) (0: per device) */
     int log_level;             /* EBM_LOG=debug|info|warn|error: the least level the default logger prints */
@@ -237,11 +238,12 @@ struct ebm_ctx {
     int exact_div;           /* device offers correctly rounded float division and sqrt (built with them) */
     int tile_rows;           /* rows of cl/gemm.cl's register tile, EBM_TILE_ROWS in kernels: 6 or 8 */
     int fwd_panels;          /* panels per conv_implicit_fwd work-group where they fit in local memory: 1 or 2 */
-    int fwd_items;           /* work items per conv_implicit_fwd work-group: 1 one (it walks every row tile), 2 one per row tile */
+    int fwd_items;           /* work items per conv_implicit_fwd and conv_implicit_wgrad work-group: 1 one (it walks
+                              * every row tile), 2 one per row tile */
     int igrad_items;         /* the same for conv_implicit_igrad and conv_implicit_igrad2 (their tiles: of input channels) */
     int igrad_zload;         /* their fused f'(z): z read as vectors kept on each run's lanes (1) or run by run through a
                               * private array (2): cl/gemm.cl IGRAD_STORE_ROW */
-    int gemm_panels;         /* 16-column panels per gemm_tile work item: 1 or 2 */
+    int gemm_panels;         /* 16-column panels per gemm_tile work item and conv_implicit_wgrad work-group: 1 or 2 */
     int igrad_panels;        /* panels per conv_implicit_igrad2 work-group where they fit in local memory: 1 or 2 */
     int reduce_lanes;        /* items of the long reduction per work item: 1 (cl/reduce.cl's reduce) or 16 (reduce_lanes) */
     cl_program programs[256];

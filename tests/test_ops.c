@@ -567,6 +567,9 @@ static const op_case_t cases[] = {
      * second partial, each packed 256 pixels at a time (across rows and images) */
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 5, 9, 8}, {2, 37, 5, 4}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {2, 1, 1, 3, 3}, {0}, 40, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{3, 4, 11, 10}, {3, 6, 4, 4}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {3, 2, 2, 3, 3}, {0}, 48, 0, 0, NULL},
+    /* 336 pixels packed 256 and 80 at a time (mid-row, mid-image) with two panels (18 patch
+     * entries) and, where groups have a work item per row tile, two of them (9 channels) */
+    {"conv2d_weight_grad", 2, {4, 4}, {{8, 2, 13, 12}, {8, 9, 7, 6}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {2, 1, 1, 3, 3}, {0}, 336, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{30, 1, 12, 12}, {30, 2, 12, 12}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 1, 1, 3, 3}, {0}, 4320, 0, F_NO_GRAD,
      "the chunks are in the value; its derivatives are a convolution and an input gradient over 4320 pixels, as other cases test, and take a minute under Oclgrind"},
     {"conv_transpose2d", 3, {4, 4, 1}, {{2, 4, 4, 5}, {4, 3, 4, 4}, {3}}, {D_ANY, D_ANY, D_ANY}, 0, b_convt, r_convt, {2, 1, 1, 0}, {0}, 17, 0, 0, NULL},
