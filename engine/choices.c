@@ -25,8 +25,9 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
      * EBM_IGRAD_PANELS), the implicit kernels' work items (EBM_FWD_ITEMS, EBM_IGRAD_ITEMS) and fused
      * z loads (EBM_IGRAD_ZLOAD); and the revision of what the algorithms cover, raised when one of
      * them takes a new kind of op or a new kernel (2: the implicit path's weight gradient; 3: its
-     * direct input gradient for 1-4 channels), so that no older file keeps it from being measured */
-    enum { CHOICES_REVISION = 3 };
+     * direct input gradient for 1-4 channels; 4: that weight gradient's new kernel, its patches
+     * packed in local memory), so that no older file keeps it from being measured */
+    enum { CHOICES_REVISION = 4 };
     char wg[112];
     snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d %d z %d", ctx->wg_size,
              ctx->info.max_work_group, (int)EBM_ALGO_COUNT, (int)CHOICES_REVISION, ctx->tile_rows, ctx->fwd_panels,

@@ -421,15 +421,18 @@ static const ebm_algo_t conv_algo_id[CONV_ALGOS + 1] = {0, EBM_ALGO_CONV_IM2COL,
 static int conv_usable(ebm_ctx_t *ctx, int algo, conv_kind_t kind, const geom_t *g) {
     /* the tile and implicit paths address the 16 images a panel may span with int offsets */
     if ((algo == 3 || algo == 4) && (double)(g->C > g->O ? g->C : g->O) * g->H * g->W * 16 >= 2147483647.0) return 0;
+    if (algo == 4) {   /* a work item per row tile (of O; of C for the input gradients) where groups have them */
+        int igrad = kind == CONV_IGRAD || kind == CONV_IGRAD_FUSED;
+        int items = igrad ? ctx->igrad_items : ctx->fwd_items, rows = igrad ? g->C : g->O;
+        if (items != 1 && (size_t)(rows + ctx->tile_rows - 1) / ctx->tile_rows > ctx->wg_size) return 0;
+    }
     if (algo == 4 && kind == CONV_WGRAD) {
         /* int pixel indices within a chunk (and TM rows' offsets, a panel of pixels past it); 16
-         * pixels' panel rows in local memory; a work item per row tile of O where groups have them */
+         * pixels' panel rows in local memory */
         double P = (double)g->Ho * g->Wo;
         if (P * 256 >= 2147483647.0) return 0;
         int per = wgrad_chunk_images((int)P), rows = per > ctx->tile_rows ? per : ctx->tile_rows;
-        if ((double)rows * P + 256 >= 2147483647.0 || wgrad_panel_pixels(ctx, 1) == 0 ||
-            (ctx->fwd_items != 1 && (size_t)(g->O + ctx->tile_rows - 1) / ctx->tile_rows > ctx->wg_size))
-            return 0;
+        if ((double)rows * P + 256 >= 2147483647.0 || wgrad_panel_pixels(ctx, 1) == 0) return 0;
     } else if (algo == 4) {   /* filters up to 16x16 (the kernel's tap lists); the panel in local memory */
         if (g->KH > 16 || g->KW > 16 || implicit_local_bytes(g, kind) > implicit_local_limit(ctx)) return 0;
     }
