@@ -10,7 +10,10 @@
 #   bash bench/nvidia_run.sh [STAGE...]   # on the GPU machine, in a copy of the checkout with .debs
 #                                      # and .data (carry both): logs and CSVs go to $OUT (default
 #                                      # results-nvidia/); no argument: ctest, compare and bench
-# Stages, run in this order whatever the order given:
+# Stages, run in this order whatever the order given (tune first):
+#   tune: CLBlast's GEMM tuners on the device (tools/clblast_tune.sh, $TUNE_SECONDS per tuner, default
+#     90), imported for the engine's later stages; then bench_workloads on cifar32 and fmnist-ms with
+#     the tuned parameters off and on ($out/tune.txt; the tuners' results in $out/clblast)
 #   bench: bench/workloads.sh -g (the reference workloads on the device beside PyTorch CUDA, one
 #     table), then the per-op convolution table (test_ops perf against bench/torch_ops.py cuda)
 #   ctest: the test suite on the NVIDIA driver only (EBM_TEST_DEVICES; CTEST_ARGS adds ctest options,
@@ -32,7 +35,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 debs=(ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-c-headers libclblast1 libclblast-dev libclfft2 libclfft-dev
-      libstb0 libstb-dev libinih1 libinih-dev libcjson1 libcjson-dev zlib1g-dev pkgconf pkgconf-bin libpkgconf3
+      clblast-utils libstb0 libstb-dev libinih1 libinih-dev libcjson1 libcjson-dev zlib1g-dev pkgconf pkgconf-bin libpkgconf3
       libpng-dev libpng16-16 libjpeg62-turbo libjpeg62-turbo-dev libjpeg-dev
       liblapacke liblapacke-dev liblapack3 liblapack-dev libblas3 libblas-dev libtmglib3 libtmglib-dev libgfortran5 libquadmath0)
 if [ "${1:-}" = "--fetch-debs" ]; then
@@ -60,6 +63,7 @@ for a in blas lapack; do
   ln -sf "$a-netlib.pc" "$lib/pkgconfig/$a.pc"
   for f in "$lib/$a"/lib$a.so*; do ln -sf "$a/${f##*/}" "$lib/${f##*/}"; done
 done
+export PATH=$PATH:$prefix/usr/bin   # CLBlast's tuners (clblast-utils)
 export CMAKE_PREFIX_PATH=$prefix/usr LD_LIBRARY_PATH=$lib:${LD_LIBRARY_PATH:-} CPATH=$prefix/usr/include LIBRARY_PATH=$lib
 export PKG_CONFIG_PATH=$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$prefix PKG_CONFIG_LIBDIR=$lib/pkgconfig
 pkgconf=$(command -v pkg-config || echo "$prefix/usr/bin/pkgconf")
@@ -79,6 +83,15 @@ export EBM_DEVICE=$device
   cmake --build build-nv --parallel "$(nproc)"
 } > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 build-nv/ebm devices 2>&1 | tee "$out/devices.txt"
+if [[ $what == *" tune "* ]]; then   # before the timings, which then run on the tuned parameters
+  tools/clblast_tune.sh -e build-nv/ebm -d "$device" -s "${TUNE_SECONDS:-90}" -o "$out/clblast" > "$out/tune.txt" 2>&1
+  echo "tune exit $? ($((SECONDS - t0)) s)"; cat "$out/tune.txt"
+  for t in off on; do
+    echo "EBM_CLBLAST_TUNED=$t:" >> "$out/tune.txt"
+    EBM_CLBLAST_TUNED=$t build-nv/bench_workloads -w cifar32,fmnist-ms -n 2 >> "$out/tune.txt" 2>&1
+  done
+  tail -8 "$out/tune.txt"; echo "tune done ($((SECONDS - t0)) s)"
+fi
 if [[ $what == *" bench "* ]]; then   # first, alone on the device: timings
   bench/workloads.sh -g -b build-nv -w "${BENCH_WORKLOADS:-toy2d,fmnist-ms,cifar32}" -o "$out/workloads" > "$out/workloads.md" 2> "$out/workloads.log"
   echo "workloads exit $? ($((SECONDS - t0)) s)"; cat "$out/workloads.md"

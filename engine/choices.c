@@ -28,10 +28,14 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
      * direct input gradient for 1-4 channels; 4: that weight gradient's new kernel, its patches
      * packed in local memory), so that no older file keeps it from being measured */
     enum { CHOICES_REVISION = 4 };
-    char wg[112];
-    snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d %d z %d", ctx->wg_size,
-             ctx->info.max_work_group, (int)EBM_ALGO_COUNT, (int)CHOICES_REVISION, ctx->tile_rows, ctx->fwd_panels,
-             ctx->gemm_panels, ctx->igrad_panels, ctx->fwd_items, ctx->igrad_items, ctx->igrad_zload);
+    /* and CLBlast's tuned parameters (clblast_tuned.c): tuned kernels are measured against the tile GEMM
+     * again (none: the key is as before there were any) */
+    char wg[160];
+    int len = snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d %d z %d", ctx->wg_size,
+                       ctx->info.max_work_group, (int)EBM_ALGO_COUNT, (int)CHOICES_REVISION, ctx->tile_rows, ctx->fwd_panels,
+                       ctx->gemm_panels, ctx->igrad_panels, ctx->fwd_items, ctx->igrad_items, ctx->igrad_zload);
+    if (ebm_clblast_tuned_hash(ctx) && len > 0 && len < (int)sizeof wg)
+        snprintf(wg + len, sizeof wg - len, " clblast %016llx", (unsigned long long)ebm_clblast_tuned_hash(ctx));
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
     for (int i = 0; i < 4; i++)
         for (const char *c = parts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;

@@ -414,6 +414,7 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
         free(ctx);
         return EBM_STATUS_OPENCL;
     }
+    ebm_clblast_tuned_load(ctx);   /* first: its hash is part of the choices file's key */
     ebm_choices_load(ctx);
     device_quirks(ctx);
     *out = ctx;
@@ -439,6 +440,7 @@ void ebm_ctx_free(ebm_ctx_t *ctx) {
     if (ctx->choices_dirty) ebm_choices_save(ctx);
     ebm_fft_release(ctx);
     ebm_clblast_release(ctx);
+    ebm_clblast_tuned_free(ctx);
     ebm_pool_release_all(ctx);
     free(ctx->conv_choices);
     for (int i = 0; i < ctx->n_events; i++) clReleaseEvent(ctx->events[i]);
@@ -604,7 +606,7 @@ static void hash_add(hash128_t *h, const void *data, size_t n) {
 
 #define CACHE_MAGIC "EBMKCACHE1"
 
-static int mkdir_p(const char *path) {
+int ebm_mkdir_p(const char *path) {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; p++) {
@@ -675,7 +677,7 @@ static void save_cached(ebm_ctx_t *ctx, cl_program prog, const char *dir, const 
         free(bin);
         return;
     }
-    if (mkdir_p(dir) == 0) {
+    if (ebm_mkdir_p(dir) == 0) {
         char tmp[1200];
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
         FILE *f = fopen(tmp, "wb");

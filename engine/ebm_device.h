@@ -90,6 +90,23 @@ unsigned long ebm_ctx_launches(const ebm_ctx_t *ctx);
  * first needed, and failures are remembered per device with the measured choices). */
 const char *ebm_ctx_algorithm_unavailable(const ebm_ctx_t *ctx, const char *algorithm);
 
+/* CLBlast's kernel parameters tuned for the context's device (tools/clblast_tune.sh runs CLBlast's
+ * tuners; README, Devices). ebm_clblast_import reads the tuners' JSON result files (the
+ * fastest per kernel where several name one), checks that CLBlast takes the parameters and that
+ * GEMMs run with them give products within float32's rounding bound of a double-precision host
+ * product, and keeps them for the device next to the kernel cache, over the kernels' earlier sets;
+ * every later context on the device hands them to CLBlast before its first GEMM (not with
+ * EBM_CLBLAST_TUNED=off). A file that is not a tuner's single-precision result for this device
+ * fails naming the file, and nothing is kept. report (may be NULL) gets the kept sets and the
+ * path. It leaves CLBlast's settings for the device changed in this process (the new parameters,
+ * and CLBlast's threshold between its direct and indirect GEMM kernels, forced for the checks):
+ * call it in a process that ends after it, as `ebm clblast-import` does. ebm_ctx_clblast_tuned: the number of kernels with tuned parameters loaded for the
+ * context, their names (space-separated) into kernels; ebm_ctx_clblast_tuned_path: the device's
+ * file (whether or not it exists; NULL with EBM_KERNEL_CACHE=off). */
+ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_files, FILE *report);
+int ebm_ctx_clblast_tuned(const ebm_ctx_t *ctx, char *kernels, size_t n);
+const char *ebm_ctx_clblast_tuned_path(const ebm_ctx_t *ctx);
+
 /* Compiles a user kernel source against the context (used by tests of the error path). */
 ebm_status_t ebm_ctx_build_source(ebm_ctx_t *ctx, const char *name, const char *source, const char *options);
 

@@ -80,6 +80,33 @@ struct ebm_conv_choice {
  * process on a machine runs the same algorithm for a shape and its results do not depend on which
  * process measured (a resumed run ends bit-identical to one never stopped). */
 void ebm_choices_load(ebm_ctx_t *ctx);
+/* CLBlast's parameters tuned for the device (ops/clblast_tuned.c): loaded with the context, handed
+ * to CLBlast before its first GEMM in the context, freed with it; the hash (0: none) keys the
+ * choices file */
+enum { EBM_CLBLAST_MAX_PARAMS = 24, EBM_CLBLAST_NAME_LEN = 24 };
+struct ebm_clblast_set {
+    char kernel[EBM_CLBLAST_NAME_LEN];   /* CLBlast's database name: Xgemm, XgemmDirect, Copy, ... */
+    double ms;                           /* the tuner's best time (information only) */
+    int n;
+    char names[EBM_CLBLAST_MAX_PARAMS][EBM_CLBLAST_NAME_LEN];
+    size_t values[EBM_CLBLAST_MAX_PARAMS];
+    char source[160];                    /* the file it came from (import) */
+};
+/* A line of the device's file ("KERNEL MS NAME=VALUE ...") and a tuner's JSON result (text[0..len),
+ * tuned on device_name) into s: NULL, or why not (for the result: written into why) */
+const char *ebm_clblast_parse_line(const char *line, struct ebm_clblast_set *s);
+const char *ebm_clblast_parse_result(const char *text, size_t len, const char *device_name, struct ebm_clblast_set *s,
+                                     char *why, size_t whyn);
+void ebm_clblast_tuned_load(ebm_ctx_t *ctx);
+void ebm_clblast_tuned_apply(ebm_ctx_t *ctx);
+void ebm_clblast_tuned_free(ebm_ctx_t *ctx);
+uint64_t ebm_clblast_tuned_hash(const ebm_ctx_t *ctx);
+/* C = alpha op(A) op(B) + beta C through CLBlast (row-major; batch > 1: strided batches) */
+ebm_status_t ebm_gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
+                              size_t a_off, size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb, size_t b_stride,
+                              float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch);
+/* mkdir -p: 0, or -1 with errno */
+int ebm_mkdir_p(const char *path);
 void ebm_choices_save(ebm_ctx_t *ctx);
 /* The remembered choice for a GEMM (q's sizes and transposes) or a convolution (NULL: none yet). */
 struct ebm_gemm_choice *ebm_gemm_choice_find(ebm_ctx_t *ctx, const struct ebm_gemm_choice *q);
@@ -277,6 +304,7 @@ struct ebm_ctx {
     struct ebm_fft_plan *fft_plans;         /* baked clFFT plans (fftconv.c) */
     int n_fft_plans, cap_fft_plans, fft_ready;
     int clblast_used;                       /* this context counts in linalg.c's clblast_users */
+    struct ebm_clblast_tuned *clblast_tuned;   /* the device's tuned CLBlast parameters (clblast_tuned.c) */
     cl_event *events;
     const char **event_names;
     int n_events, cap_events;

@@ -89,12 +89,12 @@ void ebm_clblast_release(ebm_ctx_t *ctx) {
     ctx->clblast_used = 0;
 }
 
-static ebm_status_t gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
-                                 size_t a_off, size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb,
-                                 size_t b_stride, float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride,
-                                 size_t batch) {
+ebm_status_t ebm_gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
+                              size_t a_off, size_t lda, size_t a_stride, cl_mem b, size_t b_off, size_t ldb, size_t b_stride,
+                              float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch) {
     CLBlastStatusCode s;
     if (!ctx->clblast_used) ctx->clblast_used = 1, clblast_users++;
+    ebm_clblast_tuned_apply(ctx);   /* the device's tuned parameters, before CLBlast builds a kernel (clblast_tuned.c) */
     cl_event *ev = ebm_profile_event(ctx, "CLBlast sgemm");
     CLBlastTranspose TA = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose TB = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -139,7 +139,7 @@ static int gemm_try(ebm_ctx_t *ctx, int alg, int ta, int tb, size_t m, size_t n,
     }
     ebm_algo_try_begin(ctx);
     ebm_scope_begin(ctx);   /* the tile kernel's packed panels */
-    if (alg == 1) gemm_clblast(GEMM_ARGS);
+    if (alg == 1) ebm_gemm_clblast(GEMM_ARGS);
     else gemm_tile(GEMM_ARGS);
     ebm_scope_end(ctx);
     return ebm_algo_try_end(ctx, gemm_algo_id[alg]);

@@ -9,6 +9,7 @@
  *   ebm score CHECKPOINT DATA [--out CSV] [--limit N]   per-example energy and |grad_x E|^2
  *   ebm eval CHECKPOINT [--n N] [--steps K] [--mala N] [--init noise|buffer] [--min-per-mode N] [--set s.k=v]
  *            [--classifier RUN [--fd]] [--ood] [--ood-folder DIR]
+ *   ebm clblast-import [--device D] FILE.json...  keep CLBlast tuners' results for the device
  *   ebm --version
  */
 #include <errno.h>
@@ -69,7 +70,13 @@ static const struct command_help {
      "                                --ood [--ood-folder DIR]: AUROC of -E, test images vs noise, upside-down,\n"
      "                                inverted images and the folder's (a jem run: also by max softmax);\n"
      "                                a jem run: test accuracy and calibration error (ECE); with --classifier\n"
-     "                                RUN: --n samples per class on E(x, K), the fraction RUN assigns to K\n"}};
+     "                                RUN: --n samples per class on E(x, K), the fraction RUN assigns to K\n"},
+    {"clblast-import",
+     "  clblast-import [--device D] FILE.json...   CLBlast's tuners' results (clblast_tuner_xgemm etc.; run\n"
+     "                                them all with tools/clblast_tune.sh) for device D: checked (single\n"
+     "                                precision, tuned on D, GEMMs with them correct) and kept next to the\n"
+     "                                kernel cache, where every later run on D hands them to CLBlast\n"
+     "                                (EBM_CLBLAST_TUNED=off: not)\n"}};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: ebm <command> [options]   (ebm <command> --help: that command's options)\ncommands:\n");
@@ -204,11 +211,41 @@ static int cmd_devices(int argc, char **argv) {
         return 1;
     }
     const ebm_device_info_t *d = ebm_ctx_device(ctx);
-    char tag[32];
+    char tag[32], kernels[256];
     ebm_device_tag(d, tag, sizeof tag);
     printf("selected: %d:%d %s [%s]\n", d->platform_index, d->device_index, d->name, tag);
+    if (ebm_ctx_clblast_tuned(ctx, kernels, sizeof kernels))
+        printf("CLBlast tuned for it: %s (%s)\n", kernels, ebm_ctx_clblast_tuned_path(ctx));
     ebm_ctx_free(ctx);
     return 0;
+}
+
+static int cmd_clblast_import(int argc, char **argv) {
+    static const struct option opts[] = {{"device", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *sel = NULL;
+    int c;
+    optind = 0, opterr = 0;
+    while ((c = next_option(argc, argv, opts)) != -1) {
+        if (c == 'd') sel = optarg;
+        else if (c == 'h') return command_help("clblast-import");
+        else return bad_option("clblast-import", argc, argv);
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "ebm clblast-import: give the tuners' result files (clblast_*_32.json)\n");
+        return 2;
+    }
+    ebm_ctx_t *ctx;
+    if (ebm_ctx_create(&ctx, sel) != EBM_OK) {
+        fprintf(stderr, "ebm: %s\n", ebm_ctx_error(NULL));
+        return 1;
+    }
+    int rc = 0;
+    if (ebm_clblast_import(ctx, (const char *const *)argv + optind, argc - optind, stdout) != EBM_OK) {
+        fprintf(stderr, "ebm clblast-import: %s\n", ebm_ctx_error(ctx));
+        rc = 1;
+    }
+    ebm_ctx_free(ctx);
+    return rc;
 }
 
 enum { MAX_SETS = 64 };
@@ -466,6 +503,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "clblast-import")) return cmd_clblast_import(argc - 1, argv + 1);
     /* train runs data-parallel when built with MPI; the other commands are one process */
     if ((!strcmp(cmd, "train") ? !dist_built() : !strcmp(cmd, "sample") || !strcmp(cmd, "eval") || !strcmp(cmd, "score")) &&
         started_as_ranks(cmd))

@@ -48,6 +48,24 @@ def main():
                      "__metadata__": dict(meta, sample_shape="1,28,28")}, w))
     put("safetensors", "no-metadata.safetensors", safetensors({"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, w[:4]))
 
+    # ---- CLBlast tuner results (as clblast_tuner_* writes them, results trimmed to two) and tuned-file lines ----
+    def tuner(family, kernel, best, params):
+        res = [{"kernel": kernel, "time": 0.31, "parameters": dict(params, PRECISION=32)},
+               {"kernel": kernel, "time": 0.52, "parameters": dict(params, PRECISION=32)}]
+        d = {"kernel_family": family, "precision": "32", "best_kernel": kernel, "best_time": best,
+             "best_parameters": " ".join(f"{k}={v}" for k, v in sorted(dict(params, PRECISION=32).items())),
+             "arg_m": "128", "arg_n": "128", "arg_k": "128", "clblast_device_type": "GPU", "device": "fuzz device",
+             "platform_vendor": "fuzz", "device_type": "GPU", "results": res}
+        return json.dumps(d, indent=2)
+    xg = dict(GEMMK=0, KREG=1, KWG=32, KWI=2, MDIMA=8, MDIMC=8, MWG=64, NDIMB=32, NDIMC=32, NWG=64, SA=0, SB=0, STRM=0, STRN=0, VWM=4, VWN=2)
+    put("clblast", "xgemm_1.json", tuner("xgemm_1", "Xgemm", "0.13", xg))
+    put("clblast", "xgemm_direct_1.json", tuner("xgemm_direct_1", "XgemmDirectTN", "2.19",
+        dict(KWID=2, MDIMAD=8, MDIMCD=8, NDIMBD=8, NDIMCD=8, PADA=1, PADB=1, VWMD=2, VWND=1, WGD=32)))
+    put("clblast", "copy.json", tuner("copy", "CopyMatrixFast", "0.03", dict(COPY_DIMX=8, COPY_DIMY=32, COPY_VW=4, COPY_WPT=4)))
+    put("clblast", "tuned-file.txt", "# ebm-cl: CLBlast parameters tuned for fuzz device\n"
+        "Xgemm 0.13 " + " ".join(f"{k}={v}" for k, v in xg.items()) + "\n"
+        "Pad 0.05 PAD_DIMX=32 PAD_DIMY=8 PAD_WPTX=4 PAD_WPTY=4\nPadtranspose 0.06 PADTRA_PAD=0 PADTRA_TILE=8 PADTRA_WPT=4\n")
+
     # ---- IDX: images (N, H, W), (N, C, H, W), labels; Fashion-MNIST's real header ----
     imgs = idx([3, 4, 4], [(i * 17) % 256 for i in range(48)])
     labels = idx([3], [0, 2, 1])

@@ -18,7 +18,7 @@ work=${2:?usage: run_fuzz.sh SOURCE_DIR WORK SECONDS [NAME...]}
 seconds=${3:?usage: run_fuzz.sh SOURCE_DIR WORK SECONDS [NAME...]}
 shift 3
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(safetensors idx idx_gz idx_dataset image csv config cli npy)
+[ ${#names[@]} -eq 0 ] && names=(safetensors idx idx_gz idx_dataset image csv config cli npy clblast)
 cmake=${CMAKE:-cmake}
 start=$(date +%s)
 

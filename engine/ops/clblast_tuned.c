@@ -1,0 +1,414 @@
+/* clblast_tuned.c — CLBlast's kernel parameters tuned for the device. CLBlast picks its GEMM
+ * kernels' tile sizes from a built-in database, and for a device the database does not know
+ * (a new GPU) from its vendor's or a generic default. CLBlast's own tuners (clblast_tuner_*,
+ * Debian's clblast-utils) measure better ones and write them as JSON; `ebm clblast-import` (run by
+ * tools/clblast_tune.sh) checks those files, runs GEMMs with the parameters against a
+ * double-precision host product, and keeps them per device next to the kernel cache
+ * (clblast-<hash of the device's name, driver and platform>.txt, one line per kernel:
+ * "KERNEL MS NAME=VALUE ..."). Every context on that device loads the file and hands the
+ * parameters to CLBlast (CLBlastOverrideParameters) before its first GEMM. The GEMM choices'
+ * key carries the file's hash, so a new tuning measures CLBlast against the tile GEMM again.
+ * EBM_CLBLAST_TUNED=off ignores the file. */
+#include <clblast_c.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include "internal.h"
+
+enum { MAX_PARAMS = EBM_CLBLAST_MAX_PARAMS, NAME_LEN = EBM_CLBLAST_NAME_LEN };
+typedef struct ebm_clblast_set tuned_set_t;
+
+struct ebm_clblast_tuned {
+    tuned_set_t *sets;
+    int n, applied;
+    uint64_t hash;   /* of the accepted lines, 0 without any */
+    char path[1100];
+};
+
+/* The tuners' kernel families (with a phase suffix _1, _2, ... for the GEMM ones) and the kernel
+ * names CLBlast's database knows them by: the kernels single-precision GEMM runs. */
+static const struct { const char *family, *kernel; } families[] = {
+    {"xgemm", "Xgemm"}, {"xgemm_direct", "XgemmDirect"}, {"copy", "Copy"},
+    {"pad", "Pad"},     {"transpose", "Transpose"},      {"padtranspose", "Padtranspose"},
+};
+
+static const char *kernel_of_family(const char *family) {
+    size_t len = strlen(family);
+    /* "xgemm_1" -> "xgemm", "xgemm_direct_2" -> "xgemm_direct" */
+    size_t end = len;
+    while (end > 0 && family[end - 1] >= '0' && family[end - 1] <= '9') end--;
+    if (end < len && end > 0 && family[end - 1] == '_') len = end - 1;
+    for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+        if (strlen(families[i].family) == len && !strncasecmp(family, families[i].family, len)) return families[i].kernel;
+    return NULL;
+}
+
+static int known_kernel(const char *k) {
+    for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+        if (!strcmp(k, families[i].kernel)) return 1;
+    return 0;
+}
+
+static uint64_t hash_str(uint64_t h, const char *s) {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* "NAME=V NAME=V ..." into s (PRECISION, which names the tuning's precision, skipped); NULL or why not */
+static const char *parse_params(const char *text, tuned_set_t *s) {
+    s->n = 0;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p) break;
+        size_t nl = strcspn(p, "= \t");
+        if (p[nl] != '=' || nl == 0 || nl >= NAME_LEN) return "a parameter is not NAME=VALUE";
+        for (size_t i = 0; i < nl; i++)
+            if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+                return "a parameter name is not upper case letters, digits and _";
+        char *end;
+        errno = 0;
+        long v = strtol(p + nl + 1, &end, 10);
+        if (end == p + nl + 1 || (*end && *end != ' ' && *end != '\t') || errno || v < 0 || v > 1 << 20)
+            return "a parameter's value is not a whole number from 0 to 2^20";
+        if (!(nl == 9 && !strncmp(p, "PRECISION", 9))) {
+            if (s->n == MAX_PARAMS) return "more than 24 parameters";
+            for (int i = 0; i < s->n; i++)
+                if (strlen(s->names[i]) == nl && !strncmp(s->names[i], p, nl)) return "a parameter is given twice";
+            memcpy(s->names[s->n], p, nl);
+            s->names[s->n][nl] = 0;
+            s->values[s->n++] = (size_t)v;
+        }
+        p = end;
+    }
+    return s->n ? NULL : "no parameters";
+}
+
+const char *ebm_clblast_parse_line(const char *line, struct ebm_clblast_set *s) {
+    memset(s, 0, sizeof *s);
+    const char *p = line;
+    size_t kl = strcspn(p, " \t");
+    if (kl == 0 || kl >= NAME_LEN || !p[kl]) return "not \"KERNEL MS NAME=VALUE ...\"";
+    memcpy(s->kernel, p, kl);
+    if (!known_kernel(s->kernel)) return "not a kernel of CLBlast's GEMM";
+    p += kl + strspn(p + kl, " \t");
+    char *end;
+    s->ms = strtod(p, &end);
+    if (end == p || (*end && *end != ' ' && *end != '\t') || !(s->ms >= 0) || !isfinite(s->ms))
+        return "the time is not a number of ms";
+    return parse_params(end, s);
+}
+
+static int tuned_path(const ebm_ctx_t *ctx, char *path, size_t n) {
+    const ebm_env_t *env = ebm_env();
+    if (env->cache_off) return 0;
+    uint64_t h = 14695981039346656037ULL;
+    h = hash_str(hash_str(hash_str(h, ctx->info.name), ctx->info.driver), ctx->info.platform);
+    return snprintf(path, n, "%s/clblast-%016llx.txt", env->cache_dir, (unsigned long long)h) < (int)n;
+}
+
+static int tuned_off(void) {
+    const char *v = getenv("EBM_CLBLAST_TUNED");
+    return v && (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no") || !strcasecmp(v, "false"));
+}
+
+static int put_set(struct ebm_clblast_tuned *t, const tuned_set_t *s) {
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->sets[i].kernel, s->kernel)) return t->sets[i] = *s, 1;
+    tuned_set_t *ns = realloc(t->sets, (size_t)(t->n + 1) * sizeof *ns);
+    if (!ns) return 0;
+    t->sets = ns;
+    t->sets[t->n++] = *s;
+    return 1;
+}
+
+static void rehash(struct ebm_clblast_tuned *t) {
+    t->hash = 0;
+    if (!t->n) return;
+    uint64_t h = 14695981039346656037ULL;
+    for (int i = 0; i < t->n; i++) {
+        char v[32];
+        h = hash_str(h, t->sets[i].kernel);
+        for (int j = 0; j < t->sets[i].n; j++) {
+            snprintf(v, sizeof v, "=%zu;", t->sets[i].values[j]);
+            h = hash_str(hash_str(h, t->sets[i].names[j]), v);
+        }
+    }
+    t->hash = h ? h : 1;
+}
+
+void ebm_clblast_tuned_load(ebm_ctx_t *ctx) {
+    struct ebm_clblast_tuned *t = calloc(1, sizeof *t);
+    if (!t) return;
+    ctx->clblast_tuned = t;
+    if (!tuned_path(ctx, t->path, sizeof t->path)) t->path[0] = 0;
+    if (!t->path[0] || tuned_off()) return;
+    FILE *f = fopen(t->path, "r");
+    if (!f) return;
+    char line[1024];
+    for (int ln = 1; fgets(line, sizeof line, f); ln++) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#') continue;
+        tuned_set_t s;
+        const char *why = ebm_clblast_parse_line(line, &s);
+        if (why) {
+            ebm_log_message(EBM_LOG_WARN, "%s:%d: %s; line ignored (CLBlast keeps its defaults there)", t->path, ln, why);
+            continue;
+        }
+        if (!put_set(t, &s)) break;
+    }
+    fclose(f);
+    rehash(t);
+}
+
+uint64_t ebm_clblast_tuned_hash(const ebm_ctx_t *ctx) { return ctx->clblast_tuned ? ctx->clblast_tuned->hash : 0; }
+
+void ebm_clblast_tuned_free(ebm_ctx_t *ctx) {
+    if (!ctx->clblast_tuned) return;
+    free(ctx->clblast_tuned->sets);
+    free(ctx->clblast_tuned);
+    ctx->clblast_tuned = NULL;
+}
+
+/* the set to CLBlast for the context's device: CLBlast's status */
+static int override(ebm_ctx_t *ctx, const tuned_set_t *s) {
+    const char *names[MAX_PARAMS];
+    for (int i = 0; i < s->n; i++) names[i] = s->names[i];
+    return CLBlastOverrideParameters(ctx->device, s->kernel, CLBlastPrecisionSingle, (size_t)s->n, names, s->values);
+}
+
+void ebm_clblast_tuned_apply(ebm_ctx_t *ctx) {
+    struct ebm_clblast_tuned *t = ctx->clblast_tuned;
+    if (!t || t->applied) return;
+    t->applied = 1;
+    for (int i = 0; i < t->n; i++) {
+        int st = override(ctx, &t->sets[i]);
+        if (st != CLBlastSuccess)
+            ebm_log_message(EBM_LOG_WARN, "%s: CLBlast refuses the parameters for %s (status %d); it keeps its defaults there",
+                            t->path, t->sets[i].kernel, st);
+    }
+    if (t->n) ebm_log_message(EBM_LOG_DEBUG, "CLBlast: tuned parameters for %d kernel(s) from %s", t->n, t->path);
+}
+
+int ebm_ctx_clblast_tuned(const ebm_ctx_t *ctx, char *kernels, size_t n) {
+    const struct ebm_clblast_tuned *t = ctx->clblast_tuned;
+    if (kernels && n) kernels[0] = 0;
+    if (!t) return 0;
+    size_t len = 0;
+    for (int i = 0; i < t->n && kernels && len < n; i++)
+        len += (size_t)snprintf(kernels + len, n - len, "%s%s", i ? " " : "", t->sets[i].kernel);
+    return t->n;
+}
+
+const char *ebm_ctx_clblast_tuned_path(const ebm_ctx_t *ctx) {
+    return ctx->clblast_tuned && ctx->clblast_tuned->path[0] ? ctx->clblast_tuned->path : NULL;
+}
+
+/* ---- import ---- */
+
+static char *read_small(const char *path, size_t max, size_t *len, char *err, size_t errn) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno)), NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int bad = buf && ferror(f);
+    fclose(f);
+    if (!buf) return snprintf(err, errn, "%s: out of host memory", path), NULL;
+    if (bad || n > max) {
+        free(buf);
+        return snprintf(err, errn, bad ? "%s: read error" : "%s: larger than %zu bytes: not a tuner's result", path, max), NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static const char *json_string(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+const char *ebm_clblast_parse_result(const char *text, size_t len, const char *device_name, struct ebm_clblast_set *s,
+                                     char *why, size_t whyn) {
+    memset(s, 0, sizeof *s);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        snprintf(why, whyn, "not JSON (error at byte %ld of %zu): not a CLBlast tuner's result", end ? (long)(end - text) : -1L, len);
+        return why;
+    }
+    const char *family = json_string(root, "kernel_family"), *prec = json_string(root, "precision");
+    const char *best = json_string(root, "best_parameters"), *time = json_string(root, "best_time");
+    const char *device = json_string(root, "device"), *kernel = family ? kernel_of_family(family) : NULL, *bad;
+    char *tend = NULL;
+    why[0] = 0;
+    if (!cJSON_IsObject(root) || !family || !prec || !best || !time || !device)
+        snprintf(why, whyn, "lacks kernel_family, precision, best_parameters, best_time or device (strings): not a CLBlast tuner's result");
+    else if (!kernel)
+        snprintf(why, whyn, "kernel family \"%.60s\" is not one of CLBlast's GEMM kernels (xgemm, xgemm_direct, copy, pad, "
+                 "transpose, padtranspose)", family);
+    else if (strcmp(prec, "32"))
+        snprintf(why, whyn, "precision %.20s; the engine computes in single precision (32)", prec);
+    else if (strcmp(device, device_name))
+        snprintf(why, whyn, "tuned on \"%.200s\", not on this device (\"%s\")", device, device_name);
+    else if ((s->ms = strtod(time, &tend)), tend == time || *tend || !(s->ms >= 0) || !isfinite(s->ms))
+        snprintf(why, whyn, "best_time \"%.40s\" is not a time in ms", time);
+    else if ((bad = parse_params(best, s)))
+        snprintf(why, whyn, "best_parameters \"%.200s\": %s", best, bad);
+    else
+        snprintf(s->kernel, sizeof s->kernel, "%s", kernel);
+    cJSON_Delete(root);
+    return why[0] ? why : NULL;
+}
+
+/* One tuner result file into s; EBM_OK or a failure naming the file */
+static ebm_status_t read_result(ebm_ctx_t *ctx, const char *path, tuned_set_t *s) {
+    char err[1400], why[600];
+    size_t len;
+    char *text = read_small(path, 64u << 20, &len, err, sizeof err);
+    if (!text) return ebm_fail(ctx, EBM_STATUS_IO, "%s", err);
+    const char *bad = ebm_clblast_parse_result(text, len, ctx->info.name, s, why, sizeof why);
+    free(text);
+    if (bad)
+        return ebm_fail(ctx, strstr(why, "tuned on") == why ? EBM_STATUS_INVALID_ARGUMENT : EBM_STATUS_FORMAT, "%s: %s", path, why);
+    snprintf(s->source, sizeof s->source, "%s", path);
+    return EBM_OK;
+}
+
+/* Worst |C - A B| / (k u sum |a||b|) of a CLBlast GEMM (row-major, A transposed where ta) against
+ * a double-precision host product: <= 1 for any order of float32 sums (u = 2^-24); -1 where
+ * CLBlast failed (ctx's error says why). */
+static double check_gemm(ebm_ctx_t *ctx, int ta, int m, int n, int k) {
+    size_t na = (size_t)m * k, nb = (size_t)k * n, nc = (size_t)m * n;
+    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
+    double worst = -1;
+    if (!a || !b || !c) {
+        ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+        goto out;
+    }
+    uint32_t r = 12345u;   /* values in [-1, 1): a fixed linear congruential sequence */
+    for (size_t i = 0; i < na; i++) r = r * 1664525u + 1013904223u, a[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
+    for (size_t i = 0; i < nb; i++) r = r * 1664525u + 1013904223u, b[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
+    ebm_scope_begin(ctx);
+    ebm_tensor_t *A = ebm_tensor_from_host(ctx, 1, (int[]){(int)na}, a), *B = ebm_tensor_from_host(ctx, 1, (int[]){(int)nb}, b);
+    ebm_tensor_t *C = ebm_tensor_new(ctx, 1, (int[]){(int)nc});
+    if (ctx->status == EBM_OK)
+        ebm_gemm_clblast(ctx, ta, 0, (size_t)m, (size_t)n, (size_t)k, 1.0f, A->buf, A->off, ta ? (size_t)m : (size_t)k, 0, B->buf,
+                         B->off, (size_t)n, 0, 0.0f, C->buf, C->off, (size_t)n, 0, 1);
+    if (ctx->status == EBM_OK) ebm_tensor_read(C, c);
+    ebm_scope_end(ctx);
+    if (ctx->status != EBM_OK) goto out;
+    worst = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0, sa = 0;
+            for (int l = 0; l < k; l++) {
+                double x = ta ? a[(size_t)l * m + i] : a[(size_t)i * k + l], y = b[(size_t)l * n + j];
+                s += x * y, sa += fabs(x * y);
+            }
+            double e = fabs(c[(size_t)i * n + j] - s) / (k * 0x1p-24 * sa + 1e-30);
+            if (!(e <= worst)) worst = e;   /* NaN too */
+        }
+out:
+    free(a), free(b), free(c);
+    return worst;
+}
+
+ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_files, FILE *report) {
+    if (!ctx) return EBM_STATUS_INVALID_ARGUMENT;
+    if (ctx->status != EBM_OK) return ctx->status;
+    struct ebm_clblast_tuned *t = ctx->clblast_tuned;
+    if (!t || !t->path[0])
+        return ebm_fail(ctx, EBM_STATUS_IO, "no cache directory to keep the parameters in (EBM_KERNEL_CACHE is off)");
+    if (n_files < 1) return ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT, "no tuner result files given");
+    /* the fastest result per kernel among the files */
+    tuned_set_t *got = calloc((size_t)n_files, sizeof *got);
+    if (!got) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+    int n_got = 0;
+    for (int i = 0; i < n_files && ctx->status == EBM_OK; i++) {
+        tuned_set_t s;
+        if (read_result(ctx, files[i], &s) != EBM_OK) break;
+        int j = 0;
+        while (j < n_got && strcmp(got[j].kernel, s.kernel)) j++;
+        if (j == n_got) got[n_got++] = s;
+        else if (s.ms < got[j].ms) got[j] = s;
+    }
+    if (ctx->status != EBM_OK) {
+        free(got);
+        return ctx->status;
+    }
+    /* CLBlast checks the names against its kernels' parameters; then GEMMs run on them: a small one
+     * (CLBlast's direct kernel) and a large one with A transposed (padding and transposing kernels,
+     * then the indirect kernel), each within float32's rounding bound of the host's product */
+    ebm_clblast_tuned_apply(ctx);   /* the file's sets for the other kernels, as every context runs them */
+    for (int j = 0; j < n_got; j++) {
+        int st = override(ctx, &got[j]);
+        if (st != CLBlastSuccess) {
+            ebm_fail(ctx, EBM_STATUS_BLAS, "%s: CLBlast refuses these parameters for %s (status %d%s)", got[j].source, got[j].kernel, st,
+                     st == CLBlastMissingOverrideParameter ? ": names that are not the kernel's, or some missing" : "");
+            free(got);
+            return ctx->status;
+        }
+    }
+    /* each shape through CLBlast's direct kernel and through its indirect one (copying, padding and
+     * transposing kernels, then Xgemm), its threshold between them forced each way */
+    static const int shapes[2][4] = {{0, 67, 45, 33}, {1, 130, 100, 70}};
+    static const size_t threshold[2] = {1, 4096};   /* GEMMs of fewer than threshold^3 FMAs: direct */
+    for (int i = 0; i < 4; i++) {
+        const int *sh = shapes[i % 2];
+        const char *name = "XGEMM_MIN_INDIRECT_SIZE";
+        int st = CLBlastOverrideParameters(ctx->device, "GemmRoutine", CLBlastPrecisionSingle, 1, &name, &threshold[i / 2]);
+        double w = st == CLBlastSuccess ? check_gemm(ctx, sh[0], sh[1], sh[2], sh[3]) : -1;
+        if (w < 0 || !(w <= 1.0)) {
+            char msg[sizeof ctx->errmsg];
+            snprintf(msg, sizeof msg, "%s", st != CLBlastSuccess ? "CLBlast refuses its direct/indirect threshold" : w < 0 ? ctx->errmsg : "");
+            ebm_ctx_clear_error(ctx);
+            ebm_fail(ctx, EBM_STATUS_BLAS,
+                     "a %dx%dx%d GEMM%s through CLBlast's %s kernel with the new parameters %s%s; nothing kept",
+                     sh[1], sh[2], sh[3], sh[0] ? " (A transposed)" : "", i / 2 ? "direct" : "indirect",
+                     w < 0 ? "failed: " : "is wrong: error beyond float32's rounding bound", msg);
+            free(got);
+            return ctx->status;
+        }
+    }
+    for (int j = 0; j < n_got; j++)
+        if (!put_set(t, &got[j])) {
+            free(got);
+            return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+        }
+    free(got);
+    rehash(t);
+    /* the file: every kernel's set, the new ones over the old */
+    size_t cap = 512 + (size_t)t->n * (64 + MAX_PARAMS * (NAME_LEN + 12)), len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+    len += (size_t)snprintf(buf, cap, "# ebm-cl: CLBlast parameters tuned for %s (%s, %s): KERNEL TUNER_MS NAME=VALUE ...\n",
+                            ctx->info.name, ctx->info.driver, ctx->info.platform);
+    for (int i = 0; i < t->n && len < cap; i++) {
+        len += (size_t)snprintf(buf + len, cap - len, "%s %.4g", t->sets[i].kernel, t->sets[i].ms);
+        for (int j = 0; j < t->sets[i].n && len < cap; j++)
+            len += (size_t)snprintf(buf + len, cap - len, " %s=%zu", t->sets[i].names[j], t->sets[i].values[j]);
+        if (len < cap) buf[len++] = '\n';
+    }
+    char dir[1100], err[1400];
+    snprintf(dir, sizeof dir, "%s", ebm_env()->cache_dir);
+    ebm_status_t st = ebm_mkdir_p(dir) != 0 ? ebm_fail(ctx, EBM_STATUS_IO, "cannot create %s: %s", dir, strerror(errno))
+                                            : ebm_write_atomic(t->path, buf, len, err, sizeof err);
+    if (st != EBM_OK && ctx->status == EBM_OK) ebm_fail(ctx, st, "%s", err);
+    free(buf);
+    if (ctx->status != EBM_OK) return ctx->status;
+    if (report) {
+        for (int i = 0; i < t->n; i++) {
+            fprintf(report, "%s (%.4g ms in the tuner):", t->sets[i].kernel, t->sets[i].ms);
+            for (int j = 0; j < t->sets[i].n; j++) fprintf(report, " %s=%zu", t->sets[i].names[j], t->sets[i].values[j]);
+            fputc('\n', report);
+        }
+        fprintf(report, "kept in %s\n", t->path);
+    }
+    return EBM_OK;
+}
