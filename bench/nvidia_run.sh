@@ -12,8 +12,8 @@
 #                                      # results-nvidia/); no argument: ctest, compare and bench
 # Stages, run in this order whatever the order given (tune first):
 #   tune: CLBlast's GEMM tuners on the device (tools/clblast_tune.sh, $TUNE_SECONDS per tuner, default
-#     90), imported for the engine's later stages; then bench_workloads on cifar32 and fmnist-ms with
-#     the tuned parameters off and on ($out/tune.txt; the tuners' results in $out/clblast)
+#     90; the GEMM tuners on 1/$TUNE_FRACTION of their configurations, default 10), imported for the engine's later stages; then bench_workloads on cifar32 and fmnist-ms with
+#     the tuned parameters off and on ($out/tune.txt; the tuners' results and the engine's file in $out/clblast)
 #   bench: bench/workloads.sh -g (the reference workloads on the device beside PyTorch CUDA, one
 #     table), then the per-op convolution table (test_ops perf against bench/torch_ops.py cuda)
 #   ctest: the test suite on the NVIDIA driver only (EBM_TEST_DEVICES; CTEST_ARGS adds ctest options,
@@ -84,8 +84,10 @@ export EBM_DEVICE=$device
 } > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 build-nv/ebm devices 2>&1 | tee "$out/devices.txt"
 if [[ $what == *" tune "* ]]; then   # before the timings, which then run on the tuned parameters
-  tools/clblast_tune.sh -e build-nv/ebm -d "$device" -s "${TUNE_SECONDS:-90}" -o "$out/clblast" > "$out/tune.txt" 2>&1
+  tools/clblast_tune.sh -e build-nv/ebm -d "$device" -s "${TUNE_SECONDS:-90}" -f "${TUNE_FRACTION:-10}" -o "$out/clblast" > "$out/tune.txt" 2>&1
   echo "tune exit $? ($((SECONDS - t0)) s)"; cat "$out/tune.txt"
+  kept=$(sed -n 's/^kept in //p' "$out/tune.txt")
+  [ -f "$kept" ] && cp "$kept" "$out/clblast/"   # the device's parameters as the engine keeps them
   for t in off on; do
     echo "EBM_CLBLAST_TUNED=$t:" >> "$out/tune.txt"
     EBM_CLBLAST_TUNED=$t build-nv/bench_workloads -w cifar32,fmnist-ms -n 2 >> "$out/tune.txt" 2>&1

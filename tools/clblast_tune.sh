@@ -6,11 +6,14 @@
 # "CLBlast: tuned parameters ..." once they are in use); on CPUs the engine's own tile GEMM is
 # usually chosen anyway.
 #
-#   tools/clblast_tune.sh [-d DEVICE] [-s SECONDS] [-t TUNERS] [-m M -n N -k K] [-o DIR] [-e EBM]
+#   tools/clblast_tune.sh [-d DEVICE] [-s SECONDS] [-f F] [-t TUNERS] [-m M -n N -k K] [-o DIR] [-e EBM]
 #
 #   -d  the device as the engine selects it (pocl, nvidia, P:D, ...; default $EBM_DEVICE, else a GPU)
 #   -s  the most seconds each tuner runs (default 600): a tuner stopped early keeps the phases it
 #       finished (the GEMM tuner writes one result per phase), and one with none adds nothing
+#   -f  the GEMM tuners (xgemm, xgemm_direct) try about 1/F of their configurations, at random, in
+#       each phase (CLBlast's -fraction; default: theirs): -f 10 finishes xgemm's first phase of 578
+#       in about a tenth of the time
 #   -t  the tuners, comma-separated (default xgemm,xgemm_direct,copy_fast,copy_pad,transpose_fast,transpose_pad)
 #   -m -n -k  the matrix sizes the tuners measure at (default the tuners' own: 1024, or 256 for the others)
 #   -o  where the tuners' JSON results and logs go (default a temporary folder, removed afterwards)
@@ -18,12 +21,14 @@
 # Exit status: 0 when results were imported, 1 on failure (the reason on stderr).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-device=${EBM_DEVICE:-} seconds=600 tuners=xgemm,xgemm_direct,copy_fast,copy_pad,transpose_fast,transpose_pad
+device=${EBM_DEVICE:-} seconds=600 fraction="" tuners=xgemm,xgemm_direct,copy_fast,copy_pad,transpose_fast,transpose_pad
 out="" ebm="" sizes=()
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
-while getopts "d:s:t:m:n:k:o:e:h" opt; do
+while getopts "d:s:f:t:m:n:k:o:e:h" opt; do
   case $opt in
     d) device=$OPTARG ;;
+    f) [[ $OPTARG =~ ^[1-9][0-9]{0,3}$ ]] || { echo "clblast_tune.sh: -f $OPTARG is not a whole number from 1 to 9999" >&2; exit 2; }
+       fraction=$OPTARG ;;
     s) seconds=$OPTARG ;;
     t) tuners=$OPTARG ;;
     m|n|k) [[ $OPTARG =~ ^[1-9][0-9]{0,5}$ ]] || { echo "clblast_tune.sh: -$opt $OPTARG is not a size from 1 to 999999" >&2; exit 2; }
@@ -58,9 +63,10 @@ for t in "${list[@]}"; do
   command -v "clblast_tuner_$t" > /dev/null ||
     { echo "clblast_tune.sh: clblast_tuner_$t not found: install CLBlast's tuners (Debian: clblast-utils)" >&2; exit 1; }
 done
-echo "tuning CLBlast on $pd for at most ${seconds}s per tuner: ${list[*]} (results in $out)"
+echo "tuning CLBlast on $pd for at most ${seconds}s per tuner${fraction:+, GEMM tuners on 1/$fraction of their configurations}: ${list[*]} (results in $out)"
 for t in "${list[@]}"; do
   args=(-platform "$platform" -device "$index" -precision 32)
+  [[ -n $fraction && $t == xgemm* ]] && args+=(-fraction "$fraction")
   # the GEMM tuners take -k, the copying ones only -m and -n
   for ((i = 0; i < ${#sizes[@]}; i += 2)); do
     [[ ${sizes[i]} == -k && $t != xgemm* ]] || args+=("${sizes[i]}" "${sizes[i + 1]}")
