@@ -84,6 +84,7 @@ export EBM_DEVICE=$device
 } > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 build-nv/ebm devices 2>&1 | tee "$out/devices.txt"
 if [[ $what == *" tune "* ]]; then   # before the timings, which then run on the tuned parameters
+  rm -rf "$out/clblast"
   tools/clblast_tune.sh -e build-nv/ebm -d "$device" -s "${TUNE_SECONDS:-90}" -f "${TUNE_FRACTION:-10}" -o "$out/clblast" > "$out/tune.txt" 2>&1
   echo "tune exit $? ($((SECONDS - t0)) s)"; cat "$out/tune.txt"
   kept=$(sed -n 's/^kept in //p' "$out/tune.txt")

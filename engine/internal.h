@@ -90,7 +90,7 @@ struct ebm_clblast_set {
     int n;
     char names[EBM_CLBLAST_MAX_PARAMS][EBM_CLBLAST_NAME_LEN];
     size_t values[EBM_CLBLAST_MAX_PARAMS];
-    char source[160];                    /* the file it came from (import) */
+    char source[1024];                   /* the file it came from (import) */
 };
 /* A line of the device's file ("KERNEL MS NAME=VALUE ...") and a tuner's JSON result (text[0..len),
  * tuned on device_name) into s: NULL, or why not (for the result: written into why) */

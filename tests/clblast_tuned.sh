@@ -13,8 +13,8 @@
 #   3. Files that are not this device's single-precision results, or not results at all, fail
 #      naming the file, and the device's file is left as it was.
 #   4. A new tuning re-measures the GEMM choices (the choices file's key changes).
-#   5. With TUNE_SCRIPT and CLBlast's copy tuner installed: tools/clblast_tune.sh runs it and
-#      imports its result.
+#   5. With TUNE_SCRIPT and CLBlast's padding tuner installed: tools/clblast_tune.sh runs it and
+#      imports its result (and refuses an output folder that already holds results).
 set -u
 EBM=$1 TEST_OPS=$2 WORK=$3 TUNE=${4:-}
 rm -rf "$WORK" && mkdir -p "$WORK"
@@ -46,7 +46,6 @@ XG16="GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=16 MDIMC=16 MWG=64 NDIMB=16 NDIMC=16 NWG
 result xgemm_1.json xgemm_1 0.50 "$XG8"
 result xgemm_2.json xgemm_2 0.25 "$XG16"
 result direct.json xgemm_direct_1 0.40 "KWID=2 MDIMAD=8 MDIMCD=8 NDIMBD=8 NDIMCD=8 PADA=1 PADB=1 PRECISION=32 VWMD=2 VWND=2 WGD=16"
-result copy.json copy 0.03 "COPY_DIMX=8 COPY_DIMY=8 COPY_VW=2 COPY_WPT=2 PRECISION=32"
 result pad.json pad 0.05 "PAD_DIMX=8 PAD_DIMY=8 PAD_WPTX=2 PAD_WPTY=2 PRECISION=32"
 result padtr.json padtranspose 0.06 "PADTRA_PAD=1 PADTRA_TILE=8 PADTRA_WPT=2 PRECISION=32"
 result transpose.json transpose 0.06 "TRA_DIM=8 TRA_PAD=1 TRA_SHUFFLE=0 TRA_WPT=2 PRECISION=32"
@@ -57,12 +56,12 @@ ops=matmul,linear,conv2d,conv2d_input_grad,conv2d_weight_grad
 n_choices=$(ls "$WORK"/cache/choices-*.txt 2> /dev/null | wc -l)
 
 # 1. import
-"$EBM" clblast-import "$WORK"/{xgemm_1,xgemm_2,direct,copy,pad,padtr,transpose}.json > "$WORK/import.out" 2>&1 ||
+"$EBM" clblast-import "$WORK"/{xgemm_1,xgemm_2,direct,pad,padtr,transpose}.json > "$WORK/import.out" 2>&1 ||
     { cat "$WORK/import.out"; fail "the import of valid results failed"; }
 cat "$WORK/import.out"
 tuned=$(ls "$WORK"/cache/clblast-*.txt 2> /dev/null)
 [ -n "$tuned" ] && [ "$(echo "$tuned" | wc -l)" -eq 1 ] || fail "no single clblast-*.txt in the cache folder"
-for k in Xgemm XgemmDirect Copy Pad Padtranspose Transpose; do
+for k in Xgemm XgemmDirect Pad Padtranspose Transpose; do
     [ "$(grep -c "^$k " "$tuned")" -eq 1 ] || { cat "$tuned"; fail "$k: not one line in $tuned"; }
 done
 grep -q "^Xgemm 0.25 GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=16 MDIMC=16 MWG=64 " "$tuned" || { cat "$tuned"; fail "Xgemm: not the faster result's set"; }
@@ -71,7 +70,7 @@ grep -q "^Xgemm 0.25 GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=16 MDIMC=16 MWG=64 " "$tu
 [ -z "$(EBM_CLBLAST_TUNED=off "$EBM" devices 2> /dev/null | grep "^CLBlast tuned")" ] || fail "EBM_CLBLAST_TUNED=off still loads the file"
 EBM_GEMM=clblast EBM_LOG=debug "$TEST_OPS" test -o $ops > "$WORK/tuned.out" 2> "$WORK/tuned.err" ||
     { tail -20 "$WORK/tuned.out" "$WORK/tuned.err"; fail "the GEMM and convolution tests fail with CLBlast on the tuned parameters"; }
-grep -q "CLBlast: tuned parameters for 6 kernel(s) from $tuned" "$WORK/tuned.err" || fail "the tests' process did not hand the parameters to CLBlast"
+grep -q "CLBlast: tuned parameters for 5 kernel(s) from $tuned" "$WORK/tuned.err" || fail "the tests' process did not hand the parameters to CLBlast"
 ! grep -q "GEMM through CLBlast cannot run" "$WORK/tuned.err" || { grep "cannot run" "$WORK/tuned.err"; fail "CLBlast did not run on the tuned parameters"; }
 
 # 4. the choices are measured again after a tuning: a choices file under a new key
@@ -84,9 +83,15 @@ BAD="GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=12 MDIMC=12 MWG=32 NDIMB=8 NDIMC=8 NWG=32
 result bad.json xgemm_1 0.10 "$BAD"
 "$EBM" clblast-import "$WORK/bad.json" > "$WORK/bad.out" 2>&1 && fail "a set CLBlast cannot run was imported"
 cat "$WORK/bad.out"
-grep -q "GEMM.*through CLBlast's indirect kernel with the new parameters" "$WORK/bad.out" || fail "the refusal does not say that a GEMM with the set failed"
+grep -q "GEMM (.*) through CLBlast's indirect kernel with the parameters of $WORK/bad.json is wrong" "$WORK/bad.out" ||
+    fail "the refusal does not say that a GEMM with the set failed, naming the file"
 cmp -s "$tuned" "$WORK/kept.txt" || fail "a refused import changed $tuned"
-# written into the device's file by hand (with the direct kernel's as broken: 12x12 work-groups
+# written into the device's file by hand, the set reaches a later process's CLBlast: the import of
+# another kernel's result there runs the GEMM checks with it, and they fail
+{ grep -v "^Xgemm " "$WORK/kept.txt"; echo "Xgemm 0.1 ${BAD/PRECISION=32 /}"; } > "$tuned"
+"$EBM" clblast-import "$WORK/pad.json" > "$WORK/bad2.out" 2>&1 && fail "a broken Xgemm set in the device's file did not reach CLBlast"
+grep -q "through CLBlast's indirect kernel" "$WORK/bad2.out" || { cat "$WORK/bad2.out"; fail "a broken Xgemm set in the file: not the GEMM check failing"; }
+# and with the direct kernel's as broken (12x12 work-groups
 # over 16x16 tiles), the sets reach a later process's CLBlast: its GEMMs fail (the engine then
 # says so and uses its tile GEMM) or come out wrong (the tests fail)
 BADD="KWID=2 MDIMAD=12 MDIMCD=12 NDIMBD=12 NDIMCD=12 PADA=1 PADB=1 VWMD=2 VWND=2 WGD=16"
@@ -117,8 +122,18 @@ result other.json xgemm_1 0.1 "$XG8" 32 "Some Other GPU"
 refuse "another device" other.json "tuned on \"Some Other GPU\""
 result gemv.json xgemv 0.1 "WGS1=64 WPT1=1"
 refuse "a kernel GEMM does not use" gemv.json "kernel family \"xgemv\""
+result copy.json copy 0.03 "COPY_DIMX=8 COPY_DIMY=8 COPY_VW=2 COPY_WPT=2 PRECISION=32"
+refuse "a kernel the checks do not run" copy.json "kernel family \"copy\""
+result wide.json transpose 0.1 "TRA_DIM=1024 TRA_PAD=1 TRA_SHUFFLE=0 TRA_WPT=1"
+refuse "work-groups beyond the device's" wide.json "1048576 items"
 result names.json xgemm_1 0.1 "${XG8/VWN=2/VWX=2}"
-refuse "a parameter name the kernel lacks" names.json "CLBlast refuses these parameters for Xgemm"
+refuse "a parameter of the kernel missing" names.json "CLBlast refuses these parameters for Xgemm"
+result extra.json xgemm_1 0.1 "$XG8 BOGUS=7"
+refuse "a parameter name the kernel lacks" extra.json "BOGUS is not a parameter of CLBlast's Xgemm"
+result zero.json xgemm_1 0.1 "${XG8/MWG=32/MWG=0}"
+refuse "a size of 0" zero.json "a size is 0"
+result switch.json xgemm_1 0.1 "${XG8/SA=1/SA=2}"
+refuse "an on/off parameter of 2" switch.json "not 0 or 1"
 result value.json xgemm_1 0.1 "${XG8/VWN=2/VWN=two}"
 refuse "a value that is no number" value.json "not a whole number"
 result time.json xgemm_1 fast "$XG8"
@@ -132,18 +147,24 @@ refuse "an empty file" empty.json "not JSON"
 echo '{"kernel_family": "xgemm_1", "precision": "32"}' > "$WORK/fields.json"
 refuse "missing fields" fields.json "lacks"
 refuse "a missing file" nosuch.json "cannot open"
+EBM_CLBLAST_TUNED=off "$EBM" clblast-import "$WORK/direct.json" > "$WORK/tunedoff.out" 2>&1 && fail "imported with EBM_CLBLAST_TUNED=off"
+grep -q "EBM_CLBLAST_TUNED=off: unset it" "$WORK/tunedoff.out" || { cat "$WORK/tunedoff.out"; fail "EBM_CLBLAST_TUNED=off: no clear message"; }
+cmp -s "$tuned" "$WORK/kept.txt" || fail "an import under EBM_CLBLAST_TUNED=off changed $tuned"
 EBM_KERNEL_CACHE=off "$EBM" clblast-import "$WORK/xgemm_1.json" > "$WORK/off.out" 2>&1 && fail "imported with EBM_KERNEL_CACHE=off"
 grep -q "EBM_KERNEL_CACHE is off" "$WORK/off.out" || { cat "$WORK/off.out"; fail "EBM_KERNEL_CACHE=off: no clear message"; }
 "$EBM" clblast-import > "$WORK/none.out" 2>&1; [ $? -eq 2 ] || fail "no files: not a usage error"
 
 # 5. the tuning script with a real tuner
-if [ -n "$TUNE" ] && command -v clblast_tuner_copy_fast > /dev/null; then
-    bash "$TUNE" -e "$EBM" -t copy_fast -m 256 -n 256 -s 300 -o "$WORK/tune" > "$WORK/tune.out" 2>&1 ||
+if [ -n "$TUNE" ] && command -v clblast_tuner_copy_pad > /dev/null; then
+    bash "$TUNE" -e "$EBM" -t copy_pad -m 256 -n 256 -s 300 -o "$WORK/tune" > "$WORK/tune.out" 2>&1 ||
         { cat "$WORK/tune.out"; fail "tools/clblast_tune.sh failed"; }
     cat "$WORK/tune.out"
-    grep -q "^Copy .* COPY_DIMX=" "$tuned" || fail "the copy tuner's result is not in $tuned"
-    [ "$(grep -v '^#' "$tuned" | wc -l)" -eq 6 ] || { cat "$tuned"; fail "the other kernels' sets were not kept"; }
+    [ -f "$WORK/tune/clblast_pad_32.json" ] || fail "the padding tuner wrote no result"
+    grep -q "^Pad .* PAD_DIMX=" "$tuned" && ! grep -q "^Pad 0.05 PAD_DIMX=8 PAD_DIMY=8 PAD_WPTX=2 PAD_WPTY=2$" "$tuned" ||
+        { cat "$tuned"; fail "the padding tuner's result is not in $tuned"; }
+    [ "$(grep -v '^#' "$tuned" | wc -l)" -eq 5 ] || { cat "$tuned"; fail "the other kernels' sets were not kept"; }
+    bash "$TUNE" -e "$EBM" -t copy_pad -s 300 -o "$WORK/tune" > "$WORK/tune2.out" 2>&1 && fail "tools/clblast_tune.sh took a folder holding results"
 else
-    echo "(no clblast_tuner_copy_fast: tools/clblast_tune.sh not run)"
+    echo "(no clblast_tuner_copy_pad: tools/clblast_tune.sh not run)"
 fi
 echo "PASS"

@@ -14,16 +14,18 @@
 #   -f  the GEMM tuners (xgemm, xgemm_direct) try about 1/F of their configurations, at random, in
 #       each phase (CLBlast's -fraction; default: theirs): -f 10 finishes xgemm's first phase of 578
 #       in about a tenth of the time
-#   -t  the tuners, comma-separated (default xgemm,xgemm_direct,copy_fast,copy_pad,transpose_fast,transpose_pad)
+#   -t  the tuners, comma-separated (default and choice: xgemm,xgemm_direct,copy_pad,transpose_fast,transpose_pad,
+#       the kernels a GEMM runs)
 #   -m -n -k  the matrix sizes the tuners measure at (default the tuners' own: 1024, or 256 for the others)
-#   -o  where the tuners' JSON results and logs go (default a temporary folder, removed afterwards)
+#   -o  where the tuners' JSON results and logs go, a folder without earlier results (default a
+#       temporary folder, removed afterwards)
 #   -e  the ebm program (default build/ebm, else ebm on PATH)
 # Exit status: 0 when results were imported, 1 on failure (the reason on stderr).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-device=${EBM_DEVICE:-} seconds=600 fraction="" tuners=xgemm,xgemm_direct,copy_fast,copy_pad,transpose_fast,transpose_pad
+device=${EBM_DEVICE:-} seconds=600 fraction="" tuners=xgemm,xgemm_direct,copy_pad,transpose_fast,transpose_pad
 out="" ebm="" sizes=()
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,/^[^#]/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 while getopts "d:s:f:t:m:n:k:o:e:h" opt; do
   case $opt in
     d) device=$OPTARG ;;
@@ -56,10 +58,14 @@ if [ -z "$out" ]; then
   trap 'rm -rf "$out"' EXIT
 fi
 mkdir -p "$out" || exit 1
+# everything there is imported at the end: an earlier run's results (another device's, say) must not be
+if compgen -G "$out/clblast_*_32.json" > /dev/null; then
+  echo "clblast_tune.sh: $out already holds tuner results (clblast_*_32.json): give -o an empty folder" >&2; exit 2
+fi
 IFS=, read -ra list <<< "$tuners"
 for t in "${list[@]}"; do
-  [[ $t =~ ^(xgemm|xgemm_direct|copy_fast|copy_pad|transpose_fast|transpose_pad)$ ]] ||
-    { echo "clblast_tune.sh: \"$t\" is not one of GEMM's tuners (xgemm, xgemm_direct, copy_fast, copy_pad, transpose_fast, transpose_pad)" >&2; exit 2; }
+  [[ $t =~ ^(xgemm|xgemm_direct|copy_pad|transpose_fast|transpose_pad)$ ]] ||
+    { echo "clblast_tune.sh: \"$t\" is not one of GEMM's tuners (xgemm, xgemm_direct, copy_pad, transpose_fast, transpose_pad)" >&2; exit 2; }
   command -v "clblast_tuner_$t" > /dev/null ||
     { echo "clblast_tune.sh: clblast_tuner_$t not found: install CLBlast's tuners (Debian: clblast-utils)" >&2; exit 1; }
 done

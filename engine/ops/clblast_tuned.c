@@ -25,16 +25,19 @@ typedef struct ebm_clblast_set tuned_set_t;
 
 struct ebm_clblast_tuned {
     tuned_set_t *sets;
-    int n, applied;
-    uint64_t hash;   /* of the accepted lines, 0 without any */
+    int n, applied, off;   /* off: EBM_CLBLAST_TUNED=off, the sets neither applied nor in the hash */
+    uint64_t hash;         /* of the accepted lines, 0 without any */
     char path[1100];
 };
 
-/* The tuners' kernel families (with a phase suffix _1, _2, ... for the GEMM ones) and the kernel
- * names CLBlast's database knows them by: the kernels single-precision GEMM runs. */
-static const struct { const char *family, *kernel; } families[] = {
-    {"xgemm", "Xgemm"}, {"xgemm_direct", "XgemmDirect"}, {"copy", "Copy"},
-    {"pad", "Pad"},     {"transpose", "Transpose"},      {"padtranspose", "Padtranspose"},
+/* The tuners' kernel families (with a phase suffix _1, _2, ... for the GEMM ones), the kernel names
+ * CLBlast's database knows them by, and the parameters whose product is a work-group's size: the
+ * kernels a single-precision GEMM runs, each of them run by the import's checks (not Copy: CLBlast's
+ * fast copy serves only GEMMs of other shapes and layouts than the checks') */
+static const struct { const char *family, *kernel, *wg_x, *wg_y; } families[] = {
+    {"xgemm", "Xgemm", "MDIMC", "NDIMC"},       {"xgemm_direct", "XgemmDirect", "MDIMCD", "NDIMCD"},
+    {"pad", "Pad", "PAD_DIMX", "PAD_DIMY"},     {"transpose", "Transpose", "TRA_DIM", "TRA_DIM"},
+    {"padtranspose", "Padtranspose", "PADTRA_TILE", "PADTRA_TILE"},
 };
 
 static const char *kernel_of_family(const char *family) {
@@ -59,6 +62,15 @@ static uint64_t hash_str(uint64_t h, const char *s) {
     return h;
 }
 
+/* CLBlast's on/off parameters of GEMM's kernels (0 or 1); every other one is a size or a count, at
+ * least 1 (CLBlast divides by them: a 0 crashes it) */
+static int is_switch(const char *name, size_t len) {
+    static const char *sw[] = {"GEMMK", "SA", "SB", "STRM", "STRN", "PADA", "PADB", "TRA_PAD", "TRA_SHUFFLE", "PADTRA_PAD"};
+    for (size_t i = 0; i < sizeof sw / sizeof *sw; i++)
+        if (strlen(sw[i]) == len && !strncmp(name, sw[i], len)) return 1;
+    return 0;
+}
+
 /* "NAME=V NAME=V ..." into s (PRECISION, which names the tuning's precision, skipped); NULL or why not */
 static const char *parse_params(const char *text, tuned_set_t *s) {
     s->n = 0;
@@ -76,6 +88,7 @@ static const char *parse_params(const char *text, tuned_set_t *s) {
         long v = strtol(p + nl + 1, &end, 10);
         if (end == p + nl + 1 || (*end && *end != ' ' && *end != '\t') || errno || v < 0 || v > 1 << 20)
             return "a parameter's value is not a whole number from 0 to 2^20";
+        if (is_switch(p, nl) ? v > 1 : v < 1) return "an on/off parameter is not 0 or 1, or a size is 0";
         if (!(nl == 9 && !strncmp(p, "PRECISION", 9))) {
             if (s->n == MAX_PARAMS) return "more than 24 parameters";
             for (int i = 0; i < s->n; i++)
@@ -147,7 +160,8 @@ void ebm_clblast_tuned_load(ebm_ctx_t *ctx) {
     if (!t) return;
     ctx->clblast_tuned = t;
     if (!tuned_path(ctx, t->path, sizeof t->path)) t->path[0] = 0;
-    if (!t->path[0] || tuned_off()) return;
+    t->off = tuned_off();   /* read all the same: an import merges with the file */
+    if (!t->path[0]) return;
     FILE *f = fopen(t->path, "r");
     if (!f) return;
     char line[1024];
@@ -166,7 +180,9 @@ void ebm_clblast_tuned_load(ebm_ctx_t *ctx) {
     rehash(t);
 }
 
-uint64_t ebm_clblast_tuned_hash(const ebm_ctx_t *ctx) { return ctx->clblast_tuned ? ctx->clblast_tuned->hash : 0; }
+uint64_t ebm_clblast_tuned_hash(const ebm_ctx_t *ctx) {
+    return ctx->clblast_tuned && !ctx->clblast_tuned->off ? ctx->clblast_tuned->hash : 0;
+}
 
 void ebm_clblast_tuned_free(ebm_ctx_t *ctx) {
     if (!ctx->clblast_tuned) return;
@@ -184,7 +200,7 @@ static int override(ebm_ctx_t *ctx, const tuned_set_t *s) {
 
 void ebm_clblast_tuned_apply(ebm_ctx_t *ctx) {
     struct ebm_clblast_tuned *t = ctx->clblast_tuned;
-    if (!t || t->applied) return;
+    if (!t || t->applied || t->off) return;
     t->applied = 1;
     for (int i = 0; i < t->n; i++) {
         int st = override(ctx, &t->sets[i]);
@@ -198,7 +214,7 @@ void ebm_clblast_tuned_apply(ebm_ctx_t *ctx) {
 int ebm_ctx_clblast_tuned(const ebm_ctx_t *ctx, char *kernels, size_t n) {
     const struct ebm_clblast_tuned *t = ctx->clblast_tuned;
     if (kernels && n) kernels[0] = 0;
-    if (!t) return 0;
+    if (!t || t->off) return 0;
     size_t len = 0;
     for (int i = 0; i < t->n && kernels && len < n; i++)
         len += (size_t)snprintf(kernels + len, n - len, "%s%s", i ? " " : "", t->sets[i].kernel);
@@ -250,8 +266,8 @@ const char *ebm_clblast_parse_result(const char *text, size_t len, const char *d
     if (!cJSON_IsObject(root) || !family || !prec || !best || !time || !device)
         snprintf(why, whyn, "lacks kernel_family, precision, best_parameters, best_time or device (strings): not a CLBlast tuner's result");
     else if (!kernel)
-        snprintf(why, whyn, "kernel family \"%.60s\" is not one of CLBlast's GEMM kernels (xgemm, xgemm_direct, copy, pad, "
-                 "transpose, padtranspose)", family);
+        snprintf(why, whyn, "kernel family \"%.60s\" is not one of CLBlast's GEMM kernels the engine tunes (xgemm, "
+                 "xgemm_direct, pad, transpose, padtranspose)", family);
     else if (strcmp(prec, "32"))
         snprintf(why, whyn, "precision %.20s; the engine computes in single precision (32)", prec);
     else if (strcmp(device, device_name))
@@ -280,42 +296,54 @@ static ebm_status_t read_result(ebm_ctx_t *ctx, const char *path, tuned_set_t *s
     return EBM_OK;
 }
 
-/* Worst |C - A B| / (k u sum |a||b|) of a CLBlast GEMM (row-major, A transposed where ta) against
- * a double-precision host product: <= 1 for any order of float32 sums (u = 2^-24); -1 where
- * CLBlast failed (ctx's error says why). */
-static double check_gemm(ebm_ctx_t *ctx, int ta, int m, int n, int k) {
+/* Worst |C - (A B + beta C0)| / (gamma sum(|a||b|) + |beta c0|) of a CLBlast GEMM (row-major; A, B
+ * transposed where ta, tb; batch strided products) against a double-precision host computation,
+ * gamma = (k+2)u / (1 - (k+2)u), u = 2^-24: <= 1 for any order of float32 sums and products (the
+ * double reference's own error is 2^-29 times smaller); infinite where an output is NaN or Inf, -1
+ * where CLBlast failed (ctx's error says why). */
+static double check_gemm(ebm_ctx_t *ctx, int ta, int tb, int m, int n, int k, float beta, int batch) {
     size_t na = (size_t)m * k, nb = (size_t)k * n, nc = (size_t)m * n;
-    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
-    double worst = -1;
-    if (!a || !b || !c) {
+    float *a = malloc(na * batch * sizeof *a), *b = malloc(nb * batch * sizeof *b), *c = malloc(nc * batch * sizeof *c);
+    float *c0 = malloc(nc * batch * sizeof *c0);
+    double worst = -1, u = 0x1p-24, gamma = (k + 2) * u / (1 - (k + 2) * u);
+    if (!a || !b || !c || !c0) {
         ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
         goto out;
     }
     uint32_t r = 12345u;   /* values in [-1, 1): a fixed linear congruential sequence */
-    for (size_t i = 0; i < na; i++) r = r * 1664525u + 1013904223u, a[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
-    for (size_t i = 0; i < nb; i++) r = r * 1664525u + 1013904223u, b[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
+    for (size_t i = 0; i < na * batch; i++) r = r * 1664525u + 1013904223u, a[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
+    for (size_t i = 0; i < nb * batch; i++) r = r * 1664525u + 1013904223u, b[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
+    for (size_t i = 0; i < nc * batch; i++) r = r * 1664525u + 1013904223u, c0[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
     ebm_scope_begin(ctx);
-    ebm_tensor_t *A = ebm_tensor_from_host(ctx, 1, (int[]){(int)na}, a), *B = ebm_tensor_from_host(ctx, 1, (int[]){(int)nb}, b);
-    ebm_tensor_t *C = ebm_tensor_new(ctx, 1, (int[]){(int)nc});
+    ebm_tensor_t *A = ebm_tensor_from_host(ctx, 1, (int[]){(int)(na * batch)}, a);
+    ebm_tensor_t *B = ebm_tensor_from_host(ctx, 1, (int[]){(int)(nb * batch)}, b);
+    ebm_tensor_t *C = ebm_tensor_from_host(ctx, 1, (int[]){(int)(nc * batch)}, c0);
     if (ctx->status == EBM_OK)
-        ebm_gemm_clblast(ctx, ta, 0, (size_t)m, (size_t)n, (size_t)k, 1.0f, A->buf, A->off, ta ? (size_t)m : (size_t)k, 0, B->buf,
-                         B->off, (size_t)n, 0, 0.0f, C->buf, C->off, (size_t)n, 0, 1);
+        ebm_gemm_clblast(ctx, ta, tb, (size_t)m, (size_t)n, (size_t)k, 1.0f, A->buf, A->off, ta ? (size_t)m : (size_t)k, na, B->buf,
+                         B->off, tb ? (size_t)k : (size_t)n, nb, beta, C->buf, C->off, (size_t)n, nc, (size_t)batch);
     if (ctx->status == EBM_OK) ebm_tensor_read(C, c);
     ebm_scope_end(ctx);
     if (ctx->status != EBM_OK) goto out;
     worst = 0;
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            double s = 0, sa = 0;
-            for (int l = 0; l < k; l++) {
-                double x = ta ? a[(size_t)l * m + i] : a[(size_t)i * k + l], y = b[(size_t)l * n + j];
-                s += x * y, sa += fabs(x * y);
+    for (int q = 0; q < batch; q++)
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                const float *aq = a + q * na, *bq = b + q * nb;
+                size_t o = q * nc + (size_t)i * n + j;
+                double s = beta * (double)c0[o], sa = 0;
+                for (int l = 0; l < k; l++) {
+                    double x = ta ? aq[(size_t)l * m + i] : aq[(size_t)i * k + l], y = tb ? bq[(size_t)j * k + l] : bq[(size_t)l * n + j];
+                    s += x * y, sa += fabs(x * y);
+                }
+                if (!isfinite(c[o])) {
+                    worst = INFINITY;
+                    goto out;
+                }
+                double e = fabs(c[o] - s) / (gamma * (sa + fabs(beta * (double)c0[o])) + 1e-30);
+                if (e > worst) worst = e;
             }
-            double e = fabs(c[(size_t)i * n + j] - s) / (k * 0x1p-24 * sa + 1e-30);
-            if (!(e <= worst)) worst = e;   /* NaN too */
-        }
 out:
-    free(a), free(b), free(c);
+    free(a), free(b), free(c), free(c0);
     return worst;
 }
 
@@ -326,6 +354,8 @@ ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_
     if (!t || !t->path[0])
         return ebm_fail(ctx, EBM_STATUS_IO, "no cache directory to keep the parameters in (EBM_KERNEL_CACHE is off)");
     if (n_files < 1) return ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT, "no tuner result files given");
+    if (t->off)   /* the checks would run the new sets without the file's others, as no later process does */
+        return ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT, "EBM_CLBLAST_TUNED=off: unset it to import tuned parameters");
     /* the fastest result per kernel among the files */
     tuned_set_t *got = calloc((size_t)n_files, sizeof *got);
     if (!got) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
@@ -345,33 +375,73 @@ ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_
     /* CLBlast checks the names against its kernels' parameters; then GEMMs run on them: a small one
      * (CLBlast's direct kernel) and a large one with A transposed (padding and transposing kernels,
      * then the indirect kernel), each within float32's rounding bound of the host's product */
+    /* work-groups the device runs: a set tuned on another driver's limits would fail at every launch */
+    for (int j = 0; j < n_got; j++)
+        for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
+            if (strcmp(families[f].kernel, got[j].kernel)) continue;
+            size_t x = 0, y = 0;
+            for (int i = 0; i < got[j].n; i++) {
+                if (!strcmp(got[j].names[i], families[f].wg_x)) x = got[j].values[i];
+                if (!strcmp(got[j].names[i], families[f].wg_y)) y = got[j].values[i];
+            }
+            if (x * y > ctx->info.max_work_group) {
+                ebm_fail(ctx, EBM_STATUS_FORMAT, "%s: %s's work-groups of %s x %s = %zu items; %s takes at most %zu", got[j].source,
+                         got[j].kernel, families[f].wg_x, families[f].wg_y, x * y, ctx->info.name, ctx->info.max_work_group);
+                free(got);
+                return ctx->status;
+            }
+        }
     ebm_clblast_tuned_apply(ctx);   /* the file's sets for the other kernels, as every context runs them */
     for (int j = 0; j < n_got; j++) {
         int st = override(ctx, &got[j]);
+        /* CLBlast checks that its kernel's parameters are all there, not that every name is one of
+         * them: a name it still takes the set without is not */
+        for (int i = 0; i < got[j].n && st == CLBlastSuccess; i++) {
+            tuned_set_t less = got[j];
+            less.n--;
+            memmove(less.names[i], less.names[i + 1], (size_t)(less.n - i) * sizeof less.names[0]);
+            memmove(less.values + i, less.values + i + 1, (size_t)(less.n - i) * sizeof less.values[0]);
+            if (override(ctx, &less) == CLBlastSuccess) {
+                ebm_fail(ctx, EBM_STATUS_FORMAT, "%s: %s is not a parameter of CLBlast's %s", got[j].source, got[j].names[i], got[j].kernel);
+                free(got);
+                return ctx->status;
+            }
+            st = override(ctx, &got[j]);
+        }
         if (st != CLBlastSuccess) {
-            ebm_fail(ctx, EBM_STATUS_BLAS, "%s: CLBlast refuses these parameters for %s (status %d%s)", got[j].source, got[j].kernel, st,
-                     st == CLBlastMissingOverrideParameter ? ": names that are not the kernel's, or some missing" : "");
+            ebm_fail(ctx, EBM_STATUS_FORMAT, "%s: CLBlast refuses these parameters for %s (status %d%s)", got[j].source, got[j].kernel, st,
+                     st == CLBlastMissingOverrideParameter ? ": some of the kernel's are missing" : "");
             free(got);
             return ctx->status;
         }
     }
     /* each shape through CLBlast's direct kernel and through its indirect one (copying, padding and
-     * transposing kernels, then Xgemm), its threshold between them forced each way */
-    static const int shapes[2][4] = {{0, 67, 45, 33}, {1, 130, 100, 70}};
+     * transposing kernels, then Xgemm), its threshold between them forced each way: sizes that need
+     * padding (A transposed), sizes that are multiples of every tile (the kernels that skip the
+     * padding), and B transposed with beta and two strided batches */
+    static const struct { int ta, tb, m, n, k, batch; float beta; } shapes[3] = {
+        {1, 0, 67, 45, 33, 1, 0.0f}, {0, 0, 256, 256, 256, 1, 0.0f}, {0, 1, 96, 80, 64, 2, 0.5f}};
     static const size_t threshold[2] = {1, 4096};   /* GEMMs of fewer than threshold^3 FMAs: direct */
-    for (int i = 0; i < 4; i++) {
-        const int *sh = shapes[i % 2];
+    for (int i = 0; i < 6; i++) {
+        int h = i % 3;
         const char *name = "XGEMM_MIN_INDIRECT_SIZE";
-        int st = CLBlastOverrideParameters(ctx->device, "GemmRoutine", CLBlastPrecisionSingle, 1, &name, &threshold[i / 2]);
-        double w = st == CLBlastSuccess ? check_gemm(ctx, sh[0], sh[1], sh[2], sh[3]) : -1;
+        int st = CLBlastOverrideParameters(ctx->device, "GemmRoutine", CLBlastPrecisionSingle, 1, &name, &threshold[i / 3]);
+        double w = st == CLBlastSuccess ? check_gemm(ctx, shapes[h].ta, shapes[h].tb, shapes[h].m, shapes[h].n, shapes[h].k,
+                                                      shapes[h].beta, shapes[h].batch)
+                                        : -1;
         if (w < 0 || !(w <= 1.0)) {
-            char msg[sizeof ctx->errmsg];
-            snprintf(msg, sizeof msg, "%s", st != CLBlastSuccess ? "CLBlast refuses its direct/indirect threshold" : w < 0 ? ctx->errmsg : "");
+            char msg[sizeof ctx->errmsg], what[160], from[1200] = "";
+            if (st != CLBlastSuccess) snprintf(msg, sizeof msg, "CLBlast refuses its direct/indirect threshold");
+            else if (w < 0) snprintf(msg, sizeof msg, "%s", ctx->errmsg);
+            else if (isinf(w)) snprintf(msg, sizeof msg, "NaN or Inf in the product");
+            else snprintf(msg, sizeof msg, "an error of %.3g times float32's rounding bound", w);
+            for (int j = 0, len = 0; j < n_got && len < (int)sizeof from; j++)
+                len += snprintf(from + len, sizeof from - len, "%s%s", j ? ", " : "", got[j].source);
+            snprintf(what, sizeof what, "%dx%dx%d%s%s%s", shapes[h].m, shapes[h].n, shapes[h].k, shapes[h].ta ? ", A transposed" : "",
+                     shapes[h].tb ? ", B transposed, beta 0.5" : "", shapes[h].batch > 1 ? ", 2 batches" : "");
             ebm_ctx_clear_error(ctx);
-            ebm_fail(ctx, EBM_STATUS_BLAS,
-                     "a %dx%dx%d GEMM%s through CLBlast's %s kernel with the new parameters %s%s; nothing kept",
-                     sh[1], sh[2], sh[3], sh[0] ? " (A transposed)" : "", i / 2 ? "direct" : "indirect",
-                     w < 0 ? "failed: " : "is wrong: error beyond float32's rounding bound", msg);
+            ebm_fail(ctx, EBM_STATUS_BLAS, "a GEMM (%s) through CLBlast's %s kernel with the parameters of %s %s: %s; nothing kept",
+                     what, i / 3 ? "direct" : "indirect", from, w < 0 ? "failed" : "is wrong", msg);
             free(got);
             return ctx->status;
         }

@@ -61,7 +61,7 @@ def main():
     put("clblast", "xgemm_1.json", tuner("xgemm_1", "Xgemm", "0.13", xg))
     put("clblast", "xgemm_direct_1.json", tuner("xgemm_direct_1", "XgemmDirectTN", "2.19",
         dict(KWID=2, MDIMAD=8, MDIMCD=8, NDIMBD=8, NDIMCD=8, PADA=1, PADB=1, VWMD=2, VWND=1, WGD=32)))
-    put("clblast", "copy.json", tuner("copy", "CopyMatrixFast", "0.03", dict(COPY_DIMX=8, COPY_DIMY=32, COPY_VW=4, COPY_WPT=4)))
+    put("clblast", "pad.json", tuner("pad", "CopyPadMatrix", "0.05", dict(PAD_DIMX=32, PAD_DIMY=8, PAD_WPTX=4, PAD_WPTY=4)))
     put("clblast", "tuned-file.txt", "# ebm-cl: CLBlast parameters tuned for fuzz device\n"
         "Xgemm 0.13 " + " ".join(f"{k}={v}" for k, v in xg.items()) + "\n"
         "Pad 0.05 PAD_DIMX=32 PAD_DIMY=8 PAD_WPTX=4 PAD_WPTY=4\nPadtranspose 0.06 PADTRA_PAD=0 PADTRA_TILE=8 PADTRA_WPT=4\n")
