@@ -83,14 +83,15 @@ BAD="GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=12 MDIMC=12 MWG=32 NDIMB=8 NDIMC=8 NWG=32
 result bad.json xgemm_1 0.10 "$BAD"
 "$EBM" clblast-import "$WORK/bad.json" > "$WORK/bad.out" 2>&1 && fail "a set CLBlast cannot run was imported"
 cat "$WORK/bad.out"
-grep -q "GEMM (.*) through CLBlast's indirect kernel with the parameters of $WORK/bad.json is wrong" "$WORK/bad.out" ||
+grep -Eq "GEMM \(.*\) through CLBlast's indirect kernel with the parameters of $WORK/bad.json and of the device's file $tuned (is wrong|failed)" "$WORK/bad.out" ||
     fail "the refusal does not say that a GEMM with the set failed, naming the file"
 cmp -s "$tuned" "$WORK/kept.txt" || fail "a refused import changed $tuned"
 # written into the device's file by hand, the set reaches a later process's CLBlast: the import of
 # another kernel's result there runs the GEMM checks with it, and they fail
 { grep -v "^Xgemm " "$WORK/kept.txt"; echo "Xgemm 0.1 ${BAD/PRECISION=32 /}"; } > "$tuned"
 "$EBM" clblast-import "$WORK/pad.json" > "$WORK/bad2.out" 2>&1 && fail "a broken Xgemm set in the device's file did not reach CLBlast"
-grep -q "through CLBlast's indirect kernel" "$WORK/bad2.out" || { cat "$WORK/bad2.out"; fail "a broken Xgemm set in the file: not the GEMM check failing"; }
+grep -q "through CLBlast's indirect kernel with the parameters of $WORK/pad.json and of the device's file $tuned" "$WORK/bad2.out" ||
+    { cat "$WORK/bad2.out"; fail "a broken Xgemm set in the file: not the GEMM check failing, naming the file"; }
 # and with the direct kernel's as broken (12x12 work-groups
 # over 16x16 tiles), the sets reach a later process's CLBlast: its GEMMs fail (the engine then
 # says so and uses its tile GEMM) or come out wrong (the tests fail)
@@ -126,6 +127,8 @@ result copy.json copy 0.03 "COPY_DIMX=8 COPY_DIMY=8 COPY_VW=2 COPY_WPT=2 PRECISI
 refuse "a kernel the checks do not run" copy.json "kernel family \"copy\""
 result wide.json transpose 0.1 "TRA_DIM=1024 TRA_PAD=1 TRA_SHUFFLE=0 TRA_WPT=1"
 refuse "work-groups beyond the device's" wide.json "1048576 items"
+result wpt.json transpose 0.1 "TRA_DIM=32 TRA_PAD=1 TRA_SHUFFLE=0 TRA_WPT=64"
+refuse "a transpose tile beyond what the checks run" wpt.json "TRA_DIM x TRA_WPT = 2048"
 result names.json xgemm_1 0.1 "${XG8/VWN=2/VWX=2}"
 refuse "a parameter of the kernel missing" names.json "CLBlast refuses these parameters for Xgemm"
 result extra.json xgemm_1 0.1 "$XG8 BOGUS=7"

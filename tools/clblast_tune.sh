@@ -12,8 +12,10 @@
 #   -s  the most seconds each tuner runs (default 600): a tuner stopped early keeps the phases it
 #       finished (the GEMM tuner writes one result per phase), and one with none adds nothing
 #   -f  the GEMM tuners (xgemm, xgemm_direct) try about 1/F of their configurations, at random, in
-#       each phase (CLBlast's -fraction; default: theirs): -f 10 finishes xgemm's first phase of 578
-#       in about a tenth of the time
+#       every phase (CLBlast's -fraction; default: each phase's own, all of xgemm's first phase of
+#       578, 1/512 to 1/64 of the larger later ones): -f 10 finishes the first phase in a tenth of
+#       the time, for runs too short for it, and then samples the later phases more than by default
+#       (a stopped phase adds nothing)
 #   -t  the tuners, comma-separated (default and choice: xgemm,xgemm_direct,copy_pad,transpose_fast,transpose_pad,
 #       the kernels a GEMM runs)
 #   -m -n -k  the matrix sizes the tuners measure at (default the tuners' own: 1024, or 256 for the others)

@@ -171,7 +171,7 @@ void ebm_clblast_tuned_load(ebm_ctx_t *ctx) {
         tuned_set_t s;
         const char *why = ebm_clblast_parse_line(line, &s);
         if (why) {
-            ebm_log_message(EBM_LOG_WARN, "%s:%d: %s; line ignored (CLBlast keeps its defaults there)", t->path, ln, why);
+            if (!t->off) ebm_log_message(EBM_LOG_WARN, "%s:%d: %s; line ignored (CLBlast keeps its defaults there)", t->path, ln, why);
             continue;
         }
         if (!put_set(t, &s)) break;
@@ -417,10 +417,33 @@ ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_
     }
     /* each shape through CLBlast's direct kernel and through its indirect one (copying, padding and
      * transposing kernels, then Xgemm), its threshold between them forced each way: sizes that need
-     * padding (A transposed), sizes that are multiples of every tile (the kernels that skip the
-     * padding), and B transposed with beta and two strided batches */
-    static const struct { int ta, tb, m, n, k, batch; float beta; } shapes[3] = {
-        {1, 0, 67, 45, 33, 1, 0.0f}, {0, 0, 256, 256, 256, 1, 0.0f}, {0, 1, 96, 80, 64, 2, 0.5f}};
+     * padding (A transposed), sizes that are multiples of every tile, A and B transposed (the
+     * kernels that skip the padding: the fast transpose wants multiples of TRA_DIM * TRA_WPT, so
+     * the size is the least multiple of 256 and of that, of the Transpose set in effect), and B
+     * transposed with beta and two strided batches */
+    size_t tile = 1;
+    const char *tile_from = t->path;
+    for (int pass = 0; pass < 2; pass++)   /* the file's Transpose set, then a new one over it */
+        for (int j = 0; j < (pass ? n_got : t->n); j++) {
+            const tuned_set_t *q = pass ? &got[j] : &t->sets[j];
+            if (strcmp(q->kernel, "Transpose")) continue;
+            size_t dim = 1, wpt = 1;
+            for (int i = 0; i < q->n; i++) {
+                if (!strcmp(q->names[i], "TRA_DIM")) dim = q->values[i];
+                if (!strcmp(q->names[i], "TRA_WPT")) wpt = q->values[i];
+            }
+            tile = dim * wpt, tile_from = pass ? q->source : t->path;
+        }
+    size_t aligned = 256;
+    while (aligned % tile) aligned += 256;
+    if (aligned > 1024) {
+        ebm_fail(ctx, EBM_STATUS_FORMAT, "%s: Transpose's TRA_DIM x TRA_WPT = %zu: the GEMMs that run it (sizes multiple of %zu) "
+                 "are beyond what the import checks (1024)", tile_from, tile, aligned);
+        free(got);
+        return ctx->status;
+    }
+    const struct { int ta, tb, m, n, k, batch; float beta; } shapes[3] = {
+        {1, 0, 67, 45, 33, 1, 0.0f}, {1, 1, (int)aligned, (int)aligned, (int)aligned, 1, 0.0f}, {0, 1, 96, 80, 64, 2, 0.5f}};
     static const size_t threshold[2] = {1, 4096};   /* GEMMs of fewer than threshold^3 FMAs: direct */
     for (int i = 0; i < 6; i++) {
         int h = i % 3;
@@ -435,10 +458,13 @@ ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_
             else if (w < 0) snprintf(msg, sizeof msg, "%s", ctx->errmsg);
             else if (isinf(w)) snprintf(msg, sizeof msg, "NaN or Inf in the product");
             else snprintf(msg, sizeof msg, "an error of %.3g times float32's rounding bound", w);
-            for (int j = 0, len = 0; j < n_got && len < (int)sizeof from; j++)
+            int len = 0;
+            for (int j = 0; j < n_got && len < (int)sizeof from; j++)
                 len += snprintf(from + len, sizeof from - len, "%s%s", j ? ", " : "", got[j].source);
-            snprintf(what, sizeof what, "%dx%dx%d%s%s%s", shapes[h].m, shapes[h].n, shapes[h].k, shapes[h].ta ? ", A transposed" : "",
-                     shapes[h].tb ? ", B transposed, beta 0.5" : "", shapes[h].batch > 1 ? ", 2 batches" : "");
+            if (t->n && len < (int)sizeof from)   /* the file's sets run with them */
+                snprintf(from + len, sizeof from - len, " and of the device's file %s", t->path);
+            snprintf(what, sizeof what, "%dx%dx%d%s%s%s%s", shapes[h].m, shapes[h].n, shapes[h].k, shapes[h].ta ? ", A transposed" : "",
+                     shapes[h].tb ? ", B transposed" : "", shapes[h].beta != 0.0f ? ", beta 0.5" : "", shapes[h].batch > 1 ? ", 2 batches" : "");
             ebm_ctx_clear_error(ctx);
             ebm_fail(ctx, EBM_STATUS_BLAS, "a GEMM (%s) through CLBlast's %s kernel with the parameters of %s %s: %s; nothing kept",
                      what, i / 3 ? "direct" : "indirect", from, w < 0 ? "failed" : "is wrong", msg);
