@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # clblast_tune.sh — tune CLBlast's single-precision GEMM kernels for one OpenCL device with CLBlast's
 # own tuners (Debian: apt-get install clblast-utils) and keep the results for the engine
-# (`ebm clblast-import`): every later run on the device hands them to CLBlast. Worth it on a GPU
-# CLBlast's database does not know (`ebm devices` then still lists the device; EBM_LOG=debug shows
-# "CLBlast: tuned parameters ..." once they are in use); on CPUs the engine's own tile GEMM is
-# usually chosen anyway.
+# (`ebm clblast-import`): every later run on the device hands them to CLBlast (`ebm devices` then
+# lists the tuned kernels; EBM_LOG=debug shows "CLBlast: tuned parameters ..." when a run first
+# uses them). Worth it on a GPU CLBlast's database does not know; on CPUs the engine's own tile
+# GEMM is usually chosen anyway.
 #
 #   tools/clblast_tune.sh [-d DEVICE] [-s SECONDS] [-f F] [-t TUNERS] [-m M -n N -k K] [-o DIR] [-e EBM]
 #
