@@ -17,7 +17,7 @@ static const struct { const char *key, *label; } algo_names[EBM_ALGO_COUNT] = {
 static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     const ebm_env_t *env = ebm_env();
     if (env->cache_off) return 0;
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = EBM_FNV_START;
     /* the work-group size too: algorithms measured, or failing, under one limit (EBM_MAX_WORK_GROUP,
      * a driver's setting) say nothing about another */
     /* and the algorithms there are: measurements made without one say nothing about it */
@@ -37,8 +37,7 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     if (ebm_clblast_tuned_hash(ctx) && len > 0 && len < (int)sizeof wg)
         snprintf(wg + len, sizeof wg - len, " clblast %016llx", (unsigned long long)ebm_clblast_tuned_hash(ctx));
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
-    for (int i = 0; i < 4; i++)
-        for (const char *c = parts[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    for (int i = 0; i < 4; i++) h = ebm_fnv1a(h, parts[i]);
     return snprintf(path, n, "%s/choices-%016llx.txt", env->cache_dir, (unsigned long long)h) < (int)n;
 }
 

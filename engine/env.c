@@ -86,6 +86,7 @@ const ebm_env_t *ebm_env(void) {
     env.max_work_group = size_limit("EBM_MAX_WORK_GROUP");
     env.max_local_mem = size_limit("EBM_MAX_LOCAL_MEM");
     env.breaks = getenv("EBM_BREAK");
+    env.clblast_tuned_off = is_off(getenv("EBM_CLBLAST_TUNED"));
     const char *exact = getenv("EBM_EXACT_BUFFERS");
     env.exact_buffers = exact && *exact && !is_off(exact);
     env.tile_rows = either("EBM_TILE_ROWS", 6, 8);

@@ -40,6 +40,7 @@ typedef struct ebm_env {
     int gemm_panels;           /* EBM_GEMM_PANELS=1|2: panels per gemm_tile work item and conv_implicit_wgrad
                                 * work-group (0: per device) */
     int igrad_panels;          /* EBM_IGRAD_PANELS=1|2: panels per conv_implicit_igrad2 work-group (0: per device) */
+    int clblast_tuned_off;     /* EBM_CLBLAST_TUNED=off|0: CLBlast's tuned parameters ignored (ops/clblast_tuned.c) */
     int reduce_lanes;          /* EBM_REDUCE_LANES=1|16: items of the long reduction per work item (reduce_lanes: 16) (0: per device) */
     int log_level;             /* EBM_LOG=debug|info|warn|error: the least level the default logger prints */
 } ebm_env_t;
@@ -79,6 +80,13 @@ struct ebm_conv_choice {
  * it is then: an entry another process saved first wins, in the file and in this context, so every
  * process on a machine runs the same algorithm for a shape and its results do not depend on which
  * process measured (a resumed run ends bit-identical to one never stopped). */
+/* FNV-1a over a string's bytes, from h (EBM_FNV_START to begin): the keys of the per-device files
+ * next to the kernel cache (choices.c, ops/clblast_tuned.c) */
+#define EBM_FNV_START 14695981039346656037ULL
+static inline uint64_t ebm_fnv1a(uint64_t h, const char *s) {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
 void ebm_choices_load(ebm_ctx_t *ctx);
 /* CLBlast's parameters tuned for the device (ops/clblast_tuned.c): loaded with the context, handed
  * to CLBlast before its first GEMM in the context, freed with it; the hash (0: none) keys the

@@ -57,11 +57,6 @@ static int known_kernel(const char *k) {
     return 0;
 }
 
-static uint64_t hash_str(uint64_t h, const char *s) {
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* CLBlast's on/off parameters of GEMM's kernels (0 or 1); every other one is a size or a count, at
  * least 1 (CLBlast divides by them: a 0 crashes it) */
 static int is_switch(const char *name, size_t len) {
@@ -120,14 +115,15 @@ const char *ebm_clblast_parse_line(const char *line, struct ebm_clblast_set *s) 
 static int tuned_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     const ebm_env_t *env = ebm_env();
     if (env->cache_off) return 0;
-    uint64_t h = 14695981039346656037ULL;
-    h = hash_str(hash_str(hash_str(h, ctx->info.name), ctx->info.driver), ctx->info.platform);
+    uint64_t h = ebm_fnv1a(ebm_fnv1a(ebm_fnv1a(EBM_FNV_START, ctx->info.name), ctx->info.driver), ctx->info.platform);
     return snprintf(path, n, "%s/clblast-%016llx.txt", env->cache_dir, (unsigned long long)h) < (int)n;
 }
 
-static int tuned_off(void) {
-    const char *v = getenv("EBM_CLBLAST_TUNED");
-    return v && (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no") || !strcasecmp(v, "false"));
+/* the value of s's parameter `name`, dflt where s has none */
+static size_t param_value(const tuned_set_t *s, const char *name, size_t dflt) {
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->names[i], name)) return s->values[i];
+    return dflt;
 }
 
 static int put_set(struct ebm_clblast_tuned *t, const tuned_set_t *s) {
@@ -143,13 +139,13 @@ static int put_set(struct ebm_clblast_tuned *t, const tuned_set_t *s) {
 static void rehash(struct ebm_clblast_tuned *t) {
     t->hash = 0;
     if (!t->n) return;
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = EBM_FNV_START;
     for (int i = 0; i < t->n; i++) {
         char v[32];
-        h = hash_str(h, t->sets[i].kernel);
+        h = ebm_fnv1a(h, t->sets[i].kernel);
         for (int j = 0; j < t->sets[i].n; j++) {
             snprintf(v, sizeof v, "=%zu;", t->sets[i].values[j]);
-            h = hash_str(hash_str(h, t->sets[i].names[j]), v);
+            h = ebm_fnv1a(ebm_fnv1a(h, t->sets[i].names[j]), v);
         }
     }
     t->hash = h ? h : 1;
@@ -160,7 +156,7 @@ void ebm_clblast_tuned_load(ebm_ctx_t *ctx) {
     if (!t) return;
     ctx->clblast_tuned = t;
     if (!tuned_path(ctx, t->path, sizeof t->path)) t->path[0] = 0;
-    t->off = tuned_off();   /* read all the same: an import merges with the file */
+    t->off = ebm_env()->clblast_tuned_off;   /* read all the same: an import merges with the file */
     if (!t->path[0]) return;
     FILE *f = fopen(t->path, "r");
     if (!f) return;
@@ -296,6 +292,11 @@ static ebm_status_t read_result(ebm_ctx_t *ctx, const char *path, tuned_set_t *s
     return EBM_OK;
 }
 
+/* n values in [-1, 1) into x from the linear congruential sequence at *r */
+static void fill_uniform(float *x, size_t n, uint32_t *r) {
+    for (size_t i = 0; i < n; i++) *r = *r * 1664525u + 1013904223u, x[i] = (float)((*r >> 8) * 0x1p-23 - 1.0);
+}
+
 /* Worst |C - (A B + beta C0)| / (gamma sum(|a||b|) + |beta c0|) of a CLBlast GEMM (row-major; A, B
  * transposed where ta, tb; batch strided products) against a double-precision host computation,
  * gamma = (k+2)u / (1 - (k+2)u), u = 2^-24: <= 1 for any order of float32 sums and products (the
@@ -310,10 +311,8 @@ static double check_gemm(ebm_ctx_t *ctx, int ta, int tb, int m, int n, int k, fl
         ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
         goto out;
     }
-    uint32_t r = 12345u;   /* values in [-1, 1): a fixed linear congruential sequence */
-    for (size_t i = 0; i < na * batch; i++) r = r * 1664525u + 1013904223u, a[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
-    for (size_t i = 0; i < nb * batch; i++) r = r * 1664525u + 1013904223u, b[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
-    for (size_t i = 0; i < nc * batch; i++) r = r * 1664525u + 1013904223u, c0[i] = (float)((r >> 8) * 0x1p-23 - 1.0);
+    uint32_t r = 12345u;   /* a fixed sequence */
+    fill_uniform(a, na * batch, &r), fill_uniform(b, nb * batch, &r), fill_uniform(c0, nc * batch, &r);
     ebm_scope_begin(ctx);
     ebm_tensor_t *A = ebm_tensor_from_host(ctx, 1, (int[]){(int)(na * batch)}, a);
     ebm_tensor_t *B = ebm_tensor_from_host(ctx, 1, (int[]){(int)(nb * batch)}, b);
@@ -372,18 +371,11 @@ ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_
         free(got);
         return ctx->status;
     }
-    /* CLBlast checks the names against its kernels' parameters; then GEMMs run on them: a small one
-     * (CLBlast's direct kernel) and a large one with A transposed (padding and transposing kernels,
-     * then the indirect kernel), each within float32's rounding bound of the host's product */
     /* work-groups the device runs: a set tuned on another driver's limits would fail at every launch */
     for (int j = 0; j < n_got; j++)
         for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
             if (strcmp(families[f].kernel, got[j].kernel)) continue;
-            size_t x = 0, y = 0;
-            for (int i = 0; i < got[j].n; i++) {
-                if (!strcmp(got[j].names[i], families[f].wg_x)) x = got[j].values[i];
-                if (!strcmp(got[j].names[i], families[f].wg_y)) y = got[j].values[i];
-            }
+            size_t x = param_value(&got[j], families[f].wg_x, 0), y = param_value(&got[j], families[f].wg_y, 0);
             if (x * y > ctx->info.max_work_group) {
                 ebm_fail(ctx, EBM_STATUS_FORMAT, "%s: %s's work-groups of %s x %s = %zu items; %s takes at most %zu", got[j].source,
                          got[j].kernel, families[f].wg_x, families[f].wg_y, x * y, ctx->info.name, ctx->info.max_work_group);
@@ -427,12 +419,7 @@ ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_
         for (int j = 0; j < (pass ? n_got : t->n); j++) {
             const tuned_set_t *q = pass ? &got[j] : &t->sets[j];
             if (strcmp(q->kernel, "Transpose")) continue;
-            size_t dim = 1, wpt = 1;
-            for (int i = 0; i < q->n; i++) {
-                if (!strcmp(q->names[i], "TRA_DIM")) dim = q->values[i];
-                if (!strcmp(q->names[i], "TRA_WPT")) wpt = q->values[i];
-            }
-            tile = dim * wpt, tile_from = pass ? q->source : t->path;
+            tile = param_value(q, "TRA_DIM", 1) * param_value(q, "TRA_WPT", 1), tile_from = pass ? q->source : t->path;
         }
     size_t aligned = 256;
     while (aligned % tile) aligned += 256;
