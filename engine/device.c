@@ -620,30 +620,50 @@ int ebm_mkdir_p(const char *path) {
     return 0;
 }
 
-static unsigned char *read_file(const char *path, size_t *len) {
+/* The whole file at path, NUL-terminated (*len bytes before the NUL), read to its end (also a pipe);
+ * NULL with why in err (errn > 0) where it cannot be opened or read, or holds more than max bytes
+ * (max < SIZE_MAX / 4) */
+char *ebm_read_file(const char *path, size_t max, size_t *len, char *err, size_t errn) {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-            buf = malloc((size_t)n + 1);
-            if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else if (buf) {
-                buf[n] = 0;
-                *len = (size_t)n;
-            }
-        }
+    if (!f) {
+        if (errn) snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
     }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int oom = 0;
+    for (;;) {   /* up to max + 1 bytes: one more than max says it is too large */
+        if (n == cap) {
+            if (cap > max) break;
+            size_t want = cap ? 2 * cap : 65536;
+            if (want > max + 1) want = max + 1;
+            char *b = realloc(buf, want + 1);
+            if (!b) {
+                oom = 1;
+                break;
+            }
+            buf = b, cap = want;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        if (got == 0) break;
+        n += got;
+    }
+    int bad = ferror(f);
     fclose(f);
+    if (oom || bad || n > max) {
+        if (errn && n > max) snprintf(err, errn, "%s: larger than %zu bytes", path, max);
+        else if (errn) snprintf(err, errn, "%s: %s", path, oom ? "out of host memory" : "read error");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
     return buf;
 }
 
 static cl_program try_cached(ebm_ctx_t *ctx, const char *path, const char *options) {
     size_t len = 0;
-    unsigned char *data = read_file(path, &len);
+    unsigned char *data = (unsigned char *)ebm_read_file(path, SIZE_MAX / 8, &len, NULL, 0);
     if (!data) return NULL;
     size_t hdr = strlen(CACHE_MAGIC) + sizeof(uint64_t);
     cl_program prog = NULL;
@@ -787,8 +807,9 @@ static char *load_source(const char *file, size_t *len, char *err, size_t errn) 
     if (env->cl_dir && *env->cl_dir) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s", env->cl_dir, file);
-        char *s = (char *)read_file(path, len);
-        if (!s) snprintf(err, errn, "cannot read kernel source %s (EBM_CL_DIR): %s", path, strerror(errno));
+        char why[1400];
+        char *s = ebm_read_file(path, SIZE_MAX / 8, len, why, sizeof why);
+        if (!s) snprintf(err, errn, "cannot read kernel source (EBM_CL_DIR): %s", why);
         return s;
     }
     const char *text = ebm_cl_embedded(file, len);

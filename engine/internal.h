@@ -100,11 +100,12 @@ struct ebm_clblast_set {
     size_t values[EBM_CLBLAST_MAX_PARAMS];
     char source[1024];                   /* the file it came from (import) */
 };
-/* A line of the device's file ("KERNEL MS NAME=VALUE ...") and a tuner's JSON result (text[0..len),
- * tuned on device_name) into s: NULL, or why not (for the result: written into why) */
+/* A line of the device's file ("KERNEL MS NAME=VALUE ...") into s: NULL, or why not */
 const char *ebm_clblast_parse_line(const char *line, struct ebm_clblast_set *s);
-const char *ebm_clblast_parse_result(const char *text, size_t len, const char *device_name, struct ebm_clblast_set *s,
-                                     char *why, size_t whyn);
+/* A tuner's JSON result (text[0..len)) into s: EBM_OK; EBM_STATUS_INVALID_ARGUMENT where it was tuned
+ * on another device than device_name; EBM_STATUS_FORMAT where it is not a usable result (why: which) */
+ebm_status_t ebm_clblast_parse_result(const char *text, size_t len, const char *device_name, struct ebm_clblast_set *s,
+                                      char *why, size_t whyn);
 void ebm_clblast_tuned_load(ebm_ctx_t *ctx);
 void ebm_clblast_tuned_apply(ebm_ctx_t *ctx);
 void ebm_clblast_tuned_free(ebm_ctx_t *ctx);
@@ -115,6 +116,10 @@ ebm_status_t ebm_gemm_clblast(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n
                               float beta, cl_mem c, size_t c_off, size_t ldc, size_t c_stride, size_t batch);
 /* mkdir -p: 0, or -1 with errno */
 int ebm_mkdir_p(const char *path);
+/* The whole file at path, NUL-terminated (*len bytes before the NUL), read to its end (also a pipe);
+ * NULL with why in err (errn > 0: "PATH: ...") where it cannot be opened or read, or holds more than
+ * max bytes (max < SIZE_MAX / 4) */
+char *ebm_read_file(const char *path, size_t max, size_t *len, char *err, size_t errn);
 void ebm_choices_save(ebm_ctx_t *ctx);
 /* The remembered choice for a GEMM (q's sizes and transposes) or a convolution (NULL: none yet). */
 struct ebm_gemm_choice *ebm_gemm_choice_find(ebm_ctx_t *ctx, const struct ebm_gemm_choice *q);

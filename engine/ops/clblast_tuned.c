@@ -223,37 +223,21 @@ const char *ebm_ctx_clblast_tuned_path(const ebm_ctx_t *ctx) {
 
 /* ---- import ---- */
 
-static char *read_small(const char *path, size_t max, size_t *len, char *err, size_t errn) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno)), NULL;
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = buf && ferror(f);
-    fclose(f);
-    if (!buf) return snprintf(err, errn, "%s: out of host memory", path), NULL;
-    if (bad || n > max) {
-        free(buf);
-        return snprintf(err, errn, bad ? "%s: read error" : "%s: larger than %zu bytes: not a tuner's result", path, max), NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 static const char *json_string(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-const char *ebm_clblast_parse_result(const char *text, size_t len, const char *device_name, struct ebm_clblast_set *s,
-                                     char *why, size_t whyn) {
+ebm_status_t ebm_clblast_parse_result(const char *text, size_t len, const char *device_name, struct ebm_clblast_set *s,
+                                      char *why, size_t whyn) {
     memset(s, 0, sizeof *s);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
         snprintf(why, whyn, "not JSON (error at byte %ld of %zu): not a CLBlast tuner's result", end ? (long)(end - text) : -1L, len);
-        return why;
+        return EBM_STATUS_FORMAT;
     }
+    ebm_status_t st = EBM_STATUS_FORMAT;
     const char *family = json_string(root, "kernel_family"), *prec = json_string(root, "precision");
     const char *best = json_string(root, "best_parameters"), *time = json_string(root, "best_time");
     const char *device = json_string(root, "device"), *kernel = family ? kernel_of_family(family) : NULL, *bad;
@@ -267,27 +251,27 @@ const char *ebm_clblast_parse_result(const char *text, size_t len, const char *d
     else if (strcmp(prec, "32"))
         snprintf(why, whyn, "precision %.20s; the engine computes in single precision (32)", prec);
     else if (strcmp(device, device_name))
-        snprintf(why, whyn, "tuned on \"%.200s\", not on this device (\"%s\")", device, device_name);
+        snprintf(why, whyn, "tuned on \"%.200s\", not on this device (\"%s\")", device, device_name),
+            st = EBM_STATUS_INVALID_ARGUMENT;
     else if ((s->ms = strtod(time, &tend)), tend == time || *tend || !(s->ms >= 0) || !isfinite(s->ms))
         snprintf(why, whyn, "best_time \"%.40s\" is not a time in ms", time);
     else if ((bad = parse_params(best, s)))
         snprintf(why, whyn, "best_parameters \"%.200s\": %s", best, bad);
     else
-        snprintf(s->kernel, sizeof s->kernel, "%s", kernel);
+        snprintf(s->kernel, sizeof s->kernel, "%s", kernel), st = EBM_OK;
     cJSON_Delete(root);
-    return why[0] ? why : NULL;
+    return st;
 }
 
 /* One tuner result file into s; EBM_OK or a failure naming the file */
 static ebm_status_t read_result(ebm_ctx_t *ctx, const char *path, tuned_set_t *s) {
     char err[1400], why[600];
     size_t len;
-    char *text = read_small(path, 64u << 20, &len, err, sizeof err);
+    char *text = ebm_read_file(path, 64u << 20, &len, err, sizeof err);
     if (!text) return ebm_fail(ctx, EBM_STATUS_IO, "%s", err);
-    const char *bad = ebm_clblast_parse_result(text, len, ctx->info.name, s, why, sizeof why);
+    ebm_status_t st = ebm_clblast_parse_result(text, len, ctx->info.name, s, why, sizeof why);
     free(text);
-    if (bad)
-        return ebm_fail(ctx, strstr(why, "tuned on") == why ? EBM_STATUS_INVALID_ARGUMENT : EBM_STATUS_FORMAT, "%s: %s", path, why);
+    if (st != EBM_OK) return ebm_fail(ctx, st, "%s: %s", path, why);
     snprintf(s->source, sizeof s->source, "%s", path);
     return EBM_OK;
 }
@@ -472,26 +456,24 @@ ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_
     if (!buf) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
     len += (size_t)snprintf(buf, cap, "# ebm-cl: CLBlast parameters tuned for %s (%s, %s): KERNEL TUNER_MS NAME=VALUE ...\n",
                             ctx->info.name, ctx->info.driver, ctx->info.platform);
+    size_t head = len;   /* the report prints the lines after it */
     for (int i = 0; i < t->n && len < cap; i++) {
         len += (size_t)snprintf(buf + len, cap - len, "%s %.4g", t->sets[i].kernel, t->sets[i].ms);
         for (int j = 0; j < t->sets[i].n && len < cap; j++)
             len += (size_t)snprintf(buf + len, cap - len, " %s=%zu", t->sets[i].names[j], t->sets[i].values[j]);
         if (len < cap) buf[len++] = '\n';
     }
+    if (len >= cap) {   /* cap bounds every line; a longer text would be cut */
+        free(buf);
+        return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "the tuned file's text exceeds its %zu-byte buffer", cap);
+    }
     char dir[1100], err[1400];
     snprintf(dir, sizeof dir, "%s", ebm_env()->cache_dir);
     ebm_status_t st = ebm_mkdir_p(dir) != 0 ? ebm_fail(ctx, EBM_STATUS_IO, "cannot create %s: %s", dir, strerror(errno))
                                             : ebm_write_atomic(t->path, buf, len, err, sizeof err);
     if (st != EBM_OK && ctx->status == EBM_OK) ebm_fail(ctx, st, "%s", err);
+    if (ctx->status == EBM_OK && report)   /* the file's lines: KERNEL TUNER_MS NAME=VALUE ... */
+        fprintf(report, "%.*skept in %s\n", (int)(len - head), buf + head, t->path);
     free(buf);
-    if (ctx->status != EBM_OK) return ctx->status;
-    if (report) {
-        for (int i = 0; i < t->n; i++) {
-            fprintf(report, "%s (%.4g ms in the tuner):", t->sets[i].kernel, t->sets[i].ms);
-            for (int j = 0; j < t->sets[i].n; j++) fprintf(report, " %s=%zu", t->sets[i].names[j], t->sets[i].values[j]);
-            fputc('\n', report);
-        }
-        fprintf(report, "kept in %s\n", t->path);
-    }
-    return EBM_OK;
+    return ctx->status;
 }

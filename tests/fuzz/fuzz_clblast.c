@@ -37,7 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct ebm_clblast_set s;
     char why[600] = "";
-    if (!ebm_clblast_parse_result((const char *)data, size, "fuzz device", &s, why, sizeof why)) check_set(&s, "result");
+    if (ebm_clblast_parse_result((const char *)data, size, "fuzz device", &s, why, sizeof why) == EBM_OK) check_set(&s, "result");
     else FUZZ_CHECK(why[0], "a result refused without a reason");
     /* the lines, as the device's file is read (fgets into 1024 bytes, the newline removed) */
     for (size_t at = 0; at < size;) {
