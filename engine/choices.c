@@ -26,14 +26,17 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
      * z loads (EBM_IGRAD_ZLOAD); and the revision of what the algorithms cover, raised when one of
      * them takes a new kind of op or a new kernel (2: the implicit path's weight gradient; 3: its
      * direct input gradient for 1-4 channels; 4: that weight gradient's new kernel, its patches
-     * packed in local memory), so that no older file keeps it from being measured */
-    enum { CHOICES_REVISION = 4 };
+     * packed in local memory; 5: the tile path's input gradient reading the output gradient in
+     * place where 16 divides H*W, EBM_TILE_IGRAD_B), so that no older file keeps it from being
+     * measured */
+    enum { CHOICES_REVISION = 5 };
     /* and CLBlast's tuned parameters (clblast_tuned.c): tuned kernels are measured against the tile GEMM
      * again (none: the key is as before there were any) */
     char wg[160];
-    int len = snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d %d z %d", ctx->wg_size,
+    int len = snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d %d z %d%s", ctx->wg_size,
                        ctx->info.max_work_group, (int)EBM_ALGO_COUNT, (int)CHOICES_REVISION, ctx->tile_rows, ctx->fwd_panels,
-                       ctx->gemm_panels, ctx->igrad_panels, ctx->fwd_items, ctx->igrad_items, ctx->igrad_zload);
+                       ctx->gemm_panels, ctx->igrad_panels, ctx->fwd_items, ctx->igrad_items, ctx->igrad_zload,
+                       ebm_env()->igrad_pack ? " packed" : "");
     if (ebm_clblast_tuned_hash(ctx) && len > 0 && len < (int)sizeof wg)
         snprintf(wg + len, sizeof wg - len, " clblast %016llx", (unsigned long long)ebm_clblast_tuned_hash(ctx));
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};

@@ -96,6 +96,7 @@ const ebm_env_t *ebm_env(void) {
     env.igrad_zload = word_a_or_b("EBM_IGRAD_ZLOAD", "vectors", "runs");
     env.gemm_panels = either("EBM_GEMM_PANELS", 1, 2);
     env.igrad_panels = either("EBM_IGRAD_PANELS", 1, 2);
+    env.igrad_pack = word_a_or_b("EBM_TILE_IGRAD_B", "inplace", "packed") == 2;
     env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);
     return &env;
 }

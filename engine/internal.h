@@ -40,6 +40,8 @@ typedef struct ebm_env {
     int gemm_panels;           /* EBM_GEMM_PANELS=1|2: panels per gemm_tile work item and conv_implicit_wgrad
                                 * work-group (0: per device) */
     int igrad_panels;          /* EBM_IGRAD_PANELS=1|2: panels per conv_implicit_igrad2 work-group (0: per device) */
+    int igrad_pack;            /* EBM_TILE_IGRAD_B=packed: the tile path's input gradients pack the output gradient
+                                * into panels also where the GEMM could read it in place (inplace, the default) */
     int clblast_tuned_off;     /* EBM_CLBLAST_TUNED=off|0: CLBlast's tuned parameters ignored (ops/clblast_tuned.c) */
     int reduce_lanes;          /* EBM_REDUCE_LANES=1|16: items of the long reduction per work item (reduce_lanes: 16) (0: per device) */
     int log_level;             /* EBM_LOG=debug|info|warn|error: the least level the default logger prints */
@@ -427,6 +429,16 @@ ebm_status_t ebm_gemm_tile_packed_epi(ebm_ctx_t *ctx, size_t m, size_t n, size_t
                                       int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
                                       size_t bp_stride, int kpanel, cl_mem c, size_t c_off, int ldc, int csplit, int cjn,
                                       size_t c_stride, size_t batch, const ebm_gemm_epilogue_t *epi);
+/* The tiled GEMM reading B in place, unpacked: B(l, j) = B[b_off + (j / bsplit)*bjn + j % bsplit +
+ * l*bls], bsplit and n multiples of 16 (one batch; A and C as in ebm_gemm_tile_packed, lsplit = k). */
+typedef struct ebm_b_inplace {
+    int bsplit;
+    size_t bjn;
+    int bls;
+} ebm_b_inplace_t;
+ebm_status_t ebm_gemm_tile_inplace(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off, int sai,
+                                   int sal, cl_mem b, size_t b_off, const ebm_b_inplace_t *bi, float beta, cl_mem c,
+                                   size_t c_off, int ldc, int csplit, int cjn);
 /* Packs B(l, j) = B[b_off + l*sbl + (j / jsplit)*sjn + (j % jsplit)*sbj] into panels in dst. */
 ebm_status_t ebm_pack_b(ebm_ctx_t *ctx, ebm_tensor_t *dst, cl_mem b, size_t b_off, int sbl, int sbj, size_t b_stride,
                         size_t k, size_t n, int jsplit, int sjn, size_t batch);

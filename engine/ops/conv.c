@@ -153,17 +153,27 @@ static ebm_tensor_t *conv_fwd_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t
     return conv_fwd_tile_epi(ctx, g, x, w, NULL, -1, 0.0f, NULL);
 }
 
-/* col (R, N*P) = W^T (R, O) x g (O, N*P) read in place from (N, O, P); then col2im */
+/* col (R, N*P) = W^T (R, O) x g (O, N*P) from (N, O, P), packed into panels or, where 16 divides P
+ * (a panel's 16 columns are then 16 consecutive floats of one channel's plane), read in place; then
+ * col2im */
 static ebm_tensor_t *conv_igrad_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *gy, ebm_tensor_t *w,
                                      const ebm_grad_fuse_t *gf) {
     int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
-    ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(NP + 15) / 16 * 16 * g->O});
     ebm_tensor_t *col = ebm_tensor_new(ctx, 2, (int[]){R, NP});
-    if (!bp || !col || ebm_pack_b(ctx, bp, gy->buf, gy->off, P, 1, 0, g->O, NP, P, g->O * P, 1) != EBM_OK ||
-        ebm_gemm_tile_packed(ctx, R, NP, g->O, 1.0f, w->buf, w->off, 1, R, g->O, 0, 0, bp->buf, bp->off, 0, g->O, 0.0f,
-                             col->buf, col->off, NP, NP, 0, 0, 1) != EBM_OK)
-        return NULL;
-    ebm_tensor_free(bp);
+    if (!col) return NULL;
+    if (P % 16 == 0 && !ebm_env()->igrad_pack) {
+        ebm_b_inplace_t bi = {P, (size_t)g->O * P, P};
+        if (ebm_gemm_tile_inplace(ctx, R, NP, g->O, 1.0f, w->buf, w->off, 1, R, gy->buf, gy->off, &bi, 0.0f, col->buf,
+                                  col->off, NP, NP, 0) != EBM_OK)
+            return NULL;
+    } else {
+        ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(NP + 15) / 16 * 16 * g->O});
+        if (!bp || ebm_pack_b(ctx, bp, gy->buf, gy->off, P, 1, 0, g->O, NP, P, g->O * P, 1) != EBM_OK ||
+            ebm_gemm_tile_packed(ctx, R, NP, g->O, 1.0f, w->buf, w->off, 1, R, g->O, 0, 0, bp->buf, bp->off, 0, g->O, 0.0f,
+                                 col->buf, col->off, NP, NP, 0, 0, 1) != EBM_OK)
+            return NULL;
+        ebm_tensor_free(bp);
+    }
     ebm_tensor_t *x = ebm_tensor_new(ctx, 4, (int[]){g->N, g->C, g->H, g->W});
     if (!x || run_col2im(ctx, g, col, x, gf) != EBM_OK) return NULL;
     ebm_tensor_free(col);

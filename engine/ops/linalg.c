@@ -7,15 +7,19 @@
 
 static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                                      int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
-                                     size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
-                                     int cjn, size_t c_stride, size_t batch, const ebm_gemm_epilogue_t *epi) {
+                                     size_t bp_stride, int kpanel, const ebm_b_inplace_t *inplace, float beta, cl_mem c, size_t c_off,
+                                     int ldc, int csplit, int cjn, size_t c_stride, size_t batch,
+                                     const ebm_gemm_epilogue_t *epi) {
     cl_kernel kt = ebm_kernel_fn(ctx, EBM_K_GEMM_TILE, epi ? epi->fn : -1);
     if (!kt) return ctx->status;
     EBM_ASSERT(lsplit > 0 && k % (size_t)lsplit == 0);
     int has_bias = epi && epi->bias, store_z = epi && epi->z;
     int np = ctx->gemm_panels;
-    if (ebm_kargs(ctx, kt, "iiifmliiiilmllifmliiilmlimliffi", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal, lsplit,
-                  sln, a_stride, bp, bp_off, bp_stride, kpanel, (double)beta, c, c_off, ldc, csplit, cjn, c_stride,
+    /* inplace: B read in place (cl/gemm.cl), or NULL: packed panels */
+    EBM_ASSERT(!inplace || (inplace->bsplit > 0 && inplace->bsplit % 16 == 0 && n % 16 == 0));
+    if (ebm_kargs(ctx, kt, "iiifmliiiilmlliilifmliiilmlimliffi", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal,
+                  lsplit, sln, a_stride, bp, bp_off, bp_stride, kpanel, inplace ? inplace->bsplit : 0,
+                  inplace ? inplace->bjn : (size_t)0, inplace ? inplace->bls : 0, (double)beta, c, c_off, ldc, csplit, cjn, c_stride,
                   has_bias ? epi->bias : c, has_bias ? epi->bias_off : (size_t)0, has_bias, store_z ? epi->z : c,
                   store_z ? epi->z_off : (size_t)0, store_z, (double)(epi ? epi->a : 0.0f),
                   (double)(epi ? epi->b : 0.0f), np) != EBM_OK)
@@ -31,16 +35,23 @@ ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, 
                                   int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
                                   size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
                                   int cjn, size_t c_stride, size_t batch) {
-    return gemm_tile_launch(ctx, m, n, k, alpha, a, a_off, sai, sal, lsplit, sln, a_stride, bp, bp_off, bp_stride, kpanel, beta,
-                            c, c_off, ldc, csplit, cjn, c_stride, batch, NULL);
+    return gemm_tile_launch(ctx, m, n, k, alpha, a, a_off, sai, sal, lsplit, sln, a_stride, bp, bp_off, bp_stride, kpanel, NULL,
+                            beta, c, c_off, ldc, csplit, cjn, c_stride, batch, NULL);
+}
+
+ebm_status_t ebm_gemm_tile_inplace(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off, int sai,
+                                   int sal, cl_mem b, size_t b_off, const ebm_b_inplace_t *bi, float beta, cl_mem c,
+                                   size_t c_off, int ldc, int csplit, int cjn) {
+    return gemm_tile_launch(ctx, m, n, k, alpha, a, a_off, sai, sal, (int)k, 0, 0, b, b_off, 0, (int)k, bi, beta, c, c_off,
+                            ldc, csplit, cjn, 0, 1, NULL);
 }
 
 ebm_status_t ebm_gemm_tile_packed_epi(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                                       int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
                                       size_t bp_stride, int kpanel, cl_mem c, size_t c_off, int ldc, int csplit, int cjn,
                                       size_t c_stride, size_t batch, const ebm_gemm_epilogue_t *epi) {
-    return gemm_tile_launch(ctx, m, n, k, alpha, a, a_off, sai, sal, lsplit, sln, a_stride, bp, bp_off, bp_stride, kpanel, 0.0f,
-                            c, c_off, ldc, csplit, cjn, c_stride, batch, epi);
+    return gemm_tile_launch(ctx, m, n, k, alpha, a, a_off, sai, sal, lsplit, sln, a_stride, bp, bp_off, bp_stride, kpanel, NULL,
+                            0.0f, c, c_off, ldc, csplit, cjn, c_stride, batch, epi);
 }
 
 ebm_status_t ebm_pack_b(ebm_ctx_t *ctx, ebm_tensor_t *dst, cl_mem b, size_t b_off, int sbl, int sbj, size_t b_stride,
