@@ -648,11 +648,11 @@ char *ebm_read_file(const char *path, size_t max, size_t *len, char *err, size_t
         if (got == 0) break;
         n += got;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), e = errno;
     fclose(f);
     if (oom || bad || n > max) {
         if (errn && n > max) snprintf(err, errn, "%s: larger than %zu bytes", path, max);
-        else if (errn) snprintf(err, errn, "%s: %s", path, oom ? "out of host memory" : "read error");
+        else if (errn) snprintf(err, errn, "%s: %s", path, oom ? "out of host memory" : strerror(e));
         free(buf);
         return NULL;
     }
@@ -663,7 +663,7 @@ char *ebm_read_file(const char *path, size_t max, size_t *len, char *err, size_t
 
 static cl_program try_cached(ebm_ctx_t *ctx, const char *path, const char *options) {
     size_t len = 0;
-    unsigned char *data = (unsigned char *)ebm_read_file(path, SIZE_MAX / 8, &len, NULL, 0);
+    unsigned char *data = (unsigned char *)ebm_read_file(path, (size_t)1 << 30, &len, NULL, 0);   /* 1 GiB */
     if (!data) return NULL;
     size_t hdr = strlen(CACHE_MAGIC) + sizeof(uint64_t);
     cl_program prog = NULL;
@@ -808,7 +808,7 @@ static char *load_source(const char *file, size_t *len, char *err, size_t errn) 
         char path[1200];
         snprintf(path, sizeof path, "%s/%s", env->cl_dir, file);
         char why[1400];
-        char *s = ebm_read_file(path, SIZE_MAX / 8, len, why, sizeof why);
+        char *s = ebm_read_file(path, (size_t)64 << 20, len, why, sizeof why);   /* 64 MiB: a source, not a stream */
         if (!s) snprintf(err, errn, "cannot read kernel source (EBM_CL_DIR): %s", why);
         return s;
     }

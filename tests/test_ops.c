@@ -560,6 +560,10 @@ static const op_case_t cases[] = {
     {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 7, 9}, {4, 3, 5, 5}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 2, 1, 7, 9}, {0}, 100, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 9, 8}, {2, 4, 9, 8}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {1, 2, 1, 5, 5}, {0}, 144, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 5, 4, 4}, {5, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 8}, {0}, 45, 0, 0, NULL},
+    /* 16 | H*W of the gradient (the tile path reads it in place): one image of one panel, and three
+     * images of three panels each (nine: an odd last panel where a work item takes two) */
+    {"conv2d_input_grad", 2, {4, 4}, {{1, 4, 4, 4}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 8}, {0}, 36, 0, 0, NULL},
+    {"conv2d_input_grad", 2, {4, 4}, {{3, 5, 4, 12}, {5, 2, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {1, 1, 1, 4, 12}, {0}, 45, 0, 0, NULL},
     {"conv2d_weight_grad", 2, {4, 4}, {{2, 3, 7, 8}, {2, 5, 4, 4}}, {D_ANY, D_ANY}, 0, b_wgrad, r_wgrad, {2, 1, 1, 3, 3}, {0}, 32, 0, 0, NULL},
     /* the implicit weight gradient (patch panels in local memory): 45 patch entries (two panels
      * and an odd one), 37 channels (a part row tile); stride 3 with dilation 2 (padding on both

@@ -451,21 +451,23 @@ ebm_status_t ebm_clblast_import(ebm_ctx_t *ctx, const char *const *files, int n_
     free(got);
     rehash(t);
     /* the file: every kernel's set, the new ones over the old */
-    size_t cap = 512 + (size_t)t->n * (64 + MAX_PARAMS * (NAME_LEN + 12)), len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
-    len += (size_t)snprintf(buf, cap, "# ebm-cl: CLBlast parameters tuned for %s (%s, %s): KERNEL TUNER_MS NAME=VALUE ...\n",
-                            ctx->info.name, ctx->info.driver, ctx->info.platform);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
+    fprintf(f, "# ebm-cl: CLBlast parameters tuned for %s (%s, %s): KERNEL TUNER_MS NAME=VALUE ...\n", ctx->info.name,
+            ctx->info.driver, ctx->info.platform);
+    fflush(f);
     size_t head = len;   /* the report prints the lines after it */
-    for (int i = 0; i < t->n && len < cap; i++) {
-        len += (size_t)snprintf(buf + len, cap - len, "%s %.4g", t->sets[i].kernel, t->sets[i].ms);
-        for (int j = 0; j < t->sets[i].n && len < cap; j++)
-            len += (size_t)snprintf(buf + len, cap - len, " %s=%zu", t->sets[i].names[j], t->sets[i].values[j]);
-        if (len < cap) buf[len++] = '\n';
+    for (int i = 0; i < t->n; i++) {
+        fprintf(f, "%s %.4g", t->sets[i].kernel, t->sets[i].ms);
+        for (int j = 0; j < t->sets[i].n; j++) fprintf(f, " %s=%zu", t->sets[i].names[j], t->sets[i].values[j]);
+        fputc('\n', f);
     }
-    if (len >= cap) {   /* cap bounds every line; a longer text would be cut */
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
         free(buf);
-        return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "the tuned file's text exceeds its %zu-byte buffer", cap);
+        return ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "host allocation failed");
     }
     char dir[1100], err[1400];
     snprintf(dir, sizeof dir, "%s", ebm_env()->cache_dir);
