@@ -184,17 +184,17 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
  * A(i, l) = A[i*sai + (l / lsplit)*sln + (l % lsplit)*sal]   (lsplit = K: plain strides)
  * C[i, j] at C[i*ldc + (j / csplit)*cjn + j % csplit]        (csplit = N: plain row-major)
  * The splits let convolutions read and write (batch, channel, H*W) tensors in place.
- * Panels are kpanel rows long (kpanel = K unless K is split into chunks along the batch axis);
- * batch bt reads its B from Bp + bo + bt*b_bs. With bsplit > 0, B is not packed but read in place:
- * B(l, j) = Bp[bo + bt*b_bs + (j / bsplit)*bjn + j % bsplit + l*bls], where bsplit and N are
- * multiples of 16 (a panel's 16 columns are then one contiguous row of 16 floats: a convolution's
- * gradient (batch, channel, H*W) with 16 | H*W, read with no packing pass).
+ * B(l, j) = Bp[bo + bt*b_bs + (j / bsplit)*bjn + j % bsplit + l*bls], bsplit a multiple of 16, so
+ * a panel's 16 columns are one contiguous row of 16 floats: packed panels kpanel rows long are
+ * bsplit = 16, bjn = 16*kpanel, bls = 16 (kpanel = K unless K is split into chunks along the batch
+ * axis); a convolution's gradient (batch, channel, H*W) with 16 | H*W and 16 | N is read in place
+ * with bsplit = H*W, bjn = channels*H*W, bls = H*W.
  * Epilogue (beta == 0 only): v = alpha * sum + bias[i] (has_bias), then, in the variants built with
  * -DFN=fn_<name> (cl/fns.cl), Z = v (store_z: at Z + zo, laid out as C) and C = FN(0, v, fa, fb):
  * a convolution's bias and activation without two more passes over its output. */
 kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
-                      int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int kpanel, int bsplit,
-                      ulong bjn, int bls, float beta,
+                      int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int bsplit, ulong bjn,
+                      int bls, float beta,
                       global float *C, ulong co, int ldc, int csplit, int cjn, ulong c_bs, global const float *bias,
                       ulong biaso, int has_bias, global float *Z, ulong zo, int store_z, float fa, float fb, int np) {
     int it = (int)get_global_id(0), jt = (int)get_global_id(1);
@@ -203,18 +203,10 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     if (i0 >= M || j0 >= N) return;
     A += ao + bt * a_bs;
     C += co + bt * c_bs;
-    global const float *bb = Bp + bo + bt * b_bs, *bp, *bq;
-    int bstep;   /* from one row l of a panel to the next */
-    if (bsplit > 0) {
-        int j1 = j0 + TN;
-        bp = bb + (size_t)(j0 / bsplit) * bjn + j0 % bsplit;
-        bq = bb + (size_t)(j1 / bsplit) * bjn + j1 % bsplit;
-        bstep = bls;
-    } else {
-        bp = bb + (size_t)jt * np * kpanel * TN;
-        bq = bp + (size_t)kpanel * TN;
-        bstep = TN;
-    }
+    /* the panels' rows l = 0: columns j0 (bp) and j0 + TN (bq, used where there are two) */
+    global const float *bb = Bp + bo + bt * b_bs;
+    global const float *bp = bb + (size_t)(j0 / bsplit) * bjn + j0 % bsplit;
+    global const float *bq = bb + (size_t)((j0 + TN) / bsplit) * bjn + (j0 + TN) % bsplit;
     int mr = min(TM, M - i0);
     /* one pointer walks A along l; rows are fixed offsets from it (one address update per step, not eight) */
     TILE_START(sai)
@@ -223,7 +215,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     if (np == 1 || j0 + TN >= N) {   /* one panel (the last one where their number is odd) */
         for (int seg = 0; seg < nseg; seg++) {
             global const float *ap = arow + (long)seg * sln;
-            for (int l = 0; l < lsplit; l++, ap += sal, bp += bstep) TILE_STEP(ap, bp)
+            for (int l = 0; l < lsplit; l++, ap += sal, bp += bls) TILE_STEP(ap, bp)
         }
         TILE_TAIL(zo + bt * c_bs)
         return;
@@ -231,7 +223,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     TILE_EACH(D_ACC_)
     for (int seg = 0; seg < nseg; seg++) {
         global const float *ap = arow + (long)seg * sln;
-        for (int l = 0; l < lsplit; l++, ap += sal, bp += bstep, bq += bstep) TILE_STEP2(ap, bp, bq)
+        for (int l = 0; l < lsplit; l++, ap += sal, bp += bls, bq += bls) TILE_STEP2(ap, bp, bq)
     }
     TILE_TAIL2(zo + bt * c_bs)
 }

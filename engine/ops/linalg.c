@@ -15,11 +15,12 @@ static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t 
     EBM_ASSERT(lsplit > 0 && k % (size_t)lsplit == 0);
     int has_bias = epi && epi->bias, store_z = epi && epi->z;
     int np = ctx->gemm_panels;
-    /* inplace: B read in place (cl/gemm.cl), or NULL: packed panels */
+    /* B read in place (cl/gemm.cl: whole panels, so 16 | n), or (NULL) packed panels kpanel rows long,
+     * the same layout with 16-column splits */
     EBM_ASSERT(!inplace || (inplace->bsplit > 0 && inplace->bsplit % 16 == 0 && n % 16 == 0));
-    if (ebm_kargs(ctx, kt, "iiifmliiiilmlliilifmliiilmlimliffi", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal,
-                  lsplit, sln, a_stride, bp, bp_off, bp_stride, kpanel, inplace ? inplace->bsplit : 0,
-                  inplace ? inplace->bjn : (size_t)0, inplace ? inplace->bls : 0, (double)beta, c, c_off, ldc, csplit, cjn, c_stride,
+    ebm_b_inplace_t b = inplace ? *inplace : (ebm_b_inplace_t){16, (size_t)16 * kpanel, 16};
+    if (ebm_kargs(ctx, kt, "iiifmliiiilmllilifmliiilmlimliffi", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal,
+                  lsplit, sln, a_stride, bp, bp_off, bp_stride, b.bsplit, b.bjn, b.bls, (double)beta, c, c_off, ldc, csplit, cjn, c_stride,
                   has_bias ? epi->bias : c, has_bias ? epi->bias_off : (size_t)0, has_bias, store_z ? epi->z : c,
                   store_z ? epi->z_off : (size_t)0, store_z, (double)(epi ? epi->a : 0.0f),
                   (double)(epi ? epi->b : 0.0f), np) != EBM_OK)
