@@ -1,10 +1,37 @@
 # cli_lib.sh — what the shell tests of the `ebm` program share (sourced after EBM and fail() are set).
 
+# ckpt_iter CHECKPOINT: the iteration in its __metadata__
+ckpt_iter() {
+    python3 -c "import json,struct,sys; b=open(sys.argv[1],'rb').read(); print(json.loads(b[8:8+struct.unpack('<Q',b[:8])[0]])['__metadata__']['iter'])" "$1"
+}
+
+# resume_matches FULL STOPPED LAST [train args...]: STOPPED is a run of `ebm train ARGS` with run.iters
+# out of reach, stopped (killed or interrupted) after a checkpoint; resumes it with run.iters=LAST and
+# requires its checkpoint to be byte-identical to FULL's, the same training to LAST never stopped.
+# Where the stop landed at or past LAST (on a busy machine, or with ranks that spin on every core, the
+# polling sees the iteration it waits for late), the comparison is with a run trained straight to the
+# checkpoint's iteration + 100 (STOPPED.straight) instead. ${LAUNCH[@]} (e.g. mpirun -np 2) prefixes
+# every ebm command.
+resume_matches() {
+    local full=$1 stopped=$2 last=$3 at
+    shift 3
+    at=$(ckpt_iter "$stopped/checkpoint.safetensors") || fail "$stopped: no readable checkpoint"
+    if [ "$at" -ge "$last" ]; then
+        last=$((at + 100)) full=$stopped.straight
+        echo "$stopped: stopped at the checkpoint of iteration $at; comparing with a run trained straight to $last"
+        ${LAUNCH[@]+"${LAUNCH[@]}"} "$EBM" train "$@" --set run.iters=$last --out "$full" > "$full.log" 2>&1 ||
+            { cat "$full.log"; fail "$full: training straight to $last"; }
+    fi
+    ${LAUNCH[@]+"${LAUNCH[@]}"} "$EBM" train --resume "$stopped" --set run.iters=$last > "$stopped.resumed.log" 2>&1 ||
+        { cat "$stopped.resumed.log"; fail "$stopped: resume"; }
+    grep "resumed" "$stopped.resumed.log"
+    cmp "$full/checkpoint.safetensors" "$stopped/checkpoint.safetensors" ||
+        fail "$stopped: the stopped and resumed run's checkpoint differs from $full's"
+}
+
 # kill_and_resume FULL KILLED CKPT WAIT LAST [train args...]: starts `ebm train ARGS --out KILLED`
-# with run.iters out of reach (however late the polling sees iteration WAIT, the run is still going),
-# kills it with SIGKILL once metrics.jsonl logs iteration WAIT (after the checkpoint of iteration
-# CKPT), resumes it with run.iters=LAST, and requires its checkpoint to be byte-identical to FULL's
-# (LAST iterations), the same training never stopped.
+# with run.iters out of reach, kills it with SIGKILL once metrics.jsonl logs iteration WAIT (after the
+# checkpoint of iteration CKPT), and requires resume_matches FULL KILLED LAST
 kill_and_resume() {
     local full=$1 killed=$2 ckpt=$3 wait=$4 last=$5 pid
     shift 5
@@ -16,10 +43,7 @@ kill_and_resume() {
     done
     kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
     grep -q "\"iter\":$ckpt[,}]" "$killed/metrics.jsonl" || fail "$killed: the run was killed before its checkpoint of iteration $ckpt"
-    "$EBM" train --resume "$killed" --set run.iters=$last 2> "$killed.resumed.log" > /dev/null || { cat "$killed.resumed.log"; fail "$killed: resume"; }
-    grep "resumed" "$killed.resumed.log"
-    cmp "$full/checkpoint.safetensors" "$killed/checkpoint.safetensors" ||
-        fail "$killed: the killed and resumed run's checkpoint differs from the uninterrupted run's"
+    resume_matches "$full" "$killed" "$last" "$@"
 }
 
 # covers RUN MIN_HQ [eval args...]: `ebm eval RUN` must cover 8 of 8 modes with at least MIN_HQ of the

@@ -19,7 +19,7 @@ cfg=$CONFIGS/toy-8gaussians.ini
 quick=(--set run.log_every=10 --set run.ckpt_every=20 --set run.sample_every=0 --set eval.n=64 --set eval.steps=2)
 
 echo "== 1. one training per run folder"
-"$EBM" train "$cfg" --out "$WORK/a" --set run.iters=100000 "${quick[@]}" > /dev/null 2> "$WORK/a.log" &
+"$EBM" train "$cfg" --out "$WORK/a" --set run.iters=1000000000 "${quick[@]}" > /dev/null 2> "$WORK/a.log" &
 pid=$!
 for _ in $(seq 1 600); do [ -s "$WORK/a/metrics.jsonl" ] && break; sleep 0.1; done   # training, holding the lock
 [ -s "$WORK/a/metrics.jsonl" ] || { kill $pid; cat "$WORK/a.log"; fail "the first training did not start"; }
