@@ -88,7 +88,7 @@ const ebm_env_t *ebm_env(void) {
     env.breaks = getenv("EBM_BREAK");
     env.clblast_tuned_off = is_off(getenv("EBM_CLBLAST_TUNED"));
     const char *exact = getenv("EBM_EXACT_BUFFERS");
-    env.exact_buffers = exact && *exact && !is_off(exact);
+    env.exact_buffers = !exact || !*exact || is_off(exact) ? 0 : !strcasecmp(exact, "retire") ? 2 : 1;
     env.tile_rows = either("EBM_TILE_ROWS", 6, 8);
     env.fwd_panels = either("EBM_FWD_PANELS", 1, 2);
     env.fwd_items = one_or_tiles("EBM_FWD_ITEMS");

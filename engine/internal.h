@@ -30,7 +30,8 @@ typedef struct ebm_env {
     size_t max_local_mem;      /* EBM_MAX_LOCAL_MEM: local-memory limit in bytes below the device's (0: none) */
     const char *breaks;        /* EBM_BREAK: comma-separated kernel files (gemm.cl) and libraries (clblast,
                                 * clfft) made to fail as a compiler that rejects them would (tests) */
-    int exact_buffers;         /* EBM_EXACT_BUFFERS=1: a buffer of exactly its size per tensor, for memory checkers (tensor.c) */
+    int exact_buffers;         /* EBM_EXACT_BUFFERS=1: a buffer of exactly its size per tensor, for memory checkers;
+                                * =retire (2): also kept until the context ends (tensor.c) */
     int tile_rows;             /* EBM_TILE_ROWS=6|8: rows of cl/gemm.cl's register tile (0: per device) */
     int fwd_panels;            /* EBM_FWD_PANELS=1|2: panels per implicit-forward work-group (0: per device) */
     int fwd_items;             /* EBM_FWD_ITEMS=one|tiles: work items per implicit-forward and weight-gradient
@@ -205,10 +206,10 @@ typedef struct ebm_pool {
     int free_n[EBM_POOL_CLASSES], free_cap[EBM_POOL_CLASSES];
     size_t live_bytes, cached_bytes, n_allocs;
     size_t peak_live, peak_held;   /* high-water marks of live_bytes and of live_bytes + cached_bytes */
-    cl_mem *retired;            /* EBM_EXACT_BUFFERS: buffers no tensor uses, released with the context */
+    cl_mem *retired;            /* EBM_EXACT_BUFFERS=retire: buffers no tensor uses, released with the context */
     int n_retired, cap_retired;
 } ebm_pool_t;
-/* clReleaseMemObject, except under EBM_EXACT_BUFFERS: kept until the context ends (tensor.c) */
+/* clReleaseMemObject, except under EBM_EXACT_BUFFERS=retire: kept until the context ends (tensor.c) */
 void ebm_buffer_release(ebm_ctx_t *ctx, cl_mem m);
 
 /* ---- autograd node ---- */

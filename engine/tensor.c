@@ -7,14 +7,20 @@
 /* pool: size classes of 1/4 octave above 256 bytes, free lists per class                      */
 /*
  * EBM_EXACT_BUFFERS=1 (for memory checkers; tests/oclgrind.sh): every tensor gets a buffer of
- * exactly its size, which is never reused and is released only with the context; no guards; host
- * writes and copies into part of a buffer go through the copy kernel. A checker that tracks which
- * bytes were written per cl_mem then sees each op's output as the fresh, unwritten memory it
- * stands for, and a read of a part that no kernel wrote shows as what it is in the pooled engine:
- * a read of whatever an earlier tensor left there. Oclgrind 21.10's --uninitialized needs all of
- * it: its shadow memory outlives a released buffer (the next buffer in that slot inherits it), and
- * a host write, fill or copy replaces the shadow of the whole buffer by one the size of that write,
- * defined only when it starts at offset 0 (src/plugins/Uninitialized.cpp, hostMemoryStore). */
+ * exactly its size, which the pool never hands to another tensor (it is released when its tensor
+ * is); no guards; host writes and copies into part of a buffer go through the copy kernel. An
+ * access one element past a tensor is then out of bounds for the checker too.
+ *
+ * EBM_EXACT_BUFFERS=retire also keeps every buffer until the context ends, so that no later buffer
+ * takes its place. A checker that tracks which bytes were written per cl_mem then sees each op's
+ * output as the fresh, unwritten memory it stands for, and a read of a part that no kernel wrote
+ * shows as what it is in the pooled engine: a read of whatever an earlier tensor left there.
+ * Oclgrind 21.10's --uninitialized needs all of it: its shadow memory outlives a released buffer
+ * (the next buffer with that buffer number inherits it), and a host write, fill or copy replaces
+ * the shadow of the whole buffer by one the size of that write, defined only when it starts at
+ * offset 0 (src/plugins/Uninitialized.cpp, hostMemoryStore). Retiring has a price there: Oclgrind's
+ * race detector clears its record of every byte of every live buffer after each kernel, so a long
+ * run's kernels get slower as the retired buffers add up (RaceDetector::kernelEnd). */
 
 static int size_class(size_t bytes, size_t *rounded) {
     size_t s = 256;
@@ -117,7 +123,7 @@ static void pool_put(ebm_ctx_t *ctx, ebm_block_t *b) {
 
 void ebm_buffer_release(ebm_ctx_t *ctx, cl_mem m) {
     ebm_pool_t *p = &ctx->pool;
-    if (ebm_env()->exact_buffers) {   /* kept until the context ends: no later buffer takes its place */
+    if (ebm_env()->exact_buffers == 2) {   /* retire: kept until the context ends, no later buffer takes its place */
         if (p->n_retired == p->cap_retired) {
             cl_mem *r = ebm_grow_array(p->retired, &p->cap_retired, sizeof *r, 64);
             if (r) p->retired = r;

@@ -6,9 +6,13 @@
 # of memory no one wrote. The reports are written to LOG and printed, counted per kernel and
 # message, then the first 60 lines in full. Exit 77 (ctest: skipped) when oclgrind is not installed.
 #
-# The run uses EBM_EXACT_BUFFERS=1: every tensor gets a buffer of exactly its size that is never
-# reused (engine/tensor.c), so that an access one element past a tensor is out of bounds for
-# Oclgrind too, and --uninitialized sees each op's output as fresh memory. --uninitialized also
+# The run uses EBM_EXACT_BUFFERS=1: every tensor gets a buffer of exactly its size that the pool
+# never hands to another tensor (engine/tensor.c), so that an access one element past a tensor is
+# out of bounds for Oclgrind too. With --uninitialized the buffers are also kept until the process
+# ends (EBM_EXACT_BUFFERS=retire), so that it sees each op's output as fresh memory: Oclgrind gives
+# a released buffer's number, and its shadow memory, to the next buffer. Only there, because the
+# race detector's work after each kernel grows with every byte the process holds: with retired
+# buffers `test_ops grad` took 901 s, spectral_norm's 1200 small kernels 235 s of it. --uninitialized also
 # compiles every kernel without optimisation (-cl-opt-disable): Oclgrind 21.10's uninitialized-value
 # plugin stops with "Unsupported instruction: freeze" on the freeze instructions LLVM's optimiser
 # adds (im2col_panels, avg_pool2d, upsample_*, CLBlast's kernels at -O1 and above); see
@@ -17,8 +21,10 @@
 set -u
 OCLGRIND=${OCLGRIND:-oclgrind}
 opts=(--data-races --check-api)
+exact=1
 if [ "${1:-}" = "--uninitialized" ]; then
     opts+=(--uninitialized --build-options -cl-opt-disable)
+    exact=retire
     shift
 fi
 [ $# -ge 2 ] || { echo "usage: $0 [--uninitialized] LOG COMMAND [ARGS...]" >&2; exit 2; }
@@ -28,7 +34,7 @@ command -v "$OCLGRIND" > /dev/null || { echo "oclgrind: SKIPPED, oclgrind is not
 mkdir -p "$(dirname "$LOG")"
 rm -f "$LOG"
 # Oclgrind is the only OpenCL platform of a process it runs; the selector makes sure of it
-export EBM_DEVICE=oclgrind EBM_EXACT_BUFFERS=${EBM_EXACT_BUFFERS:-1}
+export EBM_DEVICE=oclgrind EBM_EXACT_BUFFERS=${EBM_EXACT_BUFFERS:-$exact}
 start=$SECONDS
 "$OCLGRIND" "${opts[@]}" --log "$LOG" "$@"
 rc=$?

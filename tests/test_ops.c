@@ -1,12 +1,15 @@
 /* test_ops.c — one table-driven test of every op against its double-precision reference.
  *
- *   test_ops [test|grad|grad2|perf] [-o op1,op2] [-d device] [--csv FILE]
+ *   test_ops [test|grad|grad2|perf] [-o op1,op2] [-d device] [--csv FILE] [--part K/N]
  *
  * test   forward vs ref.c
  * grad   first derivatives (engine's reverse mode) vs central differences of the double reference
  * grad2  derivatives of a derivative (create_graph) vs nested central differences of the reference:
  *        with L = <w, f(x)> and M = <v, dL/dx>, checks dM/dx and dM/dw
  * perf   validates, then times conv2d / matmul at the reference workload shapes (bench/ops)
+ * --part K/N runs the K-th of N consecutive slices of the case table (1 <= K <= N), so that a
+ * checker whose cost grows with the memory a process has held (tests/oclgrind.sh --uninitialized)
+ * can take the table in several processes
  *
  * Tolerance (test/grad/grad2): max|engine - ref| / max|ref| <= eps32 * (U + 8 sqrt(K)) * S, with
  *   eps32 = 2^-23, the float32 unit roundoff;
@@ -1072,16 +1075,34 @@ static int run_perf(ebm_ctx_t *ctx, const char *filter, FILE *csv) {
     return 0;
 }
 
+/* "K/N" with 1 <= K <= N, both decimal integers, into *k, *n; 0 when it is not that */
+static int parse_part(const char *s, int *k, int *n) {
+    char *end;
+    long a = strtol(s, &end, 10);
+    if (end == s || *end != '/' || a < 1) return 0;
+    const char *t = end + 1;
+    long b = strtol(t, &end, 10);
+    if (end == t || *end || b < a || b > 1000) return 0;
+    *k = (int)a, *n = (int)b;
+    return 1;
+}
+
 int main(int argc, char **argv) {
     const char *filter = NULL, *device = NULL, *csv_path = NULL;
+    int part = 1, parts = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) filter = argv[++i];
+        if (!strcmp(argv[i], "--part") && i + 1 < argc) {
+            if (!parse_part(argv[++i], &part, &parts)) {
+                fprintf(stderr, "test_ops: --part %s: need K/N with 1 <= K <= N <= 1000\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "-d") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--csv") && i + 1 < argc) csv_path = argv[++i];
         else if (!strcmp(argv[i], "test") || !strcmp(argv[i], "grad") || !strcmp(argv[i], "grad2") || !strcmp(argv[i], "perf"))
             g_mode = argv[i];
         else {
-            fprintf(stderr, "usage: %s [test|grad|grad2|perf] [-o op,...] [-d device] [--csv file]\n", argv[0]);
+            fprintf(stderr, "usage: %s [test|grad|grad2|perf] [-o op,...] [-d device] [--csv file] [--part K/N]\n", argv[0]);
             return 2;
         }
     }
@@ -1101,7 +1122,8 @@ int main(int argc, char **argv) {
         if (csv) fclose(csv);
     } else {
         ebm_debug_set_guards(ctx, 1);
-        for (int i = 0; i < N_CASES; i++) {
+        int first = (int)((long)N_CASES * (part - 1) / parts), last = (int)((long)N_CASES * part / parts);
+        for (int i = first; i < last; i++) {
             const op_case_t *c = &cases[i];
             if (!matches(filter, c->op)) continue;
             if (!strcmp(g_mode, "grad") && (c->flags & F_NO_GRAD)) continue;
