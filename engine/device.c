@@ -417,6 +417,7 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     ebm_clblast_tuned_load(ctx);   /* first: its hash is part of the choices file's key */
     ebm_choices_load(ctx);
     device_quirks(ctx);
+    ctx->simulated = strstr(ctx->info.platform, "Oclgrind") != NULL;
     *out = ctx;
     return EBM_OK;
 }

@@ -289,6 +289,8 @@ struct ebm_ctx {
     int gemm_panels;         /* 16-column panels per gemm_tile work item and conv_implicit_wgrad work-group: 1 or 2 */
     int igrad_panels;        /* panels per conv_implicit_igrad2 work-group where they fit in local memory: 1 or 2 */
     int reduce_lanes;        /* items of the long reduction per work item: 1 (cl/reduce.cl's reduce) or 16 (reduce_lanes) */
+    int simulated;           /* a simulator (Oclgrind): an algorithm measurement runs each candidate once, because
+                              * its times say nothing of hardware and every run costs seconds there */
     cl_program programs[256];
     const char *program_names[256];
     char *program_options[256];

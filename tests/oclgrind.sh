@@ -12,7 +12,8 @@
 # ends (EBM_EXACT_BUFFERS=retire), so that it sees each op's output as fresh memory: Oclgrind gives
 # a released buffer's number, and its shadow memory, to the next buffer. Only there, because the
 # race detector's work after each kernel grows with every byte the process holds: with retired
-# buffers `test_ops grad` took 901 s, spectral_norm's 1200 small kernels 235 s of it. --uninitialized also
+# buffers `test_ops grad` took 901 s, spectral_norm's 1200 small kernels 235 s of it (so the ctests
+# give --uninitialized runs a part of the case table each: test_ops --part). --uninitialized also
 # compiles every kernel without optimisation (-cl-opt-disable): Oclgrind 21.10's uninitialized-value
 # plugin stops with "Unsupported instruction: freeze" on the freeze instructions LLVM's optimiser
 # adds (im2col_panels, avg_pool2d, upsample_*, CLBlast's kernels at -O1 and above); see

@@ -468,13 +468,15 @@ static int conv_try(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const geom_t *g,
  * remembers the fastest; 0 when none ran. A close call (the two fastest within 25%) gets four more
  * timed runs of both: a burst over one algorithm's three runs had flipped the choice for a
  * stride-2 forward in one of three first runs of fmnist-ms (PoCL, 2026-12-05), and a choice is
- * remembered for every later run. */
+ * remembered for every later run. On a simulator (ctx->simulated) each algorithm runs once, timed
+ * as it is: that still runs every usable algorithm's kernels under the simulator's checks. */
 static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_tensor_t *a, ebm_tensor_t *b,
                         const conv_epi_t *epi) {
     double t[CONV_ALGOS + 1] = {0, 1e30, 1e30, 1e30, 1e30};
     unsigned run = ~0u;   /* the algorithms of this pass (those of them usable now) */
+    const int reps = ctx->simulated ? 1 : 4, warm = !ctx->simulated;
     for (int pass = 0; pass < 2 && run; pass++) {
-        for (int rep = 0; rep < 4; rep++)
+        for (int rep = 0; rep < reps; rep++)
             for (int alg = 1; alg <= CONV_ALGOS; alg++) {
                 if (!(run & 1u << alg) || !conv_usable(ctx, alg, kind, g)) continue;
                 clFinish(ctx->queue);
@@ -482,8 +484,9 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
                 int r = conv_try(ctx, kind, alg, g, a, b, epi, NULL);
                 if (r < 0) return 0;
                 clFinish(ctx->queue);
-                if (r > 0 && (rep > 0 || pass > 0) && conv_wall_s() - t0 < t[alg]) t[alg] = conv_wall_s() - t0;
+                if (r > 0 && (rep >= warm || pass > 0) && conv_wall_s() - t0 < t[alg]) t[alg] = conv_wall_s() - t0;
             }
+        if (ctx->simulated) break;
         int first = 0, second = 0;
         for (int alg = 1; alg <= CONV_ALGOS; alg++) {
             if (!(run & 1u << alg) || t[alg] >= 1e30) continue;

@@ -169,10 +169,12 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
     if (algo && !ebm_algo_available(ctx, gemm_algo_id[algo])) algo = 3 - algo;
     if (!algo) {
         /* each once to warm up (kernel compilation), then the best of two timed runs each; the
-         * faster is remembered (and saved: choices.c), so the timing must not be a single sample */
+         * faster is remembered (and saved: choices.c), so the timing must not be a single sample.
+         * On a simulator, each once (conv.c's conv_measure says why) */
         double t[3] = {0, 1e30, 1e30};
         int last = 0;
-        for (int rep = 0; rep < 3; rep++)
+        const int reps = ctx->simulated ? 1 : 3, warm = !ctx->simulated;
+        for (int rep = 0; rep < reps; rep++)
             for (int alg = 1; alg <= 2; alg++) {
                 if (!ebm_algo_available(ctx, gemm_algo_id[alg])) continue;
                 clFinish(ctx->queue);
@@ -181,7 +183,7 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
                 if (r < 0) return ctx->status;
                 if (!r) continue;
                 clFinish(ctx->queue);
-                if (rep > 0 && wall_s() - t0 < t[alg]) t[alg] = wall_s() - t0;
+                if (rep >= warm && wall_s() - t0 < t[alg]) t[alg] = wall_s() - t0;
                 last = alg;
             }
         if (!last) return ebm_algo_none_left(ctx, "GEMM", gemm_algo_id + 1, 2);
