@@ -16,7 +16,9 @@ static const struct { const char *key, *label; } algo_names[EBM_ALGO_COUNT] = {
 
 static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
     const ebm_env_t *env = ebm_env();
-    if (env->cache_off) return 0;
+    /* a simulator keeps no file: each process measures, and so runs every algorithm's kernels under
+     * its checks, whatever an earlier run chose */
+    if (env->cache_off || ctx->simulated) return 0;
     uint64_t h = EBM_FNV_START;
     /* the work-group size too: algorithms measured, or failing, under one limit (EBM_MAX_WORK_GROUP,
      * a driver's setting) say nothing about another */

@@ -414,10 +414,10 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
         free(ctx);
         return EBM_STATUS_OPENCL;
     }
+    ctx->simulated = strstr(ctx->info.platform, "Oclgrind") != NULL;   /* before the choices: a simulator has no file */
     ebm_clblast_tuned_load(ctx);   /* first: its hash is part of the choices file's key */
     ebm_choices_load(ctx);
     device_quirks(ctx);
-    ctx->simulated = strstr(ctx->info.platform, "Oclgrind") != NULL;
     *out = ctx;
     return EBM_OK;
 }

@@ -290,7 +290,8 @@ struct ebm_ctx {
     int igrad_panels;        /* panels per conv_implicit_igrad2 work-group where they fit in local memory: 1 or 2 */
     int reduce_lanes;        /* items of the long reduction per work item: 1 (cl/reduce.cl's reduce) or 16 (reduce_lanes) */
     int simulated;           /* a simulator (Oclgrind): an algorithm measurement runs each candidate once, because
-                              * its times say nothing of hardware and every run costs seconds there */
+                              * its times say nothing of hardware and every run costs seconds there, and no
+                              * choices file is read or written (choices.c) */
     cl_program programs[256];
     const char *program_names[256];
     char *program_options[256];

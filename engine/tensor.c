@@ -9,7 +9,8 @@
  * EBM_EXACT_BUFFERS=1 (for memory checkers; tests/oclgrind.sh): every tensor gets a buffer of
  * exactly its size, which the pool never hands to another tensor (it is released when its tensor
  * is); no guards; host writes and copies into part of a buffer go through the copy kernel. An
- * access one element past a tensor is then out of bounds for the checker too.
+ * access one element past a tensor is then out of bounds for the checker too (not past a
+ * parameter: parameters are views of one flat buffer, ebm_params_finalize).
  *
  * EBM_EXACT_BUFFERS=retire also keeps every buffer until the context ends, so that no later buffer
  * takes its place. A checker that tracks which bytes were written per cl_mem then sees each op's

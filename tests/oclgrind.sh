@@ -35,7 +35,9 @@ command -v "$OCLGRIND" > /dev/null || { echo "oclgrind: SKIPPED, oclgrind is not
 mkdir -p "$(dirname "$LOG")"
 rm -f "$LOG"
 # Oclgrind is the only OpenCL platform of a process it runs; the selector makes sure of it
-export EBM_DEVICE=oclgrind EBM_EXACT_BUFFERS=${EBM_EXACT_BUFFERS:-$exact}
+# --uninitialized needs retire (above): an inherited EBM_EXACT_BUFFERS does not replace it there
+[ "$exact" = retire ] || exact=${EBM_EXACT_BUFFERS:-$exact}
+export EBM_DEVICE=oclgrind EBM_EXACT_BUFFERS=$exact
 start=$SECONDS
 "$OCLGRIND" "${opts[@]}" --log "$LOG" "$@"
 rc=$?

@@ -6,7 +6,7 @@
 # byte of every live buffer after each kernel, so its time grows with launches x device memory:
 # a 28x28 ResNet iteration took 8 minutes. Each tensor gets a buffer of its exact size, released
 # with it (EBM_EXACT_BUFFERS=1), so that one element past a tensor is out of bounds for Oclgrind
-# too: the shrunk ResNet run took 26 s so, 19 s with pooled buffers (EBM_EXACT_BUFFERS=0).
+# too: the shrunk ResNet run took 26 s this way, 19 s with pooled buffers (EBM_EXACT_BUFFERS=0).
 set -u
 EBM=$1 CONFIG=$2 WORK=$3
 shift 3

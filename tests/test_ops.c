@@ -7,9 +7,10 @@
  * grad2  derivatives of a derivative (create_graph) vs nested central differences of the reference:
  *        with L = <w, f(x)> and M = <v, dL/dx>, checks dM/dx and dM/dw
  * perf   validates, then times conv2d / matmul at the reference workload shapes (bench/ops)
- * --part K/N runs the K-th of N consecutive slices of the case table (1 <= K <= N), so that a
- * checker whose cost grows with the memory a process has held (tests/oclgrind.sh --uninitialized)
- * can take the table in several processes
+ * --part K/N runs the K-th of N consecutive slices of the case table (1 <= K <= N <= the number of
+ * cases; not in perf), so that a checker whose cost grows with the memory a process has held
+ * (tests/oclgrind.sh --uninitialized) can take the table in several processes; a slice that -o
+ * leaves empty is skipped (77)
  *
  * Tolerance (test/grad/grad2): max|engine - ref| / max|ref| <= eps32 * (U + 8 sqrt(K)) * S, with
  *   eps32 = 2^-23, the float32 unit roundoff;
@@ -1075,14 +1076,16 @@ static int run_perf(ebm_ctx_t *ctx, const char *filter, FILE *csv) {
     return 0;
 }
 
-/* "K/N" with 1 <= K <= N, both decimal integers, into *k, *n; 0 when it is not that */
-static int parse_part(const char *s, int *k, int *n) {
+/* "K/N" with 1 <= K <= N <= max, both plain decimal numbers, into *k, *n; 0 when it is not that */
+static int parse_part(const char *s, int max, int *k, int *n) {
     char *end;
+    if (*s < '0' || *s > '9') return 0;
     long a = strtol(s, &end, 10);
-    if (end == s || *end != '/' || a < 1) return 0;
+    if (*end != '/' || a < 1) return 0;
     const char *t = end + 1;
+    if (*t < '0' || *t > '9') return 0;
     long b = strtol(t, &end, 10);
-    if (end == t || *end || b < a || b > 1000) return 0;
+    if (*end || b < a || b > max) return 0;
     *k = (int)a, *n = (int)b;
     return 1;
 }
@@ -1092,8 +1095,9 @@ int main(int argc, char **argv) {
     int part = 1, parts = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--part") && i + 1 < argc) {
-            if (!parse_part(argv[++i], &part, &parts)) {
-                fprintf(stderr, "test_ops: --part %s: need K/N with 1 <= K <= N <= 1000\n", argv[i]);
+            if (!parse_part(argv[++i], N_CASES, &part, &parts)) {
+                fprintf(stderr, "test_ops: --part %s: need K/N with 1 <= K <= N <= %d (the number of cases)\n", argv[i],
+                        N_CASES);
                 return 2;
             }
         } else if (!strcmp(argv[i], "-o") && i + 1 < argc) filter = argv[++i];
@@ -1105,6 +1109,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "usage: %s [test|grad|grad2|perf] [-o op,...] [-d device] [--csv file] [--part K/N]\n", argv[0]);
             return 2;
         }
+    }
+    if (parts > 1 && !strcmp(g_mode, "perf")) {
+        fprintf(stderr, "test_ops: --part is for test, grad and grad2, not perf\n");
+        return 2;
     }
     ebm_ctx_t *ctx;
     if (ebm_ctx_create(&ctx, device) != EBM_OK) {
@@ -1148,5 +1156,9 @@ int main(int argc, char **argv) {
     }
     ebm_ctx_free(ctx);
     printf("%d passed, %d failed\n", g_pass, g_fail);
+    if (parts > 1 && !g_pass && !g_fail) {   /* -o left this slice of the table empty */
+        printf("skipped: no case of part %d/%d matches\n", part, parts);
+        return 77;
+    }
     return g_fail || !g_pass ? 1 : skipped ? 77 : 0;
 }
