@@ -296,7 +296,7 @@ static void device_quirks(ebm_ctx_t *ctx) {
         /* Oclgrind (a simulator for checking kernels) reports data races inside clFFT's generated
          * kernels (they write outputs other work-items of the group may still read); those are
          * not ours to fix, and with FFT off every report is about the engine's own kernels */
-        {strstr(ctx->info.platform, "Oclgrind") != NULL, EBM_ALGO_CONV_FFT, "clFFT's kernels race under Oclgrind"},
+        {ctx->simulated, EBM_ALGO_CONV_FFT, "clFFT's kernels race under Oclgrind"},
     };
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
         if (q[i].applies) {

@@ -289,7 +289,7 @@ struct ebm_ctx {
     int gemm_panels;         /* 16-column panels per gemm_tile work item and conv_implicit_wgrad work-group: 1 or 2 */
     int igrad_panels;        /* panels per conv_implicit_igrad2 work-group where they fit in local memory: 1 or 2 */
     int reduce_lanes;        /* items of the long reduction per work item: 1 (cl/reduce.cl's reduce) or 16 (reduce_lanes) */
-    int simulated;           /* a simulator (Oclgrind): an algorithm measurement runs each candidate once, because
+    int simulated;           /* Oclgrind, a simulator: an algorithm measurement runs each candidate once, because
                               * its times say nothing of hardware and every run costs seconds there, and no
                               * choices file is read or written (choices.c) */
     cl_program programs[256];

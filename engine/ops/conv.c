@@ -474,8 +474,8 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
                         const conv_epi_t *epi) {
     double t[CONV_ALGOS + 1] = {0, 1e30, 1e30, 1e30, 1e30};
     unsigned run = ~0u;   /* the algorithms of this pass (those of them usable now) */
-    const int reps = ctx->simulated ? 1 : 4, warm = !ctx->simulated;
-    for (int pass = 0; pass < 2 && run; pass++) {
+    const int passes = ctx->simulated ? 1 : 2, reps = ctx->simulated ? 1 : 4, warm = !ctx->simulated;
+    for (int pass = 0; pass < passes && run; pass++) {
         for (int rep = 0; rep < reps; rep++)
             for (int alg = 1; alg <= CONV_ALGOS; alg++) {
                 if (!(run & 1u << alg) || !conv_usable(ctx, alg, kind, g)) continue;
@@ -486,7 +486,6 @@ static int conv_measure(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_t
                 clFinish(ctx->queue);
                 if (r > 0 && (rep >= warm || pass > 0) && conv_wall_s() - t0 < t[alg]) t[alg] = conv_wall_s() - t0;
             }
-        if (ctx->simulated) break;
         int first = 0, second = 0;
         for (int alg = 1; alg <= CONV_ALGOS; alg++) {
             if (!(run & 1u << alg) || t[alg] >= 1e30) continue;
