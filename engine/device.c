@@ -391,6 +391,9 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
      * loop inside a work item as scalar code (a bias gradient over 128x32x28x28 took 4-8 ms there,
      * 0.6-0.8 on Intel's runtime). The same sums in the same order: the bits do not change. */
     ctx->reduce_lanes = env->reduce_lanes ? env->reduce_lanes : is_pocl(&ctx->info) ? 16 : 1;
+    /* streaming stores for the tile kernels' large outputs on CPU devices (ebm_stream_stores);
+     * unmeasured on GPUs, which keep ordinary stores */
+    ctx->stream_stores = env->stream_stores ? env->stream_stores - 1 : ctx->info.is_cpu ? 1 : 0;
     /* OpenCL lets float division and sqrt be off by 2.5 / 3 ulp unless built with
      * -cl-fp32-correctly-rounded-divide-sqrt; ask for it where offered, so that every device rounds
      * x / y and sqrt(x) alike (the NVIDIA driver otherwise approximates: an identity resize that
@@ -751,9 +754,9 @@ static ebm_status_t build_log_fail(ebm_ctx_t *ctx, cl_program prog, const char *
     return EBM_STATUS_BUILD;
 }
 
-void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, const char *defines) {
+void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, int stream_stores, const char *defines) {
     const char *user = ebm_env()->build_options;
-    snprintf(out, n, "-cl-std=CL1.2 -DEBM_WG=%zu -DEBM_TILE_ROWS=%d%s%s%s%s%s", wg, tile_rows,
+    snprintf(out, n, "-cl-std=CL1.2 -DEBM_WG=%zu -DEBM_TILE_ROWS=%d -DEBM_STREAM_STORES=%d%s%s%s%s%s", wg, tile_rows, stream_stores,
              exact_div ? " -cl-fp32-correctly-rounded-divide-sqrt" : "", defines && *defines ? " " : "", defines ? defines : "",
              user && *user ? " " : "", user ? user : "");
 }
@@ -762,7 +765,7 @@ void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile
 static cl_program build_program(ebm_ctx_t *ctx, const char *name, const char *source, size_t len, const char *extra) {
     const ebm_env_t *env = ebm_env();
     char options[1024];
-    ebm_program_options(options, sizeof options, ctx->wg_size, ctx->exact_div, ctx->tile_rows, extra);
+    ebm_program_options(options, sizeof options, ctx->wg_size, ctx->exact_div, ctx->tile_rows, ctx->stream_stores != 0, extra);
     char path[1200] = "";
     if (!env->cache_off) {
         hash128_t h = {14695981039346656037ULL, 0x84222325cbf29ce4ULL};

@@ -98,6 +98,11 @@ const ebm_env_t *ebm_env(void) {
     env.igrad_panels = either("EBM_IGRAD_PANELS", 1, 2);
     env.igrad_pack = word_a_or_b("EBM_TILE_IGRAD_B", "inplace", "packed") == 2;
     env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);
+    const char *stream = getenv("EBM_STREAM_STORES");
+    env.stream_stores = !stream || !*stream ? 0 : !strcasecmp(stream, "off") ? 1 : !strcasecmp(stream, "large") ? 2
+                        : !strcasecmp(stream, "all") ? 3 : 0;
+    if (stream && *stream && !env.stream_stores)
+        ebm_log_message(EBM_LOG_WARN, "EBM_STREAM_STORES=%s is not off, large or all; ignored", stream);
     return &env;
 }
 

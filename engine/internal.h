@@ -45,6 +45,9 @@ typedef struct ebm_env {
                                 * into panels also where the GEMM could read it in place (inplace, the default) */
     int clblast_tuned_off;     /* EBM_CLBLAST_TUNED=off|0: CLBlast's tuned parameters ignored (ops/clblast_tuned.c) */
     int reduce_lanes;          /* EBM_REDUCE_LANES=1|16: items of the long reduction per work item (reduce_lanes: 16) (0: per device) */
+    int stream_stores;         /* EBM_STREAM_STORES=off|large|all: which launches of the tile kernels store their
+                                * outputs with a non-temporal hint (cl/gemm.cl STORE16_STREAM): none, those that
+                                * write more than EBM_STREAM_MIN_BYTES, every one (1, 2, 3; 0: per device) */
     int log_level;             /* EBM_LOG=debug|info|warn|error: the least level the default logger prints */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
@@ -191,7 +194,7 @@ const char *ebm_cl_embedded(const char *file, size_t *len);
  * file, from EBM_CL_DIR or embedded; NULL with the reason in err), and its compiler options
  * (OpenCL C 1.2, EBM_WG, correctly rounded division where offered, the variant's defines, EBM_CL_OPTIONS). */
 char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn);
-void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, const char *defines);
+void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, int stream_stores, const char *defines);
 
 /* ---- device buffers and the pool ---- */
 typedef struct ebm_block {
@@ -289,6 +292,9 @@ struct ebm_ctx {
     int gemm_panels;         /* 16-column panels per gemm_tile work item and conv_implicit_wgrad work-group: 1 or 2 */
     int igrad_panels;        /* panels per conv_implicit_igrad2 work-group where they fit in local memory: 1 or 2 */
     int reduce_lanes;        /* items of the long reduction per work item: 1 (cl/reduce.cl's reduce) or 16 (reduce_lanes) */
+    int stream_stores;       /* which tile-kernel launches stream their stores: 0 none, 1 those writing more than
+                              * EBM_STREAM_MIN_BYTES, 2 all (ebm_stream_stores; kernels built with EBM_STREAM_STORES=1
+                              * where not 0) */
     int simulated;           /* Oclgrind, a simulator: an algorithm measurement runs each candidate once, because
                               * its times say nothing of hardware and every run costs seconds there, and no
                               * choices file is read or written (choices.c) */
@@ -413,6 +419,11 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
 /* At context end: CLBlast's program cache is cleared when the last context that used it ends. */
 void ebm_clblast_release(ebm_ctx_t *ctx);
 
+/* Whether a tile-kernel launch that writes `bytes` of output (its z included) streams its stores
+ * (cl/gemm.cl STORE16_STREAM): per ctx->stream_stores, by default on CPU devices where it writes
+ * more than EBM_STREAM_MIN_BYTES. */
+#define EBM_STREAM_MIN_BYTES ((size_t)16 << 20)
+int ebm_stream_stores(const ebm_ctx_t *ctx, size_t bytes);
 /* The tiled GEMM on pre-packed B panels (cl/gemm.cl; layouts and splits documented there). */
 ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                                   int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,

@@ -294,10 +294,11 @@ static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_
     int np = implicit_panels(ctx, ctx->fwd_panels, g, CONV_FWD);
     cl_kernel k = ebm_kernel_fn(ctx, EBM_K_CONV_IMPLICIT_FWD, fn);
     ebm_tensor_t *y = k ? ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo}) : NULL;
-    if (!y || ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimlmlmlimliffiL", g->O, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
+    int stream = ebm_stream_stores(ctx, (size_t)g->O * NP * sizeof(float) * (z ? 2 : 1));
+    if (!y || ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimlmlmlimliffiiL", g->O, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
                         g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, w->buf,
                         w->off, y->buf, y->off, b ? b->buf : y->buf, b ? b->off : (size_t)0, b != NULL, z ? z->buf : y->buf,
-                        z ? z->off : (size_t)0, z != NULL, (double)a, 0.0, np, np * implicit_local_bytes(g, CONV_FWD)) != EBM_OK ||
+                        z ? z->off : (size_t)0, z != NULL, (double)a, 0.0, np, stream, np * implicit_local_bytes(g, CONV_FWD)) != EBM_OK ||
         launch_panel_groups(ctx, k, g->O, (NP + 16 * np - 1) / (16 * np), 1, "conv_implicit_fwd", ctx->fwd_items == 1) != EBM_OK)
         return NULL;
     return y;

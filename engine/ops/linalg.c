@@ -5,6 +5,15 @@
 #include <time.h>
 #include "../internal.h"
 
+/* Small outputs keep ordinary stores: the next kernel reads them while they are in the cache.
+ * fmnist-ms's forwards with 6.4 MB outputs and z (128x64x14x14) took 5.4 -> 6.0 ms per launch with
+ * streaming stores on Intel's CPU runtime, where cifar32's first layer (33.5 MB each) took 14.0 ->
+ * 4.0 on PoCL and its 16.7 MB second layer 19.1 -> 16.4, and its third (8.4 MB, 16 MiB with z)
+ * 14.2 -> 14.5 (2026-12-07, 2-core Xeon; y and z counted together). */
+int ebm_stream_stores(const ebm_ctx_t *ctx, size_t bytes) {
+    return ctx->stream_stores == 2 || (ctx->stream_stores == 1 && bytes > EBM_STREAM_MIN_BYTES);
+}
+
 static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                                      int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,
                                      size_t bp_stride, int kpanel, const ebm_b_inplace_t *inplace, float beta, cl_mem c, size_t c_off,
@@ -19,11 +28,12 @@ static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t 
      * the same layout with 16-column splits */
     EBM_ASSERT(!inplace || (inplace->bsplit > 0 && inplace->bsplit % 16 == 0 && n % 16 == 0));
     ebm_b_inplace_t b = inplace ? *inplace : (ebm_b_inplace_t){16, (size_t)16 * kpanel, 16};
-    if (ebm_kargs(ctx, kt, "iiifmliiiilmllilifmliiilmlimliffi", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal,
+    int stream = ebm_stream_stores(ctx, m * n * batch * sizeof(float) * (store_z ? 2 : 1));
+    if (ebm_kargs(ctx, kt, "iiifmliiiilmllilifmliiilmlimliffii", (int)m, (int)n, (int)k, (double)alpha, a, a_off, sai, sal,
                   lsplit, sln, a_stride, bp, bp_off, bp_stride, b.bsplit, b.bjn, b.bls, (double)beta, c, c_off, ldc, csplit, cjn, c_stride,
                   has_bias ? epi->bias : c, has_bias ? epi->bias_off : (size_t)0, has_bias, store_z ? epi->z : c,
                   store_z ? epi->z_off : (size_t)0, store_z, (double)(epi ? epi->a : 0.0f),
-                  (double)(epi ? epi->b : 0.0f), np) != EBM_OK)
+                  (double)(epi ? epi->b : 0.0f), np, stream) != EBM_OK)
         return ctx->status;
     /* work-groups of at most 32 x 4 (ebm_launch3), not the runtime's choice: PoCL chose 1024 x 4
      * for a ddgm config's GEMM at batch 8, and with two panels' accumulators per work item its
