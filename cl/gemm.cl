@@ -43,7 +43,7 @@
 #define STORE16_STREAM(v, p)                                                                    \
     {                                                                                           \
         if ((((ulong)(p)) & 63) == 0)                                                           \
-            __builtin_nontemporal_store((v), (global float16 *)(global void *)(p));                            \
+            __builtin_nontemporal_store((v), (global float16 *)(global void *)(p));            \
         else                                                                                    \
             vstore16((v), 0, (p));                                                              \
     }
