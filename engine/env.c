@@ -38,15 +38,21 @@ static int either(const char *name, int a, int b) {
     return 0;
 }
 
-/* variable name set to word a or b: 1 or 2; unset: 0; anything else: 0 and a warning */
-static int word_a_or_b(const char *name, const char *a, const char *b) {
+/* variable name set to word a, b or (where given) c: 1, 2 or 3; unset: 0; anything else: 0 and a
+ * warning */
+static int word_of(const char *name, const char *a, const char *b, const char *c) {
     const char *v = getenv(name);
     if (!v || !*v) return 0;
     if (!strcasecmp(v, a)) return 1;
     if (!strcasecmp(v, b)) return 2;
-    ebm_log_message(EBM_LOG_WARN, "%s=%s is neither %s nor %s; ignored", name, v, a, b);
+    if (c && !strcasecmp(v, c)) return 3;
+    if (c)
+        ebm_log_message(EBM_LOG_WARN, "%s=%s is not %s, %s or %s; ignored", name, v, a, b, c);
+    else
+        ebm_log_message(EBM_LOG_WARN, "%s=%s is neither %s nor %s; ignored", name, v, a, b);
     return 0;
 }
+static int word_a_or_b(const char *name, const char *a, const char *b) { return word_of(name, a, b, NULL); }
 static int one_or_tiles(const char *name) { return word_a_or_b(name, "one", "tiles"); }
 
 const ebm_env_t *ebm_env(void) {
@@ -98,11 +104,7 @@ const ebm_env_t *ebm_env(void) {
     env.igrad_panels = either("EBM_IGRAD_PANELS", 1, 2);
     env.igrad_pack = word_a_or_b("EBM_TILE_IGRAD_B", "inplace", "packed") == 2;
     env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);
-    const char *stream = getenv("EBM_STREAM_STORES");
-    env.stream_stores = !stream || !*stream ? 0 : !strcasecmp(stream, "off") ? 1 : !strcasecmp(stream, "large") ? 2
-                        : !strcasecmp(stream, "all") ? 3 : 0;
-    if (stream && *stream && !env.stream_stores)
-        ebm_log_message(EBM_LOG_WARN, "EBM_STREAM_STORES=%s is not off, large or all; ignored", stream);
+    env.stream_stores = word_of("EBM_STREAM_STORES", "off", "large", "all");
     return &env;
 }
 

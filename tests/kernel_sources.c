@@ -46,10 +46,10 @@ static void add_variant(const char *file, const char *defines, void *user) {
     if (!defines[0] && !write_program(o->dir, file)) o->failed = 1;   /* each file comes first with no defines */
     /* gemm.cl's tile at both row counts the engine builds (EBM_TILE_ROWS: 8 on AVX-512 hosts, else 6),
      * each with and without streaming stores (EBM_STREAM_STORES: 1 on CPU devices) */
-    int rows[2] = {8, 6}, n_rows = strcmp(file, "gemm.cl") ? 1 : 2;
+    int gemm = !strcmp(file, "gemm.cl"), rows[2] = {8, 6}, n_rows = gemm ? 2 : 1, n_streams = gemm ? 2 : 1;
     for (int i = 0; i < o->n_wg; i++)
         for (int r = 0; r < n_rows; r++)
-            for (int stream = 0; stream < n_rows; stream++) {
+            for (int stream = 0; stream < n_streams; stream++) {
                 char options[1024];
                 ebm_program_options(options, sizeof options, (size_t)atol(o->wg[i]), 1, rows[r], stream, defines);
                 fprintf(o->list, "%s\t%s\n", file, options);
