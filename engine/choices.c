@@ -2,8 +2,9 @@
  * run on the device, saved per device next to the kernel cache when a context that made new
  * choices ends (one text line per choice, written atomically), so later processes on the same
  * device and driver make the same choices: the same arithmetic, run after run, and no second try
- * of a kernel the compiler rejected. Lines that do not parse are ignored; EBM_KERNEL_CACHE=off
- * disables the file (delete it to measure and try everything again). */
+ * of a kernel the compiler rejected (until the kernels' text changes: the file's key hashes it).
+ * Lines that do not parse are ignored; EBM_KERNEL_CACHE=off disables the file (delete it to
+ * measure and try everything again). */
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
@@ -44,6 +45,18 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
         snprintf(wg + len, sizeof wg - len, " clblast %016llx", (unsigned long long)ebm_clblast_tuned_hash(ctx));
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
     for (int i = 0; i < 4; i++) h = ebm_fnv1a(h, parts[i]);
+    /* and the text of the programs the algorithms run, as they are built (EBM_CL_DIR's where set,
+     * EBM_BREAK's failure included): changed kernels (a new version, a scratch copy) are measured
+     * again, and a program the compiler rejected is tried again once its text has changed, where a
+     * file kept under the old text had marked its algorithms unavailable for good */
+    static const char *const programs[3] = {"gemm.cl", "conv.cl", "fftconv.cl"};
+    for (int i = 0; i < 3; i++) {
+        char err[256];
+        size_t tlen = 0;
+        char *text = ebm_program_text(programs[i], &tlen, err, sizeof err);
+        h = ebm_fnv1a(h, text ? text : programs[i]);
+        free(text);
+    }
     return snprintf(path, n, "%s/choices-%016llx.txt", env->cache_dir, (unsigned long long)h) < (int)n;
 }
 

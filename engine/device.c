@@ -2,6 +2,9 @@
  * (embedded sources, on-disk binary cache), kernel argument and launch helpers. */
 #include <ctype.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -795,6 +798,7 @@ static cl_program build_program(ebm_ctx_t *ctx, const char *name, const char *so
         return NULL;
     }
     if (path[0]) save_cached(ctx, prog, env->cache_dir, path);
+    ebm_host_trim();   /* the compiler's memory (in this process for CPU drivers) */
     return prog;
 }
 
@@ -803,6 +807,12 @@ ebm_status_t ebm_ctx_build_source(ebm_ctx_t *ctx, const char *name, const char *
     if (!p) return ctx->status;
     clReleaseProgram(p);
     return EBM_OK;
+}
+
+void ebm_host_trim(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 /* Returns malloc'd text of a kernel file: from EBM_CL_DIR if set, else the embedded copy. */

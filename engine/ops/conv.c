@@ -523,7 +523,10 @@ static int conv_choose(ebm_ctx_t *ctx, conv_kind_t kind, const geom_t *g, ebm_te
     const struct ebm_conv_choice *known = algo ? NULL : ebm_conv_choice_find(ctx, (int)kind, g);
     if (known) algo = known->algo;
     if (algo && !conv_usable(ctx, algo, kind, g)) algo = 0;
-    if (!algo) algo = conv_measure(ctx, kind, g, a, b, epi);
+    if (!algo) {
+        algo = conv_measure(ctx, kind, g, a, b, epi);
+        ebm_host_trim();   /* the candidates' temporaries, and PoCL's compilations at first launch */
+    }
     return algo;
 }
 

@@ -200,6 +200,7 @@ ebm_status_t ebm_gemm(ebm_ctx_t *ctx, int ta, int tb, size_t m, size_t n, size_t
         algo = t[1] <= t[2] ? 1 : 2;
         key.algo = algo;
         if (!(algo = ebm_choices_record_gemm(ctx, &key))) return ctx->status;
+        ebm_host_trim();   /* as after a convolution's measurement (conv.c) */
         ebm_log_message(EBM_LOG_DEBUG, "gemm %zux%zux%zu batch %zu ta %d tb %d: CLBlast %.3f ms, tile %.3f ms", m, n, k, batch,
                         ta, tb, t[1] * 1e3, t[2] * 1e3);
         if (algo == last) return EBM_OK;   /* the last run was this algorithm: C already holds its result */
