@@ -15,7 +15,23 @@ static const struct { const char *key, *label; } algo_names[EBM_ALGO_COUNT] = {
 #undef EBM_ALGO_NAME
 };
 
-static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
+/* The text of the programs the algorithms run, as they are built (EBM_CL_DIR's where set,
+ * EBM_BREAK's failure included), hashed once per context: every save reads the file's key again. */
+static uint64_t programs_hash(ebm_ctx_t *ctx) {
+    static const char *const programs[3] = {"gemm.cl", "conv.cl", "fftconv.cl"};
+    if (ctx->programs_hash) return ctx->programs_hash;
+    uint64_t h = EBM_FNV_START;
+    for (int i = 0; i < 3; i++) {
+        char err[256];
+        size_t len = 0;
+        char *text = ebm_program_text(programs[i], &len, err, sizeof err);
+        h = ebm_fnv1a(h, text ? text : programs[i]);
+        free(text);
+    }
+    return ctx->programs_hash = h ? h : 1;   /* 0 means not yet */
+}
+
+static int choices_path(ebm_ctx_t *ctx, char *path, size_t n) {
     const ebm_env_t *env = ebm_env();
     /* a simulator keeps no file: each process measures, and so runs every algorithm's kernels under
      * its checks, whatever an earlier run chose */
@@ -45,18 +61,12 @@ static int choices_path(const ebm_ctx_t *ctx, char *path, size_t n) {
         snprintf(wg + len, sizeof wg - len, " clblast %016llx", (unsigned long long)ebm_clblast_tuned_hash(ctx));
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};
     for (int i = 0; i < 4; i++) h = ebm_fnv1a(h, parts[i]);
-    /* and the text of the programs the algorithms run, as they are built (EBM_CL_DIR's where set,
-     * EBM_BREAK's failure included): changed kernels (a new version, a scratch copy) are measured
-     * again, and a program the compiler rejected is tried again once its text has changed, where a
-     * file kept under the old text had marked its algorithms unavailable for good */
-    static const char *const programs[3] = {"gemm.cl", "conv.cl", "fftconv.cl"};
-    for (int i = 0; i < 3; i++) {
-        char err[256];
-        size_t tlen = 0;
-        char *text = ebm_program_text(programs[i], &tlen, err, sizeof err);
-        h = ebm_fnv1a(h, text ? text : programs[i]);
-        free(text);
-    }
+    /* and the text of the programs the algorithms run: changed kernels (a new version, a scratch
+     * copy) are measured again, and a program the compiler rejected is tried again once its text
+     * has changed, where a file kept under the old text had marked its algorithms unavailable for good */
+    char ph[17];
+    snprintf(ph, sizeof ph, "%016llx", (unsigned long long)programs_hash(ctx));
+    h = ebm_fnv1a(h, ph);
     return snprintf(path, n, "%s/choices-%016llx.txt", env->cache_dir, (unsigned long long)h) < (int)n;
 }
 

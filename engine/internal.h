@@ -199,7 +199,7 @@ char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn);
  * compiler's memory, which CPU drivers allocate in this process) and an algorithm measurement
  * (every candidate's temporaries; PoCL compiles a kernel at its first launch). Only a first run,
  * with empty caches, does either. Its peak RSS on PoCL (2-core Xeon, 2026-12-07): fmnist-ms
- * 772-789 MiB without, 665-669 with; cifar32 1137 and 1035. (Releasing the pool's cached buffers
+ * 772-789 MiB without, 665-672 with; cifar32 1137 and 1034-1035. (Releasing the pool's cached buffers
  * after each measurement as well changed neither.) */
 void ebm_host_trim(void);
 void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, int stream_stores, const char *defines);
@@ -330,6 +330,8 @@ struct ebm_ctx {
     struct ebm_conv_choice *conv_choices;   /* measured fastest convolution algorithm (conv.c) */
     int n_conv_choices, cap_conv_choices;
     int choices_dirty;                      /* a new choice since loading: saved by ebm_ctx_free */
+    uint64_t programs_hash;                 /* the algorithms' programs' text, hashed once for the file's key
+                                             * (0: not yet; choices.c) */
     unsigned algo_unavailable;              /* bit per ebm_algo_t: cannot run on this device */
     unsigned algo_saved;                    /* ... of which these are saved with the choices */
     char algo_reason[EBM_ALGO_COUNT][200];  /* why, for messages */
