@@ -57,6 +57,26 @@
 #define STREAM_FENCE()
 #endif
 
+/* Software prefetches (built with EBM_PREFETCH=1 on CPU devices, engine/device.c): PREFETCH(p) asks
+ * for the cache line of the global address p some time before the loads that need it. Two reads
+ * of the implicit convolutions wait for memory otherwise (perf, fmnist-ms on PoCL): a forward's
+ * panel reads rows of every input channel at once, more streams than the hardware prefetcher
+ * follows, and an input gradient's fused f'(z) reads z a whole backward pass after the forward
+ * wrote it (its loads took about a third of the largest input gradient's samples). The builtin is
+ * clang's (PoCL, Intel's CPU runtime) and takes a pointer to the private address space, which on a
+ * CPU device is the same memory as the global one: hence the cast through an integer, and no
+ * prefetches on other devices. A prefetch never faults; the kernels still keep them in bounds. */
+#if defined(EBM_PREFETCH) && EBM_PREFETCH && defined(__has_builtin)
+#if __has_builtin(__builtin_prefetch)
+#define PREFETCH_OK 1
+#define PREFETCH(p) __builtin_prefetch((const void *)(ulong)(p))
+#endif
+#endif
+#ifndef PREFETCH_OK
+#define PREFETCH_OK 0
+#define PREFETCH(p)
+#endif
+
 /* dst[b][j / TN][l][j % TN] = B(l, j), zero for j >= N, where
  *   B(l, j) = B[bo + b*bbs + l*sbl + (j / jsplit)*sjn + (j % jsplit)*sbj]
  * (jsplit >= N: plain strides; jsplit = H*W reads a (batch, channel, H*W) tensor as channels x pixels).
@@ -298,6 +318,26 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+#if PREFETCH_OK
+    /* the input rows of the next group's pixels, channels it, it + nt, ..., while this group
+     * multiplies: PoCL hands each thread runs of consecutive groups, so the next one usually runs
+     * here next (fmnist-ms's 28x28 32 -> 64 forward: 6.2 -> 5.4-5.6 ms per launch on PoCL) */
+    {
+        int ja = (g + 1) * np * 16, jb = min(N, (g + 2) * np * 16) - 1;
+        if (ja < N && jb / P - ja / P <= 1) {   /* none where they span more than two images (IGRAD_GY_PREFETCH) */
+            int na = ja / P, nb = jb / P;
+            int ra = max(0, (ja - na * P) / Wo * sh - ph), rb = min(H - 1, (jb - nb * P) / Wo * sh - ph + (KH - 1) * dh);
+            for (int n = na; n <= nb; n++) {
+                int r0 = n == na ? ra : 0, r1 = n == nb ? rb : H - 1;
+                for (int c = it; c < Cin && r0 <= r1; c += nt) {
+                    global const float *xb = x + xo + ((size_t)n * Cin + c) * H * W;
+                    for (int e = r0 * W; e < (r1 + 1) * W; e += 16) PREFETCH(xb + e);
+                    PREFETCH(xb + (r1 + 1) * W - 1);
+                }
+            }
+        }
+    }
+#endif
     A += ao;
     C += co;
     /* work item it takes the row tiles it, it + nt, ...: one where the group has a work item per
@@ -486,6 +526,55 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
     }
 }
 
+/* Where an input-gradient work item will read z for its fused f'(z) (HAS_ACT variants on CPU
+ * devices, PREFETCH): IGRAD_Z_PROBES notes four offsets of a panel's row in X, those of lanes 0, 5,
+ * 10 and the last value of lane 15 (o: the lanes' offsets, nlive of them live, w values each: 1, or 2
+ * for a pair), which touch most lines of a row's values (16 or 32 floats, in one run or two, from
+ * 64 to 192 bytes); IGRAD_Z_PREFETCH
+ * prefetches them in each row of tile i0 before its multiply-adds, so that the epilogue's loads
+ * find z in the cache. fmnist-ms's largest input gradient (28x28, 64 -> 32 channels, stride 2):
+ * 9.2-9.3 -> 7.6-7.7 ms per launch on PoCL; a probe per lane cost more than it saved in the
+ * smaller layers. */
+#if HAS_ACT && PREFETCH_OK
+#define IGRAD_Z_DECL int pf_[8], npf = 0;
+#define IGRAD_Z_PROBES(o, nlive, w)                                                               \
+    for (int k_ = 0; k_ < 4 && (nlive) > 0; k_++)                                                 \
+        pf_[npf++] = (o)[min(5 * k_, (nlive) - 1)] + (k_ == 3 ? (w) - 1 : 0);
+#define IGRAD_Z_PREFETCH                                                                          \
+    if (fuse)                                                                                     \
+        for (int rr = 0; rr < mr; rr++) {                                                         \
+            global const float *zb_ = Zf + zfo + (size_t)(i0 + rr) * H * W;                       \
+            for (int k_ = 0; k_ < npf; k_++) PREFETCH(zb_ + pf_[k_]);                             \
+        }
+#else
+#define IGRAD_Z_DECL
+#define IGRAD_Z_PROBES(o, nlive, w)
+#define IGRAD_Z_PREFETCH
+#endif
+
+/* The output-gradient rows that the panels of positions qa .. qb of a class grid (per positions
+ * per image, Wg a row; row taps toh[0 .. nth), largest first) will pack, every channel o = it,
+ * it + nt, ...: the group prefetches those of its class's next panels while it multiplies. Where
+ * the positions span more than two images (maps of 2x2 and less) it prefetches nothing: a line
+ * per plane and image would take more instructions than the loads they spare. */
+#if PREFETCH_OK
+#define IGRAD_GY_PREFETCH(qa, qb, per, Wg, nth, toh)                                              \
+    if ((nth) > 0 && (qa) <= (qb) && (qb) / (per) - (qa) / (per) <= 1) {          \
+        int na_ = (qa) / (per), nb_ = (qb) / (per);                                               \
+        int ua_ = ((qa) - na_ * (per)) / (Wg) + toh[(nth) - 1], ub_ = ((qb) - nb_ * (per)) / (Wg) + toh[0]; \
+        for (int n_ = na_; n_ <= nb_; n_++) {                                                     \
+            int r0_ = max(0, n_ == na_ ? ua_ : 0), r1_ = min(Ho - 1, n_ == nb_ ? ub_ : Ho - 1);   \
+            for (int o_ = it; o_ < O && r0_ <= r1_; o_ += nt) {                                   \
+                global const float *g_ = gy + gyo + ((size_t)n_ * O + o_) * Ho * Wo;              \
+                for (int e_ = r0_ * Wo; e_ < (r1_ + 1) * Wo; e_ += 16) PREFETCH(g_ + e_);         \
+                PREFETCH(g_ + (r1_ + 1) * Wo - 1);                                                \
+            }                                                                                     \
+        }                                                                                         \
+    }
+#else
+#define IGRAD_GY_PREFETCH(qa, qb, per, Wg, nth, toh)
+#endif
+
 /* Convolution input gradient without col2im: the input pixels are split by their position modulo
  * the stride (sh*sw classes; a class's pixels all take the same filter taps), and each work-group
  * gathers, for one 16-pixel panel of one class, the output gradients its taps read into local
@@ -524,6 +613,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     IGRAD_LANES(Wc)
     IGRAD_PANEL(Hc, Wc, nth, toh, ntw, tow, 16, 0)
     barrier(CLK_LOCAL_MEM_FENCE);
+    IGRAD_GY_PREFETCH((p + 1) * 16, min(count, (p + 2) * 16) - 1, per, Wc, nth, toh)
     /* X[n, c, ca + sh*u, cb + sw*v] for the live lanes, stored in runs */
     int16 xoff = n * (M * H * W) + (ca + sh * u) * W + cb + sw * v;
     int nlive = min(16, count - p * 16);
@@ -534,6 +624,8 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
 #if !HAS_ACT
     (void)fuse, (void)fa, (void)fb, (void)Zf, (void)zfo;
 #endif
+    IGRAD_Z_DECL
+    IGRAD_Z_PROBES(o_, nlive, 1)
 #define STORE_IG(rr)                                                                            \
     if (rr < mr) {                                                                              \
         IGRAD_STORE_ROW(rr, c##rr, c##rr, 16)                                                   \
@@ -542,6 +634,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
      * per tile, all of them where it has one work item (CPU devices, engine/ops/conv.c) */
     for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
         int mr = min(TM, M - i0);
+        IGRAD_Z_PREFETCH
         TILE_START(O)
         local const float *bp = panel;
         for (int ti = 0; ti < nth; ti++)
@@ -601,6 +694,7 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
         IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol, 16 * np, hp * 16)
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+    IGRAD_GY_PREFETCH((pb + np) * 16, min(count, (pb + 2 * np) * 16) - 1, per, Wp, nth, toh)
     /* column class cb's taps of every row tap: the first panel's into c, with np = 2 the second's
      * into d (STEP: one panel's step or two's) */
 #define STEP1_(ap, bp) TILE_STEP(ap, bp)
@@ -626,9 +720,23 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
 #if !HAS_ACT
     (void)fuse, (void)fa, (void)fb, (void)Zf, (void)zfo;
 #endif
+    IGRAD_Z_DECL
+#if HAS_ACT && PREFETCH_OK
+    if (fuse)   /* the panels' probes, once per group (IGRAD_LANES divides) */
+        for (int hp = 0; hp < np; hp++) {
+            int p = pb + hp;
+            if (p * 16 >= count) break;
+            IGRAD_LANES(Wp)
+            int o_[16];
+            vstore16(select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live), 0, o_);
+            IGRAD_Z_PROBES(o_, min(16, count - p * 16), 2)
+            (void)q, (void)r, (void)n0;
+        }
+#endif
     /* work item it takes the channel tiles it, it + nt, ... (conv_implicit_igrad) */
     for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
         int mr = min(TM, M - i0);
+        IGRAD_Z_PREFETCH
         TILE_START(O)
         TILE_EACH(D_ACC_)
         TILE_EACH(EVEN_ACC_)

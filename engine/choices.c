@@ -48,15 +48,16 @@ static int choices_path(ebm_ctx_t *ctx, char *path, size_t n) {
      * packed in local memory; 5: the tile path's input gradient reading the output gradient in
      * place where 16 divides H*W, EBM_TILE_IGRAD_B), so that no older file keeps it from being
      * measured; and whether the tile kernels stream their stores (EBM_STREAM_STORES: it moves the
-     * forwards' times, so a file measured one way says little about the other) */
+     * forwards' times, so a file measured one way says little about the other), and whether the
+     * implicit kernels prefetch (EBM_PREFETCH, the same) */
     enum { CHOICES_REVISION = 5 };
     /* and CLBlast's tuned parameters (clblast_tuned.c): tuned kernels are measured against the tile GEMM
      * again (none: the key is as before there were any) */
     char wg[160];
-    int len = snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d %d z %d stream %d%s", ctx->wg_size,
+    int len = snprintf(wg, sizeof wg, "wg %zu %zu algos %d rev %d rows %d %d %d %d items %d %d z %d stream %d%s%s", ctx->wg_size,
                        ctx->info.max_work_group, (int)EBM_ALGO_COUNT, (int)CHOICES_REVISION, ctx->tile_rows, ctx->fwd_panels,
                        ctx->gemm_panels, ctx->igrad_panels, ctx->fwd_items, ctx->igrad_items, ctx->igrad_zload, ctx->stream_stores,
-                       ebm_env()->igrad_pack ? " packed" : "");
+                       ebm_env()->igrad_pack ? " packed" : "", ctx->prefetch ? " prefetch" : "");
     if (ebm_clblast_tuned_hash(ctx) && len > 0 && len < (int)sizeof wg)
         snprintf(wg + len, sizeof wg - len, " clblast %016llx", (unsigned long long)ebm_clblast_tuned_hash(ctx));
     const char *parts[4] = {ctx->info.name, ctx->info.driver, ctx->info.platform, wg};

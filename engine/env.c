@@ -105,6 +105,7 @@ const ebm_env_t *ebm_env(void) {
     env.igrad_pack = word_a_or_b("EBM_TILE_IGRAD_B", "inplace", "packed") == 2;
     env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);
     env.stream_stores = word_of("EBM_STREAM_STORES", "off", "large", "all");
+    env.prefetch = word_a_or_b("EBM_PREFETCH", "off", "on");
     return &env;
 }
 

@@ -48,6 +48,8 @@ typedef struct ebm_env {
     int stream_stores;         /* EBM_STREAM_STORES=off|large|all: which launches of the tile kernels store their
                                 * outputs with a non-temporal hint (cl/gemm.cl STORE16_STREAM): none, those that
                                 * write more than EBM_STREAM_MIN_BYTES, every one (1, 2, 3; 0: per device) */
+    int prefetch;              /* EBM_PREFETCH=off|on: the implicit convolutions ask for the lines they will read
+                                * next (cl/gemm.cl PREFETCH) (1, 2; 0: per device) */
     int log_level;             /* EBM_LOG=debug|info|warn|error: the least level the default logger prints */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
@@ -202,7 +204,8 @@ char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn);
  * 772-789 MiB without, 665-672 with; cifar32 1137 and 1034-1035. (Releasing the pool's cached buffers
  * after each measurement as well changed neither.) */
 void ebm_host_trim(void);
-void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, int stream_stores, const char *defines);
+void ebm_program_options(char *out, size_t n, size_t wg, int exact_div, int tile_rows, int stream_stores, int prefetch,
+                         const char *defines);
 
 /* ---- device buffers and the pool ---- */
 typedef struct ebm_block {
@@ -303,6 +306,8 @@ struct ebm_ctx {
     int stream_stores;       /* which tile-kernel launches stream their stores: 0 none, 1 those writing more than
                               * EBM_STREAM_MIN_BYTES, 2 all (ebm_stream_stores; kernels built with EBM_STREAM_STORES=1
                               * where not 0) */
+    int prefetch;            /* the implicit convolutions' software prefetches (cl/gemm.cl PREFETCH): 1 on CPU devices,
+                              * kernels built with EBM_PREFETCH=1 */
     int simulated;           /* Oclgrind, a simulator: an algorithm measurement runs each candidate once, because
                               * its times say nothing of hardware and every run costs seconds there, and no
                               * choices file is read or written (choices.c) */

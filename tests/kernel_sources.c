@@ -10,7 +10,8 @@
  *                     device with correctly rounded division and sqrt (the other devices get the
  *                     same line without -cl-fp32-correctly-rounded-divide-sqrt); gemm.cl's at
  *                     both tile row counts (EBM_TILE_ROWS 8 and 6), with and without streaming
- *                     stores (EBM_STREAM_STORES 1 and 0) */
+ *                     stores and prefetches (EBM_STREAM_STORES and EBM_PREFETCH both 1, as on CPU
+ *                     devices, and both 0) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +46,14 @@ static void add_variant(const char *file, const char *defines, void *user) {
     struct out *o = user;
     if (!defines[0] && !write_program(o->dir, file)) o->failed = 1;   /* each file comes first with no defines */
     /* gemm.cl's tile at both row counts the engine builds (EBM_TILE_ROWS: 8 on AVX-512 hosts, else 6),
-     * each with and without streaming stores (EBM_STREAM_STORES: 1 on CPU devices) */
+     * each with and without streaming stores and prefetches (EBM_STREAM_STORES, EBM_PREFETCH: 1 on
+     * CPU devices) */
     int gemm = !strcmp(file, "gemm.cl"), rows[2] = {8, 6}, n_rows = gemm ? 2 : 1, n_streams = gemm ? 2 : 1;
     for (int i = 0; i < o->n_wg; i++)
         for (int r = 0; r < n_rows; r++)
             for (int stream = 0; stream < n_streams; stream++) {
                 char options[1024];
-                ebm_program_options(options, sizeof options, (size_t)atol(o->wg[i]), 1, rows[r], stream, defines);
+                ebm_program_options(options, sizeof options, (size_t)atol(o->wg[i]), 1, rows[r], stream, stream, defines);
                 fprintf(o->list, "%s\t%s\n", file, options);
             }
     o->n_programs++;
