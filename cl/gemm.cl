@@ -74,7 +74,7 @@
 #endif
 #ifndef PREFETCH_OK
 #define PREFETCH_OK 0
-#define PREFETCH(p)
+#define PREFETCH(p) ((void)0)
 #endif
 
 /* dst[b][j / TN][l][j % TN] = B(l, j), zero for j >= N, where
@@ -321,10 +321,10 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
 #if PREFETCH_OK
     /* the input rows of the next group's pixels, channels it, it + nt, ..., while this group
      * multiplies: PoCL hands each thread runs of consecutive groups, so the next one usually runs
-     * here next (fmnist-ms's 28x28 32 -> 64 forward: 6.2 -> 5.4-5.6 ms per launch on PoCL) */
+     * here next (fmnist-ms's 28x28 32 -> 64 forward: 6.2 -> 5.4-5.7 ms per launch on PoCL) */
     {
         int ja = (g + 1) * np * 16, jb = min(N, (g + 2) * np * 16) - 1;
-        if (ja < N && jb / P - ja / P <= 1) {   /* none where they span more than two images (IGRAD_GY_PREFETCH) */
+        if (ja < N && jb / P - ja / P <= 1) {   /* none where they span more than two images: small maps */
             int na = ja / P, nb = jb / P;
             int ra = max(0, (ja - na * P) / Wo * sh - ph), rb = min(H - 1, (jb - nb * P) / Wo * sh - ph + (KH - 1) * dh);
             for (int n = na; n <= nb; n++) {
@@ -527,39 +527,45 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
 }
 
 /* Where an input-gradient work item will read z for its fused f'(z) (HAS_ACT variants on CPU
- * devices, PREFETCH): IGRAD_Z_PROBES notes four offsets of a panel's row in X, those of lanes 0, 5,
- * 10 and the last value of lane 15 (o: the lanes' offsets, nlive of them live, w values each: 1, or 2
- * for a pair), which touch most lines of a row's values (16 or 32 floats, in one run or two, from
- * 64 to 192 bytes); IGRAD_Z_PREFETCH
- * prefetches them in each row of tile i0 before its multiply-adds, so that the epilogue's loads
- * find z in the cache. fmnist-ms's largest input gradient (28x28, 64 -> 32 channels, stride 2):
- * 9.2-9.3 -> 7.6-7.7 ms per launch on PoCL; a probe per lane cost more than it saved in the
- * smaller layers. */
+ * devices, PREFETCH): IGRAD_Z_PROBES notes four offsets of a panel's row in X, those of the first
+ * values of lanes 0, 5 and 10 and of the last value of lane 15 (o, oend: the lanes' first and last
+ * offsets, nlive of them live; a lane is one pixel, or a pair of which the last may have no odd
+ * pixel), which touch most lines of a row's values (16 or 32 floats, in one run or two, 64 to 192
+ * bytes); pf_ holds a panel's four for each of at most two panels (np <= 2, the host's limit).
+ * IGRAD_Z_PREFETCH prefetches them in each row of tile i0 before its multiply-adds, so that the
+ * epilogue's loads find z in the cache. fmnist-ms's largest input gradient (28x28, 64 -> 32
+ * channels, stride 2): 9.2-9.3 -> 7.4-7.7 ms per launch on PoCL; a probe per lane cost more than
+ * it saved in the smaller layers. */
 #if HAS_ACT && PREFETCH_OK
 #define IGRAD_Z_DECL int pf_[8], npf = 0;
-#define IGRAD_Z_PROBES(o, nlive, w)                                                               \
-    for (int k_ = 0; k_ < 4 && (nlive) > 0; k_++)                                                 \
-        pf_[npf++] = (o)[min(5 * k_, (nlive) - 1)] + (k_ == 3 ? (w) - 1 : 0);
+#define IGRAD_Z_PROBES(o, oend, nlive)                                                            \
+    {                                                                                             \
+        for (int k_ = 0; k_ < 3 && (nlive) > 0; k_++) pf_[npf++] = (o)[min(5 * k_, (nlive) - 1)]; \
+        if ((nlive) > 0) pf_[npf++] = (oend)[min(15, (nlive) - 1)];                               \
+    }
 #define IGRAD_Z_PREFETCH                                                                          \
-    if (fuse)                                                                                     \
+    if (fuse) {                                                                                   \
         for (int rr = 0; rr < mr; rr++) {                                                         \
             global const float *zb_ = Zf + zfo + (size_t)(i0 + rr) * H * W;                       \
             for (int k_ = 0; k_ < npf; k_++) PREFETCH(zb_ + pf_[k_]);                             \
-        }
+        }                                                                                         \
+    }
 #else
 #define IGRAD_Z_DECL
-#define IGRAD_Z_PROBES(o, nlive, w)
+#define IGRAD_Z_PROBES(o, oend, nlive) {}
 #define IGRAD_Z_PREFETCH
 #endif
 
 /* The output-gradient rows that the panels of positions qa .. qb of a class grid (per positions
  * per image, Wg a row; row taps toh[0 .. nth), largest first) will pack, every channel o = it,
  * it + nt, ...: the group prefetches those of its class's next panels while it multiplies. Where
- * the positions span more than two images (maps of 2x2 and less) it prefetches nothing: a line
- * per plane and image would take more instructions than the loads they spare. */
+ * the positions span more than two images (a class grid of fewer than about 16 positions per
+ * image, 16 * np in conv_implicit_igrad2; the forward likewise for maps of fewer than about 16 * np
+ * pixels) it prefetches nothing: a line per plane and image would take more instructions than the
+ * loads they spare. */
 #if PREFETCH_OK
 #define IGRAD_GY_PREFETCH(qa, qb, per, Wg, nth, toh)                                              \
-    if ((nth) > 0 && (qa) <= (qb) && (qb) / (per) - (qa) / (per) <= 1) {          \
+    if ((nth) > 0 && (qa) <= (qb) && (qb) / (per) - (qa) / (per) <= 1) {                          \
         int na_ = (qa) / (per), nb_ = (qb) / (per);                                               \
         int ua_ = ((qa) - na_ * (per)) / (Wg) + toh[(nth) - 1], ub_ = ((qb) - nb_ * (per)) / (Wg) + toh[0]; \
         for (int n_ = na_; n_ <= nb_; n_++) {                                                     \
@@ -570,6 +576,7 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
                 PREFETCH(g_ + (r1_ + 1) * Wo - 1);                                                \
             }                                                                                     \
         }                                                                                         \
+    } else {                                                                                      \
     }
 #else
 #define IGRAD_GY_PREFETCH(qa, qb, per, Wg, nth, toh)
@@ -625,7 +632,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     (void)fuse, (void)fa, (void)fb, (void)Zf, (void)zfo;
 #endif
     IGRAD_Z_DECL
-    IGRAD_Z_PROBES(o_, nlive, 1)
+    if (fuse) IGRAD_Z_PROBES(o_, o_, nlive)   /* a lane is one pixel: its first value is its last */
 #define STORE_IG(rr)                                                                            \
     if (rr < mr) {                                                                              \
         IGRAD_STORE_ROW(rr, c##rr, c##rr, 16)                                                   \
@@ -727,9 +734,11 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
             int p = pb + hp;
             if (p * 16 >= count) break;
             IGRAD_LANES(Wp)
-            int o_[16];
-            vstore16(select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live), 0, o_);
-            IGRAD_Z_PROBES(o_, min(16, count - p * 16), 2)
+            int o_[16], oe_[16];   /* a pair's first offset, and its last: the odd pixel where 2v + 1 < W */
+            int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
+            vstore16(xoff, 0, o_);
+            vstore16(xoff + select((int16)0, (int16)1, live & (2 * v + 1 < W)), 0, oe_);
+            IGRAD_Z_PROBES(o_, oe_, min(16, count - p * 16))
             (void)q, (void)r, (void)n0;
         }
 #endif

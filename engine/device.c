@@ -422,10 +422,15 @@ ebm_status_t ebm_ctx_create(ebm_ctx_t **out, const char *selector) {
     }
     ctx->simulated = strstr(ctx->info.platform, "Oclgrind") != NULL;   /* before the choices: a simulator has no file */
     /* software prefetches in the implicit convolutions on CPU devices, where every address space is
-     * one (cl/gemm.cl PREFETCH): fmnist-ms's largest input gradient 9.2-9.3 -> 7.6-7.7 ms per launch,
-     * its largest forward 6.2 -> 5.4-5.6 on PoCL (2026-12-07, Xeon). Not on GPUs, and not on Oclgrind
+     * one (cl/gemm.cl PREFETCH): fmnist-ms's largest input gradient 9.2-9.3 -> 7.4-7.7 ms per launch,
+     * its largest forward 6.2 -> 5.4-5.7 on PoCL (2026-12-07, Xeon). Not on GPUs (the cast there
+     * would name another address space: EBM_PREFETCH=on is ignored), and not by default on Oclgrind
      * 21.10 (a CPU device to OpenCL), which cannot create a kernel that calls llvm.prefetch */
     ctx->prefetch = env->prefetch ? env->prefetch - 1 : ctx->info.is_cpu && !ctx->simulated ? 1 : 0;
+    if (ctx->prefetch && !ctx->info.is_cpu) {
+        ebm_log_message(EBM_LOG_WARN, "EBM_PREFETCH=on is for CPU devices; ignored on %s", ctx->info.name);
+        ctx->prefetch = 0;
+    }
     ebm_clblast_tuned_load(ctx);   /* first: its hash is part of the choices file's key */
     ebm_choices_load(ctx);
     device_quirks(ctx);

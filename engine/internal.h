@@ -306,8 +306,9 @@ struct ebm_ctx {
     int stream_stores;       /* which tile-kernel launches stream their stores: 0 none, 1 those writing more than
                               * EBM_STREAM_MIN_BYTES, 2 all (ebm_stream_stores; kernels built with EBM_STREAM_STORES=1
                               * where not 0) */
-    int prefetch;            /* the implicit convolutions' software prefetches (cl/gemm.cl PREFETCH): 1 on CPU devices,
-                              * kernels built with EBM_PREFETCH=1 */
+    int prefetch;            /* the implicit convolutions' software prefetches (cl/gemm.cl PREFETCH): 1 on CPU devices
+                              * but Oclgrind unless EBM_PREFETCH says otherwise, never on others; kernels built
+                              * with EBM_PREFETCH=1 */
     int simulated;           /* Oclgrind, a simulator: an algorithm measurement runs each candidate once, because
                               * its times say nothing of hardware and every run costs seconds there, and no
                               * choices file is read or written (choices.c) */
