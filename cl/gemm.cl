@@ -76,6 +76,24 @@
 #define PREFETCH_OK 0
 #define PREFETCH(p) ((void)0)
 #endif
+#if PREFETCH_OK
+/* Prefetches rows ra of image na to rb of image nb (clamped to 0 .. rows-1) of the planes c = c0,
+ * c0 + cs, ... < C of a (images, C, rows, cols) tensor t: the rows a forward's or an input
+ * gradient's next panels will read. Nothing where they span more than two images (maps of fewer
+ * than about 16 positions per panel): a line per plane and image would take more instructions than
+ * the loads they spare. */
+static void prefetch_rows(global const float *t, int C, int rows, int cols, int na, int ra, int nb, int rb, int c0, int cs) {
+    if (nb - na > 1) return;
+    for (int n = na; n <= nb; n++) {
+        int r0 = max(0, n == na ? ra : 0), r1 = min(rows - 1, n == nb ? rb : rows - 1);
+        for (int c = c0; c < C && r0 <= r1; c += cs) {
+            global const float *b = t + ((size_t)n * C + c) * rows * cols;
+            for (int e = r0 * cols; e < (r1 + 1) * cols; e += 16) PREFETCH(b + e);
+            PREFETCH(b + (r1 + 1) * cols - 1);
+        }
+    }
+}
+#endif
 
 /* dst[b][j / TN][l][j % TN] = B(l, j), zero for j >= N, where
  *   B(l, j) = B[bo + b*bbs + l*sbl + (j / jsplit)*sjn + (j % jsplit)*sbj]
@@ -324,18 +342,9 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
      * here next (fmnist-ms's 28x28 32 -> 64 forward: 6.2 -> 5.4-5.7 ms per launch on PoCL) */
     {
         int ja = (g + 1) * np * 16, jb = min(N, (g + 2) * np * 16) - 1;
-        if (ja < N && jb / P - ja / P <= 1) {   /* none where they span more than two images: small maps */
-            int na = ja / P, nb = jb / P;
-            int ra = max(0, (ja - na * P) / Wo * sh - ph), rb = min(H - 1, (jb - nb * P) / Wo * sh - ph + (KH - 1) * dh);
-            for (int n = na; n <= nb; n++) {
-                int r0 = n == na ? ra : 0, r1 = n == nb ? rb : H - 1;
-                for (int c = it; c < Cin && r0 <= r1; c += nt) {
-                    global const float *xb = x + xo + ((size_t)n * Cin + c) * H * W;
-                    for (int e = r0 * W; e < (r1 + 1) * W; e += 16) PREFETCH(xb + e);
-                    PREFETCH(xb + (r1 + 1) * W - 1);
-                }
-            }
-        }
+        if (ja < N)
+            prefetch_rows(x + xo, Cin, H, W, ja / P, ja % P / Wo * sh - ph, jb / P, jb % P / Wo * sh - ph + (KH - 1) * dh,
+                          it, nt);
     }
 #endif
     A += ao;
@@ -558,24 +567,13 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
 
 /* The output-gradient rows that the panels of positions qa .. qb of a class grid (per positions
  * per image, Wg a row; row taps toh[0 .. nth), largest first) will pack, every channel o = it,
- * it + nt, ...: the group prefetches those of its class's next panels while it multiplies. Where
- * the positions span more than two images (a class grid of fewer than about 16 positions per
- * image, 16 * np in conv_implicit_igrad2; the forward likewise for maps of fewer than about 16 * np
- * pixels) it prefetches nothing: a line per plane and image would take more instructions than the
- * loads they spare. */
+ * it + nt, ... (prefetch_rows): the group prefetches those of its class's next panels while it
+ * multiplies. */
 #if PREFETCH_OK
 #define IGRAD_GY_PREFETCH(qa, qb, per, Wg, nth, toh)                                              \
-    if ((nth) > 0 && (qa) <= (qb) && (qb) / (per) - (qa) / (per) <= 1) {                          \
-        int na_ = (qa) / (per), nb_ = (qb) / (per);                                               \
-        int ua_ = ((qa) - na_ * (per)) / (Wg) + toh[(nth) - 1], ub_ = ((qb) - nb_ * (per)) / (Wg) + toh[0]; \
-        for (int n_ = na_; n_ <= nb_; n_++) {                                                     \
-            int r0_ = max(0, n_ == na_ ? ua_ : 0), r1_ = min(Ho - 1, n_ == nb_ ? ub_ : Ho - 1);   \
-            for (int o_ = it; o_ < O && r0_ <= r1_; o_ += nt) {                                   \
-                global const float *g_ = gy + gyo + ((size_t)n_ * O + o_) * Ho * Wo;              \
-                for (int e_ = r0_ * Wo; e_ < (r1_ + 1) * Wo; e_ += 16) PREFETCH(g_ + e_);         \
-                PREFETCH(g_ + (r1_ + 1) * Wo - 1);                                                \
-            }                                                                                     \
-        }                                                                                         \
+    if ((nth) > 0 && (qa) <= (qb)) {                                                              \
+        prefetch_rows(gy + gyo, O, Ho, Wo, (qa) / (per), (qa) % (per) / (Wg) + toh[(nth) - 1], (qb) / (per), \
+                      (qb) % (per) / (Wg) + toh[0], it, nt);                                      \
     } else {                                                                                      \
     }
 #else
@@ -691,6 +689,7 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
             if (j == ncol) tcol[ncol++] = q / 2;
             tkw[cb][ntw[cb]] = kw, tcj[cb][ntw[cb]++] = j;
         }
+    IGRAD_Z_DECL
     for (int hp = 0; hp < np; hp++) {
         int p = pb + hp;
         if (p * 16 >= count) {   /* past the last pair (the group's second panel): zeros, never stored */
@@ -699,6 +698,15 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
         }
         IGRAD_LANES(Wp)
         IGRAD_PANEL(Hc, Wp, nth, toh, ncol, tcol, 16 * np, hp * 16)
+#if HAS_ACT && PREFETCH_OK
+        if (fuse) {   /* the panel's z probes: a pair's first offset, and its last (the odd pixel where 2v + 1 < W) */
+            int o_[16], oe_[16];
+            int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
+            vstore16(xoff, 0, o_);
+            vstore16(xoff + select((int16)0, (int16)1, live & (2 * v + 1 < W)), 0, oe_);
+            IGRAD_Z_PROBES(o_, oe_, min(16, count - p * 16))
+        }
+#endif
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     IGRAD_GY_PREFETCH((pb + np) * 16, min(count, (pb + 2 * np) * 16) - 1, per, Wp, nth, toh)
@@ -726,21 +734,6 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
 #define STORE_FD_(rr) STORE_IG2(rr, f, d)
 #if !HAS_ACT
     (void)fuse, (void)fa, (void)fb, (void)Zf, (void)zfo;
-#endif
-    IGRAD_Z_DECL
-#if HAS_ACT && PREFETCH_OK
-    if (fuse)   /* the panels' probes, once per group (IGRAD_LANES divides) */
-        for (int hp = 0; hp < np; hp++) {
-            int p = pb + hp;
-            if (p * 16 >= count) break;
-            IGRAD_LANES(Wp)
-            int o_[16], oe_[16];   /* a pair's first offset, and its last: the odd pixel where 2v + 1 < W */
-            int16 xoff = select((int16)0, n * (M * H * W) + (ca + sh * u) * W + 2 * v, live);
-            vstore16(xoff, 0, o_);
-            vstore16(xoff + select((int16)0, (int16)1, live & (2 * v + 1 < W)), 0, oe_);
-            IGRAD_Z_PROBES(o_, oe_, min(16, count - p * 16))
-            (void)q, (void)r, (void)n0;
-        }
 #endif
     /* work item it takes the channel tiles it, it + nt, ... (conv_implicit_igrad) */
     for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
