@@ -23,6 +23,20 @@ kernel void unary_mul(global float *y, ulong yo, global const float *g, ulong go
     if (i < n) y[yo + i] = g[go + i] * FN(ORDER, x[xo + i], a, b);
 }
 
+/* The backward of y = g * f^(ORDER)(x) without a graph, both gradients in one pass: y0 = gy *
+ * f^(ORDER)(x), y1 = (gy * g) * f^(ORDER+1)(x), each with the roundings, in the order, of the
+ * unary_mul, the binary product and the unary_mul it replaces (engine/ops/elementwise.c), so the
+ * same bits; x and gy read once, and f and its next derivative share their work (a sigmoid).
+ * Built for ORDER < EBM_FN_MAX_ORDER; the host launches it only there. */
+kernel void unary_mul_pair(global float *y0, ulong y0o, global float *y1, ulong y1o, global const float *gy, ulong gyo,
+                           global const float *g, ulong go, global const float *x, ulong xo, float a, float b, ulong n) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    float u = gy[gyo + i], v = x[xo + i];
+    y0[y0o + i] = u * FN(ORDER, v, a, b);
+    y1[y1o + i] = (u * g[go + i]) * FN(ORDER + 1, v, a, b);
+}
+
 /* A sum's backward times the derivative of the activation before it, in one pass:
  * y = (s * g[r]) * f^(ORDER)(x) for the P elements r*P .. r*P + P - 1 of row r (engine/ops/reduce.c:
  * sum_to's gradient, scaled and broadcast over the trailing axes it summed, fused with its input's
@@ -34,6 +48,16 @@ kernel void expand_mul(global float *y, ulong yo, global const float *g, ulong g
     if (p >= P || r >= rows) return;
     size_t i = (size_t)r * P + p;
     y[yo + i] = fn_affine(0, g[go + r], s, 0.0f) * FN(ORDER, x[xo + i], a, b);
+}
+
+/* expand_mul where a row is P = 2^lp elements (a global average pool's 1x1 to 4x4 maps): one work
+ * item per element, its row by a shift, the same arithmetic. The NDRange (P, rows) gave a CPU's
+ * work-groups 4 x 4 or 16 x 4 items (P = 4: scalar ones), whose start-up took the time: PoCL,
+ * fmnist-ms's 128 x 128 x 4 x 4 and x 2 x 2 maps 300 and 260 us per launch. NDRange rows * P. */
+kernel void expand_mul_pow2(global float *y, ulong yo, global const float *g, ulong go, global const float *x, ulong xo,
+                            float s, float a, float b, int lp, ulong n) {
+    size_t i = get_global_id(0);
+    if (i < n) y[yo + i] = fn_affine(0, g[go + (i >> lp)], s, 0.0f) * FN(ORDER, x[xo + i], a, b);
 }
 
 #define OP_ADD 0

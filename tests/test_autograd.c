@@ -400,14 +400,16 @@ int main(void) {
     }
 
     /* A global average pool after an activation: without a graph the pool's backward takes the
-     * activation's derivative into its own launch (expand_mul: scale, broadcast and f' at once).
+     * activation's derivative into its own launch (expand_mul: scale, broadcast and f' at once;
+     * expand_mul_pow2 where the map is 1 to 16 pixels, a power of two: 4x4 and 2x2 here).
      * e = sum of w[n, c] * mean over (h, w) of swish(1.3 x): de/dx = w[n, c] / (H W) * swish'(1.3 x)
      * * 1.3, in double on the host. The fused gradient has the bits of the graph's (the same
      * roundings in the same order), fewer launches, and is within a few roundings of relative 2^-24
      * of the largest value (swish' itself is a few operations, each within an ulp). */
-    {
-        enum { PB = 3, PC = 5, PH = 6, PW = 7, PN = PB * PC * PH * PW };
-        static float xh[PN], wh[PB * PC], g1[PN], g2[PN];
+    for (int pc = 0; pc < 3; pc++) {
+        enum { PB = 3, PC = 5, PMAX = PB * PC * 6 * 7 };
+        const int PH = pc == 0 ? 6 : (pc == 1 ? 4 : 2), PW = pc == 0 ? 7 : PH, PN = PB * PC * PH * PW;
+        static float xh[PMAX], wh[PB * PC], g1[PMAX], g2[PMAX];
         for (int i = 0; i < PN; i++) xh[i] = (float)(2.2 * sin(0.37 * i + 0.5));
         for (int i = 0; i < PB * PC; i++) wh[i] = (float)(cos(0.9 * i) - 0.25);
         ebm_scope_begin(ctx);
@@ -423,7 +425,7 @@ int main(void) {
         unsigned long l2 = ebm_ctx_launches(ctx);
         ok = ok && ebm_tensor_read(gx, g1) == EBM_OK && ebm_tensor_read(gg, g2) == EBM_OK;
         ebm_scope_end(ctx);
-        double worst = 0, top = 0, ref[PN];
+        double worst = 0, top = 0, ref[PMAX];
         int same = 1;
         for (int i = 0; i < PN; i++) {
             double z = 1.3 * (double)xh[i], sg = 1 / (1 + exp(-z));
@@ -434,8 +436,56 @@ int main(void) {
             same &= g1[i] == g2[i];
             worst = fmax(worst, fabs(g1[i] - ref[i]) / (16.0 / 16777216.0 * top));
         }
-        snprintf(msg, sizeof msg, "pool after an activation: the gradient without a graph in %lu launches (%lu with one), "
-                 "%s bits, within %.3f of the tolerance", l1 - l0, l2 - l1, same ? "the same" : "NOT the same", worst);
+        snprintf(msg, sizeof msg, "pool of %dx%d maps after an activation: the gradient without a graph in %lu launches (%lu with "
+                 "one), %s bits, within %.3f of the tolerance", PH, PW, l1 - l0, l2 - l1, same ? "the same" : "NOT the same", worst);
+        check(ok && same && worst <= 1 && l1 - l0 < l2 - l1, msg);
+    }
+
+    /* A gradient penalty's backward: L = sum(r * de/dx), e = sum(v * swish(x)), so de/dx = v *
+     * swish'(x) is a unary_mul node whose two inputs both need gradients. Without a graph its
+     * backward takes both in one launch (unary_mul_pair): dL/dv = r * swish'(x), dL/dx = r * v *
+     * swish''(x), in double on the host; the bits of the three launches it replaces (the same
+     * gradients asked for with a graph), fewer launches, within a few roundings of relative 2^-24 of
+     * the largest value. */
+    {
+        enum { QN = 1000 };
+        static float xq[QN], vq[QN], rq[QN], gv1[QN], gx1[QN], gv2[QN], gx2[QN];
+        for (int i = 0; i < QN; i++) {
+            xq[i] = (float)(4.0 * sin(0.61 * i + 0.2));
+            vq[i] = (float)(cos(0.37 * i) + 0.5);
+            rq[i] = (float)(sin(1.7 * i) - 0.1);
+        }
+        ebm_scope_begin(ctx);
+        ebm_tensor_t *xt = ebm_tensor_from_host(ctx, 1, (int[]){QN}, xq), *vt = ebm_tensor_from_host(ctx, 1, (int[]){QN}, vq);
+        ebm_tensor_t *rt = ebm_tensor_from_host(ctx, 1, (int[]){QN}, rq), *dx = NULL;
+        ebm_tensor_set_requires_grad(xt, 1);
+        ebm_tensor_set_requires_grad(vt, 1);
+        ebm_tensor_t *e = ebm_sum_all(ebm_mul(vt, ebm_swish(xt)));
+        int ok = ebm_grad(&e, 1, NULL, &xt, 1, &dx, EBM_GRAD_CREATE_GRAPH) == EBM_OK;
+        ebm_tensor_t *pl = ebm_sum_all(ebm_mul(rt, dx)), *in[2] = {vt, xt}, *g1[2] = {NULL, NULL}, *g2[2] = {NULL, NULL};
+        unsigned long l0 = ebm_ctx_launches(ctx);
+        ok = ok && ebm_grad(&pl, 1, NULL, in, 2, g1, 0) == EBM_OK;
+        unsigned long l1 = ebm_ctx_launches(ctx);
+        ok = ok && ebm_grad(&pl, 1, NULL, in, 2, g2, EBM_GRAD_CREATE_GRAPH) == EBM_OK;
+        unsigned long l2 = ebm_ctx_launches(ctx);
+        ok = ok && ebm_tensor_read(g1[0], gv1) == EBM_OK && ebm_tensor_read(g1[1], gx1) == EBM_OK &&
+             ebm_tensor_read(g2[0], gv2) == EBM_OK && ebm_tensor_read(g2[1], gx2) == EBM_OK;
+        ebm_scope_end(ctx);
+        double worst = 0, topv = 0, topx = 0, rv[QN], rx[QN];
+        int same = 1;
+        for (int i = 0; i < QN; i++) {
+            double z = xq[i], sg = 1 / (1 + exp(-z)), p = sg * (1 - sg);
+            rv[i] = rq[i] * (sg + z * p);
+            rx[i] = rq[i] * (double)vq[i] * p * (2 + z * (1 - 2 * sg));
+            topv = fmax(topv, fabs(rv[i])), topx = fmax(topx, fabs(rx[i]));
+        }
+        for (int i = 0; ok && i < QN; i++) {
+            same &= gv1[i] == gv2[i] && gx1[i] == gx2[i];
+            worst = fmax(worst, fabs(gv1[i] - rv[i]) / (16.0 / 16777216.0 * topv));
+            worst = fmax(worst, fabs(gx1[i] - rx[i]) / (16.0 / 16777216.0 * topx));
+        }
+        snprintf(msg, sizeof msg, "a gradient penalty's backward through f'(x): %lu launches without a graph (%lu with one), %s "
+                 "bits, within %.3f of the tolerance", l1 - l0, l2 - l1, same ? "the same" : "NOT the same", worst);
         check(ok && same && worst <= 1 && l1 - l0 < l2 - l1, msg);
     }
 

@@ -98,12 +98,16 @@ static ebm_tensor_t *sum_to_backward_fused(ebm_tensor_t *gy, float s, const ebm_
     for (int i = 0; i < k; i++)
         if (g4[i] != t4[i]) return NULL;
     size_t rows = gy->numel, P = z->numel / (rows ? rows : 1);
-    cl_kernel kn = ebm_kernel_fn_order(ctx, EBM_K_EXPAND_MUL, f->fn, 1);
+    int lp = 0;   /* rows of 1 to 16 elements, a power of two: one work item per element (expand_mul_pow2) */
+    while (lp < 5 && (size_t)1 << lp != P) lp++;
+    cl_kernel kn = ebm_kernel_fn_order(ctx, lp < 5 ? EBM_K_EXPAND_MUL_POW2 : EBM_K_EXPAND_MUL, f->fn, 1);
     ebm_tensor_t *y = kn ? ebm_tensor_new(ctx, z->ndim, z->shape) : NULL;
-    if (!y || ebm_kargs(ctx, kn, "mlmlmlfffii", y->buf, y->off, gy->buf, gy->off, z->buf, z->off, (double)s, (double)f->a,
-                        (double)f->b, (int)P, (int)rows) != EBM_OK ||
-        ebm_launch3(ctx, kn, P, rows, 1) != EBM_OK)
-        return NULL;
+    if (!y) return NULL;
+    ebm_status_t st = lp < 5 ? ebm_kargs(ctx, kn, "mlmlmlfffil", y->buf, y->off, gy->buf, gy->off, z->buf, z->off, (double)s,
+                                         (double)f->a, (double)f->b, lp, z->numel)
+                             : ebm_kargs(ctx, kn, "mlmlmlfffii", y->buf, y->off, gy->buf, gy->off, z->buf, z->off, (double)s,
+                                         (double)f->a, (double)f->b, (int)P, (int)rows);
+    if (st != EBM_OK || (lp < 5 ? ebm_launch1(ctx, kn, z->numel) : ebm_launch3(ctx, kn, P, rows, 1)) != EBM_OK) return NULL;
     return y;
 }
 
