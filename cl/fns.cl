@@ -31,6 +31,13 @@ float fn_affine(int order, float x, float a, float b) {
     return order == 0 ? a * x + b : (order == 1 ? a : 0.0f);
 }
 
+/* x^2 / 2: its derivative is x itself, so a graph that holds f'(z) in place of z (engine/ops/conv.c,
+ * ebm_grad_set_first_order) names this function for the activation's backward */
+float fn_half_square(int order, float x, float a, float b) {
+    (void)a, (void)b;
+    return order == 0 ? 0.5f * x * x : (order == 1 ? x : (order == 2 ? 1.0f : 0.0f));
+}
+
 float fn_pow(int order, float x, float a, float b) {
     (void)b;
     float c = 1.0f, p = a;
@@ -143,6 +150,7 @@ float fn_gelu(int order, float x, float a, float b) {
               f(k, x.sf, a, b))
 static float16 sigm16(float16 x) { return 1.0f / (1.0f + exp(-x)); }
 float16 fn_affine_f16(float16 x, float a, float b) { return a * x + b; }
+float16 fn_half_square_f16(float16 x, float a, float b) { return (void)a, (void)b, 0.5f * x * x; }
 float16 fn_pow_f16(float16 x, float a, float b) { return FN_LANES16(fn_pow, 0); }
 float16 fn_exp_f16(float16 x, float a, float b) { return (void)a, (void)b, exp(x); }
 float16 fn_log_f16(float16 x, float a, float b) { return (void)a, (void)b, log(x); }
@@ -156,6 +164,7 @@ float16 fn_elu_f16(float16 x, float a, float b) { return (void)b, select(a * (ex
 float16 fn_clamp_f16(float16 x, float a, float b) { return select(fmin(fmax(x, a), b), x, isnan(x)); }
 float16 fn_gelu_f16(float16 x, float a, float b) { return FN_LANES16(fn_gelu, 0); }
 float16 fn_affine_d16(float16 x, float a, float b) { return (void)x, (void)b, (float16)(a); }
+float16 fn_half_square_d16(float16 x, float a, float b) { return (void)a, (void)b, x; }
 float16 fn_pow_d16(float16 x, float a, float b) { return FN_LANES16(fn_pow, 1); }
 float16 fn_exp_d16(float16 x, float a, float b) { return (void)a, (void)b, exp(x); }
 float16 fn_log_d16(float16 x, float a, float b) { return (void)a, (void)b, 1.0f / x; }
@@ -184,3 +193,42 @@ float16 fn_leaky_relu_d16(float16 x, float a, float b) {
 float16 fn_elu_d16(float16 x, float a, float b) { return (void)b, select(a * exp(x), (float16)1.0f, x > 0.0f); }
 float16 fn_clamp_d16(float16 x, float a, float b) { return select((float16)0.0f, (float16)1.0f, x >= a && x <= b); }
 float16 fn_gelu_d16(float16 x, float a, float b) { return FN_LANES16(fn_gelu, 1); }
+
+/* f and f' of sixteen values at once, f returned and f' in *d: what a convolution's store computes
+ * where it keeps f'(z) for a first-order graph (cl/gemm.cl ZVALUE_DERIV16). The sigmoid's
+ * functions share one exp and one division between the two (f' from f: swish' = s + y (1 - s) with
+ * y = x s); the others call their f and f' apart. */
+#define FN_VD16_(f) f##_vd16
+#define FN_VD16(f) FN_VD16_(f)
+#define FN_VD16_APART(f)                                                                          \
+    float16 f##_vd16(float16 x, float a, float b, float16 *d) {                                   \
+        *d = f##_d16(x, a, b);                                                                    \
+        return f##_f16(x, a, b);                                                                  \
+    }
+FN_VD16_APART(fn_affine)
+FN_VD16_APART(fn_pow)
+FN_VD16_APART(fn_log)
+FN_VD16_APART(fn_tanh)
+FN_VD16_APART(fn_softplus)
+FN_VD16_APART(fn_relu)
+FN_VD16_APART(fn_leaky_relu)
+FN_VD16_APART(fn_elu)
+FN_VD16_APART(fn_clamp)
+FN_VD16_APART(fn_gelu)
+FN_VD16_APART(fn_half_square)
+float16 fn_exp_vd16(float16 x, float a, float b, float16 *d) {
+    (void)a, (void)b;
+    return *d = exp(x);
+}
+float16 fn_sigmoid_vd16(float16 x, float a, float b, float16 *d) {
+    (void)a, (void)b;
+    float16 s = sigm16(x);
+    *d = s * (1.0f - s);
+    return s;
+}
+float16 fn_swish_vd16(float16 x, float a, float b, float16 *d) {
+    (void)a, (void)b;
+    float16 s = sigm16(x);
+    *d = s + x * s * (1.0f - s);
+    return x * s;
+}

@@ -180,13 +180,25 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
     }
 
 /* The epilogue of row r of the tile (c<r>): alpha and bias folded in (the stores below then use
- * alpha 1), Z written where asked, the activation applied, all 16 values at once. */
+ * alpha 1), Z written where asked (store_z 1: the pre-activation v; 2: f'(v), what a first-order
+ * graph's backward multiplies by, engine/ops/conv.c), the activation applied, all 16 values at once. */
+#if HAS_ACT
+#define ZVALUE_DERIV16(v, d) FN_VD16(FN)(v, fa, fb, &(d))
+#else
+#define ZVALUE_DERIV16(v, d) ((d) = (v))
+#endif
 #define EPILOGUE(r)                                                                             \
     if (r < mr) {                                                                               \
         float bv = has_bias ? bias[biaso + i0 + r] : 0.0f;                                      \
         c##r = alpha * c##r + bv;                                                               \
-        if (store_z) STORE_ROW(Z, r, c##r, 1.0f, 0.0f)                                          \
-        c##r = ACT16(c##r);                                                                     \
+        if (store_z == 2) {                                                                     \
+            float16 zd_;                                                                        \
+            c##r = ZVALUE_DERIV16(c##r, zd_);                                                   \
+            STORE_ROW(Z, r, zd_, 1.0f, 0.0f)                                                    \
+        } else {                                                                                \
+            if (store_z) STORE_ROW(Z, r, c##r, 1.0f, 0.0f)                                      \
+            c##r = ACT16(c##r);                                                                 \
+        }                                                                                       \
     }
 
 /* The end of a tile kernel: the epilogue of every row where there is one (Z advanced by zoff),

@@ -15,6 +15,12 @@ int ebm_grad_set_enabled(ebm_ctx_t *ctx, int on) {
 
 int ebm_grad_enabled(const ebm_ctx_t *ctx) { return ctx->grad_enabled; }
 
+int ebm_grad_set_first_order(ebm_ctx_t *ctx, int on) {
+    int was = ctx->first_order;
+    ctx->first_order = on && !ebm_env()->first_order_off ? 1 : 0;
+    return was;
+}
+
 int ebm_params_set_frozen(ebm_ctx_t *ctx, int frozen) {
     int was = ctx->params_frozen;
     ctx->params_frozen = frozen ? 1 : 0;
@@ -232,6 +238,13 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
             any |= need[i];
         }
         if (!any) continue;
+        if (graph && nd->first_order) {
+            ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT,
+                     "ebm_grad: a graph of the gradient was asked for (EBM_GRAD_CREATE_GRAPH), but the forward's %s "
+                     "was recorded for first derivatives only (ebm_grad_set_first_order: it kept f'(z), not z)",
+                     nd->name);
+            break;
+        }
         ebm_tensor_t *gx[EBM_NODE_MAX_IN] = {0};
         /* the input's elementwise producer's derivative, offered to the rule: an input with this one
          * consumer, no gradient of its own yet, not asked for, made by f^(n)(x) from an x that needs

@@ -41,6 +41,14 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
 /* Grad mode (recording) on/off; returns the previous setting. Off for pure sampling. */
 int ebm_grad_set_enabled(ebm_ctx_t *ctx, int on);
 int ebm_grad_enabled(const ebm_ctx_t *ctx);
+/* First-order recording on/off; returns the previous setting. While on, an activation applied in a
+ * convolution's store (ebm_conv2d_act on the tile or implicit path) keeps f'(z) for its backward
+ * instead of z, so the backward multiplies where it would evaluate f' (fmnist-ms's Langevin step:
+ * an exp and a division per value fewer). Gradients of what is recorded meanwhile are exact first
+ * derivatives; asking ebm_grad for a graph of them (EBM_GRAD_CREATE_GRAPH, a gradient penalty) is
+ * an error. The Langevin samplers turn it on around each step's energy and gradient.
+ * EBM_FIRST_ORDER=off makes it do nothing. */
+int ebm_grad_set_first_order(ebm_ctx_t *ctx, int on);
 /* Freeze parameters (stop-gradient on theta, not on x) for the ops recorded meanwhile. */
 int ebm_params_set_frozen(ebm_ctx_t *ctx, int frozen);
 

@@ -49,7 +49,8 @@ extern "C" {
     X(LEAKY_RELU, "leaky_relu") /* slope a for x < 0 */                                           \
     X(ELU, "elu")               /* a * (e^x - 1) for x <= 0 */                                    \
     X(CLAMP, "clamp")           /* clamp(x, a, b); derivative 1 on [a, b], 0 outside */      \
-    X(GELU, "gelu")             /* x * Phi(x), Phi the standard normal CDF (erf form) */
+    X(GELU, "gelu")             /* x * Phi(x), Phi the standard normal CDF (erf form) */          \
+    X(HALF_SQUARE, "half_square") /* x^2 / 2, whose derivative is x: ebm_grad_set_first_order */
 typedef enum ebm_fn {
 #define EBM_FN_ENUM_(id, name) EBM_FN_##id,
     EBM_FNS(EBM_FN_ENUM_)

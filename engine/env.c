@@ -106,6 +106,7 @@ const ebm_env_t *ebm_env(void) {
     env.reduce_lanes = either("EBM_REDUCE_LANES", 1, 16);
     env.stream_stores = word_of("EBM_STREAM_STORES", "off", "large", "all");
     env.prefetch = word_a_or_b("EBM_PREFETCH", "off", "on");
+    env.first_order_off = word_a_or_b("EBM_FIRST_ORDER", "on", "off") == 2;
     return &env;
 }
 

@@ -50,6 +50,7 @@ typedef struct ebm_env {
                                 * write more than EBM_STREAM_MIN_BYTES, every one (1, 2, 3; 0: per device) */
     int prefetch;              /* EBM_PREFETCH=off|on: the implicit convolutions ask for the lines they will read
                                 * next (cl/gemm.cl PREFETCH) (1, 2; 0: per device) */
+    int first_order_off;       /* EBM_FIRST_ORDER=off: ebm_grad_set_first_order changes nothing (z kept) */
     int log_level;             /* EBM_LOG=debug|info|warn|error: the least level the default logger prints */
 } ebm_env_t;
 /* Whether EBM_BREAK names `what` (a kernel file or a library). */
@@ -242,6 +243,7 @@ typedef struct ebm_node {
     ebm_tensor_t *out;
     int ip[16];
     float fp[4];
+    unsigned char first_order;   /* its rule gives first derivatives only: no graph of its gradient (ebm_grad) */
 } ebm_node_t;
 
 /* A backward rule's chance to apply, itself, the derivative that the activation which made its input
@@ -323,6 +325,8 @@ struct ebm_ctx {
     ebm_scope_list_t scopes[EBM_MAX_SCOPES + 1];   /* [0] = outside any scope */
     int depth;
     int grad_enabled;
+    int first_order;         /* ebm_grad_set_first_order: activations fused into a convolution keep f'(z) for
+                              * the backward in place of z (ops/conv.c), where EBM_FIRST_ORDER allows it */
     int params_frozen;
     unsigned grad_gen;
     ebm_grad_fuse_t grad_fuse[EBM_NODE_MAX_IN];   /* the node now running backward: offers (x != NULL) */
@@ -424,6 +428,8 @@ size_t ebm_shape_numel(int ndim, const int *shape);
 ebm_node_t *ebm_record(ebm_tensor_t *out, const char *name, ebm_backward_fn bw, int n_in, ebm_tensor_t *const *in);
 /* records y = f(x), computed by another kernel (ops/conv.c: the GEMM epilogue), as ebm_unary's node */
 void ebm_record_unary(ebm_tensor_t *y, ebm_tensor_t *x, ebm_fn_t fn, float a, float b);
+/* the same with d = f'(z) kept in place of z: first derivatives only (ebm_grad_set_first_order) */
+void ebm_record_unary_first_order(ebm_tensor_t *y, ebm_tensor_t *d);
 /* gx += g (g may be NULL); returns the sum */
 ebm_tensor_t *ebm_accumulate(ebm_tensor_t *acc, ebm_tensor_t *g);
 
@@ -446,7 +452,8 @@ ebm_status_t ebm_gemm_tile_packed(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, 
                                   size_t bp_stride, int kpanel, float beta, cl_mem c, size_t c_off, int ldc, int csplit,
                                   int cjn, size_t c_stride, size_t batch);
 /* The tile GEMM's epilogue (beta 0): C = f(alpha A B + bias[row]), Z = alpha A B + bias[row] (cl/gemm.cl).
- * bias (per row of C) when bias != NULL; Z (laid out as C) when z != NULL; f = fn (with a, b) when
+ * bias (per row of C) when bias != NULL; Z (laid out as C) when z != NULL, or f'(Z) in its place
+ * where z_deriv (an activation's derivative kept for a first-order graph); f = fn (with a, b) when
  * fn >= 0, else the identity. */
 typedef struct ebm_gemm_epilogue {
     cl_mem bias;
@@ -455,6 +462,7 @@ typedef struct ebm_gemm_epilogue {
     size_t z_off;
     int fn;
     float a, b;
+    int z_deriv;
 } ebm_gemm_epilogue_t;
 ebm_status_t ebm_gemm_tile_packed_epi(ebm_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                                       int sai, int sal, int lsplit, int sln, size_t a_stride, cl_mem bp, size_t bp_off,

@@ -15,7 +15,7 @@ static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
 /* One case per function of EBM_FNS: a missing case is a -Wswitch warning, and the pinned count
  * below stops the build until a new function has its reference here. */
-_Static_assert(EBM_FN_COUNT == 13, "a new elementwise function of EBM_FNS (engine/ebm_ops.h) needs its reference in "
+_Static_assert(EBM_FN_COUNT == 14, "a new elementwise function of EBM_FNS (engine/ebm_ops.h) needs its reference in "
                                    "ref_fn and its test settings T_<ID> in tests/test_ops.c; then update this count");
 
 double ref_fn(int fn, double x, double a, double b) {
@@ -33,6 +33,7 @@ double ref_fn(int fn, double x, double a, double b) {
     case EBM_FN_ELU: return x > 0 ? x : a * (exp(x) - 1);
     case EBM_FN_CLAMP: return x < a ? a : (x > b ? b : x);
     case EBM_FN_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case EBM_FN_HALF_SQUARE: return 0.5 * x * x;
     case EBM_FN_COUNT: break;
     }
     return NAN;

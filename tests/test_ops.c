@@ -1,9 +1,14 @@
 /* test_ops.c — one table-driven test of every op against its double-precision reference.
  *
- *   test_ops [test|grad|grad2|perf] [-o op1,op2] [-d device] [--csv FILE] [--part K/N]
+ *   test_ops [test|grad|grad1|grad2|perf] [-o op1,op2] [-d device] [--csv FILE] [--part K/N]
  *
  * test   forward vs ref.c
  * grad   first derivatives (engine's reverse mode) vs central differences of the double reference
+ * grad1  the same with the forward recorded for first derivatives only (ebm_grad_set_first_order: an
+ *        activation in a convolution's store keeps f'(z) in place of z), also the conv2d_act_fn rows
+ *        (more functions there); a graph of those gradients must then be refused with a clear
+ *        error where a first-order node was recorded, and under EBM_CONV=implicit or tile (where
+ *        that path runs) at least one must be
  * grad2  derivatives of a derivative (create_graph) vs nested central differences of the reference:
  *        with L = <w, f(x)> and M = <v, dL/dx>, checks dM/dx and dM/dw
  * perf   validates, then times conv2d / matmul at the reference workload shapes (bench/ops)
@@ -39,7 +44,7 @@
  * term that makes the top singular value of the (rows, rest) matrix about 3*sqrt(rest), several times
  * the random part's (spectral_norm's power iteration then converges whatever the seed) */
 enum { D_ANY = 0, D_POS, D_AWAY0, D_AWAY_HALF, D_UNIT, D_SPIKED };
-enum { F_NO_GRAD = 1, F_NO_GRAD2 = 2 };
+enum { F_NO_GRAD = 1, F_NO_GRAD2 = 2, F_GRAD1_ONLY = 4 };
 
 typedef struct op_case op_case_t;
 typedef ebm_tensor_t *(*build_fn)(const op_case_t *c, ebm_tensor_t **in);
@@ -489,6 +494,7 @@ static void r_sqdist(const op_case_t *c, double *const *in, double *out, int *on
 #define T_ELU D_AWAY0, 1.0, 0, 0, NULL
 #define T_CLAMP D_AWAY_HALF, -0.5, 0.5, 0, NULL
 #define T_GELU D_ANY, 0, 0, 16, "erf() is 16 ulp in OpenCL 1.2"
+#define T_HALF_SQUARE D_ANY, 0, 0, 0, NULL
 #define FN_ROW(id, name) UN_(name, EBM_FN_##id, T_##id),
 /* conv2d(f(x), w) per function: each one's vector derivative in the convolutions' stores (fn_*_d16) */
 #define COA(name, fnc, dom, a, b, U, why)                                                                          \
@@ -556,6 +562,16 @@ static const op_case_t cases[] = {
     {"conv2d_of_act", 2, {4, 4}, {{2, 4, 8, 9}, {5, 4, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {1, 1, 1, 0, 0, EBM_FN_TANH}, {0}, 36, 8, 0, NULL},
     {"conv2d_of_act", 2, {4, 4}, {{2, 3, 11, 10}, {4, 3, 3, 3}}, {D_ANY, D_ANY}, 0, b_conv_of_act, r_conv_of_act, {3, 2, 2, 0, 0, EBM_FN_SOFTPLUS}, {0}, 27, 8, 0, NULL},
     EBM_FNS(COA_ROW)
+    /* grad1 only: f(conv2d(x, w, b)) with f and f' from one call in the forward's store (fn_*_vd16):
+     * those that share work between them (exp, sigmoid; swish in the rows above), and three that
+     * call f and f' apart (tanh; elu with its parameter; x^2 / 2, which first-order nodes name).
+     * Smooth functions defined everywhere: the convolution's outputs get no margin from kinks. The
+     * f' of every function, as the store computes it, is fn_*_d16, which conv2d_of_act tests. */
+#define ACTF(fnc, a)                                                                                                \
+    {"conv2d_act_fn", 3, {4, 4, 1}, {{2, 3, 6, 5}, {4, 3, 3, 3}, {4}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv_act, r_conv_act, \
+     {1, 1, 1, 0, 0, fnc}, {a}, 28, 8, F_GRAD1_ONLY, NULL},
+    ACTF(EBM_FN_EXP, 0) ACTF(EBM_FN_SIGMOID, 0) ACTF(EBM_FN_TANH, 0) ACTF(EBM_FN_ELU, 1.0) ACTF(EBM_FN_HALF_SQUARE, 0)
+#undef ACTF
     /* the input gradient by pixel classes modulo the stride (implicit path): 13 channels, and stride 3 with dilation 2 */
     {"conv2d_input_grad", 2, {4, 4}, {{2, 8, 4, 5}, {8, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 9}, {0}, 72, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 4, 4}, {4, 7, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {3, 2, 2, 11, 10}, {0}, 36, 0, 0, NULL},
@@ -790,6 +806,7 @@ static void cmp_add(cmp_t *m, double a, double r) {
 static size_t pick(size_t n, size_t j, size_t max_n) { return n <= max_n ? j : (j * 7919u + 13u) % n; }
 
 static int g_fail, g_pass;
+static int g_fo_refused, g_act_ran;   /* grad1: graphs of the gradient refused (first-order nodes); conv2d_act cases run */
 static const char *g_mode = "test";
 
 static int report(const op_case_t *c, int idx, const char *mode, cmp_t m, double tol, int guards_bad, const char *err) {
@@ -834,7 +851,9 @@ static void run_case(ebm_ctx_t *ctx, const op_case_t *c, int idx, const char *mo
             diff[n_diff++] = in[i];
         }
     }
+    int fo = !strcmp(mode, "grad1"), fo_was = fo ? ebm_grad_set_first_order(ctx, 1) : 0;
     ebm_tensor_t *y = c->build(c, in);
+    if (fo) ebm_grad_set_first_order(ctx, fo_was);
     if (!y) {
         snprintf(errbuf, sizeof errbuf, "  error: %s", ebm_ctx_error(ctx));
         err = errbuf;
@@ -848,7 +867,7 @@ static void run_case(ebm_ctx_t *ctx, const op_case_t *c, int idx, const char *mo
         ref_L(c, &d, out);
         for (size_t k = 0; a && k < d.on; k++) cmp_add(&m, a[k], out[k]);
         free(a);
-    } else if (!err && !strcmp(mode, "grad")) {
+    } else if (!err && (!strcmp(mode, "grad") || fo)) {
         stages = 3;
         ebm_tensor_t *wt = to_dev(ctx, d.w, d.ond, d.oshape);
         ebm_tensor_t *L = ebm_sum_all(ebm_mul(y, wt));
@@ -856,6 +875,18 @@ static void run_case(ebm_ctx_t *ctx, const op_case_t *c, int idx, const char *mo
         if (ebm_grad(&L, 1, NULL, diff, n_diff, g, 0) != EBM_OK) {
             snprintf(errbuf, sizeof errbuf, "  error: %s", ebm_ctx_error(ctx));
             err = errbuf;
+        }
+        if (fo && !err) {   /* a graph of them: made, or refused with the error that says why */
+            ebm_tensor_t *g2[MAXIN];
+            if (ebm_grad(&L, 1, NULL, diff, n_diff, g2, EBM_GRAD_CREATE_GRAPH) != EBM_OK) {
+                if (!strstr(ebm_ctx_error(ctx), "first derivatives only")) {
+                    snprintf(errbuf, sizeof errbuf, "  a graph of the gradient failed otherwise: %s", ebm_ctx_error(ctx));
+                    err = errbuf;
+                }
+                g_fo_refused++;
+                ebm_ctx_clear_error(ctx);
+            }
+            g_act_ran += c->build == b_conv_act;
         }
         const double h = 1e-5;
         for (int j = 0; !err && j < n_diff; j++) {
@@ -1103,10 +1134,11 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "-o") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "-d") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--csv") && i + 1 < argc) csv_path = argv[++i];
-        else if (!strcmp(argv[i], "test") || !strcmp(argv[i], "grad") || !strcmp(argv[i], "grad2") || !strcmp(argv[i], "perf"))
+        else if (!strcmp(argv[i], "test") || !strcmp(argv[i], "grad") || !strcmp(argv[i], "grad1") || !strcmp(argv[i], "grad2") ||
+                 !strcmp(argv[i], "perf"))
             g_mode = argv[i];
         else {
-            fprintf(stderr, "usage: %s [test|grad|grad2|perf] [-o op,...] [-d device] [--csv file] [--part K/N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [test|grad|grad1|grad2|perf] [-o op,...] [-d device] [--csv file] [--part K/N]\n", argv[0]);
             return 2;
         }
     }
@@ -1134,7 +1166,8 @@ int main(int argc, char **argv) {
         for (int i = first; i < last; i++) {
             const op_case_t *c = &cases[i];
             if (!matches(filter, c->op)) continue;
-            if (!strcmp(g_mode, "grad") && (c->flags & F_NO_GRAD)) continue;
+            if (!strncmp(g_mode, "grad", 4) && (c->flags & F_NO_GRAD)) continue;
+            if (strcmp(g_mode, "grad1") && (c->flags & F_GRAD1_ONLY)) continue;
             if (!strcmp(g_mode, "grad2") && (c->flags & (F_NO_GRAD | F_NO_GRAD2))) continue;
             run_case(ctx, c, i, g_mode);
         }
@@ -1153,6 +1186,16 @@ int main(int argc, char **argv) {
             printf("skipped: %s=%s cannot run on this device: %s\n", forced[i][0], v, why);
             skipped = 1;
         }
+    }
+    /* grad1 where the fused convolution paths are forced: the conv2d_act cases must have recorded
+     * first-order nodes (a graph of their gradient refused), else that path did not run */
+    const char *conv = getenv("EBM_CONV");
+    if (!strcmp(g_mode, "grad1") && !skipped && g_act_ran && conv && (!strcmp(conv, "implicit") || !strcmp(conv, "tile"))) {
+        int ok = g_fo_refused > 0;
+        printf("%s grad1: %d of %d graphs of a gradient refused (the forward kept f'(z)) under EBM_CONV=%s\n",
+               ok ? "ok  " : "FAIL", g_fo_refused, g_act_ran, conv);
+        if (ok) g_pass++;
+        else g_fail++;
     }
     ebm_ctx_free(ctx);
     printf("%d passed, %d failed\n", g_pass, g_fail);

@@ -134,13 +134,13 @@ static ebm_status_t run_panels(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *ds
 
 /* y (N, O, P) = f(W (O, R) x col (R, N*P) + b), col written as panels, y stored in place; the bias
  * and activation are applied in the GEMM's store (each optional: b NULL, fn < 0), and z, when given,
- * receives the pre-activation the graph needs. */
+ * receives the pre-activation the graph needs, or f' of it where zd (a first-order graph). */
 static ebm_tensor_t *conv_fwd_tile_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b,
-                                       int fn, float a, ebm_tensor_t *z) {
+                                       int fn, float a, ebm_tensor_t *z, int zd) {
     int R = g->C * g->KH * g->KW, P = g->Ho * g->Wo, NP = g->N * P;
     ebm_tensor_t *bp = ebm_tensor_new(ctx, 1, (int[]){(NP + 15) / 16 * 16 * R});
     ebm_tensor_t *y = ebm_tensor_new(ctx, 4, (int[]){g->N, g->O, g->Ho, g->Wo});
-    ebm_gemm_epilogue_t epi = {b ? b->buf : NULL, b ? b->off : 0, z ? z->buf : NULL, z ? z->off : 0, fn, a, 0.0f};
+    ebm_gemm_epilogue_t epi = {b ? b->buf : NULL, b ? b->off : 0, z ? z->buf : NULL, z ? z->off : 0, fn, a, 0.0f, zd};
     if (!bp || !y || run_panels(ctx, g, bp, x, 0) != EBM_OK ||
         ebm_gemm_tile_packed_epi(ctx, g->O, NP, R, 1.0f, w->buf, w->off, R, 1, R, 0, 0, bp->buf, bp->off, 0, R, y->buf, y->off, P,
                                  P, g->O * P, 0, 1, &epi) != EBM_OK)
@@ -150,7 +150,7 @@ static ebm_tensor_t *conv_fwd_tile_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tens
 }
 
 static ebm_tensor_t *conv_fwd_tile(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
-    return conv_fwd_tile_epi(ctx, g, x, w, NULL, -1, 0.0f, NULL);
+    return conv_fwd_tile_epi(ctx, g, x, w, NULL, -1, 0.0f, NULL, 0);
 }
 
 /* col (R, N*P) = W^T (R, O) x g (O, N*P) from (N, O, P), packed into panels or, where 16 divides P
@@ -287,9 +287,9 @@ static int implicit_panels(ebm_ctx_t *ctx, int want, const geom_t *g, int kind) 
 }
 
 /* y (N, O, P) = f(W (O, R) x patches + b), the patches packed per 16-pixel panel in local memory;
- * bias, activation and z as in conv_fwd_tile_epi. */
+ * bias, activation, z and zd as in conv_fwd_tile_epi. */
 static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b,
-                                           int fn, float a, ebm_tensor_t *z) {
+                                           int fn, float a, ebm_tensor_t *z, int zd) {
     size_t NP = (size_t)g->N * g->Ho * g->Wo;
     int np = implicit_panels(ctx, ctx->fwd_panels, g, CONV_FWD);
     cl_kernel k = ebm_kernel_fn(ctx, EBM_K_CONV_IMPLICIT_FWD, fn);
@@ -298,14 +298,14 @@ static ebm_tensor_t *conv_fwd_implicit_epi(ebm_ctx_t *ctx, const geom_t *g, ebm_
     if (!y || ebm_kargs(ctx, k, "imliiiiiiiiiiiiiimlmlmlimliffiiL", g->O, x->buf, x->off, g->N, g->C, g->H, g->W, g->KH, g->KW,
                         g->Ho, g->Wo, g->p.stride_h, g->p.stride_w, g->p.pad_h, g->p.pad_w, g->p.dil_h, g->p.dil_w, w->buf,
                         w->off, y->buf, y->off, b ? b->buf : y->buf, b ? b->off : (size_t)0, b != NULL, z ? z->buf : y->buf,
-                        z ? z->off : (size_t)0, z != NULL, (double)a, 0.0, np, stream, np * implicit_local_bytes(g, CONV_FWD)) != EBM_OK ||
+                        z ? z->off : (size_t)0, z ? (zd ? 2 : 1) : 0, (double)a, 0.0, np, stream, np * implicit_local_bytes(g, CONV_FWD)) != EBM_OK ||
         launch_panel_groups(ctx, k, g->O, (NP + 16 * np - 1) / (16 * np), 1, "conv_implicit_fwd", ctx->fwd_items == 1) != EBM_OK)
         return NULL;
     return y;
 }
 
 static ebm_tensor_t *conv_fwd_implicit(ebm_ctx_t *ctx, const geom_t *g, ebm_tensor_t *x, ebm_tensor_t *w) {
-    return conv_fwd_implicit_epi(ctx, g, x, w, NULL, -1, 0.0f, NULL);
+    return conv_fwd_implicit_epi(ctx, g, x, w, NULL, -1, 0.0f, NULL, 0);
 }
 
 /* x (N, C, H, W) from g (N, O, Ho, Wo) and W^T, by pixel classes modulo the stride: no columns, no
@@ -405,8 +405,8 @@ static ebm_tensor_t *run_algo(ebm_ctx_t *ctx, conv_kind_t kind, int algo, const 
                : algo == 3 ? conv_igrad_tile(ctx, g, a, b, gf) : conv_igrad_implicit(ctx, g, a, b, gf);
     }
     if (kind == CONV_FWD_EPI) {   /* measured only: nothing recorded */
-        if (algo == 3) return conv_fwd_tile_epi(ctx, g, a, b, epi->b, epi->fn, epi->a, NULL);
-        if (algo == 4) return conv_fwd_implicit_epi(ctx, g, a, b, epi->b, epi->fn, epi->a, NULL);
+        if (algo == 3) return conv_fwd_tile_epi(ctx, g, a, b, epi->b, epi->fn, epi->a, NULL, 0);
+        if (algo == 4) return conv_fwd_implicit_epi(ctx, g, a, b, epi->b, epi->fn, epi->a, NULL, 0);
         int was = ebm_grad_set_enabled(ctx, 0);
         ebm_tensor_t *y = run_algo(ctx, CONV_FWD, algo, g, a, b, NULL);
         y = add_channel_bias(y, epi->b);
@@ -640,8 +640,10 @@ static void conv_bias_backward(ebm_node_t *n, ebm_tensor_t *gy, const int *need,
 /* f(conv2d(x, w) + b) (fn < 0: no f). Where the measured algorithm is the tile or the implicit path,
  * the bias and f are applied in the GEMM's store, and the pre-activation (which f's derivative needs) is written
  * beside the output only when a gradient can flow; the graph is the unfused one (a conv2d+bias node,
- * then a unary node), so derivatives of every order are those of the composition. Elsewhere the
- * ops run one by one. */
+ * then a unary node), so derivatives of every order are those of the composition. In first-order
+ * recording (ebm_grad_set_first_order) f'(pre-activation) is written in its place: the conv2d+bias
+ * node's output holds it (that node's rule never reads its output), and y's node multiplies by it
+ * (ebm_record_unary_first_order). Elsewhere the ops run one by one. */
 static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t *b, ebm_conv2d_params_t p, int fn, float a) {
     geom_t g;
     if (!fwd_geom(x, w, p, &g)) return NULL;
@@ -656,12 +658,14 @@ static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t
     if (algo == 3 || algo == 4) {
         int graph = ctx->grad_enabled && (ebm_tensor_live_requires_grad(x) || ebm_tensor_live_requires_grad(w) ||
                                           (b && ebm_tensor_live_requires_grad(b)));
+        int zd = graph && fn >= 0 && ctx->first_order;   /* z holds f'(pre-activation) */
         ebm_tensor_t *z = NULL, *y = NULL;
         ebm_algo_try_begin(ctx);
         ebm_scope_begin(ctx);
         if (graph && fn >= 0) z = ebm_tensor_new(ctx, 4, (int[]){g.N, g.O, g.Ho, g.Wo});
         if (!graph || fn < 0 || z)
-            y = algo == 3 ? conv_fwd_tile_epi(ctx, &g, x, w, b, fn, a, z) : conv_fwd_implicit_epi(ctx, &g, x, w, b, fn, a, z);
+            y = algo == 3 ? conv_fwd_tile_epi(ctx, &g, x, w, b, fn, a, z, zd)
+                          : conv_fwd_implicit_epi(ctx, &g, x, w, b, fn, a, z, zd);
         if (y && ctx->status == EBM_OK) {
             ebm_tensor_keep(y);
             if (z) ebm_tensor_keep(z);
@@ -676,7 +680,8 @@ static ebm_tensor_t *conv_forward(ebm_tensor_t *x, ebm_tensor_t *w, ebm_tensor_t
                                   : ebm_record(pre, "conv2d", conv_backward, 2, (ebm_tensor_t *[]){x, w});
                 if (n) store_params(n, p, 0, 0);
             }
-            if (fn >= 0 && z) ebm_record_unary(y, z, (ebm_fn_t)fn, a, 0.0f);
+            if (fn >= 0 && z && zd) ebm_record_unary_first_order(y, z);
+            else if (fn >= 0 && z) ebm_record_unary(y, z, (ebm_fn_t)fn, a, 0.0f);
             return y;
         }
         /* the path became unavailable: the ops one by one */

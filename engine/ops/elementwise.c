@@ -101,6 +101,15 @@ void ebm_record_unary(ebm_tensor_t *y, ebm_tensor_t *x, ebm_fn_t fn, float a, fl
     set_fn(ebm_record(y, "unary", unary_backward, 1, &x), fn, 0, a, b);
 }
 
+/* Records y = f(z) computed elsewhere, d = f'(z) kept in place of z (ebm_grad_set_first_order), as a
+ * unary node of x^2 / 2 on d: its backward gy * d is exact, and a fusion offer like any activation's
+ * (the rule multiplies by d where it would evaluate f'); the node refuses a graph of its gradient. */
+void ebm_record_unary_first_order(ebm_tensor_t *y, ebm_tensor_t *d) {
+    ebm_node_t *n = ebm_record(y, "activation (first-order)", unary_backward, 1, &d);
+    set_fn(n, EBM_FN_HALF_SQUARE, 0, 0.0f, 0.0f);
+    if (n) n->first_order = 1;
+}
+
 ebm_tensor_t *ebm_unary(ebm_tensor_t *x, ebm_fn_t fn, int order, float a, float b) {
     return unary_impl(NULL, x, fn, order, a, b);
 }

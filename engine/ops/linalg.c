@@ -22,7 +22,7 @@ static ebm_status_t gemm_tile_launch(ebm_ctx_t *ctx, size_t m, size_t n, size_t 
     cl_kernel kt = ebm_kernel_fn(ctx, EBM_K_GEMM_TILE, epi ? epi->fn : -1);
     if (!kt) return ctx->status;
     EBM_ASSERT(lsplit > 0 && k % (size_t)lsplit == 0);
-    int has_bias = epi && epi->bias, store_z = epi && epi->z;
+    int has_bias = epi && epi->bias, store_z = epi && epi->z ? (epi->z_deriv ? 2 : 1) : 0;
     int np = ctx->gemm_panels;
     /* B read in place (cl/gemm.cl: whole panels, so 16 | n), or (NULL) packed panels kpanel rows long,
      * the same layout with 16-column splits */

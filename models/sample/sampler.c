@@ -3,12 +3,15 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* sum(E(x)) and dE/dx at x (no graph kept); parameters are frozen, since only dE/dx is needed */
+/* sum(E(x)) and dE/dx at x (no graph kept); parameters are frozen, since only dE/dx is needed, and
+ * the forward is recorded for first derivatives only (ebm_grad_set_first_order: a convolution's
+ * activation keeps f'(z) for the backward, which then multiplies where it would evaluate f') */
 static ebm_tensor_t *energy_grad(ebm_ctx_t *ctx, ebm_energy_fn energy, void *user, ebm_tensor_t *x, ebm_tensor_t **e_out) {
     ebm_tensor_t *xr = ebm_detach(x);
     ebm_tensor_set_requires_grad(xr, 1);
-    int was = ebm_params_set_frozen(ctx, 1);
+    int was = ebm_params_set_frozen(ctx, 1), fo = ebm_grad_set_first_order(ctx, 1);
     ebm_tensor_t *e = energy(user, xr);
+    ebm_grad_set_first_order(ctx, fo);
     ebm_params_set_frozen(ctx, was);
     ebm_tensor_t *total = ebm_sum_all(e), *g = NULL;
     if (total && ebm_grad(&total, 1, NULL, &xr, 1, &g, 0) != EBM_OK) return NULL;
