@@ -27,7 +27,8 @@ kernel void unary_mul(global float *y, ulong yo, global const float *g, ulong go
  * f^(ORDER)(x), y1 = (gy * g) * f^(ORDER+1)(x), each with the roundings, in the order, of the
  * unary_mul, the binary product and the unary_mul it replaces (engine/ops/elementwise.c), so the
  * same bits; x and gy read once, and f and its next derivative share their work (a sigmoid).
- * Built for ORDER < EBM_FN_MAX_ORDER; the host launches it only there. */
+ * Built for every ORDER like the others; the host launches it only for ORDER < EBM_FN_MAX_ORDER
+ * (at ORDER 3, FN(4) is no derivative). */
 kernel void unary_mul_pair(global float *y0, ulong y0o, global float *y1, ulong y1o, global const float *gy, ulong gyo,
                            global const float *g, ulong go, global const float *x, ulong xo, float a, float b, ulong n) {
     size_t i = get_global_id(0);

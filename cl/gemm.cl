@@ -276,7 +276,8 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
  * axis); a convolution's gradient (batch, channel, H*W) with 16 | H*W and 16 | N is read in place
  * with bsplit = H*W, bjn = channels*H*W, bls = H*W.
  * Epilogue (beta == 0 only): v = alpha * sum + bias[i] (has_bias), then, in the variants built with
- * -DFN=fn_<name> (cl/fns.cl), Z = v (store_z: at Z + zo, laid out as C) and C = FN(0, v, fa, fb):
+ * -DFN=fn_<name> (cl/fns.cl), Z = v (store_z 1: at Z + zo, laid out as C; store_z 2: Z = f'(v), a
+ * first-order graph's, EPILOGUE) and C = FN(0, v, fa, fb):
  * a convolution's bias and activation without two more passes over its output. */
 kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
                       int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int bsplit, ulong bjn,

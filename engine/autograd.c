@@ -241,7 +241,8 @@ ebm_status_t ebm_grad(ebm_tensor_t *const *outputs, int n_out, ebm_tensor_t *con
         if (graph && nd->first_order) {
             ebm_fail(ctx, EBM_STATUS_INVALID_ARGUMENT,
                      "ebm_grad: a graph of the gradient was asked for (EBM_GRAD_CREATE_GRAPH), but the forward's %s "
-                     "was recorded for first derivatives only (ebm_grad_set_first_order: it kept f'(z), not z)",
+                     "was recorded for first derivatives only (ebm_grad_set_first_order: it kept f'(z), not z); "
+                     "record that forward without it (or set EBM_FIRST_ORDER=off)",
                      nd->name);
             break;
         }

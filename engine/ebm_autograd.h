@@ -46,7 +46,7 @@ int ebm_grad_enabled(const ebm_ctx_t *ctx);
  * instead of z, so the backward multiplies where it would evaluate f' (fmnist-ms's Langevin step:
  * an exp and a division per value fewer). Gradients of what is recorded meanwhile are exact first
  * derivatives; asking ebm_grad for a graph of them (EBM_GRAD_CREATE_GRAPH, a gradient penalty) is
- * an error. The Langevin samplers turn it on around each step's energy and gradient.
+ * an error. The Langevin and MALA samplers turn it on around each step's energy (the forward).
  * EBM_FIRST_ORDER=off makes it do nothing. */
 int ebm_grad_set_first_order(ebm_ctx_t *ctx, int on);
 /* Freeze parameters (stop-gradient on theta, not on x) for the ops recorded meanwhile. */

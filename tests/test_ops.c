@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "ebm.h"
 #include "ref.h"
@@ -268,6 +269,43 @@ static void r_conv_act(const op_case_t *c, double *const *in, double *out, int *
     r_conv(c, in, out, ond, os);
     if (out)
         for (size_t i = 0; i < ref_numel(4, os); i++) out[i] = ref_fn(c->ip[5], out[i], c->fp[0], 0.0);
+}
+
+/* conv2d(f(conv2d(x, w1, b1)), w2) (3x3, stride 1, pad 1) and the spatial mean of f(conv2d(x, w, b)):
+ * an activation applied in a convolution's store whose one consumer is a convolution or a global
+ * average pool, whose backward (grad1: a first-order node's x^2/2 on the stored f'(z)) multiplies in
+ * the input gradient's store or the pool's expand_mul; f = ip[5] with a = fp[0] */
+static ebm_tensor_t *b_conv_act_conv(const op_case_t *c, ebm_tensor_t **in) {
+    return ebm_conv2d(b_conv_act(c, in), in[3], NULL, EBM_CONV2D(1, 1));
+}
+static void r_conv_act_conv(const op_case_t *c, double *const *in, double *out, int *ond, int *os) {
+    int s1[4], n1;
+    r_conv_act(c, in, NULL, &n1, s1);
+    const int *w2 = c->shape[3];
+    *ond = 4;
+    os[0] = s1[0], os[1] = w2[0], os[2] = s1[2], os[3] = s1[3];
+    if (!out) return;
+    double *y1 = malloc(ref_numel(4, s1) * sizeof *y1);
+    r_conv_act(c, in, y1, &n1, s1);
+    ref_conv2d(y1, s1[0], s1[1], s1[2], s1[3], in[3], w2[0], w2[2], w2[3], (ref_conv_t){1, 1, 1, 1, 1, 1}, out);
+    free(y1);
+}
+static ebm_tensor_t *b_conv_act_mean(const op_case_t *c, ebm_tensor_t **in) { return ebm_mean(b_conv_act(c, in), 0xCu, 0); }
+static void r_conv_act_mean(const op_case_t *c, double *const *in, double *out, int *ond, int *os) {
+    int s1[4], n1;
+    r_conv_act(c, in, NULL, &n1, s1);
+    *ond = 2;
+    os[0] = s1[0], os[1] = s1[1];
+    if (!out) return;
+    size_t P = (size_t)s1[2] * s1[3];
+    double *y1 = malloc(ref_numel(4, s1) * sizeof *y1);
+    r_conv_act(c, in, y1, &n1, s1);
+    for (size_t r = 0; r < (size_t)s1[0] * s1[1]; r++) {
+        double t = 0;
+        for (size_t q = 0; q < P; q++) t += y1[r * P + q];
+        out[r] = t / (double)P;
+    }
+    free(y1);
 }
 
 /* conv2d(f(x), w), f = ip[5] with a = fp[0]: an activation whose one consumer is a convolution, so
@@ -572,6 +610,15 @@ static const op_case_t cases[] = {
      {1, 1, 1, 0, 0, fnc}, {a}, 28, 8, F_GRAD1_ONLY, NULL},
     ACTF(EBM_FN_EXP, 0) ACTF(EBM_FN_SIGMOID, 0) ACTF(EBM_FN_TANH, 0) ACTF(EBM_FN_ELU, 1.0) ACTF(EBM_FN_HALF_SQUARE, 0)
 #undef ACTF
+    /* grad1 only: the first-order node's derivative taken by the next convolution's input gradient
+     * and by a global average pool's backward (6x5 maps: expand_mul; 4x4: expand_mul_pow2), as in the
+     * samplers' networks */
+    {"conv2d_act_fn", 4, {4, 4, 1, 4}, {{2, 3, 6, 5}, {4, 3, 3, 3}, {4}, {5, 4, 3, 3}}, {D_ANY, D_ANY, D_ANY, D_ANY}, 0,
+     b_conv_act_conv, r_conv_act_conv, {1, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 64, 8, F_GRAD1_ONLY, NULL},
+    {"conv2d_act_fn", 3, {4, 4, 1}, {{2, 3, 6, 5}, {4, 3, 3, 3}, {4}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv_act_mean, r_conv_act_mean,
+     {1, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 58, 8, F_GRAD1_ONLY, NULL},
+    {"conv2d_act_fn", 3, {4, 4, 1}, {{3, 5, 4, 4}, {6, 5, 3, 3}, {6}}, {D_ANY, D_ANY, D_ANY}, 0, b_conv_act_mean, r_conv_act_mean,
+     {1, 1, 1, 0, 0, EBM_FN_SWISH}, {0}, 61, 8, F_GRAD1_ONLY, NULL},
     /* the input gradient by pixel classes modulo the stride (implicit path): 13 channels, and stride 3 with dilation 2 */
     {"conv2d_input_grad", 2, {4, 4}, {{2, 8, 4, 5}, {8, 13, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {2, 1, 1, 7, 9}, {0}, 72, 0, 0, NULL},
     {"conv2d_input_grad", 2, {4, 4}, {{2, 4, 4, 4}, {4, 7, 3, 3}}, {D_ANY, D_ANY}, 0, b_igrad, r_igrad, {3, 2, 2, 11, 10}, {0}, 36, 0, 0, NULL},
@@ -876,6 +923,12 @@ static void run_case(ebm_ctx_t *ctx, const op_case_t *c, int idx, const char *mo
             snprintf(errbuf, sizeof errbuf, "  error: %s", ebm_ctx_error(ctx));
             err = errbuf;
         }
+        if (fo && !err) {   /* the forward too: its store computed f and f' together (fn_*_vd16) */
+            double *a = from_dev(y);
+            ref_L(c, &d, out);
+            for (size_t k = 0; a && k < d.on; k++) cmp_add(&m, a[k], out[k]);
+            free(a);
+        }
         if (fo && !err) {   /* a graph of them: made, or refused with the error that says why */
             ebm_tensor_t *g2[MAXIN];
             if (ebm_grad(&L, 1, NULL, diff, n_diff, g2, EBM_GRAD_CREATE_GRAPH) != EBM_OK) {
@@ -886,7 +939,7 @@ static void run_case(ebm_ctx_t *ctx, const op_case_t *c, int idx, const char *mo
                 g_fo_refused++;
                 ebm_ctx_clear_error(ctx);
             }
-            g_act_ran += c->build == b_conv_act;
+            g_act_ran += c->build == b_conv_act || c->build == b_conv_act_conv || c->build == b_conv_act_mean;
         }
         const double h = 1e-5;
         for (int j = 0; !err && j < n_diff; j++) {
@@ -1189,8 +1242,10 @@ int main(int argc, char **argv) {
     }
     /* grad1 where the fused convolution paths are forced: the conv2d_act cases must have recorded
      * first-order nodes (a graph of their gradient refused), else that path did not run */
-    const char *conv = getenv("EBM_CONV");
-    if (!strcmp(g_mode, "grad1") && !skipped && g_act_ran && conv && (!strcmp(conv, "implicit") || !strcmp(conv, "tile"))) {
+    const char *conv = getenv("EBM_CONV"), *fo_env = getenv("EBM_FIRST_ORDER");
+    int fo_off = fo_env && !strcasecmp(fo_env, "off");   /* ebm_grad_set_first_order does nothing then */
+    if (!strcmp(g_mode, "grad1") && !skipped && !fo_off && g_act_ran && conv &&
+        (!strcmp(conv, "implicit") || !strcmp(conv, "tile"))) {
         int ok = g_fo_refused > 0;
         printf("%s grad1: %d of %d graphs of a gradient refused (the forward kept f'(z)) under EBM_CONV=%s\n",
                ok ? "ok  " : "FAIL", g_fo_refused, g_act_ran, conv);
