@@ -278,32 +278,32 @@ static void r_conv_act(const op_case_t *c, double *const *in, double *out, int *
 static ebm_tensor_t *b_conv_act_conv(const op_case_t *c, ebm_tensor_t **in) {
     return ebm_conv2d(b_conv_act(c, in), in[3], NULL, EBM_CONV2D(1, 1));
 }
-static void r_conv_act_conv(const op_case_t *c, double *const *in, double *out, int *ond, int *os) {
-    int s1[4], n1;
+/* f(conv2d(x, w1, b1)) of r_conv_act, its shape in s1; with want, its values (malloc'd) */
+static double *conv_act_values(const op_case_t *c, double *const *in, int *s1, int want) {
+    int n1;
     r_conv_act(c, in, NULL, &n1, s1);
+    double *y1 = want ? malloc(ref_numel(4, s1) * sizeof *y1) : NULL;
+    if (y1) r_conv_act(c, in, y1, &n1, s1);
+    return y1;
+}
+static void r_conv_act_conv(const op_case_t *c, double *const *in, double *out, int *ond, int *os) {
+    int s1[4];
+    double *y1 = conv_act_values(c, in, s1, out != NULL);
     const int *w2 = c->shape[3];
     *ond = 4;
     os[0] = s1[0], os[1] = w2[0], os[2] = s1[2], os[3] = s1[3];
-    if (!out) return;
-    double *y1 = malloc(ref_numel(4, s1) * sizeof *y1);
-    r_conv_act(c, in, y1, &n1, s1);
-    ref_conv2d(y1, s1[0], s1[1], s1[2], s1[3], in[3], w2[0], w2[2], w2[3], (ref_conv_t){1, 1, 1, 1, 1, 1}, out);
+    if (y1) ref_conv2d(y1, s1[0], s1[1], s1[2], s1[3], in[3], w2[0], w2[2], w2[3], (ref_conv_t){1, 1, 1, 1, 1, 1}, out);
     free(y1);
 }
 static ebm_tensor_t *b_conv_act_mean(const op_case_t *c, ebm_tensor_t **in) { return ebm_mean(b_conv_act(c, in), 0xCu, 0); }
 static void r_conv_act_mean(const op_case_t *c, double *const *in, double *out, int *ond, int *os) {
-    int s1[4], n1;
-    r_conv_act(c, in, NULL, &n1, s1);
+    int s1[4];
+    double *y1 = conv_act_values(c, in, s1, out != NULL);
     *ond = 2;
     os[0] = s1[0], os[1] = s1[1];
-    if (!out) return;
-    size_t P = (size_t)s1[2] * s1[3];
-    double *y1 = malloc(ref_numel(4, s1) * sizeof *y1);
-    r_conv_act(c, in, y1, &n1, s1);
-    for (size_t r = 0; r < (size_t)s1[0] * s1[1]; r++) {
-        double t = 0;
-        for (size_t q = 0; q < P; q++) t += y1[r * P + q];
-        out[r] = t / (double)P;
+    if (y1) {
+        ref_reduce(0, y1, 4, s1, (int[]){s1[0], s1[1], 1, 1}, out);
+        for (int r = 0; r < s1[0] * s1[1]; r++) out[r] /= (double)s1[2] * s1[3];
     }
     free(y1);
 }
@@ -849,6 +849,14 @@ static void cmp_add(cmp_t *m, double a, double r) {
     if (fabs(r) > m->max_ref) m->max_ref = fabs(r);
 }
 
+/* the op's output y against the reference (out: scratch of d->on values) */
+static void cmp_forward(cmp_t *m, const op_case_t *c, data_t *d, ebm_tensor_t *y, double *out) {
+    double *a = from_dev(y);
+    ref_L(c, d, out);
+    for (size_t k = 0; a && k < d->on; k++) cmp_add(m, a[k], out[k]);
+    free(a);
+}
+
 /* indices to check: all when small, else a fixed sample of max_n */
 static size_t pick(size_t n, size_t j, size_t max_n) { return n <= max_n ? j : (j * 7919u + 13u) % n; }
 
@@ -910,10 +918,7 @@ static void run_case(ebm_ctx_t *ctx, const op_case_t *c, int idx, const char *mo
     }
     int stages = 1;
     if (!err && !strcmp(mode, "test")) {
-        double *a = from_dev(y);
-        ref_L(c, &d, out);
-        for (size_t k = 0; a && k < d.on; k++) cmp_add(&m, a[k], out[k]);
-        free(a);
+        cmp_forward(&m, c, &d, y, out);
     } else if (!err && (!strcmp(mode, "grad") || fo)) {
         stages = 3;
         ebm_tensor_t *wt = to_dev(ctx, d.w, d.ond, d.oshape);
@@ -923,12 +928,7 @@ static void run_case(ebm_ctx_t *ctx, const op_case_t *c, int idx, const char *mo
             snprintf(errbuf, sizeof errbuf, "  error: %s", ebm_ctx_error(ctx));
             err = errbuf;
         }
-        if (fo && !err) {   /* the forward too: its store computed f and f' together (fn_*_vd16) */
-            double *a = from_dev(y);
-            ref_L(c, &d, out);
-            for (size_t k = 0; a && k < d.on; k++) cmp_add(&m, a[k], out[k]);
-            free(a);
-        }
+        if (fo && !err) cmp_forward(&m, c, &d, y, out);   /* the forward too: its store computed f and f' together (fn_*_vd16) */
         if (fo && !err) {   /* a graph of them: made, or refused with the error that says why */
             ebm_tensor_t *g2[MAXIN];
             if (ebm_grad(&L, 1, NULL, diff, n_diff, g2, EBM_GRAD_CREATE_GRAPH) != EBM_OK) {
