@@ -12,7 +12,11 @@
  * A is read through two strides (A^T costs nothing); rows past M are clamped (computed, not stored).
  *
  *   C[i, j] = alpha * sum_l A(i, l) B(l, j) + beta * C[i, j],  A(i, l) = A[i*sai + l*sal]
- * beta == 0 never reads C (it may hold NaN garbage from the pool). */
+ * beta == 0 never reads C (it may hold NaN garbage from the pool).
+ *
+ * The engine builds each kernel of this file as a program of its own: -DONE_KERNEL -DONLY_<name>
+ * leaves out the others (engine/device.c: one_kernel_per_program), so a run compiles only what it
+ * launches. Built without them (the offline strict compile) the file has every kernel. */
 #define TM EBM_TILE_ROWS
 /* X(r) for each row r of the tile */
 #if TM == 8
@@ -99,6 +103,7 @@ static void prefetch_rows(global const float *t, int C, int rows, int cols, int 
  *   B(l, j) = B[bo + b*bbs + l*sbl + (j / jsplit)*sjn + (j % jsplit)*sbj]
  * (jsplit >= N: plain strides; jsplit = H*W reads a (batch, channel, H*W) tensor as channels x pixels).
  * NDRange: (K, panels, batch); one work item writes one contiguous row of a panel. */
+#if !defined(ONE_KERNEL) || defined(ONLY_pack_b)
 kernel void pack_b(global float *dst, ulong dsto, global const float *B, ulong bo, int sbl, int sbj, ulong bbs, int K,
                    int N, int jsplit, int sjn) {
     int l = (int)get_global_id(0), p = (int)get_global_id(1);
@@ -120,10 +125,12 @@ kernel void pack_b(global float *dst, ulong dsto, global const float *B, ulong b
         }
     }
 }
+#endif
 
 /* The same packing for a transposed B (B(l, j) = B[bo + b*bbs + j*sbj + l], contiguous along l):
  * one work item moves a TN x TN block, reading 16 contiguous floats from each of 16 rows (whole
  * cache lines, not 16 scattered words per panel row). NDRange: (ceil(K/TN), panels, batch). */
+#if !defined(ONE_KERNEL) || defined(ONLY_pack_bt)
 kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong bo, int sbj, ulong bbs, int K, int N) {
     int lb = (int)get_global_id(0), p = (int)get_global_id(1);
     size_t b = get_global_id(2);
@@ -146,6 +153,7 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
     for (int ll = 0; ll < nl; ll++)
         for (int jj = 0; jj < TN; jj++) d[(size_t)(l0 + ll) * TN + jj] = t[jj][ll];
 }
+#endif
 
 #ifdef FN
 #define ACT16(v) FN_F16(FN)(v, fa, fb)
@@ -155,51 +163,65 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
 #define HAS_ACT 0
 #endif
 
-/* Stores row r of the tile (x: its 16 values) at P (C or Z, laid out as C[i, j] below) as
- * al * x + be * P (be == 0 never reads P); streamed where the kernel's stream_ says so (a tile
- * kernel's output that no later step of the same kernel reads back). */
-#define STORE_ROW(P, r, x, al, be)                                                              \
-    if (r < mr) {                                                                               \
-        global float *cp = P + (long)(i0 + r) * ldc + (long)jn * cjn + jp;                      \
-        if (contiguous && be == 0.0f && stream_) {                                              \
-            STORE16_STREAM(al * x, cp)                                                          \
-        } else if (contiguous && be == 0.0f) {                                                  \
-            vstore16(al * x, 0, cp);                                                            \
-        } else if (contiguous) {                                                                \
-            vstore16(al * x + be * vload16(0, cp), 0, cp);                                      \
-        } else {                                                                                \
-            float t[TN];                                                                        \
-            vstore16(x, 0, t);                                                                  \
-            int n_ = jn, p_ = jp;                                                               \
-            for (int c = 0; c < min(TN, N - j0); c++, p_++) {                                   \
-                if (p_ == csplit) p_ = 0, n_++;                                                 \
-                global float *q = P + (long)(i0 + r) * ldc + (long)n_ * cjn + p_;               \
-                *q = be == 0.0f ? al * t[c] : al * t[c] + be * *q;                              \
-            }                                                                                   \
-        }                                                                                       \
+/* Stores row `row` of a tile (x: its 16 values, columns j0.. of C laid out as in gemm_tile; jn, jp:
+ * j0's split, contiguous: all 16 in one run) at P (C or Z) as al * x + be * P (be == 0 never reads
+ * P); streamed where stream says so (a tile kernel's output that no later step of the same kernel
+ * reads back). A function, not a macro: a tile kernel stores rows in 16-48 places (8 rows, C and Z,
+ * 2-3 tails), and with this code and tile_epilogue's expanded in each of them conv_implicit_fwd
+ * with an activation took 4.3 s to compile on PoCL, 2.1 s as functions (2-core EPYC VM). */
+static void store_row(global float *P, int row, float16 x, float al, float be, int contiguous, int stream, int jn, int jp,
+                      int cjn, int ldc, int csplit, int ncols) {
+    global float *cp = P + (long)row * ldc + (long)jn * cjn + jp;
+    if (contiguous && be == 0.0f && stream) {
+        STORE16_STREAM(al * x, cp)
+    } else if (contiguous && be == 0.0f) {
+        vstore16(al * x, 0, cp);
+    } else if (contiguous) {
+        vstore16(al * x + be * vload16(0, cp), 0, cp);
+    } else {
+        float t[TN];
+        vstore16(x, 0, t);
+        int n_ = jn, p_ = jp;
+        for (int c = 0; c < ncols; c++, p_++) {
+            if (p_ == csplit) p_ = 0, n_++;
+            global float *q = P + (long)row * ldc + (long)n_ * cjn + p_;
+            *q = be == 0.0f ? al * t[c] : al * t[c] + be * *q;
+        }
     }
+}
+/* row r of the tile (rows past mr are never stored); needs i0, j0, mr, N, ldc, csplit, cjn,
+ * stream_ and TILE_TAIL's jn, jp, contiguous */
+#define STORE_ROW(P, r, x, al, be)                                                              \
+    if (r < mr) store_row(P, i0 + r, x, al, be, contiguous, stream_, jn, jp, cjn, ldc, csplit, min(TN, N - j0));
 
-/* The epilogue of row r of the tile (c<r>): alpha and bias folded in (the stores below then use
- * alpha 1), Z written where asked (store_z 1: the pre-activation v; 2: f'(v), what a first-order
- * graph's backward multiplies by, engine/ops/conv.c), the activation applied, all 16 values at once. */
+/* The epilogue of a tile row v (row `row` of C): alpha and the bias value bv folded in (the stores
+ * of C then use alpha 1), Z written where asked (store_z 1: the pre-activation; 2: f' of it, what a
+ * first-order graph's backward multiplies by, engine/ops/conv.c; store_row's arguments), the
+ * activation applied, all 16 values at once; returns the row to store in C. A function for the
+ * reason store_row is one. */
 #if HAS_ACT
 #define ZVALUE_DERIV16(v, d) FN_VD16(FN)(v, fa, fb, &(d))
 #else
 #define ZVALUE_DERIV16(v, d) ((d) = (v))
 #endif
-#define EPILOGUE(r)                                                                             \
-    if (r < mr) {                                                                               \
-        float bv = has_bias ? bias[biaso + i0 + r] : 0.0f;                                      \
-        c##r = alpha * c##r + bv;                                                               \
-        if (store_z == 2) {                                                                     \
-            float16 zd_;                                                                        \
-            c##r = ZVALUE_DERIV16(c##r, zd_);                                                   \
-            STORE_ROW(Z, r, zd_, 1.0f, 0.0f)                                                    \
-        } else {                                                                                \
-            if (store_z) STORE_ROW(Z, r, c##r, 1.0f, 0.0f)                                      \
-            c##r = ACT16(c##r);                                                                 \
-        }                                                                                       \
+static float16 tile_epilogue(float16 v, float bv, float alpha, int store_z, float fa, float fb, global float *Z, int row,
+                             int contiguous, int stream, int jn, int jp, int cjn, int ldc, int csplit, int ncols) {
+    (void)fa, (void)fb;   /* used by ACT16 and ZVALUE_DERIV16 in the -DFN variants only */
+    v = alpha * v + bv;
+    if (store_z == 2) {
+        float16 d;
+        v = ZVALUE_DERIV16(v, d);
+        store_row(Z, row, d, 1.0f, 0.0f, contiguous, stream, jn, jp, cjn, ldc, csplit, ncols);
+        return v;
     }
+    if (store_z) store_row(Z, row, v, 1.0f, 0.0f, contiguous, stream, jn, jp, cjn, ldc, csplit, ncols);
+    return ACT16(v);
+}
+/* tile_epilogue of row r of the tile (c<r>) */
+#define EPILOGUE(r)                                                                             \
+    if (r < mr)                                                                                 \
+        c##r = tile_epilogue(c##r, has_bias ? bias[biaso + i0 + r] : 0.0f, alpha, store_z, fa, fb, Z, i0 + r, contiguous, \
+                             stream_, jn, jp, cjn, ldc, csplit, min(TN, N - j0));
 
 /* The end of a tile kernel: the epilogue of every row where there is one (Z advanced by zoff),
  * then the stores of C. Needs i0, j0, mr, N, M, ldc, csplit, cjn, alpha, beta and the kernel's
@@ -208,7 +230,6 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
 #define TILE_TAIL(zoff)                                                                         \
     int jn = j0 / csplit, jp = j0 - jn * csplit;                                                \
     int contiguous = j0 + TN <= N && jp + TN <= csplit;                                         \
-    (void)fa, (void)fb; /* used by ACT16 in the -DFN variants only */                           \
     float al_ = alpha; /* the stores' alpha: 1 where the epilogue applied it */                 \
     if (has_bias || store_z || HAS_ACT) {                                                       \
         Z += zoff;                                                                              \
@@ -279,6 +300,7 @@ kernel void pack_bt(global float *dst, ulong dsto, global const float *B, ulong 
  * -DFN=fn_<name> (cl/fns.cl), Z = v (store_z 1: at Z + zo, laid out as C; store_z 2: Z = f'(v), a
  * first-order graph's, EPILOGUE) and C = FN(0, v, fa, fb):
  * a convolution's bias and activation without two more passes over its output. */
+#if !defined(ONE_KERNEL) || defined(ONLY_gemm_tile)
 kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
                       int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int bsplit, ulong bjn,
                       int bls, float beta,
@@ -317,6 +339,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
     TILE_TAIL2(zo + bt * c_bs)
     STREAM_FENCE();
 }
+#endif
 
 /* Convolution forward with the im2col in the work-group: each work-group packs np (1 or 2)
  * 16-pixel panels of the patch matrix (R = C*KH*KW rows) into local memory, interleaved as rows of
@@ -329,6 +352,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
  * and PoCL has no loop over work items keeping their values across the barrier (with 8 work items
  * and a 27-row panel that loop, not the FMAs, took three quarters of the kernel's time); panel:
  * R*16*np floats. */
+#if !defined(ONE_KERNEL) || defined(ONLY_conv_implicit_fwd)
 kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, int Cin, int H, int W, int KH, int KW, int Ho,
                           int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *A, ulong ao,
                           global float *C, ulong co, global const float *bias, ulong biaso, int has_bias, global float *Zk,
@@ -384,6 +408,7 @@ kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, in
     }
     STREAM_FENCE();
 }
+#endif
 
 /* The lanes of panel p of an input-gradient work-group: positions q = 16p + lane of a grid of per
  * positions per image, Wg a row: image n, index r in it, row u, column v (n0: lane 0's image). */
@@ -492,45 +517,49 @@ static void igrad_runs_load(float *t, global const float *g, const int *so, cons
     }
 #endif
 
-/* Row rr of an input-gradient tile, its nv values (nv = 16 or 32) in the vectors v0 and, for
- * nv = 32, v1 in the runs' t layout, times f'(z) where fused (IGRAD_FUSE_), stored along the runs
- * (ns, so, st, sl). Needs xb, Zf, zfo, i0, NB, M, H, W, fuse, fa, fb. */
-#define IGRAD_STORE_ROW(rr, v0, v1, nv)                                                           \
-    {                                                                                             \
-        float16 a_ = (v0), b_ = (v1);                                                             \
-        IGRAD_FUSE_(rr, a_, b_, nv)                                                               \
-        float t_[32];                                                                             \
-        vstore16(a_, 0, t_);                                                                      \
-        if ((nv) == 32) vstore16(b_, 1, t_);                                                      \
-        igrad_runs_store(xb + (size_t)(rr) * H * W, t_, so, st, sl, ns);                          \
-    }
-/* a (and b, nv = 32) times f'(z) in the -DFN variants, z read along the row's runs: fuse 1 by
- * IGRAD_RUNS_Z, 2 by igrad_runs_load (the host's choice per device, ctx->igrad_zload) */
+/* A row of an input-gradient tile, its nv values (nv = 16 or 32) in the vectors a and, for nv = 32,
+ * b in the runs' t layout, times f'(z) where fused (the -DFN variants: z read along the row's
+ * runs, fuse 1 by IGRAD_RUNS_Z, 2 by igrad_runs_load, the host's choice per device,
+ * ctx->igrad_zload; z of the row at Zf + zfo + rel, of total elements), stored along the runs
+ * (ns, so, st, sl) at xrow. A function, not a macro: the kernels store rows in 8-16 places, and
+ * with this code expanded in each of them conv_implicit_igrad2 with an activation took 6.4 s to
+ * compile on PoCL, 2.2 s as a function. */
+static void igrad_store_row(global float *xrow, float16 a, float16 b, int nv, const int *so, const int *st, const int *sl,
+                            int ns, global const float *Zf, ulong zfo, long rel, long total, int fuse, float fa, float fb) {
 #if HAS_ACT
-#define IGRAD_FUSE_(rr, a, b, nv)                                                                 \
-    if (fuse) {                                                                                   \
-        float16 z0_ = 1.0f, z1_ = 1.0f;                                                           \
-        long rel_ = (long)(i0 + (rr)) * H * W;                                                    \
-        if (fuse == 1) {                                                                          \
-            IGRAD_RUNS_Z(z0_, z1_, Zf + zfo + rel_, rel_, (long)NB * M * H * W, nv)               \
-        } else {                                                                                  \
-            float zt_[32];                                                                        \
-            for (int h = 0; h < (nv) / 16; h++) vstore16((float16)1.0f, h, zt_);                  \
-            igrad_runs_load(zt_, Zf + zfo + rel_, so, st, sl, ns);                                \
-            z0_ = vload16(0, zt_);                                                                \
-            if ((nv) == 32) z1_ = vload16(1, zt_);                                                \
-        }                                                                                         \
-        a *= FN_D16(FN)(z0_, fa, fb);                                                             \
-        if ((nv) == 32) b *= FN_D16(FN)(z1_, fa, fb);                                             \
+    if (fuse) {
+        float16 z0_ = 1.0f, z1_ = 1.0f;
+        if (fuse == 1) {
+            IGRAD_RUNS_Z(z0_, z1_, Zf + zfo + rel, rel, total, nv)
+        } else {
+            float zt_[32];
+            for (int h = 0; h < nv / 16; h++) vstore16((float16)1.0f, h, zt_);
+            igrad_runs_load(zt_, Zf + zfo + rel, so, st, sl, ns);
+            z0_ = vload16(0, zt_);
+            if (nv == 32) z1_ = vload16(1, zt_);
+        }
+        a *= FN_D16(FN)(z0_, fa, fb);
+        if (nv == 32) b *= FN_D16(FN)(z1_, fa, fb);
     }
 #else
-#define IGRAD_FUSE_(rr, a, b, nv)
+    (void)Zf, (void)zfo, (void)rel, (void)total, (void)fuse, (void)fa, (void)fb;
 #endif
+    float t_[32];
+    vstore16(a, 0, t_);
+    if (nv == 32) vstore16(b, 1, t_);
+    igrad_runs_store(xrow, t_, so, st, sl, ns);
+}
+/* row rr of tile i0 (v0, v1, nv as a, b, nv above); needs xb (the tile's first row), Zf, zfo, i0,
+ * NB, M, H, W, fuse, fa, fb and the runs */
+#define IGRAD_STORE_ROW(rr, v0, v1, nv)                                                           \
+    igrad_store_row(xb + (size_t)(rr) * H * W, (v0), (v1), (nv), so, st, sl, ns, Zf, zfo, (long)(i0 + (rr)) * H * W, \
+                    (long)NB * M * H * W, fuse, fa, fb);
 
 /* The filter of an input gradient, tap-major for conv_implicit_igrad*: wt[(t*C + c)*O + o] =
  * w[(o*C + c)*KK + t], KK = KH*KW taps. A work item moves 16 filters o of one channel c, a vector
  * store per tap (a strided copy, one gather per element, took 0.6 ms for 128 x 128 3x3 filters on
  * PoCL, a quarter of that input gradient). NDRange (ceil(O/16), C). */
+#if !defined(ONE_KERNEL) || defined(ONLY_filter_taps)
 kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulong wo, int O, int C, int KK) {
     int o0 = 16 * (int)get_global_id(0), c = (int)get_global_id(1);
     if (o0 >= O || c >= C) return;
@@ -547,6 +576,7 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
             for (int e = 0; e < n; e++) d[e] = v[e];
     }
 }
+#endif
 
 /* Where an input-gradient work item will read z for its fused f'(z) (HAS_ACT variants on CPU
  * devices, PREFETCH): IGRAD_Z_PROBES notes four offsets of a panel's row in X, those of the first
@@ -604,6 +634,7 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
  * fuse (variants built with -DFN only; 1 or 2: how Zf is read, IGRAD_STORE_ROW): each value is
  * stored times f'(Zf[same index]), f = FN: the derivative of the activation that made this
  * convolution's input (engine/autograd.c, ebm_grad_fuse_offer). */
+#if !defined(ONE_KERNEL) || defined(ONLY_conv_implicit_igrad)
 kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho, int Wo,
                                 int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt, ulong wto,
                                 global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse, float fa, float fb,
@@ -665,6 +696,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
     }
 #undef STORE_IG
 }
+#endif
 
 /* conv_implicit_igrad for column stride 2, the two column classes of one row class ca in one
  * work-group: a lane is a pair of input pixels (2v, 2v + 1) of row ca + sh*u, the panel holds the
@@ -676,6 +708,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
  * two panel vectors for TM broadcasts of the filter (TILE_STEP2), the even tiles of both panels
  * first, then the odd ones. NDRange (nt, sh x ceil(panels of the pair grid of class 0 / np), 1),
  * local (nt, 1, 1), nt as in conv_implicit_igrad; local memory: (most row taps) * (union columns) * O * 16 * np floats. */
+#if !defined(ONE_KERNEL) || defined(ONLY_conv_implicit_igrad2)
 kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho,
                                  int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt,
                                  ulong wto, global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse,
@@ -792,6 +825,7 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
 #undef STORE_EC_
 #undef STORE_FD_
 }
+#endif
 
 /* Input gradient of a stride-1 convolution with few input channels and 3 filter rows (a network's
  * first layer: C of 1 to 4, 3x3), read in place on a CPU device: work item (s, b, n) sums RR rows
@@ -891,10 +925,18 @@ kernel void conv_direct_igrad##CC(global const float *gy, ulong gyo, int NB, int
 #else
 #define DIRECT_FUSE(val, off, nl) (void)fuse;
 #endif
+#if !defined(ONE_KERNEL) || defined(ONLY_conv_direct_igrad1)
 CONV_DIRECT_IGRAD(1, 8)
+#endif
+#if !defined(ONE_KERNEL) || defined(ONLY_conv_direct_igrad2)
 CONV_DIRECT_IGRAD(2, 4)
+#endif
+#if !defined(ONE_KERNEL) || defined(ONLY_conv_direct_igrad3)
 CONV_DIRECT_IGRAD(3, 3)
+#endif
+#if !defined(ONE_KERNEL) || defined(ONLY_conv_direct_igrad4)
 CONV_DIRECT_IGRAD(4, 2)
+#endif
 #undef CONV_DIRECT_IGRAD
 #undef DIRECT_FUSE
 
@@ -910,6 +952,7 @@ CONV_DIRECT_IGRAD(4, 2)
  * memory and reads it back; here a panel of S pixels stays in cache.
  * NDRange (nt, ceil(panels/np), chunks), local (nt, 1, 1); C + b*O*R receives chunk b's sum, laid
  * out as dW (O, C, KH, KW). The host launches the variant built without -DFN. */
+#if !defined(ONE_KERNEL) || defined(ONLY_conv_implicit_wgrad)
 kernel void conv_implicit_wgrad(int M, global const float *gy, ulong gyo, int NB, int Cin, int H, int W, int KH, int KW,
                                 int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *x,
                                 ulong xo, int N, int per, int S, global float *Cp, int np, local float *panel) {
@@ -978,3 +1021,4 @@ kernel void conv_implicit_wgrad(int M, global const float *gy, ulong gyo, int NB
         barrier(CLK_LOCAL_MEM_FENCE);   /* the panel is rewritten for the next pixels */
     }
 }
+#endif

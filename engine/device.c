@@ -881,8 +881,22 @@ char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn) {
     return src;
 }
 
-static cl_program get_program(ebm_ctx_t *ctx, const char *file, const char *defines) {
+/* The files whose kernels are built one per program (-DONE_KERNEL -DONLY_<kernel>, cl/gemm.cl):
+ * gemm.cl's whole file took 14-20 s to compile on PoCL and 12-30 on Intel's CPU runtime (2-core
+ * EPYC VM), and once more for each activation a convolution fuses, where a run launches a few of
+ * its twelve kernels (0.6-3.6 s each on PoCL). */
+static int one_kernel_per_program(const char *file) { return !strcmp(file, "gemm.cl"); }
+
+/* The program of kernel id built with defines (NULL: none), from the context's list or built now */
+static cl_program get_program(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *defines) {
+    const char *file = kernel_table[id].file;
+    char one[160];
     if (!defines) defines = "";
+    if (one_kernel_per_program(file)) {
+        int n = snprintf(one, sizeof one, "%s%s-DONE_KERNEL -DONLY_%s", defines, *defines ? " " : "", kernel_table[id].name);
+        EBM_ASSERT(n > 0 && (size_t)n < sizeof one);
+        defines = one;
+    }
     for (int i = 0; i < ctx->n_programs; i++)
         if (!strcmp(ctx->program_names[i], file) && !strcmp(ctx->program_options[i], defines)) return ctx->programs[i];
     size_t len = 0;
@@ -895,9 +909,9 @@ static cl_program get_program(ebm_ctx_t *ctx, const char *file, const char *defi
     cl_program p = build_program(ctx, file, src, len, defines);
     free(src);
     if (p) {
-        if (ctx->n_programs == 256) {
+        if (ctx->n_programs == EBM_MAX_PROGRAMS) {
             clReleaseProgram(p);
-            ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "more than 256 kernel programs");
+            ebm_fail(ctx, EBM_STATUS_OUT_OF_MEMORY, "more than %d kernel programs", EBM_MAX_PROGRAMS);
             return NULL;
         }
         ctx->programs[ctx->n_programs] = p;
@@ -933,7 +947,7 @@ cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *def
         if (ctx->variants[i].id == (int)id && !strcmp(ctx->variants[i].defines, defines)) return ctx->variants[i].k;
     EBM_ASSERT(strlen(defines) < sizeof ctx->variants[0].defines);
     EBM_ASSERT(ebm_kernel_variant_listed(kernel_table[id].file, defines));   /* engine/variants.c */
-    cl_program p = get_program(ctx, kernel_table[id].file, defines);
+    cl_program p = get_program(ctx, id, defines);
     if (!p) return NULL;
     cl_int e;
     cl_kernel k = clCreateKernel(p, kernel_table[id].name, &e);
@@ -963,7 +977,7 @@ cl_kernel ebm_kernel_variant(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *def
 
 cl_kernel ebm_kernel(ebm_ctx_t *ctx, ebm_kernel_id_t id) {
     if (ctx->kernels[id]) return ctx->kernels[id];
-    cl_program p = get_program(ctx, kernel_table[id].file, NULL);
+    cl_program p = get_program(ctx, id, NULL);
     if (!p) return NULL;
     cl_int e;
     cl_kernel k = clCreateKernel(p, kernel_table[id].name, &e);

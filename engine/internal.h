@@ -173,6 +173,7 @@ struct ebm_kernel_variant {
 };
 
 /* ---- kernel programs: every (cl file, -D defines) the engine builds (variants.c) ---- */
+#define EBM_MAX_PROGRAMS 512                       /* programs per context: gemm.cl builds one per kernel (device.c) */
 #define EBM_FN_MAX_ORDER 3                          /* highest derivative order of enum ebm_fn */
 #define EBM_UNARY_DEFINES "-DFN=fn_%s -DORDER=%d"   /* elementwise.cl unary, unary_mul: (ebm_fn_names[fn], order) */
 extern const char *const ebm_fn_names[EBM_FN_COUNT];   /* the names of EBM_FNS (ebm_ops.h), ops/elementwise.c */
@@ -314,9 +315,9 @@ struct ebm_ctx {
     int simulated;           /* Oclgrind, a simulator: an algorithm measurement runs each candidate once, because
                               * its times say nothing of hardware and every run costs seconds there, and no
                               * choices file is read or written (choices.c) */
-    cl_program programs[256];
-    const char *program_names[256];
-    char *program_options[256];
+    cl_program programs[EBM_MAX_PROGRAMS];
+    const char *program_names[EBM_MAX_PROGRAMS];
+    char *program_options[EBM_MAX_PROGRAMS];
     int n_programs;
     cl_kernel kernels[EBM_K_COUNT];
     struct ebm_kernel_variant *variants;
