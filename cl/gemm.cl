@@ -18,6 +18,11 @@
  * leaves out the others (engine/device.c: one_kernel_per_program), so a run compiles only what it
  * launches. Built without them (the offline strict compile) the file has every kernel. */
 #define TM EBM_TILE_ROWS
+/* The tile kernels compute in float16 themselves: vec_type_hint (OpenCL 1.2, 6.7.2) tells a
+ * compiler that vectorizes across work-items not to. Intel's CPU runtime otherwise scalarizes and
+ * re-vectorizes them: conv_implicit_fwd and conv_implicit_igrad2 with an activation took 7-12 s
+ * each to compile there, 1 s with the hint (PoCL's compile times did not change). */
+#define VECTORIZED __attribute__((vec_type_hint(float16)))
 /* X(r) for each row r of the tile */
 #if TM == 8
 #define TILE_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
@@ -301,7 +306,7 @@ static float16 tile_epilogue(float16 v, float bv, float alpha, int store_z, floa
  * first-order graph's, EPILOGUE) and C = FN(0, v, fa, fb):
  * a convolution's bias and activation without two more passes over its output. */
 #if !defined(ONE_KERNEL) || defined(ONLY_gemm_tile)
-kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
+kernel VECTORIZED void gemm_tile(int M, int N, int K, float alpha, global const float *A, ulong ao, int sai, int sal, int lsplit,
                       int sln, ulong a_bs, global const float *Bp, ulong bo, ulong b_bs, int bsplit, ulong bjn,
                       int bls, float beta,
                       global float *C, ulong co, int ldc, int csplit, int cjn, ulong c_bs, global const float *bias,
@@ -353,7 +358,7 @@ kernel void gemm_tile(int M, int N, int K, float alpha, global const float *A, u
  * and a 27-row panel that loop, not the FMAs, took three quarters of the kernel's time); panel:
  * R*16*np floats. */
 #if !defined(ONE_KERNEL) || defined(ONLY_conv_implicit_fwd)
-kernel void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, int Cin, int H, int W, int KH, int KW, int Ho,
+kernel VECTORIZED void conv_implicit_fwd(int M, global const float *x, ulong xo, int NB, int Cin, int H, int W, int KH, int KW, int Ho,
                           int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *A, ulong ao,
                           global float *C, ulong co, global const float *bias, ulong biaso, int has_bias, global float *Zk,
                           ulong zo, int store_z, float fa, float fb, int np, int stream, local float *panel) {
@@ -635,7 +640,7 @@ kernel void filter_taps(global float *wt, ulong wto, global const float *w, ulon
  * stored times f'(Zf[same index]), f = FN: the derivative of the activation that made this
  * convolution's input (engine/autograd.c, ebm_grad_fuse_offer). */
 #if !defined(ONE_KERNEL) || defined(ONLY_conv_implicit_igrad)
-kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho, int Wo,
+kernel VECTORIZED void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho, int Wo,
                                 int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt, ulong wto,
                                 global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse, float fa, float fb,
                                 int np, local float *panel) {
@@ -709,7 +714,7 @@ kernel void conv_implicit_igrad(global const float *gy, ulong gyo, int NB, int M
  * first, then the odd ones. NDRange (nt, sh x ceil(panels of the pair grid of class 0 / np), 1),
  * local (nt, 1, 1), nt as in conv_implicit_igrad; local memory: (most row taps) * (union columns) * O * 16 * np floats. */
 #if !defined(ONE_KERNEL) || defined(ONLY_conv_implicit_igrad2)
-kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho,
+kernel VECTORIZED void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW, int Ho,
                                  int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O, global const float *Wt,
                                  ulong wto, global float *X, ulong xo, global const float *Zf, ulong zfo, int fuse,
                                  float fa, float fb, int np, local float *panel) {
@@ -842,7 +847,7 @@ kernel void conv_implicit_igrad2(global const float *gy, ulong gyo, int NB, int 
  * Same arguments as conv_implicit_igrad (Wt tap-major; sh = sw = 1, dh = 1, KH = 3; np and panel
  * unused); NDRange (ceil(W/16), ceil(H/RR), NB); fuse as there. */
 #define CONV_DIRECT_IGRAD(CC, RR)                                                                 \
-kernel void conv_direct_igrad##CC(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW,        \
+kernel VECTORIZED void conv_direct_igrad##CC(global const float *gy, ulong gyo, int NB, int M, int H, int W, int KH, int KW,        \
                                   int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw, int O,                \
                                   global const float *Wt, ulong wto, global float *X, ulong xo, global const float *Zf, \
                                   ulong zfo, int fuse, float fa, float fb, int np, local float *panel) {                \
@@ -953,7 +958,7 @@ CONV_DIRECT_IGRAD(4, 2)
  * NDRange (nt, ceil(panels/np), chunks), local (nt, 1, 1); C + b*O*R receives chunk b's sum, laid
  * out as dW (O, C, KH, KW). The host launches the variant built without -DFN. */
 #if !defined(ONE_KERNEL) || defined(ONLY_conv_implicit_wgrad)
-kernel void conv_implicit_wgrad(int M, global const float *gy, ulong gyo, int NB, int Cin, int H, int W, int KH, int KW,
+kernel VECTORIZED void conv_implicit_wgrad(int M, global const float *gy, ulong gyo, int NB, int Cin, int H, int W, int KH, int KW,
                                 int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw, global const float *x,
                                 ulong xo, int N, int per, int S, global float *Cp, int np, local float *panel) {
     int it = (int)get_local_id(0), nt = (int)get_local_size(0), jt = (int)get_group_id(1), bt = (int)get_group_id(2);

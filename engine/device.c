@@ -885,18 +885,22 @@ char *ebm_program_text(const char *file, size_t *len, char *err, size_t errn) {
  * gemm.cl's whole file took 14-20 s to compile on PoCL and 12-30 on Intel's CPU runtime (2-core
  * EPYC VM), and once more for each activation a convolution fuses, where a run launches a few of
  * its twelve kernels (0.6-3.6 s each on PoCL). */
-static int one_kernel_per_program(const char *file) { return !strcmp(file, "gemm.cl"); }
+int ebm_kernel_one_per_program(ebm_kernel_id_t id) { return !strcmp(kernel_table[id].file, "gemm.cl"); }
+
+const char *ebm_program_defines(ebm_kernel_id_t id, const char *defines, char out[EBM_PROGRAM_DEFINES_SIZE]) {
+    if (!defines) defines = "";
+    if (!ebm_kernel_one_per_program(id)) return defines;
+    int n = snprintf(out, EBM_PROGRAM_DEFINES_SIZE, "%s%s-DONE_KERNEL -DONLY_%s", defines, *defines ? " " : "",
+                     kernel_table[id].name);
+    EBM_ASSERT(n > 0 && n < EBM_PROGRAM_DEFINES_SIZE);
+    return out;
+}
 
 /* The program of kernel id built with defines (NULL: none), from the context's list or built now */
 static cl_program get_program(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *defines) {
     const char *file = kernel_table[id].file;
-    char one[160];
-    if (!defines) defines = "";
-    if (one_kernel_per_program(file)) {
-        int n = snprintf(one, sizeof one, "%s%s-DONE_KERNEL -DONLY_%s", defines, *defines ? " " : "", kernel_table[id].name);
-        EBM_ASSERT(n > 0 && (size_t)n < sizeof one);
-        defines = one;
-    }
+    char one[EBM_PROGRAM_DEFINES_SIZE];
+    defines = ebm_program_defines(id, defines, one);
     for (int i = 0; i < ctx->n_programs; i++)
         if (!strcmp(ctx->program_names[i], file) && !strcmp(ctx->program_options[i], defines)) return ctx->programs[i];
     size_t len = 0;
@@ -906,7 +910,9 @@ static cl_program get_program(ebm_ctx_t *ctx, ebm_kernel_id_t id, const char *de
         ebm_fail(ctx, EBM_STATUS_IO, "%s", err);
         return NULL;
     }
-    cl_program p = build_program(ctx, file, src, len, defines);
+    char name[96];   /* for messages: the file, and the kernel where it is built alone */
+    snprintf(name, sizeof name, ebm_kernel_one_per_program(id) ? "%s (kernel %s)" : "%s", file, kernel_table[id].name);
+    cl_program p = build_program(ctx, name, src, len, defines);
     free(src);
     if (p) {
         if (ctx->n_programs == EBM_MAX_PROGRAMS) {

@@ -172,7 +172,7 @@ struct ebm_kernel_variant {
     cl_kernel k;
 };
 
-/* ---- kernel programs: every (cl file, -D defines) the engine builds (variants.c) ---- */
+/* ---- kernel programs: every (cl file, -D defines) the engine builds (variants.c; gemm.cl one kernel per program) ---- */
 #define EBM_MAX_PROGRAMS 512                       /* programs per context: gemm.cl builds one per kernel (device.c) */
 #define EBM_FN_MAX_ORDER 3                          /* highest derivative order of enum ebm_fn */
 #define EBM_UNARY_DEFINES "-DFN=fn_%s -DORDER=%d"   /* elementwise.cl unary, unary_mul: (ebm_fn_names[fn], order) */
@@ -192,6 +192,12 @@ enum { EBM_OP_ADD = 0, EBM_OP_SUB, EBM_OP_MUL, EBM_OP_DIV, EBM_OP_COUNT };   /* 
  * missing here is an internal error (checked when it is first created). */
 void ebm_kernel_variants_each(void (*fn)(const char *file, const char *defines, void *user), void *user);
 int ebm_kernel_variant_listed(const char *file, const char *defines);
+/* Whether kernel id's file is built one kernel per program (cl/gemm.cl, device.c), and the defines
+ * of the program that holds kernel id in the variant `defines` (NULL or "": none): defines itself,
+ * or there defines and "-DONE_KERNEL -DONLY_<kernel name>" (in out) */
+#define EBM_PROGRAM_DEFINES_SIZE 160
+int ebm_kernel_one_per_program(ebm_kernel_id_t id);
+const char *ebm_program_defines(ebm_kernel_id_t id, const char *defines, char out[EBM_PROGRAM_DEFINES_SIZE]);
 /* The kernel source cl/<file> embedded at build time (NULL if none), its length in *len. */
 const char *ebm_cl_embedded(const char *file, size_t *len);
 /* A program of the engine as it is built (device.c): its text, malloc'd (common.cl, a #line, the

@@ -11,11 +11,21 @@
  *                     same line without -cl-fp32-correctly-rounded-divide-sqrt); gemm.cl's at
  *                     both tile row counts (EBM_TILE_ROWS 8 and 6), with and without streaming
  *                     stores and prefetches (EBM_STREAM_STORES and EBM_PREFETCH both 1, as on CPU
- *                     devices, and both 0) */
+ *                     devices, and both 0); then each kernel of a file the engine builds one kernel
+ *                     per program (gemm.cl: -DONE_KERNEL -DONLY_<name>, ebm_program_defines) alone,
+ *                     with no defines and in the first -DFN variant, at the first work-group size,
+ *                     8 tile rows, streaming stores and prefetches on: the whole file checks the
+ *                     code, these that each kernel has what it needs without the others */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+
+static const char *const kernel_files[EBM_K_COUNT] = {
+#define EBM_KERNEL(id, file, name) [id] = file,
+#include "kernels.def"
+#undef EBM_KERNEL
+};
 
 struct out {
     const char *dir;
@@ -80,11 +90,24 @@ int main(int argc, char **argv) {
         return 1;
     }
     ebm_kernel_variants_each(add_variant, &o);
+    char fn_defines[EBM_UNARY_DEFINES_SIZE];
+    snprintf(fn_defines, sizeof fn_defines, EBM_UNARY_DEFINES, ebm_fn_names[0], 0);
+    const char *const each[2] = {"", fn_defines};
+    int n_alone = 0;
+    for (int id = 0; id < EBM_K_COUNT; id++)
+        for (int v = 0; v < 2 && ebm_kernel_one_per_program((ebm_kernel_id_t)id); v++) {
+            char one[EBM_PROGRAM_DEFINES_SIZE], options[1024];
+            ebm_program_options(options, sizeof options, (size_t)atol(o.wg[0]), 1, 8, 1, 1,
+                                ebm_program_defines((ebm_kernel_id_t)id, each[v], one));
+            fprintf(o.list, "%s\t%s\n", kernel_files[id], options);
+            n_alone++;
+        }
     if (fclose(o.list) != 0) {
         perror(path);
         return 1;
     }
     if (o.failed) return 1;
-    printf("kernel_sources: %d programs x %d work-group sizes in %s\n", o.n_programs, o.n_wg, path);
+    printf("kernel_sources: %d programs x %d work-group sizes, %d kernels alone, in %s\n", o.n_programs, o.n_wg, n_alone,
+           path);
     return 0;
 }
