@@ -675,9 +675,6 @@ kernel VECTORIZED void conv_implicit_igrad(global const float *gy, ulong gyo, in
     vstore16(xoff, 0, o_);
     vstore16((int16)1, 0, len);
     int ns = igrad_runs(o_, len, nlive, 1, so, st, sl);
-#if !HAS_ACT
-    (void)fuse, (void)fa, (void)fb, (void)Zf, (void)zfo;
-#endif
     IGRAD_Z_DECL
     if (fuse) IGRAD_Z_PROBES(o_, o_, nlive)   /* a lane is one pixel: its first value is its last */
 #define STORE_IG(rr)                                                                            \
@@ -783,9 +780,6 @@ kernel VECTORIZED void conv_implicit_igrad2(global const float *gy, ulong gyo, i
     }
 #define STORE_EC_(rr) STORE_IG2(rr, e, c)
 #define STORE_FD_(rr) STORE_IG2(rr, f, d)
-#if !HAS_ACT
-    (void)fuse, (void)fa, (void)fb, (void)Zf, (void)zfo;
-#endif
     /* work item it takes the channel tiles it, it + nt, ... (conv_implicit_igrad) */
     for (int i0 = it * TM; i0 < M; i0 += nt * TM) {
         int mr = min(TM, M - i0);

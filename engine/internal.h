@@ -192,6 +192,8 @@ enum { EBM_OP_ADD = 0, EBM_OP_SUB, EBM_OP_MUL, EBM_OP_DIV, EBM_OP_COUNT };   /* 
  * missing here is an internal error (checked when it is first created). */
 void ebm_kernel_variants_each(void (*fn)(const char *file, const char *defines, void *user), void *user);
 int ebm_kernel_variant_listed(const char *file, const char *defines);
+/* the cl/ file of kernel id (kernels.def) */
+const char *ebm_kernel_file(ebm_kernel_id_t id);
 /* Whether kernel id's file is built one kernel per program (cl/gemm.cl, device.c), and the defines
  * of the program that holds kernel id in the variant `defines` (NULL or "": none): defines itself,
  * or there defines and "-DONE_KERNEL -DONLY_<kernel name>" (in out) */

@@ -39,6 +39,8 @@ void ebm_kernel_variants_each(void (*fn)(const char *file, const char *defines, 
     fn("rng.cl", EBM_RB_U8_DEFINES, user);   /* engine/replay.c */
 }
 
+const char *ebm_kernel_file(ebm_kernel_id_t id) { return kernel_files[id]; }
+
 struct lookup { const char *file, *defines; int found; };
 
 static void match(const char *file, const char *defines, void *user) {

@@ -21,12 +21,6 @@
 #include <string.h>
 #include "internal.h"
 
-static const char *const kernel_files[EBM_K_COUNT] = {
-#define EBM_KERNEL(id, file, name) [id] = file,
-#include "kernels.def"
-#undef EBM_KERNEL
-};
-
 struct out {
     const char *dir;
     FILE *list;
@@ -99,7 +93,7 @@ int main(int argc, char **argv) {
             char one[EBM_PROGRAM_DEFINES_SIZE], options[1024];
             ebm_program_options(options, sizeof options, (size_t)atol(o.wg[0]), 1, 8, 1, 1,
                                 ebm_program_defines((ebm_kernel_id_t)id, each[v], one));
-            fprintf(o.list, "%s\t%s\n", kernel_files[id], options);
+            fprintf(o.list, "%s\t%s\n", ebm_kernel_file((ebm_kernel_id_t)id), options);
             n_alone++;
         }
     if (fclose(o.list) != 0) {
